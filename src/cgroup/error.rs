@@ -1,0 +1,95 @@
+use std::io;
+use std::path::PathBuf;
+
+use super::knob::{Knob, KnobError};
+
+/// Errors of the cgroup layer. Every variant that touched a file carries it.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("no cgroup filesystem found in {0} (is /sys/fs/cgroup mounted?)")]
+    NoCgroupFs(PathBuf),
+    #[error("{0} is not a cgroup filesystem root (no cgroup.procs, no controller directories)")]
+    NotACgroupRoot(PathBuf),
+    #[error("group `{0}` does not exist")]
+    NoSuchGroup(String),
+    #[error("group `{0}` already exists")]
+    GroupExists(String),
+    #[error(
+        "invalid group name `{0}`: use a relative path like cgdash/demo (no `..`, no empty parts)"
+    )]
+    BadGroupName(String),
+    #[error(transparent)]
+    Knob(#[from] KnobError),
+    #[error("{knob} is not supported here: {why}")]
+    Unsupported { knob: Knob, why: String },
+    #[error("the kernel refused {value:?} for {knob} in {path}: {meaning} ({source})")]
+    Refused {
+        knob: Knob,
+        path: PathBuf,
+        value: String,
+        meaning: String,
+        source: io::Error,
+    },
+    #[error("cannot write {path}: {meaning} ({source})")]
+    Write {
+        path: PathBuf,
+        meaning: String,
+        source: io::Error,
+    },
+    #[error("cannot create {path}: {source}")]
+    Create { path: PathBuf, source: io::Error },
+    #[error("group `{group}` is not empty; still running: {}", procs.iter().map(|(p, c)| format!("{p} ({c})")).collect::<Vec<_>>().join(", "))]
+    NotEmpty {
+        group: String,
+        procs: Vec<(i32, String)>,
+    },
+    #[error("cannot remove {path}: {source}")]
+    Remove { path: PathBuf, source: io::Error },
+}
+
+impl CgroupError {
+    /// Raw OS error, for callers that branch on it (e.g. EACCES → read-only mode).
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            CgroupError::Read { source, .. }
+            | CgroupError::Refused { source, .. }
+            | CgroupError::Write { source, .. }
+            | CgroupError::Create { source, .. }
+            | CgroupError::Remove { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// What an errno means when writing a cgroup knob, in words a user can act on.
+pub fn explain_write_errno(knob: Option<Knob>, err: &io::Error) -> String {
+    let raw = err.raw_os_error().unwrap_or(0);
+    match raw {
+        libc::EINVAL => match knob {
+            Some(Knob::CpusetCpus | Knob::CpusetMems) => {
+                "not a subset of the parent's cpuset, or not present on this machine".into()
+            }
+            Some(Knob::Cpu | Knob::CpuPeriod) => {
+                "out of range, or above a parent's quota (v1 checks children against parents)".into()
+            }
+            Some(Knob::MemorySwap) => "out of range (on v1 memory+swap must be ≥ the memory limit)".into(),
+            _ => "out of range or malformed for this kernel".into(),
+        },
+        libc::EBUSY => match knob {
+            Some(Knob::Memory | Knob::MemorySwap) => {
+                "the new limit is below the group's current usage and the kernel could not reclaim enough; the old limit is still in place".into()
+            }
+            _ => "the kernel says the group is busy".into(),
+        },
+        libc::EACCES | libc::EPERM => {
+            "permission denied: needs root, or a group delegated to you".into()
+        }
+        libc::ENOENT => "the group (or this file) disappeared".into(),
+        libc::ENOSPC => "no CPUs or memory nodes in the group's cpuset".into(),
+        libc::EROFS => "the cgroup filesystem is mounted read-only".into(),
+        libc::EOPNOTSUPP => "not supported by this kernel".into(),
+        _ => err.to_string(),
+    }
+}

@@ -1,0 +1,554 @@
+//! The knob grammar shared by `cgdash set`, `cgdash run --cpu …`, the
+//! dashboard's editor and config files: names, value syntax, validation.
+//!
+//! Parsing is pure and happens before anything is written. Translating a
+//! parsed value into v1 or v2 files lives in `write.rs` (one place).
+
+use std::fmt;
+
+use super::stats::Limit;
+
+/// cgdash's knob names (the same on v1, v2 and hybrid hosts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Knob {
+    Cpu,
+    CpuPeriod,
+    CpuWeight,
+    Memory,
+    MemoryHigh,
+    MemorySwap,
+    Pids,
+    CpusetCpus,
+    CpusetMems,
+    Freeze,
+}
+
+impl Knob {
+    pub const ALL: [Knob; 10] = [
+        Knob::Cpu,
+        Knob::CpuPeriod,
+        Knob::CpuWeight,
+        Knob::Memory,
+        Knob::MemoryHigh,
+        Knob::MemorySwap,
+        Knob::Pids,
+        Knob::CpusetCpus,
+        Knob::CpusetMems,
+        Knob::Freeze,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Knob::Cpu => "cpu",
+            Knob::CpuPeriod => "cpu.period",
+            Knob::CpuWeight => "cpu.weight",
+            Knob::Memory => "memory",
+            Knob::MemoryHigh => "memory.high",
+            Knob::MemorySwap => "memory.swap",
+            Knob::Pids => "pids",
+            Knob::CpusetCpus => "cpuset.cpus",
+            Knob::CpusetMems => "cpuset.mems",
+            Knob::Freeze => "freeze",
+        }
+    }
+
+    /// Accepts the cgdash name and a few obvious aliases (`memory.max`, `pids.max`).
+    pub fn from_name(name: &str) -> Option<Knob> {
+        let n = name.trim().to_ascii_lowercase();
+        Some(match n.as_str() {
+            "cpu" | "cpu.max" | "cpu.quota" => Knob::Cpu,
+            "cpu.period" => Knob::CpuPeriod,
+            "cpu.weight" => Knob::CpuWeight,
+            "memory" | "memory.max" | "mem" => Knob::Memory,
+            "memory.high" => Knob::MemoryHigh,
+            "memory.swap" | "memory.swap.max" => Knob::MemorySwap,
+            "pids" | "pids.max" => Knob::Pids,
+            "cpuset.cpus" | "cpus" => Knob::CpusetCpus,
+            "cpuset.mems" | "mems" => Knob::CpusetMems,
+            "freeze" | "frozen" => Knob::Freeze,
+            _ => return None,
+        })
+    }
+
+    /// What the value looks like, for error messages and the editor's hints.
+    pub fn syntax(self) -> &'static str {
+        match self {
+            Knob::Cpu => "a percent of one CPU (20%), cores (0.5, 1.5) or max",
+            Knob::CpuPeriod => "a duration from 1ms to 1s (100ms, 50000us)",
+            Knob::CpuWeight => "an integer from 1 to 10000 (default 100)",
+            Knob::Memory | Knob::MemoryHigh | Knob::MemorySwap => {
+                "a size in bytes with optional K/M/G/T suffix (256M, 1.5G, 200Mi) or max"
+            }
+            Knob::Pids => "a whole number or max",
+            Knob::CpusetCpus => "a CPU list like 0-1,3",
+            Knob::CpusetMems => "a memory-node list like 0",
+            Knob::Freeze => "true or false",
+        }
+    }
+}
+
+impl fmt::Display for Knob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// CPU quota as typed by the user. Stored in millicores-per-mille precision
+/// (percent of one CPU as f64 would also do, but a fixed point keeps `Eq`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuQuota {
+    Max,
+    /// Hundredths of a percent of one CPU: 20% = 2000, 1.5 cores = 15000.
+    CentiPercent(u64),
+}
+
+impl CpuQuota {
+    pub fn from_percent(p: f64) -> CpuQuota {
+        CpuQuota::CentiPercent((p * 100.0).round() as u64)
+    }
+
+    pub fn percent(self) -> Option<f64> {
+        match self {
+            CpuQuota::Max => None,
+            CpuQuota::CentiPercent(c) => Some(c as f64 / 100.0),
+        }
+    }
+
+    /// Quota in µs for a given period (the kernel's unit on both versions).
+    pub fn quota_us(self, period_us: u64) -> Limit {
+        match self {
+            CpuQuota::Max => Limit::Max,
+            CpuQuota::CentiPercent(c) => {
+                Limit::Value(((c as u128 * period_us as u128 + 5_000) / 10_000) as u64)
+            }
+        }
+    }
+}
+
+/// A validated value for one knob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Cpu(CpuQuota),
+    /// µs
+    CpuPeriod(u64),
+    /// v2 scale, 1–10000
+    CpuWeight(u64),
+    Bytes(Limit),
+    Count(Limit),
+    List(String),
+    Bool(bool),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Cpu(CpuQuota::Max) => f.write_str("max"),
+            Value::Cpu(CpuQuota::CentiPercent(c)) => {
+                write!(f, "{}%", format_decimal(*c as f64 / 100.0))
+            }
+            Value::CpuPeriod(us) => {
+                if us % 1000 == 0 {
+                    write!(f, "{}ms", us / 1000)
+                } else {
+                    write!(f, "{us}us")
+                }
+            }
+            Value::CpuWeight(w) => write!(f, "{w}"),
+            Value::Bytes(Limit::Max) | Value::Count(Limit::Max) => f.write_str("max"),
+            Value::Bytes(Limit::Value(b)) => f.write_str(&format_size(*b)),
+            Value::Count(Limit::Value(n)) => write!(f, "{n}"),
+            Value::List(s) => f.write_str(s),
+            Value::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// One `KNOB=VALUE`, parsed and validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    pub knob: Knob,
+    pub value: Value,
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.knob, self.value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KnobError {
+    #[error("`{0}` is not KNOB=VALUE (e.g. cpu=50%)")]
+    NotAssignment(String),
+    #[error("unknown knob `{0}`; known knobs: cpu, cpu.period, cpu.weight, memory, memory.high, memory.swap, pids, cpuset.cpus, cpuset.mems, freeze")]
+    UnknownKnob(String),
+    #[error("invalid value `{value}` for {knob}: {why}; expected {}", knob.syntax())]
+    BadValue {
+        knob: Knob,
+        value: String,
+        why: String,
+    },
+    #[error("{0} is given twice")]
+    Duplicate(Knob),
+}
+
+impl Setting {
+    /// Parses `KNOB=VALUE`.
+    pub fn parse(s: &str) -> Result<Setting, KnobError> {
+        let (name, value) = s
+            .split_once('=')
+            .ok_or_else(|| KnobError::NotAssignment(s.to_string()))?;
+        let knob =
+            Knob::from_name(name).ok_or_else(|| KnobError::UnknownKnob(name.trim().to_string()))?;
+        Setting::parse_value(knob, value)
+    }
+
+    /// Parses the value for a known knob (what the editor and `--cpu` use).
+    pub fn parse_value(knob: Knob, raw: &str) -> Result<Setting, KnobError> {
+        let v = raw.trim();
+        let bad = |why: &str| KnobError::BadValue {
+            knob,
+            value: raw.to_string(),
+            why: why.to_string(),
+        };
+        if v.is_empty() {
+            return Err(bad("empty"));
+        }
+        let value = match knob {
+            Knob::Cpu => Value::Cpu(parse_cpu(v).map_err(|w| bad(&w))?),
+            Knob::CpuPeriod => {
+                let us = parse_duration_us(v).map_err(|w| bad(&w))?;
+                if !(1_000..=1_000_000).contains(&us) {
+                    return Err(bad("the kernel accepts periods from 1ms to 1s"));
+                }
+                Value::CpuPeriod(us)
+            }
+            Knob::CpuWeight => {
+                let w: u64 = v.parse().map_err(|_| bad("not a whole number"))?;
+                if !(1..=10_000).contains(&w) {
+                    return Err(bad("out of range"));
+                }
+                Value::CpuWeight(w)
+            }
+            Knob::Memory | Knob::MemoryHigh | Knob::MemorySwap => {
+                Value::Bytes(parse_size(v).map_err(|w| bad(&w))?)
+            }
+            Knob::Pids => {
+                if is_max(v) {
+                    Value::Count(Limit::Max)
+                } else {
+                    let n: u64 = v.parse().map_err(|_| bad("not a whole number"))?;
+                    // The kernel's pids.max is an int; larger values are EINVAL.
+                    if n > i32::MAX as u64 {
+                        return Err(bad("too large"));
+                    }
+                    Value::Count(Limit::Value(n))
+                }
+            }
+            Knob::CpusetCpus | Knob::CpusetMems => {
+                Value::List(parse_id_list(v).map_err(|w| bad(&w))?)
+            }
+            Knob::Freeze => Value::Bool(match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" | "frozen" => true,
+                "false" | "0" | "no" | "off" | "thawed" => false,
+                _ => return Err(bad("not a boolean")),
+            }),
+        };
+        Ok(Setting { knob, value })
+    }
+}
+
+/// Parses many `KNOB=VALUE`s, all of them, before anything is written.
+/// Returns every error, not just the first, so a user fixes them in one go.
+pub fn parse_settings<S: AsRef<str>>(args: &[S]) -> Result<Vec<Setting>, Vec<KnobError>> {
+    let mut out: Vec<Setting> = Vec::new();
+    let mut errors = Vec::new();
+    for a in args {
+        match Setting::parse(a.as_ref()) {
+            Ok(s) => {
+                if out.iter().any(|o| o.knob == s.knob) {
+                    errors.push(KnobError::Duplicate(s.knob));
+                } else {
+                    out.push(s);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn is_max(v: &str) -> bool {
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "max" | "none" | "unlimited" | "inf" | "-1"
+    )
+}
+
+fn parse_cpu(v: &str) -> Result<CpuQuota, String> {
+    if is_max(v) {
+        return Ok(CpuQuota::Max);
+    }
+    let (num, is_percent) = match v.strip_suffix('%') {
+        Some(n) => (n.trim(), true),
+        None => (v, false),
+    };
+    let x: f64 = num.parse().map_err(|_| "not a number".to_string())?;
+    if !x.is_finite() || x <= 0.0 {
+        return Err("must be greater than zero".into());
+    }
+    let percent = if is_percent { x } else { x * 100.0 };
+    // The kernel's minimum quota is 1ms per period; with the default 100ms
+    // period that is 1 %. Anything under 1 % would be refused.
+    if percent < 1.0 {
+        return Err("below the kernel's minimum of 1% (1ms per 100ms period)".into());
+    }
+    if percent > 100_000.0 {
+        return Err("more than 1000 CPUs".into());
+    }
+    Ok(CpuQuota::from_percent(percent))
+}
+
+/// Durations: `100ms`, `50000us`, `1s`, bare numbers are µs (the kernel's unit).
+pub fn parse_duration_us(v: &str) -> Result<u64, String> {
+    let v = v.trim();
+    let (num, mult) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1_000.0)
+    } else if let Some(n) = v.strip_suffix("us").or_else(|| v.strip_suffix("µs")) {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1_000_000.0)
+    } else {
+        (v, 1.0)
+    };
+    let x: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| "not a duration".to_string())?;
+    if !x.is_finite() || x <= 0.0 {
+        return Err("must be greater than zero".into());
+    }
+    Ok((x * mult).round() as u64)
+}
+
+/// Sizes: bytes, or K/M/G/T with optional `i`/`iB`/`B` — all binary (1K = 1024),
+/// as in docker, systemd and the kernel's own documentation.
+pub fn parse_size(v: &str) -> Result<Limit, String> {
+    if is_max(v) {
+        return Ok(Limit::Max);
+    }
+    let lower = v.trim().to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    if num.is_empty() {
+        return Err("not a size".into());
+    }
+    let x: f64 = num.parse().map_err(|_| "not a number".to_string())?;
+    let unit = unit.trim();
+    let mult: u64 = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return Err(format!("unknown unit `{unit}`")),
+    };
+    // "b" alone is bytes; "ib" without a prefix is nonsense.
+    if unit == "ib" || unit == "i" {
+        return Err(format!("unknown unit `{unit}`"));
+    }
+    let bytes = x * mult as f64;
+    if !bytes.is_finite() || bytes > (1u64 << 62) as f64 {
+        return Err("too large".into());
+    }
+    Ok(Limit::Value(bytes.round() as u64))
+}
+
+/// Validates a cpuset list (`0-3,5`) and returns it normalised (no spaces).
+fn parse_id_list(v: &str) -> Result<String, String> {
+    let s: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+    for part in s.split(',') {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (part, part),
+        };
+        let a: u32 = a
+            .parse()
+            .map_err(|_| format!("`{part}` is not a number or range"))?;
+        let b: u32 = b
+            .parse()
+            .map_err(|_| format!("`{part}` is not a number or range"))?;
+        if a > b {
+            return Err(format!("range `{part}` goes backwards"));
+        }
+    }
+    Ok(s)
+}
+
+/// `268435456` → `256M`; exact binary units when they fit, else one decimal.
+pub fn format_size(b: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    for (m, u) in UNITS {
+        if b >= m {
+            return if b % m == 0 {
+                format!("{}{u}", b / m)
+            } else {
+                format!("{}{u}", format_decimal(b as f64 / m as f64))
+            };
+        }
+    }
+    format!("{b}")
+}
+
+/// Up to one decimal, without a trailing `.0`.
+pub fn format_decimal(x: f64) -> String {
+    let r = (x * 10.0).round() / 10.0;
+    if r.fract() == 0.0 {
+        format!("{}", r as i64)
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+/// v2 `cpu.weight` → v1 `cpu.shares`: default 100 ⇄ 1024, linear, clamped to
+/// v1's range 2–262144. The single place this translation lives.
+pub fn weight_to_shares(weight: u64) -> u64 {
+    (weight * 1024 / 100).clamp(2, 262_144)
+}
+
+/// v1 `cpu.shares` → v2 `cpu.weight` (inverse of `weight_to_shares`, clamped 1–10000).
+pub fn shares_to_weight(shares: u64) -> u64 {
+    ((shares * 100 + 512) / 1024).clamp(1, 10_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Setting {
+        Setting::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn cpu_values() {
+        assert_eq!(
+            ok("cpu=20%").value,
+            Value::Cpu(CpuQuota::CentiPercent(2000))
+        );
+        assert_eq!(
+            ok("cpu=1.5").value,
+            Value::Cpu(CpuQuota::CentiPercent(15000))
+        );
+        assert_eq!(
+            ok("cpu=0.5").value,
+            Value::Cpu(CpuQuota::CentiPercent(5000))
+        );
+        assert_eq!(ok("cpu=max").value, Value::Cpu(CpuQuota::Max));
+        assert_eq!(
+            CpuQuota::CentiPercent(2000).quota_us(100_000),
+            Limit::Value(20_000)
+        );
+        assert_eq!(
+            CpuQuota::CentiPercent(15000).quota_us(100_000),
+            Limit::Value(150_000)
+        );
+        for bad in ["cpu=-5", "cpu=0", "cpu=abc", "cpu=0.5%", "cpu=", "cpu=nan"] {
+            assert!(Setting::parse(bad).is_err(), "{bad} should fail");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256M"), Ok(Limit::Value(256 << 20)));
+        assert_eq!(parse_size("200Mi"), Ok(Limit::Value(200 << 20)));
+        assert_eq!(parse_size("200MiB"), Ok(Limit::Value(200 << 20)));
+        assert_eq!(parse_size("1.5G"), Ok(Limit::Value(3 << 29)));
+        assert_eq!(parse_size("4096"), Ok(Limit::Value(4096)));
+        assert_eq!(parse_size("0"), Ok(Limit::Value(0)));
+        assert_eq!(parse_size("max"), Ok(Limit::Max));
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("-5M").is_err());
+        assert!(parse_size("12i").is_err());
+        assert_eq!(format_size(256 << 20), "256M");
+        assert_eq!(format_size(3 << 29), "1.5G");
+        assert_eq!(format_size(1000), "1000");
+    }
+
+    #[test]
+    fn other_knobs() {
+        assert_eq!(ok("cpu.period=100ms").value, Value::CpuPeriod(100_000));
+        assert_eq!(ok("cpu.period=50000").value, Value::CpuPeriod(50_000));
+        assert!(Setting::parse("cpu.period=2s").is_err());
+        assert_eq!(ok("cpu.weight=200").value, Value::CpuWeight(200));
+        assert!(Setting::parse("cpu.weight=0").is_err());
+        assert!(Setting::parse("cpu.weight=10001").is_err());
+        assert_eq!(ok("pids=64").value, Value::Count(Limit::Value(64)));
+        assert_eq!(ok("pids=max").value, Value::Count(Limit::Max));
+        assert!(Setting::parse("pids=abc").is_err());
+        assert_eq!(ok("cpuset.cpus=0-1, 3").value, Value::List("0-1,3".into()));
+        assert!(Setting::parse("cpuset.cpus=3-1").is_err());
+        assert!(Setting::parse("cpuset.cpus=a").is_err());
+        assert_eq!(ok("freeze=true").value, Value::Bool(true));
+        assert_eq!(ok("freeze=0").value, Value::Bool(false));
+        assert_eq!(ok("memory.max=1G").knob, Knob::Memory);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = Setting::parse("bogus=1").unwrap_err().to_string();
+        assert!(e.contains("unknown knob `bogus`"), "{e}");
+        let e = Setting::parse("memory=12Q").unwrap_err().to_string();
+        assert!(
+            e.contains("12Q") && e.contains("memory") && e.contains("unit"),
+            "{e}"
+        );
+        assert!(matches!(
+            Setting::parse("cpu"),
+            Err(KnobError::NotAssignment(_))
+        ));
+        let errs =
+            parse_settings(&["cpu=-5", "memory=12Q", "pids=abc", "cpu=1", "cpu=2"]).unwrap_err();
+        assert_eq!(errs.len(), 4, "{errs:?}");
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in [
+            "cpu=20%",
+            "cpu=150%",
+            "cpu=max",
+            "cpu.period=100ms",
+            "memory=256M",
+            "pids=64",
+            "freeze=true",
+        ] {
+            assert_eq!(ok(s).to_string(), s);
+            assert_eq!(ok(&ok(s).to_string()), ok(s));
+        }
+    }
+
+    #[test]
+    fn weight_shares() {
+        assert_eq!(weight_to_shares(100), 1024);
+        assert_eq!(shares_to_weight(1024), 100);
+        assert_eq!(weight_to_shares(1), 10);
+        assert_eq!(weight_to_shares(10_000), 102_400);
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        for w in [1, 50, 100, 200, 5000, 10_000] {
+            assert_eq!(shares_to_weight(weight_to_shares(w)), w);
+        }
+    }
+}

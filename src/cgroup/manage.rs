@@ -1,0 +1,227 @@
+//! Creating, joining and removing groups (used by the launcher and tests).
+//!
+//! Callers create groups only under a parent of their own (`cgdash/…`,
+//! `cgdash-test-PID/…`): on v2 this module enables controllers in the
+//! `cgroup.subtree_control` of every *non-root* ancestor of the new group, so
+//! those ancestors must be ours. The root's `subtree_control` is never written.
+
+use std::fs;
+use std::path::PathBuf;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::error::{explain_write_errno, CgroupError};
+use super::layout::{Layout, Version};
+use super::parse;
+use super::write::write_file;
+
+/// Controllers a launched workload's group gets on v2, when the parent offers them.
+const V2_CONTROLLERS: [&str; 4] = ["cpu", "memory", "pids", "cpuset"];
+
+impl Layout {
+    /// Creates `group` (and missing ancestors) in every walked hierarchy.
+    /// Fails with `GroupExists` if it is already there. On failure, what was
+    /// created is removed again.
+    pub fn create_group(&self, group: &str) -> Result<(), CgroupError> {
+        let group = super::validate_group_name(group)?;
+        if group.is_empty() {
+            return Err(CgroupError::BadGroupName("/".into()));
+        }
+        if self.group_exists(&group) {
+            return Err(CgroupError::GroupExists(group));
+        }
+        let mut created: Vec<PathBuf> = Vec::new();
+        let res = self.create_in_all(&group, &mut created);
+        if res.is_err() {
+            for d in created.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+        }
+        res
+    }
+
+    fn create_in_all(&self, group: &str, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+        let parts: Vec<&str> = group.split('/').collect();
+        for h in self.walked() {
+            for depth in 1..=parts.len() {
+                let rel = parts[..depth].join("/");
+                let dir = h.dir(&rel);
+                if dir.is_dir() {
+                    continue;
+                }
+                let parent_rel = parts[..depth - 1].join("/");
+                if h.version == Version::V2 && !parent_rel.is_empty() {
+                    enable_v2_controllers(&h.dir(&parent_rel))?;
+                }
+                fs::create_dir(&dir).map_err(|source| CgroupError::Create {
+                    path: dir.clone(),
+                    source,
+                })?;
+                created.push(dir.clone());
+                if h.version == Version::V1 && h.has("cpuset") {
+                    // A new v1 cpuset group starts empty and no task may join it.
+                    let parent = h.dir(&parent_rel);
+                    for f in ["cpuset.cpus", "cpuset.mems"] {
+                        let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
+                        let v = v.trim();
+                        if !v.is_empty() {
+                            write_file(&dir.join(f), v).map_err(|source| CgroupError::Write {
+                                path: dir.join(f),
+                                meaning: explain_write_errno(None, &source),
+                                source,
+                            })?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `cgroup.procs` of `group` in every hierarchy where it exists. A process
+    /// joins the group by writing its pid (or `0`, itself) to each.
+    pub fn procs_files(&self, group: &str) -> Vec<PathBuf> {
+        self.walked()
+            .map(|h| h.dir(group).join("cgroup.procs"))
+            .filter(|p| p.exists())
+            .collect()
+    }
+
+    /// Moves `pid` into `group` in every hierarchy.
+    pub fn attach(&self, group: &str, pid: i32) -> Result<(), CgroupError> {
+        if !self.group_exists(group) {
+            return Err(CgroupError::NoSuchGroup(group.to_string()));
+        }
+        for f in self.procs_files(group) {
+            write_file(&f, &pid.to_string()).map_err(|source| CgroupError::Write {
+                meaning: explain_write_errno(None, &source),
+                path: f.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Pids in `group` and all its descendants, in any hierarchy, deduplicated.
+    pub fn procs(&self, group: &str) -> Vec<i32> {
+        let mut out = Vec::new();
+        for h in self.walked() {
+            collect_procs(&h.dir(group), &mut out);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Removes `group` and its descendants from every hierarchy. Only when
+    /// empty: otherwise `NotEmpty` lists who is still there. Waits up to
+    /// `grace` for exiting processes to leave (a killed task stays listed until
+    /// it is fully reaped).
+    pub fn remove_group(&self, group: &str, grace: Duration) -> Result<(), CgroupError> {
+        let group = super::validate_group_name(group)?;
+        if group.is_empty() {
+            return Err(CgroupError::BadGroupName("/".into()));
+        }
+        let deadline = Instant::now() + grace;
+        loop {
+            let procs = self.procs(&group);
+            if procs.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let described = procs
+                    .iter()
+                    .map(|p| {
+                        let comm =
+                            fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+                        (*p, comm.trim().to_string())
+                    })
+                    .collect();
+                return Err(CgroupError::NotEmpty {
+                    group,
+                    procs: described,
+                });
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        for h in self.walked() {
+            let dir = h.dir(&group);
+            if dir.is_dir() {
+                remove_tree(&dir, deadline)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Enables the controllers cgdash uses in `parent`'s `cgroup.subtree_control`
+/// (only those the parent itself has). Already-enabled ones are skipped.
+fn enable_v2_controllers(parent: &std::path::Path) -> Result<(), CgroupError> {
+    let available = fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
+    let enabled = fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
+    let want: Vec<String> = V2_CONTROLLERS
+        .iter()
+        .filter(|c| available.split_whitespace().any(|a| a == **c))
+        .filter(|c| !enabled.split_whitespace().any(|a| a == **c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if want.is_empty() {
+        return Ok(());
+    }
+    let path = parent.join("cgroup.subtree_control");
+    write_file(&path, &want.join(" ")).map_err(|source| CgroupError::Write {
+        meaning: explain_write_errno(None, &source),
+        path,
+        source,
+    })
+}
+
+fn collect_procs(dir: &std::path::Path, out: &mut Vec<i32>) {
+    if let Ok(t) = fs::read_to_string(dir.join("cgroup.procs")) {
+        out.extend(t.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    }
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                collect_procs(&e.path(), out);
+            }
+        }
+    }
+}
+
+/// rmdir depth-first. cgroupfs directories hold only virtual files, so rmdir
+/// (not remove_dir_all) is the right call. EBUSY right after the last task
+/// exited is retried until the deadline.
+fn remove_tree(dir: &std::path::Path, deadline: Instant) -> Result<(), CgroupError> {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_tree(&e.path(), deadline)?;
+            }
+        }
+    }
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(20));
+            }
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// Reads the primary cgroup path of a process from `/proc/PID/cgroup` text.
+pub fn primary_path_of(layout: &Layout, proc_cgroup: &str) -> Option<String> {
+    let ctrl = match layout.primary().version {
+        Version::V1 => layout.primary().controllers.first().map(String::as_str),
+        Version::V2 => None,
+    };
+    parse::proc_cgroup_path(proc_cgroup, ctrl).map(|p| p.trim_start_matches('/').to_string())
+}

@@ -1,0 +1,474 @@
+//! Writing knobs: the one place where cgdash's knob values are translated to
+//! v1 or v2 files. Plan everything first (validation, unsupported knobs,
+//! permissions), then write; on a kernel refusal, restore what was already
+//! written in this call, so a multi-knob `set` is all-or-nothing.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use super::error::{explain_write_errno, CgroupError};
+use super::knob::{weight_to_shares, CpuQuota, Knob, Setting, Value};
+use super::layout::{Layout, Version};
+use super::parse;
+use super::stats::Limit;
+
+/// One file write that a setting turns into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileWrite {
+    pub knob: Knob,
+    pub path: PathBuf,
+    pub contents: String,
+}
+
+/// What `apply` did for one setting (for the status line and `set`'s output).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub setting: Setting,
+    pub writes: Vec<FileWrite>,
+}
+
+const DEFAULT_PERIOD_US: u64 = 100_000;
+
+impl Layout {
+    /// Translates settings into file writes without writing anything. Fails if
+    /// any knob is unsupported here, the group is missing, or a file is not
+    /// writable by this user.
+    pub fn plan(&self, group: &str, settings: &[Setting]) -> Result<Vec<Applied>, CgroupError> {
+        if !self.group_exists(group) {
+            return Err(CgroupError::NoSuchGroup(
+                super::display_path(group).to_string(),
+            ));
+        }
+        if group.is_empty() {
+            return Err(CgroupError::Unsupported {
+                knob: settings.first().map(|s| s.knob).unwrap_or(Knob::Cpu),
+                why: "the root group has no limits; choose a child group".into(),
+            });
+        }
+        let period_setting = settings.iter().find_map(|s| match s.value {
+            Value::CpuPeriod(p) => Some(p),
+            _ => None,
+        });
+        let cpu_setting = settings.iter().any(|s| s.knob == Knob::Cpu);
+        let memory_setting = settings.iter().find_map(|s| match (&s.knob, &s.value) {
+            (Knob::Memory, Value::Bytes(l)) => Some(*l),
+            _ => None,
+        });
+        let mut out = Vec::new();
+        for s in settings {
+            let writes = match (s.knob, &s.value) {
+                (Knob::Cpu, Value::Cpu(q)) => {
+                    let period = match period_setting {
+                        Some(p) => p,
+                        None => self.current_cpu_max(group, s.knob)?.1,
+                    };
+                    vec![self.cpu_write(group, s.knob, q.quota_us(period), period)?]
+                }
+                (Knob::CpuPeriod, Value::CpuPeriod(p)) => {
+                    let (quota, old_period) = self.current_cpu_max(group, s.knob)?;
+                    let mut w = Vec::new();
+                    if let Some(v1) = self.v1_dir(group, "cpu") {
+                        w.push(FileWrite {
+                            knob: s.knob,
+                            path: v1.join("cpu.cfs_period_us"),
+                            contents: p.to_string(),
+                        });
+                    }
+                    // Keep the same percentage unless `cpu=` is set in the same call.
+                    if !cpu_setting {
+                        let rescaled = match quota {
+                            Limit::Max => Limit::Max,
+                            Limit::Value(q) => Limit::Value(
+                                ((q as u128 * *p as u128) / old_period.max(1) as u128) as u64,
+                            ),
+                        };
+                        match self.version_of("cpu") {
+                            Some(Version::V1) if rescaled == Limit::Max => {}
+                            _ => w.push(self.cpu_write(group, Knob::Cpu, rescaled, *p)?),
+                        }
+                    } else if self.version_of("cpu") == Some(Version::V2) {
+                        // cpu= below writes `cpu.max` with the new period itself.
+                    }
+                    w
+                }
+                (Knob::CpuWeight, Value::CpuWeight(w)) => {
+                    let (dir, v) = self.knob_dir(group, "cpu", s.knob)?;
+                    vec![match v {
+                        Version::V1 => FileWrite {
+                            knob: s.knob,
+                            path: dir.join("cpu.shares"),
+                            contents: weight_to_shares(*w).to_string(),
+                        },
+                        Version::V2 => FileWrite {
+                            knob: s.knob,
+                            path: dir.join("cpu.weight"),
+                            contents: w.to_string(),
+                        },
+                    }]
+                }
+                (Knob::Memory, Value::Bytes(l)) => {
+                    let (dir, v) = self.knob_dir(group, "memory", s.knob)?;
+                    vec![match v {
+                        Version::V1 => FileWrite {
+                            knob: s.knob,
+                            path: dir.join("memory.limit_in_bytes"),
+                            contents: v1_bytes(*l),
+                        },
+                        Version::V2 => FileWrite {
+                            knob: s.knob,
+                            path: dir.join("memory.max"),
+                            contents: v2_limit(*l),
+                        },
+                    }]
+                }
+                (Knob::MemoryHigh, Value::Bytes(l)) => {
+                    let (dir, v) = self.knob_dir(group, "memory", s.knob)?;
+                    if v == Version::V1 {
+                        return Err(CgroupError::Unsupported {
+                            knob: s.knob,
+                            why: "memory.high exists only on cgroup v2; this host's memory controller is v1 (use memory= instead)".into(),
+                        });
+                    }
+                    vec![FileWrite {
+                        knob: s.knob,
+                        path: dir.join("memory.high"),
+                        contents: v2_limit(*l),
+                    }]
+                }
+                (Knob::MemorySwap, Value::Bytes(l)) => {
+                    let (dir, v) = self.knob_dir(group, "memory", s.knob)?;
+                    match v {
+                        Version::V2 => {
+                            require_file(
+                                &dir,
+                                "memory.swap.max",
+                                s.knob,
+                                "swap accounting is not available in this kernel",
+                            )?;
+                            vec![FileWrite {
+                                knob: s.knob,
+                                path: dir.join("memory.swap.max"),
+                                contents: v2_limit(*l),
+                            }]
+                        }
+                        Version::V1 => {
+                            require_file(
+                                &dir,
+                                "memory.memsw.limit_in_bytes",
+                                s.knob,
+                                "swap accounting is off (boot with swapaccount=1)",
+                            )?;
+                            // v1 limits memory+swap together: memsw = memory limit + swap.
+                            let mem = match memory_setting {
+                                Some(m) => m,
+                                None => fs::read_to_string(dir.join("memory.limit_in_bytes"))
+                                    .ok()
+                                    .and_then(|t| parse::v1_memory_limit(&t))
+                                    .unwrap_or(Limit::Max),
+                            };
+                            let memsw = match (mem, l) {
+                                (_, Limit::Max) => Limit::Max,
+                                (Limit::Value(m), Limit::Value(sw)) => Limit::Value(m + sw),
+                                (Limit::Max, Limit::Value(_)) => {
+                                    return Err(CgroupError::Unsupported {
+                                        knob: s.knob,
+                                        why: "on cgroup v1 swap is limited as memory+swap, so memory.swap needs a memory limit (set memory= too)".into(),
+                                    })
+                                }
+                            };
+                            vec![FileWrite {
+                                knob: s.knob,
+                                path: dir.join("memory.memsw.limit_in_bytes"),
+                                contents: v1_bytes(memsw),
+                            }]
+                        }
+                    }
+                }
+                (Knob::Pids, Value::Count(l)) => {
+                    let (dir, _) = self.knob_dir(group, "pids", s.knob)?;
+                    vec![FileWrite {
+                        knob: s.knob,
+                        path: dir.join("pids.max"),
+                        contents: v2_limit(*l),
+                    }]
+                }
+                (Knob::CpusetCpus | Knob::CpusetMems, Value::List(list)) => {
+                    let (dir, _) = self.knob_dir(group, "cpuset", s.knob)?;
+                    vec![FileWrite {
+                        knob: s.knob,
+                        path: dir.join(s.knob.name()),
+                        contents: list.clone(),
+                    }]
+                }
+                (Knob::Freeze, Value::Bool(b)) => {
+                    if let Some(dir) = self.v1_dir(group, "freezer") {
+                        vec![FileWrite {
+                            knob: s.knob,
+                            path: dir.join("freezer.state"),
+                            contents: if *b { "FROZEN" } else { "THAWED" }.into(),
+                        }]
+                    } else if let Some(u) = self
+                        .unified()
+                        .filter(|_| self.mode == super::layout::Mode::V2)
+                    {
+                        let dir = u.dir(group);
+                        require_file(
+                            &dir,
+                            "cgroup.freeze",
+                            s.knob,
+                            "this kernel has no cgroup v2 freezer (needs 5.2+)",
+                        )?;
+                        vec![FileWrite {
+                            knob: s.knob,
+                            path: dir.join("cgroup.freeze"),
+                            contents: if *b { "1" } else { "0" }.into(),
+                        }]
+                    } else {
+                        return Err(not_mounted(s.knob, "freezer"));
+                    }
+                }
+                (knob, value) => {
+                    return Err(CgroupError::Unsupported {
+                        knob,
+                        why: format!("value {value} does not fit this knob"),
+                    })
+                }
+            };
+            out.push(Applied {
+                setting: s.clone(),
+                writes,
+            });
+        }
+        order_writes(&mut out, self);
+        // Permission: refuse up front rather than half-apply.
+        for w in out.iter().flat_map(|a| &a.writes) {
+            if let Err(e) = nix::unistd::access(&w.path, nix::unistd::AccessFlags::W_OK) {
+                let source = std::io::Error::from_raw_os_error(e as i32);
+                return Err(CgroupError::Write {
+                    path: w.path.clone(),
+                    meaning: explain_write_errno(Some(w.knob), &source),
+                    source,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Validates and writes `settings` to `group`. All-or-nothing: if the
+    /// kernel refuses one write, the ones already made are restored.
+    pub fn apply(&self, group: &str, settings: &[Setting]) -> Result<Vec<Applied>, CgroupError> {
+        let plan = self.plan(group, settings)?;
+        let writes: Vec<&FileWrite> = plan.iter().flat_map(|a| &a.writes).collect();
+        // Old contents, to roll back. v1 "FREEZING" can't be written back; THAWED is the safe undo.
+        let old: Vec<Option<String>> = writes
+            .iter()
+            .map(|w| {
+                fs::read_to_string(&w.path)
+                    .ok()
+                    .map(|t| restore_form(&w.path, t.trim()))
+            })
+            .collect();
+        for (i, w) in writes.iter().enumerate() {
+            if let Err(source) = write_file(&w.path, &w.contents) {
+                for (j, prev) in writes[..i].iter().enumerate().rev() {
+                    if let Some(o) = &old[j] {
+                        let _ = write_file(&prev.path, o);
+                    }
+                }
+                return Err(CgroupError::Refused {
+                    knob: w.knob,
+                    path: w.path.clone(),
+                    value: w.contents.clone(),
+                    meaning: explain_write_errno(Some(w.knob), &source),
+                    source,
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    fn v1_dir(&self, group: &str, controller: &str) -> Option<PathBuf> {
+        self.dir_for(controller, group)
+            .filter(|(h, _)| h.version == Version::V1)
+            .map(|(_, d)| d)
+    }
+
+    /// Directory and version of `controller` for `group`, or an error saying
+    /// why the knob can't be written here.
+    fn knob_dir(
+        &self,
+        group: &str,
+        controller: &str,
+        knob: Knob,
+    ) -> Result<(PathBuf, Version), CgroupError> {
+        let h = self
+            .hierarchy(controller)
+            .ok_or_else(|| not_mounted(knob, controller))?;
+        let dir = h.dir(group);
+        if !dir.is_dir() {
+            return Err(CgroupError::Unsupported {
+                knob,
+                why: format!(
+                    "group `{group}` does not exist in the {controller} hierarchy ({})",
+                    h.mount.display()
+                ),
+            });
+        }
+        if h.version == Version::V2 {
+            // On v2 a controller's files appear only when the parent enables it.
+            let probe = match controller {
+                "cpu" => "cpu.max",
+                "memory" => "memory.max",
+                "pids" => "pids.max",
+                "cpuset" => "cpuset.cpus",
+                _ => "cgroup.procs",
+            };
+            require_file(&dir, probe, knob, &format!(
+                "the {controller} controller is not enabled for this group (the parent's cgroup.subtree_control lacks +{controller}: not delegated)"
+            ))?;
+        }
+        Ok((dir, h.version))
+    }
+
+    /// Current (quota, period) of the group, defaulting the period to 100ms.
+    fn current_cpu_max(&self, group: &str, knob: Knob) -> Result<(Limit, u64), CgroupError> {
+        let (dir, v) = self.knob_dir(group, "cpu", knob)?;
+        Ok(match v {
+            Version::V1 => (
+                fs::read_to_string(dir.join("cpu.cfs_quota_us"))
+                    .ok()
+                    .and_then(|t| parse::v1_quota(&t))
+                    .unwrap_or(Limit::Max),
+                fs::read_to_string(dir.join("cpu.cfs_period_us"))
+                    .ok()
+                    .and_then(|t| parse::single_u64(&t))
+                    .unwrap_or(DEFAULT_PERIOD_US),
+            ),
+            Version::V2 => fs::read_to_string(dir.join("cpu.max"))
+                .ok()
+                .and_then(|t| parse::cpu_max(&t))
+                .unwrap_or((Limit::Max, DEFAULT_PERIOD_US)),
+        })
+    }
+
+    fn cpu_write(
+        &self,
+        group: &str,
+        knob: Knob,
+        quota: Limit,
+        period: u64,
+    ) -> Result<FileWrite, CgroupError> {
+        let (dir, v) = self.knob_dir(group, "cpu", knob)?;
+        Ok(match v {
+            Version::V1 => FileWrite {
+                knob,
+                path: dir.join("cpu.cfs_quota_us"),
+                contents: match quota {
+                    Limit::Max => "-1".into(),
+                    Limit::Value(q) => q.to_string(),
+                },
+            },
+            Version::V2 => FileWrite {
+                knob,
+                path: dir.join("cpu.max"),
+                contents: match quota {
+                    Limit::Max => format!("max {period}"),
+                    Limit::Value(q) => format!("{q} {period}"),
+                },
+            },
+        })
+    }
+}
+
+/// Orders writes so the kernel accepts them: on v1 the period before the quota
+/// (quota is checked against it), and memory+swap before memory when raising
+/// the memory limit above the current memsw (memsw ≥ memory always).
+fn order_writes(plan: &mut [Applied], _layout: &Layout) {
+    plan.sort_by_key(|a| match a.setting.knob {
+        Knob::CpuPeriod => 0,
+        Knob::Cpu => 1,
+        Knob::MemorySwap => match &a.setting.value {
+            // Raising swap (memsw) first lets a raised memory limit fit under it.
+            Value::Bytes(_) => 2,
+            _ => 2,
+        },
+        Knob::Memory => 3,
+        _ => 4,
+    });
+    // If memory is being lowered, memsw must go after it; detect by comparing.
+    let mem = plan.iter().position(|a| a.setting.knob == Knob::Memory);
+    let sw = plan.iter().position(|a| a.setting.knob == Knob::MemorySwap);
+    if let (Some(m), Some(s)) = (mem, sw) {
+        let cur_memsw = plan[s]
+            .writes
+            .first()
+            .and_then(|w| fs::read_to_string(&w.path).ok())
+            .and_then(|t| parse::v1_memory_limit(&t));
+        let new_memsw = plan[s]
+            .writes
+            .first()
+            .and_then(|w| w.contents.parse::<i64>().ok());
+        let lowering = match (cur_memsw, new_memsw) {
+            (Some(Limit::Value(cur)), Some(new)) => new >= 0 && (new as u64) < cur,
+            (Some(Limit::Max), Some(new)) => new >= 0,
+            _ => false,
+        };
+        if lowering && s < m {
+            plan.swap(s, m);
+        }
+    }
+    let _ = CpuQuota::Max;
+}
+
+fn v1_bytes(l: Limit) -> String {
+    match l {
+        Limit::Max => "-1".into(),
+        Limit::Value(b) => b.to_string(),
+    }
+}
+
+fn v2_limit(l: Limit) -> String {
+    match l {
+        Limit::Max => "max".into(),
+        Limit::Value(b) => b.to_string(),
+    }
+}
+
+/// Old file contents in the form the kernel accepts back.
+fn restore_form(path: &std::path::Path, old: &str) -> String {
+    match path.file_name().and_then(|n| n.to_str()) {
+        Some("freezer.state") if old == "FREEZING" => "FROZEN".into(),
+        Some("cpuset.cpus" | "cpuset.mems") => old.to_string(),
+        _ => old.to_string(),
+    }
+}
+
+fn require_file(
+    dir: &std::path::Path,
+    file: &str,
+    knob: Knob,
+    why: &str,
+) -> Result<(), CgroupError> {
+    if dir.join(file).exists() {
+        Ok(())
+    } else {
+        Err(CgroupError::Unsupported {
+            knob,
+            why: why.to_string(),
+        })
+    }
+}
+
+fn not_mounted(knob: Knob, controller: &str) -> CgroupError {
+    CgroupError::Unsupported {
+        knob,
+        why: format!("the {controller} controller is not mounted on this host"),
+    }
+}
+
+/// One `write(2)` of the whole value, as cgroupfs expects.
+pub(crate) fn write_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    let mut f = OpenOptions::new().write(true).open(path)?;
+    f.write_all(contents.as_bytes())
+}

@@ -1,0 +1,208 @@
+//! Command-line definitions (the contract in DESIGN.md). No logic here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cgdash",
+    version,
+    about = "See, launch and change what cgroups and namespaces do to a workload"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Refresh interval of the dashboard (e.g. 1s, 500ms).
+    #[arg(long, global = true, value_parser = parse_interval, default_value = "1s")]
+    pub interval: Duration,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Launch a built-in workload in its own namespaces and cgroup and open the dashboard on it.
+    Demo {
+        #[arg(value_enum, default_value_t = DemoKind::Cpu)]
+        kind: DemoKind,
+    },
+    /// Launch CMD isolated in namespaces, limited by its own cgroup; exit code = CMD's.
+    Run(RunArgs),
+    /// Print one sample (two reads, rates over the interval) as a table or JSON.
+    Snapshot(SnapshotArgs),
+    /// Change limits of an existing group, e.g. `cgdash set cgdash/demo cpu=50% memory=256M`.
+    Set {
+        /// Group path relative to the hierarchy root (e.g. cgdash/demo).
+        group: String,
+        /// KNOB=VALUE pairs: cpu, cpu.period, cpu.weight, memory, memory.high, memory.swap, pids, cpuset.cpus, cpuset.mems, freeze.
+        #[arg(required = true, value_name = "KNOB=VALUE")]
+        settings: Vec<String>,
+    },
+    /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, a fork storm.
+    Stress(StressArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoKind {
+    Cpu,
+    Memory,
+    Pids,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SnapshotArgs {
+    /// Print JSON (the documented schema) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Time between the two reads the rates are computed from.
+    #[arg(long, value_parser = parse_interval, default_value = "1s")]
+    pub interval: Duration,
+    /// Read cgroups from this directory (laid out like /sys/fs/cgroup) instead of the mounts.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Only groups whose path starts with this prefix (and their processes).
+    #[arg(long)]
+    pub group: Option<String>,
+}
+
+/// Limits, with the same names and value syntax as `cgdash set`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LimitArgs {
+    /// CPU quota: percent of one CPU (20%) or cores (0.5, 1.5).
+    #[arg(long)]
+    pub cpu: Option<String>,
+    /// CPU period (default 100ms).
+    #[arg(long)]
+    pub cpu_period: Option<String>,
+    /// CPU weight, 1–10000 (default 100).
+    #[arg(long)]
+    pub cpu_weight: Option<String>,
+    /// Memory limit (256M, 1G).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Memory high watermark (v2 only).
+    #[arg(long)]
+    pub memory_high: Option<String>,
+    /// Swap allowance (0 = no swap).
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of processes/threads.
+    #[arg(long)]
+    pub pids: Option<String>,
+    /// CPUs the workload may run on (0-1).
+    #[arg(long)]
+    pub cpuset: Option<String>,
+}
+
+impl LimitArgs {
+    /// The limits as `KNOB=VALUE` strings, for `knob::parse_settings`.
+    pub fn as_settings(&self) -> Vec<String> {
+        let pairs = [
+            ("cpu", &self.cpu),
+            ("cpu.period", &self.cpu_period),
+            ("cpu.weight", &self.cpu_weight),
+            ("memory", &self.memory),
+            ("memory.high", &self.memory_high),
+            ("memory.swap", &self.memory_swap),
+            ("pids", &self.pids),
+            ("cpuset.cpus", &self.cpuset),
+        ];
+        pairs
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+            .collect()
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct IsolationArgs {
+    /// Namespaces to share with the host instead of creating: net,ipc,uts,pid,mount,cgroup,user.
+    #[arg(long, value_delimiter = ',')]
+    pub share: Vec<String>,
+    /// Hostname inside the uts namespace (default: the name).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Directory tree to pivot_root into (the workload's filesystem).
+    #[arg(long)]
+    pub rootfs: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub isolation: IsolationArgs,
+    /// Name of the workload and its group (cgdash/NAME); default: the command's name plus a number.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Keep the group after the workload exits.
+    #[arg(long)]
+    pub keep: bool,
+    /// Open the dashboard on the workload while it runs.
+    #[arg(long)]
+    pub tui: bool,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StressArgs {
+    #[command(subcommand)]
+    pub kind: StressKind,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum StressKind {
+    /// Burn CPU in N worker threads.
+    Cpu {
+        #[arg(long, default_value_t = 1)]
+        workers: u32,
+        /// Stop after this long (e.g. 30s); default: run until killed.
+        #[arg(long, value_parser = parse_interval)]
+        duration: Option<Duration>,
+    },
+    /// Allocate and touch memory at RATE per second up to CEILING, then hold it.
+    Memory {
+        #[arg(long, default_value = "64M")]
+        rate: String,
+        #[arg(long, default_value = "1G")]
+        ceiling: String,
+        #[arg(long, value_parser = parse_interval)]
+        duration: Option<Duration>,
+    },
+    /// Fork up to N sleeping children (bounded), reporting refused forks.
+    Fork {
+        #[arg(long, default_value_t = 1000)]
+        max: u32,
+        #[arg(long, value_parser = parse_interval)]
+        duration: Option<Duration>,
+    },
+}
+
+/// `1s`, `500ms`, `2.5s`, or a bare number of seconds.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let x: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (try 1s or 500ms)"))?;
+    if !x.is_finite() || x <= 0.0 {
+        return Err(format!("`{s}` must be greater than zero"));
+    }
+    let secs = x * mult;
+    if secs < 0.05 {
+        return Err(format!("`{s}` is too short (minimum 50ms)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}

@@ -1,0 +1,8 @@
+//! One file per subcommand: argument handling and output, no business logic.
+
+pub mod dashboard;
+pub mod demo;
+pub mod run;
+pub mod set;
+pub mod snapshot;
+pub mod stress;

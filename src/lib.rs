@@ -1,0 +1,10 @@
+//! cgdash: see, launch and change what cgroups and namespaces do to a workload.
+//!
+//! Data flows one way: `cgroup` + `process` (OS readers on injected roots) →
+//! `sampler` (rates, history) → `Snapshot` → `app` (pure state) → `ui` (draw
+//! only). Writes go back as effects through `cgroup::write` and `launch`.
+
+pub mod cgroup;
+pub mod model;
+pub mod process;
+pub mod sampler;

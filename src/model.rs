@@ -1,0 +1,120 @@
+//! The `Snapshot`: what the sampler publishes and everything downstream reads
+//! (the dashboard, `snapshot --json`). Its serde form *is* the documented JSON
+//! schema (README, "JSON schema"); change it only by adding fields.
+//!
+//! Conventions: 100 % = one full CPU; `null` = unknown (file missing) or, for
+//! limits, unlimited; counters are cumulative since the group was created,
+//! rates are over the sampling interval.
+
+use serde::Serialize;
+
+use crate::cgroup::{CpusetStats, Mode, Pressure};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Snapshot {
+    pub schema: u32,
+    /// Wall clock of the second read, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Measured time between the two reads the rates come from, ms.
+    pub interval_ms: u64,
+    pub host: String,
+    pub mode: Option<Mode>,
+    /// Number of CPUs online (the ceiling of meaningful CPU %).
+    pub cpus: u32,
+    pub memory_total_bytes: Option<u64>,
+    pub groups: Vec<GroupSnapshot>,
+    pub processes: Vec<ProcessSnapshot>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct GroupSnapshot {
+    /// Relative to the hierarchy root, `/` for the root itself.
+    pub path: String,
+    pub cpu: CpuView,
+    pub memory: MemoryView,
+    pub pids: PidsView,
+    pub cpuset: CpusetStats,
+    pub frozen: Option<bool>,
+    pub pressure: Option<Pressure>,
+    /// Processes directly in this group.
+    pub nprocs: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CpuView {
+    /// CPU used over the interval, % of one CPU.
+    pub usage_percent: Option<f64>,
+    pub usage_total_ns: Option<u64>,
+    /// The quota as % of one CPU; null when unlimited.
+    pub limit_percent: Option<f64>,
+    pub quota_us: Option<u64>,
+    pub period_us: Option<u64>,
+    /// v2 scale (1–10000, default 100); translated from shares on v1.
+    pub weight: Option<u64>,
+    pub nr_periods: Option<u64>,
+    pub nr_throttled: Option<u64>,
+    pub throttled_total_ns: Option<u64>,
+    /// Time throttled over the interval, % of wall time (Δthrottled/Δwall).
+    pub throttled_percent: Option<f64>,
+    /// Share of enforcement periods in the interval that were throttled, %.
+    pub throttled_periods_percent: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MemoryView {
+    pub current_bytes: Option<u64>,
+    pub peak_bytes: Option<u64>,
+    /// null when unlimited.
+    pub max_bytes: Option<u64>,
+    pub high_bytes: Option<u64>,
+    pub swap_max_bytes: Option<u64>,
+    /// Cumulative OOM kills in this group.
+    pub oom_kills: Option<u64>,
+    pub oom_events: Option<u64>,
+    /// Times usage hit `max` (v2 `memory.events max`, v1 `memory.failcnt`).
+    pub max_events: Option<u64>,
+    pub high_events: Option<u64>,
+    /// OOM kills during the interval.
+    pub oom_kills_delta: Option<u64>,
+    pub max_events_per_s: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PidsView {
+    pub current: Option<u64>,
+    /// null when unlimited.
+    pub max: Option<u64>,
+    /// Forks refused because of pids.max (cumulative).
+    pub max_events: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProcessSnapshot {
+    pub pid: i32,
+    pub ppid: i32,
+    pub uid: u32,
+    pub user: String,
+    /// One letter, as in top: R S D Z T I …
+    pub state: char,
+    pub cpu_percent: Option<f64>,
+    /// utime+stime since the process started, ns (TIME+).
+    pub cpu_time_ns: u64,
+    pub rss_bytes: u64,
+    pub mem_percent: Option<f64>,
+    pub threads: u64,
+    /// Seconds since the Unix epoch.
+    pub start_time: u64,
+    /// Primary cgroup path (the `cpu` hierarchy on v1, the unified one on v2).
+    pub cgroup: String,
+    /// Command line (or `[comm]` for kernel threads).
+    pub command: String,
+}
+
+impl Snapshot {
+    pub fn group(&self, path: &str) -> Option<&GroupSnapshot> {
+        let p = crate::cgroup::display_path(path.trim_matches('/'));
+        self.groups.iter().find(|g| g.path == p)
+    }
+}
