@@ -1,10 +1,14 @@
 //! cgdash: see, launch and change what cgroups and namespaces do to a workload.
 //!
 //! Data flows one way: `cgroup` + `process` (OS readers on injected roots) →
-//! `sampler` (rates, history) → `Snapshot` → `app` (pure state) → `ui` (draw
-//! only). Writes go back as effects through `cgroup::write` and `launch`.
+//! `sampler` (rates, history) → `model::Snapshot` → `app` (pure state) → `ui`
+//! (draw only). Writes go back as effects through `cgroup` and `launch`.
 
+pub mod app;
 pub mod cgroup;
+pub mod launch;
 pub mod model;
 pub mod process;
 pub mod sampler;
+pub mod stress;
+pub mod ui;

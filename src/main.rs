@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Some(Command::Snapshot(args)) => cmd::snapshot::run(args),
         Some(Command::Set { group, settings }) => cmd::set::run(&group, &settings),
         Some(Command::Stress(args)) => cmd::stress::run(args),
+        Some(Command::Launch { args }) => cmd::run::internal(args),
     };
     match result {
         Ok(code) => code,
