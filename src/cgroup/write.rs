@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use super::error::{explain_write_errno, CgroupError};
-use super::knob::{weight_to_shares, CpuQuota, Knob, Setting, Value};
+use super::knob::{weight_to_shares, Knob, Setting, Value};
 use super::layout::{Layout, Version};
 use super::parse;
 use super::stats::Limit;
@@ -87,8 +87,6 @@ impl Layout {
                             Some(Version::V1) if rescaled == Limit::Max => {}
                             _ => w.push(self.cpu_write(group, Knob::Cpu, rescaled, *p)?),
                         }
-                    } else if self.version_of("cpu") == Some(Version::V2) {
-                        // cpu= below writes `cpu.max` with the new period itself.
                     }
                     w
                 }
@@ -240,7 +238,7 @@ impl Layout {
                 writes,
             });
         }
-        order_writes(&mut out, self);
+        order_writes(&mut out);
         // Permission: refuse up front rather than half-apply.
         for w in out.iter().flat_map(|a| &a.writes) {
             if let Err(e) = nix::unistd::access(&w.path, nix::unistd::AccessFlags::W_OK) {
@@ -381,44 +379,31 @@ impl Layout {
     }
 }
 
-/// Orders writes so the kernel accepts them: on v1 the period before the quota
-/// (quota is checked against it), and memory+swap before memory when raising
-/// the memory limit above the current memsw (memsw ≥ memory always).
-fn order_writes(plan: &mut [Applied], _layout: &Layout) {
+/// Orders writes so the kernel accepts them: on v1 the period before the
+/// quota (the quota is checked against it), and memory+swap vs memory in the
+/// order that keeps memsw ≥ memory at every step: raise memsw first when it
+/// grows, lower memory first when memsw shrinks.
+fn order_writes(plan: &mut [Applied]) {
+    let memsw_shrinks = plan.iter().any(|a| {
+        a.setting.knob == Knob::MemorySwap
+            && a.writes.first().is_some_and(|w| {
+                let cur = fs::read_to_string(&w.path).ok().and_then(|t| parse::v1_memory_limit(&t));
+                let new = w.contents.parse::<i64>().ok();
+                match (cur, new) {
+                    (Some(Limit::Value(cur)), Some(new)) => new >= 0 && (new as u64) < cur,
+                    (Some(Limit::Max), Some(new)) => new >= 0,
+                    _ => false,
+                }
+            })
+    });
     plan.sort_by_key(|a| match a.setting.knob {
         Knob::CpuPeriod => 0,
         Knob::Cpu => 1,
-        Knob::MemorySwap => match &a.setting.value {
-            // Raising swap (memsw) first lets a raised memory limit fit under it.
-            Value::Bytes(_) => 2,
-            _ => 2,
-        },
+        Knob::MemorySwap if !memsw_shrinks => 2,
         Knob::Memory => 3,
-        _ => 4,
+        Knob::MemorySwap => 4,
+        _ => 5,
     });
-    // If memory is being lowered, memsw must go after it; detect by comparing.
-    let mem = plan.iter().position(|a| a.setting.knob == Knob::Memory);
-    let sw = plan.iter().position(|a| a.setting.knob == Knob::MemorySwap);
-    if let (Some(m), Some(s)) = (mem, sw) {
-        let cur_memsw = plan[s]
-            .writes
-            .first()
-            .and_then(|w| fs::read_to_string(&w.path).ok())
-            .and_then(|t| parse::v1_memory_limit(&t));
-        let new_memsw = plan[s]
-            .writes
-            .first()
-            .and_then(|w| w.contents.parse::<i64>().ok());
-        let lowering = match (cur_memsw, new_memsw) {
-            (Some(Limit::Value(cur)), Some(new)) => new >= 0 && (new as u64) < cur,
-            (Some(Limit::Max), Some(new)) => new >= 0,
-            _ => false,
-        };
-        if lowering && s < m {
-            plan.swap(s, m);
-        }
-    }
-    let _ = CpuQuota::Max;
 }
 
 fn v1_bytes(l: Limit) -> String {
@@ -467,8 +452,9 @@ fn not_mounted(knob: Knob, controller: &str) -> CgroupError {
     }
 }
 
-/// One `write(2)` of the whole value, as cgroupfs expects.
+/// One `write(2)` of the whole value, as cgroupfs expects. O_TRUNC is what a
+/// shell's `>` does; kernfs ignores it, and fixture trees (plain files) need it.
 pub(crate) fn write_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
-    let mut f = OpenOptions::new().write(true).open(path)?;
+    let mut f = OpenOptions::new().write(true).truncate(true).open(path)?;
     f.write_all(contents.as_bytes())
 }
