@@ -1,0 +1,353 @@
+//! Scanning `/proc` into process rows.
+//!
+//! The scanner is stateful so each tick costs about one read of
+//! `/proc/PID/stat` per process: the command line, user and cgroup are read
+//! once per process and cached, keyed by pid + start time (pids are reused)
+//! and `comm` (which changes on exec, when the command line does). The cgroup
+//! is re-read every few ticks so a process moved to another group shows up
+//! there (see [`ProcessScanner::set_cgroup_refresh`]).
+//!
+//! Hand-written raw reads instead of the `procfs` crate: this is the hot loop
+//! (measured in issue 2: procfs `status()` ≈ 3× a raw read, ~200 allocations).
+
+mod stat;
+mod users;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cgroup::{display_path, primary_path_of, Layout};
+
+pub use stat::{parse_stat, Stat};
+pub use users::{parse_passwd, Users};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{path}: no `{what}` found (is this a proc filesystem?)")]
+    Malformed { path: PathBuf, what: &'static str },
+}
+
+/// One process at one instant. Strings are shared with the scanner's cache,
+/// so producing rows every tick does not copy them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcRow {
+    pub pid: i32,
+    pub ppid: i32,
+    /// Owner of `/proc/PID` (the effective uid; root for non-dumpable processes).
+    pub uid: u32,
+    pub user: Arc<str>,
+    /// One letter, as in top: R S D Z T I …
+    pub state: char,
+    /// utime + stime since the process started, ns.
+    pub cpu_time_ns: u64,
+    pub rss_bytes: u64,
+    pub threads: u64,
+    /// Start in clock ticks after boot: with `pid`, the identity of a process.
+    pub start_ticks: u64,
+    /// Start, seconds since the Unix epoch.
+    pub start_time: u64,
+    /// Command line with NULs as spaces, or `[comm]` when it is empty
+    /// (kernel threads, zombies).
+    pub command: Arc<str>,
+    /// Primary cgroup path in display form (`/` for the root, `cgdash/demo`),
+    /// empty when it could not be resolved.
+    pub cgroup: Arc<str>,
+    /// `/proc/PID/cgroup` as read: the paths in every hierarchy.
+    pub cgroups_raw: Arc<str>,
+}
+
+/// What the scanner remembers about a process between ticks.
+#[derive(Debug)]
+struct Cached {
+    starttime: u64,
+    comm: Box<[u8]>,
+    uid: u32,
+    user: Arc<str>,
+    command: Arc<str>,
+    cgroup: Arc<str>,
+    cgroups_raw: Arc<str>,
+    /// Tick of the last `/proc/PID/cgroup` read.
+    cgroup_tick: u64,
+    /// Tick this pid was last seen, to forget the gone ones.
+    seen_tick: u64,
+}
+
+/// Clock and memory units the kernel reports in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Units {
+    pub ticks_per_sec: u64,
+    pub page_size: u64,
+    /// Boot time, seconds since the Unix epoch (`btime` in `/proc/stat`).
+    pub boot_time: u64,
+}
+
+impl Units {
+    /// CLK_TCK and the page size from sysconf, btime from `proc_root/stat`.
+    pub fn read(proc_root: &Path) -> Result<Units, ProcessError> {
+        let path = proc_root.join("stat");
+        let text = fs::read_to_string(&path).map_err(|source| ProcessError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let boot_time =
+            crate::cgroup::parse::flat_key(&text, "btime").ok_or(ProcessError::Malformed {
+                path,
+                what: "btime",
+            })?;
+        Ok(Units {
+            ticks_per_sec: sysconf(libc::_SC_CLK_TCK).unwrap_or(100),
+            page_size: sysconf(libc::_SC_PAGESIZE).unwrap_or(4096),
+            boot_time,
+        })
+    }
+
+    pub fn ticks_to_ns(&self, ticks: u64) -> u64 {
+        let ns = u128::from(ticks) * 1_000_000_000 / u128::from(self.ticks_per_sec.max(1));
+        u64::try_from(ns).unwrap_or(u64::MAX)
+    }
+}
+
+fn sysconf(name: libc::c_int) -> Option<u64> {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let v = unsafe { libc::sysconf(name) };
+    u64::try_from(v).ok().filter(|&v| v > 0)
+}
+
+/// Longest command line kept (a row in a table; a JVM's can be 100 KiB).
+const MAX_CMDLINE: usize = 4096;
+
+pub struct ProcessScanner {
+    proc_root: PathBuf,
+    /// `proc_root` as text, the prefix of every path built per tick.
+    root: String,
+    layout: Layout,
+    units: Units,
+    users: Users,
+    cache: HashMap<i32, Cached>,
+    tick: u64,
+    cgroup_refresh: u64,
+    /// Reused buffers: no allocation per process in the steady state
+    /// except the rows' own Vec.
+    path: String,
+    buf: Box<[u8; 4096]>,
+}
+
+impl ProcessScanner {
+    /// A scanner of `proc_root` (normally `/proc`) whose cgroup paths are
+    /// resolved against `layout`'s primary hierarchy. User names come from
+    /// `/etc/passwd` (see [`ProcessScanner::with_passwd`]).
+    pub fn new(proc_root: PathBuf, layout: &Layout) -> Result<ProcessScanner, ProcessError> {
+        let units = Units::read(&proc_root)?;
+        Ok(ProcessScanner {
+            root: proc_root
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string(),
+            proc_root,
+            layout: layout.clone(),
+            units,
+            users: Users::new(PathBuf::from("/etc/passwd")),
+            cache: HashMap::new(),
+            tick: 0,
+            cgroup_refresh: 2,
+            path: String::with_capacity(64),
+            buf: Box::new([0; 4096]),
+        })
+    }
+
+    /// Reads user names from `passwd` instead of `/etc/passwd` (fixtures).
+    pub fn with_passwd(mut self, passwd: PathBuf) -> ProcessScanner {
+        self.users = Users::new(passwd);
+        self
+    }
+
+    /// Re-read each process's `/proc/PID/cgroup` every `ticks` scans
+    /// (staggered by pid so the cost is spread); 0 = only when first seen.
+    /// Default 2: a moved process shows its new group within two scans.
+    pub fn set_cgroup_refresh(&mut self, ticks: u64) {
+        self.cgroup_refresh = ticks;
+    }
+
+    pub fn units(&self) -> Units {
+        self.units
+    }
+
+    /// Number of processes remembered from the last scan.
+    pub fn cached(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn scan(&mut self) -> Vec<ProcRow> {
+        let mut out = Vec::with_capacity(self.cache.len() + 16);
+        self.scan_into(&mut out);
+        out
+    }
+
+    /// Scans every process into `out` (cleared first). Processes that vanish
+    /// mid-scan are left out silently.
+    pub fn scan_into(&mut self, out: &mut Vec<ProcRow>) {
+        out.clear();
+        self.tick += 1;
+        let Ok(dir) = fs::read_dir(&self.proc_root) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                continue;
+            };
+            if let Some(row) = self.scan_one(pid) {
+                out.push(row);
+            }
+        }
+        let tick = self.tick;
+        self.cache.retain(|_, c| c.seen_tick == tick);
+    }
+
+    fn scan_one(&mut self, pid: i32) -> Option<ProcRow> {
+        let n = self.read_proc_file(pid, "stat")?;
+        let st = parse_stat(&self.buf[..n])?;
+        let new_comm: Option<Box<[u8]>> = match self.cache.get(&pid) {
+            Some(c) if c.starttime == st.starttime && *c.comm == *st.comm => None,
+            _ => Some(st.comm.into()),
+        };
+        // Copy the numbers out: the buffer is reused for the reads below.
+        let (ppid, state, starttime) = (st.ppid, st.state, st.starttime);
+        let (cpu_ticks, rss_pages, threads) = (
+            st.utime.saturating_add(st.stime),
+            st.rss_pages,
+            st.num_threads,
+        );
+        let tick = self.tick;
+        if let Some(comm) = new_comm {
+            // New pid, pid reused (other start time) or exec (other comm).
+            let entry = self.describe(pid, comm, starttime)?;
+            self.cache.insert(pid, entry);
+        } else if self.cgroup_refresh > 0 {
+            let due = self
+                .cache
+                .get(&pid)
+                .is_some_and(|c| tick.saturating_sub(c.cgroup_tick) >= self.cgroup_refresh);
+            if due {
+                let (cgroup, raw) = self.read_cgroup(pid)?;
+                if let Some(c) = self.cache.get_mut(&pid) {
+                    if *c.cgroups_raw != *raw {
+                        c.cgroup = cgroup;
+                        c.cgroups_raw = raw;
+                    }
+                    c.cgroup_tick = tick;
+                }
+            }
+        }
+        let c = self.cache.get_mut(&pid)?;
+        c.seen_tick = tick;
+        let u = &self.units;
+        Some(ProcRow {
+            pid,
+            ppid,
+            uid: c.uid,
+            user: c.user.clone(),
+            state: char::from(state),
+            cpu_time_ns: u.ticks_to_ns(cpu_ticks),
+            rss_bytes: rss_pages.saturating_mul(u.page_size),
+            threads,
+            start_ticks: starttime,
+            start_time: u.boot_time + starttime / u.ticks_per_sec.max(1),
+            command: c.command.clone(),
+            cgroup: c.cgroup.clone(),
+            cgroups_raw: c.cgroups_raw.clone(),
+        })
+    }
+
+    /// Reads what changes only on exec or migration: uid, command line, cgroup.
+    fn describe(&mut self, pid: i32, comm: Box<[u8]>, starttime: u64) -> Option<Cached> {
+        self.set_path(pid, "");
+        let uid = fs::metadata(&self.path).ok()?.uid();
+        let command = self.read_cmdline(pid, &comm)?;
+        let (cgroup, cgroups_raw) = self.read_cgroup(pid)?;
+        let refresh = self.cgroup_refresh.max(1);
+        Some(Cached {
+            starttime,
+            comm,
+            uid,
+            user: self.users.name(uid),
+            command,
+            cgroup,
+            cgroups_raw,
+            // Staggered so that not every cached process is re-read on the same tick.
+            cgroup_tick: self
+                .tick
+                .saturating_sub(u64::from(pid.unsigned_abs()) % refresh),
+            seen_tick: self.tick,
+        })
+    }
+
+    fn read_cmdline(&mut self, pid: i32, comm: &[u8]) -> Option<Arc<str>> {
+        self.set_path(pid, "cmdline");
+        let mut raw = Vec::new();
+        File::open(&self.path)
+            .ok()?
+            .take(MAX_CMDLINE as u64)
+            .read_to_end(&mut raw)
+            .ok()?;
+        while raw.last() == Some(&0) {
+            raw.pop();
+        }
+        if raw.is_empty() {
+            return Some(Arc::from(format!("[{}]", String::from_utf8_lossy(comm))));
+        }
+        for b in &mut raw {
+            if *b == 0 || *b == b'\n' {
+                *b = b' ';
+            }
+        }
+        Some(Arc::from(String::from_utf8_lossy(&raw)))
+    }
+
+    fn read_cgroup(&mut self, pid: i32) -> Option<(Arc<str>, Arc<str>)> {
+        let n = self.read_proc_file(pid, "cgroup")?;
+        let text = String::from_utf8_lossy(&self.buf[..n]);
+        let cgroup = primary_path_of(&self.layout, &text)
+            .map(|p| Arc::from(display_path(&p)))
+            .unwrap_or_else(|| Arc::from(""));
+        Some((cgroup, Arc::from(&*text)))
+    }
+
+    /// One open/read/close of `/proc/PID/FILE` into the reused buffer.
+    fn read_proc_file(&mut self, pid: i32, file: &str) -> Option<usize> {
+        self.set_path(pid, file);
+        let mut f = File::open(&self.path).ok()?;
+        let mut n = 0;
+        // procfs returns a whole small file in one read; loop for the odd
+        // short read, and stop at the buffer's end (stat fits in ~400 bytes).
+        while n < self.buf.len() {
+            match f.read(&mut self.buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        Some(n)
+    }
+
+    fn set_path(&mut self, pid: i32, file: &str) {
+        self.path.clear();
+        self.path.push_str(&self.root);
+        let _ = write!(self.path, "/{pid}");
+        if !file.is_empty() {
+            self.path.push('/');
+            self.path.push_str(file);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

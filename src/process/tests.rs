@@ -1,0 +1,283 @@
+//! Scanner tests on a fixture `/proc` tree in a temp dir.
+
+use std::fs;
+use std::path::Path;
+
+use super::*;
+
+const MOUNTINFO_V1: &str = "\
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+";
+
+fn v1_layout() -> Layout {
+    Layout::from_mountinfo(MOUNTINFO_V1).expect("v1 layout")
+}
+
+fn cgroup_file(cpu: &str) -> String {
+    format!("4:memory:/mem/x\n2:cpuacct:/acct\n1:cpu:{cpu}\n0::/\n")
+}
+
+/// `stat` line with the fields the scanner uses; everything else 0.
+fn stat_line(
+    pid: i32,
+    comm: &str,
+    state: char,
+    ppid: i32,
+    ut: u64,
+    st: u64,
+    thr: u64,
+    start: u64,
+    rss: u64,
+) -> String {
+    format!(
+        "{pid} ({comm}) {state} {ppid} {pid} {pid} 0 -1 4194304 0 0 0 0 {ut} {st} 0 0 20 0 {thr} 0 {start} 1000 {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+    )
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(
+            dir.path().join("stat"),
+            "cpu  1 2 3 4\nbtime 1700000000\nprocesses 5\n",
+        )
+        .expect("stat");
+        fs::write(
+            dir.path().join("passwd"),
+            "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+        )
+        .expect("passwd");
+        // Not a process directory: must be ignored.
+        fs::create_dir(dir.path().join("sys")).expect("sys");
+        fs::write(dir.path().join("self"), "").expect("self");
+        Fixture { dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn proc(&self, pid: i32, stat: &str, cmdline: &[u8], cgroup: &str) {
+        let d = self.root().join(pid.to_string());
+        fs::create_dir_all(&d).expect("pid dir");
+        fs::write(d.join("stat"), stat).expect("stat");
+        fs::write(d.join("cmdline"), cmdline).expect("cmdline");
+        fs::write(d.join("cgroup"), cgroup).expect("cgroup");
+    }
+
+    fn scanner(&self) -> ProcessScanner {
+        ProcessScanner::new(self.root().to_path_buf(), &v1_layout())
+            .expect("scanner")
+            .with_passwd(self.root().join("passwd"))
+    }
+}
+
+fn by_pid(rows: &[ProcRow], pid: i32) -> &ProcRow {
+    rows.iter()
+        .find(|r| r.pid == pid)
+        .unwrap_or_else(|| panic!("pid {pid} missing in {rows:?}"))
+}
+
+#[test]
+fn scans_fixture_tree() {
+    let f = Fixture::new();
+    f.proc(
+        1,
+        &stat_line(1, "init", 'S', 0, 100, 50, 1, 10, 300),
+        b"/sbin/init\0splash\0",
+        &cgroup_file("/"),
+    );
+    f.proc(
+        2,
+        &stat_line(2, "kthreadd", 'S', 0, 0, 0, 1, 2, 0),
+        b"",
+        &cgroup_file("/"),
+    );
+    f.proc(
+        77,
+        &stat_line(77, "a) R 1 (b", 'R', 1, 7, 3, 4, 5000, 10),
+        b"weird\0",
+        &cgroup_file("/cgdash/demo"),
+    );
+    // A process that vanished between readdir and read: no stat.
+    fs::create_dir(f.root().join("99")).expect("99");
+
+    let mut s = f.scanner();
+    let rows = s.scan();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let u = s.units();
+
+    let init = by_pid(&rows, 1);
+    assert_eq!(&*init.command, "/sbin/init splash");
+    assert_eq!(init.ppid, 0);
+    assert_eq!(init.state, 'S');
+    assert_eq!(init.cpu_time_ns, u.ticks_to_ns(150));
+    assert_eq!(init.rss_bytes, 300 * u.page_size);
+    assert_eq!(init.start_ticks, 10);
+    assert_eq!(init.start_time, 1_700_000_000 + 10 / u.ticks_per_sec);
+    assert_eq!(&*init.cgroup, "/");
+    assert!(init.cgroups_raw.contains("4:memory:/mem/x"));
+
+    let kt = by_pid(&rows, 2);
+    assert_eq!(&*kt.command, "[kthreadd]");
+
+    let weird = by_pid(&rows, 77);
+    assert_eq!(&*weird.command, "weird");
+    assert_eq!(weird.threads, 4);
+    assert_eq!(weird.state, 'R');
+    assert_eq!(&*weird.cgroup, "cgdash/demo");
+    assert_eq!(s.cached(), 3);
+}
+
+#[test]
+fn user_names_come_from_passwd_via_dir_owner() {
+    let f = Fixture::new();
+    f.proc(
+        5,
+        &stat_line(5, "x", 'S', 1, 0, 0, 1, 1, 1),
+        b"x\0",
+        &cgroup_file("/"),
+    );
+    let mut s = f.scanner();
+    let rows = s.scan();
+    let me = nix::unistd::geteuid().as_raw();
+    assert_eq!(rows[0].uid, me);
+    if me == 0 {
+        assert_eq!(&*rows[0].user, "root");
+    } else {
+        assert_eq!(&*rows[0].user, me.to_string());
+    }
+}
+
+#[test]
+fn pid_reuse_exec_and_exit_refresh_the_cache() {
+    let f = Fixture::new();
+    f.proc(
+        10,
+        &stat_line(10, "sh", 'S', 1, 1, 1, 1, 100, 1),
+        b"sh\0-c\0old\0",
+        &cgroup_file("/a"),
+    );
+    f.proc(
+        11,
+        &stat_line(11, "sleep", 'S', 1, 1, 1, 1, 100, 1),
+        b"sleep\0600\0",
+        &cgroup_file("/a"),
+    );
+    let mut s = f.scanner();
+    s.set_cgroup_refresh(0);
+    let rows = s.scan();
+    assert_eq!(&*by_pid(&rows, 10).command, "sh -c old");
+
+    // Only stat changes (CPU time): the cached command stays, no re-read needed.
+    fs::write(f.root().join("10/cmdline"), b"IGNORED\0").expect("cmdline");
+    fs::write(
+        f.root().join("10/stat"),
+        stat_line(10, "sh", 'R', 1, 5, 5, 1, 100, 1),
+    )
+    .expect("stat");
+    let rows = s.scan();
+    assert_eq!(&*by_pid(&rows, 10).command, "sh -c old");
+    assert_eq!(by_pid(&rows, 10).cpu_time_ns, s.units().ticks_to_ns(10));
+
+    // exec: comm changes → the command line is read again.
+    fs::write(f.root().join("10/cmdline"), b"stress\0--cpu\0").expect("cmdline");
+    fs::write(
+        f.root().join("10/stat"),
+        stat_line(10, "stress", 'R', 1, 6, 5, 1, 100, 1),
+    )
+    .expect("stat");
+    let rows = s.scan();
+    assert_eq!(&*by_pid(&rows, 10).command, "stress --cpu");
+
+    // pid 11 exits and the pid is reused by another process (other start time).
+    f.proc(
+        11,
+        &stat_line(11, "sleep", 'S', 1, 0, 0, 1, 999, 1),
+        b"sleep\x001\0",
+        &cgroup_file("/b"),
+    );
+    let rows = s.scan();
+    let r = by_pid(&rows, 11);
+    assert_eq!(
+        (&*r.command, &*r.cgroup, r.start_ticks),
+        ("sleep 1", "b", 999)
+    );
+
+    // pid 10 exits: gone from the rows and from the cache.
+    fs::remove_dir_all(f.root().join("10")).expect("rm");
+    let rows = s.scan();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(s.cached(), 1);
+}
+
+#[test]
+fn moved_process_shows_new_group_within_refresh_ticks() {
+    let f = Fixture::new();
+    for pid in [20, 21, 22, 23] {
+        f.proc(
+            pid,
+            &stat_line(pid, "w", 'S', 1, 0, 0, 1, 50, 1),
+            b"w\0",
+            &cgroup_file("/old"),
+        );
+    }
+    let mut s = f.scanner();
+    s.set_cgroup_refresh(2);
+    s.scan();
+    for pid in [20, 21, 22, 23] {
+        fs::write(f.root().join(format!("{pid}/cgroup")), cgroup_file("/new")).expect("cgroup");
+    }
+    let mut rows = Vec::new();
+    for _ in 0..2 {
+        s.scan_into(&mut rows);
+    }
+    for r in &rows {
+        assert_eq!(&*r.cgroup, "new", "pid {}", r.pid);
+    }
+}
+
+#[test]
+fn missing_proc_root_is_an_error_with_the_path() {
+    let Err(e) = ProcessScanner::new("/nonexistent/proc".into(), &v1_layout()) else {
+        panic!("expected an error");
+    };
+    assert!(e.to_string().contains("/nonexistent/proc/stat"), "{e}");
+}
+
+#[test]
+fn long_command_lines_are_capped() {
+    let f = Fixture::new();
+    let long = vec![b'a'; MAX_CMDLINE * 3];
+    f.proc(
+        30,
+        &stat_line(30, "java", 'S', 1, 0, 0, 1, 50, 1),
+        &long,
+        &cgroup_file("/"),
+    );
+    let rows = f.scanner().scan();
+    assert_eq!(rows[0].command.len(), MAX_CMDLINE);
+}
+
+#[test]
+fn scans_the_real_proc() {
+    let Ok(layout) = Layout::detect() else { return };
+    let mut s = ProcessScanner::new("/proc".into(), &layout).expect("scanner");
+    let rows = s.scan();
+    let me = std::process::id() as i32;
+    let row = by_pid(&rows, me);
+    assert!(row.threads >= 1);
+    assert!(row.rss_bytes > 0);
+    assert!(!row.cgroup.is_empty());
+    assert!(
+        row.command.contains("process") || row.command.contains("cgdash"),
+        "{}",
+        row.command
+    );
+}
