@@ -29,7 +29,11 @@ fn v2_group(dir: &Path, procs: &str) {
     put(dir, "memory.max", "268435456\n");
     put(dir, "memory.high", "max\n");
     put(dir, "memory.swap.max", "max\n");
-    put(dir, "memory.events", "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n");
+    put(
+        dir,
+        "memory.events",
+        "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n",
+    );
     put(dir, "pids.current", "3\n");
     put(dir, "pids.max", "64\n");
     put(dir, "pids.events", "max 2\n");
@@ -42,10 +46,22 @@ fn v2_group(dir: &Path, procs: &str) {
 }
 
 fn v2_tree(root: &Path) {
-    put(root, "cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
-    put(root, "cgroup.subtree_control", "cpuset cpu io memory pids\n");
+    put(
+        root,
+        "cgroup.controllers",
+        "cpuset cpu io memory hugetlb pids rdma misc\n",
+    );
+    put(
+        root,
+        "cgroup.subtree_control",
+        "cpuset cpu io memory pids\n",
+    );
     put(root, "cgroup.procs", "1\n2\n");
-    put(root, "cpu.stat", "usage_usec 99000000\nuser_usec 1\nsystem_usec 1\n");
+    put(
+        root,
+        "cpu.stat",
+        "usage_usec 99000000\nuser_usec 1\nsystem_usec 1\n",
+    );
     let app = root.join("cgdash");
     put(&app, "cgroup.controllers", "cpuset cpu io memory pids\n");
     put(&app, "cgroup.subtree_control", "cpu memory pids\n");
@@ -70,7 +86,11 @@ fn v1_files(dir: &Path, controller: &str, procs: &str) {
             put(dir, "memory.limit_in_bytes", "9223372036854771712\n");
             put(dir, "memory.memsw.limit_in_bytes", "9223372036854771712\n");
             put(dir, "memory.failcnt", "12\n");
-            put(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+            put(
+                dir,
+                "memory.oom_control",
+                "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+            );
         }
         "pids" => {
             put(dir, "pids.current", "5\n");
@@ -160,8 +180,14 @@ fn v2_write_and_read_back() {
     let l = Layout::from_root(t.path()).unwrap();
     let d = t.path().join("cgdash/demo");
     let s = parse_settings(&[
-        "cpu=50%", "cpu.weight=200", "memory=512M", "memory.high=400M", "memory.swap=0", "pids=max",
-        "cpuset.cpus=0", "freeze=true",
+        "cpu=50%",
+        "cpu.weight=200",
+        "memory=512M",
+        "memory.high=400M",
+        "memory.swap=0",
+        "pids=max",
+        "cpuset.cpus=0",
+        "freeze=true",
     ])
     .unwrap();
     l.apply("cgdash/demo", &s).unwrap();
@@ -177,11 +203,20 @@ fn v2_write_and_read_back() {
     assert_eq!(g.cpu.max.unwrap().percent(), Some(50.0));
     assert_eq!(g.frozen, Some(true));
     // A new period keeps the percentage.
-    l.apply("cgdash/demo", &parse_settings(&["cpu.period=50ms"]).unwrap()).unwrap();
+    l.apply(
+        "cgdash/demo",
+        &parse_settings(&["cpu.period=50ms"]).unwrap(),
+    )
+    .unwrap();
     assert_eq!(get(&d, "cpu.max"), "25000 50000");
-    l.apply("cgdash/demo", &parse_settings(&["cpu=max"]).unwrap()).unwrap();
+    l.apply("cgdash/demo", &parse_settings(&["cpu=max"]).unwrap())
+        .unwrap();
     assert_eq!(get(&d, "cpu.max"), "max 50000");
-    l.apply("cgdash/demo", &parse_settings(&["cpu=1.5", "cpu.period=100ms"]).unwrap()).unwrap();
+    l.apply(
+        "cgdash/demo",
+        &parse_settings(&["cpu=1.5", "cpu.period=100ms"]).unwrap(),
+    )
+    .unwrap();
     assert_eq!(get(&d, "cpu.max"), "150000 100000");
 }
 
@@ -195,10 +230,22 @@ fn v2_controller_not_delegated() {
         fs::remove_file(d.join(f)).unwrap();
     }
     let l = Layout::from_root(t.path()).unwrap();
-    let err = l.apply("cgdash/demo", &parse_settings(&["cpu=30%", "memory=1G"]).unwrap()).unwrap_err();
+    let err = l
+        .apply(
+            "cgdash/demo",
+            &parse_settings(&["cpu=30%", "memory=1G"]).unwrap(),
+        )
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("memory") && msg.contains("not delegated"), "{msg}");
-    assert_eq!(get(&d, "cpu.max"), "20000 100000\n", "nothing written when one knob fails");
+    assert!(
+        msg.contains("memory") && msg.contains("not delegated"),
+        "{msg}"
+    );
+    assert_eq!(
+        get(&d, "cpu.max"),
+        "20000 100000\n",
+        "nothing written when one knob fails"
+    );
 }
 
 #[test]
@@ -210,12 +257,24 @@ fn separate_v1_detect_list_read_write() {
     assert_eq!(l.hierarchies.len(), 6, "systemd and devices are ignored");
     assert_eq!(l.list_groups(), vec!["", "cgdash", "cgdash/demo"]);
     let g = l.read_group("cgdash/demo").unwrap();
-    assert_eq!(g.cpu.usage_ns, Some(123_456_789_000), "from cpuacct (its own mount)");
-    assert_eq!(g.cpu.throttled_ns, Some(65_420_011_482), "throttled_time is ns on v1");
+    assert_eq!(
+        g.cpu.usage_ns,
+        Some(123_456_789_000),
+        "from cpuacct (its own mount)"
+    );
+    assert_eq!(
+        g.cpu.throttled_ns,
+        Some(65_420_011_482),
+        "throttled_time is ns on v1"
+    );
     assert_eq!(g.cpu.max.unwrap().percent(), Some(50.0));
     assert_eq!(g.cpu.shares, Some(2048));
     assert_eq!(g.cpu.weight, Some(200), "shares 2048 = weight 200");
-    assert_eq!(g.memory.max, Some(Limit::Max), "the huge v1 number means no limit");
+    assert_eq!(
+        g.memory.max,
+        Some(Limit::Max),
+        "the huge v1 number means no limit"
+    );
     assert_eq!(g.memory.failcnt, Some(12));
     assert_eq!(g.memory.events.oom_kill, Some(3));
     assert_eq!(g.memory.high, None, "memory.high does not exist on v1");
@@ -225,22 +284,52 @@ fn separate_v1_detect_list_read_write() {
 
     let m = t.path().join("memory/cgdash/demo");
     let c = t.path().join("cpu/cgdash/demo");
-    l.apply("cgdash/demo", &parse_settings(&["cpu=20%", "cpu.weight=50", "memory=256M", "memory.swap=64M", "freeze=true"]).unwrap())
-        .unwrap();
+    l.apply(
+        "cgdash/demo",
+        &parse_settings(&[
+            "cpu=20%",
+            "cpu.weight=50",
+            "memory=256M",
+            "memory.swap=64M",
+            "freeze=true",
+        ])
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(get(&c, "cpu.cfs_quota_us"), "20000");
     assert_eq!(get(&c, "cpu.shares"), "512");
     assert_eq!(get(&m, "memory.limit_in_bytes"), (256u64 << 20).to_string());
-    assert_eq!(get(&m, "memory.memsw.limit_in_bytes"), (320u64 << 20).to_string(), "memsw = memory + swap");
-    assert_eq!(get(&t.path().join("freezer/cgdash/demo"), "freezer.state"), "FROZEN");
-    l.apply("cgdash/demo", &parse_settings(&["cpu=max", "memory=max"]).unwrap()).unwrap();
+    assert_eq!(
+        get(&m, "memory.memsw.limit_in_bytes"),
+        (320u64 << 20).to_string(),
+        "memsw = memory + swap"
+    );
+    assert_eq!(
+        get(&t.path().join("freezer/cgdash/demo"), "freezer.state"),
+        "FROZEN"
+    );
+    l.apply(
+        "cgdash/demo",
+        &parse_settings(&["cpu=max", "memory=max"]).unwrap(),
+    )
+    .unwrap();
     assert_eq!(get(&c, "cpu.cfs_quota_us"), "-1");
     assert_eq!(get(&m, "memory.limit_in_bytes"), "-1");
-    l.apply("cgdash/demo", &parse_settings(&["cpu.period=50ms", "cpu=40%"]).unwrap()).unwrap();
+    l.apply(
+        "cgdash/demo",
+        &parse_settings(&["cpu.period=50ms", "cpu=40%"]).unwrap(),
+    )
+    .unwrap();
     assert_eq!(get(&c, "cpu.cfs_period_us"), "50000");
     assert_eq!(get(&c, "cpu.cfs_quota_us"), "20000");
 
     // v2-only knob on v1: refused with a reason, nothing written.
-    let err = l.apply("cgdash/demo", &parse_settings(&["cpu=70%", "memory.high=100M"]).unwrap()).unwrap_err();
+    let err = l
+        .apply(
+            "cgdash/demo",
+            &parse_settings(&["cpu=70%", "memory.high=100M"]).unwrap(),
+        )
+        .unwrap_err();
     assert!(matches!(err, CgroupError::Unsupported { .. }));
     assert!(err.to_string().contains("only on cgroup v2"), "{err}");
     assert_eq!(get(&c, "cpu.cfs_quota_us"), "20000");
@@ -252,7 +341,11 @@ fn comounted_v1() {
     comounted_v1_tree(t.path());
     let l = Layout::from_root(t.path()).unwrap();
     assert_eq!(l.mode, Mode::V1);
-    assert_eq!(l.hierarchies.len(), 2, "cpu,cpuacct once (symlinks skipped) + memory");
+    assert_eq!(
+        l.hierarchies.len(),
+        2,
+        "cpu,cpuacct once (symlinks skipped) + memory"
+    );
     let cpu = l.hierarchy("cpu").unwrap();
     assert!(cpu.has("cpuacct"));
     assert_eq!(l.list_groups(), vec!["", "cgdash", "cgdash/demo"]);
@@ -260,10 +353,22 @@ fn comounted_v1() {
     assert_eq!(g.cpu.usage_ns, Some(123_456_789_000));
     assert_eq!(g.cpu.nr_throttled, Some(824));
     assert_eq!(g.pids.current, None, "pids not mounted: absent");
-    l.apply("cgdash/demo", &parse_settings(&["cpu=150%"]).unwrap()).unwrap();
-    assert_eq!(get(&t.path().join("cpu,cpuacct/cgdash/demo"), "cpu.cfs_quota_us"), "150000");
-    let err = l.apply("cgdash/demo", &parse_settings(&["pids=10"]).unwrap()).unwrap_err();
-    assert!(err.to_string().contains("pids controller is not mounted"), "{err}");
+    l.apply("cgdash/demo", &parse_settings(&["cpu=150%"]).unwrap())
+        .unwrap();
+    assert_eq!(
+        get(
+            &t.path().join("cpu,cpuacct/cgdash/demo"),
+            "cpu.cfs_quota_us"
+        ),
+        "150000"
+    );
+    let err = l
+        .apply("cgdash/demo", &parse_settings(&["pids=10"]).unwrap())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("pids controller is not mounted"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -275,17 +380,36 @@ fn hybrid() {
     put(&u, "cgroup.procs", "1\n");
     put(&u, "cpu.stat", "usage_usec 5\n");
     put(&u.join("cgdash/demo"), "cgroup.procs", "777\n");
-    put(&u.join("cgdash/demo"), "cpu.pressure", "some avg10=2.00 avg60=0.00 avg300=0.00 total=7\n");
+    put(
+        &u.join("cgdash/demo"),
+        "cpu.pressure",
+        "some avg10=2.00 avg60=0.00 avg300=0.00 total=7\n",
+    );
     put(&u.join("only-in-unified"), "cgroup.procs", "");
     put(&u.join("only-in-unified"), "cpu.stat", "usage_usec 1000\n");
     let l = Layout::from_root(t.path()).unwrap();
     assert_eq!(l.mode, Mode::Hybrid);
-    assert_eq!(l.list_groups(), vec!["", "cgdash", "cgdash/demo", "only-in-unified"]);
+    assert_eq!(
+        l.list_groups(),
+        vec!["", "cgdash", "cgdash/demo", "only-in-unified"]
+    );
     let g = l.read_group("cgdash/demo").unwrap();
-    assert_eq!(g.cpu.usage_ns, Some(123_456_789_000), "v1 cpuacct wins over unified");
-    assert_eq!(g.pressure.unwrap().cpu.unwrap().some.unwrap().total_us, 7, "PSI from unified");
+    assert_eq!(
+        g.cpu.usage_ns,
+        Some(123_456_789_000),
+        "v1 cpuacct wins over unified"
+    );
+    assert_eq!(
+        g.pressure.unwrap().cpu.unwrap().some.unwrap().total_us,
+        7,
+        "PSI from unified"
+    );
     let o = l.read_group("only-in-unified").unwrap();
-    assert_eq!(o.cpu.usage_ns, Some(1_000_000), "not in cpuacct: usage from the unified cpu.stat");
+    assert_eq!(
+        o.cpu.usage_ns,
+        Some(1_000_000),
+        "not in cpuacct: usage from the unified cpu.stat"
+    );
     assert_eq!(o.memory.current, None);
 }
 
@@ -298,9 +422,13 @@ fn mountinfo_detection() {
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
     let l = Layout::from_mountinfo(separate).unwrap();
     assert_eq!(l.mode, Mode::Hybrid);
-    assert_eq!(l.hierarchy("cpuacct").unwrap().mount, Path::new("/sys/fs/cgroup/cpuacct"));
+    assert_eq!(
+        l.hierarchy("cpuacct").unwrap().mount,
+        Path::new("/sys/fs/cgroup/cpuacct")
+    );
     assert_eq!(l.primary().mount, Path::new("/sys/fs/cgroup/cpu"));
-    let comounted = "30 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw shared:14 - cgroup cgroup rw,cpu,cpuacct\n";
+    let comounted =
+        "30 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw shared:14 - cgroup cgroup rw,cpu,cpuacct\n";
     let l = Layout::from_mountinfo(comounted).unwrap();
     assert_eq!(l.mode, Mode::V1);
     assert!(l.hierarchy("cpuacct").unwrap().has("cpu"));
@@ -314,18 +442,32 @@ fn create_and_remove_on_fixture() {
     let t = tempfile::tempdir().unwrap();
     separate_v1_tree(t.path());
     let l = Layout::from_root(t.path()).unwrap();
-    assert!(matches!(l.create_group("cgdash/demo"), Err(CgroupError::GroupExists(_))));
-    assert!(matches!(l.create_group("../etc"), Err(CgroupError::BadGroupName(_))));
+    assert!(matches!(
+        l.create_group("cgdash/demo"),
+        Err(CgroupError::GroupExists(_))
+    ));
+    assert!(matches!(
+        l.create_group("../etc"),
+        Err(CgroupError::BadGroupName(_))
+    ));
     // Plain dirs in a tempdir get no kernel files, so copying the parent's
     // cpuset fails half-way: everything created so far must be removed again.
     let err = l.create_group("cgdash/new/leaf").unwrap_err();
     assert!(err.to_string().contains("cpuset.cpus"), "{err}");
     for c in ["cpu", "cpuacct", "memory", "pids", "cpuset", "freezer"] {
-        assert!(!t.path().join(c).join("cgdash/new").exists(), "{c}: left behind");
+        assert!(
+            !t.path().join(c).join("cgdash/new").exists(),
+            "{c}: left behind"
+        );
     }
-    assert!(t.path().join("cpu/cgdash/demo").is_dir(), "existing groups untouched");
+    assert!(
+        t.path().join("cpu/cgdash/demo").is_dir(),
+        "existing groups untouched"
+    );
     // A group with processes is not removed, and says who is inside.
-    let err = l.remove_group("cgdash/demo", std::time::Duration::from_millis(50)).unwrap_err();
+    let err = l
+        .remove_group("cgdash/demo", std::time::Duration::from_millis(50))
+        .unwrap_err();
     assert!(matches!(err, CgroupError::NotEmpty { .. }), "{err}");
     assert!(err.to_string().contains("777"), "{err}");
 }

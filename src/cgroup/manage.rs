@@ -53,11 +53,24 @@ impl Layout {
                 if h.version == Version::V2 && !parent_rel.is_empty() {
                     enable_v2_controllers(&h.dir(&parent_rel))?;
                 }
-                fs::create_dir(&dir).map_err(|source| CgroupError::Create {
-                    path: dir.clone(),
-                    source,
-                })?;
-                created.push(dir.clone());
+                match fs::create_dir(&dir) {
+                    Ok(()) => created.push(dir.clone()),
+                    // An ancestor made concurrently by another launch is fine; the leaf is not.
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::AlreadyExists && depth < parts.len() =>
+                    {
+                        continue
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Err(CgroupError::GroupExists(group.to_string()))
+                    }
+                    Err(source) => {
+                        return Err(CgroupError::Create {
+                            path: dir.clone(),
+                            source,
+                        })
+                    }
+                }
                 if h.version == Version::V1 && h.has("cpuset") {
                     // A new v1 cpuset group starts empty and no task may join it.
                     let parent = h.dir(&parent_rel);

@@ -17,15 +17,23 @@ use std::time::{Duration, Instant};
 
 use cgdash::cgroup::{Layout, Version};
 
+/// Tests in one binary run in parallel threads and share the parent
+/// `cgdash-test-<pid>`: creating a child and removing the parent must not interleave.
+static PARENT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Returns the host layout if live tests can run here; otherwise prints why
 /// and returns `None` (or panics when live tests are required).
 pub fn live(test: &str) -> Option<Layout> {
-    let required = std::env::var("CGDASH_LIVE_TESTS").map(|v| v == "required").unwrap_or(false);
+    let required = std::env::var("CGDASH_LIVE_TESTS")
+        .map(|v| v == "required")
+        .unwrap_or(false);
     let why = if !nix::unistd::geteuid().is_root() {
         Some("not root".to_string())
     } else {
         match Layout::detect() {
-            Ok(l) if l.hierarchy("cpu").is_some() && l.hierarchy("memory").is_some() => return Some(l),
+            Ok(l) if l.hierarchy("cpu").is_some() && l.hierarchy("memory").is_some() => {
+                return Some(l)
+            }
             Ok(_) => Some("cpu/memory controllers not available".to_string()),
             Err(e) => Some(e.to_string()),
         }
@@ -55,16 +63,25 @@ impl TestGroup {
     pub fn new(layout: &Layout, name: &str) -> TestGroup {
         let path = format!("cgdash-test-{}/{name}", std::process::id());
         // A leftover from a crashed earlier run of the same pid is ours too.
+        let _guard = PARENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let _ = layout.remove_group(&path, Duration::from_millis(100));
-        layout.create_group(&path).unwrap_or_else(|e| panic!("create {path}: {e}"));
-        TestGroup { layout: layout.clone(), path, children: Vec::new() }
+        layout
+            .create_group(&path)
+            .unwrap_or_else(|e| panic!("create {path}: {e}"));
+        TestGroup {
+            layout: layout.clone(),
+            path,
+            children: Vec::new(),
+        }
     }
 
     /// Starts `sh -c SCRIPT` inside the group (joined before exec), killed
     /// after `deadline` at the latest by `timeout`, and by Drop otherwise.
     pub fn spawn_sh(&mut self, script: &str, deadline: Duration) -> u32 {
         let mut cmd = Command::new("timeout");
-        cmd.arg("-s").arg("KILL").arg(format!("{}", deadline.as_secs().max(1)));
+        cmd.arg("-s")
+            .arg("KILL")
+            .arg(format!("{}", deadline.as_secs().max(1)));
         cmd.arg("sh").arg("-c").arg(script);
         self.spawn(cmd)
     }
@@ -76,9 +93,16 @@ impl TestGroup {
             .layout
             .procs_files(&self.path)
             .into_iter()
-            .map(|p| OpenOptions::new().write(true).open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+            .map(|p| {
+                OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            })
             .collect();
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         unsafe {
             cmd.pre_exec(move || {
                 for mut f in files.iter() {
@@ -127,20 +151,31 @@ impl Drop for TestGroup {
                 break;
             }
             for p in pids {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let parent = self.path.rsplit_once('/').map(|(p, _)| p.to_string()).unwrap_or_default();
+        let parent = self
+            .path
+            .rsplit_once('/')
+            .map(|(p, _)| p.to_string())
+            .unwrap_or_default();
         if let Err(e) = self.layout.remove_group(&self.path, Duration::from_secs(5)) {
             eprintln!("cleanup of {} failed: {e}", self.path);
         }
         // Remove the per-process parent when it is empty (other tests may still use it).
+        let _guard = PARENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         if !parent.is_empty() && self.layout.procs(&parent).is_empty() {
             let _ = std::fs::remove_dir(self.layout.primary().dir(&parent));
             for h in &self.layout.hierarchies {
                 let d = h.dir(&parent);
-                if std::fs::read_dir(&d).map(|mut r| !r.any(|e| e.map(|e| e.path().is_dir()).unwrap_or(false))).unwrap_or(false) {
+                if std::fs::read_dir(&d)
+                    .map(|mut r| !r.any(|e| e.map(|e| e.path().is_dir()).unwrap_or(false)))
+                    .unwrap_or(false)
+                {
                     let _ = std::fs::remove_dir(&d);
                 }
             }
@@ -155,7 +190,10 @@ pub fn cgdash_bin() -> &'static str {
 
 /// Runs cgdash with args, returning (exit code, stdout, stderr).
 pub fn cgdash(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(cgdash_bin()).args(args).output().expect("run cgdash");
+    let out = Command::new(cgdash_bin())
+        .args(args)
+        .output()
+        .expect("run cgdash");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

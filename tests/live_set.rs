@@ -1,0 +1,246 @@
+//! `cgdash set` against real cgroups (root): bad input is refused before
+//! anything is written, kernel refusals are explained and leave the old
+//! value, and cgdash's readings agree with an independent reader (cgroups-rs).
+
+mod common;
+
+use std::fs;
+use std::time::Duration;
+
+use cgdash::cgroup::{Layout, Limit};
+use common::{cgdash, TestGroup};
+
+/// Every knob file `set` could touch, with contents, to prove "nothing written".
+fn knob_files(l: &Layout, group: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for h in &l.hierarchies {
+        let d = h.dir(group);
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let watched = [
+                "cpu.cfs_quota_us",
+                "cpu.cfs_period_us",
+                "cpu.max",
+                "cpu.shares",
+                "cpu.weight",
+                "memory.limit_in_bytes",
+                "memory.max",
+                "memory.high",
+                "memory.memsw.limit_in_bytes",
+                "pids.max",
+                "freezer.state",
+                "cgroup.freeze",
+            ];
+            if watched.contains(&name.as_str()) {
+                out.push((
+                    e.path().display().to_string(),
+                    fs::read_to_string(e.path()).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn bad_values_write_nothing() {
+    let Some(l) = common::live("bad_values_write_nothing") else {
+        return;
+    };
+    let g = TestGroup::new(&l, "badvalues");
+    g.apply(&["cpu=30%", "pids=50"]).unwrap();
+    let before = knob_files(&l, &g.path);
+    for args in [
+        vec!["cpu=-5"],
+        vec!["memory=12Q"],
+        vec!["pids=abc"],
+        vec!["bogus=1"],
+        vec!["cpu=50%", "memory=12Q"], // one good, one bad: still nothing
+        vec!["cpu=50%", "cpu=60%"],
+        vec!["cpu.weight=0"],
+        vec!["cpuset.cpus=9-1"],
+    ] {
+        let mut a = vec!["set", g.path.as_str()];
+        a.extend(args.iter().copied());
+        let (code, out, err) = cgdash(&a);
+        assert_ne!(code, 0, "{args:?} should fail; stdout {out}");
+        assert!(err.contains("nothing was written"), "{args:?}: {err}");
+        assert_eq!(knob_files(&l, &g.path), before, "{args:?} changed a file");
+    }
+    let (code, _, err) = cgdash(&["set", "cgdash-test-no-such-group-xyz", "cpu=50%"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("does not exist"), "{err}");
+    let (code, _, err) = cgdash(&["set", "../../etc", "cpu=50%"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("invalid group name"), "{err}");
+    // Knobs this host can't do are named as such (memory.high on a v1 memory controller).
+    if !common::is_v2(&l, "memory") {
+        let (code, _, err) = cgdash(&["set", &g.path, "cpu=70%", "memory.high=100M"]);
+        assert_ne!(code, 0);
+        assert!(err.contains("only on cgroup v2"), "{err}");
+        assert_eq!(knob_files(&l, &g.path), before);
+    }
+}
+
+#[test]
+fn set_writes_and_reads_back() {
+    let Some(l) = common::live("set_writes_and_reads_back") else {
+        return;
+    };
+    let g = TestGroup::new(&l, "readback");
+    let (code, out, err) = cgdash(&[
+        "set",
+        &g.path,
+        "cpu=50%",
+        "memory=256M",
+        "pids=64",
+        "cpu.weight=200",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("cpu=50%") && out.contains("memory=256M"),
+        "{out}"
+    );
+    let s = l.read_group(&g.path).unwrap();
+    assert_eq!(s.cpu.max.unwrap().percent(), Some(50.0));
+    assert_eq!(s.memory.max, Some(Limit::Value(256 << 20)));
+    assert_eq!(s.pids.max, Some(Limit::Value(64)));
+    assert_eq!(s.cpu.weight, Some(200));
+    let (code, _, err) = cgdash(&[
+        "set",
+        &format!("/{}/", g.path),
+        "cpu=max",
+        "memory=max",
+        "pids=max",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let s = l.read_group(&g.path).unwrap();
+    assert_eq!(s.cpu.max.unwrap().quota_us, Limit::Max);
+    assert_eq!(s.memory.max, Some(Limit::Max));
+    assert_eq!(s.pids.max, Some(Limit::Max));
+}
+
+#[test]
+fn memory_below_usage_is_refused_and_old_limit_kept() {
+    let Some(l) = common::live("memory_below_usage_is_refused_and_old_limit_kept") else {
+        return;
+    };
+    let mut g = TestGroup::new(&l, "ebusy");
+    g.apply(&["memory=512M"]).unwrap();
+    // A shell holding ~60 MB of anonymous memory (no swap to reclaim it into).
+    g.spawn_sh(
+        "x=$(head -c 60000000 /dev/zero | tr '\\0' x); sleep 30",
+        Duration::from_secs(40),
+    );
+    let mut usage = 0;
+    for _ in 0..100 {
+        usage = l
+            .read_group(&g.path)
+            .and_then(|s| s.memory.current)
+            .unwrap_or(0);
+        if usage > 100 << 20 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(usage > 50 << 20, "workload did not allocate: {usage}");
+    let (code, _, err) = cgdash(&["set", &g.path, "memory=8M"]);
+    assert_ne!(
+        code, 0,
+        "the kernel should refuse 8M below {usage} bytes of usage"
+    );
+    assert!(
+        err.contains("below the group's current usage")
+            || err.contains("EBUSY")
+            || err.contains("busy"),
+        "{err}"
+    );
+    assert!(err.contains("memory"), "{err}");
+    let s = l.read_group(&g.path).unwrap();
+    assert_eq!(
+        s.memory.max,
+        Some(Limit::Value(512 << 20)),
+        "old limit intact"
+    );
+    assert_eq!(
+        l.procs(&g.path).is_empty(),
+        false,
+        "workload not killed by the refused write"
+    );
+}
+
+#[test]
+fn non_root_set_says_why() {
+    let Some(l) = common::live("non_root_set_says_why") else {
+        return;
+    };
+    let g = TestGroup::new(&l, "nonroot");
+    // A copy of the binary nobody-readable, run as uid 65534.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("cgdash");
+    fs::copy(common::cgdash_bin(), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let before = knob_files(&l, &g.path);
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["set", &g.path, "cpu=50%"])
+        .output()
+        .expect("setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(err.contains("needs root"), "{err}");
+    assert_eq!(knob_files(&l, &g.path), before);
+}
+
+/// cgroups-rs as an independent oracle: the same group read by both.
+#[test]
+fn agrees_with_cgroups_rs() {
+    let Some(l) = common::live("agrees_with_cgroups_rs") else {
+        return;
+    };
+    use cgroups_rs::fs::{
+        cpu::CpuController, cpuacct::CpuAcctController, memory::MemController, pid::PidController,
+    };
+    let mut g = TestGroup::new(&l, "oracle");
+    g.apply(&["cpu=30%", "memory=128M", "pids=32"]).unwrap();
+    g.spawn_sh("while :; do :; done", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    let hier = cgroups_rs::fs::hierarchies::auto();
+    let cg = cgroups_rs::fs::Cgroup::load(hier, g.path.as_str());
+    let ours = l.read_group(&g.path).unwrap();
+
+    let cpu: &CpuController = cg.controller_of().expect("cpu controller");
+    let quota = cpu.cfs_quota().unwrap();
+    let period = cpu.cfs_period().unwrap();
+    assert_eq!(ours.cpu.max.unwrap().quota_us, Limit::Value(quota as u64));
+    assert_eq!(ours.cpu.max.unwrap().period_us, period);
+
+    let mem: &MemController = cg.controller_of().expect("memory controller");
+    assert_eq!(
+        ours.memory.max.and_then(|m| m.value()),
+        Some(mem.memory_stat().limit_in_bytes as u64)
+    );
+
+    let pids: &PidController = cg.controller_of().expect("pids controller");
+    let theirs = match pids.get_pid_max().unwrap() {
+        cgroups_rs::fs::MaxValue::Max => None,
+        cgroups_rs::fs::MaxValue::Value(v) => Some(v as u64),
+    };
+    assert_eq!(ours.pids.max.and_then(|m| m.value()), theirs);
+    assert_eq!(ours.pids.current, Some(pids.get_pid_current().unwrap()));
+
+    // Usage moves while we read: ours must fall between two readings of theirs.
+    if let Some(acct) = cg.controller_of::<CpuAcctController>() {
+        let a = acct.cpuacct().usage;
+        let ours_usage = l.read_group(&g.path).unwrap().cpu.usage_ns.unwrap();
+        let b = acct.cpuacct().usage;
+        assert!(
+            a <= ours_usage && ours_usage <= b,
+            "{a} <= {ours_usage} <= {b}"
+        );
+    }
+}
