@@ -32,6 +32,9 @@ pub struct Snapshot {
 pub struct GroupSnapshot {
     /// Relative to the hierarchy root, `/` for the root itself.
     pub path: String,
+    /// Identity of the group's directory (inode in the primary hierarchy): a
+    /// group removed and recreated under the same path gets a new id.
+    pub id: Option<u64>,
     pub cpu: CpuView,
     pub memory: MemoryView,
     pub pids: PidsView,
