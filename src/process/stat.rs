@@ -100,7 +100,19 @@ mod tests {
     #[test]
     fn parses_real_and_tricky_lines() {
         // (line, pid, comm, state, ppid, utime, stime, threads, starttime, rss)
-        let cases: &[(&str, i32, &str, u8, i32, u64, u64, u64, u64, u64)] = &[
+        type Case = (
+            &'static str,
+            i32,
+            &'static str,
+            u8,
+            i32,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+        );
+        let cases: &[Case] = &[
             (CAT, 8819, "cat", b'R', 8814, 3, 7, 1, 89454, 390),
             (KTHREAD, 2, "kthreadd", b'S', 0, 0, 1, 1, 2, 0),
             (SPACES, 412, "tmux: server", b'S', 1, 150, 60, 1, 5000, 900),

@@ -20,6 +20,7 @@ fn cgroup_file(cpu: &str) -> String {
 }
 
 /// `stat` line with the fields the scanner uses; everything else 0.
+#[allow(clippy::too_many_arguments)]
 fn stat_line(
     pid: i32,
     comm: &str,
@@ -167,7 +168,7 @@ fn pid_reuse_exec_and_exit_refresh_the_cache() {
     f.proc(
         11,
         &stat_line(11, "sleep", 'S', 1, 1, 1, 1, 100, 1),
-        b"sleep\0600\0",
+        b"sleep\x00600\0",
         &cgroup_file("/a"),
     );
     let mut s = f.scanner();

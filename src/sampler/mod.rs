@@ -1,0 +1,329 @@
+//! Two reads → rates. The [`Sampler`] reads every group and process, keeps the
+//! previous reading, and publishes a [`Snapshot`] with rates over the time
+//! between the two (CPU %, throttled %, events per second). [`History`] keeps
+//! per-group series for the charts; [`spawn`] runs a sampler on its own thread.
+//!
+//! A rate is `None` when it can't be honest: on the first sample, for a group
+//! recreated under the same path (new inode), for a pid reused by another
+//! process (new start time), and when a counter went backwards.
+
+mod history;
+pub mod rates;
+mod thread;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::cgroup::{display_path, normalize_path, GroupStats, Layout, Limit};
+use crate::model::{
+    CpuView, GroupSnapshot, MemoryView, PidsView, ProcessSnapshot, Snapshot, SCHEMA_VERSION,
+};
+use crate::process::{ProcRow, ProcessError, ProcessScanner};
+
+pub use history::{GroupHistory, History, Ring};
+pub use thread::{spawn, SamplerHandle};
+
+/// The counters of a group kept for the next delta.
+#[derive(Clone, Copy, Debug, Default)]
+struct GroupPrev {
+    id: Option<u64>,
+    usage_ns: Option<u64>,
+    throttled_ns: Option<u64>,
+    nr_periods: Option<u64>,
+    nr_throttled: Option<u64>,
+    oom_kills: Option<u64>,
+    max_events: Option<u64>,
+}
+
+/// A process's identity and CPU time kept for the next delta.
+#[derive(Clone, Copy, Debug)]
+struct ProcPrev {
+    start_ticks: u64,
+    cpu_time_ns: u64,
+}
+
+pub struct Sampler {
+    layout: Layout,
+    scanner: Option<ProcessScanner>,
+    /// Only groups at or below this path (internal form; `None` = all).
+    filter: Option<String>,
+    host: String,
+    cpus: u32,
+    memory_total: Option<u64>,
+    /// When the groups / processes were last read (monotonic).
+    groups_at: Option<Instant>,
+    procs_at: Option<Instant>,
+    groups_prev: HashMap<String, GroupPrev>,
+    procs_prev: HashMap<i32, ProcPrev>,
+    rows: Vec<ProcRow>,
+}
+
+impl Sampler {
+    /// Samples the groups of `layout` and the processes of `proc_root`
+    /// (normally `/proc`). Fails only if `proc_root` isn't a proc filesystem.
+    pub fn new(layout: Layout, proc_root: PathBuf) -> Result<Sampler, ProcessError> {
+        let scanner = ProcessScanner::new(proc_root.clone(), &layout)?;
+        let mut s = Sampler::cgroups_only(layout);
+        s.memory_total = read_mem_total(&proc_root);
+        s.scanner = Some(scanner);
+        Ok(s)
+    }
+
+    /// Samples groups only; `processes` stays empty. For trees that are not
+    /// the host's (`snapshot --root`), whose processes `/proc` doesn't describe.
+    pub fn cgroups_only(layout: Layout) -> Sampler {
+        Sampler {
+            layout,
+            scanner: None,
+            filter: None,
+            host: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            cpus: online_cpus(),
+            memory_total: read_mem_total(Path::new("/proc")),
+            groups_at: None,
+            procs_at: None,
+            groups_prev: HashMap::new(),
+            procs_prev: HashMap::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Only groups at or below `prefix` (a group path, compared by whole
+    /// components: `a/b` matches `a/b` and `a/b/c`, not `a/bc`), and only
+    /// processes in them. `None` or `/` = everything.
+    pub fn set_group_filter(&mut self, prefix: Option<&str>) {
+        self.filter = prefix.map(normalize_path).filter(|p| !p.is_empty());
+    }
+
+    /// The process scanner, e.g. to tune how often cgroups are re-read.
+    pub fn scanner_mut(&mut self) -> Option<&mut ProcessScanner> {
+        self.scanner.as_mut()
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Reads everything once more. Rates are over the time since the
+    /// previous call (`None` on the first).
+    pub fn sample(&mut self) -> Snapshot {
+        self.sample_with(&mut Instant::now)
+    }
+
+    /// `sample` with an injected monotonic clock (tests fake the time between
+    /// reads; called once before the groups are read, once before processes).
+    pub(crate) fn sample_with(&mut self, clock: &mut dyn FnMut() -> Instant) -> Snapshot {
+        let groups_at = clock();
+        let groups = self.read_groups();
+        let group_wall = self.groups_at.map(|t| ns_between(t, groups_at));
+        let mut groups_prev = std::mem::take(&mut self.groups_prev);
+        let mut next_prev = HashMap::with_capacity(groups.len());
+        let mut out_groups = Vec::with_capacity(groups.len());
+        for g in groups {
+            let cur = group_prev(&g);
+            let prev = groups_prev.remove(&g.path).filter(|p| p.id == cur.id);
+            out_groups.push(group_snapshot(&g, prev.as_ref(), &cur, group_wall));
+            next_prev.insert(g.path, cur);
+        }
+        self.groups_prev = next_prev;
+        self.groups_at = Some(groups_at);
+
+        let processes = self.sample_processes(clock());
+        let timestamp_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Snapshot {
+            schema: SCHEMA_VERSION,
+            timestamp_ms,
+            interval_ms: group_wall.map(|ns| ns / 1_000_000).unwrap_or(0),
+            host: self.host.clone(),
+            mode: Some(self.layout.mode),
+            cpus: self.cpus,
+            memory_total_bytes: self.memory_total,
+            groups: out_groups,
+            processes,
+        }
+    }
+
+    fn read_groups(&self) -> Vec<GroupStats> {
+        match &self.filter {
+            None => self.layout.read_all(),
+            Some(f) => self
+                .layout
+                .list_groups()
+                .iter()
+                .filter(|g| under(g, f))
+                .filter_map(|g| self.layout.read_group(g))
+                .collect(),
+        }
+    }
+
+    fn sample_processes(&mut self, at: Instant) -> Vec<ProcessSnapshot> {
+        let Some(scanner) = self.scanner.as_mut() else {
+            return Vec::new();
+        };
+        scanner.scan_into(&mut self.rows);
+        let wall = self.procs_at.map(|t| ns_between(t, at));
+        self.procs_at = Some(at);
+        let mut next_prev = HashMap::with_capacity(self.rows.len());
+        let mut out = Vec::with_capacity(self.rows.len());
+        for r in &self.rows {
+            next_prev.insert(
+                r.pid,
+                ProcPrev {
+                    start_ticks: r.start_ticks,
+                    cpu_time_ns: r.cpu_time_ns,
+                },
+            );
+            if let Some(f) = &self.filter {
+                if !under(r.cgroup.trim_matches('/'), f) {
+                    continue;
+                }
+            }
+            let prev = self
+                .procs_prev
+                .get(&r.pid)
+                .filter(|p| p.start_ticks == r.start_ticks)
+                .map(|p| p.cpu_time_ns);
+            out.push(ProcessSnapshot {
+                pid: r.pid,
+                ppid: r.ppid,
+                uid: r.uid,
+                user: r.user.to_string(),
+                state: r.state,
+                cpu_percent: wall.and_then(|w| rates::ns_percent(prev, Some(r.cpu_time_ns), w)),
+                cpu_time_ns: r.cpu_time_ns,
+                rss_bytes: r.rss_bytes,
+                mem_percent: self
+                    .memory_total
+                    .filter(|&t| t > 0)
+                    .map(|t| r.rss_bytes as f64 * 100.0 / t as f64),
+                threads: r.threads,
+                start_time: r.start_time,
+                cgroup: r.cgroup.to_string(),
+                command: r.command.to_string(),
+            });
+        }
+        self.procs_prev = next_prev;
+        out
+    }
+}
+
+/// Whether group `path` is `prefix` or below it (internal forms, no slashes
+/// at the ends).
+fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+fn ns_between(earlier: Instant, later: Instant) -> u64 {
+    u64::try_from(later.saturating_duration_since(earlier).as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn group_prev(g: &GroupStats) -> GroupPrev {
+    GroupPrev {
+        id: g.id,
+        usage_ns: g.cpu.usage_ns,
+        throttled_ns: g.cpu.throttled_ns,
+        nr_periods: g.cpu.nr_periods,
+        nr_throttled: g.cpu.nr_throttled,
+        oom_kills: g.memory.events.oom_kill,
+        max_events: max_events(g),
+    }
+}
+
+/// Times usage hit the limit: v2 `memory.events max`, v1 `memory.failcnt`.
+fn max_events(g: &GroupStats) -> Option<u64> {
+    g.memory.events.max.or(g.memory.failcnt)
+}
+
+/// Builds the published view of one group. `prev` is `None` when there is no
+/// comparable earlier reading (first sample, or the group was recreated).
+fn group_snapshot(
+    g: &GroupStats,
+    prev: Option<&GroupPrev>,
+    cur: &GroupPrev,
+    wall_ns: Option<u64>,
+) -> GroupSnapshot {
+    let p = prev.copied().unwrap_or_default();
+    // With no previous reading every `p.*` is None, so every rate is None.
+    let wall = wall_ns.filter(|_| prev.is_some()).unwrap_or(0);
+    let cpu_max = g.cpu.max;
+    let m = &g.memory;
+    GroupSnapshot {
+        path: display_path(&g.path).to_string(),
+        id: g.id,
+        cpu: CpuView {
+            usage_percent: rates::ns_percent(p.usage_ns, cur.usage_ns, wall),
+            usage_total_ns: cur.usage_ns,
+            limit_percent: cpu_max.and_then(|c| c.percent()),
+            quota_us: cpu_max.and_then(|c| c.quota_us.value()),
+            period_us: cpu_max.map(|c| c.period_us),
+            weight: g.cpu.weight,
+            nr_periods: cur.nr_periods,
+            nr_throttled: cur.nr_throttled,
+            throttled_total_ns: cur.throttled_ns,
+            throttled_percent: rates::ns_percent(p.throttled_ns, cur.throttled_ns, wall),
+            throttled_periods_percent: rates::part_percent(
+                p.nr_throttled,
+                cur.nr_throttled,
+                p.nr_periods,
+                cur.nr_periods,
+            )
+            .filter(|_| wall > 0),
+        },
+        memory: MemoryView {
+            current_bytes: m.current,
+            peak_bytes: m.peak,
+            max_bytes: m.max.and_then(Limit::value),
+            high_bytes: m.high.and_then(Limit::value),
+            swap_max_bytes: swap_max(m.swap_max, m.memsw_max, m.max),
+            oom_kills: cur.oom_kills,
+            oom_events: m.events.oom,
+            max_events: cur.max_events,
+            high_events: m.events.high,
+            oom_kills_delta: rates::delta(p.oom_kills, cur.oom_kills).filter(|_| wall > 0),
+            max_events_per_s: rates::per_second(p.max_events, cur.max_events, wall),
+        },
+        pids: PidsView {
+            current: g.pids.current,
+            max: g.pids.max.and_then(Limit::value),
+            max_events: g.pids.max_events,
+        },
+        cpuset: g.cpuset.clone(),
+        frozen: g.frozen,
+        pressure: g.pressure.clone(),
+        nprocs: g.nprocs,
+    }
+}
+
+/// Swap limit in the `memory.swap` knob's meaning (swap only): v2
+/// `memory.swap.max`; on v1 memory+swap minus memory, as the knob writes it.
+fn swap_max(v2: Option<Limit>, memsw: Option<Limit>, mem: Option<Limit>) -> Option<u64> {
+    if let Some(l) = v2 {
+        return l.value();
+    }
+    match (memsw?, mem?) {
+        (Limit::Value(both), Limit::Value(mem)) => Some(both.saturating_sub(mem)),
+        _ => None,
+    }
+}
+
+fn online_cpus() -> u32 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    u32::try_from(n).ok().filter(|&n| n > 0).unwrap_or(1)
+}
+
+fn read_mem_total(proc_root: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(proc_root.join("meminfo")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests;

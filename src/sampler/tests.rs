@@ -1,0 +1,341 @@
+//! Sampler tests on a fixture v2 tree and a fixture /proc, with a fake clock.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+fn write(dir: &Path, file: &str, text: &str) {
+    fs::create_dir_all(dir).expect("mkdir");
+    fs::write(dir.join(file), text).expect("write");
+}
+
+fn cpu_stat(usage_us: u64, periods: u64, throttled: u64, throttled_us: u64) -> String {
+    format!(
+        "usage_usec {usage_us}\nuser_usec 0\nsystem_usec 0\nnr_periods {periods}\nnr_throttled {throttled}\nthrottled_usec {throttled_us}\n"
+    )
+}
+
+/// A v2 root with group `a` (20 % quota, 64 MiB max, 10 pids) and `a/b`.
+fn v2_tree(root: &Path) {
+    write(root, "cgroup.controllers", "cpu memory pids\n");
+    write(root, "cgroup.procs", "1\n");
+    write(root, "cpu.stat", &cpu_stat(1_000_000, 0, 0, 0));
+    let a = root.join("a");
+    write(&a, "cgroup.procs", "10\n11\n");
+    write(&a, "cgroup.controllers", "cpu memory pids\n");
+    write(&a, "cpu.stat", &cpu_stat(0, 0, 0, 0));
+    write(&a, "cpu.max", "20000 100000\n");
+    write(&a, "cpu.weight", "100\n");
+    write(&a, "memory.current", "1048576\n");
+    write(&a, "memory.max", "67108864\n");
+    write(&a, "memory.high", "max\n");
+    write(&a, "memory.swap.max", "0\n");
+    write(
+        &a,
+        "memory.events",
+        "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n",
+    );
+    write(&a, "pids.current", "2\n");
+    write(&a, "pids.max", "10\n");
+    write(&a, "pids.events", "max 0\n");
+    let b = a.join("b");
+    write(&b, "cgroup.procs", "");
+    write(&b, "cpu.stat", &cpu_stat(0, 0, 0, 0));
+}
+
+/// A clock that advances `step` per sample (both reads of one sample see
+/// the same instant).
+struct FakeClock {
+    now: Instant,
+    calls: u32,
+}
+
+impl FakeClock {
+    fn new() -> FakeClock {
+        FakeClock {
+            now: Instant::now(),
+            calls: 0,
+        }
+    }
+
+    fn sample(&mut self, s: &mut Sampler, step: Duration) -> Snapshot {
+        if self.calls > 0 {
+            self.now += step;
+        }
+        self.calls += 1;
+        let now = self.now;
+        s.sample_with(&mut || now)
+    }
+}
+
+fn fixture_sampler(root: &Path) -> Sampler {
+    Sampler::cgroups_only(Layout::from_root(root).expect("layout"))
+}
+
+#[test]
+fn first_sample_has_values_but_no_rates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    v2_tree(dir.path());
+    let mut s = fixture_sampler(dir.path());
+    let mut clock = FakeClock::new();
+    let snap = clock.sample(&mut s, Duration::ZERO);
+    assert_eq!(snap.schema, SCHEMA_VERSION);
+    assert_eq!(snap.mode, Some(crate::cgroup::Mode::V2));
+    assert!(snap.cpus >= 1);
+    assert!(snap.timestamp_ms > 0);
+    let paths: Vec<&str> = snap.groups.iter().map(|g| g.path.as_str()).collect();
+    assert_eq!(paths, vec!["/", "a", "a/b"]);
+    let a = snap.group("a").expect("a");
+    assert!(a.id.is_some());
+    assert_eq!(a.cpu.usage_percent, None);
+    assert_eq!(a.cpu.throttled_percent, None);
+    assert_eq!(a.cpu.limit_percent, Some(20.0));
+    assert_eq!(
+        (a.cpu.quota_us, a.cpu.period_us),
+        (Some(20_000), Some(100_000))
+    );
+    assert_eq!(a.memory.max_bytes, Some(64 << 20));
+    assert_eq!(a.memory.high_bytes, None);
+    assert_eq!(a.memory.swap_max_bytes, Some(0));
+    assert_eq!(a.memory.oom_kills, Some(1));
+    assert_eq!(a.memory.max_events, Some(3));
+    assert_eq!(a.memory.oom_kills_delta, None);
+    assert_eq!((a.pids.current, a.pids.max), (Some(2), Some(10)));
+    assert_eq!(a.nprocs, Some(2));
+    // b has no limits: null, not 0.
+    let b = snap.group("a/b").expect("b");
+    assert_eq!(b.cpu.limit_percent, None);
+    assert_eq!(b.memory.max_bytes, None);
+    assert!(snap.processes.is_empty());
+}
+
+#[test]
+fn rates_over_the_interval() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    v2_tree(dir.path());
+    let a = dir.path().join("a");
+    let mut s = fixture_sampler(dir.path());
+    let mut clock = FakeClock::new();
+    write(&a, "cpu.stat", &cpu_stat(1_000_000, 100, 10, 50_000));
+    clock.sample(&mut s, Duration::ZERO);
+    // Over 2 s: 0.4 s CPU (20 %), 20 periods of which 16 throttled, 1.2 s throttled.
+    write(&a, "cpu.stat", &cpu_stat(1_400_000, 120, 26, 1_250_000));
+    write(
+        &a,
+        "memory.events",
+        "low 0\nhigh 0\nmax 13\noom 3\noom_kill 3\n",
+    );
+    let snap = clock.sample(&mut s, Duration::from_secs(2));
+    assert_eq!(snap.interval_ms, 2000);
+    let g = snap.group("a").expect("a");
+    let close = |x: Option<f64>, want: f64| x.is_some_and(|x| (x - want).abs() < 1e-9);
+    assert!(
+        close(g.cpu.usage_percent, 20.0),
+        "{:?}",
+        g.cpu.usage_percent
+    );
+    assert!(
+        close(g.cpu.throttled_percent, 60.0),
+        "{:?}",
+        g.cpu.throttled_percent
+    );
+    assert!(
+        close(g.cpu.throttled_periods_percent, 80.0),
+        "{:?}",
+        g.cpu.throttled_periods_percent
+    );
+    assert_eq!(g.cpu.usage_total_ns, Some(1_400_000_000));
+    assert_eq!(g.cpu.throttled_total_ns, Some(1_250_000_000));
+    assert_eq!(g.cpu.nr_throttled, Some(26));
+    assert_eq!(g.memory.oom_kills_delta, Some(2));
+    assert!(close(g.memory.max_events_per_s, 5.0));
+    // Nothing changed in b: 0 %, not None.
+    assert_eq!(
+        snap.group("a/b").and_then(|b| b.cpu.usage_percent),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn counter_going_backwards_gives_no_rate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    v2_tree(dir.path());
+    let a = dir.path().join("a");
+    let mut s = fixture_sampler(dir.path());
+    let mut clock = FakeClock::new();
+    write(&a, "cpu.stat", &cpu_stat(5_000_000, 100, 10, 50_000));
+    clock.sample(&mut s, Duration::ZERO);
+    write(&a, "cpu.stat", &cpu_stat(1_000, 100, 10, 50_000));
+    let snap = clock.sample(&mut s, Duration::from_secs(1));
+    let g = snap.group("a").expect("a");
+    assert_eq!(g.cpu.usage_percent, None);
+    assert_eq!(g.cpu.throttled_percent, Some(0.0));
+    // The next sample compares with the reset value again.
+    write(&a, "cpu.stat", &cpu_stat(501_000, 100, 10, 50_000));
+    let snap = clock.sample(&mut s, Duration::from_secs(1));
+    assert_eq!(
+        snap.group("a").and_then(|g| g.cpu.usage_percent),
+        Some(50.0)
+    );
+}
+
+#[test]
+fn recreated_group_gives_no_delta() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    v2_tree(dir.path());
+    let a = dir.path().join("a");
+    let mut s = fixture_sampler(dir.path());
+    let mut clock = FakeClock::new();
+    clock.sample(&mut s, Duration::ZERO);
+    // Same path, other directory (the old one is kept so the inode differs),
+    // with counters that are *higher*: only the id tells them apart.
+    fs::rename(&a, dir.path().join("old")).expect("rename");
+    v2_tree(dir.path());
+    write(&a, "cpu.stat", &cpu_stat(900_000, 50, 5, 1000));
+    let snap = clock.sample(&mut s, Duration::from_secs(1));
+    let g = snap.group("a").expect("a");
+    assert_eq!(g.cpu.usage_percent, None);
+    assert_eq!(g.cpu.throttled_periods_percent, None);
+    assert_eq!(g.memory.oom_kills_delta, None);
+    // The root's rate is unaffected.
+    assert_eq!(snap.group("/").and_then(|g| g.cpu.usage_percent), Some(0.0));
+}
+
+#[test]
+fn group_filter_matches_whole_components() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    v2_tree(dir.path());
+    write(&dir.path().join("ab"), "cpu.stat", &cpu_stat(0, 0, 0, 0));
+    write(&dir.path().join("ab"), "cgroup.procs", "");
+    let mut s = fixture_sampler(dir.path());
+    s.set_group_filter(Some("/a/"));
+    let snap = s.sample();
+    let paths: Vec<&str> = snap.groups.iter().map(|g| g.path.as_str()).collect();
+    assert_eq!(paths, vec!["a", "a/b"]);
+    s.set_group_filter(Some("/"));
+    assert_eq!(s.sample().groups.len(), 4);
+    assert!(under("a/b", "a") && under("a", "a") && !under("ab", "a") && !under("", "a"));
+}
+
+const MOUNTINFO_V1: &str = "\
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+";
+
+fn proc_stat(pid: i32, ut: u64, start: u64) -> String {
+    format!("{pid} (w) R 1 {pid} {pid} 0 -1 0 0 0 0 0 {ut} 0 0 0 20 0 1 0 {start} 1000 256 0\n")
+}
+
+fn proc_fixture(root: &Path) {
+    write(root, "stat", "cpu 1 2 3\nbtime 1700000000\n");
+    write(root, "meminfo", "MemTotal:        1024 kB\nMemFree: 1 kB\n");
+    for (pid, cg) in [(10, "/a"), (11, "/a"), (12, "/other")] {
+        let d = root.join(pid.to_string());
+        write(&d, "stat", &proc_stat(pid, 0, 100));
+        write(&d, "cmdline", "w\0");
+        write(&d, "cgroup", &format!("2:memory:/\n1:cpu:{cg}\n0::/\n"));
+    }
+}
+
+#[test]
+fn process_cpu_percent_and_pid_reuse() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proc = dir.path();
+    proc_fixture(proc);
+    let layout = Layout::from_mountinfo(MOUNTINFO_V1).expect("layout");
+    let mut s = Sampler::new(layout, proc.to_path_buf()).expect("sampler");
+    let hz = s
+        .scanner_mut()
+        .map(|sc| sc.units().ticks_per_sec)
+        .expect("scanner");
+    let mut clock = FakeClock::new();
+    let snap = clock.sample(&mut s, Duration::ZERO);
+    assert_eq!(snap.memory_total_bytes, Some(1024 * 1024));
+    assert_eq!(snap.processes.len(), 3);
+    assert!(snap.processes.iter().all(|p| p.cpu_percent.is_none()));
+
+    // pid 10 used half a CPU over 2 s; pid 11 exited and its pid was reused.
+    write(&proc.join("10"), "stat", &proc_stat(10, hz, 100));
+    write(&proc.join("11"), "stat", &proc_stat(11, 5 * hz, 777));
+    let snap = clock.sample(&mut s, Duration::from_secs(2));
+    let p = |pid| snap.processes.iter().find(|p| p.pid == pid).expect("pid");
+    assert_eq!(p(10).cpu_percent, Some(50.0));
+    assert_eq!(p(11).cpu_percent, None);
+    assert_eq!(p(12).cpu_percent, Some(0.0));
+    assert_eq!(p(10).cgroup, "a");
+    assert_eq!(
+        p(10).rss_bytes,
+        256 * s.scanner_mut().map(|sc| sc.units().page_size).unwrap_or(0)
+    );
+    assert!(p(10).mem_percent.is_some());
+
+    s.set_group_filter(Some("a"));
+    let snap = clock.sample(&mut s, Duration::from_secs(1));
+    let mut pids: Vec<i32> = snap.processes.iter().map(|p| p.pid).collect();
+    pids.sort_unstable();
+    assert_eq!(pids, vec![10, 11]);
+    // pid 11 now has a comparable previous reading.
+    assert_eq!(
+        snap.processes
+            .iter()
+            .find(|p| p.pid == 11)
+            .and_then(|p| p.cpu_percent),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn swap_limit_in_knob_terms() {
+    use Limit::{Max, Value};
+    assert_eq!(swap_max(Some(Value(5)), None, None), Some(5));
+    assert_eq!(swap_max(Some(Max), None, None), None);
+    assert_eq!(
+        swap_max(None, Some(Value(300)), Some(Value(200))),
+        Some(100)
+    );
+    assert_eq!(swap_max(None, Some(Max), Some(Value(200))), None);
+    assert_eq!(swap_max(None, None, Some(Value(200))), None);
+}
+
+#[test]
+fn spawned_sampler_publishes_and_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    v2_tree(dir.path());
+    let s = fixture_sampler(dir.path());
+    let (mut rx, handle) = spawn(s, Duration::from_secs(3600));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("rt");
+    async fn next(
+        rx: &mut tokio::sync::watch::Receiver<std::sync::Arc<Snapshot>>,
+    ) -> std::sync::Arc<Snapshot> {
+        tokio::time::timeout(Duration::from_secs(5), rx.changed())
+            .await
+            .expect("a snapshot within 5 s")
+            .expect("sender alive");
+        rx.borrow_and_update().clone()
+    }
+    rt.block_on(async {
+        let first = next(&mut rx).await;
+        assert!(first.timestamp_ms > 0);
+        // The second comes after 250 ms, with rates.
+        let second = next(&mut rx).await;
+        assert!(second
+            .group("a")
+            .and_then(|g| g.cpu.usage_percent)
+            .is_some());
+        // The interval is an hour: only `resample` can produce the next one.
+        handle.resample();
+        let third = next(&mut rx).await;
+        assert!(third.timestamp_ms >= second.timestamp_ms);
+    });
+    let t = Instant::now();
+    drop(handle);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "drop must stop the thread promptly"
+    );
+}

@@ -1,0 +1,121 @@
+//! Running a sampler on its own thread, publishing only the latest snapshot.
+//!
+//! A std thread, not a tokio task: sampling is blocking file I/O and must
+//! never delay the UI's event loop. The `watch` channel keeps no backlog: a
+//! slow reader just sees the newest snapshot.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::Sampler;
+use crate::model::{Snapshot, SCHEMA_VERSION};
+
+/// The first rates come this soon after start instead of a full interval
+/// later, so the dashboard has numbers almost at once.
+const FIRST_INTERVAL: Duration = Duration::from_millis(250);
+
+enum Msg {
+    Resample,
+    SetInterval(Duration),
+}
+
+/// Controls a sampler thread; dropping it stops the thread.
+pub struct SamplerHandle {
+    tx: Option<mpsc::Sender<Msg>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SamplerHandle {
+    /// Sample now instead of at the next tick (e.g. right after writing a
+    /// limit, so the new value shows at once). Rates of that sample are over
+    /// the shorter interval since the previous one.
+    pub fn resample(&self) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::Resample);
+        }
+    }
+
+    /// Changes the time between samples from the next tick on.
+    pub fn set_interval(&self, interval: Duration) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::SetInterval(interval));
+        }
+    }
+}
+
+impl Drop for SamplerHandle {
+    fn drop(&mut self) {
+        // Closing the channel wakes the thread, which then exits.
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts sampling every `interval` on a new thread. The receiver first holds
+/// an empty snapshot (`timestamp_ms == 0`, no groups); the first real one
+/// follows immediately (rates `None`), the first with rates ~250 ms later.
+/// The thread stops when the handle is dropped or every receiver is gone.
+pub fn spawn(
+    sampler: Sampler,
+    interval: Duration,
+) -> (watch::Receiver<Arc<Snapshot>>, SamplerHandle) {
+    let empty = Snapshot {
+        schema: SCHEMA_VERSION,
+        ..Default::default()
+    };
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(empty));
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("cgdash-sampler".into())
+        .spawn(move || run(sampler, interval, snap_tx, rx));
+    let thread = match thread {
+        Ok(t) => Some(t),
+        Err(e) => {
+            // Without a thread the receiver keeps the empty snapshot; say why once.
+            eprintln!("cgdash: cannot start the sampler thread: {e}");
+            None
+        }
+    };
+    (
+        snap_rx,
+        SamplerHandle {
+            tx: Some(tx),
+            thread,
+        },
+    )
+}
+
+fn run(
+    mut sampler: Sampler,
+    mut interval: Duration,
+    out: watch::Sender<Arc<Snapshot>>,
+    rx: mpsc::Receiver<Msg>,
+) {
+    let mut next_wait = FIRST_INTERVAL.min(interval);
+    loop {
+        let snap = sampler.sample();
+        if out.send(Arc::new(snap)).is_err() {
+            return; // every receiver dropped
+        }
+        let deadline = Instant::now() + next_wait;
+        next_wait = interval;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Msg::Resample) => break,
+                Ok(Msg::SetInterval(d)) => {
+                    interval = d.max(Duration::from_millis(10));
+                    next_wait = interval;
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+}
