@@ -1,13 +1,148 @@
+//! `cgdash run [limits] [isolation] [--name N] [--keep] -- CMD [ARGS…]`.
+
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use cgdash::cgroup::{knob, Layout};
+use cgdash::launch::{self, LaunchSpec, Namespace, StdioMode, WorkloadExit};
+use nix::sys::signal::{SigSet, Signal};
 
 use crate::cli::RunArgs;
 
-pub fn run(_args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`cgdash run` is not built yet (issue 4)")
+/// After the first Ctrl-C/SIGTERM, how long the workload gets before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
+    let settings = match knob::parse_settings(&args.limits.as_settings()) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("cgdash: {e}");
+            }
+            eprintln!("cgdash: nothing was started");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let share = match Namespace::parse_list(&args.isolation.share) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cgdash: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.tui {
+        eprintln!("cgdash: note: --tui is not available yet; running without the dashboard");
+    }
+    let layout = Layout::detect().context("finding the cgroup hierarchies")?;
+    for g in launch::cleanup_stale(&layout) {
+        eprintln!("cgdash: removed {g}, left behind by a cgdash that was killed");
+    }
+    let mut spec = LaunchSpec::new(args.command.clone());
+    spec.name = args.name.clone();
+    spec.settings = settings;
+    spec.share = share;
+    spec.hostname = args.isolation.hostname.clone();
+    spec.rootfs = args.isolation.rootfs.clone();
+    spec.keep = args.keep;
+    spec.stdio = StdioMode::Inherit;
+
+    // Block the stop signals before launching, so one arriving in between is
+    // not lost; they are read synchronously below. (The helper is spawned
+    // with a clean mask: std resets it in the child.)
+    let mut stop = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        stop.add(s);
+    }
+    stop.thread_block().context("blocking signals")?;
+
+    let mut w = match launch::launch(&layout, &spec) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("cgdash: {e}");
+            eprintln!("cgdash: nothing was left behind");
+            return Ok(ExitCode::from(e.exit_code()));
+        }
+    };
+    for n in w.notes() {
+        eprintln!("cgdash: note: {n}");
+    }
+    let mut first_stop: Option<Instant> = None;
+    let exit = loop {
+        if let Some(e) = w.try_wait()? {
+            break e;
+        }
+        if let Some(sig) = wait_signal(&stop, Duration::from_millis(100)) {
+            // Forward; the workload decides how to stop. A second Ctrl-C or
+            // the grace period running out makes it a SIGKILL.
+            if first_stop.is_some() {
+                w.signal(Signal::SIGKILL);
+            } else {
+                first_stop = Some(Instant::now());
+                w.signal(sig);
+            }
+        }
+        if first_stop.is_some_and(|t| t.elapsed() > STOP_GRACE) {
+            w.signal(Signal::SIGKILL);
+        }
+    };
+    report_limits_hit(&layout, w.group(), exit);
+    let group = w.group().to_string();
+    let keep = args.keep;
+    if let Err(e) = w.cleanup() {
+        eprintln!("cgdash: {e}");
+    } else if keep && !group.is_empty() {
+        eprintln!("cgdash: kept {group} (remove it with rmdir in each hierarchy, or reuse it with `cgdash set`)");
+    }
+    Ok(ExitCode::from(exit.code().clamp(0, 255) as u8))
+}
+
+/// Waits up to `timeout` for one of `set` (blocked) to arrive.
+fn wait_signal(set: &SigSet, timeout: Duration) -> Option<Signal> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: valid sigset and timespec; a null siginfo is allowed.
+    let r = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts) };
+    if r > 0 {
+        Signal::try_from(r).ok()
+    } else {
+        None
+    }
+}
+
+/// Says why the workload ended when a limit did it (OOM kill, refused forks).
+fn report_limits_hit(layout: &Layout, group: &str, exit: WorkloadExit) {
+    if group.is_empty() {
+        return;
+    }
+    let Some(st) = layout.read_group(group) else {
+        return;
+    };
+    if let Some(n) = st.memory.events.oom_kill.filter(|n| *n > 0) {
+        let limit = st
+            .memory
+            .max
+            .and_then(|l| l.value())
+            .map(|b| format!(" (memory limit {})", knob::format_size(b)))
+            .unwrap_or_default();
+        eprintln!(
+            "cgdash: the OOM killer killed {n} process(es) in {group}{limit}; the workload {exit}"
+        );
+    }
+    if let Some(n) = st.pids.max_events.filter(|n| *n > 0) {
+        eprintln!("cgdash: {n} fork(s) in {group} were refused by pids.max");
+    }
 }
 
 /// The hidden `__launch` entry point of the launcher's helper process.
-pub fn internal(_args: Vec<String>) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("internal launcher entry point is not built yet (issue 4)")
+pub fn internal(args: Vec<String>) -> anyhow::Result<ExitCode> {
+    let code = launch::helper_main(&args);
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }

@@ -1,1 +1,41 @@
-//! (being written)
+//! The launcher: a workload in its own namespaces and cgroup, limited from its
+//! first instruction (`cgdash run`, `cgdash demo`, the dashboard).
+//!
+//! Process structure:
+//!
+//! ```text
+//! cgdash (any threads)            launch(): validate, create cgdash/NAME, apply limits,
+//!   │  fork+exec, pre_exec writes "0" to every cgroup.procs of the group
+//!   └─ cgdash __launch (helper)    single-threaded: unshare(user?,mnt,uts,ipc,net,cgroup,pid),
+//!        │                         uid/gid maps, / rprivate, hostname, lo up; forwards signals
+//!        └─ init (pid 1)           mounts /proc, /sys, rootfs + pivot_root; reaps, forwards
+//!             └─ workload (pid 2)  exec CMD
+//! ```
+//!
+//! The helper joins the group before exec, so it and everything it forks run
+//! limited. The launching process holds the write end of a "lifeline" pipe:
+//! when it dies (even by SIGKILL) the helper sees EOF and kills init, which
+//! ends the pid namespace; init has PDEATHSIG=SIGKILL for the helper's death.
+//! Status flows back over a pipe (`status.rs`), so `launch` returns only once
+//! the workload's exec succeeded, and setup errors come back as messages.
+
+mod error;
+mod helper;
+mod init;
+mod net;
+mod rootfs;
+mod spec;
+mod stale;
+mod status;
+mod workload;
+
+pub use error::LaunchError;
+pub use spec::{validate_name, LaunchSpec, Namespace, StdioMode};
+pub use stale::{cleanup_stale, state_dir};
+pub use workload::{launch, Workload, WorkloadExit};
+
+/// Entry point of the hidden `cgdash __launch` subcommand. Must be called in a
+/// fresh, single-threaded process (main, before anything starts threads).
+pub fn helper_main(args: &[String]) -> i32 {
+    helper::main(args)
+}

@@ -1,0 +1,151 @@
+//! Our init: pid 1 of the workload's pid namespace (just a reaping parent when
+//! the pid namespace is shared). A plain program as pid 1 would leave orphans
+//! as zombies and ignore SIGTERM (pid 1 gets no default signal actions), so
+//! this small loop sits there instead: it mounts what must be mounted from
+//! inside the namespace, forks and execs the workload (pid 2), reaps every
+//! orphan, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT to the workload, and exits
+//! with the workload's code (128+N if signal N killed it). When it exits the
+//! kernel kills whatever is left in the namespace.
+
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
+
+use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+use super::helper::handled_signals;
+use super::rootfs;
+use super::spec::{HelperSpec, Namespace};
+use super::status::{send, Msg};
+
+fn die(code: i32) -> ! {
+    // SAFETY: _exit ends this forked process without running the parent's
+    // atexit handlers or flushing buffers it copied.
+    unsafe { libc::_exit(code) }
+}
+
+pub fn run(spec: &HelperSpec) -> ! {
+    // The helper is single-threaded, so "parent thread died" = helper died.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let _ = nix::sys::prctl::set_name(c"cgdash-init");
+    // SAFETY: closing our copy of an fd only the helper watches.
+    unsafe {
+        libc::close(spec.lifeline_fd);
+    }
+    let fail = |m: String| -> ! {
+        send(spec.status_fd, &Msg::Error(m));
+        die(125)
+    };
+    if !spec.namespaces.contains(&Namespace::Pid) {
+        // Not pid 1: become the reaper of orphaned descendants anyway.
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+    }
+    if let Err(m) = rootfs::setup(spec) {
+        fail(m);
+    }
+    let exe = CString::new(spec.exe.as_bytes());
+    let argv: Result<Vec<CString>, _> = spec
+        .argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect();
+    let (Ok(exe), Ok(argv)) = (exe, argv) else {
+        fail("the command contains a NUL byte".into())
+    };
+    // Reports a failed exec back: the write end closes on a successful exec.
+    let (err_r, err_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => fail(format!("pipe: {}", e.desc())),
+    };
+    // SAFETY: init is single-threaded (forked from the single-threaded helper).
+    let workload = match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            drop(err_r);
+            exec_workload(&exe, &argv, err_w.as_raw_fd())
+        }
+        Ok(ForkResult::Parent { child }) => child,
+        Err(e) => fail(format!("fork: {}", e.desc())),
+    };
+    drop(err_w);
+    let mut errno = [0u8; 4];
+    let n = loop {
+        // SAFETY: reading into a local 4-byte buffer.
+        let n = unsafe { libc::read(err_r.as_raw_fd(), errno.as_mut_ptr().cast(), 4) };
+        if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+            continue;
+        }
+        break n;
+    };
+    drop(err_r);
+    if n == 4 {
+        let e = nix::errno::Errno::from_raw(i32::from_ne_bytes(errno));
+        let _ = waitpid(workload, None);
+        send(
+            spec.status_fd,
+            &Msg::Error(format!("exec {}: {}", spec.exe, e.desc())),
+        );
+        die(127);
+    }
+    send(spec.status_fd, &Msg::Started);
+    reap_and_forward(spec, workload)
+}
+
+/// In the forked workload process: undo what init set up for itself, then exec.
+fn exec_workload(exe: &CString, argv: &[CString], err_fd: i32) -> ! {
+    // Our signal mask and ignored dispositions would survive exec: the
+    // workload starts with the defaults (Rust ignores SIGPIPE at startup).
+    let _ = SigSet::all().thread_unblock();
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in [
+        Signal::SIGPIPE,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        // SAFETY: restoring the default action is always sound.
+        let _ = unsafe { sigaction(sig, &dfl) };
+    }
+    // With a shared pid namespace nothing else would end it if init died.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let e = match nix::unistd::execv(exe, argv) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let b = (e as i32).to_ne_bytes();
+    // SAFETY: writing 4 bytes from a local buffer to our error pipe.
+    unsafe {
+        libc::write(err_fd, b.as_ptr().cast(), 4);
+    }
+    die(127)
+}
+
+fn reap_and_forward(spec: &HelperSpec, workload: Pid) -> ! {
+    let mask = handled_signals();
+    loop {
+        let sig = match mask.wait() {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        if sig != Signal::SIGCHLD {
+            let _ = kill(workload, sig);
+            continue;
+        }
+        // Reap everything: the workload and orphans re-parented to us.
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == workload => {
+                    send(spec.status_fd, &Msg::Exit(code));
+                    die(code)
+                }
+                Ok(WaitStatus::Signaled(pid, s, _)) if pid == workload => {
+                    send(spec.status_fd, &Msg::Signal(s as i32));
+                    die(128 + s as i32)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+    }
+}
