@@ -1,7 +1,165 @@
+//! `cgdash snapshot`: two reads `--interval` apart, printed as a table or as
+//! the documented JSON (`model::Snapshot`).
+//!
+//! With `--root PATH` the groups come from PATH and `processes` is empty:
+//! `/proc` describes the host's hierarchy, not the tree under PATH.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use cgdash::cgroup::{self, knob::format_size, Layout};
+use cgdash::model::{GroupSnapshot, ProcessSnapshot, Snapshot};
+use cgdash::sampler::Sampler;
 
 use crate::cli::SnapshotArgs;
 
-pub fn run(_args: SnapshotArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`cgdash snapshot` is not built yet (issue 2)")
+/// Processes shown in the table (the JSON has all of them).
+const TOP_PROCESSES: usize = 15;
+
+pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
+    let mut sampler = match &args.root {
+        Some(root) => Sampler::cgroups_only(
+            Layout::from_root(root).with_context(|| format!("--root {}", root.display()))?,
+        ),
+        None => Sampler::new(Layout::detect()?, PathBuf::from("/proc"))?,
+    };
+    if let Some(g) = &args.group {
+        let g = cgroup::validate_group_name(g)?;
+        if !sampler.layout().group_exists(&g) {
+            anyhow::bail!("group `{}` does not exist", cgroup::display_path(&g));
+        }
+        sampler.set_group_filter(Some(&g));
+    }
+    sampler.sample();
+    std::thread::sleep(args.interval);
+    let snap = sampler.sample();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&snap)?);
+    } else {
+        print!("{}", table(&snap));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let mode = s.mode.map(|m| m.to_string()).unwrap_or_else(|| "?".into());
+    let mem = s
+        .memory_total_bytes
+        .map(format_size)
+        .unwrap_or_else(|| "?".into());
+    let _ = writeln!(
+        out,
+        "{}  cgroup {mode}  {} CPUs  {mem} memory  rates over {} ms",
+        s.host, s.cpus, s.interval_ms
+    );
+    out.push('\n');
+    let w = s
+        .groups
+        .iter()
+        .map(|g| g.path.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 60);
+    let _ = writeln!(
+        out,
+        "{:<w$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
+        "PATH", "CPU%", "LIMIT", "THR%", "MEM", "MEM LIMIT", "PIDS", "OOM"
+    );
+    for g in &s.groups {
+        let _ = writeln!(out, "{}", group_row(g, w));
+    }
+    if !s.processes.is_empty() {
+        let mut procs: Vec<&ProcessSnapshot> = s.processes.iter().collect();
+        procs.sort_by(|a, b| {
+            b.cpu_percent
+                .unwrap_or(-1.0)
+                .total_cmp(&a.cpu_percent.unwrap_or(-1.0))
+                .then(b.rss_bytes.cmp(&a.rss_bytes))
+        });
+        let _ = writeln!(
+            out,
+            "\n{:>7}  {:<9} {}  {:>6}  {:>6}  {:>4}  {:<24}  COMMAND",
+            "PID", "USER", "S", "CPU%", "RSS", "THR", "CGROUP"
+        );
+        for p in procs.iter().take(TOP_PROCESSES) {
+            let _ = writeln!(
+                out,
+                "{:>7}  {:<9} {}  {:>6}  {:>6}  {:>4}  {:<24}  {}",
+                p.pid,
+                clip_right(&p.user, 9),
+                p.state,
+                pct(p.cpu_percent),
+                format_size(p.rss_bytes),
+                p.threads,
+                clip_left(&p.cgroup, 24),
+                clip_right(&p.command, 80)
+            );
+        }
+        if procs.len() > TOP_PROCESSES {
+            let _ = writeln!(
+                out,
+                "({} more processes; --json lists all)",
+                procs.len() - TOP_PROCESSES
+            );
+        }
+    }
+    out
+}
+
+fn group_row(g: &GroupSnapshot, w: usize) -> String {
+    let limit = g
+        .cpu
+        .limit_percent
+        .map(|l| format!("{}%", cgroup::knob::format_decimal(l)))
+        .unwrap_or_else(|| "-".into());
+    let pids = match (g.pids.current, g.pids.max) {
+        (Some(c), Some(m)) => format!("{c}/{m}"),
+        (Some(c), None) => c.to_string(),
+        _ => "-".into(),
+    };
+    format!(
+        "{:<w$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
+        clip_left(&g.path, w),
+        pct(g.cpu.usage_percent),
+        limit,
+        pct(g.cpu.throttled_percent),
+        g.memory
+            .current_bytes
+            .map(format_size)
+            .unwrap_or_else(|| "-".into()),
+        g.memory
+            .max_bytes
+            .map(format_size)
+            .unwrap_or_else(|| "-".into()),
+        pids,
+        g.memory
+            .oom_kills
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into()),
+    )
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into())
+}
+
+/// Keeps the end of a long path (the group's own name is the interesting part).
+fn clip_left(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_string();
+    }
+    let tail: String = s.chars().skip(n - w + 1).collect();
+    format!("…{tail}")
+}
+
+fn clip_right(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(w - 1).collect();
+    format!("{head}…")
 }
