@@ -1,6 +1,355 @@
+//! `cgdash` with no arguments: the dashboard. This is the event loop — the
+//! only place that does I/O for the UI: terminal input, the sampler's
+//! snapshots, signals, and executing the app's effects (limit writes and
+//! launches off the UI path, signals by PID). See `app` (state) and `ui` (drawing).
+
+use std::io::{self, Write as _};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-pub fn run(_interval: Duration) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the dashboard is not built yet (issue 5)")
+use anyhow::Context as _;
+use cgdash::app::{Action, App, Effect, LaunchRequest, OwnedWorkload, SignalKind};
+use cgdash::cgroup::{display_path, Applied, Layout};
+use cgdash::launch::{self, LaunchSpec, Namespace, StdioMode, Workload};
+use cgdash::sampler::{self, Sampler};
+use cgdash::ui::Dashboard;
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, MouseEventKind};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use ratatui::layout::Rect;
+use tokio::signal::unix::{signal, SignalKind as UnixSignal};
+use tokio::sync::mpsc;
+
+/// How the dashboard starts (`cgdash`, `cgdash demo`, `cgdash run --tui`).
+pub struct Options {
+    pub interval: Duration,
+    /// Select this group (display form, `cgdash/demo`) as soon as it appears.
+    pub focus: Option<String>,
+    /// A line under the header (the demo's hint).
+    pub title: Option<String>,
+    /// Workloads handed to the dashboard: stopped and cleaned up when it ends.
+    pub workloads: Vec<Workload>,
+    /// Ask before quitting while the handed workloads run (false for the demo).
+    pub ask_on_quit: bool,
+}
+
+impl Options {
+    pub fn new(interval: Duration) -> Options {
+        Options {
+            interval,
+            focus: None,
+            title: None,
+            workloads: Vec::new(),
+            ask_on_quit: true,
+        }
+    }
+}
+
+pub fn run(interval: Duration) -> anyhow::Result<ExitCode> {
+    run_with(Options::new(interval))
+}
+
+/// Runs the dashboard until the user quits (or SIGTERM/SIGHUP/SIGINT), then
+/// stops and removes every workload it owns.
+pub fn run_with(opts: Options) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the event loop")?;
+    let mut workloads = Vec::new();
+    let result = rt.block_on(event_loop(opts, &mut workloads));
+    // Terminal restored by now; stop what we launched (off the runtime).
+    for w in workloads {
+        let group = w.group().to_string();
+        if let Err(e) = w.cleanup() {
+            eprintln!("cgdash: cleaning up {group}: {e}");
+        }
+    }
+    result
+}
+
+/// Why editing is off, if it is.
+pub fn read_only_reason() -> Option<String> {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        None
+    } else {
+        Some(format!(
+            "not root (uid {uid}): changing limits needs root or a delegated group"
+        ))
+    }
+}
+
+/// Puts the terminal back however the loop ends (error, panic, signal).
+struct TerminalGuard;
+
+impl TerminalGuard {
+    fn enter() -> (ratatui::DefaultTerminal, TerminalGuard) {
+        let terminal = ratatui::init();
+        let _ = crossterm::execute!(io::stdout(), EnableMouseCapture);
+        let ratatui_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = crossterm::execute!(io::stdout(), DisableMouseCapture);
+            ratatui_hook(info);
+        }));
+        (terminal, TerminalGuard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = crossterm::execute!(io::stdout(), DisableMouseCapture);
+        ratatui::restore();
+        let _ = io::stdout().flush();
+    }
+}
+
+/// Terminal events, read on a thread of their own (blocking reads never
+/// stall the loop); stops when `stop` is set.
+fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
+    let _ = std::thread::Builder::new()
+        .name("cgdash-input".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match event::poll(Duration::from_millis(100)) {
+                    Ok(true) => match event::read() {
+                        Ok(ev) => {
+                            if tx.send(ev).is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    },
+                    Ok(false) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+}
+
+/// Messages from effects running off the loop.
+enum Done {
+    Action(Action),
+    Launched(Result<Workload, String>),
+}
+
+async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Result<ExitCode> {
+    let layout = Layout::detect().context("finding the cgroup hierarchies")?;
+    let read_only = read_only_reason();
+    if read_only.is_none() {
+        for g in launch::cleanup_stale(&layout) {
+            eprintln!("cgdash: removed {g}, left behind by a cgdash that was killed");
+        }
+    }
+    let sampler = Sampler::new(layout.clone(), "/proc".into()).context("reading /proc")?;
+    let (mut snapshots, sampler_handle) = sampler::spawn(sampler, opts.interval);
+
+    let mut app = App::new(read_only);
+    app.title = opts.title;
+    for w in opts.workloads {
+        app.add_owned(OwnedWorkload {
+            group: display_path(w.group()).to_string(),
+            pid: w.pid(),
+            keep: false,
+            ask_on_quit: opts.ask_on_quit,
+            running: true,
+        });
+        workloads.push(w);
+    }
+    if let Some(f) = &opts.focus {
+        app.focus_group(f);
+    }
+
+    let mut sigterm = signal(UnixSignal::terminate())?;
+    let mut sighup = signal(UnixSignal::hangup())?;
+    let mut sigint = signal(UnixSignal::interrupt())?;
+
+    let (mut terminal, _guard) = TerminalGuard::enter();
+    let stop_input = Arc::new(AtomicBool::new(false));
+    let (input_tx, mut input) = mpsc::unbounded_channel();
+    spawn_input(input_tx, Arc::clone(&stop_input));
+    let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    let mut dirty = true;
+    let mut quit = false;
+    while !quit {
+        if dirty {
+            terminal.draw(|f| f.render_widget(Dashboard(&app), f.area()))?;
+            dirty = false;
+        }
+        let mut actions: Vec<Action> = Vec::new();
+        tokio::select! {
+            ev = input.recv() => match ev {
+                Some(Event::Key(k)) => {
+                    let fx = app.handle_key(k);
+                    dirty = true;
+                    quit |= execute(fx, &mut app, &layout, &done_tx, &sampler_handle);
+                }
+                Some(Event::Mouse(m)) => {
+                    let size = terminal.size()?;
+                    let screen = Rect::new(0, 0, size.width, size.height);
+                    let wheel = match m.kind {
+                        MouseEventKind::ScrollUp => Some(-3),
+                        MouseEventKind::ScrollDown => Some(3),
+                        MouseEventKind::Down(_) => None,
+                        _ => continue,
+                    };
+                    if let Some(a) = cgdash::ui::mouse_action(screen, &app, m.column, m.row, wheel) {
+                        actions.push(a);
+                    }
+                }
+                Some(Event::Resize(..)) => {
+                    terminal.autoresize()?;
+                    dirty = true;
+                }
+                Some(_) => {}
+                None => quit = true,
+            },
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    anyhow::bail!("the sampler stopped");
+                }
+                let snap = Arc::clone(&snapshots.borrow_and_update());
+                actions.push(Action::Snapshot(snap));
+            }
+            Some(d) = done.recv() => match d {
+                Done::Action(a) => {
+                    if matches!(a, Action::Applied { .. }) {
+                        sampler_handle.resample();
+                    }
+                    actions.push(a);
+                }
+                Done::Launched(Ok(w)) => {
+                    let owned = OwnedWorkload {
+                        group: display_path(w.group()).to_string(),
+                        pid: w.pid(),
+                        keep: false,
+                        ask_on_quit: true,
+                        running: true,
+                    };
+                    workloads.push(w);
+                    actions.push(Action::Launched(Ok(owned)));
+                }
+                Done::Launched(Err(e)) => actions.push(Action::Launched(Err(e))),
+            },
+            _ = tick.tick() => {
+                for w in workloads.iter_mut() {
+                    let group = display_path(w.group()).to_string();
+                    let running = app.owned.iter().any(|o| o.group == group && o.running);
+                    if !running {
+                        continue;
+                    }
+                    match w.try_wait() {
+                        Ok(Some(exit)) => actions.push(Action::WorkloadExited { group, status: exit.to_string() }),
+                        Ok(None) => {}
+                        Err(e) => actions.push(Action::WorkloadExited { group, status: format!("lost: {e}") }),
+                    }
+                }
+            }
+            _ = sigterm.recv() => actions.push(Action::ForceQuit),
+            _ = sighup.recv() => actions.push(Action::ForceQuit),
+            _ = sigint.recv() => actions.push(Action::ForceQuit),
+        }
+        for a in actions {
+            let fx = app.update(a);
+            dirty = true;
+            quit |= execute(fx, &mut app, &layout, &done_tx, &sampler_handle);
+        }
+    }
+    stop_input.store(true, Ordering::Relaxed);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs effects; returns true when the app asked to quit.
+fn execute(
+    effects: Vec<Effect>,
+    app: &mut App,
+    layout: &Layout,
+    done: &mpsc::UnboundedSender<Done>,
+    sampler: &sampler::SamplerHandle,
+) -> bool {
+    let mut quit = false;
+    for e in effects {
+        match e {
+            Effect::Apply {
+                group,
+                settings,
+                label,
+                undo,
+            } => {
+                let layout = layout.clone();
+                let done = done.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = layout
+                        .apply(&group, &settings)
+                        .map(|a| describe(&a))
+                        .map_err(|e| e.to_string());
+                    let _ = done.send(Done::Action(Action::Applied {
+                        group: display_path(&group).to_string(),
+                        label,
+                        undo,
+                        result,
+                    }));
+                });
+            }
+            Effect::Signal { pid, signal } => {
+                let sig = match signal {
+                    SignalKind::Term => Signal::SIGTERM,
+                    SignalKind::Kill => Signal::SIGKILL,
+                    SignalKind::Stop => Signal::SIGSTOP,
+                    SignalKind::Cont => Signal::SIGCONT,
+                };
+                let result = kill(Pid::from_raw(pid), sig).map_err(|e| e.desc().to_string());
+                let more = app.update(Action::Signalled {
+                    pid,
+                    signal,
+                    result,
+                });
+                quit |= execute(more, app, layout, done, sampler);
+            }
+            Effect::Launch(req) => {
+                let layout = layout.clone();
+                let done = done.clone();
+                tokio::task::spawn_blocking(move || {
+                    let r = launch_request(&layout, req);
+                    let _ = done.send(Done::Launched(r));
+                });
+            }
+            Effect::Resample => sampler.resample(),
+            Effect::Quit => quit = true,
+        }
+    }
+    quit
+}
+
+fn launch_request(layout: &Layout, req: LaunchRequest) -> Result<Workload, String> {
+    let mut spec = LaunchSpec::new(req.command);
+    spec.name = req.name;
+    spec.settings = req.settings;
+    spec.share = Namespace::parse_list(&req.share).map_err(|e| e.to_string())?;
+    spec.hostname = req.hostname;
+    spec.keep = req.keep;
+    spec.stdio = StdioMode::Null;
+    launch::launch(layout, &spec).map_err(|e| e.to_string())
+}
+
+/// `cpu.cfs_quota_us ← 50000`: which files got which values.
+fn describe(applied: &[Applied]) -> String {
+    applied
+        .iter()
+        .flat_map(|a| &a.writes)
+        .map(|w| {
+            let file = w
+                .path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("{file} ← {}", w.contents)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,0 +1,170 @@
+//! What can happen to the dashboard (`Action`) and what it asks the outside
+//! world to do (`Effect`). The app turns actions into state changes and
+//! effects; the event loop executes effects and feeds their outcome back as
+//! actions. Nothing here does I/O.
+
+use std::sync::Arc;
+
+use crate::cgroup::Setting;
+use crate::model::Snapshot;
+
+/// The two panels that take the keyboard focus (Tab switches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Panel {
+    #[default]
+    Groups,
+    Processes,
+}
+
+/// Signals the dashboard can send to a process (each one confirmed first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalKind {
+    Term,
+    Kill,
+    Stop,
+    Cont,
+}
+
+impl SignalKind {
+    pub const ALL: [SignalKind; 4] = [
+        SignalKind::Term,
+        SignalKind::Kill,
+        SignalKind::Stop,
+        SignalKind::Cont,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SignalKind::Term => "TERM",
+            SignalKind::Kill => "KILL",
+            SignalKind::Stop => "STOP",
+            SignalKind::Cont => "CONT",
+        }
+    }
+}
+
+/// A workload to start, as typed in the launch dialog (the loop turns it into
+/// the launcher's `LaunchSpec`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaunchRequest {
+    pub name: Option<String>,
+    pub command: Vec<String>,
+    pub settings: Vec<Setting>,
+    pub share: Vec<String>,
+    pub hostname: Option<String>,
+    /// Keep the group after the workload exits (`--keep`).
+    pub keep: bool,
+}
+
+/// A workload the dashboard started (or was handed by `demo` / `run --tui`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedWorkload {
+    /// Group path in display form (`cgdash/demo`).
+    pub group: String,
+    pub pid: i32,
+    pub keep: bool,
+    /// Ask before quitting while it runs (false for the demo's own workload).
+    pub ask_on_quit: bool,
+    pub running: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// A new sample from the sampler.
+    Snapshot(Arc<Snapshot>),
+    Quit,
+    /// Ctrl-C, SIGTERM, SIGHUP: quit now, cleaning up what cgdash made.
+    ForceQuit,
+    FocusNext,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    /// Right / `l`: expand the selected group.
+    Expand,
+    /// Left / `h`: collapse the selected group (or go to its parent).
+    Collapse,
+    /// Enter: expand/collapse a group, zoom the process list.
+    Enter,
+    /// `z`: the focused panel takes the whole body (again: back).
+    Zoom,
+    SortNext,
+    SortReverse,
+    StartFilter,
+    ToggleTree,
+    ToggleScope,
+    CpuUp,
+    CpuDown,
+    MemoryDown,
+    MemoryUp,
+    ToggleFreeze,
+    Undo,
+    OpenEditor,
+    OpenLaunch,
+    OpenSignal(SignalKind),
+    ToggleHelp,
+    /// Text input in the filter and the forms.
+    Input(char),
+    Backspace,
+    ClearInput,
+    NextField,
+    PrevField,
+    Submit,
+    Cancel,
+    /// Mouse: a click on row `n` (0 = first visible) of a panel.
+    Click {
+        panel: Panel,
+        row: usize,
+    },
+    /// Mouse wheel over a panel.
+    Scroll {
+        panel: Panel,
+        delta: i32,
+    },
+    /// Outcome of `Effect::Apply`: the written settings, or the kernel's refusal in words.
+    Applied {
+        group: String,
+        label: String,
+        undo: Option<Vec<Setting>>,
+        result: Result<String, String>,
+    },
+    Signalled {
+        pid: i32,
+        signal: SignalKind,
+        result: Result<(), String>,
+    },
+    Launched(Result<OwnedWorkload, String>),
+    /// A workload cgdash started has exited (`status` in words).
+    WorkloadExited {
+        group: String,
+        status: String,
+    },
+    /// Something went wrong outside (shown in the status line).
+    Failed(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Write limits (off the UI path) and answer with `Action::Applied`.
+    Apply {
+        /// Internal group form (`cgdash/demo`, `""` = root).
+        group: String,
+        settings: Vec<Setting>,
+        /// What the status line calls this change (`cpu=50%`, `undo cpu=20%`).
+        label: String,
+        /// Settings that restore the previous values (None: not undoable).
+        undo: Option<Vec<Setting>>,
+    },
+    Signal {
+        pid: i32,
+        signal: SignalKind,
+    },
+    Launch(LaunchRequest),
+    /// Sample again now (e.g. right after a write) instead of waiting a tick.
+    Resample,
+    /// Leave the dashboard (the loop stops what it launched; groups are
+    /// removed unless launched with `keep`).
+    Quit,
+}

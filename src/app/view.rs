@@ -1,0 +1,220 @@
+//! Per-panel view state: rows, selection (kept by identity across
+//! snapshots: a group path, a PID), sort, filter, collapsed groups.
+
+use std::collections::HashSet;
+
+use super::groups::{self, parent_path, GroupRow, GroupSort};
+use super::procs::{self, ProcQuery, ProcRow, ProcSort};
+use crate::model::{GroupSnapshot, ProcessSnapshot, Snapshot};
+
+#[derive(Debug, Default)]
+pub struct GroupsView {
+    pub rows: Vec<GroupRow>,
+    pub selected: usize,
+    pub selected_path: String,
+    /// A group to select as soon as it shows up (demo, launch).
+    want: Option<String>,
+    pub sort: GroupSort,
+    pub descending: bool,
+    pub filter: String,
+    collapsed: HashSet<String>,
+}
+
+impl GroupsView {
+    pub fn want(&mut self, path: &str) {
+        let mut p = parent_path(path);
+        while let Some(a) = p {
+            self.collapsed.remove(a);
+            p = parent_path(a);
+        }
+        self.want = Some(path.to_string());
+    }
+
+    pub fn rebuild(&mut self, snap: &Snapshot) {
+        groups::build_rows(
+            snap,
+            &self.collapsed,
+            self.sort,
+            self.descending,
+            &self.filter,
+            &mut self.rows,
+        );
+        let find = |path: &str| {
+            self.rows
+                .iter()
+                .position(|r| snap.groups[r.index].path == path)
+        };
+        if let Some(i) = self.want.as_deref().and_then(find) {
+            self.want = None;
+            self.selected = i;
+        } else if let Some(i) = find(&self.selected_path) {
+            self.selected = i;
+        } else {
+            self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+        }
+        self.sync_path(snap);
+    }
+
+    fn sync_path(&mut self, snap: &Snapshot) {
+        if let Some(r) = self.rows.get(self.selected) {
+            let path = &snap.groups[r.index].path;
+            if *path != self.selected_path {
+                self.selected_path.clone_from(path);
+            }
+        }
+    }
+
+    pub fn selected_group<'a>(&self, snap: &'a Snapshot) -> Option<&'a GroupSnapshot> {
+        self.rows
+            .get(self.selected)
+            .and_then(|r| snap.groups.get(r.index))
+    }
+
+    pub fn move_by(&mut self, snap: &Snapshot, delta: i32) {
+        let last = self.rows.len().saturating_sub(1) as i64;
+        self.selected = (self.selected as i64 + delta as i64).clamp(0, last) as usize;
+        self.want = None;
+        self.sync_path(snap);
+    }
+
+    pub fn select(&mut self, snap: &Snapshot, row: usize) {
+        if row < self.rows.len() {
+            self.selected = row;
+            self.want = None;
+            self.sync_path(snap);
+        }
+    }
+
+    /// Right: expand. Left: collapse, or go to the parent when there is nothing to collapse.
+    pub fn set_expanded(&mut self, snap: &Snapshot, expand: bool) {
+        let Some(row) = self.rows.get(self.selected).copied() else {
+            return;
+        };
+        let path = snap.groups[row.index].path.clone();
+        if expand {
+            self.collapsed.remove(&path);
+        } else if row.has_children && row.expanded {
+            self.collapsed.insert(path);
+        } else if let Some(parent) = parent_path(&path) {
+            self.selected_path = parent.to_string();
+        }
+        self.rebuild(snap);
+    }
+
+    pub fn toggle_expanded(&mut self, snap: &Snapshot) {
+        if let Some(row) = self.rows.get(self.selected).copied() {
+            if row.has_children {
+                self.set_expanded(snap, !row.expanded);
+            }
+        }
+    }
+
+    pub fn sort(&mut self, snap: &Snapshot, next: bool) {
+        if next {
+            self.sort = self.sort.next();
+            self.descending = self.sort.default_descending();
+        } else {
+            self.descending = !self.descending;
+        }
+        self.rebuild(snap);
+    }
+}
+
+#[derive(Debug)]
+pub struct ProcsView {
+    pub rows: Vec<ProcRow>,
+    pub selected: usize,
+    pub selected_pid: Option<i32>,
+    pub sort: ProcSort,
+    pub descending: bool,
+    pub filter: String,
+    pub tree: bool,
+    /// All processes instead of the selected group's.
+    pub all: bool,
+    /// The group the list is scoped to (`None`: all).
+    pub scope: Option<String>,
+}
+
+impl Default for ProcsView {
+    fn default() -> Self {
+        ProcsView {
+            rows: Vec::new(),
+            selected: 0,
+            selected_pid: None,
+            sort: ProcSort::Cpu,
+            descending: true,
+            filter: String::new(),
+            tree: false,
+            all: false,
+            scope: None,
+        }
+    }
+}
+
+impl ProcsView {
+    pub fn rebuild(&mut self, snap: &Snapshot, groups: &GroupsView) {
+        let scope = match groups.selected_group(snap) {
+            Some(g) if !self.all && g.path != "/" => Some(g.path.as_str()),
+            _ => None,
+        };
+        if self.scope.as_deref() != scope {
+            self.scope = scope.map(str::to_string);
+        }
+        let q = ProcQuery {
+            scope,
+            filter: &self.filter,
+            sort: self.sort,
+            descending: self.descending,
+            tree: self.tree,
+        };
+        procs::build_rows(snap, &q, &mut self.rows);
+        let found = self.selected_pid.and_then(|pid| {
+            self.rows
+                .iter()
+                .position(|r| snap.processes[r.index].pid == pid)
+        });
+        match found {
+            Some(i) => self.selected = i,
+            None => {
+                self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+                self.sync_pid(snap);
+            }
+        }
+    }
+
+    fn sync_pid(&mut self, snap: &Snapshot) {
+        self.selected_pid = self
+            .rows
+            .get(self.selected)
+            .map(|r| snap.processes[r.index].pid);
+    }
+
+    pub fn selected_process<'a>(&self, snap: &'a Snapshot) -> Option<&'a ProcessSnapshot> {
+        self.rows
+            .get(self.selected)
+            .and_then(|r| snap.processes.get(r.index))
+    }
+
+    pub fn move_by(&mut self, snap: &Snapshot, delta: i32) {
+        let last = self.rows.len().saturating_sub(1) as i64;
+        self.selected = (self.selected as i64 + delta as i64).clamp(0, last) as usize;
+        self.sync_pid(snap);
+    }
+
+    pub fn select(&mut self, snap: &Snapshot, row: usize) {
+        if row < self.rows.len() {
+            self.selected = row;
+            self.sync_pid(snap);
+        }
+    }
+
+    pub fn sort(&mut self, snap: &Snapshot, groups: &GroupsView, next: bool) {
+        if next {
+            self.sort = self.sort.next();
+            self.descending = self.sort.default_descending();
+        } else {
+            self.descending = !self.descending;
+        }
+        self.rebuild(snap, groups);
+    }
+}

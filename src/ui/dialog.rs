@@ -1,0 +1,77 @@
+//! Small confirmation dialogs: sending a signal, quitting with workloads running.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+
+use super::{centered, theme};
+use crate::app::{SignalDialog, SignalKind};
+
+pub struct SignalPopup<'a>(pub &'a SignalDialog);
+
+impl Widget for SignalPopup<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let d = self.0;
+        let r = centered(area, 64.min(area.width), 6.min(area.height));
+        Clear.render(r, buf);
+        let mut choices = vec![Span::raw(" signal: ")];
+        for s in SignalKind::ALL {
+            let style = if s == d.signal {
+                theme::selected(true)
+            } else {
+                theme::dim()
+            };
+            choices.push(Span::styled(format!(" {} ", s.name()), style));
+            choices.push(Span::raw(" "));
+        }
+        let lines = vec![
+            Line::from(format!(" PID {}: {}", d.pid, d.command)),
+            Line::from(choices),
+            Line::from(Span::styled(
+                " Enter/y: send · ←→: choose · Esc: cancel",
+                theme::dim(),
+            )),
+        ];
+        Paragraph::new(lines)
+            .block(
+                Block::new()
+                    .borders(Borders::ALL)
+                    .border_style(theme::error())
+                    .title(format!(" Send SIG{}? ", d.signal.name())),
+            )
+            .render(r, buf);
+    }
+}
+
+pub struct ConfirmQuitPopup(pub usize);
+
+impl Widget for ConfirmQuitPopup {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let r = centered(area, 64.min(area.width), 7.min(area.height));
+        Clear.render(r, buf);
+        let text = vec![
+            Line::from(format!(
+                " {} workload(s) started by cgdash still running.",
+                self.0
+            )),
+            Line::from(vec![
+                Span::styled(" y/q", theme::key()),
+                Span::raw(": stop them and quit (groups removed unless --keep)"),
+            ]),
+            Line::from(vec![
+                Span::styled(" Esc", theme::key()),
+                Span::raw(": stay"),
+            ]),
+        ];
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::new()
+                    .borders(Borders::ALL)
+                    .border_style(theme::error())
+                    .title(" Quit? "),
+            )
+            .render(r, buf);
+    }
+}
