@@ -1,0 +1,239 @@
+//! Live tests of `cgdash snapshot` and the sampler on the host's cgroups
+//! (root; skipped without it locally, mandatory in CI). Every workload runs in
+//! a `cgdash-test-<pid>/…` group with its own deadline and is killed by pid.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use cgdash::cgroup::{Layout, Version};
+use cgdash::sampler::Sampler;
+use common::TestGroup;
+use serde_json::Value;
+
+const BUSY: &str = "while :; do :; done";
+
+/// `cgdash snapshot --json --group G --interval I`, parsed.
+fn snapshot(group: &str, interval: &str) -> Value {
+    let (code, out, err) = common::cgdash(&[
+        "snapshot",
+        "--json",
+        "--interval",
+        interval,
+        "--group",
+        group,
+    ]);
+    assert_eq!(code, 0, "snapshot failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+fn group<'a>(snap: &'a Value, path: &str) -> &'a Value {
+    snap["groups"]
+        .as_array()
+        .and_then(|gs| gs.iter().find(|g| g["path"] == path))
+        .unwrap_or_else(|| panic!("no group {path} in snapshot"))
+}
+
+fn f64_of(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// The kernel's own CPU counter for `group`, ns, read directly (not through cgdash).
+fn kernel_usage_ns(layout: &Layout, group: &str) -> u64 {
+    if let Some(h) = layout
+        .hierarchy("cpuacct")
+        .filter(|h| h.version == Version::V1)
+    {
+        let t = fs::read_to_string(h.dir(group).join("cpuacct.usage")).expect("cpuacct.usage");
+        return t.trim().parse().expect("number");
+    }
+    let h = layout.unified().expect("a v2 hierarchy");
+    let t = fs::read_to_string(h.dir(group).join("cpu.stat")).expect("cpu.stat");
+    let us: u64 = t
+        .lines()
+        .find_map(|l| l.strip_prefix("usage_usec "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("usage_usec");
+    us * 1000
+}
+
+/// Lets a freshly started burner reach its steady state (the first period
+/// after start isn't throttled yet).
+fn settle() {
+    std::thread::sleep(Duration::from_millis(500));
+}
+
+#[test]
+fn cpu_quota_20_percent_reads_20_and_throttles() {
+    let Some(layout) = common::live("cpu_quota_20_percent_reads_20_and_throttles") else {
+        return;
+    };
+    let mut g = TestGroup::new(&layout, "snap-cpu20");
+    g.apply(&["cpu=20%"]).expect("cpu=20%");
+    let pid = g.spawn_sh(BUSY, Duration::from_secs(30));
+    settle();
+
+    let k0 = kernel_usage_ns(&layout, &g.path);
+    let snap = snapshot(&g.path, "2s");
+    let k1 = kernel_usage_ns(&layout, &g.path);
+    let gs = group(&snap, &g.path);
+    let usage = f64_of(&gs["cpu"]["usage_percent"]);
+    assert!((17.0..=23.0).contains(&usage), "cpu=20% read {usage} %");
+    assert_eq!(f64_of(&gs["cpu"]["limit_percent"]), 20.0);
+    let thr = f64_of(&gs["cpu"]["throttled_periods_percent"]);
+    assert!(
+        thr > 50.0,
+        "a burner at 20 % is throttled in most periods, got {thr} %"
+    );
+    // The cumulative counter is the kernel's, read between our two readings.
+    let total = gs["cpu"]["usage_total_ns"]
+        .as_u64()
+        .expect("usage_total_ns");
+    assert!(k0 <= total && total <= k1, "{k0} ≤ {total} ≤ {k1}");
+    let nr1 = gs["cpu"]["nr_throttled"].as_u64().expect("nr_throttled");
+
+    // The burner (a child of `timeout`) is listed in this group, using the CPU.
+    let procs = snap["processes"].as_array().expect("processes");
+    assert!(
+        procs.iter().all(|p| p["cgroup"] == g.path.as_str()),
+        "only this group's processes"
+    );
+    let busy: f64 = procs.iter().filter_map(|p| p["cpu_percent"].as_f64()).sum();
+    assert!(
+        (busy - usage).abs() < 3.0,
+        "processes {busy} % vs group {usage} %"
+    );
+    assert!(
+        procs.iter().any(|p| p["pid"] == pid),
+        "the timeout process {pid} is listed"
+    );
+
+    let snap2 = snapshot(&g.path, "500ms");
+    let nr2 = group(&snap2, &g.path)["cpu"]["nr_throttled"]
+        .as_u64()
+        .expect("nr_throttled");
+    assert!(nr2 > nr1, "nr_throttled grows: {nr1} → {nr2}");
+}
+
+#[test]
+fn set_cpu_50_percent_live_shows_in_next_snapshot() {
+    let Some(layout) = common::live("set_cpu_50_percent_live_shows_in_next_snapshot") else {
+        return;
+    };
+    let mut g = TestGroup::new(&layout, "snap-cpu50");
+    g.apply(&["cpu=20%"]).expect("cpu=20%");
+    g.spawn_sh(BUSY, Duration::from_secs(30));
+    settle();
+    let before = f64_of(&group(&snapshot(&g.path, "1s"), &g.path)["cpu"]["usage_percent"]);
+    assert!((16.0..=24.0).contains(&before), "before: {before} %");
+
+    let (code, out, err) = common::cgdash(&["set", &g.path, "cpu=50%"]);
+    assert_eq!(code, 0, "set failed: {out} {err}");
+    let snap = snapshot(&g.path, "2s");
+    let gs = group(&snap, &g.path);
+    assert_eq!(f64_of(&gs["cpu"]["limit_percent"]), 50.0);
+    let after = f64_of(&gs["cpu"]["usage_percent"]);
+    assert!((45.0..=55.0).contains(&after), "after cpu=50%: {after} %");
+}
+
+#[test]
+fn sampler_agrees_with_the_kernel_counters() {
+    let Some(layout) = common::live("sampler_agrees_with_the_kernel_counters") else {
+        return;
+    };
+    let mut g = TestGroup::new(&layout, "snap-exact");
+    g.apply(&["cpu=30%"]).expect("cpu=30%");
+    g.spawn_sh(BUSY, Duration::from_secs(30));
+    settle();
+
+    let mut s = Sampler::new(layout.clone(), PathBuf::from("/proc")).expect("sampler");
+    s.set_group_filter(Some(&g.path));
+    s.sample();
+    let (k0, t0) = (kernel_usage_ns(&layout, &g.path), Instant::now());
+    std::thread::sleep(Duration::from_secs(2));
+    let snap = s.sample();
+    let (k1, t1) = (kernel_usage_ns(&layout, &g.path), Instant::now());
+
+    let kernel = (k1 - k0) as f64 * 100.0 / (t1 - t0).as_nanos() as f64;
+    let gs = snap.group(&g.path).expect("group in snapshot");
+    let ours = gs.cpu.usage_percent.expect("a rate on the second sample");
+    assert!(
+        (ours - kernel).abs() < 1.0,
+        "sampler {ours} % vs kernel {kernel} %"
+    );
+
+    // Per process: the sum over the group's processes is the group's usage
+    // (to the 10 ms granularity of utime/stime).
+    let procs: f64 = snap.processes.iter().filter_map(|p| p.cpu_percent).sum();
+    assert!(
+        (procs - ours).abs() < 3.0,
+        "processes {procs} % vs group {ours} %"
+    );
+    assert!(!snap.processes.is_empty());
+}
+
+#[test]
+fn oom_kill_is_reported() {
+    let Some(layout) = common::live("oom_kill_is_reported") else {
+        return;
+    };
+    let mut g = TestGroup::new(&layout, "snap-oom");
+    g.apply(&["memory=32M"]).expect("memory=32M");
+    // The shell keeps ~200 MB of output in a variable: far past 32M.
+    g.spawn_sh(
+        r#"x=$(head -c 200000000 /dev/zero | tr "\0" x); echo ${#x}"#,
+        Duration::from_secs(30),
+    );
+    let status = g
+        .wait_first(Duration::from_secs(25))
+        .expect("the allocating shell ends");
+    assert!(
+        !status.success(),
+        "the allocation must not succeed under memory=32M"
+    );
+
+    let snap = snapshot(&g.path, "200ms");
+    let m = &group(&snap, &g.path)["memory"];
+    assert_eq!(m["max_bytes"], 32u64 << 20);
+    let kills = m["oom_kills"].as_u64().expect("oom_kills");
+    assert!(kills >= 1, "oom_kills = {kills}");
+    let hits = m["max_events"].as_u64().expect("max_events");
+    assert!(hits >= 1, "max_events = {hits}");
+}
+
+#[test]
+fn pids_limit_hit_is_visible() {
+    let Some(layout) = common::live("pids_limit_hit_is_visible") else {
+        return;
+    };
+    if layout.hierarchy("pids").is_none() {
+        panic!("pids controller not available");
+    }
+    let mut g = TestGroup::new(&layout, "snap-pids");
+    g.apply(&["pids=4"]).expect("pids=4");
+    // timeout + sh + 2 sleeps fill the limit; the other forks are refused.
+    g.spawn_sh(
+        "for i in 1 2 3 4 5 6 7 8; do sleep 30 & done; wait",
+        Duration::from_secs(30),
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let st = layout.read_group(&g.path).expect("group");
+        if st.pids.max_events.unwrap_or(0) >= 1 || Instant::now() > end {
+            break st.pids.max_events;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(refused.unwrap_or(0) >= 1, "pids.events max = {refused:?}");
+
+    let snap = snapshot(&g.path, "200ms");
+    let p = &group(&snap, &g.path)["pids"];
+    assert_eq!(p["max"], 4);
+    assert!(p["max_events"].as_u64().is_some_and(|n| n >= 1), "{p}");
+    assert!(
+        p["current"].as_u64().is_some_and(|n| (1..=4).contains(&n)),
+        "{p}"
+    );
+}
