@@ -167,7 +167,10 @@ fn mount_cgroups(base: &Path, spec: &HelperSpec) {
         let dir = base.join(rel);
         if mkdir(&dir).is_ok() {
             let data = (!opts.is_empty()).then_some(opts.as_str());
-            let _ = mnt(fstype, &dir, Some(fstype), ro, data);
+            if mnt(fstype, &dir, Some(fstype), ro, data).is_err() {
+                // No empty directory pretending to be a hierarchy.
+                let _ = fs::remove_dir(&dir);
+            }
         }
     }
     // Read-only like the hierarchies; remount keeps the directories made above.
