@@ -36,7 +36,7 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     }
     let layout = Layout::detect().context("finding the cgroup hierarchies")?;
     for g in launch::cleanup_stale(&layout) {
-        eprintln!("cgdash: removed {g}, left behind by a cgdash that was killed");
+        eprintln!("cgdash: removed {g}, left behind by a cgdash that could not clean up");
     }
     let mut spec = LaunchSpec::new(args.command.clone());
     spec.name = args.name.clone();
@@ -77,14 +77,18 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
         if let Some(e) = w.try_wait()? {
             break e;
         }
-        if let Some(sig) = wait_signal(&stop, Duration::from_millis(100)) {
+        if let Some((sig, from_terminal)) = wait_signal(&stop, Duration::from_millis(100)) {
             // Forward; the workload decides how to stop. A second Ctrl-C or
-            // the grace period running out makes it a SIGKILL.
+            // the grace period running out makes it a SIGKILL. A terminal's
+            // Ctrl-C already reached the workload (same process group), so
+            // only signals sent by a process are forwarded.
             if first_stop.is_some() {
                 w.signal(Signal::SIGKILL);
             } else {
                 first_stop = Some(Instant::now());
-                w.signal(sig);
+                if !from_terminal {
+                    w.signal(sig);
+                }
             }
         }
         if first_stop.is_some_and(|t| t.elapsed() > STOP_GRACE) {
@@ -102,19 +106,19 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(exit.code().clamp(0, 255) as u8))
 }
 
-/// Waits up to `timeout` for one of `set` (blocked) to arrive.
-fn wait_signal(set: &SigSet, timeout: Duration) -> Option<Signal> {
+/// Waits up to `timeout` for one of `set` (blocked) to arrive; says whether
+/// the kernel sent it on a terminal's behalf (Ctrl-C, hangup).
+fn wait_signal(set: &SigSet, timeout: Duration) -> Option<(Signal, bool)> {
     let ts = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
     };
-    // SAFETY: valid sigset and timespec; a null siginfo is allowed.
-    let r = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts) };
-    if r > 0 {
-        Signal::try_from(r).ok()
-    } else {
-        None
-    }
+    // SAFETY: zeroed siginfo is a valid out-parameter.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid sigset, siginfo and timespec.
+    let r = unsafe { libc::sigtimedwait(set.as_ref(), &mut info, &ts) };
+    let sig = Signal::try_from(r).ok()?;
+    Some((sig, info.si_code == libc::SI_KERNEL))
 }
 
 /// Says why the workload ended when a limit did it (OOM kill, refused forks).

@@ -179,7 +179,10 @@ fn supervise(spec: &HelperSpec, sfd: &SignalFd, init: Pid) -> i32 {
             let Ok(sig) = Signal::try_from(si.ssi_signo as i32) else {
                 continue;
             };
-            if sig != Signal::SIGCHLD {
+            // A terminal's Ctrl-C (SI_KERNEL) already reached the whole
+            // foreground process group, workload included: forwarding it
+            // would deliver it twice.
+            if sig != Signal::SIGCHLD && si.ssi_code != libc::SI_KERNEL {
                 let _ = kill(init, sig);
             }
         }

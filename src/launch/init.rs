@@ -124,22 +124,30 @@ fn exec_workload(exe: &CString, argv: &[CString], err_fd: i32) -> ! {
 fn reap_and_forward(spec: &HelperSpec, workload: Pid) -> ! {
     let mask = handled_signals();
     loop {
-        let sig = match mask.wait() {
-            Ok(s) => s,
-            Err(_) => continue,
+        // SAFETY: zeroed siginfo is a valid out-parameter for sigwaitinfo.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid set and out-pointer.
+        let r = unsafe { libc::sigwaitinfo(mask.as_ref(), &mut info) };
+        let Ok(sig) = Signal::try_from(r) else {
+            continue; // EINTR
         };
         if sig != Signal::SIGCHLD {
-            let _ = kill(workload, sig);
+            // Terminal signals (SI_KERNEL) reached the workload directly.
+            if info.si_code != libc::SI_KERNEL {
+                let _ = kill(workload, sig);
+            }
             continue;
         }
         // Reap everything: the workload and orphans re-parented to us.
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) if pid == workload => {
+                    end_descendants(spec);
                     send(spec.status_fd, &Msg::Exit(code));
                     die(code)
                 }
                 Ok(WaitStatus::Signaled(pid, s, _)) if pid == workload => {
+                    end_descendants(spec);
                     send(spec.status_fd, &Msg::Signal(s as i32));
                     die(128 + s as i32)
                 }
@@ -147,5 +155,36 @@ fn reap_and_forward(spec: &HelperSpec, workload: Pid) -> ! {
                 Ok(_) => continue,
             }
         }
+    }
+}
+
+/// With a shared pid namespace nothing ends the workload's leftovers when we
+/// exit (in a pid namespace of its own, the kernel kills them all when init
+/// exits). As child subreaper, every orphan became our child: kill them
+/// until none is left, so "workload ended" means the same in both modes.
+fn end_descendants(spec: &HelperSpec) {
+    if spec.namespaces.contains(&Namespace::Pid) {
+        return;
+    }
+    let me = nix::unistd::getpid();
+    for _ in 0..200 {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap_or_default();
+        let kids: Vec<i32> = kids
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if kids.is_empty() {
+            return;
+        }
+        for k in kids {
+            let _ = kill(Pid::from_raw(k), Signal::SIGKILL);
+        }
+        while let Ok(st) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            if st == WaitStatus::StillAlive {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }

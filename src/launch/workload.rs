@@ -199,19 +199,27 @@ impl Workload {
     fn kill_now(&mut self) -> Result<WorkloadExit, LaunchError> {
         self.signal(Signal::SIGKILL);
         let e = self.wait()?;
-        if !self.group.is_empty() {
-            for _ in 0..50 {
-                let pids = self.layout.procs(&self.group);
-                if pids.is_empty() {
-                    break;
-                }
-                for p in pids {
-                    let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+        self.kill_group_members();
         Ok(e)
+    }
+
+    /// SIGKILLs whatever is still in the workload's group. Everything there
+    /// descends from our helper: the group is created fresh by `launch`, and
+    /// only the helper joined it.
+    fn kill_group_members(&self) {
+        if self.group.is_empty() {
+            return;
+        }
+        for _ in 0..50 {
+            let pids = self.layout.procs(&self.group);
+            if pids.is_empty() {
+                break;
+            }
+            for p in pids {
+                let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Ends the workload if it still runs (SIGTERM, 2 s, SIGKILL) and removes
