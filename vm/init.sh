@@ -1,0 +1,102 @@
+#!/bin/sh
+# /init of the cgdash test VM (busybox sh, pid 1), packed by vm/run-tests.sh.
+#
+# Mounts a pure cgroup v2 system, runs every test binary listed in
+# /vm-tests.list with --test-threads=1 (and the libtest args from
+# /vm-test-args), prints one `VM-RESULT <binary>: PASS|FAIL` line per binary
+# and a `VM-SUMMARY`, then powers off through isa-debug-exit:
+#   byte 42 (QEMU status 85) all passed, 1 (status 3) a test failed,
+#   2 (status 5) the guest could not be set up.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+
+fatal() {
+	echo "VM-INIT: FATAL: $*"
+	/bin/vm-exit 2
+	exit 1
+}
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+echo  # past the firmware's escape codes on the same line
+
+# Stage 1: the initramfs is the kernel's rootfs, which pivot_root(2) refuses
+# (EINVAL) — and `cgdash run --rootfs` pivots. Copy it into a tmpfs and
+# switch_root there (the rootfs copy is freed), so / is a real mount as on
+# any installed system.
+if [ "$$" = 1 ] && [ "${1:-}" != stage2 ]; then
+	mkdir -p /newroot
+	mount -t tmpfs -o mode=0755 tmpfs /newroot || fatal "mount the tmpfs root"
+	for e in /*; do
+		case $e in /newroot | /proc | /sys | /dev) ;; *) cp -a "$e" /newroot/ || fatal "copy $e to the tmpfs root" ;; esac
+	done
+	mkdir -p /newroot/proc /newroot/sys /newroot/dev
+	exec switch_root /newroot /init stage2
+	fatal "switch_root failed"
+fi
+
+mount -t proc -o nosuid,nodev,noexec proc /proc || fatal "mount /proc"
+echo "VM-INIT: up after $(uptime_s)s (kernel $(uname -r))"
+mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || fatal "mount /sys"
+mount -t devtmpfs -o nosuid devtmpfs /dev || fatal "mount /dev"
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o nosuid,noexec devpts /dev/pts || fatal "mount /dev/pts"
+mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm || fatal "mount /dev/shm"
+# /tmp stays on the root tmpfs (no tmpfs mounted over it): the repo or the
+# target dir may live under /tmp on the host, and must stay visible here.
+chmod 1777 /tmp
+mount -t tmpfs -o nosuid,nodev tmpfs /run || fatal "mount /run"
+# Like systemd mounts it on a pure v2 host.
+mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup ||
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup || fatal "mount cgroup2"
+for c in cpu memory pids io cpuset; do
+	echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || fatal "enable +$c in the root's cgroup.subtree_control"
+done
+hostname cgdash-vm
+ip link set lo up 2>/dev/null
+echo "VM-INIT: cgroup2: $(cat /sys/fs/cgroup/cgroup.subtree_control); $(nproc) CPU(s), $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
+
+. /vm-env
+export CGDASH_LIVE_TESTS=required CGDASH_EXPECT_V2=1
+export RUST_BACKTRACE=1 INSTA_UPDATE=no INSTA_WORKSPACE_ROOT="$VM_REPO" CI=true
+cd "$VM_REPO" || fatal "no $VM_REPO"
+
+set --
+while IFS= read -r a; do set -- "$@" "$a"; done </vm-test-args
+
+start=$(uptime_s)
+failed=0
+total=0
+failed_names=""
+while IFS= read -r t; do
+	[ -n "$t" ] || continue
+	name=$(basename "$t")
+	name=${name%-*}
+	total=$((total + 1))
+	echo "===== VM test binary: $name ($t) ====="
+	t0=$(uptime_s)
+	timeout -s KILL "$VM_BIN_TIMEOUT" "$t" --test-threads=1 "$@"
+	rc=$?
+	secs=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
+	if [ $rc -eq 0 ]; then
+		echo "VM-RESULT $name: PASS (${secs}s)"
+	else
+		[ $rc -eq 137 ] && rc="$rc, killed after ${VM_BIN_TIMEOUT}s?"
+		echo "VM-RESULT $name: FAIL (exit $rc, ${secs}s)"
+		failed=$((failed + 1))
+		failed_names="$failed_names $name"
+	fi
+done </vm-tests.list
+secs=$(awk -v a="$start" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
+
+# Nothing a test made may be left behind.
+left=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -type d -name 'cgdash*' 2>/dev/null)
+[ -n "$left" ] && echo "VM-INIT: WARNING: groups left behind: $left"
+
+echo "VM-SUMMARY: $((total - failed))/$total test binaries passed${failed_names:+ (failed:$failed_names)} in ${secs}s"
+sync
+if [ $failed -eq 0 ] && [ $total -gt 0 ]; then
+	/bin/vm-exit 42
+else
+	/bin/vm-exit 1
+fi
+fatal "vm-exit returned"

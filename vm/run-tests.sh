@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# vm/run-tests.sh — cgdash's whole test suite on cgroup v2, in a QEMU VM.
+#
+#     vm/run-tests.sh [TEST-ARGS…]          (as root, Debian 12, any cwd)
+#
+#   vm/run-tests.sh                 every test binary of the crate, every test
+#   vm/run-tests.sh v2_             libtest filter: only tests whose name contains v2_
+#   CGDASH_VM_BINS="v2_live live_set" vm/run-tests.sh
+#                                   only these test binaries (names without hash)
+#
+# It (1) makes sure its tools are there — the musl Rust target, a static C
+# helper, and, unpacked under $CGDASH_VM_CACHE (default target/vm-cache, never
+# in /boot or /usr): Debian's cloud kernel (pinned below), busybox-static and
+# qemu-system-x86 with the few libraries this machine lacks (apt-get download +
+# dpkg -x: installing qemu-system-x86 from bookworm would remove the installed
+# qemu-utils from backports, so nothing is installed system-wide);
+# (2) builds every test executable and the cgdash binary statically
+# (x86_64-unknown-linux-musl); (3) packs a busybox initramfs holding them at the
+# paths they were built for, plus the repo's files (fixtures, snapshots);
+# (4) boots it with software emulation (KVM hangs guests on these machines).
+# The guest's /init (vm/init.sh) mounts cgroup2, enables the controllers, runs
+# each test binary with --test-threads=1 and CGDASH_LIVE_TESTS=required
+# (a skipped live test is a failure), CGDASH_EXPECT_V2=1, and powers off
+# through isa-debug-exit with byte 42 only if every binary passed. QEMU then
+# exits with (42<<1)|1 = 85; any other status is a failure.
+#
+# Output: per-binary results, then `VM TESTS: PASS` (exit 0) or
+# `VM TESTS: FAIL (reason)` (exit 1) with the whole guest console. The console
+# is always saved to target/vm-run/console.log.
+#
+# Environment:
+#   CGDASH_VM_CACHE    download/unpack cache   (default: <target dir>/vm-cache)
+#   CGDASH_VM_TIMEOUT  whole VM run, seconds   (default: 600)
+#   CGDASH_VM_BIN_TIMEOUT  one test binary in the guest, seconds (default: 300)
+#   CGDASH_VM_SMP      guest CPUs              (default: 2)
+#   CGDASH_VM_MEM      guest memory            (default: 512M)
+#   CGDASH_VM_BINS     only these test binaries (space separated)
+#   CGDASH_VM_VERBOSE=1  stream the guest console while it runs
+#   CGDASH_VM_HOST_TOOLS  host programs copied in with their libraries,
+#                      over busybox's applets (default: setpriv)
+set -euo pipefail
+
+# --- pinned versions ---------------------------------------------------------
+# Debian 12's cloud kernel (LZ4-compressed: boots in ~3 s under TCG). An ABI
+# package (…-47-…) has one version; if the mirror dropped it, the newest
+# linux-image-6.1.0-*-cloud-amd64 is used instead, with a warning.
+KERNEL_PKG=linux-image-6.1.0-47-cloud-amd64
+QEMU_PKGS=(qemu-system-x86 qemu-system-data seabios busybox-static)
+TARGET=x86_64-unknown-linux-musl
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VMDIR=$REPO/vm
+TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+case $TARGET_DIR in /*) ;; *) TARGET_DIR=$REPO/$TARGET_DIR ;; esac
+CACHE=${CGDASH_VM_CACHE:-$TARGET_DIR/vm-cache}
+RUN=$TARGET_DIR/vm-run
+TIMEOUT=${CGDASH_VM_TIMEOUT:-600}
+BIN_TIMEOUT=${CGDASH_VM_BIN_TIMEOUT:-300}
+SMP=${CGDASH_VM_SMP:-2}
+MEM=${CGDASH_VM_MEM:-512M}
+LOG=$RUN/console.log
+# Dynamically linked host programs copied into the guest (with their libs).
+HOST_TOOLS=${CGDASH_VM_HOST_TOOLS-setpriv}
+
+say() { printf 'vm: %s\n' "$*" >&2; }
+die() {
+	printf 'vm: %s\n' "$*" >&2
+	echo "VM TESTS: FAIL ($*)"
+	exit 1
+}
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+T0=$(now)
+
+# --- 1. tools ----------------------------------------------------------------
+for c in cargo rustup gcc apt-get apt-cache dpkg dpkg-query strip timeout; do
+	command -v "$c" >/dev/null || die "missing tool: $c"
+done
+
+if ! rustup target list --installed | grep -qx "$TARGET"; then
+	say "adding rust target $TARGET"
+	rustup target add "$TARGET" >&2 || die "rustup target add $TARGET failed"
+fi
+
+# apt-get download as root warns that _apt can't write here; run it as root quietly.
+APT=(apt-get -q -o APT::Sandbox::User=root)
+
+# Downloads packages into $CACHE/debs (retrying once after apt-get update).
+download() {
+	(cd "$CACHE/debs" && "${APT[@]}" download "$@" >/dev/null) && return 0
+	say "apt-get download $* failed; running apt-get update once"
+	"${APT[@]}" update >/dev/null || true
+	(cd "$CACHE/debs" && "${APT[@]}" download "$@" >/dev/null)
+}
+
+# Non-installed library packages qemu-system-x86 needs, with their own
+# non-installed dependencies (recursively). Everything else is already on
+# the machine (qemu-utils pulls most of it).
+missing_libs() {
+	local todo=(qemu-system-x86) seen=" " out=() p d
+	while ((${#todo[@]})); do
+		p=${todo[0]}
+		todo=("${todo[@]:1}")
+		for d in $(apt-cache depends --no-recommends --no-suggests --no-conflicts \
+			--no-breaks --no-replaces --no-enhances "$p" 2>/dev/null |
+			sed -n 's/^ *|\{0,1\}\(Pre\)\{0,1\}Depends: \([a-z0-9][^ <>]*\)$/\2/p'); do
+			case $d in qemu-* | seabios | ipxe-qemu | debconf* | cdebconf) continue ;; esac
+			[[ $seen == *" $d "* ]] && continue
+			seen+="$d "
+			[ "$(dpkg-query -W -f='${db:Status-Status}' "$d" 2>/dev/null)" = installed ] && continue
+			out+=("$d")
+			todo+=("$d")
+		done
+	done
+	echo "${out[@]}"
+}
+
+ROOT=$CACHE/root
+STAMP=$CACHE/ready
+WANT="kernel=$KERNEL_PKG pkgs=${QEMU_PKGS[*]} v=2"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ] || [ ! -x "$ROOT/usr/bin/qemu-system-x86_64" ]; then
+	say "fetching kernel, qemu and busybox into $CACHE (once)"
+	rm -rf "$CACHE/debs" "$ROOT" "$STAMP"
+	mkdir -p "$CACHE/debs" "$ROOT"
+	kpkg=$KERNEL_PKG
+	if ! download "$kpkg"; then
+		kpkg=$(apt-cache pkgnames linux-image-6.1.0- | grep -E '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' | sort -V | tail -1)
+		[ -n "$kpkg" ] || die "no linux-image-6.1.0-*-cloud-amd64 available from apt"
+		say "WARNING: pinned $KERNEL_PKG is not available; using $kpkg"
+		download "$kpkg" || die "apt-get download $kpkg failed"
+	fi
+	download "${QEMU_PKGS[@]}" || die "apt-get download ${QEMU_PKGS[*]} failed"
+	# The TCG accelerator is a loadable module in qemu-system-common: take
+	# only that file, from the same build as qemu-system-x86.
+	qver=$(dpkg-deb -f "$CACHE"/debs/qemu-system-x86_*.deb Version)
+	download "qemu-system-common=$qver" || die "apt-get download qemu-system-common=$qver failed"
+	libs=$(missing_libs)
+	if [ -n "$libs" ]; then
+		# shellcheck disable=SC2086
+		download $libs || die "apt-get download $libs failed"
+	fi
+	for d in "$CACHE"/debs/*.deb; do
+		case $d in */qemu-system-common_*) continue ;; esac
+		dpkg-deb -x "$d" "$ROOT"
+	done
+	tmp=$(mktemp -d)
+	dpkg-deb -x "$CACHE"/debs/qemu-system-common_*.deb "$tmp"
+	mkdir -p "$ROOT/qemu-modules"
+	cp "$tmp"/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so "$ROOT/qemu-modules/"
+	rm -rf "$tmp"
+	# Only the kernel image is needed from the kernel package.
+	find "$ROOT/lib/modules" -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null || true
+	echo "$kpkg" >"$CACHE/kernel-package"
+	echo "$WANT" >"$STAMP"
+fi
+KERNEL=$(ls "$ROOT"/boot/vmlinuz-* 2>/dev/null | head -1)
+[ -n "$KERNEL" ] || die "no kernel in $ROOT/boot (delete $CACHE and retry)"
+BUSYBOX=$ROOT/bin/busybox
+[ -x "$BUSYBOX" ] || die "no busybox in $ROOT/bin"
+export LD_LIBRARY_PATH=$ROOT/usr/lib/x86_64-linux-gnu:$ROOT/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export QEMU_MODULE_DIR=$ROOT/qemu-modules
+QEMU=$ROOT/usr/bin/qemu-system-x86_64
+if notfound=$(ldd "$QEMU" | grep 'not found'); then
+	die "qemu lacks libraries (delete $CACHE and retry): $(echo "$notfound" | awk '{print $1}' | tr '\n' ' ')"
+fi
+
+# The power-off helper (isa-debug-exit), static glibc.
+EXIT_HELPER=$CACHE/vm-exit
+if [ ! -x "$EXIT_HELPER" ] || [ "$VMDIR/vm-exit.c" -nt "$EXIT_HELPER" ]; then
+	[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || die "libc.a missing: apt-get install libc6-dev"
+	gcc -static -O2 -o "$EXIT_HELPER" "$VMDIR/vm-exit.c" || die "building vm-exit failed"
+fi
+T_TOOLS=$(since "$T0")
+
+# --- 2. static build -----------------------------------------------------------
+T1=$(now)
+say "building tests and cgdash for $TARGET"
+# `cargo test` also builds the cgdash binary the integration tests run
+# (CARGO_BIN_EXE_cgdash): that exact file goes into the VM. A separate
+# `cargo build --bin cgdash` would rebuild every dependency (dev-dependencies
+# change feature unification) and overwrite the same path with another binary.
+(cd "$REPO" && cargo test --no-run --target "$TARGET" --message-format=json-render-diagnostics) \
+	>"$CACHE/test-build.json" || die "cargo test --no-run --target $TARGET failed"
+artifacts() { grep '"reason":"compiler-artifact"' "$1" || true; }
+# Test harnesses have "profile":{…"test":true}; the bin has test:false there.
+mapfile -t TESTS < <(artifacts "$CACHE/test-build.json" |
+	grep '"profile":{[^}]*"test":true' |
+	sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | sort -u)
+bin_of() { artifacts "$1" | grep -v '"profile":{[^}]*"test":true' | sed -n 's/.*"executable":"\([^"]*\/cgdash\)".*/\1/p' | tail -1; }
+CGDASH_BIN=$(bin_of "$CACHE/test-build.json")
+if [ -z "$CGDASH_BIN" ]; then # no integration tests: cargo test didn't build it
+	(cd "$REPO" && cargo build --target "$TARGET" --bin cgdash --message-format=json-render-diagnostics) \
+		>"$CACHE/bin-build.json" || die "cargo build --target $TARGET --bin cgdash failed"
+	CGDASH_BIN=$(bin_of "$CACHE/bin-build.json")
+fi
+[ ${#TESTS[@]} -gt 0 ] || die "no test executables in cargo's output"
+[ -x "$CGDASH_BIN" ] || die "cgdash binary not found in cargo's output"
+if [ -n "${CGDASH_VM_BINS:-}" ]; then
+	sel=()
+	for t in "${TESTS[@]}"; do
+		n=$(basename "$t")
+		n=${n%-*}
+		for want in $CGDASH_VM_BINS; do [ "$n" = "$want" ] && sel+=("$t"); done
+	done
+	[ ${#sel[@]} -gt 0 ] || die "CGDASH_VM_BINS=$CGDASH_VM_BINS matches no test binary"
+	TESTS=("${sel[@]}")
+fi
+T_BUILD=$(since "$T1")
+
+# --- 3. initramfs --------------------------------------------------------------
+T2=$(now)
+STAGE=$RUN/initramfs
+rm -rf "$STAGE"
+mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,root,etc}
+cp "$BUSYBOX" "$STAGE/bin/busybox"
+for a in $("$BUSYBOX" --list-full); do
+	[ -e "$STAGE/$a" ] || ln -s /bin/busybox "$STAGE/$a"
+done
+# Host tools the tests need that busybox lacks or does differently, with
+# their shared libraries (busybox's setpriv has no --reuid).
+for tool in $HOST_TOOLS; do
+	p=$(command -v "$tool") || die "tests need $tool on the host (apt-get install ${tool%%:*})"
+	p=$(readlink -f "$p")
+	for d in bin sbin usr/bin usr/sbin; do rm -f "$STAGE/$d/$tool"; done
+	mkdir -p "$STAGE$(dirname "$p")"
+	cp "$p" "$STAGE$p"
+	for lib in $(ldd "$p" | grep -o '/[^ ]*'); do
+		mkdir -p "$STAGE$(dirname "$lib")"
+		cp -L "$lib" "$STAGE$lib"
+	done
+	[ "$(dirname "$p")" = /usr/bin ] || ln -sf "$p" "$STAGE/usr/bin/$tool"
+done
+cp "$EXIT_HELPER" "$STAGE/bin/vm-exit"
+cp "$VMDIR/init.sh" "$STAGE/init"
+chmod 755 "$STAGE/init"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$STAGE/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$STAGE/etc/group"
+# The repo's own files (fixtures, insta snapshots, assets) at the same path:
+# tests use CARGO_MANIFEST_DIR and run with the package root as cwd.
+mkdir -p "$STAGE$REPO"
+(cd "$REPO" && git ls-files -co --exclude-standard -z 2>/dev/null || find . -path ./target -prune -o -path ./.git -prune -o -type f -print0) |
+	(cd "$REPO" && while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done) |
+	(cd "$REPO" && tar --null -T - -cf -) | tar -xf - -C "$STAGE$REPO"
+# Binaries at exactly the paths they were built for (CARGO_BIN_EXE_cgdash is
+# compiled into the tests), without debug info (they'd be ~10x larger).
+for b in "$CGDASH_BIN" "${TESTS[@]}"; do
+	mkdir -p "$STAGE$(dirname "$b")"
+	strip --strip-debug -o "$STAGE$b" "$b"
+done
+printf '%s\n' "${TESTS[@]}" >"$STAGE/vm-tests.list"
+: >"$STAGE/vm-test-args"
+for a in "$@"; do printf '%s\n' "$a" >>"$STAGE/vm-test-args"; done
+cat >"$STAGE/vm-env" <<EOF
+VM_REPO='$REPO'
+VM_BIN_TIMEOUT='$BIN_TIMEOUT'
+EOF
+INITRD=$RUN/initramfs.cpio
+(cd "$STAGE" && find . -mindepth 1 | "$BUSYBOX" cpio -o -H newc 2>/dev/null) >"$INITRD"
+T_PACK=$(since "$T2")
+
+# --- 4. boot -------------------------------------------------------------------
+say "booting $(basename "$KERNEL") with ${#TESTS[@]} test binaries (smp $SMP, $MEM, timeout ${TIMEOUT}s)"
+T3=$(now)
+QEMU_ARGS=(
+	-accel tcg -cpu max -m "$MEM" -smp "$SMP"
+	-nographic -nodefaults -no-reboot -display none -serial stdio
+	-L "$ROOT/usr/share/seabios" -L "$ROOT/usr/share/qemu"
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04
+	-kernel "$KERNEL" -initrd "$INITRD"
+	-append "console=ttyS0 quiet panic=-1 rdinit=/init"
+)
+set +e
+if [ "${CGDASH_VM_VERBOSE:-}" = 1 ]; then
+	timeout -k 5 "$TIMEOUT" "$QEMU" "${QEMU_ARGS[@]}" </dev/null 2>&1 | tee "$LOG"
+	rc=${PIPESTATUS[0]}
+else
+	timeout -k 5 "$TIMEOUT" "$QEMU" "${QEMU_ARGS[@]}" </dev/null >"$LOG" 2>&1
+	rc=$?
+fi
+set -e
+T_VM=$(since "$T3")
+
+# Console lines may end in \r; results are matched without it.
+tr -d '\r' <"$LOG" >"$LOG.txt"
+grep -E "^VM-RESULT|VM-INIT: up" "$LOG.txt" | sed "s/^.*VM-INIT/VM-INIT/" || true
+boot=$(sed -n 's/^.*VM-INIT: up after \([0-9.]*\)s.*/\1/p' "$LOG.txt" | head -1)
+tests=$(sed -n 's/^VM-SUMMARY: .* in \([0-9.]*\)s$/\1/p' "$LOG.txt" | head -1)
+say "times: tools ${T_TOOLS}s, build ${T_BUILD}s, pack ${T_PACK}s, VM ${T_VM}s (kernel+init ${boot:-?}s guest uptime, tests ${tests:-?}s); total $(since "$T0")s"
+
+case $rc in
+85) reason="" ;;
+3) reason="test failures: $(grep -c '^VM-RESULT .*: FAIL' "$LOG.txt") binary(s) failed" ;;
+5) reason="guest setup failed: $(sed -n 's/^VM-INIT: FATAL: //p' "$LOG.txt" | head -1)" ;;
+124 | 137) reason="timeout after ${TIMEOUT}s" ;;
+0) reason="guest stopped without reporting (kernel panic or init died)" ;;
+*) reason="qemu exited with status $rc" ;;
+esac
+if [ -z "$reason" ]; then
+	echo "VM TESTS: PASS"
+	exit 0
+fi
+echo "----- guest console ($LOG) -----"
+cat "$LOG.txt"
+echo "----- end of guest console -----"
+echo "VM TESTS: FAIL ($reason)"
+exit 1
