@@ -1,4 +1,4 @@
-//! Live: the rootless path, as an unprivileged uid (65534, via `setpriv`).
+//! Live: the rootless path, as an unprivileged uid (65534).
 //! A user namespace maps the caller to root inside; limits without a
 //! delegated cgroup are refused, no limits → runs unlimited with a note.
 //! Run: `cargo test --test launch_rootless` (needs root to switch uid).
@@ -7,6 +7,7 @@ mod common;
 mod launch_util;
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -24,10 +25,12 @@ fn nobody_binary() -> (tempfile::TempDir, String) {
     (dir, s)
 }
 
+/// Runs the binary as uid/gid 65534 with no supplementary groups (std drops
+/// them when root sets a uid), like `setpriv --reuid=65534 --regid=65534
+/// --clear-groups`, without needing setpriv (the v2 VM has only busybox).
 fn as_nobody(bin: &str, args: &[&str]) -> launch_util::Out {
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin]);
-    cmd.args(args);
+    let mut cmd = Command::new(bin);
+    cmd.args(args).uid(65534).gid(65534);
     // Its state dir would be $XDG_RUNTIME_DIR/cgdash: not root's.
     cmd.env_remove("XDG_RUNTIME_DIR");
     run_cmd(cmd, Duration::from_secs(30))

@@ -613,3 +613,26 @@ fn first_child(pid: i32) -> Option<i32> {
     let t = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
     t.split_whitespace().next()?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dashboard keeps workloads in its state and polls them from a task.
+    #[test]
+    fn workload_is_send() {
+        fn send<T: Send>() {}
+        send::<Workload>();
+        send::<LaunchSpec>();
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(WorkloadExit::Code(7).code(), 7);
+        assert_eq!(WorkloadExit::Signal(9).code(), 137);
+        assert_eq!(
+            WorkloadExit::Signal(9).to_string(),
+            "killed by signal 9 (SIGKILL)"
+        );
+    }
+}
