@@ -301,7 +301,10 @@ impl App {
             }
             Err(e) => {
                 self.pending.remove(&group);
-                self.set_status(StatusKind::Error, format!("{group}: {label} refused: {e}"));
+                self.set_status(
+                    StatusKind::Error,
+                    format!("{group}: {label} not written: {e}"),
+                );
             }
         }
     }

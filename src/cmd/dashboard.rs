@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use cgdash::app::{Action, App, Effect, LaunchRequest, OwnedWorkload, SignalKind};
-use cgdash::cgroup::{display_path, Applied, Layout};
+use cgdash::cgroup::{display_path, Applied, CgroupError, Layout};
 use cgdash::launch::{self, LaunchSpec, Namespace, StdioMode, Workload};
 use cgdash::sampler::{self, Sampler};
 use cgdash::ui::Dashboard;
@@ -287,7 +287,7 @@ fn execute(
                     let result = layout
                         .apply(&group, &settings)
                         .map(|a| describe(&a))
-                        .map_err(|e| e.to_string());
+                        .map_err(|e| explain(&e));
                     let _ = done.send(Done::Action(Action::Applied {
                         group: display_path(&group).to_string(),
                         label,
@@ -335,6 +335,30 @@ fn launch_request(layout: &Layout, req: LaunchRequest) -> Result<Workload, Strin
     spec.keep = req.keep;
     spec.stdio = StdioMode::Null;
     launch::launch(layout, &spec).map_err(|e| e.to_string())
+}
+
+/// A refused write in words: which file, which value, what the kernel means.
+fn explain(e: &CgroupError) -> String {
+    match e {
+        CgroupError::Refused {
+            path,
+            value,
+            meaning,
+            source,
+            ..
+        } => {
+            let file = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let errno = source
+                .raw_os_error()
+                .map(|n| format!("{:?}", nix::errno::Errno::from_raw(n)))
+                .unwrap_or_else(|| source.to_string());
+            format!("the kernel refused {file} ← {value}: {meaning} ({errno})")
+        }
+        other => other.to_string(),
+    }
 }
 
 /// `cpu.cfs_quota_us ← 50000`: which files got which values.

@@ -1,8 +1,113 @@
+//! `cgdash demo [cpu|memory|pids]`: a built-in workload launched in its own
+//! namespaces and cgroup (`cgdash/demo`), with the dashboard focused on it.
+//! Quitting (q, Ctrl-C, SIGTERM, SIGHUP) stops it and removes its group.
+
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
+use cgdash::cgroup::knob::{parse_settings, Setting};
+use cgdash::cgroup::Layout;
+use cgdash::launch::{self, LaunchError, LaunchSpec, StdioMode, Workload};
+
+use super::dashboard::{self, Options};
 use crate::cli::DemoKind;
 
-pub fn run(_kind: DemoKind, _interval: Duration) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`cgdash demo` is not built yet (issue 5)")
+/// What each demo runs and how it is limited.
+struct Demo {
+    /// Arguments of `cgdash` itself (the built-in stress workloads).
+    args: Vec<String>,
+    limits: Vec<&'static str>,
+    title: String,
+}
+
+fn demo(kind: DemoKind, exe: &str) -> Demo {
+    let own = |a: &[&str]| {
+        let mut v = vec![exe.to_string()];
+        v.extend(a.iter().map(|s| s.to_string()));
+        v
+    };
+    match kind {
+        DemoKind::Cpu => Demo {
+            args: own(&["stress", "cpu", "--workers", "1"]),
+            limits: vec!["cpu=20%"],
+            title: "demo: one CPU burner in cgdash/demo, started at a 20% quota — press + / - to change the quota · ? help · q quit".into(),
+        },
+        DemoKind::Memory => Demo {
+            // The ramp is restarted after each OOM kill, so kills keep coming.
+            args: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "while :; do '{exe}' stress memory --rate 64M --ceiling 1G; sleep 1; done"
+                ),
+            ],
+            limits: vec!["memory=256M"],
+            title: "demo: a memory ramp in cgdash/demo against memory.max=256M, restarted after each OOM kill — m / M halve / double the limit · q quit".into(),
+        },
+        DemoKind::Pids => Demo {
+            args: own(&["stress", "fork", "--max", "1000"]),
+            limits: vec!["pids=64"],
+            title: "demo: a fork storm in cgdash/demo held at pids.max=64 — e to edit the limit · q quit".into(),
+        },
+    }
+}
+
+fn has_swap() -> bool {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("SwapTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .is_some_and(|kb| kb > 0)
+}
+
+fn start(layout: &Layout, d: &Demo, extra: &[&str]) -> Result<Workload, LaunchError> {
+    let mut limits: Vec<&str> = d.limits.clone();
+    limits.extend_from_slice(extra);
+    let settings: Vec<Setting> = parse_settings(&limits).map_err(LaunchError::BadLimits)?;
+    let mut last = None;
+    // `demo` unless another demo runs; then `demo-PID`.
+    for name in ["demo".to_string(), format!("demo-{}", std::process::id())] {
+        let mut spec = LaunchSpec::new(d.args.clone());
+        spec.name = Some(name);
+        spec.settings = settings.clone();
+        spec.stdio = StdioMode::Null;
+        match launch::launch(layout, &spec) {
+            Err(e @ LaunchError::NameTaken(_)) => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or(LaunchError::NoCommand))
+}
+
+pub fn run(kind: DemoKind, interval: Duration) -> anyhow::Result<ExitCode> {
+    if let Some(why) = dashboard::read_only_reason() {
+        anyhow::bail!("`cgdash demo` creates a cgroup and namespaces: {why}. Run it as root (sudo cgdash demo).");
+    }
+    let layout = Layout::detect().context("finding the cgroup hierarchies")?;
+    for g in launch::cleanup_stale(&layout) {
+        eprintln!("cgdash: removed {g}, left behind by a cgdash that was killed");
+    }
+    let exe = std::env::current_exe().context("finding the cgdash binary")?;
+    let d = demo(kind, &exe.to_string_lossy());
+    let w = if kind == DemoKind::Memory && has_swap() {
+        // Without swap limited too, the ramp would swap instead of being OOM-killed.
+        start(&layout, &d, &["memory.swap=0"]).or_else(|_| start(&layout, &d, &[]))
+    } else {
+        start(&layout, &d, &[])
+    }
+    .context("starting the demo workload")?;
+    let mut opts = Options::new(interval);
+    opts.focus = Some(w.group().to_string());
+    opts.title = Some(if w.group() == "cgdash/demo" {
+        d.title
+    } else {
+        d.title.replace("cgdash/demo", w.group())
+    });
+    opts.ask_on_quit = false;
+    opts.workloads.push(w);
+    dashboard::run_with(opts)
 }

@@ -66,7 +66,7 @@ impl Widget for ChartsPanel<'_> {
             ctx.memory(c, buf);
         } else if area.width >= 60 {
             let [a, b] =
-                Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(area);
+                Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(area);
             ctx.cpu(a, buf, true);
             ctx.memory(b, buf);
         } else {
@@ -148,14 +148,19 @@ impl Ctx<'_> {
             .collect()
     }
 
-    fn marker_span(&self) -> Option<Span<'static>> {
+    /// The latest change: `▲ cpu=50% 12s ago` (compact: `▲cpu=50%`).
+    fn marker_span(&self, compact: bool) -> Option<Span<'static>> {
         self.last_marker.map(|m| {
             Span::styled(
-                format!(
-                    " ▲ {} {} ago ",
-                    m.label,
-                    fmt::ago(self.now_ms.saturating_sub(m.timestamp_ms))
-                ),
+                if compact {
+                    format!("▲{} ", m.label)
+                } else {
+                    format!(
+                        " ▲ {} {} ago ",
+                        m.label,
+                        fmt::ago(self.now_ms.saturating_sub(m.timestamp_ms))
+                    )
+                },
                 Style::new().fg(theme::MARKER).bold(),
             )
         })
@@ -205,12 +210,12 @@ impl Ctx<'_> {
         if with_throttle {
             title.push(Span::raw(" · "));
             title.push(Span::styled(
-                format!("throttled {}%", fmt::percent(g.cpu.throttled_percent)),
+                format!("thr {}%", fmt::percent(g.cpu.throttled_percent)),
                 Style::new().fg(theme::THROTTLED),
             ));
         }
         title.push(Span::raw(" "));
-        title.extend(self.marker_span());
+        title.extend(self.marker_span(with_throttle));
         let Some(h) = self.h else {
             return self.block(title).render(area, buf);
         };
@@ -232,8 +237,9 @@ impl Ctx<'_> {
         if with_throttle {
             sets.push(line(&thr, theme::THROTTLED));
         }
-        sets.push(line(&limit, theme::LIMIT));
         sets.push(line(&cpu, theme::CPU));
+        // The quota on top: where usage meets it, the line is the limit's.
+        sets.push(line(&limit, theme::LIMIT));
         self.chart(
             self.block(title),
             sets,
@@ -303,7 +309,10 @@ impl Ctx<'_> {
             ),
             Span::raw(" · "),
             Span::styled(
-                format!("max {}", fmt::bytes_limit(g.memory.max_bytes)),
+                match g.memory.max_bytes {
+                    Some(m) => format!("max {}", format_size(m)),
+                    None => "no limit".into(),
+                },
                 Style::new().fg(theme::LIMIT),
             ),
         ];

@@ -22,7 +22,7 @@ const INPUT: usize = 18;
 impl Widget for FormPopup<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let f = self.fields;
-        let h = (f.fields.len() as u16 + 4).min(area.height);
+        let h = (f.fields.len() as u16 + 2).min(area.height);
         let w = 96.min(area.width);
         let r = centered(area, w, h);
         Clear.render(r, buf);

@@ -19,7 +19,7 @@ const BAR: u16 = 10;
 
 impl GroupsPanel<'_> {
     fn wide(area: Rect) -> bool {
-        area.width >= 110
+        area.width >= 90
     }
 
     /// First visible row index and the number of rows that fit (for hit tests).

@@ -16,22 +16,7 @@ impl Widget for Header<'_> {
         let app = self.0;
         let s = &app.snapshot;
         let mode = s.mode.map(|m| m.to_string()).unwrap_or_else(|| "?".into());
-        let mut info = format!(
-            " cgdash │ {} │ cgroup {mode} │ every {} │ {} CPU{}",
-            if s.host.is_empty() { "?" } else { &s.host },
-            interval(s.interval_ms),
-            s.cpus,
-            if s.cpus == 1 { "" } else { "s" },
-        );
-        if let Some(m) = s.memory_total_bytes {
-            info.push_str(&format!(" · {} RAM", format_size(m)));
-        }
-        info.push_str(&format!(
-            " │ {} groups · {} procs ",
-            s.groups.len(),
-            s.processes.len()
-        ));
-        let (text, style) = match &app.read_only {
+        let (right, style) = match &app.read_only {
             Some(why) => {
                 let full = format!(" READ-ONLY: {why} ");
                 if full.chars().count() as u16 <= area.width / 2 {
@@ -42,6 +27,37 @@ impl Widget for Header<'_> {
             }
             None => (" root: editing on ".to_string(), theme::header()),
         };
+        // Pieces in order of importance; each is shown only if it fits whole.
+        let mut pieces = vec![
+            " cgdash".to_string(),
+            if s.host.is_empty() {
+                "?".into()
+            } else {
+                s.host.clone()
+            },
+            format!("cgroup {mode}"),
+            format!("every {}", interval(s.interval_ms)),
+            format!("{} CPU{}", s.cpus, if s.cpus == 1 { "" } else { "s" }),
+        ];
+        if let Some(m) = s.memory_total_bytes {
+            pieces.push(format!("{} RAM", format_size(m)));
+        }
+        pieces.push(format!(
+            "{} groups · {} procs",
+            s.groups.len(),
+            s.processes.len()
+        ));
+        let room = area.width.saturating_sub(right.chars().count() as u16) as usize;
+        let mut info = String::new();
+        for p in pieces {
+            let sep = if info.is_empty() { "" } else { " │ " };
+            if info.chars().count() + sep.chars().count() + p.chars().count() + 1 > room {
+                break;
+            }
+            info.push_str(sep);
+            info.push_str(&p);
+        }
+        let text = right;
         buf.set_style(area, theme::header());
         let right_w = text.chars().count() as u16;
         let right_w = right_w.min(area.width);

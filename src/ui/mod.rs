@@ -36,7 +36,7 @@ pub struct Areas {
 impl Areas {
     pub fn new(area: Rect, app: &App) -> Areas {
         let title_h = u16::from(app.title.is_some());
-        let status_h = status::StatusLine::height(app, area.width);
+        let status_h = status::StatusLine::height(app, area.width, area.height);
         let [header, title, body, status] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(title_h),

@@ -15,7 +15,7 @@ pub struct ProcessesPanel<'a>(pub &'a App);
 
 impl ProcessesPanel<'_> {
     fn show_cgroup(area: Rect) -> bool {
-        area.width >= 100
+        area.width >= 90
     }
 }
 

@@ -41,11 +41,12 @@ fn message(app: &App) -> Option<(String, ratatui::style::Style)> {
 
 impl StatusLine<'_> {
     /// Rows needed at `width`: a long refusal wraps onto up to three lines.
-    pub fn height(app: &App, width: u16) -> u16 {
+    pub fn height(app: &App, width: u16, screen_height: u16) -> u16 {
+        let most = if screen_height >= 30 { 4 } else { 3 };
         match message(app) {
             Some((m, _)) if width > 0 => {
                 let n = m.chars().count() as u16;
-                n.div_ceil(width).clamp(1, 3)
+                n.div_ceil(width).clamp(1, most)
             }
             _ => 1,
         }
