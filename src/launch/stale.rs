@@ -48,10 +48,14 @@ pub(crate) fn process_start(pid: i32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// Records that this process owns `group` (named `name`).
-pub(crate) fn write_state(name: &str, group: &str) -> Result<PathBuf, LaunchError> {
-    let dir = state_dir();
-    fs::create_dir_all(&dir)
+/// Records that this process owns `group` (named `name`). `Ok(None)` when a
+/// live cgdash already holds that name (two launches racing for it).
+pub(crate) fn write_state(name: &str, group: &str) -> Result<Option<PathBuf>, LaunchError> {
+    write_state_in(&state_dir(), name, group)
+}
+
+fn write_state_in(dir: &Path, name: &str, group: &str) -> Result<Option<PathBuf>, LaunchError> {
+    fs::create_dir_all(dir)
         .map_err(|e| LaunchError::io(format!("cannot create {}", dir.display()), e))?;
     let me = std::process::id() as i32;
     let st = State {
@@ -59,15 +63,43 @@ pub(crate) fn write_state(name: &str, group: &str) -> Result<PathBuf, LaunchErro
         owner_pid: me,
         owner_start: process_start(me).unwrap_or(0),
     };
-    let path = state_file(&dir, name);
+    let path = state_file(dir, name);
     let text = serde_json::to_string(&st)
         .map_err(|e| LaunchError::io("state file", std::io::Error::other(e)))?;
-    // Write then rename, so a reader never sees half a file.
+    let err = |e| LaunchError::io(format!("cannot write {}", path.display()), e);
+    // Write a private file, then link it into place: the link fails if the
+    // name is taken, so two launchers never both think they own it, and a
+    // reader never sees half a file.
     let tmp = dir.join(format!(".{name}.{me}.tmp"));
-    fs::write(&tmp, text)
-        .and_then(|_| fs::rename(&tmp, &path))
-        .map_err(|e| LaunchError::io(format!("cannot write {}", path.display()), e))?;
-    Ok(path)
+    fs::write(&tmp, text).map_err(err)?;
+    let mut result = Ok(None);
+    for _ in 0..2 {
+        match fs::hard_link(&tmp, &path) {
+            Ok(()) => {
+                result = Ok(Some(path.clone()));
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let other = fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<State>(&t).ok());
+                match other {
+                    Some(o) if owner_alive(&o) => break,
+                    // Left by a dead cgdash (its group is gone or will be
+                    // checked by `create_group`): take the name over.
+                    _ => {
+                        let _ = fs::remove_file(&path);
+                    }
+                }
+            }
+            Err(e) => {
+                result = Err(err(e));
+                break;
+            }
+        }
+    }
+    let _ = fs::remove_file(&tmp);
+    result
 }
 
 pub(crate) fn remove_state(path: &Path) {
@@ -133,6 +165,33 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_has_one_live_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_state_in(dir.path(), "x", "cgdash/x").unwrap();
+        assert!(p.is_some());
+        // We are alive: a second claim fails.
+        assert!(write_state_in(dir.path(), "x", "cgdash/x")
+            .unwrap()
+            .is_none());
+        // A dead owner's claim is taken over.
+        let dead = State {
+            group: "cgdash/y".into(),
+            owner_pid: i32::MAX,
+            owner_start: 1,
+        };
+        fs::write(
+            state_file(dir.path(), "y"),
+            serde_json::to_string(&dead).unwrap(),
+        )
+        .unwrap();
+        assert!(write_state_in(dir.path(), "y", "cgdash/y")
+            .unwrap()
+            .is_some());
+        // No temp files left.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
 
     #[test]
     fn start_time_of_self_and_of_nobody() {

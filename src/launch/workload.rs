@@ -541,11 +541,18 @@ fn create_named_group(
             }
             continue;
         }
-        let state = stale::write_state(&name, &group)?;
+        let Some(state) = stale::write_state(&name, &group)? else {
+            // Another live cgdash is creating this very name right now.
+            if spec.name.is_some() {
+                return Err(LaunchError::NameTaken(name));
+            }
+            continue;
+        };
         match layout.create_group(&group) {
             Ok(()) => return Ok((name, group, state)),
             Err(crate::cgroup::CgroupError::GroupExists(_)) => {
-                // Lost a race with another cgdash: its state file is its own now.
+                // Made by someone else between our check and now: not ours.
+                stale::remove_state(&state);
                 if spec.name.is_some() {
                     return Err(LaunchError::NameTaken(name));
                 }
