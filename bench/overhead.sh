@@ -1,0 +1,569 @@
+#!/usr/bin/env bash
+# bench/overhead.sh — what does watching the machine cost? (issue 6)
+#
+# Runs cgdash and whichever of btop, htop, top and bottom (btm) are installed,
+# one after another in tmux at 200x50 with a 1 s refresh, interleaved over
+# several runs (the order rotates each run), on top of an artificial load of
+# N idle processes and G cgroups, and prints a markdown table:
+#   CPU ms per refresh  = the tool's own utime+stime (its threads, children
+#                         included) per wall second, after a warm-up
+#   cpuacct ms          = the same, cross-checked by putting the tool in its
+#                         own cpuacct group (ns-exact; v1 cpuacct or v2 cpu.stat)
+#   peak RSS            = VmHWM
+#   startup CPU         = CPU used in the first second after start (an
+#                         approximation of "until the first frame")
+#   first paint         = wall time until the tmux pane first shows a character
+#   tmux ms             = CPU of the tmux server while the tool ran (the cost of
+#                         the tool's output on the terminal side)
+# and "floor" (bench/floor.c): a C loop that once a second opens, reads and
+# closes /proc/PID/stat of every pid plus cpuacct.usage and
+# memory.usage_in_bytes of every group — the naive cost of reading everything.
+#
+# Only ratios measured in the same run mean much on a shared host.
+#
+# Usage (as root, from a clone of the repo):
+#   bench/overhead.sh [--procs 2000] [--groups 200] [--seconds 30] [--runs 3]
+#                     [--tools "cgdash btop htop top btm"] [--warmup 3]
+#                     [--cgdash PATH] [--no-floor] [--raw FILE]
+#   bench/overhead.sh --scaling [--scales "200/20 2000/200 10000/1000"] ...
+#       cgdash and the floor only, once per load size
+#
+# Peers: apt-get install btop htop (top is procps);
+#        cargo install --locked bottom   (a few minutes to compile)
+# Tools that are not installed are skipped.  cgdash is target/release/cgdash,
+# built with `cargo build --release` when missing.
+#
+# Safety: every cgroup it makes is under cgdash-bench-<pid>/ at the root of the
+# cpu, cpuacct and memory hierarchies (v2: the unified root); only processes it
+# started are moved into them; sleepers have a deadline of their own and die
+# with their parent; everything (tmux sessions, processes by pid, groups) is
+# removed on exit, error or Ctrl-C.
+set -uo pipefail
+export LC_ALL=C   # a '.' in $EPOCHREALTIME, plain ps/awk output
+
+# ---------------------------------------------------------------- options
+PROCS=2000 GROUPS_N=200 SECONDS_M=30 RUNS=3 WARMUP=3
+TOOLS="cgdash btop htop top btm"
+SCALING=0 SCALES="200/20 2000/200 10000/1000"
+FLOOR=1 RAW="" CGDASH=""
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+
+usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+die() { echo "overhead.sh: $*" >&2; exit 1; }
+log() { echo "# $*" >&2; }
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--procs) PROCS=$2; shift 2 ;;
+	--groups) GROUPS_N=$2; shift 2 ;;
+	--seconds) SECONDS_M=$2; shift 2 ;;
+	--runs) RUNS=$2; shift 2 ;;
+	--warmup) WARMUP=$2; shift 2 ;;
+	--tools) TOOLS=$2; shift 2 ;;
+	--scaling) SCALING=1; shift ;;
+	--scales) SCALES=$2; shift 2 ;;
+	--cgdash) CGDASH=$2; shift 2 ;;
+	--no-floor) FLOOR=0; shift ;;
+	--raw) RAW=$2; shift 2 ;;
+	-h | --help) usage 0 ;;
+	*) echo "unknown option: $1" >&2; usage 2 ;;
+	esac
+done
+for v in PROCS GROUPS_N SECONDS_M RUNS WARMUP; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+done
+[ "$RUNS" -ge 1 ] && [ "$SECONDS_M" -ge 1 ] || die "--runs and --seconds must be >= 1"
+[ "$(id -u)" = 0 ] || die "run as root (it creates cgroups and moves its own sleepers into them)"
+for c in tmux gcc awk ps; do command -v "$c" >/dev/null || die "needs $c"; done
+[ "$SCALING" = 1 ] && TOOLS="cgdash"
+
+BENCH_ID="cgdash-bench-$$"
+SOCK="$BENCH_ID"                      # our own tmux server: never the user's
+TMP=$(mktemp -d "/tmp/$BENCH_ID.XXXXXX") || die "mktemp failed"
+[ -n "$RAW" ] || RAW="/tmp/cgdash-bench-$(date -u +%Y%m%dT%H%M%SZ).tsv"
+HZ=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------- cleanup
+CREATED=()        # cgroup directories we made, in creation order
+SLEEPER_PIDS=()   # idle processes we started
+SPAWNER_PID=""
+TOOL_PIDS=()      # tools we started (killed by pid if tmux did not end them)
+CLEANED=0
+
+kill_pids() { # kill_pids SIG PID... — only pids from our own lists
+	local sig=$1; shift
+	local chunk=()
+	for p in "$@"; do
+		chunk+=("$p")
+		if [ ${#chunk[@]} -ge 1000 ]; then kill "-$sig" "${chunk[@]}" 2>/dev/null; chunk=(); fi
+	done
+	[ ${#chunk[@]} -eq 0 ] || kill "-$sig" "${chunk[@]}" 2>/dev/null
+	return 0
+}
+
+unload() {
+	if [ ${#SLEEPER_PIDS[@]} -gt 0 ]; then
+		kill_pids KILL "${SLEEPER_PIDS[@]}"
+	fi
+	if [ -n "$SPAWNER_PID" ]; then
+		# the spawner reaps its children and then exits by itself
+		local i
+		for ((i = 0; i < 100; i++)); do kill -0 "$SPAWNER_PID" 2>/dev/null || break; sleep 0.05; done
+		kill -KILL "$SPAWNER_PID" 2>/dev/null
+		wait "$SPAWNER_PID" 2>/dev/null
+	fi
+	SLEEPER_PIDS=() SPAWNER_PID=""
+}
+
+remove_groups() {
+	local i d try
+	for ((i = ${#CREATED[@]} - 1; i >= 0; i--)); do
+		d=${CREATED[i]}
+		[ -d "$d" ] || continue
+		for try in 1 2 3 4 5 6 7 8 9 10; do
+			rmdir "$d" 2>/dev/null && break
+			sleep 0.2
+		done
+		[ -d "$d" ] && echo "overhead.sh: could not remove $d" >&2
+	done
+	CREATED=()
+}
+
+cleanup() {
+	[ "$CLEANED" = 1 ] && return
+	CLEANED=1
+	trap - EXIT INT TERM
+	local s
+	for s in $(tmux -L "$SOCK" list-sessions -F '#{session_name}' 2>/dev/null); do
+		case "$s" in "$BENCH_ID"-*) tmux -L "$SOCK" kill-session -t "$s" 2>/dev/null ;; esac
+	done
+	tmux -L "$SOCK" kill-server 2>/dev/null
+	[ -z "$NAP_PID" ] || kill "$NAP_PID" 2>/dev/null
+	[ ${#TOOL_PIDS[@]} -eq 0 ] || kill_pids KILL "${TOOL_PIDS[@]}"
+	unload
+	remove_groups
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'echo "overhead.sh: interrupted, cleaning up" >&2; exit 130' INT TERM
+
+# ---------------------------------------------------------------- cgroup layout
+# From /proc/self/mountinfo: the root mounts of the v1 cpu, cpuacct and memory
+# controllers (separate or co-mounted), else the cgroup2 mount.
+CPU_MNT="" CPUACCT_MNT="" MEM_MNT="" V2_MNT=""
+while read -r mnt fstype opts; do
+	case "$fstype" in
+	cgroup)
+		IFS=, read -ra o <<<"$opts"
+		for x in "${o[@]}"; do
+			case "$x" in
+			cpu) CPU_MNT=$mnt ;;
+			cpuacct) CPUACCT_MNT=$mnt ;;
+			memory) MEM_MNT=$mnt ;;
+			esac
+		done ;;
+	cgroup2) [ -z "$V2_MNT" ] && V2_MNT=$mnt ;;
+	esac
+done < <(awk '$4 == "/" { for (i = 7; i <= NF; i++) if ($i == "-") { print $5, $(i+1), $(i+3); break } }' /proc/self/mountinfo)
+
+if [ -n "$CPUACCT_MNT" ] && [ -n "$MEM_MNT" ]; then
+	MODE=v1
+	GROUP_ROOTS=()
+	for m in "$CPU_MNT" "$CPUACCT_MNT" "$MEM_MNT"; do
+		[ -n "$m" ] || continue
+		case " ${GROUP_ROOTS[*]-} " in *" $m "*) ;; *) GROUP_ROOTS+=("$m") ;; esac
+	done
+	FLOOR_ARGS=("$CPUACCT_MNT:cpuacct.usage" "$MEM_MNT:memory.usage_in_bytes")
+	ACCT_ROOT=$CPUACCT_MNT
+elif [ -n "$V2_MNT" ]; then
+	MODE=v2
+	GROUP_ROOTS=("$V2_MNT")
+	FLOOR_ARGS=("$V2_MNT:cpu.stat" "$V2_MNT:memory.current")
+	ACCT_ROOT=$V2_MNT
+else
+	die "no cgroup v1 cpuacct+memory nor cgroup2 mount found in /proc/self/mountinfo"
+fi
+
+make_group() { # make_group DIR — only ever below our own cgdash-bench-<pid>
+	case "$1" in */"$BENCH_ID" | */"$BENCH_ID"/*) ;; *) die "refusing to create $1" ;; esac
+	[ -d "$1" ] && return 0
+	mkdir "$1" || die "cannot create $1"
+	CREATED+=("$1")
+}
+
+for r in "${GROUP_ROOTS[@]}"; do make_group "$r/$BENCH_ID"; done
+if [ "$MODE" = v2 ]; then
+	# controllers for our groups; the root must already delegate them
+	for c in cpu memory; do
+		grep -qw "$c" "$V2_MNT/cgroup.subtree_control" 2>/dev/null &&
+			echo "+$c" >"$V2_MNT/$BENCH_ID/cgroup.subtree_control" 2>/dev/null
+	done
+fi
+ACCT_GROUP="$ACCT_ROOT/$BENCH_ID/tool"   # the cross-check group for the tool under test
+make_group "$ACCT_GROUP"
+
+acct_ns() { # CPU time of the cross-check group, ns
+	if [ "$MODE" = v1 ]; then
+		cat "$ACCT_GROUP/cpuacct.usage" 2>/dev/null || echo 0
+	else
+		awk '$1 == "usage_usec" { print $2 * 1000 }' "$ACCT_GROUP/cpu.stat" 2>/dev/null || echo 0
+	fi
+}
+
+# ---------------------------------------------------------------- helpers
+gcc -O2 -o "$TMP/floor" "$HERE/floor.c" || die "cannot compile bench/floor.c"
+gcc -O2 -o "$TMP/sleepers" "$HERE/sleepers.c" || die "cannot compile bench/sleepers.c"
+
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }   # wall clock, µs
+
+NAP_PID=""
+nap() { # sleep that a signal can interrupt (so Ctrl-C/TERM clean up at once)
+	sleep "$1" &
+	NAP_PID=$!
+	wait "$NAP_PID"
+	NAP_PID=""
+}
+
+# CPU time of one single-threaded process (the tmux server), in clock ticks
+# (fractional: from schedstat's ns when the kernel has it, else utime+stime)
+proc_ticks() {
+	local s
+	if s=$(cat "/proc/$1/schedstat" 2>/dev/null); then
+		echo "${s%% *}" | awk -v hz="$HZ" '{ printf "%.3f\n", $1 * hz / 1e9 }'
+		return
+	fi
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	s=${s##*) }
+	set -- $s
+	echo $(( ${12} + ${13} ))
+}
+
+# utime+stime+cutime+cstime (clock ticks) of PID and all its live descendants
+tree_ticks() {
+	ps -e -o pid=,ppid= | awk -v root="$1" '
+		{ kids[$2] = kids[$2] " " $1 }
+		END {
+			n = 1; q[1] = root; seen[root] = 1
+			for (i = 1; i <= n; i++) {
+				m = split(kids[q[i]], k, " ")
+				for (j = 1; j <= m; j++) if (!(k[j] in seen)) { seen[k[j]] = 1; q[++n] = k[j] }
+			}
+			for (i = 1; i <= n; i++) print q[i]
+		}' | while read -r p; do
+		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		s=${s##*) }
+		set -- $s
+		echo $(( ${12} + ${13} + ${14} + ${15} ))
+	done | awk '{ t += $1 } END { print t + 0 }'
+}
+
+# VmHWM (KiB) of PID plus its live descendants
+tree_hwm() {
+	ps -e -o pid=,ppid= | awk -v root="$1" '
+		{ kids[$2] = kids[$2] " " $1 }
+		END {
+			n = 1; q[1] = root; seen[root] = 1
+			for (i = 1; i <= n; i++) {
+				m = split(kids[q[i]], k, " ")
+				for (j = 1; j <= m; j++) if (!(k[j] in seen)) { seen[k[j]] = 1; q[++n] = k[j] }
+			}
+			for (i = 1; i <= n; i++) print q[i]
+		}' | while read -r p; do
+		awk '$1 == "VmHWM:" { print $2 }' "/proc/$p/status" 2>/dev/null
+	done | awk '{ t += $1 } END { print t + 0 }'
+}
+
+# ---------------------------------------------------------------- the tools
+TERMNAME=screen
+infocmp tmux-256color >/dev/null 2>&1 && TERMNAME=tmux-256color
+
+have_tool() {
+	case "$1" in
+	cgdash) [ -x "$CGDASH" ] ;;
+	floor) return 0 ;;
+	*) command -v "$1" >/dev/null ;;
+	esac
+}
+
+tool_version() {
+	case "$1" in
+	cgdash) "$CGDASH" --version 2>/dev/null | head -1 || echo cgdash ;;
+	btop) echo "btop $(btop --version 2>/dev/null | awk '{ print $NF; exit }')" ;;
+	htop) htop --version 2>/dev/null | head -1 ;;
+	top) echo "top ($(top -V 2>&1 | sed -n 's/.*\(procps[-a-z]* [0-9.]*\).*/\1/p' | head -1))" ;;
+	btm) echo "bottom $(btm --version 2>/dev/null | awk '{ print $NF; exit }')" ;;
+	floor) echo "floor (naive open/read/close)" ;;
+	esac
+}
+
+# The command line of a tool at a 1 s refresh, with a fresh HOME (no user config).
+tool_cmd() {
+	local tool=$1 home="$TMP/home-$1"
+	mkdir -p "$home/.config"
+	local env="env -u XDG_CONFIG_HOME HOME=$home LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=$TERMNAME"
+	case "$tool" in
+	cgdash) echo "exec $env $CGDASH --interval 1s" ;;
+	btop)
+		mkdir -p "$home/.config/btop"
+		echo "update_ms = 1000" >"$home/.config/btop/btop.conf"
+		echo "exec $env btop" ;;
+	htop) echo "exec $env htop -d 10" ;;
+	top) echo "exec $env top -d 1" ;;
+	btm) echo "exec $env btm --rate 1000" ;;
+	floor) echo "exec $TMP/floor ${FLOOR_ARGS[*]}" ;;
+	esac
+}
+
+start_tmux_server() {
+	tmux -L "$SOCK" -f /dev/null start-server \; set -g exit-empty off \; \
+		set -g default-terminal "$TERMNAME" \; set -g status off 2>/dev/null
+	tmux -L "$SOCK" new-session -d -s "$BENCH_ID-keeper" -x 200 -y 50 "sleep 100000" 2>/dev/null
+	TMUX_PID=$(tmux -L "$SOCK" display-message -p -t "$BENCH_ID-keeper" '#{pid}' 2>/dev/null)
+	[ -n "$TMUX_PID" ] || die "cannot start tmux"
+	tmux -L "$SOCK" set -g status off 2>/dev/null
+}
+
+pane_has_text() {
+	tmux -L "$SOCK" capture-pane -p -t "$1" 2>/dev/null | grep -q '[^[:space:]]'
+}
+
+# measure TOOL RUN — one tool, one run: appends a line to $RAW
+measure() {
+	local tool=$1 run=$2 session="$BENCH_ID-$1-r$2"
+	local cmd t0 pid first=NA c1 c2 w1 w2 a1 a2 tm1 tm2 hwm start_ticks status=ok d
+	rm -rf "$TMP/home-$tool"
+	cmd=$(tool_cmd "$tool")
+	t0=$(now_us)
+	tmux -L "$SOCK" new-session -d -s "$session" -x 200 -y 50 "$cmd" || { log "$tool: tmux failed"; return; }
+	pid=$(tmux -L "$SOCK" list-panes -t "$session" -F '#{pane_pid}' 2>/dev/null | head -1)
+	[ -n "$pid" ] || { log "$tool: no pane pid"; return; }
+	TOOL_PIDS+=("$pid")
+	echo "$pid" >"$ACCT_GROUP/cgroup.procs" 2>/dev/null || log "$tool: could not move pid $pid to the cross-check group"
+	# first paint: poll the pane every 20 ms (at most for the warm-up)
+	while [ $(( $(now_us) - t0 )) -lt $(( WARMUP * 1000000 )) ]; do
+		if pane_has_text "$session"; then first=$(( ($(now_us) - t0) / 1000 )); break; fi
+		sleep 0.02
+	done
+	# startup CPU: what it used in its first second
+	d=$(( 1000000 - ($(now_us) - t0) ))
+	[ "$d" -le 0 ] || nap "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
+	start_ticks=$(tree_ticks "$pid")
+	d=$(( WARMUP * 1000000 - ($(now_us) - t0) ))
+	[ "$d" -le 0 ] || nap "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
+	# the measured window
+	c1=$(tree_ticks "$pid"); a1=$(acct_ns); tm1=$(proc_ticks "$TMUX_PID"); w1=$(now_us)
+	nap "$SECONDS_M"
+	c2=$(tree_ticks "$pid"); a2=$(acct_ns); tm2=$(proc_ticks "$TMUX_PID"); w2=$(now_us)
+	hwm=$(tree_hwm "$pid")
+	if ! kill -0 "$pid" 2>/dev/null; then
+		status=died
+		log "$tool exited early; its screen:"
+		tmux -L "$SOCK" capture-pane -p -t "$session" 2>/dev/null | sed 's/^/#   /' | head -20 >&2
+	fi
+	tmux -L "$SOCK" kill-session -t "$session" 2>/dev/null
+	local i
+	for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	kill -KILL "$pid" 2>/dev/null
+	# tool run procs groups wall_s cpu_ms_per_s acct_ms_per_s hwm_kib startup_ms first_paint_ms tmux_ms_per_s status version
+	awk -v OFS='\t' -v tool="$tool" -v run="$run" -v p="$PROCS" -v g="$GROUPS_N" \
+		-v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" -v a1="$a1" -v a2="$a2" \
+		-v tm1="$tm1" -v tm2="$tm2" -v hz="$HZ" -v hwm="$hwm" -v st="$start_ticks" \
+		-v fp="$first" -v status="$status" -v ver="$(tool_version "$tool")" 'BEGIN {
+			wall = (w2 - w1) / 1e6
+			printf "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%.2f\t%s\t%s\n", tool, run, p, g, wall,
+				(c2 - c1) * 1000 / hz / wall, (a2 - a1) / 1e6 / wall, hwm, st * 1000 / hz, fp,
+				(tm2 - tm1) * 1000 / hz / wall, status, ver
+		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-7s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  startup %4d ms  first paint %s ms  tmux %.2f ms/s  %s\n", $2, $1, $6, $7, $8 / 1024, $9, $10, $11, $12 }' >&2
+	sleep 1
+}
+
+# ---------------------------------------------------------------- the load
+NPIDS_OTHER=0
+load() { # load PROCS GROUPS
+	local n=$1 g=$2 i j p width=3 name r
+	[ "$g" -gt 1000 ] && width=4
+	local pid_max threads_max now_procs
+	pid_max=$(cat /proc/sys/kernel/pid_max)
+	threads_max=$(cat /proc/sys/kernel/threads-max)
+	now_procs=$(ls /proc | grep -c '^[0-9]')
+	[ $((now_procs + n + 500)) -lt "$pid_max" ] || die "$n sleepers would exceed pid_max ($pid_max)"
+	[ $((now_procs + n + 500)) -lt "$threads_max" ] || die "$n sleepers would exceed threads-max ($threads_max)"
+	for r in "${GROUP_ROOTS[@]}"; do
+		for ((i = 0; i < g; i++)); do
+			printf -v name "g%0${width}d" "$i"
+			make_group "$r/$BENCH_ID/$name"
+		done
+	done
+	# a deadline of their own: the whole benchmark, plus margin
+	local ntools deadline
+	ntools=$(( $(echo "$TOOLS" | wc -w) + 1 ))
+	deadline=$(( RUNS * ntools * (WARMUP + SECONDS_M + 8) + 600 ))
+	"$TMP/sleepers" "$n" "$deadline" "$TMP/sleepers.pids" &
+	SPAWNER_PID=$!
+	for ((i = 0; i < 6000; i++)); do
+		[ -f "$TMP/sleepers.pids" ] && [ "$(tail -n 1 "$TMP/sleepers.pids")" = done ] && break
+		[ "$(tail -n 1 "$TMP/sleepers.pids" 2>/dev/null)" = failed ] && die "sleepers: fork failed"
+		kill -0 "$SPAWNER_PID" 2>/dev/null || die "sleepers died"
+		sleep 0.05
+	done
+	mapfile -t SLEEPER_PIDS < <(grep '^[0-9]' "$TMP/sleepers.pids")
+	[ ${#SLEEPER_PIDS[@]} -eq "$n" ] || die "started ${#SLEEPER_PIDS[@]} of $n sleepers"
+	# half of them into the groups, round robin
+	local moved=0 failed=0
+	for ((i = 0; i < n / 2; i++)); do
+		p=${SLEEPER_PIDS[i]}
+		[ "$g" -gt 0 ] || break
+		printf -v name "g%0${width}d" $((i % g))
+		for r in "${GROUP_ROOTS[@]}"; do
+			if echo "$p" >"$r/$BENCH_ID/$name/cgroup.procs" 2>/dev/null; then :; else failed=$((failed + 1)); fi
+		done
+		moved=$((moved + 1))
+	done
+	[ "$failed" -eq 0 ] || log "warning: $failed moves into groups failed"
+	NPIDS_OTHER=$(ls /proc | grep -c '^[0-9]')
+	log "load: $n sleepers ($moved in $g groups under $BENCH_ID in ${GROUP_ROOTS[*]}); $NPIDS_OTHER pids on the machine"
+}
+
+unload_all() { # kill the sleepers, remove the gNNN groups (keep the parents)
+	unload
+	local keep=() d
+	local i
+	for ((i = ${#CREATED[@]} - 1; i >= 0; i--)); do
+		d=${CREATED[i]}
+		case "$d" in
+		*/"$BENCH_ID"/g*)
+			for try in 1 2 3 4 5 6 7 8 9 10; do rmdir "$d" 2>/dev/null && break; sleep 0.2; done ;;
+		esac
+	done
+	for d in "${CREATED[@]}"; do [ -d "$d" ] && keep+=("$d"); done
+	CREATED=("${keep[@]}")
+}
+
+# ---------------------------------------------------------------- cgdash binary
+if [[ " $TOOLS " == *" cgdash "* ]]; then
+	[ -n "$CGDASH" ] || CGDASH="$REPO/target/release/cgdash"
+	if [ ! -x "$CGDASH" ] && [ "$CGDASH" = "$REPO/target/release/cgdash" ] && command -v cargo >/dev/null; then
+		log "building cgdash (cargo build --release)"
+		(cd "$REPO" && cargo build --release --quiet) || log "cargo build failed: cgdash skipped"
+	fi
+fi
+
+RUN_TOOLS=()
+for t in $TOOLS; do
+	if have_tool "$t"; then RUN_TOOLS+=("$t"); else log "$t not installed: skipped"; fi
+done
+[ "$FLOOR" = 1 ] && RUN_TOOLS+=(floor)
+[ ${#RUN_TOOLS[@]} -gt 0 ] || die "no tool to run"
+
+# ---------------------------------------------------------------- summary
+# median (min–max) per tool, median over runs of the per-run ratio cgdash/tool
+summary() { # summary RAWFILE PROCS GROUPS
+	awk -F'\t' -v P="$2" -v G="$3" '
+	function median(arr, n,    i, j, t) {
+		for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
+		return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+	}
+	function collect(tool, col, out,    k, n) {
+		n = 0
+		for (k = 1; k <= nrows; k++) if (T[k] == tool && S[k] == "ok") out[++n] = C[k, col]
+		return n
+	}
+	$3 == P && $4 == G {
+		nrows++; T[nrows] = $1; R[nrows] = $2; S[nrows] = $12
+		for (c = 1; c <= NF; c++) C[nrows, c] = $c
+		if (!($1 in seen)) { seen[$1] = 1; order[++ntools] = $1; ver[$1] = $13 }
+		if ($12 == "ok") cpu[$1, $2] = $6
+	}
+	END {
+		for (i = 1; i <= ntools; i++) {
+			t = order[i]
+			n = collect(t, 6, a); if (n == 0) { med[t] = -1; continue }
+			mn = a[1]; mx = a[1]; for (k = 1; k <= n; k++) { if (a[k] < mn) mn = a[k]; if (a[k] > mx) mx = a[k] }
+			med[t] = median(a, n); lo[t] = mn; hi[t] = mx; nr[t] = n
+			n = collect(t, 7, a); acct[t] = median(a, n)
+			n = collect(t, 8, a); mx = 0; for (k = 1; k <= n; k++) if (a[k] > mx) mx = a[k]; rss[t] = mx / 1024
+			n = collect(t, 9, a); st[t] = median(a, n)
+			n = 0; for (k = 1; k <= nrows; k++) if (T[k] == t && S[k] == "ok" && C[k, 10] != "NA") a[++n] = C[k, 10]
+			fp[t] = n ? sprintf("%.0f ms", median(a, n)) : "–"
+			n = collect(t, 11, a); tmx[t] = median(a, n)
+			# same-run ratio cgdash / tool
+			n = 0
+			for (k = 1; k <= nrows; k++) if (T[k] == t && S[k] == "ok" && (("cgdash", R[k]) in cpu) && C[k, 6] > 0)
+				a[++n] = cpu["cgdash", R[k]] / C[k, 6]
+			ratio[t] = (t == "cgdash" || n == 0) ? "–" : sprintf("%.2f×", median(a, n))
+		}
+		# sort by median CPU
+		for (i = 1; i <= ntools; i++) s[i] = order[i]
+		for (i = 2; i <= ntools; i++) { x = s[i]; for (j = i - 1; j >= 1 && med[s[j]] > med[x]; j--) s[j + 1] = s[j]; s[j + 1] = x }
+		print "| tool | CPU ms per refresh, median (min–max) | cgdash ÷ tool (same run) | cpuacct ms | peak RSS | startup CPU (1st s) | first paint | tmux ms |"
+		print "|---|---|---|---|---|---|---|---|"
+		for (i = 1; i <= ntools; i++) {
+			t = s[i]
+			if (med[t] < 0) { printf "| %s | failed | | | | | | |\n", ver[t]; continue }
+			printf "| %s | %.1f (%.1f–%.1f) | %s | %.1f | %.1f MiB | %.0f ms | %s | %.1f |\n", ver[t], med[t], lo[t], hi[t], ratio[t], acct[t], rss[t], st[t], fp[t], tmx[t]
+		}
+	}' "$1"
+}
+
+header() {
+	log "$(date -u '+%F %T UTC') $(uname -r), $(nproc) cpus, cgroup $MODE ($([ "$MODE" = v1 ] && echo "cpu=$CPU_MNT cpuacct=$CPUACCT_MNT memory=$MEM_MNT" || echo "$V2_MNT")), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	log "each tool: tmux 200x50, 1 s refresh, ${WARMUP} s warm-up, ${SECONDS_M} s measured, $RUNS interleaved runs (order rotates); raw: $RAW"
+}
+
+run_all() { # run_all — RUNS interleaved rounds over RUN_TOOLS
+	local run i k n=${#RUN_TOOLS[@]}
+	for ((run = 1; run <= RUNS; run++)); do
+		log "run $run/$RUNS, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		for ((i = 0; i < n; i++)); do
+			k=$(( (i + run - 1) % n ))
+			measure "${RUN_TOOLS[k]}" "$run"
+		done
+	done
+}
+
+# ---------------------------------------------------------------- main
+[ -s "$RAW" ] || printf '# tool\trun\tprocs\tgroups\twall_s\tcpu_ms_per_s\tcpuacct_ms_per_s\thwm_kib\tstartup_cpu_ms\tfirst_paint_ms\ttmux_ms_per_s\tstatus\tversion\n' >"$RAW"
+start_tmux_server
+header
+if [ "$SCALING" = 0 ]; then
+	load "$PROCS" "$GROUPS_N"
+	run_all
+	unload_all
+	echo
+	echo "Load: $PROCS extra idle processes, $GROUPS_N extra groups in cpu, cpuacct and memory (half the processes in them), $NPIDS_OTHER pids in all; $(nproc) CPUs, cgroup $MODE."
+	echo "Each tool in tmux at 200x50 with a 1 s refresh, ${SECONDS_M} s after a ${WARMUP} s warm-up, $RUNS interleaved runs. Command: bench/overhead.sh --procs $PROCS --groups $GROUPS_N --seconds $SECONDS_M --runs $RUNS"
+	echo
+	summary "$RAW" "$PROCS" "$GROUPS_N"
+	echo
+	echo "CPU = the tool's utime+stime (threads and children included) per wall second = ms per 1 s refresh; cpuacct = the same from its own cpuacct group (ns-exact); startup CPU = CPU in the first second after start; first paint = until the pane shows a character; tmux = the tmux server's CPU while the tool ran. cgdash ÷ tool = median over runs of the same-run ratio."
+else
+	echo "| processes | groups | pids in all | cgdash ms per refresh, median (min–max) | floor ms | cgdash ÷ floor | cgdash peak RSS | cgdash startup CPU |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for sc in $SCALES; do
+		PROCS=${sc%/*} GROUPS_N=${sc#*/}
+		load "$PROCS" "$GROUPS_N"
+		run_all
+		unload_all
+		awk -F'\t' -v P="$PROCS" -v G="$GROUPS_N" -v N="$NPIDS_OTHER" '
+		function median(arr, n,    i, j, t) {
+			for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
+			return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+		}
+		$3 == P && $4 == G && $12 == "ok" {
+			if ($1 == "cgdash") { c[++nc] = $6; cr[$2] = $6; if ($8 > rss) rss = $8; s[++ns] = $9 }
+			if ($1 == "floor") { f[++nf] = $6; fr[$2] = $6 }
+		}
+		END {
+			if (nc == 0) { printf "| %d | %d | %d | failed | | | | |\n", P, G, N; exit }
+			lo = c[1]; hi = c[1]; for (i = 1; i <= nc; i++) { if (c[i] < lo) lo = c[i]; if (c[i] > hi) hi = c[i] }
+			nr = 0; for (r in cr) if ((r in fr) && fr[r] > 0) q[++nr] = cr[r] / fr[r]
+			printf "| %d | %d | %d | %.1f (%.1f–%.1f) | %s | %s | %.1f MiB | %.0f ms |\n", P, G, N, median(c, nc), lo, hi,
+				nf ? sprintf("%.1f", median(f, nf)) : "–", nr ? sprintf("%.2f×", median(q, nr)) : "–", rss / 1024, median(s, ns)
+		}' "$RAW"
+	done
+	echo
+	echo "cgdash --interval 1s in tmux 200x50, ${SECONDS_M} s after a ${WARMUP} s warm-up, $RUNS runs interleaved with the floor; processes/groups are the extra load (half the processes in the groups). Command: bench/overhead.sh --scaling --seconds $SECONDS_M --runs $RUNS"
+fi
+echo
+echo "raw results: $RAW"
