@@ -169,3 +169,29 @@ fn exit_codes_pass_through() {
         assert!(!layout.group_exists(&cleanup.group()));
     }
 }
+
+#[test]
+fn limits_are_in_place_when_the_workload_starts() {
+    let Some(layout) = common::live("limits_are_in_place_when_the_workload_starts") else {
+        return;
+    };
+    let name = unique("first");
+    let cleanup = Cleanup::new(&layout, &name);
+    // The workload's first command reads its own limits through the
+    // read-only cgroupfs cgdash mounts inside (its group is the root there),
+    // then tries to raise one.
+    let script = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+                  cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max; \
+                  (echo max > /sys/fs/cgroup/pids.max || echo max > /sys/fs/cgroup/pids/pids.max) 2>/dev/null \
+                  && echo raised || echo refused";
+    let out = cgdash(
+        &[
+            "run", "--name", &name, "--memory", "64M", "--pids", "20", "--", "sh", "-c", script,
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines, ["67108864", "20", "refused"], "{out:?}");
+    assert!(!layout.group_exists(&cleanup.group()));
+}

@@ -1,5 +1,6 @@
 //! `cgdash run [limits] [isolation] [--name N] [--keep] -- CMD [ARGS…]`.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,18 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     };
     for n in w.notes() {
         eprintln!("cgdash: note: {n}");
+    }
+    // Tell a person (not a script) where to look and what to `cgdash set`.
+    if std::io::stderr().is_terminal() && !w.group().is_empty() {
+        let limits: Vec<String> = spec.settings.iter().map(|s| s.to_string()).collect();
+        eprintln!(
+            "cgdash: {} runs in {} (pid {}{}{})",
+            spec.command[0],
+            w.group(),
+            w.pid(),
+            if limits.is_empty() { "" } else { "; " },
+            limits.join(", ")
+        );
     }
     let mut first_stop: Option<Instant> = None;
     let exit = loop {
