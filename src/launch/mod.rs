@@ -26,13 +26,15 @@ mod net;
 mod rootfs;
 mod spec;
 mod stale;
+mod start;
 mod status;
 mod workload;
 
 pub use error::LaunchError;
 pub use spec::{validate_name, LaunchSpec, Namespace, StdioMode};
 pub use stale::{cleanup_stale, state_dir};
-pub use workload::{launch, Workload, WorkloadExit};
+pub use start::launch;
+pub use workload::{Workload, WorkloadExit};
 
 /// Entry point of the hidden `cgdash __launch` subcommand. Must be called in a
 /// fresh, single-threaded process (main, before anything starts threads).

@@ -1,0 +1,371 @@
+//! `launch`: validate, create and limit the group, start the helper inside
+//! it, wait until the workload runs. On any error, undo what was done.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::error::LaunchError;
+use super::spec::{self, HelperSpec, LaunchSpec, Namespace, StdioMode};
+use super::stale;
+use super::status::{Msg, StatusReader};
+use super::workload::Workload;
+use crate::cgroup::{Layout, Version};
+
+/// How long `launch` waits for the workload to start before giving up.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Launches `spec`: returns once the workload runs, inside its limited group
+/// and namespaces. On any error nothing is left behind (no group, no process).
+/// Safe to call from a multi-threaded program: the namespaces are made in a
+/// fresh helper process, and between fork and exec only `write(2)`, `fcntl`
+/// and `prctl` run.
+pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchError> {
+    let root = nix::unistd::geteuid().is_root();
+    let argv0 = spec.command.first().ok_or(LaunchError::NoCommand)?;
+    if spec.command.iter().any(|a| a.contains('\0')) {
+        return Err(LaunchError::Conflict(
+            "the command contains a NUL byte".into(),
+        ));
+    }
+    let namespaces: Vec<Namespace> = Namespace::ALL
+        .into_iter()
+        .filter(|n| spec.creates(*n, root))
+        .collect();
+    let has = |ns| namespaces.contains(&ns);
+    if !root && !has(Namespace::User) && !namespaces.is_empty() {
+        return Err(LaunchError::NeedsPrivilege {
+            what: "new namespaces without a user namespace (--share user)".into(),
+            why: "only root may create them".into(),
+        });
+    }
+    if spec.hostname.is_some() && !has(Namespace::Uts) {
+        return Err(LaunchError::Conflict(
+            "--hostname needs a uts namespace (remove uts from --share)".into(),
+        ));
+    }
+    if let Some(h) = &spec.hostname {
+        if h.is_empty() || h.len() > 64 {
+            return Err(LaunchError::Conflict(format!(
+                "hostname `{h}` must be 1–64 characters"
+            )));
+        }
+    }
+    let (exe, rootfs) = match &spec.rootfs {
+        Some(r) => {
+            if !has(Namespace::Mount) {
+                return Err(LaunchError::Conflict(
+                    "--rootfs needs a mount namespace (remove mount from --share)".into(),
+                ));
+            }
+            let abs = spec::check_rootfs(r)?;
+            (spec::resolve_in_rootfs(&abs, argv0)?, Some(abs))
+        }
+        None => (
+            spec::resolve_host(argv0)?.to_string_lossy().into_owned(),
+            None,
+        ),
+    };
+    let helper_exe = spec
+        .helper
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+
+    // Which group, if any.
+    let mut notes = Vec::new();
+    let use_group = if root {
+        true
+    } else {
+        match delegated_parent(layout) {
+            Ok(()) => true,
+            Err(why) if !spec.settings.is_empty() => {
+                let what: Vec<String> = spec
+                    .settings
+                    .iter()
+                    .map(|s| format!("--{}", flag(s)))
+                    .collect();
+                return Err(LaunchError::NeedsPrivilege {
+                    what: what.join(", "),
+                    why,
+                });
+            }
+            Err(why) => {
+                notes.push(format!(
+                    "not root: running without a cgroup of its own, so no limits ({why})"
+                ));
+                false
+            }
+        }
+    };
+
+    let (name, group, state_file) = if use_group {
+        let (name, group, state) = create_named_group(layout, spec, argv0)?;
+        (name, group, Some(state))
+    } else {
+        let name = match &spec.name {
+            Some(n) => {
+                spec::validate_name(n)?;
+                n.clone()
+            }
+            None => format!("{}-{}", spec::name_stem(argv0), std::process::id()),
+        };
+        (name, String::new(), None)
+    };
+    // From here on, undo everything on error.
+    let undo = |e: LaunchError| -> LaunchError {
+        if !group.is_empty() {
+            let _ = layout.remove_group(&group, Duration::from_secs(3));
+        }
+        if let Some(s) = &state_file {
+            stale::remove_state(s);
+        }
+        e
+    };
+    if !group.is_empty() && !spec.settings.is_empty() {
+        if let Err(e) = layout.apply(&group, &spec.settings) {
+            return Err(undo(e.into()));
+        }
+    }
+    let procs: Vec<File> = if group.is_empty() {
+        Vec::new()
+    } else {
+        let mut v = Vec::new();
+        for p in layout.procs_files(&group) {
+            match OpenOptions::new().write(true).open(&p) {
+                Ok(f) => v.push(f),
+                Err(e) => {
+                    return Err(undo(LaunchError::io(
+                        format!("cannot open {}", p.display()),
+                        e,
+                    )))
+                }
+            }
+        }
+        v
+    };
+    let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| undo(LaunchError::nix("pipe", e)))?;
+    let (life_r, life_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| undo(LaunchError::nix("pipe", e)))?;
+    let hspec = HelperSpec {
+        name: name.clone(),
+        argv: spec.command.clone(),
+        exe,
+        namespaces: namespaces.clone(),
+        hostname: spec.hostname.clone(),
+        rootfs,
+        map_user: (!root && has(Namespace::User)).then(|| {
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
+        }),
+        cgroup_mounts: if has(Namespace::Cgroup) {
+            cgroup_mounts(layout)
+        } else {
+            Vec::new()
+        },
+        new_session: spec.stdio == StdioMode::Null,
+        status_fd: status_w.as_raw_fd(),
+        lifeline_fd: life_r.as_raw_fd(),
+    };
+    let json = serde_json::to_string(&hspec)
+        .map_err(|e| undo(LaunchError::io("spec", std::io::Error::other(e))))?;
+    let mut cmd = Command::new(&helper_exe);
+    cmd.arg("__launch").arg(json);
+    if spec.stdio == StdioMode::Null {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+    }
+    let keep_fds = [status_w.as_raw_fd(), life_r.as_raw_fd()];
+    // SAFETY: the closure runs between fork and exec; it only calls write(2)
+    // on already-open files, fcntl(2) and prctl(2): async-signal-safe, no
+    // allocation, no locks — fine even if other threads held locks at fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Join the group first: everything the helper and its descendants
+            // run happens inside the limits.
+            for mut f in procs.iter() {
+                f.write_all(b"0")?;
+            }
+            for fd in keep_fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(source) => {
+            return Err(undo(LaunchError::Spawn {
+                exe: helper_exe,
+                source,
+            }))
+        }
+    };
+    drop(status_w);
+    drop(life_r);
+    let mut w = Workload {
+        layout: layout.clone(),
+        name,
+        group: group.clone(),
+        keep: spec.keep,
+        helper: Some(child),
+        init_pid: None,
+        workload_pid: None,
+        status: StatusReader::new(status_r),
+        exit: None,
+        state_file: state_file.clone(),
+        lifeline: Some(life_w),
+        cleaned: false,
+        notes,
+    };
+    // Wait for "started" (and init's pid) or an error.
+    let end = Instant::now() + START_TIMEOUT;
+    let mut started = false;
+    let mut error: Option<String> = None;
+    while Instant::now() < end && !w.status.eof() {
+        for m in w.status.read(Duration::from_millis(100)) {
+            match m {
+                Msg::Started => started = true,
+                Msg::Error(e) => error = Some(e),
+                Msg::Init(p) => w.init_pid = Some(p),
+                m @ (Msg::Exit(_) | Msg::Signal(_)) => w.absorb(vec![m]),
+            }
+        }
+        if error.is_some() || (started && w.init_pid.is_some()) {
+            break;
+        }
+    }
+    if !started {
+        // Make sure the helper is gone, then remove the group.
+        let _ = w.kill_now();
+        w.cleaned = true;
+        w.state_file = None;
+        let err = match error {
+            Some(e) => LaunchError::Setup(e),
+            None if Instant::now() >= end => LaunchError::Setup(format!(
+                "the workload did not start within {START_TIMEOUT:?}"
+            )),
+            None => LaunchError::HelperDied(match w.exit {
+                Some(e) => format!(" ({e})"),
+                None => String::new(),
+            }),
+        };
+        return Err(undo(err));
+    }
+    w.workload_pid = w.init_pid.and_then(first_child);
+    Ok(w)
+}
+
+/// Creates `cgdash/NAME` (writing the state file first). A given name that
+/// exists is an error; a default name takes the next free number.
+fn create_named_group(
+    layout: &Layout,
+    spec: &LaunchSpec,
+    argv0: &str,
+) -> Result<(String, String, PathBuf), LaunchError> {
+    let candidates: Vec<String> = match &spec.name {
+        Some(n) => {
+            spec::validate_name(n)?;
+            vec![n.clone()]
+        }
+        None => {
+            let stem = spec::name_stem(argv0);
+            (1..=1000).map(|i| format!("{stem}-{i}")).collect()
+        }
+    };
+    for name in candidates {
+        let group = format!("cgdash/{name}");
+        if layout.group_exists(&group) {
+            if spec.name.is_some() {
+                return Err(LaunchError::NameTaken(name));
+            }
+            continue;
+        }
+        let Some(state) = stale::write_state(&name, &group)? else {
+            // Another live cgdash is creating this very name right now.
+            if spec.name.is_some() {
+                return Err(LaunchError::NameTaken(name));
+            }
+            continue;
+        };
+        match layout.create_group(&group) {
+            Ok(()) => return Ok((name, group, state)),
+            Err(crate::cgroup::CgroupError::GroupExists(_)) => {
+                // Made by someone else between our check and now: not ours.
+                stale::remove_state(&state);
+                if spec.name.is_some() {
+                    return Err(LaunchError::NameTaken(name));
+                }
+                continue;
+            }
+            Err(e) => {
+                stale::remove_state(&state);
+                return Err(e.into());
+            }
+        }
+    }
+    Err(LaunchError::Conflict(
+        "no free default name; pass --name".into(),
+    ))
+}
+
+/// The CLI flag of a setting, for messages (`cpu.weight` → `cpu-weight`).
+fn flag(s: &crate::cgroup::Setting) -> String {
+    match s.knob.name() {
+        "cpuset.cpus" => "cpuset".into(),
+        n => n.replace('.', "-"),
+    }
+}
+
+/// Whether a non-root caller may create `cgdash/…` groups: the `cgdash`
+/// directory must exist in every hierarchy and be writable by the caller
+/// (an administrator delegated it, e.g. `chown -R user /sys/fs/cgroup/*/cgdash`).
+fn delegated_parent(layout: &Layout) -> Result<(), String> {
+    for h in layout.walked() {
+        let dir = h.dir("cgdash");
+        if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_err() {
+            return Err(format!(
+                "{} is not writable by uid {} (an administrator can delegate it with chown)",
+                dir.display(),
+                nix::unistd::geteuid()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The hierarchies to mount read-only inside the workload, relative to
+/// /sys/fs/cgroup (only those mounted there on the host).
+fn cgroup_mounts(layout: &Layout) -> Vec<(String, String, String)> {
+    let base = Path::new("/sys/fs/cgroup");
+    layout
+        .walked()
+        .filter_map(|h| {
+            let rel = h
+                .mount
+                .strip_prefix(base)
+                .ok()?
+                .to_string_lossy()
+                .into_owned();
+            Some(match h.version {
+                Version::V1 => ("cgroup".to_string(), h.controllers.join(","), rel),
+                Version::V2 => ("cgroup2".to_string(), String::new(), rel),
+            })
+        })
+        .collect()
+}
+
+/// The first child of `pid` (our init's only direct child is the workload).
+fn first_child(pid: i32) -> Option<i32> {
+    let t = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    t.split_whitespace().next()?.parse().ok()
+}
