@@ -61,6 +61,9 @@ pub struct ProcRow {
     pub cgroup: Arc<str>,
     /// `/proc/PID/cgroup` as read: the paths in every hierarchy.
     pub cgroups_raw: Arc<str>,
+    /// First seen (or pid reused, or exec'd) in this scan: command line,
+    /// user and cgroup were read just now rather than taken from the cache.
+    pub fresh: bool,
 }
 
 /// What the scanner remembers about a process between ticks.
@@ -226,6 +229,7 @@ impl ProcessScanner {
             st.num_threads,
         );
         let tick = self.tick;
+        let fresh = new_comm.is_some();
         if let Some(comm) = new_comm {
             // New pid, pid reused (other start time) or exec (other comm).
             let entry = self.describe(pid, comm, starttime)?;
@@ -263,6 +267,7 @@ impl ProcessScanner {
             command: c.command.clone(),
             cgroup: c.cgroup.clone(),
             cgroups_raw: c.cgroups_raw.clone(),
+            fresh,
         })
     }
 

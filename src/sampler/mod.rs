@@ -57,13 +57,21 @@ pub struct Sampler {
     groups_prev: HashMap<String, GroupPrev>,
     procs_prev: HashMap<i32, ProcPrev>,
     rows: Vec<ProcRow>,
+    /// pid → index of its group in this tick's groups.
+    members: HashMap<i32, usize>,
+    /// Whether every read group's `cgroup.procs` could be read.
+    members_complete: bool,
 }
 
 impl Sampler {
     /// Samples the groups of `layout` and the processes of `proc_root`
     /// (normally `/proc`). Fails only if `proc_root` isn't a proc filesystem.
     pub fn new(layout: Layout, proc_root: PathBuf) -> Result<Sampler, ProcessError> {
-        let scanner = ProcessScanner::new(proc_root.clone(), &layout)?;
+        let mut scanner = ProcessScanner::new(proc_root.clone(), &layout)?;
+        // Group membership comes from the groups' `cgroup.procs` each tick
+        // (`read_members`); the scanner reads `/proc/PID/cgroup` only for
+        // processes it hasn't seen yet.
+        scanner.set_cgroup_refresh(0);
         let mut s = Sampler::cgroups_only(layout);
         s.memory_total = read_mem_total(&proc_root);
         s.scanner = Some(scanner);
@@ -87,6 +95,8 @@ impl Sampler {
             groups_prev: HashMap::new(),
             procs_prev: HashMap::new(),
             rows: Vec::new(),
+            members: HashMap::new(),
+            members_complete: false,
         }
     }
 
@@ -130,7 +140,8 @@ impl Sampler {
         self.groups_prev = next_prev;
         self.groups_at = Some(groups_at);
 
-        let processes = self.sample_processes(clock());
+        self.read_members(&out_groups);
+        let processes = self.sample_processes(clock(), &out_groups);
         let timestamp_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -161,7 +172,29 @@ impl Sampler {
         }
     }
 
-    fn sample_processes(&mut self, at: Instant) -> Vec<ProcessSnapshot> {
+    /// Which group each process is in, from the groups' `cgroup.procs` in the
+    /// primary hierarchy: exact on every tick for the cost of one read per
+    /// group, instead of one `/proc/PID/cgroup` read per process.
+    fn read_members(&mut self, groups: &[GroupSnapshot]) {
+        self.members.clear();
+        self.members_complete = true;
+        if self.scanner.is_none() {
+            return;
+        }
+        let primary = self.layout.primary();
+        for (i, g) in groups.iter().enumerate() {
+            let dir = primary.dir(g.path.trim_matches('/'));
+            let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
+                self.members_complete = false;
+                continue;
+            };
+            for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                self.members.insert(pid, i);
+            }
+        }
+    }
+
+    fn sample_processes(&mut self, at: Instant, groups: &[GroupSnapshot]) -> Vec<ProcessSnapshot> {
         let Some(scanner) = self.scanner.as_mut() else {
             return Vec::new();
         };
@@ -178,8 +211,16 @@ impl Sampler {
                     cpu_time_ns: r.cpu_time_ns,
                 },
             );
+            let cgroup = match self.members.get(&r.pid) {
+                Some(&i) => groups[i].path.as_str(),
+                // Filtered, and in none of the groups read: in another group
+                // (perhaps moved there since the scanner read its cgroup).
+                None if self.filter.is_some() && self.members_complete && !r.fresh => continue,
+                // New since the groups were read: the scanner has just read its cgroup.
+                None => &r.cgroup,
+            };
             if let Some(f) = &self.filter {
-                if !under(r.cgroup.trim_matches('/'), f) {
+                if !under(cgroup.trim_matches('/'), f) {
                     continue;
                 }
             }
@@ -203,7 +244,7 @@ impl Sampler {
                     .map(|t| r.rss_bytes as f64 * 100.0 / t as f64),
                 threads: r.threads,
                 start_time: r.start_time,
-                cgroup: r.cgroup.to_string(),
+                cgroup: cgroup.to_string(),
                 command: r.command.to_string(),
             });
         }

@@ -219,10 +219,14 @@ fn group_filter_matches_whole_components() {
     assert!(under("a/b", "a") && under("a", "a") && !under("ab", "a") && !under("", "a"));
 }
 
-const MOUNTINFO_V1: &str = "\
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-";
+/// A separate-v1 cgroup tree: pids 10 and 11 in `a`, 12 in `other`.
+fn v1_cgroups(root: &Path) {
+    for c in ["cpu", "memory"] {
+        write(&root.join(c), "cgroup.procs", "1\n");
+        write(&root.join(c).join("a"), "cgroup.procs", "10\n11\n");
+        write(&root.join(c).join("other"), "cgroup.procs", "12\n");
+    }
+}
 
 fn proc_stat(pid: i32, ut: u64, start: u64) -> String {
     format!("{pid} (w) R 1 {pid} {pid} 0 -1 0 0 0 0 0 {ut} 0 0 0 20 0 1 0 {start} 1000 256 0\n")
@@ -242,9 +246,10 @@ fn proc_fixture(root: &Path) {
 #[test]
 fn process_cpu_percent_and_pid_reuse() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let proc = dir.path();
+    let proc = &dir.path().join("proc");
     proc_fixture(proc);
-    let layout = Layout::from_mountinfo(MOUNTINFO_V1).expect("layout");
+    v1_cgroups(&dir.path().join("cg"));
+    let layout = Layout::from_root(&dir.path().join("cg")).expect("layout");
     let mut s = Sampler::new(layout, proc.to_path_buf()).expect("sampler");
     let hz = s
         .scanner_mut()
@@ -338,4 +343,28 @@ fn spawned_sampler_publishes_and_stops() {
         t.elapsed() < Duration::from_secs(2),
         "drop must stop the thread promptly"
     );
+}
+
+#[test]
+fn moved_process_shows_its_new_group_on_the_next_sample() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proc = &dir.path().join("proc");
+    proc_fixture(proc);
+    let cg = dir.path().join("cg");
+    v1_cgroups(&cg);
+    let layout = Layout::from_root(&cg).expect("layout");
+    let mut s = Sampler::new(layout, proc.to_path_buf()).expect("sampler");
+    let cgroup_of = |snap: &Snapshot, pid| {
+        snap.processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .map(|p| p.cgroup.clone())
+    };
+    assert_eq!(cgroup_of(&s.sample(), 12).as_deref(), Some("other"));
+    // 12 moves to `a` in the cpu hierarchy; /proc/12/cgroup isn't re-read.
+    write(&cg.join("cpu/a"), "cgroup.procs", "10\n11\n12\n");
+    write(&cg.join("cpu/other"), "cgroup.procs", "");
+    assert_eq!(cgroup_of(&s.sample(), 12).as_deref(), Some("a"));
+    s.set_group_filter(Some("other"));
+    assert_eq!(cgroup_of(&s.sample(), 12), None);
 }
