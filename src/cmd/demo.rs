@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use cgdash::cgroup::knob::{parse_settings, Setting};
-use cgdash::cgroup::Layout;
+use cgdash::cgroup::{Layout, Version};
 use cgdash::launch::{self, LaunchError, LaunchSpec, StdioMode, Workload};
 
 use super::dashboard::{self, Options};
@@ -43,7 +43,7 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
                 ),
             ],
             limits: vec!["memory=256M"],
-            title: "demo: a memory ramp in cgdash/demo against memory.max=256M, restarted after each OOM kill — m / M halve / double the limit · q quit".into(),
+            title: "demo: memory ramp in cgdash/demo vs memory.max=256M, restarted after each OOM kill · m / M halve / double · q quit".into(),
         },
         DemoKind::Pids => Demo {
             args: own(&["stress", "fork", "--max", "1000"]),
@@ -93,11 +93,18 @@ pub fn run(kind: DemoKind, interval: Duration) -> anyhow::Result<ExitCode> {
     }
     let exe = std::env::current_exe().context("finding the cgdash binary")?;
     let d = demo(kind, &exe.to_string_lossy());
+    let mut extra: Vec<&str> = Vec::new();
+    if kind == DemoKind::Memory && layout.version_of("memory") == Some(Version::V2) {
+        // v2 throttles (reclaims) above memory.high before max OOM-kills.
+        extra.push("memory.high=192M");
+    }
     let w = if kind == DemoKind::Memory && has_swap() {
         // Without swap limited too, the ramp would swap instead of being OOM-killed.
-        start(&layout, &d, &["memory.swap=0"]).or_else(|_| start(&layout, &d, &[]))
+        let mut with_swap = extra.clone();
+        with_swap.push("memory.swap=0");
+        start(&layout, &d, &with_swap).or_else(|_| start(&layout, &d, &extra))
     } else {
-        start(&layout, &d, &[])
+        start(&layout, &d, &extra)
     }
     .context("starting the demo workload")?;
     let mut opts = Options::new(interval);

@@ -323,6 +323,15 @@ impl Ctx<'_> {
                 Style::new().fg(theme::HIGH),
             ));
         }
+        if let (Some(c), Some(m)) = (g.pids.current, g.pids.max) {
+            title.push(Span::raw(format!(" · pids {c}/{m}")));
+            if let Some(r) = g.pids.max_events.filter(|r| *r > 0) {
+                title.push(Span::styled(
+                    format!(" · {r} forks refused"),
+                    Style::new().fg(theme::THROTTLED),
+                ));
+            }
+        }
         if let Some(k) = g.memory.oom_kills.filter(|k| *k > 0) {
             title.push(Span::styled(format!(" · {k} OOM kills"), theme::error()));
         }

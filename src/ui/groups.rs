@@ -73,7 +73,7 @@ impl Widget for GroupsPanel<'_> {
             (GroupSort::Throttled, "THR%", Constraint::Length(5)),
             (GroupSort::Memory, "MEM", Constraint::Length(7)),
             (GroupSort::MemoryLimit, "MEMMAX", Constraint::Length(7)),
-            (GroupSort::Pids, "PIDS", Constraint::Length(5)),
+            (GroupSort::Pids, "PIDS", Constraint::Length(7)),
             (GroupSort::Oom, "OOM", Constraint::Length(4)),
         ]);
         let header = Row::new(cols.iter().map(|(s, name, _)| {
@@ -106,7 +106,7 @@ impl Widget for GroupsPanel<'_> {
                     throttled_cell(g),
                     Cell::from(fmt::bytes(g.memory.current_bytes)),
                     Cell::from(fmt::bytes_limit(g.memory.max_bytes)),
-                    Cell::from(pids(g)),
+                    pids_cell(g),
                     oom_cell(g),
                 ]);
                 let row = Row::new(cells);
@@ -193,11 +193,20 @@ fn throttled_cell(g: &GroupSnapshot) -> Cell<'static> {
     }
 }
 
-fn pids(g: &GroupSnapshot) -> String {
-    match (g.pids.current, g.nprocs) {
-        (Some(c), _) => c.to_string(),
-        (None, Some(n)) => n.to_string(),
-        _ => "–".into(),
+/// `12`, or `64/64` against `pids.max` (highlighted when at the limit).
+fn pids_cell(g: &GroupSnapshot) -> Cell<'static> {
+    let current = g.pids.current.or(g.nprocs);
+    match (current, g.pids.max) {
+        (Some(c), Some(m)) => {
+            let text = format!("{c}/{m}");
+            if c >= m {
+                Cell::from(Span::styled(text, Style::new().fg(theme::THROTTLED)))
+            } else {
+                Cell::from(text)
+            }
+        }
+        (Some(c), None) => Cell::from(c.to_string()),
+        _ => Cell::from("–"),
     }
 }
 
