@@ -62,6 +62,9 @@ pub fn run(spec: &HelperSpec) -> ! {
     let workload = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             drop(err_r);
+            if spec.foreground_tty {
+                take_terminal();
+            }
             exec_workload(&exe, &argv, err_w.as_raw_fd())
         }
         Ok(ForkResult::Parent { child }) => child,
@@ -89,6 +92,22 @@ pub fn run(spec: &HelperSpec) -> ! {
     }
     send(spec.status_fd, &Msg::Started);
     reap_and_forward(spec, workload)
+}
+
+/// In the forked workload process: a process group of its own, made the
+/// terminal's foreground, so the terminal's Ctrl-C goes to the workload alone
+/// and an interactive shell's job control works (without this, a shell's
+/// pgrp juggling hits the launcher's group, which is invisible in the new pid
+/// namespace). SIGTTOU is blocked so the call from a background group works.
+fn take_terminal() {
+    let me = nix::unistd::getpid();
+    if nix::unistd::setpgid(me, me).is_err() {
+        return;
+    }
+    let mut ttou = SigSet::empty();
+    ttou.add(Signal::SIGTTOU);
+    let _ = ttou.thread_block();
+    let _ = nix::unistd::tcsetpgrp(std::io::stdin(), me);
 }
 
 /// In the forked workload process: undo what init set up for itself, then exec.

@@ -149,6 +149,10 @@ pub struct HelperSpec {
     /// `(fstype, options, path relative to /sys/fs/cgroup)`.
     pub cgroup_mounts: Vec<(String, String, String)>,
     pub new_session: bool,
+    /// stdin is the caller's terminal and the caller is in its foreground:
+    /// the workload gets a process group of its own and the terminal, so
+    /// Ctrl-C and job control reach it (and only it), as if run directly.
+    pub foreground_tty: bool,
     /// fd the helper and init report on (lines, see `status.rs`).
     pub status_fd: i32,
     /// fd that reaches EOF when the launching process dies.

@@ -170,6 +170,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
             Vec::new()
         },
         new_session: spec.stdio == StdioMode::Null,
+        foreground_tty: spec.stdio == StdioMode::Inherit && in_tty_foreground(),
         status_fd: status_w.as_raw_fd(),
         lifeline_fd: life_r.as_raw_fd(),
     };
@@ -212,6 +213,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
     };
     drop(status_w);
     drop(life_r);
+    let foreground_tty = hspec.foreground_tty;
     let mut w = Workload {
         layout: layout.clone(),
         name,
@@ -226,6 +228,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         lifeline: Some(life_w),
         cleaned: false,
         notes,
+        foreground_tty,
     };
     // Wait for "started" (and init's pid) or an error.
     let end = Instant::now() + START_TIMEOUT;
@@ -368,4 +371,13 @@ fn cgroup_mounts(layout: &Layout) -> Vec<(String, String, String)> {
 fn first_child(pid: i32) -> Option<i32> {
     let t = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
     t.split_whitespace().next()?.parse().ok()
+}
+
+/// Whether stdin is a terminal whose foreground process group is ours.
+fn in_tty_foreground() -> bool {
+    let stdin = std::io::stdin();
+    match nix::unistd::tcgetpgrp(&stdin) {
+        Ok(fg) => fg == nix::unistd::getpgrp(),
+        Err(_) => false,
+    }
 }

@@ -61,6 +61,8 @@ pub struct Workload {
     pub(super) lifeline: Option<OwnedFd>,
     pub(super) cleaned: bool,
     pub(super) notes: Vec<String>,
+    /// The workload was handed the terminal: take it back when it ends.
+    pub(super) foreground_tty: bool,
 }
 
 impl Workload {
@@ -121,6 +123,9 @@ impl Workload {
         };
         self.helper = None;
         self.lifeline = None;
+        if std::mem::take(&mut self.foreground_tty) {
+            reclaim_terminal();
+        }
         // Init's last words are in the pipe (or it died without any).
         while !self.status.eof() {
             let msgs = self.status.read(Duration::from_millis(50));
@@ -249,6 +254,19 @@ impl Workload {
         }
         res.map_err(LaunchError::from)
     }
+}
+
+/// Makes our process group the terminal's foreground again. We are in the
+/// background at this point, so SIGTTOU is blocked for the call (POSIX then
+/// lets tcsetpgrp through instead of stopping us).
+fn reclaim_terminal() {
+    let mut ttou = nix::sys::signal::SigSet::empty();
+    ttou.add(Signal::SIGTTOU);
+    let Ok(old) = ttou.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK) else {
+        return;
+    };
+    let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+    let _ = old.thread_set_mask();
 }
 
 impl Drop for Workload {
