@@ -232,14 +232,17 @@ fn main() {
 
     let mut buf = vec![0u8; 4096];
     let mut scanner = ProcessScanner::new("/proc".into(), &layout).expect("scanner");
+    // As inside the Sampler, which learns group membership from cgroup.procs.
+    scanner.set_cgroup_refresh(0);
     let mut sampler = Sampler::new(layout.clone(), "/proc".into()).expect("sampler");
     let (cold, cold_wall, rows) = timed(|| scanner.scan());
     let (sampler_cold, _, _) = timed(|| sampler.sample());
     let nrows = rows.len();
     let mut rows = rows;
 
-    let mut m: [Vec<Duration>; 10] = Default::default();
+    let mut m: [Vec<Duration>; 12] = Default::default();
     let (mut np, mut ng) = (0, 0);
+    let mut gs = Vec::new();
     for _ in 0..rounds {
         if INTERRUPTED.load(Ordering::SeqCst) {
             eprintln!("interrupted");
@@ -256,13 +259,21 @@ fn main() {
         m[4].push(c);
         m[5].push(w);
         ng = n;
-        let (c, w, gs) = timed(|| layout.read_all());
+        let (c, w, groups_read) = timed(|| layout.read_all());
+        gs = groups_read;
         m[6].push(c);
         m[7].push(w);
         ng = ng.max(gs.len());
         let (c, w, _) = timed(|| sampler.sample());
         m[8].push(c);
         m[9].push(w);
+        let (c, w, _) = timed(|| {
+            for g in &gs {
+                let _ = fs::read_to_string(layout.primary().dir(&g.path).join("cgroup.procs"));
+            }
+        });
+        m[10].push(c);
+        m[11].push(w);
     }
     let med: Vec<Duration> = m.iter_mut().map(|v| median(v)).collect();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
@@ -297,6 +308,13 @@ fn main() {
         med[9],
         np,
         Some(med[0] + med[4]),
+    );
+    row(
+        "  of it: cgroup.procs of each group",
+        med[10],
+        med[11],
+        ng,
+        None,
     );
     println!();
     println!(

@@ -81,8 +81,8 @@ fn table(s: &Snapshot) -> String {
         });
         let _ = writeln!(
             out,
-            "\n{:>7}  {:<9} {}  {:>6}  {:>6}  {:>4}  {:<24}  COMMAND",
-            "PID", "USER", "S", "CPU%", "RSS", "THR", "CGROUP"
+            "\n{:>7}  {:<9} S  {:>6}  {:>6}  {:>4}  {:<24}  COMMAND",
+            "PID", "USER", "CPU%", "RSS", "THR", "CGROUP"
         );
         for p in procs.iter().take(TOP_PROCESSES) {
             let _ = writeln!(

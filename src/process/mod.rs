@@ -330,12 +330,18 @@ impl ProcessScanner {
         self.set_path(pid, file);
         let mut f = File::open(&self.path).ok()?;
         let mut n = 0;
-        // procfs returns a whole small file in one read; loop for the odd
-        // short read, and stop at the buffer's end (stat fits in ~400 bytes).
+        // procfs hands out a whole small file in one read; a short read
+        // ending in a newline is the end, which saves the read() that would
+        // return 0 (a syscall per process per tick).
         while n < self.buf.len() {
             match f.read(&mut self.buf[n..]) {
                 Ok(0) => break,
-                Ok(k) => n += k,
+                Ok(k) => {
+                    n += k;
+                    if n < self.buf.len() && self.buf[n - 1] == b'\n' {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return None,
             }
