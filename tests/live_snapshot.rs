@@ -237,3 +237,42 @@ fn pids_limit_hit_is_visible() {
         "{p}"
     );
 }
+
+#[test]
+fn snapshot_works_without_root() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    let Some(_layout) = common::live("snapshot_works_without_root") else {
+        return;
+    };
+    // A copy nobody can execute (the build tree may be private to root).
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    let bin = dir.path().join("cgdash");
+    fs::copy(common::cgdash_bin(), &bin).expect("copy binary");
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod bin");
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(["snapshot", "--json", "--interval", "200ms"]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setgroups(&[])?;
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534))?;
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(65534))?;
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run as nobody");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snap: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(snap["groups"].as_array().is_some_and(|g| !g.is_empty()));
+    let procs = snap["processes"].as_array().expect("processes");
+    // Other users' processes are visible read-only, with rates.
+    assert!(procs.iter().any(|p| p["user"] == "root"));
+    assert!(procs.iter().any(|p| p["cpu_percent"].is_number()));
+}
