@@ -19,13 +19,16 @@ pub struct ChartsPanel<'a>(pub &'a App);
 
 type Points = Vec<(f64, f64)>;
 
-/// Time window shown, seconds.
-fn window_s(width: u16) -> f64 {
-    if width >= 70 {
-        120.0
-    } else {
-        60.0
-    }
+/// Time window shown, seconds: up to 60 s (narrow) or 120 s (wide), and no
+/// more than the history there is (rounded up to 15 s), so a fresh chart
+/// fills its width.
+fn window_s(width: u16, h: Option<&GroupHistory>, now_ms: u64) -> f64 {
+    let most = if width >= 70 { 120.0 } else { 60.0 };
+    let span = h
+        .and_then(|h| h.timestamp_ms.iter().next())
+        .map(|first| now_ms.saturating_sub(*first) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    ((span / 15.0).ceil() * 15.0).clamp(15.0, most)
 }
 
 impl Widget for ChartsPanel<'_> {
@@ -193,7 +196,7 @@ impl Ctx<'_> {
 
     /// CPU % with the quota; `with_throttle` adds throttled time (compact layout).
     fn cpu(&self, area: Rect, buf: &mut Buffer, with_throttle: bool) {
-        let window = window_s(area.width);
+        let window = window_s(area.width, self.h, self.now_ms);
         let g = self.g;
         let mut title = vec![
             Span::raw(" "),
@@ -237,9 +240,10 @@ impl Ctx<'_> {
         if with_throttle {
             sets.push(line(&thr, theme::THROTTLED));
         }
-        sets.push(line(&cpu, theme::CPU));
-        // The quota on top: where usage meets it, the line is the limit's.
         sets.push(line(&limit, theme::LIMIT));
+        // Usage on top: pinned at the quota it hides the red line, below it
+        // the quota shows above.
+        sets.push(line(&cpu, theme::CPU));
         self.chart(
             self.block(title),
             sets,
@@ -250,7 +254,7 @@ impl Ctx<'_> {
     }
 
     fn throttling(&self, area: Rect, buf: &mut Buffer) {
-        let window = window_s(area.width);
+        let window = window_s(area.width, self.h, self.now_ms);
         let g = self.g;
         let title = vec![
             Span::raw(" "),
@@ -299,7 +303,7 @@ impl Ctx<'_> {
     }
 
     fn memory(&self, area: Rect, buf: &mut Buffer) {
-        let window = window_s(area.width);
+        let window = window_s(area.width, self.h, self.now_ms);
         let g = self.g;
         let mut title = vec![
             Span::raw(" "),

@@ -64,9 +64,9 @@ impl Areas {
                 a.charts = Some(right);
             }
             None => {
-                let charts_h = (body.height * 3 / 10).clamp(6, 16);
+                let charts_h = (body.height * 7 / 20).clamp(6, 18);
                 let [g, c, p] = Layout::vertical([
-                    Constraint::Percentage(40),
+                    Constraint::Percentage(35),
                     Constraint::Length(charts_h),
                     Constraint::Fill(1),
                 ])
