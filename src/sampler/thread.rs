@@ -99,11 +99,14 @@ fn run(
 ) {
     let mut next_wait = FIRST_INTERVAL.min(interval);
     loop {
+        // The cadence counts from the start of a sample, so a slow sample
+        // (thousands of processes) doesn't stretch the refresh interval.
+        let started = Instant::now();
         let snap = sampler.sample();
         if out.send(Arc::new(snap)).is_err() {
             return; // every receiver dropped
         }
-        let deadline = Instant::now() + next_wait;
+        let deadline = started + next_wait;
         next_wait = interval;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
