@@ -106,7 +106,9 @@ fn run(
         if out.send(Arc::new(snap)).is_err() {
             return; // every receiver dropped
         }
-        let deadline = started + next_wait;
+        // …but a sample slower than the interval still leaves a pause, so
+        // the sampler never spins on a huge machine.
+        let deadline = (started + next_wait).max(Instant::now() + next_wait / 4);
         next_wait = interval;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
