@@ -152,11 +152,9 @@ pub fn cpu_and_quota(screen: &str) -> Option<(f64, Option<f64>)> {
         .find(|l| l.contains("CPU ") && l.contains(" · quota "))?;
     let after = |key: &str| -> Option<&str> {
         let i = line.find(key)? + key.len();
-        Some(
-            line[i..]
-                .split(|c: char| c == '%' || c.is_whitespace())
-                .next()?,
-        )
+        line[i..]
+            .split(|c: char| c == '%' || c.is_whitespace())
+            .next()
     };
     let cpu = after("CPU ")?.parse().ok()?;
     let quota = match after("quota ")? {
