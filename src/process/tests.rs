@@ -135,7 +135,10 @@ fn scans_fixture_tree() {
     assert_eq!(&*weird.cgroup, "cgdash/demo");
     assert_eq!(s.cached(), 3);
     assert!(rows.iter().all(|r| r.fresh));
-    assert!(s.scan().iter().all(|r| !r.fresh), "second scan comes from the cache");
+    assert!(
+        s.scan().iter().all(|r| !r.fresh),
+        "second scan comes from the cache"
+    );
 }
 
 #[test]
