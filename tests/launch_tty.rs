@@ -94,7 +94,7 @@ fn ctrl_c_on_the_terminal_stops_the_workload() {
         "--",
         "sh",
         "-c",
-        "echo READY; sleep 30",
+        "echo READY; exec sleep 30",
     ]);
     cleanup.children.push(child);
     let mut out = String::new();
@@ -102,6 +102,9 @@ fn ctrl_c_on_the_terminal_stops_the_workload() {
         read_until(&mut master, &mut out, "READY", Duration::from_secs(10)),
         "{out}"
     );
+    // Let `sleep` start: a SIGINT that hits sh between its echo and the
+    // exec would be caught by sh and lost in the exec (sh's own race).
+    std::thread::sleep(Duration::from_millis(500));
     master.write_all(b"\x03").unwrap(); // the terminal's Ctrl-C
     let code = wait_exit(&mut cleanup.children[0], Duration::from_secs(10));
     assert_eq!(code, Some(130), "sleep should die of SIGINT: {out}");
