@@ -90,6 +90,7 @@ SLEEPER_PIDS=()   # idle processes we started
 SPAWNER_PID=""
 TOOL_PIDS=()      # tools we started (killed by pid if tmux did not end them)
 CLEANED=0
+TMUX_SOCKET=""
 
 kill_pids() { # kill_pids SIG PID... — only pids from our own lists
 	local sig=$1; shift
@@ -139,6 +140,7 @@ cleanup() {
 		case "$s" in "$BENCH_ID"-*) tmux -L "$SOCK" kill-session -t "$s" 2>/dev/null ;; esac
 	done
 	tmux -L "$SOCK" kill-server 2>/dev/null
+	case "${TMUX_SOCKET:-}" in */"$SOCK") rm -f "$TMUX_SOCKET" ;; esac
 	[ -z "$NAP_PID" ] || kill "$NAP_PID" 2>/dev/null
 	[ ${#TOOL_PIDS[@]} -eq 0 ] || kill_pids KILL "${TOOL_PIDS[@]}"
 	unload
@@ -320,6 +322,7 @@ start_tmux_server() {
 		set -g default-terminal "$TERMNAME" \; set -g status off 2>/dev/null
 	tmux -L "$SOCK" new-session -d -s "$BENCH_ID-keeper" -x 200 -y 50 "sleep 100000" 2>/dev/null
 	TMUX_PID=$(tmux -L "$SOCK" display-message -p -t "$BENCH_ID-keeper" '#{pid}' 2>/dev/null)
+	TMUX_SOCKET=$(tmux -L "$SOCK" display-message -p -t "$BENCH_ID-keeper" '#{socket_path}' 2>/dev/null)
 	[ -n "$TMUX_PID" ] || die "cannot start tmux"
 	tmux -L "$SOCK" set -g status off 2>/dev/null
 }
