@@ -83,7 +83,7 @@ pub fn main(args: &[String]) -> i32 {
     let init_pid = match unsafe { fork() } {
         Ok(ForkResult::Child) => init::run(&spec),
         Ok(ForkResult::Parent { child }) => child,
-        Err(e) => return fail(format!("fork: {}", e.desc())),
+        Err(e) => return fail(super::fork_error(e)),
     };
     send(spec.status_fd, &Msg::Init(init_pid.as_raw()));
     supervise(&spec, &sfd, init_pid)

@@ -68,7 +68,7 @@ pub fn run(spec: &HelperSpec) -> ! {
             exec_workload(&exe, &argv, err_w.as_raw_fd())
         }
         Ok(ForkResult::Parent { child }) => child,
-        Err(e) => fail(format!("fork: {}", e.desc())),
+        Err(e) => fail(super::fork_error(e)),
     };
     drop(err_w);
     let mut errno = [0u8; 4];

@@ -41,3 +41,14 @@ pub use workload::{Workload, WorkloadExit};
 pub fn helper_main(args: &[String]) -> i32 {
     helper::main(args)
 }
+
+/// A failed fork of the helper or init, in words: EAGAIN here is nearly
+/// always the group's pids limit, which counts cgdash's helper and init too.
+pub(crate) fn fork_error(e: nix::errno::Errno) -> String {
+    match e {
+        nix::errno::Errno::EAGAIN => "fork refused (EAGAIN): the pids limit is too low — \
+            cgdash's helper and init count as 2 processes of the group"
+            .to_string(),
+        e => format!("fork: {}", e.desc()),
+    }
+}
