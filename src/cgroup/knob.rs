@@ -147,7 +147,7 @@ impl fmt::Display for Value {
                 write!(f, "{}%", format_decimal(*c as f64 / 100.0))
             }
             Value::CpuPeriod(us) => {
-                if us % 1000 == 0 {
+                if us.is_multiple_of(1000) {
                     write!(f, "{}ms", us / 1000)
                 } else {
                     write!(f, "{us}us")
@@ -401,7 +401,7 @@ pub fn format_size(b: u64) -> String {
     ];
     for (m, u) in UNITS {
         if b >= m {
-            return if b % m == 0 {
+            return if b.is_multiple_of(m) {
                 format!("{}{u}", b / m)
             } else {
                 format!("{}{u}", format_decimal(b as f64 / m as f64))

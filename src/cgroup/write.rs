@@ -387,7 +387,9 @@ fn order_writes(plan: &mut [Applied]) {
     let memsw_shrinks = plan.iter().any(|a| {
         a.setting.knob == Knob::MemorySwap
             && a.writes.first().is_some_and(|w| {
-                let cur = fs::read_to_string(&w.path).ok().and_then(|t| parse::v1_memory_limit(&t));
+                let cur = fs::read_to_string(&w.path)
+                    .ok()
+                    .and_then(|t| parse::v1_memory_limit(&t));
                 let new = w.contents.parse::<i64>().ok();
                 match (cur, new) {
                     (Some(Limit::Value(cur)), Some(new)) => new >= 0 && (new as u64) < cur,
