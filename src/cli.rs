@@ -27,7 +27,7 @@ pub enum Command {
         kind: DemoKind,
     },
     /// Launch CMD isolated in namespaces, limited by its own cgroup; exit code = CMD's.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print one sample (two reads, rates over the interval) as a table or JSON.
     Snapshot(SnapshotArgs),
     /// Change limits of an existing group, e.g. `cgdash set cgdash/demo cpu=50% memory=256M`.

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => cmd::dashboard::run(cli.interval),
         Some(Command::Demo { kind }) => cmd::demo::run(kind, cli.interval),
-        Some(Command::Run(args)) => cmd::run::run(args, cli.interval),
+        Some(Command::Run(args)) => cmd::run::run(*args, cli.interval),
         Some(Command::Snapshot(args)) => cmd::snapshot::run(args),
         Some(Command::Set { group, settings }) => cmd::set::run(&group, &settings),
         Some(Command::Stress(args)) => cmd::stress::run(args),
