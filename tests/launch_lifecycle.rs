@@ -64,6 +64,44 @@ fn sigterm_to_cgdash_stops_workload_and_removes_group() {
 }
 
 #[test]
+fn a_workload_ignoring_sigterm_is_killed_after_the_grace_period() {
+    let Some(layout) = common::live("a_workload_ignoring_sigterm_is_killed_after_the_grace_period")
+    else {
+        return;
+    };
+    let name = unique("stubborn");
+    let mut cleanup = Cleanup::new(&layout, &name);
+    let group = cleanup.group();
+    let child = spawn_cgdash(&[
+        "run",
+        "--name",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; sleep 30",
+    ]);
+    let cg_pid = child.id() as i32;
+    cleanup.children.push(child);
+    assert!(wait_for(Duration::from_secs(10), || layout
+        .procs(&group)
+        .len()
+        >= 4));
+    let t = std::time::Instant::now();
+    kill(Pid::from_raw(cg_pid), Signal::SIGTERM).unwrap();
+    let done = wait_for(Duration::from_secs(15), || {
+        matches!(cleanup.children[0].try_wait(), Ok(Some(_)))
+    });
+    assert!(done, "cgdash did not end a workload that ignores SIGTERM");
+    assert!(
+        t.elapsed() >= Duration::from_secs(4),
+        "killed before the grace period"
+    );
+    assert_eq!(cleanup.children[0].wait().unwrap().code(), Some(137));
+    assert!(!layout.group_exists(&group), "group left behind");
+}
+
+#[test]
 fn sigkill_to_cgdash_kills_workload_and_next_start_removes_group() {
     let Some(layout) =
         common::live("sigkill_to_cgdash_kills_workload_and_next_start_removes_group")
