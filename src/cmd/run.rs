@@ -32,9 +32,6 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    if args.tui {
-        eprintln!("cgdash: note: --tui is not available yet; running without the dashboard");
-    }
     let layout = Layout::detect().context("finding the cgroup hierarchies")?;
     for g in launch::cleanup_stale(&layout) {
         eprintln!("cgdash: removed {g}, left behind by a cgdash that could not clean up");
@@ -47,6 +44,9 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     spec.rootfs = args.isolation.rootfs.clone();
     spec.keep = args.keep;
     spec.stdio = StdioMode::Inherit;
+    if args.tui {
+        return run_in_dashboard(&layout, spec, _interval);
+    }
 
     // Block the stop signals before launching, so one arriving in between is
     // not lost; they are read synchronously below. (The helper is spawned
@@ -117,6 +117,39 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
         eprintln!("cgdash: kept {group} (remove it with rmdir in each hierarchy, or reuse it with `cgdash set`)");
     }
     Ok(ExitCode::from(exit.code().clamp(0, 255) as u8))
+}
+
+/// `--tui`: the workload's output would garble the screen, so it goes to
+/// /dev/null; the dashboard opens on its group, asks before quitting while it
+/// runs, and stops it and removes its group when it ends.
+fn run_in_dashboard(
+    layout: &Layout,
+    mut spec: LaunchSpec,
+    interval: Duration,
+) -> anyhow::Result<ExitCode> {
+    if let Some(why) = super::dashboard::read_only_reason() {
+        anyhow::bail!(
+            "--tui launches into a cgroup cgdash edits: {why}; run without --tui, or as root"
+        );
+    }
+    spec.stdio = StdioMode::Null;
+    let w = match launch::launch(layout, &spec) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("cgdash: {e}");
+            eprintln!("cgdash: nothing was left behind");
+            return Ok(ExitCode::from(e.exit_code()));
+        }
+    };
+    let mut opts = super::dashboard::Options::new(interval);
+    opts.focus = Some(w.group().to_string());
+    opts.title = Some(format!(
+        "cgdash run: {} in {} — + / - change the CPU quota · e edit limits · q quit (stops it)",
+        spec.command.join(" "),
+        w.group()
+    ));
+    opts.workloads.push(w);
+    super::dashboard::run_with(opts)
 }
 
 /// Waits up to `timeout` for one of `set` (blocked) to arrive; says whether
