@@ -48,7 +48,7 @@ pub struct ConfirmQuitPopup(pub usize);
 
 impl Widget for ConfirmQuitPopup {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let r = centered(area, 64.min(area.width), 7.min(area.height));
+        let r = centered(area, 64.min(area.width), 5.min(area.height));
         Clear.render(r, buf);
         let text = vec![
             Line::from(format!(

@@ -14,6 +14,8 @@ pub struct FormPopup<'a> {
     pub title: String,
     pub fields: &'a Fields,
     pub footer: &'static str,
+    /// Show the value a changed field had (the editor; not the launch dialog).
+    pub show_was: bool,
 }
 
 const LABEL: usize = 12;
@@ -59,7 +61,7 @@ impl Widget for FormPopup<'_> {
                 spans.push(Span::styled(format!("✗ {e}"), theme::error()));
             } else if sel {
                 spans.push(Span::styled(field.hint.clone(), theme::dim()));
-            } else if field.changed() {
+            } else if self.show_was && field.changed() {
                 spans.push(Span::styled(
                     format!("was {}", display_or_unknown(&field.original)),
                     theme::dim(),

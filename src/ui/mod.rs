@@ -158,12 +158,14 @@ impl Widget for Dashboard<'_> {
                 title: format!("Limits of {}", f.group),
                 fields: &f.fields,
                 footer: " Enter: write changed values · Esc: cancel · Tab/↑↓: field ",
+                show_was: true,
             }
             .render(area, buf),
             Overlay::Launch(f) => form::FormPopup {
                 title: "Launch a command in its own namespaces and cgroup".into(),
                 fields: &f.fields,
                 footer: " Enter: launch · Esc: cancel · Tab/↑↓: field ",
+                show_was: false,
             }
             .render(area, buf),
             Overlay::Signal(d) => dialog::SignalPopup(d).render(area, buf),
