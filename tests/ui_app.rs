@@ -337,3 +337,42 @@ fn launch_dialog_validates_then_launches() {
     })));
     assert!(app.is_owned("cgdash/sleep"));
 }
+
+#[test]
+fn mouse_clicks_and_wheel_map_to_rows() {
+    use cgdash::ui::{mouse_action, Areas};
+    use ratatui::layout::Rect;
+    let mut app = ui_fixture::app(None);
+    let screen = Rect::new(0, 0, 80, 24);
+    let a = Areas::new(screen, &app);
+    let g = a.groups.expect("groups panel");
+    // Border, header row, then rows from the top: the 2nd row is `cgdash`.
+    let act = mouse_action(screen, &app, g.x + 5, g.y + 3, None).expect("a click");
+    assert!(
+        matches!(
+            act,
+            Action::Click {
+                panel: Panel::Groups,
+                row: 1
+            }
+        ),
+        "{act:?}"
+    );
+    app.update(act);
+    assert_eq!(app.selected_group().unwrap().path, "cgdash");
+    // The wheel over the process list scrolls it (and focuses it).
+    let p = a.processes.expect("process panel");
+    let act = mouse_action(screen, &app, p.x + 5, p.y + 3, Some(3)).expect("a scroll");
+    assert!(
+        matches!(
+            act,
+            Action::Scroll {
+                panel: Panel::Processes,
+                delta: 3
+            }
+        ),
+        "{act:?}"
+    );
+    // Outside the panels: nothing.
+    assert!(mouse_action(screen, &app, 0, 0, None).is_none());
+}
