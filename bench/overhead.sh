@@ -17,7 +17,10 @@
 #                         the tool's output on the terminal side)
 # and "floor" (bench/floor.c): a C loop that once a second opens, reads and
 # closes /proc/PID/stat of every pid plus cpuacct.usage and
-# memory.usage_in_bytes of every group — the naive cost of reading everything.
+# memory.usage_in_bytes of every group — the naive cost of reading everything;
+# "floor (kept open, pread)" reads the same with the files kept open (floor -p),
+# what is left is the kernel producing the text: the floor of any tool that
+# reads every pid and group every tick.
 #
 # Only ratios measured in the same run mean much on a shared host.
 #
@@ -283,7 +286,7 @@ infocmp tmux-256color >/dev/null 2>&1 && TERMNAME=tmux-256color
 have_tool() {
 	case "$1" in
 	cgdash) [ -x "$CGDASH" ] ;;
-	floor) return 0 ;;
+	floor | floor-pread) return 0 ;;
 	*) command -v "$1" >/dev/null ;;
 	esac
 }
@@ -296,6 +299,7 @@ tool_version() {
 	top) echo "top ($(top -V 2>&1 | sed -n 's/.*\(procps[-a-z]* [0-9.]*\).*/\1/p' | head -1))" ;;
 	btm) echo "bottom $(btm --version 2>/dev/null | awk '{ print $NF; exit }')" ;;
 	floor) echo "floor (naive open/read/close)" ;;
+	floor-pread) echo "floor (kept open, pread)" ;;
 	esac
 }
 
@@ -314,6 +318,7 @@ tool_cmd() {
 	top) echo "exec $env top -d 1" ;;
 	btm) echo "exec $env btm --rate 1000" ;;
 	floor) echo "exec $TMP/floor ${FLOOR_ARGS[*]}" ;;
+	floor-pread) echo "exec $TMP/floor -p ${FLOOR_ARGS[*]}" ;;
 	esac
 }
 
@@ -377,7 +382,7 @@ measure() {
 			printf "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%.2f\t%s\t%s\n", tool, run, p, g, wall,
 				(c2 - c1) * 1000 / hz / wall, (a2 - a1) / 1e6 / wall, hwm, st * 1000 / hz, fp,
 				(tm2 - tm1) * 1000 / hz / wall, status, ver
-		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-7s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  startup %4d ms  first paint %s ms  tmux %.2f ms/s  %s\n", $2, $1, $6, $7, $8 / 1024, $9, $10, $11, $12 }' >&2
+		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-11s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  startup %4d ms  first paint %s ms  tmux %.2f ms/s  %s\n", $2, $1, $6, $7, $8 / 1024, $9, $10, $11, $12 }' >&2
 	sleep 1
 }
 
@@ -400,17 +405,20 @@ load() { # load PROCS GROUPS
 	done
 	# a deadline of their own: the whole benchmark, plus margin
 	local ntools deadline
-	ntools=$(( $(echo "$TOOLS" | wc -w) + 1 ))
+	ntools=$(( $(echo "$TOOLS" | wc -w) + 2 ))
 	deadline=$(( RUNS * ntools * (WARMUP + SECONDS_M + 8) + 600 ))
-	"$TMP/sleepers" "$n" "$deadline" "$TMP/sleepers.pids" &
+	local pidfile="$TMP/sleepers-$n-$g.pids" last=""
+	rm -f "$pidfile"
+	"$TMP/sleepers" "$n" "$deadline" "$pidfile" &
 	SPAWNER_PID=$!
 	for ((i = 0; i < 6000; i++)); do
-		[ -f "$TMP/sleepers.pids" ] && [ "$(tail -n 1 "$TMP/sleepers.pids")" = done ] && break
-		[ "$(tail -n 1 "$TMP/sleepers.pids" 2>/dev/null)" = failed ] && die "sleepers: fork failed"
+		last=$(tail -n 1 "$pidfile" 2>/dev/null)
+		[ "$last" = done ] && break
+		[ "$last" = failed ] && die "sleepers: fork failed"
 		kill -0 "$SPAWNER_PID" 2>/dev/null || die "sleepers died"
 		sleep 0.05
 	done
-	mapfile -t SLEEPER_PIDS < <(grep '^[0-9]' "$TMP/sleepers.pids")
+	mapfile -t SLEEPER_PIDS < <(grep '^[0-9]' "$pidfile")
 	[ ${#SLEEPER_PIDS[@]} -eq "$n" ] || die "started ${#SLEEPER_PIDS[@]} of $n sleepers"
 	# half of them into the groups, round robin
 	local moved=0 failed=0
@@ -456,7 +464,7 @@ RUN_TOOLS=()
 for t in $TOOLS; do
 	if have_tool "$t"; then RUN_TOOLS+=("$t"); else log "$t not installed: skipped"; fi
 done
-[ "$FLOOR" = 1 ] && RUN_TOOLS+=(floor)
+[ "$FLOOR" = 1 ] && RUN_TOOLS+=(floor floor-pread)
 [ ${#RUN_TOOLS[@]} -gt 0 ] || die "no tool to run"
 
 # ---------------------------------------------------------------- summary
@@ -541,8 +549,8 @@ if [ "$SCALING" = 0 ]; then
 	echo
 	echo "CPU = the tool's utime+stime (threads and children included) per wall second = ms per 1 s refresh; cpuacct = the same from its own cpuacct group (ns-exact); startup CPU = CPU in the first second after start; first paint = until the pane shows a character; tmux = the tmux server's CPU while the tool ran. cgdash ÷ tool = median over runs of the same-run ratio."
 else
-	echo "| processes | groups | pids in all | cgdash ms per refresh, median (min–max) | floor ms | cgdash ÷ floor | cgdash peak RSS | cgdash startup CPU |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| processes | groups | pids in all | cgdash ms per refresh, median (min–max) | floor ms | floor (pread) ms | cgdash ÷ floor | cgdash peak RSS | cgdash startup CPU |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	for sc in $SCALES; do
 		PROCS=${sc%/*} GROUPS_N=${sc#*/}
 		load "$PROCS" "$GROUPS_N"
@@ -556,13 +564,14 @@ else
 		$3 == P && $4 == G && $12 == "ok" {
 			if ($1 == "cgdash") { c[++nc] = $6; cr[$2] = $6; if ($8 > rss) rss = $8; s[++ns] = $9 }
 			if ($1 == "floor") { f[++nf] = $6; fr[$2] = $6 }
+			if ($1 == "floor-pread") fp[++nfp] = $6
 		}
 		END {
-			if (nc == 0) { printf "| %d | %d | %d | failed | | | | |\n", P, G, N; exit }
+			if (nc == 0) { printf "| %d | %d | %d | failed | | | | | |\n", P, G, N; exit }
 			lo = c[1]; hi = c[1]; for (i = 1; i <= nc; i++) { if (c[i] < lo) lo = c[i]; if (c[i] > hi) hi = c[i] }
 			nr = 0; for (r in cr) if ((r in fr) && fr[r] > 0) q[++nr] = cr[r] / fr[r]
-			printf "| %d | %d | %d | %.1f (%.1f–%.1f) | %s | %s | %.1f MiB | %.0f ms |\n", P, G, N, median(c, nc), lo, hi,
-				nf ? sprintf("%.1f", median(f, nf)) : "–", nr ? sprintf("%.2f×", median(q, nr)) : "–", rss / 1024, median(s, ns)
+			printf "| %d | %d | %d | %.1f (%.1f–%.1f) | %s | %s | %s | %.1f MiB | %.0f ms |\n", P, G, N, median(c, nc), lo, hi,
+				nf ? sprintf("%.1f", median(f, nf)) : "–", nfp ? sprintf("%.1f", median(fp, nfp)) : "–", nr ? sprintf("%.2f×", median(q, nr)) : "–", rss / 1024, median(s, ns)
 		}' "$RAW"
 	done
 	echo
