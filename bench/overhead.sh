@@ -30,6 +30,9 @@
 #                     [--cgdash PATH] [--no-floor] [--raw FILE]
 #   bench/overhead.sh --scaling [--scales "200/20 2000/200 10000/1000"] ...
 #       cgdash and the floor only, once per load size
+#   bench/overhead.sh --profile [--procs N --groups G --seconds S]
+#       where cgdash's time goes under the load: the files it opens per tick
+#       (strace), its syscalls, a perf profile (cpu-clock) and its memory map
 #
 # Peers: apt-get install btop htop (top is procps);
 #        cargo install --locked bottom   (a few minutes to compile)
@@ -47,7 +50,7 @@ export LC_ALL=C   # a '.' in $EPOCHREALTIME, plain ps/awk output
 # ---------------------------------------------------------------- options
 PROCS=2000 GROUPS_N=200 SECONDS_M=30 RUNS=3 WARMUP=3
 TOOLS="cgdash btop htop top btm"
-SCALING=0 SCALES="200/20 2000/200 10000/1000"
+SCALING=0 PROFILE=0 SCALES="200/20 2000/200 10000/1000"
 FLOOR=1 RAW="" CGDASH=""
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -65,6 +68,7 @@ while [ $# -gt 0 ]; do
 	--warmup) WARMUP=$2; shift 2 ;;
 	--tools) TOOLS=$2; shift 2 ;;
 	--scaling) SCALING=1; shift ;;
+	--profile) PROFILE=1; shift ;;
 	--scales) SCALES=$2; shift 2 ;;
 	--cgdash) CGDASH=$2; shift 2 ;;
 	--no-floor) FLOOR=0; shift ;;
@@ -79,7 +83,8 @@ done
 [ "$RUNS" -ge 1 ] && [ "$SECONDS_M" -ge 1 ] || die "--runs and --seconds must be >= 1"
 [ "$(id -u)" = 0 ] || die "run as root (it creates cgroups and moves its own sleepers into them)"
 for c in tmux gcc awk ps; do command -v "$c" >/dev/null || die "needs $c"; done
-[ "$SCALING" = 1 ] && TOOLS="cgdash"
+[ "$SCALING" = 1 ] || [ "$PROFILE" = 1 ] && TOOLS="cgdash"
+[ "$PROFILE" = 1 ] && FLOOR=0
 
 BENCH_ID="cgdash-bench-$$"
 SOCK="$BENCH_ID"                      # our own tmux server: never the user's
@@ -555,12 +560,71 @@ run_all() { # run_all — RUNS interleaved rounds over RUN_TOOLS
 	done
 }
 
+# ---------------------------------------------------------------- profile
+profile() {
+	local session="$BENCH_ID-profile" pid d="$TMP/profile" ticks
+	mkdir -p "$d"
+	tmux -L "$SOCK" new-session -d -s "$session" -x 200 -y 50 "$(tool_cmd cgdash)" || die "tmux failed"
+	pid=$(tmux -L "$SOCK" list-panes -t "$session" -F '#{pane_pid}' | head -1)
+	TOOL_PIDS+=("$pid")
+	nap "$WARMUP"
+	echo "## cgdash under $PROCS processes / $GROUPS_N groups ($NPIDS_OTHER pids)"
+	echo
+	if command -v strace >/dev/null; then
+		timeout "$SECONDS_M" strace -f -qq -e trace=openat,open,statx,newfstatat,stat,lstat -p "$pid" -o "$d/files" 2>/dev/null
+		cp "$d/files" /tmp/cgdash-profile-strace.txt 2>/dev/null
+		# a tick reads /proc/1/stat once (if it reads every pid): count ticks by it
+		ticks=$(grep -c '"/proc/1/stat"' "$d/files")
+		[ "$ticks" -gt 0 ] || ticks=1
+		echo "### paths opened or stat'ed per tick ($ticks ticks seen under strace; pids → PID, groups → …)"
+		echo '```'
+		# one line per call: "syscall path ok|failed", paths made generic
+		grep -E '^[0-9]+ +[a-z0-9]+\(' "$d/files" | sed -E 's/^[0-9]+ +//' |
+			awk '{ call = $0; sub(/\(.*/, "", call); path = "(an fd: std read_to_string size hint)"
+				if (match($0, /"[^"]*"/)) { path = substr($0, RSTART + 1, RLENGTH - 2); if (path == "") path = "(an fd: std read_to_string size hint)" }
+				gsub(/ /, "_", path); print call, path, ($0 ~ / = -1 /) ? "failed" : "" }' |
+			sed -E 's#/proc/[0-9]+/#/proc/PID/#; s#/proc/[0-9]+ #/proc/PID #; s#/sys/fs/cgroup/([^/ ]+)/[^ ]*/([^/ ]+\.[^/ ]+)( |$)#cgroup:\1/…/\2\3#; s#/sys/fs/cgroup/([^/ ]+)(/[^ ]*)?( |$)#cgroup:\1/…(a group dir)\3#' |
+			sort | uniq -c | sort -rn | awk -v t="$ticks" '{ printf "%8.1f  %s %s %s\n", $1 / t, $2, $3, $4 }' | head -40
+		echo '```'
+		echo "### syscalls ($SECONDS_M s)"
+		echo '```'
+		timeout "$SECONDS_M" strace -f -c -S calls -p "$pid" 2>&1 | head -16
+		echo '```'
+	else
+		echo "(strace not installed: no file mix)"
+	fi
+	if command -v perf >/dev/null && perf record -e cpu-clock -o "$d/perf.data" true >/dev/null 2>&1; then
+		perf record -e cpu-clock -F 1000 -g --call-graph dwarf -p "$pid" -o "$d/perf.data" -- sleep "$SECONDS_M" >/dev/null 2>&1
+		echo "### perf (cpu-clock): where the time goes, by binary"
+		echo '```'
+		perf report -i "$d/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -8
+		echo '```'
+		echo "### perf: cgdash's own functions, inclusive (kernel time included below them)"
+		echo '```'
+		perf report -i "$d/perf.data" --children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' |
+			grep -E 'cgdash::|ratatui|crossterm|read_to_string|open_c|statx|readdir|alloc' | sed -E 's/ +- +- *$//' | head -40
+		echo '```'
+	else
+		echo "(perf not usable here: no profile)"
+	fi
+	echo "### memory"
+	echo '```'
+	grep -E 'VmHWM|VmRSS|RssAnon|RssFile|Threads' "/proc/$pid/status"
+	awk '$0 ~ /^[0-9a-f]+-/ { name = ($6 == "" ? "[anon]" : $6) } /^Rss:/ { r[name] += $2 } END { for (n in r) if (r[n] >= 100) printf "%8d kB  %s\n", r[n], n }' "/proc/$pid/smaps" | sort -rn | head -8
+	echo '```'
+	tmux -L "$SOCK" kill-session -t "$session" 2>/dev/null
+}
+
 # ---------------------------------------------------------------- main
 [ -s "$RAW" ] || printf '# tool\trun\tprocs\tgroups\twall_s\tcpu_ms_per_s\tcpuacct_ms_per_s\thwm_kib\tstartup_cpu_ms\tfirst_paint_ms\ttmux_ms_per_s\tstatus\tversion\n' >"$RAW"
 start_tmux_server
 calibrate_paint
 header
-if [ "$SCALING" = 0 ]; then
+if [ "$PROFILE" = 1 ]; then
+	load "$PROCS" "$GROUPS_N"
+	profile
+	unload_all
+elif [ "$SCALING" = 0 ]; then
 	load "$PROCS" "$GROUPS_N"
 	run_all
 	unload_all
