@@ -207,32 +207,65 @@ fn quitting_leaves_no_group_or_process_behind() {
         return;
     };
     let _l = lock();
-    // By q, and by SIGTERM to cgdash.
-    for how in ["q", "SIGTERM"] {
-        let Some(t) = start("quit", 120, 35, &["demo"]) else {
+    // By q, by Ctrl-C, and by SIGTERM to cgdash; then the shell's terminal
+    // must be usable again (cooked mode, main screen).
+    for how in ["q", "C-c", "SIGTERM"] {
+        let script = format!(
+            "'{}' demo; echo \"AFTER $?\"; stty -a; sleep 30",
+            common::cgdash_bin()
+        );
+        let Some(t) = Tmux::start(
+            "quit",
+            120,
+            35,
+            &[("TERM", "xterm-256color")],
+            &["bash", "--norc", "--noprofile", "-c", &script],
+        ) else {
             return;
         };
         let group = demo_group(&t);
         let pids = layout.procs(&group);
         assert!(!pids.is_empty(), "the demo runs processes in {group}");
         match how {
-            "q" => t.key("q"),
-            _ => {
-                let pid = t.pid().expect("pane pid");
+            "SIGTERM" => {
+                let shell = t.pid().expect("pane pid");
+                let out = Command::new("pgrep")
+                    .args(["-P", &shell.to_string()])
+                    .output()
+                    .expect("pgrep");
+                let pid: i32 = String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .expect("cgdash's pid");
                 nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid),
                     nix::sys::signal::Signal::SIGTERM,
                 )
                 .expect("SIGTERM");
             }
+            key => t.key(key),
         }
+        let s = t
+            .wait_for(10 * SEC, |s| s.contains("AFTER ") && s.contains("icanon"))
+            .unwrap_or_else(|s| {
+                panic!("{how}: cgdash should exit and give the terminal back:\n{s}")
+            });
+        assert!(s.contains("AFTER 0"), "{how}: exit status:\n{s}");
+        assert!(
+            !s.contains("-icanon") && !s.contains("-echo "),
+            "{how}: terminal left in raw mode:\n{s}"
+        );
+        assert!(
+            !s.contains("Groups ("),
+            "{how}: still on the dashboard's screen:\n{s}"
+        );
         let end = Instant::now() + 10 * SEC;
-        while (!t.dead() || layout.group_exists(&group) || pids.iter().any(|p| alive(*p)))
+        while (layout.group_exists(&group) || pids.iter().any(|p| alive(*p)))
             && Instant::now() < end
         {
             std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(t.dead(), "{how}: cgdash still runs:\n{}", t.screen());
         assert!(
             !layout.group_exists(&group),
             "{how}: {group} is left behind"
