@@ -20,18 +20,16 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 echo  # past the firmware's escape codes on the same line
 
 # Stage 1: the initramfs is the kernel's rootfs, which pivot_root(2) refuses
-# (EINVAL) — and `cgdash run --rootfs` pivots. Copy it into a tmpfs and
-# switch_root there (the rootfs copy is freed), so / is a real mount as on
-# any installed system.
+# (EINVAL: the root mount has no parent) — and `cgdash run --rootfs` pivots.
+# Bind-mount the rootfs onto itself and chroot into that mount: / is then a
+# real mount as on any installed system, without copying anything.
 if [ "$$" = 1 ] && [ "${1:-}" != stage2 ]; then
 	mkdir -p /newroot
-	mount -t tmpfs -o mode=0755 tmpfs /newroot || fatal "mount the tmpfs root"
-	for e in /*; do
-		case $e in /newroot | /proc | /sys | /dev) ;; *) cp -a "$e" /newroot/ || fatal "copy $e to the tmpfs root" ;; esac
-	done
-	mkdir -p /newroot/proc /newroot/sys /newroot/dev
-	exec switch_root /newroot /init stage2
-	fatal "switch_root failed"
+	mount --bind / /newroot || fatal "bind-mount the root"
+	cd /newroot || fatal "cd /newroot"
+	mount --move . / || fatal "move the root bind mount to /"
+	exec chroot . /init stage2
+	fatal "chroot failed"
 fi
 
 mount -t proc -o nosuid,nodev,noexec proc /proc || fatal "mount /proc"
@@ -57,8 +55,10 @@ echo "VM-INIT: cgroup2: $(cat /sys/fs/cgroup/cgroup.subtree_control); $(nproc) C
 
 . /vm-env
 export CGDASH_LIVE_TESTS=required CGDASH_EXPECT_V2=1
-export RUST_BACKTRACE=1 INSTA_UPDATE=no INSTA_WORKSPACE_ROOT="$VM_REPO" CI=true
+export LANG=C.UTF-8 RUST_BACKTRACE=1 INSTA_UPDATE=no INSTA_WORKSPACE_ROOT="$VM_REPO" CI=true
 cd "$VM_REPO" || fatal "no $VM_REPO"
+
+[ -s /vm-pre.sh ] && . /vm-pre.sh
 
 set --
 while IFS= read -r a; do set -- "$@" "$a"; done </vm-test-args

@@ -3,8 +3,10 @@
 #
 #     vm/run-tests.sh [TEST-ARGS…]          (as root, Debian 12, any cwd)
 #
-#   vm/run-tests.sh                 every test binary of the crate, every test
+#   vm/run-tests.sh                 every live test binary (tests/*.rs that call
+#                                   common::live), every test in them
 #   vm/run-tests.sh v2_             libtest filter: only tests whose name contains v2_
+#   CGDASH_VM_BINS=all vm/run-tests.sh   every test binary, not only the live ones
 #   CGDASH_VM_BINS="v2_live live_set" vm/run-tests.sh
 #                                   only these test binaries (names without hash)
 #
@@ -34,10 +36,13 @@
 #   CGDASH_VM_BIN_TIMEOUT  one test binary in the guest, seconds (default: 300)
 #   CGDASH_VM_SMP      guest CPUs              (default: 2)
 #   CGDASH_VM_MEM      guest memory            (default: 512M)
-#   CGDASH_VM_BINS     only these test binaries (space separated)
+#   CGDASH_VM_BINS     live (default: tests/*.rs calling common::live), all,
+#                      or test binary names (space separated)
 #   CGDASH_VM_VERBOSE=1  stream the guest console while it runs
+#   CGDASH_VM_PRE      shell commands the guest runs before the tests (debugging)
+#   CGDASH_VM_QEMU_ARGS  extra QEMU arguments
 #   CGDASH_VM_HOST_TOOLS  host programs copied in with their libraries,
-#                      over busybox's applets (default: setpriv)
+#                      over busybox's applets (default: setpriv tmux env)
 set -euo pipefail
 
 # --- pinned versions ---------------------------------------------------------
@@ -60,7 +65,10 @@ SMP=${CGDASH_VM_SMP:-2}
 MEM=${CGDASH_VM_MEM:-512M}
 LOG=$RUN/console.log
 # Dynamically linked host programs copied into the guest (with their libs).
-HOST_TOOLS=${CGDASH_VM_HOST_TOOLS-setpriv}
+# setpriv: busybox's has no --reuid; tmux: the end-to-end UI tests; env:
+# busybox-static's env (like its sh) runs its own applets before anything in
+# PATH, so `env X=1 setpriv …` would get busybox's setpriv.
+HOST_TOOLS=${CGDASH_VM_HOST_TOOLS-setpriv tmux env}
 
 say() { printf 'vm: %s\n' "$*" >&2; }
 die() {
@@ -196,14 +204,28 @@ if [ -z "$CGDASH_BIN" ]; then # no integration tests: cargo test didn't build it
 fi
 [ ${#TESTS[@]} -gt 0 ] || die "no test executables in cargo's output"
 [ -x "$CGDASH_BIN" ] || die "cgdash binary not found in cargo's output"
-if [ -n "${CGDASH_VM_BINS:-}" ]; then
+# Which binaries boot in the VM. Default: the live ones — integration tests
+# whose source calls common::live( — because only they depend on the kernel;
+# parser, fixture and UI tests give the same answer on any kernel and cost
+# minutes under emulation. CGDASH_VM_BINS=all: every binary; or a list of names.
+src_of() { # the source file of a test executable, from cargo's JSON
+	artifacts "$CACHE/test-build.json" | grep -F "\"executable\":\"$1\"" |
+		sed -n 's/.*"src_path":"\([^"]*\)".*/\1/p' | head -1
+}
+BINS=${CGDASH_VM_BINS:-live}
+if [ "$BINS" != all ]; then
 	sel=()
 	for t in "${TESTS[@]}"; do
 		n=$(basename "$t")
 		n=${n%-*}
-		for want in $CGDASH_VM_BINS; do [ "$n" = "$want" ] && sel+=("$t"); done
+		if [ "$BINS" = live ]; then
+			src=$(src_of "$t")
+			case $src in */tests/*.rs) grep -q 'common::live(' "$src" && sel+=("$t") ;; esac
+		else
+			for want in $BINS; do [ "$n" = "$want" ] && sel+=("$t"); done
+		fi
 	done
-	[ ${#sel[@]} -gt 0 ] || die "CGDASH_VM_BINS=$CGDASH_VM_BINS matches no test binary"
+	[ ${#sel[@]} -gt 0 ] || die "CGDASH_VM_BINS=$BINS matches no test binary"
 	TESTS=("${sel[@]}")
 fi
 T_BUILD=$(since "$T1")
@@ -231,6 +253,9 @@ for tool in $HOST_TOOLS; do
 	done
 	[ "$(dirname "$p")" = /usr/bin ] || ln -sf "$p" "$STAGE/usr/bin/$tool"
 done
+for d in /etc/terminfo /lib/terminfo /usr/share/terminfo /usr/lib/locale/C.utf8; do # for tmux
+	[ -d "$d" ] && mkdir -p "$STAGE$d" && cp -rL "$d/." "$STAGE$d/"
+done
 cp "$EXIT_HELPER" "$STAGE/bin/vm-exit"
 cp "$VMDIR/init.sh" "$STAGE/init"
 chmod 755 "$STAGE/init"
@@ -251,12 +276,14 @@ done
 printf '%s\n' "${TESTS[@]}" >"$STAGE/vm-tests.list"
 : >"$STAGE/vm-test-args"
 for a in "$@"; do printf '%s\n' "$a" >>"$STAGE/vm-test-args"; done
+printf '%s\n' "${CGDASH_VM_PRE:-}" >"$STAGE/vm-pre.sh"
 cat >"$STAGE/vm-env" <<EOF
 VM_REPO='$REPO'
 VM_BIN_TIMEOUT='$BIN_TIMEOUT'
 EOF
 INITRD=$RUN/initramfs.cpio
-(cd "$STAGE" && find . -mindepth 1 | "$BUSYBOX" cpio -o -H newc 2>/dev/null) >"$INITRD"
+chmod 755 "$STAGE"
+(cd "$STAGE" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null) >"$INITRD"
 T_PACK=$(since "$T2")
 
 # --- 4. boot -------------------------------------------------------------------
@@ -270,6 +297,8 @@ QEMU_ARGS=(
 	-kernel "$KERNEL" -initrd "$INITRD"
 	-append "console=ttyS0 quiet panic=-1 rdinit=/init"
 )
+# shellcheck disable=SC2206
+QEMU_ARGS+=(${CGDASH_VM_QEMU_ARGS:-})
 set +e
 if [ "${CGDASH_VM_VERBOSE:-}" = 1 ]; then
 	timeout -k 5 "$TIMEOUT" "$QEMU" "${QEMU_ARGS[@]}" </dev/null 2>&1 | tee "$LOG"
