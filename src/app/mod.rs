@@ -7,6 +7,8 @@ pub mod action;
 pub mod form;
 pub mod groups;
 pub mod keymap;
+mod limits;
+mod overlay;
 pub mod procs;
 mod quick;
 mod view;
@@ -22,9 +24,8 @@ use form::{EditForm, LaunchForm};
 use keymap::KeyMode;
 pub use view::{GroupsView, ProcsView};
 
-use crate::cgroup::knob::{Knob, Setting, Value};
-use crate::cgroup::{CpuQuota, Limit};
 use crate::model::{GroupSnapshot, ProcessSnapshot, Snapshot};
+use limits::{close, Pending, UndoEntry};
 
 /// Samples of history kept per group (at 1 s: five minutes).
 pub const HISTORY_LEN: usize = 300;
@@ -71,23 +72,6 @@ pub struct Marker {
     pub group: String,
     pub timestamp_ms: u64,
     pub label: String,
-}
-
-#[derive(Clone, Debug)]
-struct UndoEntry {
-    group: String,
-    settings: Vec<Setting>,
-}
-
-/// Values just written and not yet seen in a snapshot, so that `+ + +`
-/// pressed within one refresh counts from 20 % to 50 %, not to 30 % three times.
-#[derive(Clone, Debug, Default)]
-struct Pending {
-    cpu: Option<Option<f64>>,
-    memory: Option<Option<u64>>,
-    frozen: Option<bool>,
-    /// Snapshots left before the guess is dropped.
-    ttl: u8,
 }
 
 #[derive(Debug)]
@@ -269,47 +253,6 @@ impl App {
         self.procs.rebuild(&self.snapshot, &self.groups);
     }
 
-    fn on_applied(
-        &mut self,
-        group: String,
-        label: String,
-        undo: Option<Vec<Setting>>,
-        result: Result<String, String>,
-    ) {
-        match result {
-            Ok(detail) => {
-                let text = if detail.is_empty() {
-                    format!("{group}: {label}")
-                } else {
-                    format!("{group}: {label} ({detail})")
-                };
-                self.set_status(StatusKind::Ok, text);
-                if let Some(settings) = undo.filter(|u| !u.is_empty()) {
-                    self.undo.push(UndoEntry {
-                        group: group.clone(),
-                        settings,
-                    });
-                }
-                if self.markers.len() == MAX_MARKERS {
-                    self.markers.remove(0);
-                }
-                self.markers.push(Marker {
-                    group,
-                    timestamp_ms: self.snapshot.timestamp_ms,
-                    label,
-                });
-            }
-            Err(e) => {
-                self.pending.remove(&group);
-                self.set_status(
-                    StatusKind::Error,
-                    format!("{group}: {label} not written: {e}"),
-                );
-            }
-        }
-    }
-
-    /// Actions with no overlay open.
     fn normal(&mut self, action: Action) -> Vec<Effect> {
         let snap = Arc::clone(&self.snapshot);
         match action {
@@ -415,119 +358,6 @@ impl App {
         Vec::new()
     }
 
-    /// Actions while an overlay is open (it was taken out of `self.overlay`;
-    /// put it back unless the action closes it).
-    fn in_overlay(&mut self, overlay: Overlay, action: Action) -> Vec<Effect> {
-        let snap = Arc::clone(&self.snapshot);
-        match overlay {
-            Overlay::Filter => {
-                let target = match self.focus {
-                    Panel::Groups => &mut self.groups.filter,
-                    Panel::Processes => &mut self.procs.filter,
-                };
-                let mut keep_open = true;
-                match action {
-                    Action::Input(c) => target.push(c),
-                    Action::Backspace => {
-                        target.pop();
-                    }
-                    Action::ClearInput => target.clear(),
-                    Action::Submit => keep_open = false,
-                    Action::Cancel => {
-                        target.clear();
-                        keep_open = false;
-                    }
-                    _ => {}
-                }
-                self.groups.rebuild(&snap);
-                self.procs.rebuild(&snap, &self.groups);
-                if keep_open {
-                    self.overlay = Overlay::Filter;
-                }
-            }
-            Overlay::Edit(mut form) => match action {
-                Action::Cancel => {
-                    self.set_status(StatusKind::Info, "edit cancelled, nothing written")
-                }
-                Action::Submit => match form.submit() {
-                    Ok(sub) if sub.settings.is_empty() => {
-                        self.set_status(StatusKind::Info, "nothing changed, nothing written")
-                    }
-                    Ok(sub) => {
-                        let group = form.group.clone();
-                        return self.apply(&group, sub.settings, Some(sub.undo));
-                    }
-                    Err(n) => {
-                        self.set_status(
-                            StatusKind::Error,
-                            format!("{n} invalid value(s), nothing written"),
-                        );
-                        self.overlay = Overlay::Edit(form);
-                    }
-                },
-                other => {
-                    form_input(&mut form.fields, other);
-                    self.overlay = Overlay::Edit(form);
-                }
-            },
-            Overlay::Launch(mut form) => match action {
-                Action::Cancel => {}
-                Action::Submit => match form.submit() {
-                    Ok(req) => {
-                        self.set_status(
-                            StatusKind::Info,
-                            format!("launching {}…", req.command.join(" ")),
-                        );
-                        return vec![Effect::Launch(req)];
-                    }
-                    Err(n) => {
-                        self.set_status(
-                            StatusKind::Error,
-                            format!("{n} invalid field(s), nothing launched"),
-                        );
-                        self.overlay = Overlay::Launch(form);
-                    }
-                },
-                other => {
-                    form_input(&mut form.fields, other);
-                    self.overlay = Overlay::Launch(form);
-                }
-            },
-            Overlay::Signal(mut d) => match action {
-                Action::Cancel => {}
-                Action::Submit => {
-                    return vec![Effect::Signal {
-                        pid: d.pid,
-                        signal: d.signal,
-                    }]
-                }
-                Action::NextField | Action::PrevField | Action::Input(_) => {
-                    let i = SignalKind::ALL
-                        .iter()
-                        .position(|s| *s == d.signal)
-                        .unwrap_or(0);
-                    d.signal = match action {
-                        Action::NextField => SignalKind::ALL[(i + 1) % 4],
-                        Action::PrevField => SignalKind::ALL[(i + 3) % 4],
-                        Action::Input('k') => SignalKind::Kill,
-                        Action::Input('s') => SignalKind::Stop,
-                        Action::Input('c') => SignalKind::Cont,
-                        _ => SignalKind::Term,
-                    };
-                    self.overlay = Overlay::Signal(d);
-                }
-                _ => self.overlay = Overlay::Signal(d),
-            },
-            Overlay::ConfirmQuit => match action {
-                Action::Submit => return vec![Effect::Quit],
-                Action::Cancel => {}
-                _ => self.overlay = Overlay::ConfirmQuit,
-            },
-            Overlay::Help | Overlay::None => self.overlay = overlay,
-        }
-        Vec::new()
-    }
-
     fn toggle_zoom(&mut self) {
         self.zoom = match self.zoom {
             Some(_) => None,
@@ -576,172 +406,5 @@ impl App {
             }
             Some(g) => Some(g.clone()),
         }
-    }
-
-    fn pending_mut(&mut self, path: &str) -> &mut Pending {
-        let p = self.pending.entry(path.to_string()).or_default();
-        p.ttl = 4;
-        p
-    }
-
-    fn apply(
-        &mut self,
-        group: &str,
-        settings: Vec<Setting>,
-        undo: Option<Vec<Setting>>,
-    ) -> Vec<Effect> {
-        let label = settings
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
-        for s in &settings {
-            match &s.value {
-                Value::Cpu(q) => self.pending_mut(group).cpu = Some(q.percent()),
-                Value::Bytes(l) if s.knob == Knob::Memory => {
-                    self.pending_mut(group).memory = Some(l.value())
-                }
-                Value::Bool(b) => self.pending_mut(group).frozen = Some(*b),
-                _ => {}
-            }
-        }
-        self.set_status(StatusKind::Info, format!("{group}: writing {label}…"));
-        vec![Effect::Apply {
-            group: crate::cgroup::normalize_path(group),
-            settings,
-            label,
-            undo,
-        }]
-    }
-
-    fn quick_cpu(&mut self, up: bool) -> Vec<Effect> {
-        let Some(g) = self.editable_group() else {
-            return Vec::new();
-        };
-        let current = match self.pending.get(&g.path).and_then(|p| p.cpu) {
-            Some(c) => c,
-            None => g.cpu.limit_percent,
-        };
-        match quick::cpu_step(current, up, self.snapshot.cpus) {
-            Ok(q) => {
-                let old = current.map(CpuQuota::from_percent).unwrap_or(CpuQuota::Max);
-                let undo = vec![Setting {
-                    knob: Knob::Cpu,
-                    value: Value::Cpu(old),
-                }];
-                let new = vec![Setting {
-                    knob: Knob::Cpu,
-                    value: Value::Cpu(q),
-                }];
-                self.apply(&g.path, new, Some(undo))
-            }
-            Err(why) => {
-                self.set_status(StatusKind::Info, format!("{}: {why}", g.path));
-                Vec::new()
-            }
-        }
-    }
-
-    fn quick_memory(&mut self, up: bool) -> Vec<Effect> {
-        let Some(g) = self.editable_group() else {
-            return Vec::new();
-        };
-        let current = match self.pending.get(&g.path).and_then(|p| p.memory) {
-            Some(c) => c,
-            None => g.memory.max_bytes,
-        };
-        let step = quick::memory_step(
-            current,
-            g.memory.current_bytes,
-            self.snapshot.memory_total_bytes,
-            up,
-        );
-        match step {
-            Ok(l) => {
-                let old = current.map(Limit::Value).unwrap_or(Limit::Max);
-                let undo = vec![Setting {
-                    knob: Knob::Memory,
-                    value: Value::Bytes(old),
-                }];
-                let new = vec![Setting {
-                    knob: Knob::Memory,
-                    value: Value::Bytes(l),
-                }];
-                self.apply(&g.path, new, Some(undo))
-            }
-            Err(why) => {
-                self.set_status(StatusKind::Info, format!("{}: {why}", g.path));
-                Vec::new()
-            }
-        }
-    }
-
-    fn quick_freeze(&mut self) -> Vec<Effect> {
-        let Some(g) = self.editable_group() else {
-            return Vec::new();
-        };
-        let current = self
-            .pending
-            .get(&g.path)
-            .and_then(|p| p.frozen)
-            .or(g.frozen);
-        match current {
-            Some(f) => {
-                let undo = vec![Setting {
-                    knob: Knob::Freeze,
-                    value: Value::Bool(f),
-                }];
-                let new = vec![Setting {
-                    knob: Knob::Freeze,
-                    value: Value::Bool(!f),
-                }];
-                self.apply(&g.path, new, Some(undo))
-            }
-            None => {
-                self.set_status(
-                    StatusKind::Error,
-                    format!("{}: no freezer for this group", g.path),
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    fn undo(&mut self) -> Vec<Effect> {
-        if !self.check_writable() {
-            return Vec::new();
-        }
-        match self.undo.pop() {
-            Some(e) => {
-                let mut fx = self.apply(&e.group, e.settings, None);
-                if let Some(Effect::Apply { label, .. }) = fx.first_mut() {
-                    *label = format!("undo → {label}");
-                }
-                fx
-            }
-            None => {
-                self.set_status(StatusKind::Info, "nothing to undo");
-                Vec::new()
-            }
-        }
-    }
-}
-
-fn close(a: Option<f64>, b: Option<f64>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => (a - b).abs() < 0.5,
-        (None, None) => true,
-        _ => false,
-    }
-}
-
-fn form_input(fields: &mut form::Fields, action: Action) {
-    match action {
-        Action::Input(c) => fields.input(c),
-        Action::Backspace => fields.backspace(),
-        Action::ClearInput => fields.clear(),
-        Action::NextField => fields.next(),
-        Action::PrevField => fields.prev(),
-        _ => {}
     }
 }
