@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cgdash::app::{Action, App, Effect, LaunchRequest, OwnedWorkload, SignalKind};
+use cgdash::app::{keymap, Action, App, Effect, LaunchRequest, OwnedWorkload, SignalKind};
 use cgdash::cgroup::{display_path, Applied, CgroupError, Layout};
 use cgdash::launch::{self, LaunchSpec, Namespace, StdioMode, Workload};
 use cgdash::sampler::{self, Sampler};
@@ -113,7 +113,7 @@ fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
         .name("cgdash-input".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                match event::poll(Duration::from_millis(100)) {
+                match event::poll(Duration::from_millis(250)) {
                     Ok(true) => match event::read() {
                         Ok(ev) => {
                             if tx.send(ev).is_err() {
@@ -171,6 +171,7 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
     let (input_tx, mut input) = mpsc::unbounded_channel();
     spawn_input(input_tx, Arc::clone(&stop_input));
     let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
+    // Only while workloads run: has one of them exited?
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -184,11 +185,8 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
         let mut actions: Vec<Action> = Vec::new();
         tokio::select! {
             ev = input.recv() => match ev {
-                Some(Event::Key(k)) => {
-                    let fx = app.handle_key(k);
-                    dirty = true;
-                    quit |= execute(fx, &mut app, &layout, &done_tx, &sampler_handle);
-                }
+                // Unmapped keys change nothing: no redraw.
+                Some(Event::Key(k)) => actions.extend(keymap::lookup(app.key_mode(), k)),
                 Some(Event::Mouse(m)) => {
                     let size = terminal.size()?;
                     let screen = Rect::new(0, 0, size.width, size.height);
@@ -236,7 +234,7 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
                 }
                 Done::Launched(Err(e)) => actions.push(Action::Launched(Err(e))),
             },
-            _ = tick.tick() => {
+            _ = tick.tick(), if !workloads.is_empty() => {
                 for w in workloads.iter_mut() {
                     let group = display_path(w.group()).to_string();
                     let running = app.owned.iter().any(|o| o.group == group && o.running);
