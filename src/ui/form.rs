@@ -24,8 +24,15 @@ const INPUT: usize = 18;
 impl Widget for FormPopup<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let f = self.fields;
-        let h = (f.fields.len() as u16 + 2).min(area.height);
         let w = 96.min(area.width);
+        // The selected field's syntax on its own line(s) under the fields.
+        let hint = f
+            .fields
+            .get(f.selected)
+            .map(|x| x.hint.as_str())
+            .unwrap_or("");
+        let hint_h = (hint.chars().count() as u16 + 2).div_ceil(w.saturating_sub(2).max(1));
+        let h = (f.fields.len() as u16 + 3 + hint_h).min(area.height);
         let r = centered(area, w, h);
         Clear.render(r, buf);
         let block = Block::new()
@@ -59,8 +66,6 @@ impl Widget for FormPopup<'_> {
             ];
             if let Some(e) = &field.error {
                 spans.push(Span::styled(format!("✗ {e}"), theme::error()));
-            } else if sel {
-                spans.push(Span::styled(field.hint.clone(), theme::dim()));
             } else if self.show_was && field.changed() {
                 spans.push(Span::styled(
                     format!("was {}", display_or_unknown(&field.original)),
@@ -69,7 +74,12 @@ impl Widget for FormPopup<'_> {
             }
             lines.push(Line::from(spans));
         }
-        Paragraph::new(lines).block(block).render(r, buf);
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(format!(" {hint}"), theme::dim())));
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(block)
+            .render(r, buf);
     }
 }
 
