@@ -10,6 +10,7 @@
 //! Hand-written raw reads instead of the `procfs` crate: this is the hot loop
 //! (measured in issue 2: procfs `status()` ≈ 3× a raw read, ~200 allocations).
 
+mod fds;
 mod stat;
 mod users;
 
@@ -17,12 +18,13 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cgroup::{display_path, primary_path_of, Layout};
 
+pub use fds::FdBudget;
 pub use stat::{parse_stat, Stat};
 pub use users::{parse_passwd, Users};
 
@@ -80,6 +82,10 @@ struct Cached {
     cgroup_tick: u64,
     /// Tick this pid was last seen, to forget the gone ones.
     seen_tick: u64,
+    /// `/proc/PID/stat`, kept open to be re-read with pread. It stays bound
+    /// to this process: once it is gone the read fails (ESRCH), even if the
+    /// pid has been reused.
+    stat_fd: Option<File>,
 }
 
 /// Clock and memory units the kernel reports in.
@@ -136,6 +142,9 @@ pub struct ProcessScanner {
     cache: HashMap<i32, Cached>,
     tick: u64,
     cgroup_refresh: u64,
+    fd_budget: FdBudget,
+    /// Cached entries holding an open `stat_fd`.
+    open_fds: usize,
     /// Reused buffers: no allocation per process in the steady state
     /// except the rows' own Vec.
     path: String,
@@ -160,6 +169,8 @@ impl ProcessScanner {
             cache: HashMap::new(),
             tick: 0,
             cgroup_refresh: 2,
+            fd_budget: FdBudget::auto(),
+            open_fds: 0,
             path: String::with_capacity(64),
             buf: Box::new([0; 4096]),
         })
@@ -176,6 +187,30 @@ impl ProcessScanner {
     /// Default 2: a moved process shows its new group within two scans.
     pub fn set_cgroup_refresh(&mut self, ticks: u64) {
         self.cgroup_refresh = ticks;
+    }
+
+    /// At most `n` `/proc/PID/stat` files kept open between scans (0: open
+    /// and close every file every tick). Default: follow RLIMIT_NOFILE,
+    /// raising the soft limit within the hard one when needed.
+    pub fn set_fd_budget(&mut self, n: Option<usize>) {
+        self.fd_budget = n.map_or_else(FdBudget::auto, FdBudget::fixed);
+        if let Some(n) = n {
+            // Close what is over the new budget now.
+            for c in self
+                .cache
+                .values_mut()
+                .filter(|c| c.stat_fd.is_some())
+                .skip(n)
+            {
+                c.stat_fd = None;
+            }
+            self.open_fds = self.open_fds.min(n);
+        }
+    }
+
+    /// Number of `/proc/PID/stat` files currently kept open.
+    pub fn open_files(&self) -> usize {
+        self.open_fds
     }
 
     pub fn units(&self) -> Units {
@@ -212,10 +247,11 @@ impl ProcessScanner {
         }
         let tick = self.tick;
         self.cache.retain(|_, c| c.seen_tick == tick);
+        self.open_fds = self.cache.values().filter(|c| c.stat_fd.is_some()).count();
     }
 
     fn scan_one(&mut self, pid: i32) -> Option<ProcRow> {
-        let n = self.read_proc_file(pid, "stat")?;
+        let (n, opened) = self.read_stat(pid)?;
         let st = parse_stat(&self.buf[..n])?;
         let new_comm: Option<Box<[u8]>> = match self.cache.get(&pid) {
             Some(c) if c.starttime == st.starttime && *c.comm == *st.comm => None,
@@ -232,7 +268,13 @@ impl ProcessScanner {
         let fresh = new_comm.is_some();
         if let Some(comm) = new_comm {
             // New pid, pid reused (other start time) or exec (other comm).
-            let entry = self.describe(pid, comm, starttime)?;
+            // After an exec it is the same process: keep its open stat file.
+            let kept = match self.cache.get_mut(&pid) {
+                Some(c) if c.starttime == starttime => c.stat_fd.take(),
+                _ => None,
+            };
+            let mut entry = self.describe(pid, comm, starttime)?;
+            entry.stat_fd = kept;
             self.cache.insert(pid, entry);
         } else if self.cgroup_refresh > 0 {
             let due = self
@@ -252,6 +294,12 @@ impl ProcessScanner {
         }
         let c = self.cache.get_mut(&pid)?;
         c.seen_tick = tick;
+        if let Some(f) = opened {
+            if c.stat_fd.is_none() && self.fd_budget.allows(self.open_fds) {
+                c.stat_fd = Some(f);
+                self.open_fds += 1;
+            }
+        }
         let u = &self.units;
         Some(ProcRow {
             pid,
@@ -291,6 +339,7 @@ impl ProcessScanner {
                 .tick
                 .saturating_sub(u64::from(pid.unsigned_abs()) % refresh),
             seen_tick: self.tick,
+            stat_fd: None,
         })
     }
 
@@ -325,28 +374,29 @@ impl ProcessScanner {
         Some((cgroup, Arc::from(&*text)))
     }
 
+    /// `/proc/PID/stat` into the buffer: pread on the kept file if there is
+    /// one, else open and read (returning the file, which the caller may keep).
+    fn read_stat(&mut self, pid: i32) -> Option<(usize, Option<File>)> {
+        if let Some(c) = self.cache.get_mut(&pid) {
+            if let Some(f) = &c.stat_fd {
+                match f.read_at(&mut self.buf[..], 0) {
+                    Ok(n) if n > 0 => return Some((n, None)),
+                    // ESRCH: the process is gone (a new one may have its pid).
+                    _ => c.stat_fd = None,
+                }
+            }
+        }
+        self.set_path(pid, "stat");
+        let mut f = File::open(&self.path).ok()?;
+        let n = fill(&mut f, &mut self.buf[..])?;
+        Some((n, Some(f)))
+    }
+
     /// One open/read/close of `/proc/PID/FILE` into the reused buffer.
     fn read_proc_file(&mut self, pid: i32, file: &str) -> Option<usize> {
         self.set_path(pid, file);
         let mut f = File::open(&self.path).ok()?;
-        let mut n = 0;
-        // procfs hands out a whole small file in one read; a short read
-        // ending in a newline is the end, which saves the read() that would
-        // return 0 (a syscall per process per tick).
-        while n < self.buf.len() {
-            match f.read(&mut self.buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => {
-                    n += k;
-                    if n < self.buf.len() && self.buf[n - 1] == b'\n' {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return None,
-            }
-        }
-        Some(n)
+        fill(&mut f, &mut self.buf[..])
     }
 
     fn set_path(&mut self, pid: i32, file: &str) {
@@ -358,6 +408,27 @@ impl ProcessScanner {
             self.path.push_str(file);
         }
     }
+}
+
+/// Reads a small procfs file into `buf`. procfs hands out a whole small
+/// file in one read; a short read ending in a newline is the end, which saves
+/// the read() that would return 0 (a syscall per process per tick).
+fn fill(f: &mut File, buf: &mut [u8]) -> Option<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                if n < buf.len() && buf[n - 1] == b'\n' {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(n)
 }
 
 #[cfg(test)]

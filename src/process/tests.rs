@@ -287,3 +287,149 @@ fn scans_the_real_proc() {
         row.command
     );
 }
+
+/// A child of this test with its own deadline, killed on drop. `timeout`
+/// leads its own process group (its command is in it too), so the group of
+/// that pid is exactly what this test started.
+struct Child(std::process::Child);
+
+impl Child {
+    fn sh(script: &str) -> Child {
+        use std::os::unix::process::CommandExt;
+        let c = std::process::Command::new("timeout")
+            .args(["-s", "KILL", "30", "sh", "-c", script])
+            .process_group(0)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        Child(c)
+    }
+
+    fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+
+    /// Releases a script waiting in `read`.
+    fn go(&mut self) {
+        use std::io::Write;
+        if let Some(stdin) = self.0.stdin.as_mut() {
+            stdin.write_all(b"go\n").expect("write to the child");
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let pgid = nix::unistd::Pid::from_raw(self.pid());
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn real_scanner() -> Option<ProcessScanner> {
+    let layout = Layout::detect().ok()?;
+    ProcessScanner::new("/proc".into(), &layout).ok()
+}
+
+/// The shell `timeout` runs (its only child).
+fn child_of(rows: &[ProcRow], ppid: i32) -> Option<&ProcRow> {
+    rows.iter().find(|r| r.ppid == ppid)
+}
+
+#[test]
+fn kept_stat_files_follow_exit_and_exec() {
+    let Some(mut s) = real_scanner() else { return };
+    let mut a = Child::sh("read x; exec sleep 30");
+    // Until `timeout` has started the shell, its child is not there yet.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (rows, sh) = loop {
+        let rows = s.scan();
+        if let Some(sh) = child_of(&rows, a.pid()).filter(|r| r.command.starts_with("sh -c")) {
+            let sh = sh.clone();
+            break (rows, sh);
+        }
+        assert!(std::time::Instant::now() < end, "the shell did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(sh.command.starts_with("sh -c"), "{}", sh.command);
+    assert!(
+        s.open_files() >= rows.len().min(100),
+        "stat files are kept open"
+    );
+
+    // exec: same pid, same start, other program — seen through the kept file.
+    a.go();
+    let slept = loop {
+        let rows = s.scan();
+        if let Some(r) = child_of(&rows, a.pid()).filter(|r| !r.command.starts_with("sh -c")) {
+            break r.clone();
+        }
+        assert!(std::time::Instant::now() < end, "the shell did not exec");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!((slept.pid, slept.start_ticks), (sh.pid, sh.start_ticks));
+    assert_eq!(&*slept.command, "sleep 30");
+    assert!(slept.fresh);
+
+    // exit: the kept file reads ESRCH, the process is gone from the rows
+    // (once its parent, init after `timeout` died, has reaped it).
+    let pid = a.pid();
+    drop(a);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let rows = s.scan();
+        if rows.iter().all(|r| r.pid != pid && r.pid != sh.pid) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "exited processes still listed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn cpu_time_through_kept_files_matches_a_fresh_read() {
+    let Some(mut s) = real_scanner() else { return };
+    let busy = Child::sh("while :; do :; done");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let first = loop {
+        let rows = s.scan();
+        if let Some(r) = child_of(&rows, busy.pid()).filter(|r| r.command.starts_with("sh -c")) {
+            break r.clone();
+        }
+        assert!(std::time::Instant::now() < end, "the shell did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let rows = s.scan();
+    let fresh = fs::read_to_string(format!("/proc/{}/stat", first.pid)).expect("stat");
+    let fresh = parse_stat(fresh.as_bytes()).expect("parse");
+    let second = child_of(&rows, busy.pid()).expect("busy");
+    let u = s.units();
+    let direct = u.ticks_to_ns(fresh.utime + fresh.stime);
+    assert!(second.cpu_time_ns > first.cpu_time_ns, "CPU time advances");
+    assert!(second.cpu_time_ns <= direct && direct - second.cpu_time_ns <= 50_000_000);
+}
+
+#[test]
+fn low_fd_budget_still_scans_everything() {
+    let Some(mut s) = real_scanner() else { return };
+    let all = s.scan().len();
+    for budget in [0, 3] {
+        s.set_fd_budget(Some(budget));
+        assert!(s.open_files() <= budget);
+        let rows = s.scan();
+        assert!(
+            rows.len() + 20 >= all && all + 20 >= rows.len(),
+            "{} vs {all}",
+            rows.len()
+        );
+        assert!(s.open_files() <= budget, "{} > {budget}", s.open_files());
+        let me = std::process::id() as i32;
+        assert!(rows.iter().any(|r| r.pid == me));
+    }
+}

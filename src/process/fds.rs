@@ -1,0 +1,103 @@
+//! How many `/proc/PID/stat` files the scanner may keep open.
+//!
+//! Re-reading an open file with `pread` skips the path walk, the pid lookup
+//! and the open/close of every process on every tick: that is most of what a
+//! scan costs. Each kept file is one descriptor, so the number is bounded by
+//! `RLIMIT_NOFILE`: when the budget runs out the soft limit is raised (within
+//! the hard limit, never past [`MAX_SOFT`]); when it can't be, the remaining
+//! processes are simply opened and closed each tick as before.
+
+/// Descriptors left for everything else in the process (terminal, pipes,
+/// cgroup files, the launcher).
+const RESERVE: u64 = 256;
+/// Never raise the soft limit past this: children inherit it.
+const MAX_SOFT: u64 = 65_536;
+
+#[derive(Debug)]
+pub struct FdBudget {
+    limit: usize,
+    /// `None`: follow RLIMIT_NOFILE (and raise it when needed).
+    fixed: Option<usize>,
+}
+
+impl FdBudget {
+    pub fn auto() -> FdBudget {
+        FdBudget {
+            limit: soft_limit().map_or(0, |s| budget_for(s)),
+            fixed: None,
+        }
+    }
+
+    pub fn fixed(n: usize) -> FdBudget {
+        FdBudget {
+            limit: n,
+            fixed: Some(n),
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Whether one more file may be kept open when `open` already are.
+    pub fn allows(&mut self, open: usize) -> bool {
+        if open < self.limit {
+            return true;
+        }
+        if self.fixed.is_some() {
+            return false;
+        }
+        // Out of budget: ask for room for twice as many (one syscall, only
+        // when the process count outgrows the current limit).
+        let want = (open as u64 * 2 + RESERVE).min(MAX_SOFT);
+        if let Some(soft) = raise_soft_limit(want) {
+            self.limit = budget_for(soft);
+        }
+        open < self.limit
+    }
+}
+
+fn budget_for(soft: u64) -> usize {
+    usize::try_from(soft.saturating_sub(RESERVE)).unwrap_or(usize::MAX)
+}
+
+fn soft_limit() -> Option<u64> {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
+}
+
+/// Raises the soft NOFILE limit towards `want` within the hard limit;
+/// returns the soft limit in force afterwards.
+fn raise_soft_limit(want: u64) -> Option<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    let target = want.min(hard);
+    if target <= soft {
+        return Some(soft);
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, target, hard) {
+        Ok(()) => Some(target),
+        Err(_) => Some(soft),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_budget_is_a_hard_cap() {
+        let mut b = FdBudget::fixed(2);
+        assert!(b.allows(0) && b.allows(1));
+        assert!(!b.allows(2));
+        assert!(!FdBudget::fixed(0).allows(0));
+    }
+
+    #[test]
+    fn auto_budget_leaves_a_reserve() {
+        let b = FdBudget::auto();
+        let soft = soft_limit().expect("getrlimit");
+        assert_eq!(b.limit() as u64, soft.saturating_sub(RESERVE));
+    }
+}
