@@ -21,6 +21,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::cgroup::{display_path, primary_path_of, Layout};
 
@@ -66,6 +67,9 @@ pub struct ProcRow {
     /// First seen (or pid reused, or exec'd) in this scan: command line,
     /// user and cgroup were read just now rather than taken from the cache.
     pub fresh: bool,
+    /// When `stat` was read: rates over exactly the time between two reads of
+    /// this process, however long the rest of the scan took.
+    pub read_at: Instant,
 }
 
 /// What the scanner remembers about a process between ticks.
@@ -252,6 +256,7 @@ impl ProcessScanner {
 
     fn scan_one(&mut self, pid: i32) -> Option<ProcRow> {
         let (n, opened) = self.read_stat(pid)?;
+        let read_at = Instant::now();
         let st = parse_stat(&self.buf[..n])?;
         let new_comm: Option<Box<[u8]>> = match self.cache.get(&pid) {
             Some(c) if c.starttime == st.starttime && *c.comm == *st.comm => None,
@@ -316,6 +321,7 @@ impl ProcessScanner {
             cgroup: c.cgroup.clone(),
             cgroups_raw: c.cgroups_raw.clone(),
             fresh,
+            read_at,
         })
     }
 

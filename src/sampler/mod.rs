@@ -41,6 +41,8 @@ struct GroupPrev {
 struct ProcPrev {
     start_ticks: u64,
     cpu_time_ns: u64,
+    /// When its stat was read, on the sampler's clock.
+    at: Instant,
 }
 
 pub struct Sampler {
@@ -53,7 +55,6 @@ pub struct Sampler {
     memory_total: Option<u64>,
     /// When the groups / processes were last read (monotonic).
     groups_at: Option<Instant>,
-    procs_at: Option<Instant>,
     groups_prev: HashMap<String, GroupPrev>,
     procs_prev: HashMap<i32, ProcPrev>,
     rows: Vec<ProcRow>,
@@ -91,7 +92,6 @@ impl Sampler {
             cpus: online_cpus(),
             memory_total: read_mem_total(Path::new("/proc")),
             groups_at: None,
-            procs_at: None,
             groups_prev: HashMap::new(),
             procs_prev: HashMap::new(),
             rows: Vec::new(),
@@ -198,17 +198,20 @@ impl Sampler {
         let Some(scanner) = self.scanner.as_mut() else {
             return Vec::new();
         };
+        let scan_start = Instant::now();
         scanner.scan_into(&mut self.rows);
-        let wall = self.procs_at.map(|t| ns_between(t, at));
-        self.procs_at = Some(at);
         let mut next_prev = HashMap::with_capacity(self.rows.len());
         let mut out = Vec::with_capacity(self.rows.len());
         for r in &self.rows {
+            // `at` is the (injectable) clock at the scan's start; each row is
+            // placed by how far into the scan it was read.
+            let read_at = at + r.read_at.saturating_duration_since(scan_start);
             next_prev.insert(
                 r.pid,
                 ProcPrev {
                     start_ticks: r.start_ticks,
                     cpu_time_ns: r.cpu_time_ns,
+                    at: read_at,
                 },
             );
             let cgroup = match self.members.get(&r.pid) {
@@ -227,15 +230,17 @@ impl Sampler {
             let prev = self
                 .procs_prev
                 .get(&r.pid)
-                .filter(|p| p.start_ticks == r.start_ticks)
-                .map(|p| p.cpu_time_ns);
+                .filter(|p| p.start_ticks == r.start_ticks);
             out.push(ProcessSnapshot {
                 pid: r.pid,
                 ppid: r.ppid,
                 uid: r.uid,
                 user: r.user.to_string(),
                 state: r.state,
-                cpu_percent: wall.and_then(|w| rates::ns_percent(prev, Some(r.cpu_time_ns), w)),
+                cpu_percent: prev.and_then(|p| {
+                    let wall = ns_between(p.at, read_at);
+                    rates::ns_percent(Some(p.cpu_time_ns), Some(r.cpu_time_ns), wall)
+                }),
                 cpu_time_ns: r.cpu_time_ns,
                 rss_bytes: r.rss_bytes,
                 mem_percent: self
