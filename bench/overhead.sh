@@ -82,6 +82,8 @@ for v in PROCS GROUPS_N SECONDS_M RUNS WARMUP; do
 done
 [ "$RUNS" -ge 1 ] && [ "$SECONDS_M" -ge 1 ] || die "--runs and --seconds must be >= 1"
 [ "$(id -u)" = 0 ] || die "run as root (it creates cgroups and moves its own sleepers into them)"
+# `cargo install bottom` puts btm in ~/.cargo/bin, often not on root's PATH
+[ -d "${CARGO_HOME:-$HOME/.cargo}/bin" ] && PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 for c in tmux gcc awk ps; do command -v "$c" >/dev/null || die "needs $c"; done
 [ "$SCALING" = 1 ] || [ "$PROFILE" = 1 ] && TOOLS="cgdash"
 [ "$PROFILE" = 1 ] && FLOOR=0
