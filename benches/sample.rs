@@ -242,7 +242,6 @@ fn main() {
 
     let mut m: [Vec<Duration>; 12] = Default::default();
     let (mut np, mut ng) = (0, 0);
-    let mut gs = Vec::new();
     for _ in 0..rounds {
         if INTERRUPTED.load(Ordering::SeqCst) {
             eprintln!("interrupted");
@@ -259,8 +258,7 @@ fn main() {
         m[4].push(c);
         m[5].push(w);
         ng = n;
-        let (c, w, groups_read) = timed(|| layout.read_all());
-        gs = groups_read;
+        let (c, w, gs) = timed(|| layout.read_all());
         m[6].push(c);
         m[7].push(w);
         ng = ng.max(gs.len());

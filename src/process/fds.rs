@@ -23,7 +23,7 @@ pub struct FdBudget {
 impl FdBudget {
     pub fn auto() -> FdBudget {
         FdBudget {
-            limit: soft_limit().map_or(0, |s| budget_for(s)),
+            limit: soft_limit().map_or(0, budget_for),
             fixed: None,
         }
     }
