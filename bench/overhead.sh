@@ -227,6 +227,8 @@ acct_ns() { # CPU time of the cross-check group, ns
 gcc -O2 -o "$TMP/floor" "$HERE/floor.c" || die "cannot compile bench/floor.c"
 gcc -O2 -o "$TMP/sleepers" "$HERE/sleepers.c" || die "cannot compile bench/sleepers.c"
 
+count_pids() { local n=0 e; for e in /proc/[0-9]*; do n=$((n + 1)); done; echo "$n"; }
+
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }   # wall clock, µs
 
 NAP_PID=""
@@ -371,7 +373,7 @@ calibrate_paint() {
 # measure TOOL RUN — one tool, one run: appends a line to $RAW
 measure() {
 	local tool=$1 run=$2 session="$BENCH_ID-$1-r$2"
-	local cmd t0 pid first=NA c1 c2 w1 w2 a1 a2 tm1 tm2 hwm start_ticks status=ok d
+	local cmd t0 pid first=NA np1 np2 c1 c2 w1 w2 a1 a2 tm1 tm2 hwm start_ticks status=ok d
 	rm -rf "$TMP/home-$tool"
 	cmd=$(tool_cmd "$tool")
 	t0=$(now_us)
@@ -388,8 +390,16 @@ measure() {
 	d=$(( WARMUP * 1000000 - ($(now_us) - t0) ))
 	[ "$d" -le 0 ] || nap "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
 	# the measured window
+	np1=$(count_pids)
 	c1=$(tree_ticks "$pid"); a1=$(acct_ns); tm1=$(proc_ticks "$TMUX_PID"); w1=$(now_us)
-	nap "$SECONDS_M"
+	# wait out the window, noting the most pids seen (other people's bursts)
+	local end=$(( w1 + SECONDS_M * 1000000 )) rem n
+	np2=$np1
+	while rem=$(( end - $(now_us) )); [ "$rem" -gt 0 ]; do
+		[ "$rem" -gt 1000000 ] && rem=1000000
+		nap "$(printf '%d.%06d' $((rem / 1000000)) $((rem % 1000000)))"
+		n=$(count_pids); [ "$n" -gt "$np2" ] && np2=$n
+	done
 	c2=$(tree_ticks "$pid"); a2=$(acct_ns); tm2=$(proc_ticks "$TMUX_PID"); w2=$(now_us)
 	hwm=$(tree_hwm "$pid")
 	if ! kill -0 "$pid" 2>/dev/null; then
@@ -401,16 +411,16 @@ measure() {
 	local i
 	for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	kill -KILL "$pid" 2>/dev/null
-	# tool run procs groups wall_s cpu_ms_per_s acct_ms_per_s hwm_kib startup_ms first_paint_ms tmux_ms_per_s status version
+	# tool run procs groups wall_s cpu_ms_per_s acct_ms_per_s hwm_kib startup_ms first_paint_ms tmux_ms_per_s status version pids_start pids_max
 	awk -v OFS='\t' -v tool="$tool" -v run="$run" -v p="$PROCS" -v g="$GROUPS_N" \
 		-v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" -v a1="$a1" -v a2="$a2" \
 		-v tm1="$tm1" -v tm2="$tm2" -v hz="$HZ" -v hwm="$hwm" -v st="$start_ticks" \
-		-v fp="$first" -v status="$status" -v ver="$(tool_version "$tool")" 'BEGIN {
+		-v fp="$first" -v status="$status" -v ver="$(tool_version "$tool")" -v np1="$np1" -v np2="$np2" 'BEGIN {
 			wall = (w2 - w1) / 1e6
-			printf "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%.2f\t%s\t%s\n", tool, run, p, g, wall,
+			printf "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%.2f\t%s\t%s\t%d\t%d\n", tool, run, p, g, wall,
 				(c2 - c1) * 1000 / hz / wall, (a2 - a1) / 1e6 / wall, hwm, st * 1000 / hz, fp,
-				(tm2 - tm1) * 1000 / hz / wall, status, ver
-		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-11s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  startup %4d ms  first paint %s ms  tmux %.2f ms/s  %s\n", $2, $1, $6, $7, $8 / 1024, $9, $10, $11, $12 }' >&2
+				(tm2 - tm1) * 1000 / hz / wall, status, ver, np1, np2
+		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-11s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  startup %4d ms  first paint %s ms  tmux %.2f ms/s  pids %d (max %d)  %s\n", $2, $1, $6, $7, $8 / 1024, $9, $10, $11, $14, $15, $12 }' >&2
 	sleep 1
 }
 
@@ -513,6 +523,8 @@ summary() { # summary RAWFILE PROCS GROUPS
 		for (c = 1; c <= NF; c++) C[nrows, c] = $c
 		if (!($1 in seen)) { seen[$1] = 1; order[++ntools] = $1; ver[$1] = $13 }
 		if ($12 == "ok") cpu[$1, $2] = $6
+		if ($14 != "" && (pmin == "" || $14 + 0 < pmin)) pmin = $14 + 0
+		if ($15 != "" && $15 + 0 > pmax) pmax = $15 + 0
 	}
 	END {
 		for (i = 1; i <= ntools; i++) {
@@ -542,6 +554,7 @@ summary() { # summary RAWFILE PROCS GROUPS
 			if (med[t] < 0) { printf "| %s | failed | | | | | | |\n", ver[t]; continue }
 			printf "| %s | %.1f (%.1f–%.1f) | %s | %.1f | %.1f MiB | %.0f ms | %s | %.1f |\n", ver[t], med[t], lo[t], hi[t], ratio[t], acct[t], rss[t], st[t], fp[t], tmx[t]
 		}
+		if (pmax > 0) printf "\npids on the machine during the measured windows: %d–%d\n", pmin, pmax
 	}' "$1"
 }
 
@@ -618,7 +631,7 @@ profile() {
 }
 
 # ---------------------------------------------------------------- main
-[ -s "$RAW" ] || printf '# tool\trun\tprocs\tgroups\twall_s\tcpu_ms_per_s\tcpuacct_ms_per_s\thwm_kib\tstartup_cpu_ms\tfirst_paint_ms\ttmux_ms_per_s\tstatus\tversion\n' >"$RAW"
+[ -s "$RAW" ] || printf '# tool\trun\tprocs\tgroups\twall_s\tcpu_ms_per_s\tcpuacct_ms_per_s\thwm_kib\tstartup_cpu_ms\tfirst_paint_ms\ttmux_ms_per_s\tstatus\tversion\tpids_start\tpids_max\n' >"$RAW"
 start_tmux_server
 calibrate_paint
 header
