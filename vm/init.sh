@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/busybox sh
 # /init of the cgdash test VM (busybox sh, pid 1), packed by vm/run-tests.sh.
 #
 # Mounts a pure cgroup v2 system, runs every test binary listed in
@@ -49,6 +49,14 @@ mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate,memory_recursiveprot cgroup2 
 for c in cpu memory pids io cpuset; do
 	echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || fatal "enable +$c in the root's cgroup.subtree_control"
 done
+# Lay the tree out like systemd does on a v2 host: pid 1 in init.scope, the
+# tests in a service under system.slice (a leaf), the root holding no
+# processes, so the tests see child groups and run outside the root.
+cg=/sys/fs/cgroup
+svc=$cg/system.slice/cgdash-vm-tests.service
+mkdir -p $cg/init.scope $cg/system.slice $svc || fatal "create init.scope/system.slice"
+echo 1 >$cg/init.scope/cgroup.procs || fatal "move pid 1 into init.scope"
+echo "+cpu +memory +pids +io" >$cg/system.slice/cgroup.subtree_control || fatal "system.slice subtree_control"
 hostname cgdash-vm
 ip link set lo up 2>/dev/null
 echo "VM-INIT: cgroup2: $(cat /sys/fs/cgroup/cgroup.subtree_control); $(nproc) CPU(s), $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
@@ -74,7 +82,7 @@ while IFS= read -r t; do
 	total=$((total + 1))
 	echo "===== VM test binary: $name ($t) ====="
 	t0=$(uptime_s)
-	timeout -s KILL "$VM_BIN_TIMEOUT" "$t" --test-threads=1 "$@"
+	(echo 0 >"$svc/cgroup.procs" && exec timeout -s KILL "$VM_BIN_TIMEOUT" "$t" --test-threads=1 "$@")
 	rc=$?
 	secs=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
 	if [ $rc -eq 0 ]; then
@@ -89,7 +97,7 @@ done </vm-tests.list
 secs=$(awk -v a="$start" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
 
 # Nothing a test made may be left behind.
-left=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -type d -name 'cgdash*' 2>/dev/null)
+left=$(find $cg -mindepth 1 -maxdepth 1 -type d -name 'cgdash*' 2>/dev/null)
 [ -n "$left" ] && echo "VM-INIT: WARNING: groups left behind: $left"
 
 echo "VM-SUMMARY: $((total - failed))/$total test binaries passed${failed_names:+ (failed:$failed_names)} in ${secs}s"

@@ -39,10 +39,12 @@
 #   CGDASH_VM_BINS     live (default: tests/*.rs calling common::live), all,
 #                      or test binary names (space separated)
 #   CGDASH_VM_VERBOSE=1  stream the guest console while it runs
+#   CGDASH_VM_OPT_LEVEL  opt-level of the musl test build (default: 1)
 #   CGDASH_VM_PRE      shell commands the guest runs before the tests (debugging)
 #   CGDASH_VM_QEMU_ARGS  extra QEMU arguments
 #   CGDASH_VM_HOST_TOOLS  host programs copied in with their libraries,
-#                      over busybox's applets (default: setpriv tmux env)
+#                      over busybox's applets (default: setpriv tmux bash pgrep dash env timeout;
+#                      dash becomes /bin/sh)
 set -euo pipefail
 
 # --- pinned versions ---------------------------------------------------------
@@ -65,10 +67,14 @@ SMP=${CGDASH_VM_SMP:-2}
 MEM=${CGDASH_VM_MEM:-512M}
 LOG=$RUN/console.log
 # Dynamically linked host programs copied into the guest (with their libs).
-# setpriv: busybox's has no --reuid; tmux: the end-to-end UI tests; env:
-# busybox-static's env (like its sh) runs its own applets before anything in
-# PATH, so `env X=1 setpriv …` would get busybox's setpriv.
-HOST_TOOLS=${CGDASH_VM_HOST_TOOLS-setpriv tmux env}
+# The guest's userland is busybox-static, plus these host programs (with
+# their libraries) where busybox differs from a Debian/Ubuntu host in ways the
+# tests notice: setpriv (busybox's has no --reuid), tmux + bash (end-to-end UI
+# tests), pgrep (not in busybox), and dash as /bin/sh with coreutils' env and
+# timeout — busybox-static's sh, env and timeout run busybox applets in
+# preference to PATH and run `sleep` & co. inside the shell's own process,
+# so `sh -c 'sleep 30'` would not be a separate process as on a real host.
+HOST_TOOLS=${CGDASH_VM_HOST_TOOLS-setpriv tmux bash pgrep dash env timeout}
 
 say() { printf 'vm: %s\n' "$*" >&2; }
 die() {
@@ -188,6 +194,10 @@ say "building tests and cgdash for $TARGET"
 # (CARGO_BIN_EXE_cgdash): that exact file goes into the VM. A separate
 # `cargo build --bin cgdash` would rebuild every dependency (dev-dependencies
 # change feature unification) and overwrite the same path with another binary.
+# Optimised a little (CGDASH_VM_OPT_LEVEL, default 1): under emulation every
+# instruction counts, and the dashboard/snapshot code runs ~5x faster. Only the
+# musl artifacts change (target/x86_64-unknown-linux-musl), not the host's.
+export CARGO_PROFILE_DEV_OPT_LEVEL=${CGDASH_VM_OPT_LEVEL:-1}
 (cd "$REPO" && cargo test --no-run --target "$TARGET" --message-format=json-render-diagnostics) \
 	>"$CACHE/test-build.json" || die "cargo test --no-run --target $TARGET failed"
 artifacts() { grep '"reason":"compiler-artifact"' "$1" || true; }
@@ -253,6 +263,10 @@ for tool in $HOST_TOOLS; do
 	done
 	[ "$(dirname "$p")" = /usr/bin ] || ln -sf "$p" "$STAGE/usr/bin/$tool"
 done
+if [ -x "$STAGE/usr/bin/dash" ]; then
+	rm -f "$STAGE/bin/sh" "$STAGE/usr/bin/sh"
+	ln -s /usr/bin/dash "$STAGE/bin/sh"
+fi
 for d in /etc/terminfo /lib/terminfo /usr/share/terminfo /usr/lib/locale/C.utf8; do # for tmux
 	[ -d "$d" ] && mkdir -p "$STAGE$d" && cp -rL "$d/." "$STAGE$d/"
 done
