@@ -45,7 +45,12 @@ fn stats(g: &TestGroup) -> GroupStats {
 
 /// A file of the group in the unified hierarchy, trimmed.
 fn raw(g: &TestGroup, file: &str) -> String {
-    let p = g.layout.unified().expect("v2 hierarchy").dir(&g.path).join(file);
+    let p = g
+        .layout
+        .unified()
+        .expect("v2 hierarchy")
+        .dir(&g.path)
+        .join(file);
     fs::read_to_string(&p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .trim()
@@ -53,7 +58,10 @@ fn raw(g: &TestGroup, file: &str) -> String {
 }
 
 fn usage_ns(g: &TestGroup) -> u64 {
-    stats(g).cpu.usage_ns.expect("cpu usage on v2 (cpu.stat usage_usec)")
+    stats(g)
+        .cpu
+        .usage_ns
+        .expect("cpu usage on v2 (cpu.stat usage_usec)")
 }
 
 /// CPU use of the group in percent of one CPU over `window`.
@@ -86,11 +94,17 @@ const BUSY: &str = "while :; do :; done";
 fn snapshot_json(interval: &str) -> Option<serde_json::Value> {
     let (code, out, err) = common::cgdash(&["snapshot", "--json", "--interval", interval]);
     if code != 0 && err.contains("not built yet") {
-        eprintln!("NOTE: `cgdash snapshot` is not built yet ({}); its end-to-end checks are skipped", err.trim());
+        eprintln!(
+            "NOTE: `cgdash snapshot` is not built yet ({}); its end-to-end checks are skipped",
+            err.trim()
+        );
         return None;
     }
     assert_eq!(code, 0, "cgdash snapshot --json failed: {err}");
-    Some(serde_json::from_str(&out).unwrap_or_else(|e| panic!("snapshot --json is not JSON ({e}): {out}")))
+    Some(
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("snapshot --json is not JSON ({e}): {out}")),
+    )
 }
 
 /// The entry of `groups[]` whose `path` is `path` (leading `/` ignored).
@@ -117,7 +131,10 @@ fn v2_memory_high_throttles_a_ramp_near_the_limit() {
     assert_eq!(s.memory.max, Some(Limit::Max), "memory.max stays unlimited");
     assert_eq!(s.memory.events.high, Some(0));
     // A 128 MiB anonymous ramp: dd's buffer is `bs` bytes, filled from /dev/zero.
-    g.spawn_sh("dd if=/dev/zero of=/dev/null bs=128M count=100", Duration::from_secs(30));
+    g.spawn_sh(
+        "dd if=/dev/zero of=/dev/null bs=128M count=100",
+        Duration::from_secs(30),
+    );
     let mut highest = 0;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(4) {
@@ -132,22 +149,49 @@ fn v2_memory_high_throttles_a_ramp_near_the_limit() {
         s.memory.events,
         s.pressure.as_ref().and_then(|p| p.memory)
     );
-    assert!(highest >= 24 * MIB, "the ramp never got near memory.high: {} MiB", highest / MIB);
+    assert!(
+        highest >= 24 * MIB,
+        "the ramp never got near memory.high: {} MiB",
+        highest / MIB
+    );
     assert!(
         highest <= 40 * MIB,
         "memory.high did not hold the ramp near 32 MiB: reached {} MiB",
         highest / MIB
     );
     let high_events = s.memory.events.high.expect("memory.events high");
-    assert!(high_events >= 1, "memory.events high did not grow: {:?}", s.memory.events);
-    assert_eq!(s.memory.events.oom_kill, Some(0), "memory.high must throttle, not kill");
-    assert!(g.wait_first(Duration::ZERO).is_none(), "the throttled ramp should still be alive");
+    assert!(
+        high_events >= 1,
+        "memory.events high did not grow: {:?}",
+        s.memory.events
+    );
+    assert_eq!(
+        s.memory.events.oom_kill,
+        Some(0),
+        "memory.high must throttle, not kill"
+    );
+    assert!(
+        g.wait_first(Duration::ZERO).is_none(),
+        "the throttled ramp should still be alive"
+    );
     // Throttling over memory.high is a memory stall: per-group PSI shows it.
-    let mem_psi = s.pressure.and_then(|p| p.memory).and_then(|p| p.some).expect("memory.pressure some");
-    assert!(mem_psi.total_us > 0, "memory.pressure some total stayed 0 while throttled");
+    let mem_psi = s
+        .pressure
+        .and_then(|p| p.memory)
+        .and_then(|p| p.some)
+        .expect("memory.pressure some");
+    assert!(
+        mem_psi.total_us > 0,
+        "memory.pressure some total stayed 0 while throttled"
+    );
     // Still climbing its events while it runs.
     assert!(
-        wait_for(Duration::from_secs(3), || stats(&g).memory.events.high.unwrap_or(0) > high_events),
+        wait_for(Duration::from_secs(3), || stats(&g)
+            .memory
+            .events
+            .high
+            .unwrap_or(0)
+            > high_events),
         "memory.events high stopped growing"
     );
 }
@@ -162,20 +206,46 @@ fn v2_oom_kill_is_counted_in_memory_events() {
     // With swap the OOM would come only after swap is full; the VM has none.
     let _ = g.apply(&["memory.swap=0"]);
     assert_eq!(stats(&g).memory.max, Some(Limit::Value(32 * MIB)));
-    g.spawn_sh("dd if=/dev/zero of=/dev/null bs=96M count=1", Duration::from_secs(30));
-    let st = g.wait_first(Duration::from_secs(25)).expect("the ramp should be killed well before its deadline");
-    assert!(!st.success(), "a 96 MiB ramp under memory=32M succeeded: {st:?}");
+    g.spawn_sh(
+        "dd if=/dev/zero of=/dev/null bs=96M count=1",
+        Duration::from_secs(30),
+    );
+    let st = g
+        .wait_first(Duration::from_secs(25))
+        .expect("the ramp should be killed well before its deadline");
+    assert!(
+        !st.success(),
+        "a 96 MiB ramp under memory=32M succeeded: {st:?}"
+    );
     let ev = stats(&g).memory.events;
     eprintln!("memory=32M + 96 MiB ramp: exit {st:?}, memory.events {ev:?}");
-    assert!(ev.oom_kill.unwrap_or(0) >= 1, "oom_kill not counted: {ev:?}");
+    assert!(
+        ev.oom_kill.unwrap_or(0) >= 1,
+        "oom_kill not counted: {ev:?}"
+    );
     assert!(ev.oom.unwrap_or(0) >= 1, "oom not counted: {ev:?}");
-    assert!(ev.max.unwrap_or(0) >= 1, "max (limit hits) not counted: {ev:?}");
-    assert!(raw(&g, "memory.events").contains("oom_kill "), "raw memory.events");
+    assert!(
+        ev.max.unwrap_or(0) >= 1,
+        "max (limit hits) not counted: {ev:?}"
+    );
+    assert!(
+        raw(&g, "memory.events").contains("oom_kill "),
+        "raw memory.events"
+    );
     if let Some(snap) = snapshot_json("200ms") {
         let js = snapshot_group(&snap, &g.path);
         let kills = js["memory"]["oom_kills"].as_u64();
-        assert!(kills.unwrap_or(0) >= 1, "snapshot memory.oom_kills: {}", js["memory"]);
-        assert_eq!(js["memory"]["max_bytes"].as_u64(), Some(32 * MIB), "{}", js["memory"]);
+        assert!(
+            kills.unwrap_or(0) >= 1,
+            "snapshot memory.oom_kills: {}",
+            js["memory"]
+        );
+        assert_eq!(
+            js["memory"]["max_bytes"].as_u64(),
+            Some(32 * MIB),
+            "{}",
+            js["memory"]
+        );
     }
 }
 
@@ -193,8 +263,14 @@ fn v2_cpu_weight_reads_back_and_set_writes_through_the_binary() {
     assert_eq!(raw(&g, "cpu.weight"), "200");
 
     // The real binary, statically linked in the VM.
-    let (code, out, err) =
-        common::cgdash(&["set", &g.path, "cpu.weight=300", "cpu=50%", "memory.high=48M", "pids=64"]);
+    let (code, out, err) = common::cgdash(&[
+        "set",
+        &g.path,
+        "cpu.weight=300",
+        "cpu=50%",
+        "memory.high=48M",
+        "pids=64",
+    ]);
     assert_eq!(code, 0, "cgdash set failed: {err}{out}");
     assert_eq!(raw(&g, "cpu.weight"), "300");
     assert_eq!(raw(&g, "cpu.max"), "50000 100000");
@@ -232,8 +308,16 @@ fn v2_freeze_stops_the_workload_and_thaw_resumes_it() {
         ),
         Duration::from_secs(60),
     );
-    let count = || -> u64 { fs::read_to_string(&file).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0) };
-    assert!(wait_for(Duration::from_secs(10), || count() >= 2), "the counter never started");
+    let count = || -> u64 {
+        fs::read_to_string(&file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || count() >= 2),
+        "the counter never started"
+    );
     assert_eq!(stats(&g).frozen, Some(false));
 
     g.apply(&["freeze=true"]).unwrap();
@@ -241,7 +325,8 @@ fn v2_freeze_stops_the_workload_and_thaw_resumes_it() {
     assert_eq!(raw(&g, "cgroup.freeze"), "1");
     // cgroup.freeze is the request; cgroup.events `frozen 1` says it is done.
     assert!(
-        wait_for(Duration::from_secs(5), || raw(&g, "cgroup.events").contains("frozen 1")),
+        wait_for(Duration::from_secs(5), || raw(&g, "cgroup.events")
+            .contains("frozen 1")),
         "cgroup.events never reported frozen 1: {}",
         raw(&g, "cgroup.events")
     );
@@ -252,7 +337,10 @@ fn v2_freeze_stops_the_workload_and_thaw_resumes_it() {
 
     g.apply(&["freeze=false"]).unwrap();
     assert_eq!(stats(&g).frozen, Some(false));
-    assert!(wait_for(Duration::from_secs(5), || count() > c1), "the counter did not resume after thaw");
+    assert!(
+        wait_for(Duration::from_secs(5), || count() > c1),
+        "the counter did not resume after thaw"
+    );
     assert!(raw(&g, "cgroup.events").contains("frozen 0"));
 }
 
@@ -276,8 +364,16 @@ fn v2_pressure_files_are_read_per_group() {
     let p = stats(&g).pressure.expect("per-group PSI");
     let cpu = p.cpu.and_then(|c| c.some).expect("cpu.pressure some");
     eprintln!("cpu.pressure some after 2 s of 2 loops at 20 %: {cpu:?}");
-    assert!(cpu.total_us > before, "cpu.pressure some total did not grow: {before} -> {}", cpu.total_us);
-    assert!(cpu.total_us >= 500_000, "expected ≥ 0.5 s of CPU stall in 2 s, got {} µs", cpu.total_us);
+    assert!(
+        cpu.total_us > before,
+        "cpu.pressure some total did not grow: {before} -> {}",
+        cpu.total_us
+    );
+    assert!(
+        cpu.total_us >= 500_000,
+        "expected ≥ 0.5 s of CPU stall in 2 s, got {} µs",
+        cpu.total_us
+    );
 }
 
 #[test]
@@ -294,10 +390,19 @@ fn v2_cpu_quota_throttles_a_busy_loop_to_20_percent() {
     let t0 = stats(&g).cpu;
     let pct = measure_cpu_percent(&g, Duration::from_secs(3));
     let t1 = stats(&g).cpu;
-    eprintln!("cpu=20%: measured {pct:.1} %, nr_throttled {:?} -> {:?}", t0.nr_throttled, t1.nr_throttled);
+    eprintln!(
+        "cpu=20%: measured {pct:.1} %, nr_throttled {:?} -> {:?}",
+        t0.nr_throttled, t1.nr_throttled
+    );
     assert!((17.0..=23.0).contains(&pct), "cpu=20% measured {pct:.1} %");
-    assert!(t1.nr_throttled > t0.nr_throttled, "nr_throttled did not grow");
-    assert!(t1.throttled_ns > t0.throttled_ns, "throttled time did not grow");
+    assert!(
+        t1.nr_throttled > t0.nr_throttled,
+        "nr_throttled did not grow"
+    );
+    assert!(
+        t1.throttled_ns > t0.throttled_ns,
+        "throttled time did not grow"
+    );
     assert!(t1.nr_periods > t0.nr_periods, "nr_periods did not grow");
 
     // Changed live through the binary: the next window follows the new quota.
@@ -318,26 +423,51 @@ fn v2_snapshot_json_reports_the_group() {
     g.apply(&["cpu=20%", "memory=64M", "pids=32"]).unwrap();
     let pid = g.spawn_sh(BUSY, Duration::from_secs(60));
     std::thread::sleep(Duration::from_millis(500));
-    let Some(snap) = snapshot_json("2s") else { return };
+    let Some(snap) = snapshot_json("2s") else {
+        return;
+    };
     let js = snapshot_group(&snap, &g.path);
     eprintln!("snapshot entry: {js}");
-    let usage = js["cpu"]["usage_percent"].as_f64().expect("cpu.usage_percent");
-    assert!((17.0..=23.0).contains(&usage), "snapshot cpu.usage_percent {usage} at cpu=20%");
+    let usage = js["cpu"]["usage_percent"]
+        .as_f64()
+        .expect("cpu.usage_percent");
+    assert!(
+        (17.0..=23.0).contains(&usage),
+        "snapshot cpu.usage_percent {usage} at cpu=20%"
+    );
     assert_eq!(js["cpu"]["limit_percent"].as_f64(), Some(20.0));
-    assert!(js["cpu"]["nr_throttled"].as_u64().unwrap_or(0) >= 1, "nr_throttled: {}", js["cpu"]);
-    let thr = js["cpu"]["throttled_percent"].as_f64().expect("cpu.throttled_percent");
+    assert!(
+        js["cpu"]["nr_throttled"].as_u64().unwrap_or(0) >= 1,
+        "nr_throttled: {}",
+        js["cpu"]
+    );
+    let thr = js["cpu"]["throttled_percent"]
+        .as_f64()
+        .expect("cpu.throttled_percent");
     assert!(thr > 0.0, "throttled_percent {thr}");
     assert_eq!(js["memory"]["max_bytes"].as_u64(), Some(64 * MIB));
-    assert!(js["memory"]["current_bytes"].as_u64().is_some(), "memory.current_bytes: {}", js["memory"]);
+    assert!(
+        js["memory"]["current_bytes"].as_u64().is_some(),
+        "memory.current_bytes: {}",
+        js["memory"]
+    );
     assert_eq!(js["memory"]["oom_kills"].as_u64(), Some(0));
-    assert!(js["pids"]["current"].as_u64().unwrap_or(0) >= 1, "pids.current: {}", js["pids"]);
+    assert!(
+        js["pids"]["current"].as_u64().unwrap_or(0) >= 1,
+        "pids.current: {}",
+        js["pids"]
+    );
     assert_eq!(js["pids"]["max"].as_u64(), Some(32));
     let procs = snap["processes"].as_array().expect("processes[]");
     let p = procs
         .iter()
         .find(|p| p["pid"].as_u64() == Some(pid as u64))
         .unwrap_or_else(|| panic!("workload pid {pid} not in processes[]"));
-    assert_eq!(p["cgroup"].as_str().map(|c| c.trim_matches('/')), Some(g.path.as_str()), "{p}");
+    assert_eq!(
+        p["cgroup"].as_str().map(|c| c.trim_matches('/')),
+        Some(g.path.as_str()),
+        "{p}"
+    );
     // busybox `timeout` execs the command in its own pid (GNU's forks it).
     let cmd = p["command"].as_str().unwrap_or_default();
     assert!(cmd.contains("timeout") || cmd.contains("while :"), "{p}");

@@ -66,7 +66,6 @@ BIN_TIMEOUT=${CGDASH_VM_BIN_TIMEOUT:-300}
 SMP=${CGDASH_VM_SMP:-2}
 MEM=${CGDASH_VM_MEM:-512M}
 LOG=$RUN/console.log
-# Dynamically linked host programs copied into the guest (with their libs).
 # The guest's userland is busybox-static, plus these host programs (with
 # their libraries) where busybox differs from a Debian/Ubuntu host in ways the
 # tests notice: setpriv (busybox's has no --reuid), tmux + bash (end-to-end UI
@@ -252,7 +251,11 @@ done
 # Host tools the tests need that busybox lacks or does differently, with
 # their shared libraries (busybox's setpriv has no --reuid).
 for tool in $HOST_TOOLS; do
-	p=$(command -v "$tool") || die "tests need $tool on the host (apt-get install ${tool%%:*})"
+	if ! p=$(command -v "$tool"); then
+		# The guest tests that need it will fail and say so.
+		say "WARNING: $tool is not installed on the host; the guest will lack it too"
+		continue
+	fi
 	p=$(readlink -f "$p")
 	for d in bin sbin usr/bin usr/sbin; do rm -f "$STAGE/$d/$tool"; done
 	mkdir -p "$STAGE$(dirname "$p")"
