@@ -82,7 +82,7 @@ while IFS= read -r t; do
 	total=$((total + 1))
 	echo "===== VM test binary: $name ($t) ====="
 	t0=$(uptime_s)
-	(echo 0 >"$svc/cgroup.procs" && exec timeout -s KILL "$VM_BIN_TIMEOUT" "$t" --test-threads=1 "$@")
+	(echo 0 >"$svc/cgroup.procs" && exec timeout -s KILL "$VM_BIN_TIMEOUT" "$t" --test-threads=1 --color never "$@")
 	rc=$?
 	secs=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
 	if [ $rc -eq 0 ]; then
