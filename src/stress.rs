@@ -224,7 +224,7 @@ fn child_sleep(parent: Pid, end: Option<Instant>) -> ! {
             break;
         }
         let ts = libc::timespec {
-            tv_sec: left.as_secs() as libc::time_t,
+            tv_sec: left.as_secs() as _,
             tv_nsec: left.subsec_nanos() as libc::c_long,
         };
         // SAFETY: nanosleep with a valid timespec.

@@ -193,7 +193,13 @@ impl Layout {
         if self.mode == super::layout::Mode::Hybrid {
             return None;
         }
-        read(&u.dir(group), "cgroup.freeze").map(|t| t.trim() == "1")
+        // `cgroup.events` says whether the group *is* frozen (like v1's
+        // freezer.state); `cgroup.freeze` is only the request.
+        let dir = u.dir(group);
+        read(&dir, "cgroup.events")
+            .and_then(|t| parse::flat_key(&t, "frozen"))
+            .map(|v| v == 1)
+            .or_else(|| read(&dir, "cgroup.freeze").map(|t| t.trim() == "1"))
     }
 }
 

@@ -156,7 +156,7 @@ fn run_in_dashboard(
 /// the kernel sent it on a terminal's behalf (Ctrl-C, hangup).
 fn wait_signal(set: &SigSet, timeout: Duration) -> Option<(Signal, bool)> {
     let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_sec: timeout.as_secs() as _,
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
     };
     // SAFETY: zeroed siginfo is a valid out-parameter.

@@ -20,7 +20,7 @@ pub fn loopback_up() -> Result<(), Errno> {
         *dst = *src as libc::c_char;
     }
     // SAFETY: SIOCGIFFLAGS fills `ifr_ifru.ifru_flags` of a valid ifreq.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } < 0 {
         return Err(Errno::last());
     }
     // SAFETY: the union member the kernel just filled.
@@ -28,7 +28,7 @@ pub fn loopback_up() -> Result<(), Errno> {
         req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
     }
     // SAFETY: as above, SIOCSIFFLAGS reads the same ifreq.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } < 0 {
         return Err(Errno::last());
     }
     Ok(())
