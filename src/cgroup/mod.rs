@@ -12,6 +12,7 @@ mod layout;
 mod manage;
 pub mod parse;
 mod read;
+mod reader;
 mod stats;
 mod write;
 
@@ -19,6 +20,7 @@ pub use error::{explain_write_errno, CgroupError};
 pub use knob::{CpuQuota, Knob, KnobError, Setting, Value};
 pub use layout::{Hierarchy, Layout, Mode, Version};
 pub use manage::primary_path_of;
+pub use reader::GroupReader;
 pub use stats::*;
 pub use write::{Applied, FileWrite};
 

@@ -139,6 +139,9 @@ pub struct GroupStats {
     pub pressure: Option<Pressure>,
     /// Number of processes directly in the group (`cgroup.procs` of the primary hierarchy).
     pub nprocs: Option<u64>,
+    /// Their pids, when read (by `GroupReader`; `read_group` only counts them).
+    #[serde(skip)]
+    pub procs: Option<Vec<i32>>,
 }
 
 /// Shows a group path the way users type it: `/` for the root.

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cgroup::{display_path, normalize_path, GroupStats, Layout, Limit};
+use crate::cgroup::{display_path, normalize_path, GroupReader, GroupStats, Layout, Limit};
 use crate::model::{
     CpuView, GroupSnapshot, MemoryView, PidsView, ProcessSnapshot, Snapshot, SCHEMA_VERSION,
 };
@@ -47,6 +47,8 @@ struct ProcPrev {
 
 pub struct Sampler {
     layout: Layout,
+    /// Keeps counter files open between ticks (see `cgroup::GroupReader`).
+    reader: GroupReader,
     scanner: Option<ProcessScanner>,
     /// Only groups at or below this path (internal form; `None` = all).
     filter: Option<String>,
@@ -83,6 +85,7 @@ impl Sampler {
     /// the host's (`snapshot --root`), whose processes `/proc` doesn't describe.
     pub fn cgroups_only(layout: Layout) -> Sampler {
         Sampler {
+            reader: GroupReader::new(layout.clone()),
             layout,
             scanner: None,
             filter: None,
@@ -116,6 +119,17 @@ impl Sampler {
         &self.layout
     }
 
+    /// Makes the next sample re-read everything (limits, new groups): call it
+    /// after cgdash changed a limit or launched a group.
+    pub fn invalidate(&mut self) {
+        self.reader.invalidate();
+    }
+
+    /// The group reader, e.g. to lower how many files it keeps open.
+    pub fn reader_mut(&mut self) -> &mut GroupReader {
+        &mut self.reader
+    }
+
     /// Reads everything once more. Rates are over the time since the
     /// previous call (`None` on the first).
     pub fn sample(&mut self) -> Snapshot {
@@ -126,7 +140,8 @@ impl Sampler {
     /// reads; called once before the groups are read, once before processes).
     pub(crate) fn sample_with(&mut self, clock: &mut dyn FnMut() -> Instant) -> Snapshot {
         let groups_at = clock();
-        let groups = self.read_groups();
+        let mut groups = self.read_groups();
+        let procs: Vec<Option<Vec<i32>>> = groups.iter_mut().map(|g| g.procs.take()).collect();
         let group_wall = self.groups_at.map(|t| ns_between(t, groups_at));
         let mut groups_prev = std::mem::take(&mut self.groups_prev);
         let mut next_prev = HashMap::with_capacity(groups.len());
@@ -140,7 +155,7 @@ impl Sampler {
         self.groups_prev = next_prev;
         self.groups_at = Some(groups_at);
 
-        self.read_members(&out_groups);
+        self.read_members(&out_groups, procs);
         let processes = self.sample_processes(clock(), &out_groups);
         let timestamp_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -159,36 +174,36 @@ impl Sampler {
         }
     }
 
-    fn read_groups(&self) -> Vec<GroupStats> {
-        match &self.filter {
-            None => self.layout.read_all(),
-            Some(f) => self
-                .layout
-                .list_groups()
-                .iter()
-                .filter(|g| under(g, f))
-                .filter_map(|g| self.layout.read_group(g))
-                .collect(),
-        }
+    fn read_groups(&mut self) -> Vec<GroupStats> {
+        self.reader.read(self.filter.as_deref())
     }
 
     /// Which group each process is in, from the groups' `cgroup.procs` in the
     /// primary hierarchy: exact on every tick for the cost of one read per
     /// group, instead of one `/proc/PID/cgroup` read per process.
-    fn read_members(&mut self, groups: &[GroupSnapshot]) {
+    fn read_members(&mut self, groups: &[GroupSnapshot], procs: Vec<Option<Vec<i32>>>) {
         self.members.clear();
         self.members_complete = true;
         if self.scanner.is_none() {
             return;
         }
         let primary = self.layout.primary();
-        for (i, g) in groups.iter().enumerate() {
-            let dir = primary.dir(g.path.trim_matches('/'));
-            let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
-                self.members_complete = false;
-                continue;
+        for ((i, g), kept) in groups.iter().enumerate().zip(procs) {
+            // The reader's kept-open `cgroup.procs`; else read it here.
+            let pids = match kept {
+                Some(p) => p,
+                None => {
+                    let dir = primary.dir(g.path.trim_matches('/'));
+                    let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
+                        self.members_complete = false;
+                        continue;
+                    };
+                    text.lines()
+                        .filter_map(|l| l.trim().parse::<i32>().ok())
+                        .collect()
+                }
             };
-            for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            for pid in pids {
                 self.members.insert(pid, i);
             }
         }

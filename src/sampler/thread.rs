@@ -113,7 +113,11 @@ fn run(
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(Msg::Resample) => break,
+                // Something changed (a write, a launch): read it all afresh.
+                Ok(Msg::Resample) => {
+                    sampler.invalidate();
+                    break;
+                }
                 Ok(Msg::SetInterval(d)) => {
                     interval = d.max(Duration::from_millis(10));
                     next_wait = interval;

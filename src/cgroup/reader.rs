@@ -1,0 +1,319 @@
+//! A stateful group reader for the sampler's hot loop.
+//!
+//! `Layout::read_all` walks every hierarchy and opens ~30 files per group:
+//! right for one-off reads (`snapshot`, `set`), far too much every second.
+//! [`GroupReader`] keeps the counter files that change every tick open and
+//! re-reads them with `pread` (no path walk, no open/close), and re-reads the
+//! rest (limits, PSI, peak, cpuset, freezer) only every few ticks or after
+//! [`GroupReader::invalidate`] (cgdash wrote a limit or launched a group). The
+//! directory walk that finds new groups runs every few seconds or on
+//! `invalidate`; a removed group is noticed at once, because its open files
+//! then fail with ENODEV, and a group recreated under the same path is read
+//! afresh (new inode), never merged with the old one's counters.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::layout::{Layout, Version};
+use super::parse;
+use super::stats::GroupStats;
+
+/// Re-read limits and other slow-moving files every this many ticks.
+const SLOW_EVERY: u32 = 5;
+/// Re-walk the hierarchies for new groups at least this often.
+const REWALK_EVERY: Duration = Duration::from_secs(5);
+
+/// A counter file read every tick, and which fields of `GroupStats` it fills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Counter {
+    /// v1 `cpuacct.usage` (ns)
+    CpuacctUsage,
+    /// v1 `cpu.stat` (throttling, ns)
+    CpuStatV1,
+    /// v2 `cpu.stat` in the cpu controller's hierarchy (usage + throttling, µs)
+    CpuStatV2,
+    /// v2 `cpu.stat` for usage only (hybrid: a group only in `unified`)
+    UsageV2,
+    MemUsageV1,
+    MemFailcntV1,
+    MemOomControlV1,
+    MemCurrentV2,
+    MemEventsV2,
+    PidsCurrent,
+    /// `cgroup.procs` of the primary hierarchy (members, nprocs)
+    Procs,
+}
+
+struct Kept {
+    counter: Counter,
+    file: File,
+}
+
+struct Cached {
+    stats: GroupStats,
+    /// The directory `stats.id` is the inode of (as `read_group` chose it).
+    id_dir: PathBuf,
+    files: Vec<Kept>,
+    /// Ticks until the next full read.
+    until_full: u32,
+}
+
+pub struct GroupReader {
+    layout: Layout,
+    groups: Vec<String>,
+    walked_at: Option<Instant>,
+    cache: HashMap<String, Cached>,
+    buf: Vec<u8>,
+    /// Keep files open only while there is room for them (`RLIMIT_NOFILE`).
+    max_open: usize,
+    open: usize,
+}
+
+impl GroupReader {
+    pub fn new(layout: Layout) -> GroupReader {
+        let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map(|(s, _)| s)
+            .unwrap_or(1024);
+        GroupReader {
+            layout,
+            groups: Vec::new(),
+            walked_at: None,
+            cache: HashMap::new(),
+            buf: Vec::with_capacity(4096),
+            // A quarter of the descriptors; processes' stat files get the rest.
+            max_open: usize::try_from(soft / 4).unwrap_or(256),
+            open: 0,
+        }
+    }
+
+    /// Sets how many files may be kept open (tests: a low fd limit).
+    pub fn set_max_open(&mut self, n: usize) {
+        self.max_open = n;
+    }
+
+    /// Forgets everything cached: the next read walks the hierarchies and
+    /// reads every file of every group (after cgdash changed something).
+    pub fn invalidate(&mut self) {
+        self.walked_at = None;
+        for c in self.cache.values_mut() {
+            c.until_full = 0;
+        }
+    }
+
+    /// Reads the groups at or below `filter` (all when `None`).
+    pub fn read(&mut self, filter: Option<&str>) -> Vec<GroupStats> {
+        if self.walked_at.is_none_or(|t| t.elapsed() >= REWALK_EVERY) {
+            self.groups = self.layout.list_groups();
+            self.walked_at = Some(Instant::now());
+            let live: std::collections::HashSet<&str> =
+                self.groups.iter().map(String::as_str).collect();
+            let mut closed = 0;
+            self.cache.retain(|k, c| {
+                let keep = live.contains(k.as_str());
+                if !keep {
+                    closed += c.files.len();
+                }
+                keep
+            });
+            self.open -= closed;
+        }
+        let mut out = Vec::with_capacity(self.groups.len());
+        let mut gone = Vec::new();
+        for path in &self.groups {
+            if let Some(f) = filter {
+                if !(path == f
+                    || path.strip_prefix(f).is_some_and(|r| r.starts_with('/'))
+                    || f.is_empty())
+                {
+                    continue;
+                }
+            }
+            match self.cache.get_mut(path) {
+                Some(c) if c.until_full > 0 && !c.files.is_empty() => {
+                    c.until_full -= 1;
+                    // Same directory still? (v1 allows renaming groups, and a
+                    // path can be reused by a new group: new inode.)
+                    let same = std::fs::metadata(&c.id_dir)
+                        .map(|m| Some(std::os::unix::fs::MetadataExt::ino(&m)) == c.stats.id)
+                        .unwrap_or(false);
+                    if same && refresh(c, &mut self.buf) {
+                        out.push(c.stats.clone());
+                        continue;
+                    }
+                    // A file failed: the group is gone or was recreated.
+                    self.open -= c.files.len();
+                    self.cache.remove(path);
+                    if !self.layout.group_exists(path) {
+                        gone.push(path.clone());
+                        continue;
+                    }
+                }
+                Some(c) => {
+                    self.open -= c.files.len();
+                    self.cache.remove(path);
+                }
+                None => {}
+            }
+            // Full read, then keep its counter files open for the next ticks.
+            let Some(stats) = self.layout.read_group(path) else {
+                gone.push(path.clone());
+                continue;
+            };
+            let files = if self.open < self.max_open {
+                open_counters(&self.layout, path)
+            } else {
+                Vec::new()
+            };
+            self.open += files.len();
+            let id_dir = id_dir(&self.layout, path);
+            let mut c = Cached {
+                stats,
+                id_dir,
+                files,
+                until_full: SLOW_EVERY - 1,
+            };
+            // The procs list comes from the kept file (read_group only counts).
+            if !c.files.is_empty() && !refresh(&mut c, &mut self.buf) {
+                gone.push(path.clone());
+                self.open -= c.files.len();
+                continue;
+            }
+            out.push(c.stats.clone());
+            self.cache.insert(path.clone(), c);
+        }
+        if !gone.is_empty() {
+            self.groups.retain(|g| !gone.contains(g));
+        }
+        out
+    }
+}
+
+/// The directory whose inode identifies `group`: the primary hierarchy's if
+/// the group is there, else the first that has it (as `read_group` does).
+fn id_dir(layout: &Layout, group: &str) -> PathBuf {
+    let p = layout.primary().dir(group);
+    if p.is_dir() {
+        return p;
+    }
+    layout
+        .hierarchies
+        .iter()
+        .map(|h| h.dir(group))
+        .find(|d| d.is_dir())
+        .unwrap_or(p)
+}
+
+/// The counter files of `group`, opened, in the hierarchies `read_group` uses.
+fn open_counters(layout: &Layout, group: &str) -> Vec<Kept> {
+    let mut want: Vec<(Counter, PathBuf)> = Vec::new();
+    let v1_acct = layout
+        .dir_for("cpuacct", group)
+        .filter(|(h, _)| h.version == Version::V1);
+    let cpu = layout.dir_for("cpu", group);
+    match (&v1_acct, &cpu) {
+        (Some((_, d)), _) => want.push((Counter::CpuacctUsage, d.join("cpuacct.usage"))),
+        (None, Some((h, d))) if h.version == Version::V2 => {}
+        _ => {
+            if let Some(u) = layout.unified() {
+                want.push((Counter::UsageV2, u.dir(group).join("cpu.stat")));
+            }
+        }
+    }
+    if let Some((h, d)) = &cpu {
+        want.push(match h.version {
+            Version::V1 => (Counter::CpuStatV1, d.join("cpu.stat")),
+            Version::V2 => (Counter::CpuStatV2, d.join("cpu.stat")),
+        });
+    }
+    if let Some((h, d)) = layout.dir_for("memory", group) {
+        match h.version {
+            Version::V1 => {
+                want.push((Counter::MemUsageV1, d.join("memory.usage_in_bytes")));
+                want.push((Counter::MemFailcntV1, d.join("memory.failcnt")));
+                want.push((Counter::MemOomControlV1, d.join("memory.oom_control")));
+            }
+            Version::V2 => {
+                want.push((Counter::MemCurrentV2, d.join("memory.current")));
+                want.push((Counter::MemEventsV2, d.join("memory.events")));
+            }
+        }
+    }
+    if let Some((_, d)) = layout.dir_for("pids", group) {
+        want.push((Counter::PidsCurrent, d.join("pids.current")));
+    }
+    want.push((
+        Counter::Procs,
+        layout.primary().dir(group).join("cgroup.procs"),
+    ));
+    // Files that don't exist here (the root has no memory.current, …) are
+    // simply not kept: read_group left those fields None.
+    want.into_iter()
+        .filter_map(|(counter, p)| File::open(p).ok().map(|file| Kept { counter, file }))
+        .collect()
+}
+
+/// pread every kept file into `c.stats`. False when one failed (group gone).
+fn refresh(c: &mut Cached, buf: &mut Vec<u8>) -> bool {
+    for k in &c.files {
+        if !pread_all(&k.file, buf) {
+            return false;
+        }
+        let text = String::from_utf8_lossy(buf);
+        let s = &mut c.stats;
+        match k.counter {
+            Counter::CpuacctUsage => s.cpu.usage_ns = parse::single_u64(&text),
+            Counter::CpuStatV1 => {
+                s.cpu.nr_periods = parse::flat_key(&text, "nr_periods");
+                s.cpu.nr_throttled = parse::flat_key(&text, "nr_throttled");
+                s.cpu.throttled_ns = parse::flat_key(&text, "throttled_time");
+            }
+            Counter::CpuStatV2 => {
+                s.cpu.usage_ns = parse::flat_key(&text, "usage_usec").map(|u| u * 1000);
+                s.cpu.nr_periods = parse::flat_key(&text, "nr_periods");
+                s.cpu.nr_throttled = parse::flat_key(&text, "nr_throttled");
+                s.cpu.throttled_ns = parse::flat_key(&text, "throttled_usec").map(|u| u * 1000);
+            }
+            Counter::UsageV2 => {
+                s.cpu.usage_ns = parse::flat_key(&text, "usage_usec").map(|u| u * 1000)
+            }
+            Counter::MemUsageV1 | Counter::MemCurrentV2 => {
+                s.memory.current = parse::single_u64(&text)
+            }
+            Counter::MemFailcntV1 => s.memory.failcnt = parse::single_u64(&text),
+            Counter::MemOomControlV1 => {
+                s.memory.events.oom_kill = parse::flat_key(&text, "oom_kill")
+            }
+            Counter::MemEventsV2 => s.memory.events = parse::memory_events(&text),
+            Counter::PidsCurrent => s.pids.current = parse::single_u64(&text),
+            Counter::Procs => {
+                let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+                s.nprocs = Some(pids.len() as u64);
+                s.procs = Some(pids);
+            }
+        }
+    }
+    true
+}
+
+/// Reads a whole (small, virtual) file from offset 0 into `buf`.
+fn pread_all(f: &File, buf: &mut Vec<u8>) -> bool {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read_at(&mut chunk, buf.len() as u64) {
+            Ok(0) => return true,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                // Counter files fit in one read; a short read is the end.
+                if n < chunk.len() {
+                    return true;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The cached, pread-based group reader gives the same answers as a fresh
+//! `read_group`, follows counters every tick, and notices groups that are
+//! removed, recreated or renamed — also with no file descriptors to spare.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use cgdash::cgroup::{knob::parse_settings, GroupReader, Layout, Limit};
+
+fn put(dir: &Path, file: &str, contents: &str) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join(file), contents).unwrap();
+}
+
+fn v2_group(dir: &Path, usage_usec: u64) {
+    put(dir, "cgroup.procs", "10\n11\n");
+    put(
+        dir,
+        "cpu.stat",
+        &format!("usage_usec {usage_usec}\nnr_periods 4\nnr_throttled 2\nthrottled_usec 7\n"),
+    );
+    put(dir, "cpu.max", "20000 100000\n");
+    put(dir, "memory.current", "4096\n");
+    put(dir, "memory.max", "max\n");
+    put(dir, "memory.events", "max 0\noom 0\noom_kill 0\n");
+    put(dir, "pids.current", "2\n");
+    put(dir, "pids.max", "max\n");
+}
+
+fn tree(root: &Path) {
+    put(root, "cgroup.controllers", "cpu memory pids\n");
+    put(root, "cgroup.procs", "1\n");
+    put(root, "cpu.stat", "usage_usec 5\n");
+    v2_group(&root.join("a"), 1000);
+}
+
+fn usage(r: &mut GroupReader, path: &str) -> Option<u64> {
+    r.read(None)
+        .into_iter()
+        .find(|g| g.path == path)
+        .and_then(|g| g.cpu.usage_ns)
+}
+
+#[test]
+fn counters_every_tick_limits_on_invalidate() {
+    for max_open in [usize::MAX, 0] {
+        let t = tempfile::tempdir().unwrap();
+        tree(t.path());
+        let l = Layout::from_root(t.path()).unwrap();
+        let mut r = GroupReader::new(l.clone());
+        r.set_max_open(max_open);
+        let first = r.read(None);
+        let a = first.iter().find(|g| g.path == "a").unwrap();
+        assert_eq!(a.cpu.usage_ns, Some(1_000_000));
+        assert_eq!(
+            a.procs.as_deref(),
+            if max_open == 0 {
+                None
+            } else {
+                Some(&[10, 11][..])
+            }
+        );
+        assert_eq!(a.nprocs, Some(2));
+        // The fixture is what `read_group` says, field for field (but the pid list).
+        let mut fresh = l.read_group("a").unwrap();
+        fresh.procs = a.procs.clone();
+        assert_eq!(&fresh, a, "max_open {max_open}");
+
+        put(
+            &t.path().join("a"),
+            "cpu.stat",
+            "usage_usec 3000\nnr_periods 9\nnr_throttled 8\nthrottled_usec 70\n",
+        );
+        put(&t.path().join("a"), "memory.current", "8192\n");
+        let g = r.read(None).into_iter().find(|g| g.path == "a").unwrap();
+        assert_eq!(g.cpu.usage_ns, Some(3_000_000));
+        assert_eq!(g.cpu.nr_throttled, Some(8));
+        assert_eq!(g.memory.current, Some(8192));
+
+        // A limit written by cgdash is seen on the next read after invalidate.
+        l.apply("a", &parse_settings(&["cpu=50%"]).unwrap())
+            .unwrap();
+        r.invalidate();
+        let g = r.read(None).into_iter().find(|g| g.path == "a").unwrap();
+        assert_eq!(g.cpu.max.unwrap().percent(), Some(50.0));
+    }
+}
+
+#[test]
+fn removed_recreated_and_new_groups() {
+    let t = tempfile::tempdir().unwrap();
+    tree(t.path());
+    let l = Layout::from_root(t.path()).unwrap();
+    let mut r = GroupReader::new(l);
+    assert_eq!(usage(&mut r, "a"), Some(1_000_000));
+    let id = r.read(None).into_iter().find(|g| g.path == "a").unwrap().id;
+    // Replaced by another directory under the same path (old kept: new inode).
+    fs::rename(t.path().join("a"), t.path().join("old")).unwrap();
+    v2_group(&t.path().join("a"), 9_999);
+    let g = r.read(None).into_iter().find(|g| g.path == "a").unwrap();
+    assert_ne!(g.id, id);
+    assert_eq!(
+        g.cpu.usage_ns,
+        Some(9_999_000),
+        "the new group's counters, not the old files'"
+    );
+    // Removed: gone from the next read.
+    fs::remove_dir_all(t.path().join("a")).unwrap();
+    assert!(r.read(None).iter().all(|g| g.path != "a"));
+    // New groups appear after invalidate (cgdash launched one) …
+    v2_group(&t.path().join("b"), 1);
+    r.invalidate();
+    assert!(r.read(None).iter().any(|g| g.path == "b"));
+    // … and the filter keeps a subtree.
+    v2_group(&t.path().join("b/c"), 1);
+    v2_group(&t.path().join("bc"), 1);
+    r.invalidate();
+    let paths: Vec<String> = r.read(Some("b")).into_iter().map(|g| g.path).collect();
+    assert_eq!(paths, vec!["b", "b/c"]);
+}
+
+/// On the host (root): the cached reader follows a real group's counters
+/// exactly as a fresh read does, and notices its removal at once.
+#[path = "common/mod.rs"]
+mod common;
+
+#[test]
+fn live_reader_matches_fresh_reads() {
+    let Some(l) = common::live("live_reader_matches_fresh_reads") else {
+        return;
+    };
+    let mut g = common::TestGroup::new(&l, "reader");
+    g.apply(&["cpu=30%", "memory=64M"]).unwrap();
+    g.spawn_sh("while :; do :; done", Duration::from_secs(20));
+    let mut r = GroupReader::new(l.clone());
+    r.read(Some(&g.path));
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(300));
+        let before = l.read_group(&g.path).unwrap().cpu.usage_ns.unwrap();
+        let cached = r
+            .read(Some(&g.path))
+            .into_iter()
+            .find(|s| s.path == g.path)
+            .unwrap();
+        let after = l.read_group(&g.path).unwrap().cpu.usage_ns.unwrap();
+        let u = cached.cpu.usage_ns.unwrap();
+        assert!(before <= u && u <= after, "{before} ≤ {u} ≤ {after}");
+        assert_eq!(cached.memory.max, Some(Limit::Value(64 << 20)));
+        assert!(cached.procs.as_ref().is_some_and(|p| !p.is_empty()));
+    }
+    let path = g.path.clone();
+    drop(g); // kills the workload, removes the group
+    assert!(
+        r.read(Some(&path)).iter().all(|s| s.path != path),
+        "removed group still read"
+    );
+}
