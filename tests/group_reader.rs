@@ -78,6 +78,17 @@ fn counters_every_tick_limits_on_invalidate() {
         assert_eq!(g.cpu.nr_throttled, Some(8));
         assert_eq!(g.memory.current, Some(8192));
 
+        // A limit changed by someone else shows within 5 ticks (the slow files).
+        put(&t.path().join("a"), "cpu.max", "70000 100000\n");
+        let seen = (0..5).any(|_| {
+            r.read(None)
+                .into_iter()
+                .any(|g| g.path == "a" && g.cpu.max.and_then(|m| m.percent()) == Some(70.0))
+        });
+        assert!(
+            seen,
+            "external cpu.max change not seen within 5 reads (max_open {max_open})"
+        );
         // A limit written by cgdash is seen on the next read after invalidate.
         l.apply("a", &parse_settings(&["cpu=50%"]).unwrap())
             .unwrap();

@@ -4,7 +4,8 @@
 //! right for one-off reads (`snapshot`, `set`), far too much every second.
 //! [`GroupReader`] keeps the counter files that change every tick open and
 //! re-reads them with `pread` (no path walk, no open/close), and re-reads the
-//! rest (limits, PSI, peak, cpuset, freezer) only every few ticks or after
+//! rest (limits, PSI, peak, freezer; also kept open) only every few ticks, and
+//! everything through `read_group` for a new group or after
 //! [`GroupReader::invalidate`] (cgdash wrote a limit or launched a group). The
 //! directory walk that finds new groups runs every few seconds or on
 //! `invalidate`; a removed group is noticed at once, because its open files
@@ -45,6 +46,45 @@ enum Counter {
     PidsCurrent,
     /// `cgroup.procs` of the primary hierarchy (members, nprocs)
     Procs,
+    // Slow-moving files, re-read every SLOW_EVERY ticks:
+    CfsQuotaV1,
+    CfsPeriodV1,
+    SharesV1,
+    CpuMaxV2,
+    WeightV2,
+    MemLimitV1,
+    MemPeakV1,
+    MemswLimitV1,
+    MemMaxV2,
+    MemHighV2,
+    MemSwapMaxV2,
+    MemPeakV2,
+    PidsMax,
+    PidsEvents,
+    FreezerStateV1,
+    CgroupEventsV2,
+    CpuPressure,
+    MemoryPressure,
+    IoPressure,
+}
+
+impl Counter {
+    fn slow(self) -> bool {
+        !matches!(
+            self,
+            Counter::CpuacctUsage
+                | Counter::CpuStatV1
+                | Counter::CpuStatV2
+                | Counter::UsageV2
+                | Counter::MemUsageV1
+                | Counter::MemFailcntV1
+                | Counter::MemOomControlV1
+                | Counter::MemCurrentV2
+                | Counter::MemEventsV2
+                | Counter::PidsCurrent
+                | Counter::Procs
+        )
+    }
 }
 
 struct Kept {
@@ -57,8 +97,11 @@ struct Cached {
     /// The directory `stats.id` is the inode of (as `read_group` chose it).
     id_dir: PathBuf,
     files: Vec<Kept>,
-    /// Ticks until the next full read.
+    /// Ticks until the slow files are re-read.
     until_full: u32,
+    /// Re-read with `read_group` (after `invalidate`: a write may have
+    /// created files that were not kept, e.g. on v2 a first `memory.high`).
+    stale: bool,
 }
 
 pub struct GroupReader {
@@ -99,7 +142,7 @@ impl GroupReader {
     pub fn invalidate(&mut self) {
         self.walked_at = None;
         for c in self.cache.values_mut() {
-            c.until_full = 0;
+            c.stale = true;
         }
     }
 
@@ -132,14 +175,19 @@ impl GroupReader {
                 }
             }
             match self.cache.get_mut(path) {
-                Some(c) if c.until_full > 0 && !c.files.is_empty() => {
-                    c.until_full -= 1;
+                Some(c) if !c.files.is_empty() && !c.stale => {
+                    let slow = c.until_full == 0;
+                    c.until_full = if slow {
+                        SLOW_EVERY - 1
+                    } else {
+                        c.until_full - 1
+                    };
                     // Same directory still? (v1 allows renaming groups, and a
                     // path can be reused by a new group: new inode.)
                     let same = std::fs::metadata(&c.id_dir)
                         .map(|m| Some(std::os::unix::fs::MetadataExt::ino(&m)) == c.stats.id)
                         .unwrap_or(false);
-                    if same && refresh(c, &mut self.buf) {
+                    if same && refresh(c, &mut self.buf, slow) {
                         out.push(c.stats.clone());
                         continue;
                     }
@@ -174,9 +222,10 @@ impl GroupReader {
                 id_dir,
                 files,
                 until_full: SLOW_EVERY - 1,
+                stale: false,
             };
             // The procs list comes from the kept file (read_group only counts).
-            if !c.files.is_empty() && !refresh(&mut c, &mut self.buf) {
+            if !c.files.is_empty() && !refresh(&mut c, &mut self.buf, false) {
                 gone.push(path.clone());
                 self.open -= c.files.len();
                 continue;
@@ -248,6 +297,55 @@ fn open_counters(layout: &Layout, group: &str) -> Vec<Kept> {
         Counter::Procs,
         layout.primary().dir(group).join("cgroup.procs"),
     ));
+    if let Some((h, d)) = &cpu {
+        match h.version {
+            Version::V1 => {
+                want.push((Counter::CfsQuotaV1, d.join("cpu.cfs_quota_us")));
+                want.push((Counter::CfsPeriodV1, d.join("cpu.cfs_period_us")));
+                want.push((Counter::SharesV1, d.join("cpu.shares")));
+            }
+            Version::V2 => {
+                want.push((Counter::CpuMaxV2, d.join("cpu.max")));
+                want.push((Counter::WeightV2, d.join("cpu.weight")));
+            }
+        }
+    }
+    if let Some((h, d)) = layout.dir_for("memory", group) {
+        match h.version {
+            Version::V1 => {
+                want.push((Counter::MemLimitV1, d.join("memory.limit_in_bytes")));
+                want.push((Counter::MemPeakV1, d.join("memory.max_usage_in_bytes")));
+                want.push((Counter::MemswLimitV1, d.join("memory.memsw.limit_in_bytes")));
+            }
+            Version::V2 => {
+                want.push((Counter::MemMaxV2, d.join("memory.max")));
+                want.push((Counter::MemHighV2, d.join("memory.high")));
+                want.push((Counter::MemSwapMaxV2, d.join("memory.swap.max")));
+                want.push((Counter::MemPeakV2, d.join("memory.peak")));
+            }
+        }
+    }
+    if let Some((_, d)) = layout.dir_for("pids", group) {
+        want.push((Counter::PidsMax, d.join("pids.max")));
+        want.push((Counter::PidsEvents, d.join("pids.events")));
+    }
+    match layout.dir_for("freezer", group) {
+        Some((h, d)) if h.version == Version::V1 => {
+            want.push((Counter::FreezerStateV1, d.join("freezer.state")))
+        }
+        _ if layout.mode == super::layout::Mode::V2 => {
+            if let Some(u) = layout.unified() {
+                want.push((Counter::CgroupEventsV2, u.dir(group).join("cgroup.events")));
+            }
+        }
+        _ => {}
+    }
+    if let Some(u) = layout.unified() {
+        let d = u.dir(group);
+        want.push((Counter::CpuPressure, d.join("cpu.pressure")));
+        want.push((Counter::MemoryPressure, d.join("memory.pressure")));
+        want.push((Counter::IoPressure, d.join("io.pressure")));
+    }
     // Files that don't exist here (the root has no memory.current, …) are
     // simply not kept: read_group left those fields None.
     want.into_iter()
@@ -256,8 +354,11 @@ fn open_counters(layout: &Layout, group: &str) -> Vec<Kept> {
 }
 
 /// pread every kept file into `c.stats`. False when one failed (group gone).
-fn refresh(c: &mut Cached, buf: &mut Vec<u8>) -> bool {
+fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool) -> bool {
     for k in &c.files {
+        if k.counter.slow() && !slow {
+            continue;
+        }
         if !pread_all(&k.file, buf) {
             return false;
         }
@@ -292,6 +393,51 @@ fn refresh(c: &mut Cached, buf: &mut Vec<u8>) -> bool {
                 let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
                 s.nprocs = Some(pids.len() as u64);
                 s.procs = Some(pids);
+            }
+            Counter::CfsQuotaV1 => {
+                if let (Some(q), Some(m)) = (parse::v1_quota(&text), s.cpu.max.as_mut()) {
+                    m.quota_us = q;
+                }
+            }
+            Counter::CfsPeriodV1 => {
+                if let (Some(p), Some(m)) = (parse::single_u64(&text), s.cpu.max.as_mut()) {
+                    m.period_us = p;
+                }
+            }
+            Counter::SharesV1 => {
+                s.cpu.shares = parse::single_u64(&text);
+                s.cpu.weight = s.cpu.shares.map(super::knob::shares_to_weight);
+            }
+            Counter::CpuMaxV2 => {
+                s.cpu.max =
+                    parse::cpu_max(&text).map(|(quota_us, period_us)| super::stats::CpuMax {
+                        quota_us,
+                        period_us,
+                    })
+            }
+            Counter::WeightV2 => s.cpu.weight = parse::single_u64(&text),
+            Counter::MemLimitV1 => s.memory.max = parse::v1_memory_limit(&text),
+            Counter::MemPeakV1 | Counter::MemPeakV2 => s.memory.peak = parse::single_u64(&text),
+            Counter::MemswLimitV1 => s.memory.memsw_max = parse::v1_memory_limit(&text),
+            Counter::MemMaxV2 => s.memory.max = parse::v2_limit(&text),
+            Counter::MemHighV2 => s.memory.high = parse::v2_limit(&text),
+            Counter::MemSwapMaxV2 => s.memory.swap_max = parse::v2_limit(&text),
+            Counter::PidsMax => s.pids.max = parse::v2_limit(&text),
+            Counter::PidsEvents => s.pids.max_events = parse::flat_key(&text, "max"),
+            Counter::FreezerStateV1 => s.frozen = parse::v1_freezer_state(&text),
+            Counter::CgroupEventsV2 => {
+                if let Some(f) = parse::flat_key(&text, "frozen") {
+                    s.frozen = Some(f == 1);
+                }
+            }
+            Counter::CpuPressure | Counter::MemoryPressure | Counter::IoPressure => {
+                let psi = parse::pressure(&text);
+                let p = s.pressure.get_or_insert_with(Default::default);
+                match k.counter {
+                    Counter::CpuPressure => p.cpu = Some(psi),
+                    Counter::MemoryPressure => p.memory = Some(psi),
+                    _ => p.io = Some(psi),
+                }
             }
         }
     }
