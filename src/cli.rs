@@ -64,10 +64,12 @@ pub struct SnapshotArgs {
     /// Time between the two reads the rates are computed from.
     #[arg(long, value_parser = parse_interval, default_value = "1s")]
     pub interval: Duration,
-    /// Read cgroups from this directory (laid out like /sys/fs/cgroup) instead of the mounts.
+    /// Read cgroups from this directory (laid out like /sys/fs/cgroup) instead of the
+    /// mounts; groups only (`processes` is empty: /proc describes the host's tree).
     #[arg(long)]
     pub root: Option<PathBuf>,
-    /// Only groups whose path starts with this prefix (and their processes).
+    /// Only this group and the groups below it (whole path components: `a/b` matches
+    /// `a/b` and `a/b/c`, not `a/bc`), and their processes.
     #[arg(long)]
     pub group: Option<String>,
 }
