@@ -525,6 +525,7 @@ summary() { # summary RAWFILE PROCS GROUPS
 		if ($12 == "ok") cpu[$1, $2] = $6
 		if ($14 != "" && (pmin == "" || $14 + 0 < pmin)) pmin = $14 + 0
 		if ($15 != "" && $15 + 0 > pmax) pmax = $15 + 0
+		if ($14 > 0 && $15 > 1.1 * $14 + 50) disturbed = disturbed sprintf("%s%s run %s (pids %d, up to %d)", disturbed == "" ? "" : "; ", $1, $2, $14, $15)
 	}
 	END {
 		for (i = 1; i <= ntools; i++) {
@@ -555,6 +556,7 @@ summary() { # summary RAWFILE PROCS GROUPS
 			printf "| %s | %.1f (%.1f–%.1f) | %s | %.1f | %.1f MiB | %.0f ms | %s | %.1f |\n", ver[t], med[t], lo[t], hi[t], ratio[t], acct[t], rss[t], st[t], fp[t], tmx[t]
 		}
 		if (pmax > 0) printf "\npids on the machine during the measured windows: %d–%d\n", pmin, pmax
+		if (disturbed != "") printf "windows disturbed by other processes appearing (more than 10 %% more pids): %s\n", disturbed
 	}' "$1"
 }
 
@@ -586,19 +588,24 @@ profile() {
 	echo "## cgdash under $PROCS processes / $GROUPS_N groups ($NPIDS_OTHER pids)"
 	echo
 	if command -v strace >/dev/null; then
-		timeout "$SECONDS_M" strace -f -qq -e trace=openat,open,statx,newfstatat,stat,lstat -p "$pid" -o "$d/files" 2>/dev/null
-		cp "$d/files" /tmp/cgdash-profile-strace.txt 2>/dev/null
-		# a tick reads /proc/1/stat once (if it reads every pid): count ticks by it
-		ticks=$(grep -c '"/proc/1/stat"' "$d/files")
+		timeout "$SECONDS_M" strace -f -qq -y -s 0 -e trace=openat,open,statx,newfstatat,stat,lstat,read,pread64 \
+			-p "$pid" -o "$d/files" 2>/dev/null
+		# a tick lists /proc once: count ticks by its opendir
+		ticks=$(grep -cE 'open(at)?\(.*"/proc", ' "$d/files")
 		[ "$ticks" -gt 0 ] || ticks=1
-		echo "### paths opened or stat'ed per tick ($ticks ticks seen under strace; pids → PID, groups → …)"
+		echo "### files touched per tick ($ticks ticks seen under strace; pids → PID, groups → …; read/pread by the fd's path)"
 		echo '```'
-		# one line per call: "syscall path ok|failed", paths made generic
+		# one line per call: "syscall path [failed]", paths made generic
 		grep -E '^[0-9]+ +[a-z0-9]+\(' "$d/files" | sed -E 's/^[0-9]+ +//' |
-			awk '{ call = $0; sub(/\(.*/, "", call); path = "(an fd: std read_to_string size hint)"
-				if (match($0, /"[^"]*"/)) { path = substr($0, RSTART + 1, RLENGTH - 2); if (path == "") path = "(an fd: std read_to_string size hint)" }
+			awk '{ call = $0; sub(/\(.*/, "", call); q = ""; a = ""
+				if (match($0, /"[^"]*"/)) q = substr($0, RSTART + 1, RLENGTH - 2)
+				if (match($0, /^[a-z0-9]+\([A-Z_0-9]*<[^>]*>/)) { a = substr($0, RSTART, RLENGTH); sub(/^[^<]*</, "", a); sub(/>$/, "", a) }
+				path = (call == "read" || call == "pread64" || q == "") ? a : q
+				if (path == "" || path ~ /^\/$|^\/root$/) next   # cwd-relative noise
+				if (call ~ /stat/ && q == "") path = path "(by fd)"
 				gsub(/ /, "_", path); print call, path, ($0 ~ / = -1 /) ? "failed" : "" }' |
-			sed -E 's#/proc/[0-9]+/#/proc/PID/#; s#/proc/[0-9]+ #/proc/PID #; s#/sys/fs/cgroup/([^/ ]+)/[^ ]*/([^/ ]+\.[^/ ]+)( |$)#cgroup:\1/…/\2\3#; s#/sys/fs/cgroup/([^/ ]+)(/[^ ]*)?( |$)#cgroup:\1/…(a group dir)\3#' |
+			sed -E 's#/proc/[0-9]+/#/proc/PID/#; s#/proc/[0-9]+ #/proc/PID #; s#/sys/fs/cgroup/([^/ ]+)/[^ ]*/([^/ ]+\.[^/ (]+)#cgroup:\1/…/\2#; s#/sys/fs/cgroup/([^/ ]+)(/[^ (]*)?( |\(|$)#cgroup:\1/…(a group dir)\3#' |
+			grep -vE '^(read|pread64) (/dev/|pipe:|socket:|anon_inode:)' |
 			sort | uniq -c | sort -rn | awk -v t="$ticks" '{ printf "%8.1f  %s %s %s\n", $1 / t, $2, $3, $4 }' | head -40
 		echo '```'
 		echo "### syscalls ($SECONDS_M s)"
