@@ -2,8 +2,8 @@
 # /init of the cgdash test VM (busybox sh, pid 1), packed by vm/run-tests.sh.
 #
 # Mounts a pure cgroup v2 system, runs every test binary listed in
-# /vm-tests.list with --test-threads=1 (and the libtest args from
-# /vm-test-args), prints one `VM-RESULT <binary>: PASS|FAIL` line per binary
+# /vm-tests.list with --test-threads=1, $VM_JOBS binaries at a time (and the
+# libtest args from /vm-test-args), prints one `VM-RESULT <binary>: PASS|FAIL` line per binary
 # and a `VM-SUMMARY`, then powers off through isa-debug-exit:
 #   byte 42 (QEMU status 85) all passed, 1 (status 3) a test failed,
 #   2 (status 5) the guest could not be set up.
@@ -71,29 +71,64 @@ cd "$VM_REPO" || fatal "no $VM_REPO"
 set --
 while IFS= read -r a; do set -- "$@" "$a"; done </vm-test-args
 
-start=$(uptime_s)
-failed=0
-total=0
-failed_names=""
-while IFS= read -r t; do
-	[ -n "$t" ] || continue
+# Test binaries run in $VM_JOBS lanes at once (each binary with
+# --test-threads=1): most of a live test is waiting (sleeps, throttled
+# burners, tmux polls), so lanes overlap the waits. Each lane takes the next
+# unclaimed binary from /vm-tests.list (longest first), claiming it with an
+# atomic mkdir. A binary's output goes to its own file and is printed whole
+# when it ends, so the console isn't interleaved.
+Q=/run/vm-queue
+mkdir -p $Q/claim $Q/out $Q/rc
+run_one() { # index path [libtest args]
+	i=$1
+	t=$2
+	shift 2
 	name=$(basename "$t")
 	name=${name%-*}
-	total=$((total + 1))
-	echo "===== VM test binary: $name ($t) ====="
 	t0=$(uptime_s)
-	(echo 0 >"$svc/cgroup.procs" && exec timeout -s KILL "$VM_BIN_TIMEOUT" "$t" --test-threads=1 --color never "$@")
+	(echo 0 >"$svc/cgroup.procs" && exec timeout -s KILL "$VM_BIN_TIMEOUT" "$t" --test-threads=1 --color never "$@") \
+		>"$Q/out/$i" 2>&1 </dev/null
 	rc=$?
 	secs=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
 	if [ $rc -eq 0 ]; then
-		echo "VM-RESULT $name: PASS (${secs}s)"
+		result="VM-RESULT $name: PASS (${secs}s)"
 	else
 		[ $rc -eq 137 ] && rc="$rc, killed after ${VM_BIN_TIMEOUT}s?"
-		echo "VM-RESULT $name: FAIL (exit $rc, ${secs}s)"
-		failed=$((failed + 1))
-		failed_names="$failed_names $name"
+		result="VM-RESULT $name: FAIL (exit $rc, ${secs}s)"
+		echo "$name" >"$Q/rc/$i"
 	fi
-done </vm-tests.list
+	while ! mkdir $Q/print.lock 2>/dev/null; do sleep 0.1; done
+	echo "===== VM test binary: $name ($t) ====="
+	cat "$Q/out/$i"
+	echo "$result"
+	rmdir $Q/print.lock
+}
+lane() {
+	i=0
+	while IFS= read -r t; do
+		[ -n "$t" ] || continue
+		i=$((i + 1))
+		mkdir "$Q/claim/$i" 2>/dev/null || continue
+		run_one "$i" "$t" "$@"
+	done </vm-tests.list
+}
+start=$(uptime_s)
+total=$(grep -c . /vm-tests.list)
+jobs=${VM_JOBS:-1}
+echo "VM-INIT: $total test binaries in $jobs lane(s)"
+n=0
+while [ $n -lt "$jobs" ]; do
+	lane "$@" &
+	n=$((n + 1))
+done
+wait
+failed=0
+failed_names=""
+for f in $Q/rc/*; do
+	[ -f "$f" ] || continue
+	failed=$((failed + 1))
+	failed_names="$failed_names $(cat "$f")"
+done
 secs=$(awk -v a="$start" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
 
 # Nothing a test made may be left behind.

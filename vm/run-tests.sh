@@ -21,7 +21,8 @@
 # paths they were built for, plus the repo's files (fixtures, snapshots);
 # (4) boots it with software emulation (KVM hangs guests on these machines).
 # The guest's /init (vm/init.sh) mounts cgroup2, enables the controllers, runs
-# each test binary with --test-threads=1 and CGDASH_LIVE_TESTS=required
+# the test binaries CGDASH_VM_JOBS at a time, longest first, each with
+# --test-threads=1, and CGDASH_LIVE_TESTS=required
 # (a skipped live test is a failure), CGDASH_EXPECT_V2=1, and powers off
 # through isa-debug-exit with byte 42 only if every binary passed. QEMU then
 # exits with (42<<1)|1 = 85; any other status is a failure.
@@ -35,6 +36,7 @@
 #   CGDASH_VM_TIMEOUT  whole VM run, seconds   (default: 600)
 #   CGDASH_VM_BIN_TIMEOUT  one test binary in the guest, seconds (default: 300)
 #   CGDASH_VM_SMP      guest CPUs              (default: 2)
+#   CGDASH_VM_JOBS     test binaries run at once in the guest (default: 3)
 #   CGDASH_VM_MEM      guest memory            (default: 512M)
 #   CGDASH_VM_BINS     live (default: tests/*.rs calling common::live), all,
 #                      or test binary names (space separated)
@@ -64,6 +66,7 @@ RUN=$TARGET_DIR/vm-run
 TIMEOUT=${CGDASH_VM_TIMEOUT:-600}
 BIN_TIMEOUT=${CGDASH_VM_BIN_TIMEOUT:-300}
 SMP=${CGDASH_VM_SMP:-2}
+JOBS=${CGDASH_VM_JOBS:-3}
 MEM=${CGDASH_VM_MEM:-512M}
 LOG=$RUN/console.log
 # The guest's userland is busybox-static, plus these host programs (with
@@ -290,13 +293,27 @@ for b in "$CGDASH_BIN" "${TESTS[@]}"; do
 	mkdir -p "$STAGE$(dirname "$b")"
 	strip --strip-debug -o "$STAGE$b" "$b"
 done
-printf '%s\n' "${TESTS[@]}" >"$STAGE/vm-tests.list"
+# Longest first, so the lanes end together: the binaries measured slowest
+# in the guest (mostly waiting: tape replay sleeps, tmux polls, throttled
+# burners), then the rest in cargo's order.
+SLOW_FIRST="tape live_snapshot v2_live e2e_tmux launch_limits launch_lifecycle live_set"
+for w in $SLOW_FIRST; do
+	for t in "${TESTS[@]}"; do
+		n=$(basename "$t")
+		[ "${n%-*}" = "$w" ] && echo "$t"
+	done
+done >"$STAGE/vm-tests.list"
+for t in "${TESTS[@]}"; do
+	n=$(basename "$t")
+	[[ " $SLOW_FIRST " == *" ${n%-*} "* ]] || echo "$t"
+done >>"$STAGE/vm-tests.list"
 : >"$STAGE/vm-test-args"
 for a in "$@"; do printf '%s\n' "$a" >>"$STAGE/vm-test-args"; done
 printf '%s\n' "${CGDASH_VM_PRE:-}" >"$STAGE/vm-pre.sh"
 cat >"$STAGE/vm-env" <<EOF
 VM_REPO='$REPO'
 VM_BIN_TIMEOUT='$BIN_TIMEOUT'
+VM_JOBS='$JOBS'
 EOF
 INITRD=$RUN/initramfs.cpio
 chmod 755 "$STAGE"
@@ -304,7 +321,7 @@ chmod 755 "$STAGE"
 T_PACK=$(since "$T2")
 
 # --- 4. boot -------------------------------------------------------------------
-say "booting $(basename "$KERNEL") with ${#TESTS[@]} test binaries (smp $SMP, $MEM, timeout ${TIMEOUT}s)"
+say "booting $(basename "$KERNEL") with ${#TESTS[@]} test binaries, $JOBS at a time (smp $SMP, $MEM, timeout ${TIMEOUT}s)"
 T3=$(now)
 QEMU_ARGS=(
 	-accel tcg -cpu max -m "$MEM" -smp "$SMP"
