@@ -104,8 +104,12 @@ fn read_once(path: &Path, buf: &mut [u8]) -> usize {
 fn floor_procs(buf: &mut [u8]) -> usize {
     let mut n = 0;
     let mut path = String::with_capacity(32);
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return 0;
+    let dir = match fs::read_dir("/proc") {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("floor: /proc: {e}");
+            return 0;
+        }
     };
     for e in dir.flatten() {
         let name = e.file_name();
@@ -285,8 +289,8 @@ fn main() {
     let kept = KeptCounters::open(&layout, &layout.list_groups());
     // The sampler's group reader: counters by pread from kept-open files,
     // a full read of each group every 5th tick (so rounds are averaged too).
-    let mut reader = cgdash::cgroup::GroupReader::new(layout.clone());
-    reader.read(None);
+    // (The sampler's own reader: a second one would double the kept fds.)
+    sampler.reader_mut().read(None);
     let mut m: [Vec<Duration>; 14] = Default::default();
     let (mut np, mut ng) = (0, 0);
     for _ in 0..rounds {
@@ -305,7 +309,7 @@ fn main() {
         m[4].push(c);
         m[5].push(w);
         ng = n;
-        let (c, w, gs) = timed(|| reader.read(None));
+        let (c, w, gs) = timed(|| sampler.reader_mut().read(None));
         m[6].push(c);
         m[7].push(w);
         ng = ng.max(gs.len());
@@ -350,8 +354,20 @@ fn main() {
     row("floor: /proc/PID/stat", med[0], med[1], np, None);
     row("process scanner (steady)", med[2], med[3], np, Some(med[0]));
     row("floor: cpuacct+memory usage", med[4], med[5], ng, None);
-    row("group reader (GroupReader)", med[6], med[7], ng, Some(med[4]));
-    row("  …mean, incl. full reads", mean_reader, mean_reader, ng, Some(med[4]));
+    row(
+        "group reader (GroupReader)",
+        med[6],
+        med[7],
+        ng,
+        Some(med[4]),
+    );
+    row(
+        "  …mean, incl. full reads",
+        mean_reader,
+        mean_reader,
+        ng,
+        Some(med[4]),
+    );
     row(
         "whole sample (groups+processes)",
         med[8],

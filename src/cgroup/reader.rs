@@ -89,7 +89,22 @@ impl Counter {
 
 struct Kept {
     counter: Counter,
-    file: File,
+    src: Source,
+}
+
+/// A kept-open file (pread each tick) or, past the descriptor budget, its
+/// path (open/read/close each tick: still only the counters, not every file).
+enum Source {
+    Open(File),
+    Path(PathBuf),
+}
+
+/// How many descriptors these kept files hold.
+fn fds(files: &[Kept]) -> usize {
+    files
+        .iter()
+        .filter(|k| matches!(k.src, Source::Open(_)))
+        .count()
 }
 
 struct Cached {
@@ -157,7 +172,7 @@ impl GroupReader {
             self.cache.retain(|k, c| {
                 let keep = live.contains(k.as_str());
                 if !keep {
-                    closed += c.files.len();
+                    closed += fds(&c.files);
                 }
                 keep
             });
@@ -192,7 +207,7 @@ impl GroupReader {
                         continue;
                     }
                     // A file failed: the group is gone or was recreated.
-                    self.open -= c.files.len();
+                    self.open -= fds(&c.files);
                     self.cache.remove(path);
                     if !self.layout.group_exists(path) {
                         gone.push(path.clone());
@@ -200,7 +215,7 @@ impl GroupReader {
                     }
                 }
                 Some(c) => {
-                    self.open -= c.files.len();
+                    self.open -= fds(&c.files);
                     self.cache.remove(path);
                 }
                 None => {}
@@ -210,12 +225,8 @@ impl GroupReader {
                 gone.push(path.clone());
                 continue;
             };
-            let files = if self.open < self.max_open {
-                open_counters(&self.layout, path)
-            } else {
-                Vec::new()
-            };
-            self.open += files.len();
+            let files = open_counters(&self.layout, path, self.open < self.max_open);
+            self.open += fds(&files);
             let id_dir = id_dir(&self.layout, path);
             let mut c = Cached {
                 stats,
@@ -227,7 +238,7 @@ impl GroupReader {
             // The procs list comes from the kept file (read_group only counts).
             if !c.files.is_empty() && !refresh(&mut c, &mut self.buf, false) {
                 gone.push(path.clone());
-                self.open -= c.files.len();
+                self.open -= fds(&c.files);
                 continue;
             }
             out.push(c.stats.clone());
@@ -256,7 +267,7 @@ fn id_dir(layout: &Layout, group: &str) -> PathBuf {
 }
 
 /// The counter files of `group`, opened, in the hierarchies `read_group` uses.
-fn open_counters(layout: &Layout, group: &str) -> Vec<Kept> {
+fn open_counters(layout: &Layout, group: &str, keep_open: bool) -> Vec<Kept> {
     let mut want: Vec<(Counter, PathBuf)> = Vec::new();
     let v1_acct = layout
         .dir_for("cpuacct", group)
@@ -349,7 +360,16 @@ fn open_counters(layout: &Layout, group: &str) -> Vec<Kept> {
     // Files that don't exist here (the root has no memory.current, …) are
     // simply not kept: read_group left those fields None.
     want.into_iter()
-        .filter_map(|(counter, p)| File::open(p).ok().map(|file| Kept { counter, file }))
+        .filter_map(|(counter, p)| {
+            let src = if keep_open {
+                Source::Open(File::open(p).ok()?)
+            } else if p.exists() {
+                Source::Path(p)
+            } else {
+                return None;
+            };
+            Some(Kept { counter, src })
+        })
         .collect()
 }
 
@@ -359,7 +379,11 @@ fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool) -> bool {
         if k.counter.slow() && !slow {
             continue;
         }
-        if !pread_all(&k.file, buf) {
+        let ok = match &k.src {
+            Source::Open(f) => pread_all(f, buf),
+            Source::Path(p) => File::open(p).is_ok_and(|f| pread_all(&f, buf)),
+        };
+        if !ok {
             return false;
         }
         let text = String::from_utf8_lossy(buf);

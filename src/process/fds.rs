@@ -49,7 +49,7 @@ impl FdBudget {
         }
         // Out of budget: ask for room for twice as many (one syscall, only
         // when the process count outgrows the current limit).
-        let want = (open as u64 * 2 + RESERVE).min(MAX_SOFT);
+        let want = (open as u64 * 4 + RESERVE).min(MAX_SOFT);
         if let Some(soft) = raise_soft_limit(want) {
             self.limit = budget_for(soft);
         }
@@ -57,8 +57,11 @@ impl FdBudget {
     }
 }
 
+/// Half the descriptors at most: the group reader (`cgroup::GroupReader`)
+/// keeps up to a quarter open too, and the rest of cgdash (terminal, writes,
+/// the launcher) must never meet EMFILE because of cached files.
 fn budget_for(soft: u64) -> usize {
-    usize::try_from(soft.saturating_sub(RESERVE)).unwrap_or(usize::MAX)
+    usize::try_from((soft / 2).min(soft.saturating_sub(RESERVE))).unwrap_or(usize::MAX)
 }
 
 fn soft_limit() -> Option<u64> {
@@ -95,9 +98,14 @@ mod tests {
     }
 
     #[test]
-    fn auto_budget_leaves_a_reserve() {
+    fn auto_budget_leaves_room_for_the_rest() {
         let b = FdBudget::auto();
         let soft = soft_limit().expect("getrlimit");
-        assert_eq!(b.limit() as u64, soft.saturating_sub(RESERVE));
+        assert_eq!(
+            b.limit() as u64,
+            (soft / 2).min(soft.saturating_sub(RESERVE))
+        );
+        // The scanner's half plus the group reader's quarter leave a quarter.
+        assert!(b.limit() as u64 + soft / 4 <= soft - soft / 4);
     }
 }
