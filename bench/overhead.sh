@@ -96,34 +96,45 @@ HZ=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- cleanup
 CREATED=()        # cgroup directories we made, in creation order
-SLEEPER_PIDS=()   # idle processes we started
-SPAWNER_PID=""
-TOOL_PIDS=()      # tools we started (killed by pid if tmux did not end them)
+SLEEPER_PIDS=()   # idle processes we started (children of the spawner)
+SPAWNER_PID=""    # our own child: its pid cannot be reused before we wait for it
+CUR_TOOL=""       # "pid starttime" of the tool under test (killed only if both match)
 CLEANED=0
 TMUX_SOCKET=""
 
-kill_pids() { # kill_pids SIG PID... — only pids from our own lists
-	local sig=$1; shift
-	local chunk=()
-	for p in "$@"; do
-		chunk+=("$p")
-		if [ ${#chunk[@]} -ge 1000 ]; then kill "-$sig" "${chunk[@]}" 2>/dev/null; chunk=(); fi
-	done
-	[ ${#chunk[@]} -eq 0 ] || kill "-$sig" "${chunk[@]}" 2>/dev/null
+proc_start() { # the start time (clock ticks since boot) of PID, or nothing
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	set -- $s
+	echo "${20}"
+}
+
+kill_tool() { # kill_tool "PID STARTTIME" — only if that pid is still that process
+	local pid=${1% *} st=${1#* }
+	[ -n "$1" ] && [ "$(proc_start "$pid")" = "$st" ] && kill -KILL "$pid" 2>/dev/null
 	return 0
 }
 
 unload() {
-	if [ ${#SLEEPER_PIDS[@]} -gt 0 ]; then
-		kill_pids KILL "${SLEEPER_PIDS[@]}"
-	fi
+	# The sleepers die with the spawner (PR_SET_PDEATHSIG), so we kill only
+	# the spawner, by pid: it is our unreaped child, so that pid is surely it.
+	# (Killing the sleepers' pids one by one could hit a reused pid if one had
+	# already died and been reaped.)
 	if [ -n "$SPAWNER_PID" ]; then
-		# the spawner reaps its children and then exits by itself
-		local i
-		for ((i = 0; i < 100; i++)); do kill -0 "$SPAWNER_PID" 2>/dev/null || break; sleep 0.05; done
 		kill -KILL "$SPAWNER_PID" 2>/dev/null
 		wait "$SPAWNER_PID" 2>/dev/null
 	fi
+	# wait until our groups are empty (they hold only our sleepers)
+	local i f busy
+	for ((i = 0; i < 100; i++)); do
+		busy=0
+		for f in "${CREATED[@]}"; do
+			[ -s "$f/cgroup.procs" ] && { busy=1; break; }
+		done
+		[ "$busy" = 0 ] && break
+		sleep 0.1
+	done
 	SLEEPER_PIDS=() SPAWNER_PID=""
 }
 
@@ -152,7 +163,7 @@ cleanup() {
 	tmux -L "$SOCK" kill-server 2>/dev/null
 	case "${TMUX_SOCKET:-}" in */"$SOCK") rm -f "$TMUX_SOCKET" ;; esac
 	[ -z "$NAP_PID" ] || kill "$NAP_PID" 2>/dev/null
-	[ ${#TOOL_PIDS[@]} -eq 0 ] || kill_pids KILL "${TOOL_PIDS[@]}"
+	kill_tool "$CUR_TOOL"
 	unload
 	remove_groups
 	rm -rf "$TMP"
@@ -199,8 +210,7 @@ fi
 
 make_group() { # make_group DIR — only ever below our own cgdash-bench-<pid>
 	case "$1" in */"$BENCH_ID" | */"$BENCH_ID"/*) ;; *) die "refusing to create $1" ;; esac
-	[ -d "$1" ] && return 0
-	mkdir "$1" || die "cannot create $1"
+	mkdir "$1" || die "cannot create $1 (exists already? then it is not ours)"
 	CREATED+=("$1")
 }
 
@@ -227,6 +237,11 @@ acct_ns() { # CPU time of the cross-check group, ns
 gcc -O2 -o "$TMP/floor" "$HERE/floor.c" || die "cannot compile bench/floor.c"
 gcc -O2 -o "$TMP/sleepers" "$HERE/sleepers.c" || die "cannot compile bench/sleepers.c"
 
+count_groups() { # directories in the hierarchies the floor reads
+	local r n=0
+	for r in "${FLOOR_ARGS[@]}"; do n=$(( n + $(find "${r%:*}" -type d 2>/dev/null | wc -l) )); done
+	echo "$n"
+}
 count_pids() { local n=0 e; for e in /proc/[0-9]*; do n=$((n + 1)); done; echo "$n"; }
 
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }   # wall clock, µs
@@ -373,14 +388,14 @@ calibrate_paint() {
 # measure TOOL RUN — one tool, one run: appends a line to $RAW
 measure() {
 	local tool=$1 run=$2 session="$BENCH_ID-$1-r$2"
-	local cmd t0 pid first=NA np1 np2 c1 c2 w1 w2 a1 a2 tm1 tm2 hwm start_ticks status=ok d
+	local cmd t0 pid first=NA np1 np2 ng1 ng2 c1 c2 w1 w2 a1 a2 tm1 tm2 hwm start_ticks status=ok d
 	rm -rf "$TMP/home-$tool"
 	cmd=$(tool_cmd "$tool")
 	t0=$(now_us)
 	tmux -L "$SOCK" new-session -d -s "$session" -x 200 -y 50 "$cmd" || { log "$tool: tmux failed"; return; }
 	pid=$(tmux -L "$SOCK" list-panes -t "$session" -F '#{pane_pid}' 2>/dev/null | head -1)
 	[ -n "$pid" ] || { log "$tool: no pane pid"; return; }
-	TOOL_PIDS+=("$pid")
+	CUR_TOOL="$pid $(proc_start "$pid")"
 	echo "$pid" >"$ACCT_GROUP/cgroup.procs" 2>/dev/null || log "$tool: could not move pid $pid to the cross-check group"
 	first=$(wait_paint "$session" "$t0")
 	# startup CPU: what it used in its first second
@@ -390,7 +405,7 @@ measure() {
 	d=$(( WARMUP * 1000000 - ($(now_us) - t0) ))
 	[ "$d" -le 0 ] || nap "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
 	# the measured window
-	np1=$(count_pids)
+	np1=$(count_pids); ng1=$(count_groups)
 	c1=$(tree_ticks "$pid"); a1=$(acct_ns); tm1=$(proc_ticks "$TMUX_PID"); w1=$(now_us)
 	# wait out the window, noting the most pids seen (other people's bursts)
 	local end=$(( w1 + SECONDS_M * 1000000 )) rem n
@@ -401,6 +416,7 @@ measure() {
 		n=$(count_pids); [ "$n" -gt "$np2" ] && np2=$n
 	done
 	c2=$(tree_ticks "$pid"); a2=$(acct_ns); tm2=$(proc_ticks "$TMUX_PID"); w2=$(now_us)
+	ng2=$(count_groups)
 	hwm=$(tree_hwm "$pid")
 	if ! kill -0 "$pid" 2>/dev/null; then
 		status=died
@@ -410,17 +426,18 @@ measure() {
 	tmux -L "$SOCK" kill-session -t "$session" 2>/dev/null
 	local i
 	for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	kill -KILL "$pid" 2>/dev/null
-	# tool run procs groups wall_s cpu_ms_per_s acct_ms_per_s hwm_kib startup_ms first_paint_ms tmux_ms_per_s status version pids_start pids_max
+	kill_tool "$CUR_TOOL"
+	CUR_TOOL=""
+	# tool run procs groups wall_s cpu_ms_per_s acct_ms_per_s hwm_kib startup_ms first_paint_ms tmux_ms_per_s status version pids_start pids_max groups_start groups_end
 	awk -v OFS='\t' -v tool="$tool" -v run="$run" -v p="$PROCS" -v g="$GROUPS_N" \
 		-v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" -v a1="$a1" -v a2="$a2" \
 		-v tm1="$tm1" -v tm2="$tm2" -v hz="$HZ" -v hwm="$hwm" -v st="$start_ticks" \
-		-v fp="$first" -v status="$status" -v ver="$(tool_version "$tool")" -v np1="$np1" -v np2="$np2" 'BEGIN {
+		-v fp="$first" -v status="$status" -v ver="$(tool_version "$tool")" -v np1="$np1" -v np2="$np2" -v ng1="$ng1" -v ng2="$ng2" 'BEGIN {
 			wall = (w2 - w1) / 1e6
-			printf "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%.2f\t%s\t%s\t%d\t%d\n", tool, run, p, g, wall,
+			printf "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%.2f\t%s\t%s\t%d\t%d\t%d\t%d\n", tool, run, p, g, wall,
 				(c2 - c1) * 1000 / hz / wall, (a2 - a1) / 1e6 / wall, hwm, st * 1000 / hz, fp,
-				(tm2 - tm1) * 1000 / hz / wall, status, ver, np1, np2
-		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-11s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  startup %4d ms  first paint %s ms  tmux %.2f ms/s  pids %d (max %d)  %s\n", $2, $1, $6, $7, $8 / 1024, $9, $10, $11, $14, $15, $12 }' >&2
+				(tm2 - tm1) * 1000 / hz / wall, status, ver, np1, np2, ng1, ng2
+		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-11s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  startup %4d ms  first paint %s ms  tmux %.2f ms/s  pids %d (max %d)  groups %d→%d  %s\n", $2, $1, $6, $7, $8 / 1024, $9, $10, $11, $14, $15, $16, $17, $12 }' >&2
 	sleep 1
 }
 
@@ -525,7 +542,9 @@ summary() { # summary RAWFILE PROCS GROUPS
 		if ($12 == "ok") cpu[$1, $2] = $6
 		if ($14 != "" && (pmin == "" || $14 + 0 < pmin)) pmin = $14 + 0
 		if ($15 != "" && $15 + 0 > pmax) pmax = $15 + 0
-		if ($14 > 0 && $15 > 1.1 * $14 + 50) disturbed = disturbed sprintf("%s%s run %s (pids %d, up to %d)", disturbed == "" ? "" : "; ", $1, $2, $14, $15)
+		if ($16 != "" && (gmin == "" || $16 + 0 < gmin)) gmin = $16 + 0
+		if ($16 != "" && $16 + 0 > gmax) gmax = $16 + 0
+		if ($17 != "" && $17 + 0 > gmax) gmax = $17 + 0
 	}
 	END {
 		for (i = 1; i <= ntools; i++) {
@@ -555,7 +574,16 @@ summary() { # summary RAWFILE PROCS GROUPS
 			if (med[t] < 0) { printf "| %s | failed | | | | | | |\n", ver[t]; continue }
 			printf "| %s | %.1f (%.1f–%.1f) | %s | %.1f | %.1f MiB | %.0f ms | %s | %.1f |\n", ver[t], med[t], lo[t], hi[t], ratio[t], acct[t], rss[t], st[t], fp[t], tmx[t]
 		}
-		if (pmax > 0) printf "\npids on the machine during the measured windows: %d–%d\n", pmin, pmax
+		# windows where processes or groups of others came: more than 10 % over the quietest
+		for (k = 1; k <= nrows; k++) {
+			if (C[k, 15] != "" && C[k, 15] > 1.1 * pmin + 50)
+				disturbed = disturbed sprintf("%s%s run %s (pids up to %d)", disturbed == "" ? "" : "; ", T[k], R[k], C[k, 15])
+			else if (C[k, 17] != "" && (C[k, 16] > 1.1 * gmin + 20 || C[k, 17] > 1.1 * gmin + 20))
+				disturbed = disturbed sprintf("%s%s run %s (groups %d→%d)", disturbed == "" ? "" : "; ", T[k], R[k], C[k, 16], C[k, 17])
+		}
+		if (pmax > 0) printf "\npids on the machine during the measured windows: %d–%d", pmin, pmax
+		if (gmax > 0) printf "; groups (cpuacct+memory dirs): %d–%d", gmin, gmax
+		if (pmax > 0) printf "\n"
 		if (disturbed != "") printf "windows disturbed by other processes appearing (more than 10 %% more pids): %s\n", disturbed
 	}' "$1"
 }
@@ -583,7 +611,7 @@ profile() {
 	mkdir -p "$d"
 	tmux -L "$SOCK" new-session -d -s "$session" -x 200 -y 50 "$(tool_cmd cgdash)" || die "tmux failed"
 	pid=$(tmux -L "$SOCK" list-panes -t "$session" -F '#{pane_pid}' | head -1)
-	TOOL_PIDS+=("$pid")
+	CUR_TOOL="$pid $(proc_start "$pid")"
 	nap "$WARMUP"
 	echo "## cgdash under $PROCS processes / $GROUPS_N groups ($NPIDS_OTHER pids)"
 	echo
@@ -635,10 +663,13 @@ profile() {
 	awk '$0 ~ /^[0-9a-f]+-/ { name = ($6 == "" ? "[anon]" : $6) } /^Rss:/ { r[name] += $2 } END { for (n in r) if (r[n] >= 100) printf "%8d kB  %s\n", r[n], n }' "/proc/$pid/smaps" | sort -rn | head -8
 	echo '```'
 	tmux -L "$SOCK" kill-session -t "$session" 2>/dev/null
+	sleep 0.5
+	kill_tool "$CUR_TOOL"
+	CUR_TOOL=""
 }
 
 # ---------------------------------------------------------------- main
-[ -s "$RAW" ] || printf '# tool\trun\tprocs\tgroups\twall_s\tcpu_ms_per_s\tcpuacct_ms_per_s\thwm_kib\tstartup_cpu_ms\tfirst_paint_ms\ttmux_ms_per_s\tstatus\tversion\tpids_start\tpids_max\n' >"$RAW"
+[ -s "$RAW" ] || printf '# tool\trun\tprocs\tgroups\twall_s\tcpu_ms_per_s\tcpuacct_ms_per_s\thwm_kib\tstartup_cpu_ms\tfirst_paint_ms\ttmux_ms_per_s\tstatus\tversion\tpids_start\tpids_max\tgroups_start\tgroups_end\n' >"$RAW"
 start_tmux_server
 calibrate_paint
 header
