@@ -163,7 +163,13 @@ fn memory_below_usage_is_refused_and_old_limit_kept() {
         // what it can't reclaim (anonymous memory, no swap) it OOM-kills;
         // the write succeeds. The new limit holds and the kill is counted.
         assert_eq!(code, 0, "v2 accepts memory.max below usage: {out}{err}");
-        let s = l.read_group(&g.path).unwrap();
+        // The killed process frees its memory asynchronously.
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        let mut s = l.read_group(&g.path).unwrap();
+        while s.memory.current.unwrap_or(u64::MAX) > 8 << 20 && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(100));
+            s = l.read_group(&g.path).unwrap();
+        }
         assert_eq!(s.memory.max, Some(Limit::Value(8 << 20)), "new limit");
         assert!(
             s.memory.current.unwrap_or(u64::MAX) <= 8 << 20,

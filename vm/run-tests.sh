@@ -36,7 +36,9 @@
 #   CGDASH_VM_TIMEOUT  whole VM run, seconds   (default: 600)
 #   CGDASH_VM_BIN_TIMEOUT  one test binary in the guest, seconds (default: 300)
 #   CGDASH_VM_SMP      guest CPUs              (default: 2)
-#   CGDASH_VM_JOBS     test binaries run at once in the guest (default: 3)
+#   CGDASH_VM_JOBS     test binaries run at once in the guest (default: 2)
+#   CGDASH_VM_SKIP     live test binaries not run (default: tape e2e_tmux;
+#                      empty: all)
 #   CGDASH_VM_MEM      guest memory            (default: 512M)
 #   CGDASH_VM_BINS     live (default: tests/*.rs calling common::live), all,
 #                      or test binary names (space separated)
@@ -66,7 +68,7 @@ RUN=$TARGET_DIR/vm-run
 TIMEOUT=${CGDASH_VM_TIMEOUT:-600}
 BIN_TIMEOUT=${CGDASH_VM_BIN_TIMEOUT:-300}
 SMP=${CGDASH_VM_SMP:-2}
-JOBS=${CGDASH_VM_JOBS:-3}
+JOBS=${CGDASH_VM_JOBS:-2}
 MEM=${CGDASH_VM_MEM:-512M}
 LOG=$RUN/console.log
 # The guest's userland is busybox-static, plus these host programs (with
@@ -238,6 +240,22 @@ if [ "$BINS" != all ]; then
 		fi
 	done
 	[ ${#sel[@]} -gt 0 ] || die "CGDASH_VM_BINS=$BINS matches no test binary"
+	TESTS=("${sel[@]}")
+fi
+# Left out by default: the terminal-UI tests (tape replay, tmux end to end).
+# They read groups like any other client and run on the host's v1 in CI;
+# under emulation they are the longest (37 s, 30 s of sleeps and polls) and
+# the most CPU-hungry binaries (a dashboard redrawing a 200x50 tmux pane),
+# and beside the other binaries they made CPU-% and cleanup-deadline tests
+# fail (3 of 3 runs with 3 lanes). CGDASH_VM_SKIP= (empty) runs them too.
+SKIP=${CGDASH_VM_SKIP-tape e2e_tmux}
+if [ -n "$SKIP" ] && [ "$BINS" = live ]; then
+	sel=()
+	for t in "${TESTS[@]}"; do
+		n=$(basename "$t")
+		[[ " $SKIP " == *" ${n%-*} "* ]] || sel+=("$t")
+	done
+	say "not run in the VM (CGDASH_VM_SKIP): $SKIP"
 	TESTS=("${sel[@]}")
 fi
 T_BUILD=$(since "$T1")
