@@ -44,6 +44,7 @@
 #                      or test binary names (space separated)
 #   CGDASH_VM_VERBOSE=1  stream the guest console while it runs
 #   CGDASH_VM_OPT_LEVEL  opt-level of the musl test build (default: 1)
+#   CGDASH_VM_DEBUG    debug setting of the musl test build (default: line-tables-only)
 #   CGDASH_VM_PRE      shell commands the guest runs before the tests (debugging)
 #   CGDASH_VM_QEMU_ARGS  extra QEMU arguments
 #   CGDASH_VM_HOST_TOOLS  host programs copied in with their libraries,
@@ -202,6 +203,10 @@ say "building tests and cgdash for $TARGET"
 # instruction counts, and the dashboard/snapshot code runs ~5x faster. Only the
 # musl artifacts change (target/x86_64-unknown-linux-musl), not the host's.
 export CARGO_PROFILE_DEV_OPT_LEVEL=${CGDASH_VM_OPT_LEVEL:-1}
+# Debug info: line tables only (backtraces keep file:line). Full debug info
+# made the from-scratch build (every dependency, CI's case) much slower and
+# is stripped before packing anyway.
+export CARGO_PROFILE_DEV_DEBUG=${CGDASH_VM_DEBUG:-line-tables-only}
 (cd "$REPO" && cargo test --no-run --target "$TARGET" --message-format=json-render-diagnostics) \
 	>"$CACHE/test-build.json" || die "cargo test --no-run --target $TARGET failed"
 artifacts() { grep '"reason":"compiler-artifact"' "$1" || true; }
