@@ -218,11 +218,20 @@ fn oom_kill_is_reported() {
     };
     let mut g = TestGroup::new(&layout, "snap-oom");
     g.apply(&["memory=32M"]).expect("memory=32M");
-    // The shell keeps ~200 MB of output in a variable: far past 32M.
-    g.spawn_sh(
-        r#"x=$(head -c 200000000 /dev/zero | tr "\0" x); echo ${#x}"#,
-        Duration::from_secs(30),
-    );
+    // The built-in ramp touches 200 MB fast (a shell building a string is
+    // 10–20× slower under emulation): far past 32M.
+    let mut cmd = std::process::Command::new(common::cgdash_bin());
+    cmd.args([
+        "stress",
+        "memory",
+        "--rate",
+        "256M",
+        "--ceiling",
+        "200M",
+        "--duration",
+        "30s",
+    ]);
+    g.spawn(cmd);
     let status = g
         .wait_first(Duration::from_secs(25))
         .expect("the allocating shell ends");
