@@ -689,8 +689,8 @@ elif [ "$SCALING" = 0 ]; then
 	echo
 	echo "CPU = the tool's utime+stime (threads and children included) per wall second = ms per 1 s refresh; cpuacct = the same from its own cpuacct group (ns-exact); startup CPU = CPU in the first second after start; first paint = until the pane shows a character (polled every 20 ms; a command that prints at once shows after $PAINT_BASE ms here); tmux = the tmux server's CPU while the tool ran. cgdash ÷ tool = median over runs of the same-run ratio."
 else
-	echo "| processes | groups | pids in all | cgdash ms per refresh, median (min–max) | floor ms | floor (pread) ms | cgdash ÷ floor | cgdash peak RSS | cgdash startup CPU |"
-	echo "|---|---|---|---|---|---|---|---|---|"
+	echo "| processes | groups | pids in all | group dirs (cpuacct+memory) | cgdash ms per refresh, median (min–max) | floor ms | floor (pread) ms | cgdash ÷ floor | cgdash peak RSS | cgdash startup CPU |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
 	for sc in $SCALES; do
 		PROCS=${sc%/*} GROUPS_N=${sc#*/}
 		load "$PROCS" "$GROUPS_N"
@@ -702,15 +702,17 @@ else
 			return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
 		}
 		$3 == P && $4 == G && $12 == "ok" {
+			if ($16 != "") { if (gmin == "" || $16 + 0 < gmin) gmin = $16 + 0; if ($16 + 0 > gmax) gmax = $16 + 0; if ($17 + 0 < gmin) gmin = $17 + 0 }
 			if ($1 == "cgdash") { c[++nc] = $6; cr[$2] = $6; if ($8 > rss) rss = $8; s[++ns] = $9 }
 			if ($1 == "floor") { f[++nf] = $6; fr[$2] = $6 }
 			if ($1 == "floor-pread") fp[++nfp] = $6
 		}
 		END {
-			if (nc == 0) { printf "| %d | %d | %d | failed | | | | | |\n", P, G, N; exit }
+			gd = gmax ? (gmin == gmax ? gmax : gmin "–" gmax) : "–"
+			if (nc == 0) { printf "| %d | %d | %d | %s | failed | | | | | |\n", P, G, N, gd; exit }
 			lo = c[1]; hi = c[1]; for (i = 1; i <= nc; i++) { if (c[i] < lo) lo = c[i]; if (c[i] > hi) hi = c[i] }
 			nr = 0; for (r in cr) if ((r in fr) && fr[r] > 0) q[++nr] = cr[r] / fr[r]
-			printf "| %d | %d | %d | %.1f (%.1f–%.1f) | %s | %s | %s | %.1f MiB | %.0f ms |\n", P, G, N, median(c, nc), lo, hi,
+			printf "| %d | %d | %d | %s | %.1f (%.1f–%.1f) | %s | %s | %s | %.1f MiB | %.0f ms |\n", P, G, N, gd, median(c, nc), lo, hi,
 				nf ? sprintf("%.1f", median(f, nf)) : "–", nfp ? sprintf("%.1f", median(fp, nfp)) : "–", nr ? sprintf("%.2f×", median(q, nr)) : "–", rss / 1024, median(s, ns)
 		}' "$RAW"
 	done
