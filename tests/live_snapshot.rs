@@ -186,9 +186,14 @@ fn sampler_agrees_with_the_kernel_counters() {
         (ours - from_counters).abs() < 0.2,
         "{ours} % vs {from_counters} %"
     );
+    // The exact checks are above (our counters lie between two kernel reads,
+    // and our rate is Δcounter/Δtime). Against a rate over the *outer*
+    // window [ta, td] only this holds: a 30 % quota runs in 30 ms bursts per
+    // 100 ms period, so two ~2 s windows whose ends fall at different phases
+    // differ by up to 30 ms / 2 s = 1.5 points, plus the time the reads take.
     let kernel = (kd - ka) as f64 * 100.0 / (td - ta).as_nanos() as f64;
     assert!(
-        (ours - kernel).abs() < 1.5,
+        (ours - kernel).abs() < 3.0,
         "sampler {ours} % vs kernel {kernel} %"
     );
 
