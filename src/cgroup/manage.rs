@@ -43,6 +43,7 @@ impl Layout {
     fn create_in_all(&self, group: &str, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
         let parts: Vec<&str> = group.split('/').collect();
         for h in self.walked() {
+            let mut retried = false;
             for depth in 1..=parts.len() {
                 let rel = parts[..depth].join("/");
                 let dir = h.dir(&rel);
@@ -63,6 +64,26 @@ impl Layout {
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         return Err(CgroupError::GroupExists(group.to_string()))
+                    }
+                    // The parent was removed meanwhile (`remove_parent_if_empty` of
+                    // a workload that just ended): make it again, once.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && depth > 1 && !retried => {
+                        retried = true;
+                        fs::create_dir_all(h.dir(&parts[..depth - 1].join("/"))).map_err(
+                            |source| CgroupError::Create {
+                                path: dir.clone(),
+                                source,
+                            },
+                        )?;
+                        match fs::create_dir(&dir) {
+                            Ok(()) => created.push(dir.clone()),
+                            Err(source) => {
+                                return Err(CgroupError::Create {
+                                    path: dir.clone(),
+                                    source,
+                                })
+                            }
+                        }
                     }
                     Err(source) => {
                         return Err(CgroupError::Create {
@@ -164,6 +185,40 @@ impl Layout {
             }
         }
         Ok(())
+    }
+}
+
+impl Layout {
+    /// Removes `parent` (e.g. `cgdash`) from every hierarchy where it holds no
+    /// child group and no process and belongs to root — a parent delegated to
+    /// a user (chowned) is theirs and stays. Losing a race with a concurrent
+    /// launch is harmless: rmdir of a non-empty cgroup fails, and
+    /// `create_group` recreates a parent that vanished under it.
+    pub fn remove_parent_if_empty(&self, parent: &str) {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(parent) = super::validate_group_name(parent) else {
+            return;
+        };
+        if parent.is_empty() {
+            return;
+        }
+        for h in self.walked() {
+            let dir = h.dir(&parent);
+            let Ok(meta) = fs::metadata(&dir) else {
+                continue;
+            };
+            let has_children = fs::read_dir(&dir)
+                .map(|rd| {
+                    rd.flatten()
+                        .any(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                })
+                .unwrap_or(true);
+            let has_procs =
+                fs::read_to_string(dir.join("cgroup.procs")).map_or(true, |t| !t.trim().is_empty());
+            if meta.uid() == 0 && !has_children && !has_procs {
+                let _ = fs::remove_dir(&dir);
+            }
+        }
     }
 }
 

@@ -119,6 +119,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
     let undo = |e: LaunchError| -> LaunchError {
         if !group.is_empty() {
             let _ = layout.remove_group(&group, Duration::from_secs(3));
+            layout.remove_parent_if_empty("cgdash");
         }
         if let Some(s) = &state_file {
             stale::remove_state(s);

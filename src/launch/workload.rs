@@ -247,6 +247,7 @@ impl Workload {
         let res = self
             .layout
             .remove_group(&self.group, Duration::from_secs(3));
+        self.layout.remove_parent_if_empty("cgdash");
         if res.is_ok() {
             if let Some(s) = state {
                 stale::remove_state(&s);
