@@ -87,11 +87,10 @@ impl Layout {
     fn read_cpu(&self, group: &str, cpu: &mut CpuStats) {
         // Usage: v1 cpuacct if mounted; else v2 cpu.stat, which has
         // usage_usec in every v2 group even without the cpu controller.
-        if let Some((h, d)) = self
+        if let Some((_, d)) = self
             .dir_for("cpuacct", group)
             .filter(|(h, _)| h.version == Version::V1)
         {
-            let _ = h;
             cpu.usage_ns = read(&d, "cpuacct.usage").and_then(|t| parse::single_u64(&t));
         } else if let Some(u) = self.unified() {
             cpu.usage_ns = read(&u.dir(group), "cpu.stat")

@@ -426,7 +426,6 @@ fn v2_limit(l: Limit) -> String {
 fn restore_form(path: &std::path::Path, old: &str) -> String {
     match path.file_name().and_then(|n| n.to_str()) {
         Some("freezer.state") if old == "FREEZING" => "FROZEN".into(),
-        Some("cpuset.cpus" | "cpuset.mems") => old.to_string(),
         _ => old.to_string(),
     }
 }

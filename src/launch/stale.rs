@@ -158,8 +158,8 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
             remove_state(&path);
             removed.push(st.group);
         }
-        layout.remove_parent_if_empty("cgdash");
     }
+    layout.remove_parent_if_empty("cgdash");
     removed
 }
 
