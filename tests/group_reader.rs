@@ -128,6 +128,27 @@ fn removed_recreated_and_new_groups() {
     assert_eq!(paths, vec!["b", "b/c"]);
 }
 
+#[test]
+fn hierarchy_changes_are_seen_on_the_next_read_without_a_walk_timer() {
+    let t = tempfile::tempdir().unwrap();
+    tree(t.path());
+    let l = Layout::from_root(t.path()).unwrap();
+    let mut r = GroupReader::new(l);
+    assert!(r.watching(), "inotify on a tmpfs tree");
+    assert_eq!(usage(&mut r, "a"), Some(1_000_000));
+    // Created (also deep below a new one), renamed, removed: no invalidate.
+    v2_group(&t.path().join("n/m"), 7);
+    assert_eq!(usage(&mut r, "n/m"), Some(7_000));
+    v2_group(&t.path().join("n/m/k"), 8);
+    assert_eq!(usage(&mut r, "n/m/k"), Some(8_000), "below a new group");
+    fs::rename(t.path().join("n/m"), t.path().join("n/z")).unwrap();
+    let paths: Vec<String> = r.read(None).into_iter().map(|g| g.path).collect();
+    assert!(paths.contains(&"n/z/k".to_string()), "{paths:?}");
+    assert!(!paths.iter().any(|p| p.starts_with("n/m")), "{paths:?}");
+    fs::remove_dir_all(t.path().join("n")).unwrap();
+    assert!(r.read(None).iter().all(|g| !g.path.starts_with('n')));
+}
+
 /// On the host (root): the cached reader follows a real group's counters
 /// exactly as a fresh read does, and notices its removal at once.
 #[path = "common/mod.rs"]
@@ -157,6 +178,14 @@ fn live_reader_matches_fresh_reads() {
         assert_eq!(cached.memory.max, Some(Limit::Value(64 << 20)));
         assert!(cached.procs.as_ref().is_some_and(|p| !p.is_empty()));
     }
+    // A group created by someone else shows on the next read (inotify on
+    // cgroupfs; no walk timer, no invalidate).
+    let child = format!("{}/sub", g.path);
+    l.create_group(&child).unwrap();
+    let seen = r.read(None).iter().any(|s| s.path == child);
+    l.remove_group(&child, Duration::from_secs(1)).unwrap();
+    assert!(seen, "a new group was not seen on the next read");
+    assert!(r.read(None).iter().all(|s| s.path != child));
     let path = g.path.clone();
     drop(g); // kills the workload, removes the group
     assert!(

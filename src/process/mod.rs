@@ -7,6 +7,15 @@
 //! is re-read every few ticks so a process moved to another group shows up
 //! there (see [`ProcessScanner::set_cgroup_refresh`]).
 //!
+//! Most processes sleep through most ticks, and for those even `stat` is
+//! skipped: a single-threaded process whose run time in
+//! `/proc/PID/schedstat` (a third of the cost of `stat` to read) has not
+//! moved since its last `stat` read has not run, so its CPU time, state,
+//! threads and comm are what they were — exactly, not approximately. Its
+//! parent can still die (ppid changes without it running) and its RSS can
+//! shrink under reclaim, so `stat` is re-read when its parent is gone and
+//! every [`FULL_EVERY`] ticks anyway (staggered by pid).
+//!
 //! Hand-written raw reads instead of the `procfs` crate: this is the hot loop
 //! (measured in issue 2: procfs `status()` ≈ 3× a raw read, ~200 allocations).
 
@@ -90,6 +99,35 @@ struct Cached {
     /// to this process: once it is gone the read fails (ESRCH), even if the
     /// pid has been reused.
     stat_fd: Option<File>,
+    /// `/proc/PID/schedstat`, kept open the same way.
+    sched_fd: Option<File>,
+    /// Run time of the task (schedstat's first field, ns) read just *before*
+    /// the last `stat` read; 0 = unknown (never skip `stat` then).
+    ran_ns: u64,
+    /// Tick of the last `stat` read, and what it said.
+    stat_tick: u64,
+    last: Last,
+}
+
+/// The per-tick numbers of the last `stat` read.
+#[derive(Clone, Copy, Debug, Default)]
+struct Last {
+    ppid: i32,
+    state: u8,
+    cpu_ticks: u64,
+    rss_pages: u64,
+    threads: u64,
+}
+
+/// `stat` is re-read at least every this many ticks even for a process
+/// that has not run (its RSS can shrink under reclaim while it sleeps).
+pub const FULL_EVERY: u64 = 10;
+
+/// Whether a cached process may be taken from the cache this tick, and if
+/// not, its schedstat run time if it was read.
+enum Gate {
+    Unchanged(ProcRow),
+    Read(Option<u64>),
 }
 
 /// Clock and memory units the kernel reports in.
@@ -193,26 +231,30 @@ impl ProcessScanner {
         self.cgroup_refresh = ticks;
     }
 
-    /// At most `n` `/proc/PID/stat` files kept open between scans (0: open
-    /// and close every file every tick). Default: follow RLIMIT_NOFILE,
+    /// At most `n` `/proc/PID/stat` and `schedstat` files kept open between
+    /// scans (0: open and close every file every tick). Default: follow RLIMIT_NOFILE,
     /// raising the soft limit within the hard one when needed.
     pub fn set_fd_budget(&mut self, n: Option<usize>) {
         self.fd_budget = n.map_or_else(FdBudget::auto, FdBudget::fixed);
         if let Some(n) = n {
             // Close what is over the new budget now.
-            for c in self
-                .cache
-                .values_mut()
-                .filter(|c| c.stat_fd.is_some())
-                .skip(n)
-            {
-                c.stat_fd = None;
+            let mut left = n;
+            for c in self.cache.values_mut() {
+                for slot in [&mut c.stat_fd, &mut c.sched_fd] {
+                    if slot.is_some() {
+                        if left == 0 {
+                            *slot = None;
+                        } else {
+                            left -= 1;
+                        }
+                    }
+                }
             }
-            self.open_fds = self.open_fds.min(n);
+            self.open_fds = self.cache.values().map(Cached::fds).sum();
         }
     }
 
-    /// Number of `/proc/PID/stat` files currently kept open.
+    /// Number of `/proc/PID/{stat,schedstat}` files currently kept open.
     pub fn open_files(&self) -> usize {
         self.open_fds
     }
@@ -240,21 +282,99 @@ impl ProcessScanner {
         let Ok(dir) = fs::read_dir(&self.proc_root) else {
             return;
         };
+        // Rows taken from the cache without reading `stat`.
+        let mut skipped = Vec::new();
         for entry in dir.flatten() {
             let name = entry.file_name();
             let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
                 continue;
             };
-            if let Some(row) = self.scan_one(pid) {
+            let ran = match self.gate(pid) {
+                Gate::Unchanged(row) => {
+                    skipped.push(out.len());
+                    out.push(row);
+                    continue;
+                }
+                Gate::Read(ran) => ran,
+            };
+            if let Some(row) = self.scan_one(pid, ran) {
                 out.push(row);
             }
         }
         let tick = self.tick;
+        // A process is reparented when its parent exits, without running:
+        // re-read those whose parent is gone.
+        let mut vanished = false;
+        for i in skipped {
+            let ppid = out[i].ppid;
+            if ppid > 0 && self.cache.get(&ppid).is_none_or(|p| p.seen_tick != tick) {
+                let pid = out[i].pid;
+                let ran = self.read_ran(pid).map(|(ran, _)| ran);
+                match self.scan_one(pid, ran) {
+                    Some(row) => out[i] = row,
+                    None => {
+                        // Exited just now: drop its row and its entry.
+                        if let Some(c) = self.cache.get_mut(&pid) {
+                            c.seen_tick = 0;
+                        }
+                        vanished = true;
+                    }
+                }
+            }
+        }
+        if vanished {
+            out.retain(|r| self.cache.get(&r.pid).is_some_and(|c| c.seen_tick == tick));
+        }
         self.cache.retain(|_, c| c.seen_tick == tick);
-        self.open_fds = self.cache.values().filter(|c| c.stat_fd.is_some()).count();
+        self.open_fds = self.cache.values().map(Cached::fds).sum();
     }
 
-    fn scan_one(&mut self, pid: i32) -> Option<ProcRow> {
+    /// A cached single-threaded process whose run time has not moved since
+    /// its last `stat` read: its row from the cache (see the module docs).
+    fn gate(&mut self, pid: i32) -> Gate {
+        let tick = self.tick;
+        let Some(c) = self.cache.get_mut(&pid) else {
+            return Gate::Read(None);
+        };
+        let Some(f) = &c.sched_fd else {
+            return Gate::Read(None);
+        };
+        let ran = match f.read_at(&mut self.buf[..], 0) {
+            Ok(n) if n > 0 => parse_ran(&self.buf[..n]),
+            // Gone (ESRCH): `stat` will say so too.
+            _ => {
+                c.sched_fd = None;
+                return Gate::Read(None);
+            }
+        };
+        let cgroup_due =
+            self.cgroup_refresh > 0 && tick.saturating_sub(c.cgroup_tick) >= self.cgroup_refresh;
+        let l = c.last;
+        let full_due = (tick + u64::from(pid.unsigned_abs())) % FULL_EVERY == 0
+            || tick.saturating_sub(c.stat_tick) >= FULL_EVERY;
+        if ran.is_none_or(|r| r == 0 || r != c.ran_ns)
+            || l.threads != 1
+            || matches!(l.state, b'Z' | b'X' | b'x')
+            || cgroup_due
+            || full_due
+        {
+            return Gate::Read(ran);
+        }
+        c.seen_tick = tick;
+        Gate::Unchanged(row_of(&self.units, pid, c, l, false, Instant::now()))
+    }
+
+    /// `ran`: the process's schedstat run time if [`Self::gate`] read it.
+    fn scan_one(&mut self, pid: i32, ran: Option<u64>) -> Option<ProcRow> {
+        // Run time first, then stat: if it has not moved by the next tick,
+        // nothing in stat has either.
+        let (ran, sched_opened) = match ran {
+            Some(r) => (Some(r), None),
+            None => match self.read_ran(pid) {
+                Some((r, f)) => (Some(r), f),
+                None => (None, None),
+            },
+        };
         let (n, opened) = self.read_stat(pid)?;
         let read_at = Instant::now();
         let st = parse_stat(&self.buf[..n])?;
@@ -299,30 +419,25 @@ impl ProcessScanner {
         }
         let c = self.cache.get_mut(&pid)?;
         c.seen_tick = tick;
-        if let Some(f) = opened {
-            if c.stat_fd.is_none() && self.fd_budget.allows(self.open_fds) {
-                c.stat_fd = Some(f);
-                self.open_fds += 1;
+        c.stat_tick = tick;
+        c.ran_ns = ran.unwrap_or(0);
+        c.last = Last {
+            ppid,
+            state,
+            cpu_ticks,
+            rss_pages,
+            threads,
+        };
+        for (slot, f) in [(&mut c.stat_fd, opened), (&mut c.sched_fd, sched_opened)] {
+            if let Some(f) = f {
+                if slot.is_none() && self.fd_budget.allows(self.open_fds) {
+                    *slot = Some(f);
+                    self.open_fds += 1;
+                }
             }
         }
-        let u = &self.units;
-        Some(ProcRow {
-            pid,
-            ppid,
-            uid: c.uid,
-            user: c.user.clone(),
-            state: char::from(state),
-            cpu_time_ns: u.ticks_to_ns(cpu_ticks),
-            rss_bytes: rss_pages.saturating_mul(u.page_size),
-            threads,
-            start_ticks: starttime,
-            start_time: u.boot_time + starttime / u.ticks_per_sec.max(1),
-            command: c.command.clone(),
-            cgroup: c.cgroup.clone(),
-            cgroups_raw: c.cgroups_raw.clone(),
-            fresh,
-            read_at,
-        })
+        let last = c.last;
+        Some(row_of(&self.units, pid, c, last, fresh, read_at))
     }
 
     /// Reads what changes only on exec or migration: uid, command line, cgroup.
@@ -346,6 +461,10 @@ impl ProcessScanner {
                 .saturating_sub(u64::from(pid.unsigned_abs()) % refresh),
             seen_tick: self.tick,
             stat_fd: None,
+            sched_fd: None,
+            ran_ns: 0,
+            stat_tick: self.tick,
+            last: Last::default(),
         })
     }
 
@@ -398,6 +517,23 @@ impl ProcessScanner {
         Some((n, Some(f)))
     }
 
+    /// The task's run time from `/proc/PID/schedstat` (pread on the kept
+    /// file, else open and read, returning the file to keep).
+    fn read_ran(&mut self, pid: i32) -> Option<(u64, Option<File>)> {
+        if let Some(c) = self.cache.get_mut(&pid) {
+            if let Some(f) = &c.sched_fd {
+                match f.read_at(&mut self.buf[..], 0) {
+                    Ok(n) if n > 0 => return Some((parse_ran(&self.buf[..n])?, None)),
+                    _ => c.sched_fd = None,
+                }
+            }
+        }
+        self.set_path(pid, "schedstat");
+        let mut f = File::open(&self.path).ok()?;
+        let n = fill(&mut f, &mut self.buf[..])?;
+        Some((parse_ran(&self.buf[..n])?, Some(f)))
+    }
+
     /// One open/read/close of `/proc/PID/FILE` into the reused buffer.
     fn read_proc_file(&mut self, pid: i32, file: &str) -> Option<usize> {
         self.set_path(pid, file);
@@ -414,6 +550,42 @@ impl ProcessScanner {
             self.path.push_str(file);
         }
     }
+}
+
+impl Cached {
+    fn fds(&self) -> usize {
+        usize::from(self.stat_fd.is_some()) + usize::from(self.sched_fd.is_some())
+    }
+}
+
+fn row_of(u: &Units, pid: i32, c: &Cached, l: Last, fresh: bool, read_at: Instant) -> ProcRow {
+    ProcRow {
+        pid,
+        ppid: l.ppid,
+        uid: c.uid,
+        user: c.user.clone(),
+        state: char::from(l.state),
+        cpu_time_ns: u.ticks_to_ns(l.cpu_ticks),
+        rss_bytes: l.rss_pages.saturating_mul(u.page_size),
+        threads: l.threads,
+        start_ticks: c.starttime,
+        start_time: u.boot_time + c.starttime / u.ticks_per_sec.max(1),
+        command: c.command.clone(),
+        cgroup: c.cgroup.clone(),
+        cgroups_raw: c.cgroups_raw.clone(),
+        fresh,
+        read_at,
+    }
+}
+
+/// The first field of `/proc/PID/schedstat`: the task's total run time, ns.
+/// (A kernel without schedstats prints `0 0 0`: 0 means unknown.)
+fn parse_ran(b: &[u8]) -> Option<u64> {
+    let end = b
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(b.len());
+    std::str::from_utf8(&b[..end]).ok()?.parse().ok()
 }
 
 /// Reads a small procfs file into `buf`. procfs hands out a whole small

@@ -441,3 +441,212 @@ fn low_fd_budget_still_scans_everything() {
         assert!(rows.iter().any(|r| r.pid == me));
     }
 }
+
+#[test]
+fn sleeping_processes_are_taken_from_the_cache_only_while_schedstat_stands_still() {
+    let f = Fixture::new();
+    let sched = |pid: i32, ran: u64| {
+        fs::write(
+            f.root().join(format!("{pid}/schedstat")),
+            format!("{ran} 0 1\n"),
+        )
+        .expect("schedstat")
+    };
+    // 40: single-threaded, child of 1; 41: two threads; 42: no schedstat.
+    f.proc(
+        1,
+        &stat_line(1, "init", 'S', 0, 1, 1, 1, 1, 1),
+        b"init\0",
+        &cgroup_file("/"),
+    );
+    sched(1, 5);
+    f.proc(
+        40,
+        &stat_line(40, "one", 'S', 1, 1, 1, 1, 50, 10),
+        b"one\0",
+        &cgroup_file("/"),
+    );
+    sched(40, 1000);
+    f.proc(
+        41,
+        &stat_line(41, "two", 'S', 1, 1, 1, 2, 50, 10),
+        b"two\0",
+        &cgroup_file("/"),
+    );
+    sched(41, 1000);
+    f.proc(
+        42,
+        &stat_line(42, "old", 'S', 1, 1, 1, 1, 50, 10),
+        b"old\0",
+        &cgroup_file("/"),
+    );
+    let mut s = f.scanner();
+    // Start right after 40's full-read tick (staggered by pid) so the next
+    // ticks may skip its stat.
+    let mut rows = Vec::new();
+    loop {
+        s.scan_into(&mut rows);
+        if (s.tick + 40) % FULL_EVERY == 1 {
+            break;
+        }
+    }
+    let t = |rows: &[ProcRow], pid| by_pid(rows, pid).cpu_time_ns;
+    let u = s.units();
+    // Every stat says 3 more ticks of CPU, but only 40's schedstat stands still.
+    for (pid, name, thr) in [(40, "one", 1), (41, "two", 2), (42, "old", 1)] {
+        fs::write(
+            f.root().join(format!("{pid}/stat")),
+            stat_line(pid, name, 'R', 1, 4, 1, thr, 50, 10),
+        )
+        .expect("stat");
+    }
+    s.scan_into(&mut rows);
+    assert_eq!(
+        t(&rows, 40),
+        u.ticks_to_ns(2),
+        "40 did not run: from the cache"
+    );
+    assert_eq!(
+        t(&rows, 41),
+        u.ticks_to_ns(5),
+        "41 has two threads: always read"
+    );
+    assert_eq!(
+        t(&rows, 42),
+        u.ticks_to_ns(5),
+        "42 has no schedstat: always read"
+    );
+    assert!(!by_pid(&rows, 40).fresh);
+    // It ran: read at once.
+    sched(40, 2000);
+    s.scan_into(&mut rows);
+    assert_eq!(t(&rows, 40), u.ticks_to_ns(5));
+    assert_eq!(by_pid(&rows, 40).state, 'R');
+
+    // Its parent exits and it is reparented (without running): read again.
+    fs::write(
+        f.root().join("40/stat"),
+        stat_line(40, "one", 'S', 7, 4, 1, 1, 50, 10),
+    )
+    .expect("stat");
+    s.scan_into(&mut rows);
+    assert_eq!(by_pid(&rows, 40).ppid, 1, "parent alive: from the cache");
+    fs::remove_dir_all(f.root().join("1")).expect("rm 1");
+    s.scan_into(&mut rows);
+    assert_eq!(by_pid(&rows, 40).ppid, 7, "parent gone: stat read again");
+
+    // RSS shrinking while it sleeps shows within FULL_EVERY ticks.
+    fs::write(
+        f.root().join("40/stat"),
+        stat_line(40, "one", 'S', 7, 4, 1, 1, 50, 3),
+    )
+    .expect("stat");
+    let mut seen = None;
+    for i in 1..=FULL_EVERY {
+        s.scan_into(&mut rows);
+        if by_pid(&rows, 40).rss_bytes == 3 * u.page_size {
+            seen = Some(i);
+            break;
+        }
+    }
+    assert!(seen.is_some(), "RSS not re-read within {FULL_EVERY} ticks");
+
+    // "0 0 0" (a kernel without schedstats) never skips stat.
+    sched(40, 0);
+    s.scan_into(&mut rows);
+    fs::write(
+        f.root().join("40/stat"),
+        stat_line(40, "one", 'S', 7, 9, 1, 1, 50, 3),
+    )
+    .expect("stat");
+    s.scan_into(&mut rows);
+    assert_eq!(t(&rows, 40), u.ticks_to_ns(10));
+}
+
+#[test]
+fn a_sleeper_that_starts_running_is_read_on_the_next_scan() {
+    let Some(mut s) = real_scanner() else { return };
+    let mut a = Child::sh("read x; while :; do :; done");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut rows = Vec::new();
+    let sh = loop {
+        s.scan_into(&mut rows);
+        if let Some(r) = child_of(&rows, a.pid()).filter(|r| r.command.starts_with("sh -c")) {
+            break r.clone();
+        }
+        assert!(std::time::Instant::now() < end, "the shell did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // A few scans while it waits in `read`: taken from the cache.
+    for _ in 0..3 {
+        s.scan_into(&mut rows);
+    }
+    assert_eq!(by_pid(&rows, sh.pid).cpu_time_ns, sh.cpu_time_ns);
+    a.go();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s.scan_into(&mut rows);
+    let after = by_pid(&rows, sh.pid).clone();
+    let fresh = fs::read_to_string(format!("/proc/{}/stat", sh.pid)).expect("stat");
+    let fresh = parse_stat(fresh.as_bytes()).expect("parse");
+    let direct = s.units().ticks_to_ns(fresh.utime + fresh.stime);
+    assert!(
+        after.cpu_time_ns >= s.units().ticks_to_ns(10) + sh.cpu_time_ns,
+        "300 ms of spinning not seen: {} → {} ns",
+        sh.cpu_time_ns,
+        after.cpu_time_ns
+    );
+    assert!(
+        after.cpu_time_ns <= direct,
+        "{} > {direct}",
+        after.cpu_time_ns
+    );
+}
+
+#[test]
+fn a_reparented_sleeper_shows_its_new_parent() {
+    let Some(mut s) = real_scanner() else { return };
+    // The shell starts a sleeper and waits; on "go" it exits and the sleeper
+    // is reparented without running.
+    let mut a = Child::sh("sleep 30 & echo $! >&2; read x");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut rows = Vec::new();
+    let (sh, sleeper) = loop {
+        s.scan_into(&mut rows);
+        let sh = child_of(&rows, a.pid()).filter(|r| r.command.starts_with("sh -c"));
+        if let Some(sh) = sh {
+            if let Some(sl) = child_of(&rows, sh.pid).filter(|r| &*r.command == "sleep 30") {
+                break (sh.pid, sl.pid);
+            }
+        }
+        assert!(std::time::Instant::now() < end, "the sleeper did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    for _ in 0..2 {
+        s.scan_into(&mut rows);
+    }
+    assert_eq!(by_pid(&rows, sleeper).ppid, sh);
+    a.go();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        s.scan_into(&mut rows);
+        if rows.iter().all(|r| r.pid != sh) {
+            break;
+        }
+        assert!(std::time::Instant::now() < end, "the shell did not exit");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let now = by_pid(&rows, sleeper).ppid;
+    let direct = parse_stat(
+        fs::read_to_string(format!("/proc/{sleeper}/stat"))
+            .expect("stat")
+            .as_bytes(),
+    )
+    .expect("parse")
+    .ppid;
+    assert_ne!(now, sh, "still shows the dead parent");
+    assert_eq!(now, direct);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
