@@ -20,10 +20,17 @@ impl Layout {
     /// Every group in any walked hierarchy, merged by relative path, sorted so
     /// that a parent always precedes its children; `""` (the root) first.
     pub fn list_groups(&self) -> Vec<String> {
+        self.list_groups_visiting(&mut |_| {})
+    }
+
+    /// [`Layout::list_groups`], calling `visit` with each directory (every
+    /// hierarchy's root included) just before listing it: a watch placed
+    /// there then misses no subdirectory created after the listing.
+    pub fn list_groups_visiting(&self, visit: &mut dyn FnMut(&Path)) -> Vec<String> {
         let mut set = BTreeSet::new();
         set.insert(String::new());
         for h in self.walked() {
-            walk(&h.mount, String::new(), &mut set);
+            walk(&h.mount, String::new(), &mut set, visit);
         }
         set.into_iter().collect()
     }
@@ -214,7 +221,8 @@ fn read_pressure(dir: &Path) -> Option<Pressure> {
 
 /// Collects the relative paths of all sub-directories (groups) below `dir`.
 /// Directories that vanish or can't be read are skipped.
-fn walk(dir: &Path, prefix: String, out: &mut BTreeSet<String>) {
+fn walk(dir: &Path, prefix: String, out: &mut BTreeSet<String>, visit: &mut dyn FnMut(&Path)) {
+    visit(dir);
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -228,7 +236,7 @@ fn walk(dir: &Path, prefix: String, out: &mut BTreeSet<String>) {
         } else {
             format!("{prefix}/{name}")
         };
-        walk(&e.path(), rel.clone(), out);
+        walk(&e.path(), rel.clone(), out, visit);
         out.insert(rel);
     }
 }

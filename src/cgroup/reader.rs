@@ -6,11 +6,17 @@
 //! re-reads them with `pread` (no path walk, no open/close), and re-reads the
 //! rest (limits, PSI, peak, freezer; also kept open) only every few ticks, and
 //! everything through `read_group` for a new group or after
-//! [`GroupReader::invalidate`] (cgdash wrote a limit or launched a group). The
-//! directory walk that finds new groups runs every few seconds or on
-//! `invalidate`; a removed group is noticed at once, because its open files
-//! then fail with ENODEV, and a group recreated under the same path is read
-//! afresh (new inode), never merged with the old one's counters.
+//! [`GroupReader::invalidate`] (cgdash wrote a limit or launched a group).
+//!
+//! The directory walk that finds groups is the most expensive read of all
+//! (every file of every group directory is listed: ~8 ms for 600 group
+//! directories), so it runs only when a hierarchy changed: inotify watches
+//! every group directory for subdirectories created, removed or renamed
+//! (mkdir/rmdir/rename on cgroupfs raise the usual events), plus a slow
+//! safety walk. Without inotify (or out of watches) it walks every few
+//! seconds instead. A removed group is noticed at once, because its open
+//! files then fail with ENODEV; a group recreated or renamed under the same
+//! path is read afresh (new inode), never merged with the old one's counters.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -18,14 +24,18 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+
 use super::layout::{Layout, Version};
 use super::parse;
 use super::stats::GroupStats;
 
 /// Re-read limits and other slow-moving files every this many ticks.
 const SLOW_EVERY: u32 = 5;
-/// Re-walk the hierarchies for new groups at least this often.
+/// Without inotify: re-walk the hierarchies for new groups this often.
 const REWALK_EVERY: Duration = Duration::from_secs(5);
+/// With inotify: re-walk anyway this often (a missed event costs at most this).
+const SAFETY_REWALK_EVERY: Duration = Duration::from_secs(60);
 
 /// A counter file read every tick, and which fields of `GroupStats` it fills.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +133,8 @@ pub struct GroupReader {
     layout: Layout,
     groups: Vec<String>,
     walked_at: Option<Instant>,
+    /// Group directories under watch; `None`: walk every REWALK_EVERY.
+    watch: Option<Inotify>,
     cache: HashMap<String, Cached>,
     buf: Vec<u8>,
     /// Keep files open only while there is room for them (`RLIMIT_NOFILE`).
@@ -139,6 +151,7 @@ impl GroupReader {
             layout,
             groups: Vec::new(),
             walked_at: None,
+            watch: Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok(),
             cache: HashMap::new(),
             buf: Vec::with_capacity(4096),
             // A quarter of the descriptors; processes' stat files get the rest.
@@ -161,11 +174,75 @@ impl GroupReader {
         }
     }
 
+    /// Whether group directories are watched (the walk runs only when a
+    /// hierarchy changed) rather than re-walked every few seconds.
+    pub fn watching(&self) -> bool {
+        self.watch.is_some()
+    }
+
+    /// Whether a group directory was created, removed or renamed since the
+    /// last call (or events were lost).
+    fn hierarchy_changed(&mut self) -> bool {
+        let Some(w) = &self.watch else { return false };
+        let mut changed = false;
+        // Drain everything queued; EAGAIN (nothing) is the usual answer.
+        while let Ok(events) = w.read_events() {
+            changed |= events.iter().any(|e| {
+                e.mask.intersects(
+                    AddWatchFlags::IN_ISDIR
+                        | AddWatchFlags::IN_DELETE_SELF
+                        | AddWatchFlags::IN_MOVE_SELF
+                        | AddWatchFlags::IN_Q_OVERFLOW,
+                )
+            });
+            if events.is_empty() {
+                break;
+            }
+        }
+        changed
+    }
+
+    /// Walks the hierarchies, watching every group directory just before
+    /// listing it (so nothing created after the listing is missed). Watching
+    /// one already watched is a no-op; removed ones drop out by themselves.
+    /// Out of watches (`fs.inotify.max_user_watches`): periodic walks.
+    fn walk(&mut self) {
+        let mask = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_DELETE_SELF
+            | AddWatchFlags::IN_MOVE_SELF
+            | AddWatchFlags::IN_ONLYDIR;
+        let mut failed = false;
+        let watch = self.watch.as_ref();
+        self.groups = self.layout.list_groups_visiting(&mut |dir| {
+            if let (Some(w), false) = (watch, failed) {
+                match w.add_watch(dir, mask) {
+                    Ok(_) | Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => {}
+                    Err(_) => failed = true,
+                }
+            }
+        });
+        if failed {
+            self.watch = None;
+        }
+        self.walked_at = Some(Instant::now());
+    }
+
     /// Reads the groups at or below `filter` (all when `None`).
     pub fn read(&mut self, filter: Option<&str>) -> Vec<GroupStats> {
-        if self.walked_at.is_none_or(|t| t.elapsed() >= REWALK_EVERY) {
-            self.groups = self.layout.list_groups();
-            self.walked_at = Some(Instant::now());
+        let changed = self.hierarchy_changed();
+        let every = if self.watch.is_some() {
+            SAFETY_REWALK_EVERY
+        } else {
+            REWALK_EVERY
+        };
+        // After a change (or without watches) a cached group's directory may
+        // be another one under the same path: compare inodes this tick.
+        let verify = changed || self.watch.is_none();
+        if changed || self.walked_at.is_none_or(|t| t.elapsed() >= every) {
+            self.walk();
             let live: std::collections::HashSet<&str> =
                 self.groups.iter().map(String::as_str).collect();
             let mut closed = 0;
@@ -197,11 +274,12 @@ impl GroupReader {
                     } else {
                         c.until_full - 1
                     };
-                    // Same directory still? (v1 allows renaming groups, and a
-                    // path can be reused by a new group: new inode.)
-                    let same = std::fs::metadata(&c.id_dir)
-                        .map(|m| Some(std::os::unix::fs::MetadataExt::ino(&m)) == c.stats.id)
-                        .unwrap_or(false);
+                    // Same directory still? (A group can be renamed and its
+                    // path reused by a new one: new inode.)
+                    let same = !verify
+                        || std::fs::metadata(&c.id_dir)
+                            .map(|m| Some(std::os::unix::fs::MetadataExt::ino(&m)) == c.stats.id)
+                            .unwrap_or(false);
                     if same && refresh(c, &mut self.buf, slow) {
                         out.push(c.stats.clone());
                         continue;
