@@ -350,7 +350,7 @@ impl ProcessScanner {
         let cgroup_due =
             self.cgroup_refresh > 0 && tick.saturating_sub(c.cgroup_tick) >= self.cgroup_refresh;
         let l = c.last;
-        let full_due = (tick + u64::from(pid.unsigned_abs())) % FULL_EVERY == 0
+        let full_due = (tick + u64::from(pid.unsigned_abs())).is_multiple_of(FULL_EVERY)
             || tick.saturating_sub(c.stat_tick) >= FULL_EVERY;
         if ran.is_none_or(|r| r == 0 || r != c.ran_ns)
             || l.threads != 1
