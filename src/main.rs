@@ -11,6 +11,7 @@ mod cmd;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     let cli = Cli::parse();
     let result = match cli.command {
         None => cmd::dashboard::run(cli.interval),
@@ -27,5 +28,18 @@ fn main() -> ExitCode {
             eprintln!("cgdash: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// glibc gives every thread that allocates its own arena (up to 8 per CPU),
+/// each keeping its freed memory: the sampler thread builds the snapshots
+/// the UI thread frees, so a second arena held ~5 MiB of the dashboard's
+/// peak RSS. cgdash's threads allocate little and rarely at once: one arena.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }

@@ -6,6 +6,8 @@
 //! limits, unlimited; counters are cumulative since the group was created,
 //! rates are over the sampling interval.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::cgroup::{CpusetStats, Mode, Pressure};
@@ -98,7 +100,9 @@ pub struct ProcessSnapshot {
     pub pid: i32,
     pub ppid: i32,
     pub uid: u32,
-    pub user: String,
+    /// Shared with the scanner's cache (and between ticks): the strings of
+    /// thousands of rows are not copied every second.
+    pub user: Arc<str>,
     /// One letter, as in top: R S D Z T I …
     pub state: char,
     pub cpu_percent: Option<f64>,
@@ -110,9 +114,9 @@ pub struct ProcessSnapshot {
     /// Seconds since the Unix epoch.
     pub start_time: u64,
     /// Primary cgroup path (the `cpu` hierarchy on v1, the unified one on v2).
-    pub cgroup: String,
+    pub cgroup: Arc<str>,
     /// Command line (or `[comm]` for kernel threads).
-    pub command: String,
+    pub command: Arc<str>,
 }
 
 impl Snapshot {

@@ -346,7 +346,7 @@ impl App {
                     Some(p) => {
                         self.overlay = Overlay::Signal(SignalDialog {
                             pid: p.pid,
-                            command: p.command.clone(),
+                            command: p.command.to_string(),
                             signal,
                         })
                     }

@@ -23,7 +23,7 @@ mod fds;
 mod stat;
 mod users;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -71,8 +71,6 @@ pub struct ProcRow {
     /// Primary cgroup path in display form (`/` for the root, `cgdash/demo`),
     /// empty when it could not be resolved.
     pub cgroup: Arc<str>,
-    /// `/proc/PID/cgroup` as read: the paths in every hierarchy.
-    pub cgroups_raw: Arc<str>,
     /// First seen (or pid reused, or exec'd) in this scan: command line,
     /// user and cgroup were read just now rather than taken from the cache.
     pub fresh: bool,
@@ -85,12 +83,12 @@ pub struct ProcRow {
 #[derive(Debug)]
 struct Cached {
     starttime: u64,
-    comm: Box<[u8]>,
+    /// A hash of `comm` (which exec changes): compared, never shown.
+    comm: u64,
     uid: u32,
     user: Arc<str>,
     command: Arc<str>,
     cgroup: Arc<str>,
-    cgroups_raw: Arc<str>,
     /// Tick of the last `/proc/PID/cgroup` read.
     cgroup_tick: u64,
     /// Tick this pid was last seen, to forget the gone ones.
@@ -182,6 +180,9 @@ pub struct ProcessScanner {
     units: Units,
     users: Users,
     cache: HashMap<i32, Cached>,
+    /// Command lines and cgroup paths, one copy each however many
+    /// processes share them (workers, a service's processes).
+    strings: HashSet<Arc<str>>,
     tick: u64,
     cgroup_refresh: u64,
     fd_budget: FdBudget,
@@ -209,6 +210,7 @@ impl ProcessScanner {
             units,
             users: Users::new(PathBuf::from("/etc/passwd")),
             cache: HashMap::new(),
+            strings: HashSet::new(),
             tick: 0,
             cgroup_refresh: 2,
             fd_budget: FdBudget::auto(),
@@ -327,6 +329,19 @@ impl ProcessScanner {
         }
         self.cache.retain(|_, c| c.seen_tick == tick);
         self.open_fds = self.cache.values().map(Cached::fds).sum();
+        if tick % 64 == 0 {
+            // Strings only the set still holds belong to gone processes.
+            self.strings.retain(|s| Arc::strong_count(s) > 1);
+        }
+    }
+
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strings.insert(a.clone());
+        a
     }
 
     /// A cached single-threaded process whose run time has not moved since
@@ -378,9 +393,11 @@ impl ProcessScanner {
         let (n, opened) = self.read_stat(pid)?;
         let read_at = Instant::now();
         let st = parse_stat(&self.buf[..n])?;
-        let new_comm: Option<Box<[u8]>> = match self.cache.get(&pid) {
-            Some(c) if c.starttime == st.starttime && *c.comm == *st.comm => None,
-            _ => Some(st.comm.into()),
+        let comm = comm_key(st.comm);
+        // Copied only when needed: the buffer is reused for the reads below.
+        let new_comm: Option<Vec<u8>> = match self.cache.get(&pid) {
+            Some(c) if c.starttime == st.starttime && c.comm == comm => None,
+            _ => Some(st.comm.to_vec()),
         };
         // Copy the numbers out: the buffer is reused for the reads below.
         let (ppid, state, starttime) = (st.ppid, st.state, st.starttime);
@@ -391,15 +408,15 @@ impl ProcessScanner {
         );
         let tick = self.tick;
         let fresh = new_comm.is_some();
-        if let Some(comm) = new_comm {
+        if let Some(name) = new_comm {
             // New pid, pid reused (other start time) or exec (other comm).
-            // After an exec it is the same process: keep its open stat file.
+            // After an exec it is the same process: keep its open files.
             let kept = match self.cache.get_mut(&pid) {
-                Some(c) if c.starttime == starttime => c.stat_fd.take(),
-                _ => None,
+                Some(c) if c.starttime == starttime => (c.stat_fd.take(), c.sched_fd.take()),
+                _ => (None, None),
             };
-            let mut entry = self.describe(pid, comm, starttime)?;
-            entry.stat_fd = kept;
+            let mut entry = self.describe(pid, &name, comm, starttime)?;
+            (entry.stat_fd, entry.sched_fd) = kept;
             self.cache.insert(pid, entry);
         } else if self.cgroup_refresh > 0 {
             let due = self
@@ -407,12 +424,9 @@ impl ProcessScanner {
                 .get(&pid)
                 .is_some_and(|c| tick.saturating_sub(c.cgroup_tick) >= self.cgroup_refresh);
             if due {
-                let (cgroup, raw) = self.read_cgroup(pid)?;
+                let cgroup = self.read_cgroup(pid)?;
                 if let Some(c) = self.cache.get_mut(&pid) {
-                    if *c.cgroups_raw != *raw {
-                        c.cgroup = cgroup;
-                        c.cgroups_raw = raw;
-                    }
+                    c.cgroup = cgroup;
                     c.cgroup_tick = tick;
                 }
             }
@@ -441,11 +455,11 @@ impl ProcessScanner {
     }
 
     /// Reads what changes only on exec or migration: uid, command line, cgroup.
-    fn describe(&mut self, pid: i32, comm: Box<[u8]>, starttime: u64) -> Option<Cached> {
+    fn describe(&mut self, pid: i32, name: &[u8], comm: u64, starttime: u64) -> Option<Cached> {
         self.set_path(pid, "");
         let uid = fs::metadata(&self.path).ok()?.uid();
-        let command = self.read_cmdline(pid, &comm)?;
-        let (cgroup, cgroups_raw) = self.read_cgroup(pid)?;
+        let command = self.read_cmdline(pid, name)?;
+        let cgroup = self.read_cgroup(pid)?;
         let refresh = self.cgroup_refresh.max(1);
         Some(Cached {
             starttime,
@@ -454,7 +468,6 @@ impl ProcessScanner {
             user: self.users.name(uid),
             command,
             cgroup,
-            cgroups_raw,
             // Staggered so that not every cached process is re-read on the same tick.
             cgroup_tick: self
                 .tick
@@ -480,23 +493,22 @@ impl ProcessScanner {
             raw.pop();
         }
         if raw.is_empty() {
-            return Some(Arc::from(format!("[{}]", String::from_utf8_lossy(comm))));
+            return Some(self.intern(&format!("[{}]", String::from_utf8_lossy(comm))));
         }
         for b in &mut raw {
             if *b == 0 || *b == b'\n' {
                 *b = b' ';
             }
         }
-        Some(Arc::from(String::from_utf8_lossy(&raw)))
+        Some(self.intern(&String::from_utf8_lossy(&raw)))
     }
 
-    fn read_cgroup(&mut self, pid: i32) -> Option<(Arc<str>, Arc<str>)> {
+    /// The process's group in the primary hierarchy, display form.
+    fn read_cgroup(&mut self, pid: i32) -> Option<Arc<str>> {
         let n = self.read_proc_file(pid, "cgroup")?;
         let text = String::from_utf8_lossy(&self.buf[..n]);
-        let cgroup = primary_path_of(&self.layout, &text)
-            .map(|p| Arc::from(display_path(&p)))
-            .unwrap_or_else(|| Arc::from(""));
-        Some((cgroup, Arc::from(&*text)))
+        let path = primary_path_of(&self.layout, &text);
+        Some(self.intern(path.as_deref().map_or("", display_path)))
     }
 
     /// `/proc/PID/stat` into the buffer: pread on the kept file if there is
@@ -572,10 +584,17 @@ fn row_of(u: &Units, pid: i32, c: &Cached, l: Last, fresh: bool, read_at: Instan
         start_time: u.boot_time + c.starttime / u.ticks_per_sec.max(1),
         command: c.command.clone(),
         cgroup: c.cgroup.clone(),
-        cgroups_raw: c.cgroups_raw.clone(),
         fresh,
         read_at,
     }
+}
+
+/// FNV-1a of a process's `comm`: equal names, equal keys; another name
+/// (exec, prctl) another key but with negligible chance.
+fn comm_key(comm: &[u8]) -> u64 {
+    comm.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The first field of `/proc/PID/schedstat`: the task's total run time, ns.

@@ -1,5 +1,5 @@
-//! Per-group history for the dashboard's charts: fixed-size rings, one value
-//! per recorded snapshot.
+//! Per-group history for the dashboard's charts: bounded rings, one value
+//! per recorded snapshot, run-length encoded per series.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -17,7 +17,7 @@ impl<T: Clone> Ring<T> {
     pub fn new(cap: usize) -> Self {
         let capacity = cap.max(1);
         Ring {
-            buf: VecDeque::with_capacity(capacity),
+            buf: VecDeque::new(),
             capacity,
         }
     }
@@ -25,6 +25,11 @@ impl<T: Clone> Ring<T> {
     pub fn push(&mut self, v: T) {
         if self.buf.len() == self.capacity {
             self.buf.pop_front();
+        } else if self.buf.len() == self.buf.capacity() {
+            // Grow by doubling, but never past the capacity (VecDeque alone
+            // would round 300 up to 512).
+            let more = self.buf.len().max(8).min(self.capacity - self.buf.len());
+            self.buf.reserve_exact(more);
         }
         self.buf.push_back(v);
     }
@@ -52,18 +57,87 @@ impl<T: Clone> Ring<T> {
     }
 }
 
-/// One group's series, all the same length (one entry per recorded snapshot
-/// in which the group existed).
+/// A ring of optional numbers for a chart, run-length encoded: an idle
+/// group's series (0 % CPU, the same limit, the same memory for minutes)
+/// is a run or two, not one slot per sample — hundreds of groups times
+/// minutes of history stay small. Values are kept as f32 (a chart needs no
+/// more: bytes within 1e-7 relative).
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// (value, repeat count); NaN stands for `None`.
+    runs: VecDeque<(f32, u32)>,
+    len: usize,
+    capacity: usize,
+}
+
+impl Series {
+    pub fn new(capacity: usize) -> Series {
+        Series {
+            runs: VecDeque::new(),
+            len: 0,
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn push(&mut self, v: Option<f64>) {
+        let x = v.map_or(f32::NAN, |v| v as f32);
+        match self.runs.back_mut() {
+            Some((y, n)) if y.to_bits() == x.to_bits() || (y.is_nan() && x.is_nan()) => *n += 1,
+            _ => self.runs.push_back((x, 1)),
+        }
+        self.len += 1;
+        if self.len > self.capacity {
+            if let Some((_, n)) = self.runs.front_mut() {
+                *n -= 1;
+                if *n == 0 {
+                    self.runs.pop_front();
+                }
+            }
+            self.len -= 1;
+        }
+    }
+
+    /// Oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = Option<f64>> + '_ {
+        self.runs
+            .iter()
+            .flat_map(|&(x, n)| std::iter::repeat_n(x, n as usize))
+            .map(|x| (!x.is_nan()).then_some(f64::from(x)))
+    }
+
+    /// The newest value (`None` when empty).
+    pub fn last(&self) -> Option<Option<f64>> {
+        self.runs
+            .back()
+            .map(|&(x, _)| (!x.is_nan()).then_some(f64::from(x)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Runs stored (memory use is proportional to this, not to `len`).
+    pub fn runs(&self) -> usize {
+        self.runs.len()
+    }
+}
+
+/// One group's series, all the same length: one entry per recorded
+/// snapshot in which the group existed, i.e. the newest `len()` of
+/// [`History::timestamps`] (a group missing from a snapshot is dropped).
 #[derive(Clone, Debug)]
 pub struct GroupHistory {
-    pub timestamp_ms: Ring<u64>,
-    pub cpu_percent: Ring<Option<f64>>,
-    pub cpu_limit_percent: Ring<Option<f64>>,
-    pub throttled_percent: Ring<Option<f64>>,
-    pub throttled_periods_percent: Ring<Option<f64>>,
-    pub memory_bytes: Ring<Option<u64>>,
-    pub memory_max_bytes: Ring<Option<u64>>,
-    pub memory_high_bytes: Ring<Option<u64>>,
+    pub cpu_percent: Series,
+    pub cpu_limit_percent: Series,
+    pub throttled_percent: Series,
+    pub throttled_periods_percent: Series,
+    pub memory_bytes: Series,
+    pub memory_max_bytes: Series,
+    pub memory_high_bytes: Series,
     /// The group's identity when recorded; another id means a new group.
     id: Option<u64>,
     /// `History::generation` of the last snapshot that had this group.
@@ -73,37 +147,36 @@ pub struct GroupHistory {
 impl GroupHistory {
     fn new(capacity: usize, id: Option<u64>) -> GroupHistory {
         GroupHistory {
-            timestamp_ms: Ring::new(capacity),
-            cpu_percent: Ring::new(capacity),
-            cpu_limit_percent: Ring::new(capacity),
-            throttled_percent: Ring::new(capacity),
-            throttled_periods_percent: Ring::new(capacity),
-            memory_bytes: Ring::new(capacity),
-            memory_max_bytes: Ring::new(capacity),
-            memory_high_bytes: Ring::new(capacity),
+            cpu_percent: Series::new(capacity),
+            cpu_limit_percent: Series::new(capacity),
+            throttled_percent: Series::new(capacity),
+            throttled_periods_percent: Series::new(capacity),
+            memory_bytes: Series::new(capacity),
+            memory_max_bytes: Series::new(capacity),
+            memory_high_bytes: Series::new(capacity),
             id,
             seen: 0,
         }
     }
 
-    fn push(&mut self, timestamp_ms: u64, g: &GroupSnapshot) {
-        self.timestamp_ms.push(timestamp_ms);
+    fn push(&mut self, g: &GroupSnapshot) {
+        let bytes = |v: Option<u64>| v.map(|b| b as f64);
         self.cpu_percent.push(g.cpu.usage_percent);
         self.cpu_limit_percent.push(g.cpu.limit_percent);
         self.throttled_percent.push(g.cpu.throttled_percent);
         self.throttled_periods_percent
             .push(g.cpu.throttled_periods_percent);
-        self.memory_bytes.push(g.memory.current_bytes);
-        self.memory_max_bytes.push(g.memory.max_bytes);
-        self.memory_high_bytes.push(g.memory.high_bytes);
+        self.memory_bytes.push(bytes(g.memory.current_bytes));
+        self.memory_max_bytes.push(bytes(g.memory.max_bytes));
+        self.memory_high_bytes.push(bytes(g.memory.high_bytes));
     }
 
     pub fn len(&self) -> usize {
-        self.timestamp_ms.len()
+        self.cpu_percent.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.timestamp_ms.is_empty()
+        self.cpu_percent.is_empty()
     }
 }
 
@@ -114,6 +187,8 @@ impl GroupHistory {
 #[derive(Clone, Debug)]
 pub struct History {
     capacity: usize,
+    /// When each recorded snapshot was taken (shared by every group).
+    timestamps: Ring<u64>,
     groups: HashMap<String, GroupHistory>,
     /// Timestamp of the last recorded snapshot, to ignore the same one twice.
     last_ms: Option<u64>,
@@ -124,6 +199,7 @@ impl History {
     pub fn new(capacity: usize) -> Self {
         History {
             capacity: capacity.max(1),
+            timestamps: Ring::new(capacity),
             groups: HashMap::new(),
             last_ms: None,
             generation: 0,
@@ -138,16 +214,17 @@ impl History {
         }
         self.last_ms = Some(snap.timestamp_ms);
         self.generation += 1;
+        self.timestamps.push(snap.timestamp_ms);
         let (cap, gen) = (self.capacity, self.generation);
         for g in &snap.groups {
             match self.groups.get_mut(&g.path) {
                 Some(h) if h.id == g.id => {
-                    h.push(snap.timestamp_ms, g);
+                    h.push(g);
                     h.seen = gen;
                 }
                 _ => {
                     let mut h = GroupHistory::new(cap, g.id);
-                    h.push(snap.timestamp_ms, g);
+                    h.push(g);
                     h.seen = gen;
                     self.groups.insert(g.path.clone(), h);
                 }
@@ -158,6 +235,12 @@ impl History {
 
     pub fn get(&self, path: &str) -> Option<&GroupHistory> {
         self.groups.get(path)
+    }
+
+    /// The timestamps (ms) of `h`'s points, oldest first.
+    pub fn timestamps(&self, h: &GroupHistory) -> impl Iterator<Item = u64> + '_ {
+        let skip = self.timestamps.len().saturating_sub(h.len());
+        self.timestamps.iter().skip(skip).copied()
     }
 
     pub fn capacity(&self) -> usize {
@@ -192,6 +275,30 @@ mod tests {
         assert_eq!(Ring::<u8>::new(0).capacity(), 1);
     }
 
+    #[test]
+    fn series_runs_expand_to_the_values_pushed() {
+        let mut s = Series::new(5);
+        assert_eq!((s.len(), s.last()), (0, None));
+        let vals = [Some(0.0), Some(0.0), None, None, Some(2.5), Some(0.0), Some(0.0)];
+        for v in vals {
+            s.push(v);
+        }
+        // The last 5, oldest first, in 3 runs.
+        assert_eq!(s.iter().collect::<Vec<_>>(), vals[2..].to_vec());
+        assert_eq!((s.len(), s.runs(), s.last()), (5, 3, Some(Some(0.0))));
+        // An idle series of any length is one run.
+        let mut idle = Series::new(300);
+        for _ in 0..1000 {
+            idle.push(Some(0.0));
+        }
+        assert_eq!((idle.len(), idle.runs()), (300, 1));
+        // Bytes in f32: within 1e-7 relative.
+        let mut b = Series::new(2);
+        b.push(Some(123_456_789_012.0));
+        let got = b.last().flatten().unwrap();
+        assert!((got - 123_456_789_012.0).abs() / 123_456_789_012.0 < 1e-7);
+    }
+
     fn snap(ts: u64, groups: &[(&str, u64, f64)]) -> Snapshot {
         let mut s = Snapshot {
             timestamp_ms: ts,
@@ -219,18 +326,16 @@ mod tests {
         h.record(&snap(3000, &[("/", 1, 70.0), ("a", 2, 30.0)]));
         let a = h.get("a").expect("a");
         assert_eq!(a.len(), 2);
-        let cpu: Vec<_> = a.cpu_percent.iter().copied().collect();
+        let cpu: Vec<_> = a.cpu_percent.iter().collect();
         assert_eq!(cpu, vec![Some(20.0), Some(30.0)]);
-        assert_eq!(a.timestamp_ms.last(), Some(&3000));
-        assert_eq!(a.memory_bytes.last(), Some(&Some(20)));
+        assert_eq!(h.timestamps(a).collect::<Vec<_>>(), vec![2000, 3000]);
+        assert_eq!(a.memory_bytes.last(), Some(Some(20.0)));
 
         // `a` removed and recreated (new inode): a fresh history.
         h.record(&snap(4000, &[("/", 1, 70.0), ("a", 9, 1.0)]));
         let a = h.get("a").expect("a");
-        assert_eq!(
-            a.cpu_percent.iter().copied().collect::<Vec<_>>(),
-            vec![Some(1.0)]
-        );
+        assert_eq!(a.cpu_percent.iter().collect::<Vec<_>>(), vec![Some(1.0)]);
+        assert_eq!(h.timestamps(a).collect::<Vec<_>>(), vec![4000]);
 
         // `a` gone: dropped.
         h.record(&snap(5000, &[("/", 1, 70.0)]));

@@ -13,6 +13,7 @@ mod thread;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cgroup::{display_path, normalize_path, GroupReader, GroupStats, Layout, Limit};
@@ -21,7 +22,7 @@ use crate::model::{
 };
 use crate::process::{ProcRow, ProcessError, ProcessScanner};
 
-pub use history::{GroupHistory, History, Ring};
+pub use history::{GroupHistory, History, Ring, Series};
 pub use thread::{spawn, SamplerHandle};
 
 /// The counters of a group kept for the next delta.
@@ -59,6 +60,8 @@ pub struct Sampler {
     groups_at: Option<Instant>,
     groups_prev: HashMap<String, GroupPrev>,
     procs_prev: HashMap<i32, ProcPrev>,
+    /// The map before `procs_prev`, cleared and refilled on the next tick.
+    procs_prev_spare: HashMap<i32, ProcPrev>,
     rows: Vec<ProcRow>,
     /// pid → index of its group in this tick's groups.
     members: HashMap<i32, usize>,
@@ -97,6 +100,7 @@ impl Sampler {
             groups_at: None,
             groups_prev: HashMap::new(),
             procs_prev: HashMap::new(),
+            procs_prev_spare: HashMap::new(),
             rows: Vec::new(),
             members: HashMap::new(),
             members_complete: false,
@@ -156,7 +160,8 @@ impl Sampler {
         self.groups_at = Some(groups_at);
 
         self.read_members(&out_groups, procs);
-        let processes = self.sample_processes(clock(), &out_groups);
+        let names: Vec<Arc<str>> = out_groups.iter().map(|g| Arc::from(g.path.as_str())).collect();
+        let processes = self.sample_processes(clock(), &names);
         let timestamp_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -209,13 +214,16 @@ impl Sampler {
         }
     }
 
-    fn sample_processes(&mut self, at: Instant, groups: &[GroupSnapshot]) -> Vec<ProcessSnapshot> {
+    /// `groups`: the path of each group read this tick, by index.
+    fn sample_processes(&mut self, at: Instant, groups: &[Arc<str>]) -> Vec<ProcessSnapshot> {
         let Some(scanner) = self.scanner.as_mut() else {
             return Vec::new();
         };
         let scan_start = Instant::now();
         scanner.scan_into(&mut self.rows);
-        let mut next_prev = HashMap::with_capacity(self.rows.len());
+        // Last tick's map becomes this tick's (capacity kept: no rehashing).
+        let mut next_prev = std::mem::take(&mut self.procs_prev_spare);
+        next_prev.clear();
         let mut out = Vec::with_capacity(self.rows.len());
         for r in &self.rows {
             // `at` is the (injectable) clock at the scan's start; each row is
@@ -230,7 +238,7 @@ impl Sampler {
                 },
             );
             let cgroup = match self.members.get(&r.pid) {
-                Some(&i) => groups[i].path.as_str(),
+                Some(&i) => &groups[i],
                 // Filtered, and in none of the groups read: in another group
                 // (perhaps moved there since the scanner read its cgroup).
                 None if self.filter.is_some() && self.members_complete && !r.fresh => continue,
@@ -250,7 +258,7 @@ impl Sampler {
                 pid: r.pid,
                 ppid: r.ppid,
                 uid: r.uid,
-                user: r.user.to_string(),
+                user: r.user.clone(),
                 state: r.state,
                 cpu_percent: prev.and_then(|p| {
                     let wall = ns_between(p.at, read_at);
@@ -264,11 +272,11 @@ impl Sampler {
                     .map(|t| r.rss_bytes as f64 * 100.0 / t as f64),
                 threads: r.threads,
                 start_time: r.start_time,
-                cgroup: cgroup.to_string(),
-                command: r.command.to_string(),
+                cgroup: cgroup.clone(),
+                command: r.command.clone(),
             });
         }
-        self.procs_prev = next_prev;
+        self.procs_prev_spare = std::mem::replace(&mut self.procs_prev, next_prev);
         out
     }
 }

@@ -274,7 +274,7 @@ fn process_cpu_percent_and_pid_reuse() {
     );
     assert_eq!(p(11).cpu_percent, None);
     assert_eq!(p(12).cpu_percent, Some(0.0));
-    assert_eq!(p(10).cgroup, "a");
+    assert_eq!(&*p(10).cgroup, "a");
     assert_eq!(
         p(10).rss_bytes,
         256 * s.scanner_mut().map(|sc| sc.units().page_size).unwrap_or(0)

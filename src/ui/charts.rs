@@ -13,7 +13,7 @@ use super::{format as fmt, theme};
 use crate::app::{App, Marker};
 use crate::cgroup::knob::format_size;
 use crate::model::GroupSnapshot;
-use crate::sampler::{GroupHistory, Ring};
+use crate::sampler::{GroupHistory, Series};
 
 pub struct ChartsPanel<'a>(pub &'a App);
 
@@ -22,10 +22,10 @@ type Points = Vec<(f64, f64)>;
 /// Time window shown, seconds: up to 60 s (narrow) or 120 s (wide), and no
 /// more than the history there is (rounded up to 15 s), so a fresh chart
 /// fills its width.
-fn window_s(width: u16, h: Option<&GroupHistory>, now_ms: u64) -> f64 {
+fn window_s(width: u16, ts: &[u64], now_ms: u64) -> f64 {
     let most = if width >= 70 { 120.0 } else { 60.0 };
-    let span = h
-        .and_then(|h| h.timestamp_ms.iter().next())
+    let span = ts
+        .first()
         .map(|first| now_ms.saturating_sub(*first) as f64 / 1000.0)
         .unwrap_or(0.0);
     ((span / 15.0).ceil() * 15.0).clamp(15.0, most)
@@ -47,11 +47,16 @@ impl Widget for ChartsPanel<'_> {
             return;
         };
         let h = app.history.get(&g.path);
+        // The points' times (one list for every series of the group).
+        let ts: Vec<u64> = h
+            .map(|h| app.history.timestamps(h).collect())
+            .unwrap_or_default();
         let last_marker = app.markers.iter().rev().find(|m| m.group == g.path);
         let markers: Vec<&Marker> = app.markers.iter().filter(|m| m.group == g.path).collect();
         let ctx = Ctx {
             g,
             h,
+            ts: &ts,
             markers: &markers,
             last_marker,
             now_ms: app.snapshot.timestamp_ms,
@@ -81,25 +86,20 @@ impl Widget for ChartsPanel<'_> {
 struct Ctx<'a> {
     g: &'a GroupSnapshot,
     h: Option<&'a GroupHistory>,
+    ts: &'a [u64],
     markers: &'a [&'a Marker],
     last_marker: Option<&'a Marker>,
     now_ms: u64,
     cpus: u32,
 }
 
-fn series<T: Copy>(
-    ts: &Ring<u64>,
-    vals: &Ring<Option<T>>,
-    now: u64,
-    window: f64,
-    f: impl Fn(T) -> f64,
-) -> Points {
+fn series(ts: &[u64], vals: &Series, now: u64, window: f64) -> Points {
     ts.iter()
         .zip(vals.iter())
         .filter_map(|(&t, v)| {
             let x = (t as f64 - now as f64) / 1000.0;
             match v {
-                Some(v) if x >= -window => Some((x, f(*v))),
+                Some(v) if x >= -window => Some((x, v)),
                 _ => None,
             }
         })
@@ -196,7 +196,7 @@ impl Ctx<'_> {
 
     /// CPU % with the quota; `with_throttle` adds throttled time (compact layout).
     fn cpu(&self, area: Rect, buf: &mut Buffer, with_throttle: bool) {
-        let window = window_s(area.width, self.h, self.now_ms);
+        let window = window_s(area.width, self.ts, self.now_ms);
         let g = self.g;
         let mut title = vec![
             Span::raw(" "),
@@ -223,10 +223,10 @@ impl Ctx<'_> {
             return self.block(title).render(area, buf);
         };
         let now = self.now_ms;
-        let cpu = series(&h.timestamp_ms, &h.cpu_percent, now, window, |v| v);
-        let limit = series(&h.timestamp_ms, &h.cpu_limit_percent, now, window, |v| v);
+        let cpu = series(self.ts, &h.cpu_percent, now, window);
+        let limit = series(self.ts, &h.cpu_limit_percent, now, window);
         let thr = if with_throttle {
-            series(&h.timestamp_ms, &h.throttled_percent, now, window, |v| v)
+            series(self.ts, &h.throttled_percent, now, window)
         } else {
             Vec::new()
         };
@@ -254,7 +254,7 @@ impl Ctx<'_> {
     }
 
     fn throttling(&self, area: Rect, buf: &mut Buffer) {
-        let window = window_s(area.width, self.h, self.now_ms);
+        let window = window_s(area.width, self.ts, self.now_ms);
         let g = self.g;
         let title = vec![
             Span::raw(" "),
@@ -279,14 +279,8 @@ impl Ctx<'_> {
             return self.block(title).render(area, buf);
         };
         let now = self.now_ms;
-        let t = series(&h.timestamp_ms, &h.throttled_percent, now, window, |v| v);
-        let p = series(
-            &h.timestamp_ms,
-            &h.throttled_periods_percent,
-            now,
-            window,
-            |v| v,
-        );
+        let t = series(self.ts, &h.throttled_percent, now, window);
+        let p = series(self.ts, &h.throttled_periods_percent, now, window);
         // v1 sums throttled time over every CPU's run queue: it can pass 100 %.
         let top = nice_percent(max_y(&[&t, &p]).max(100.0));
         let marks = self.marker_sets(window, top);
@@ -303,7 +297,7 @@ impl Ctx<'_> {
     }
 
     fn memory(&self, area: Rect, buf: &mut Buffer) {
-        let window = window_s(area.width, self.h, self.now_ms);
+        let window = window_s(area.width, self.ts, self.now_ms);
         let g = self.g;
         let mut title = vec![
             Span::raw(" "),
@@ -344,10 +338,9 @@ impl Ctx<'_> {
             return self.block(title).render(area, buf);
         };
         let now = self.now_ms;
-        let b = |v: u64| v as f64;
-        let cur = series(&h.timestamp_ms, &h.memory_bytes, now, window, b);
-        let max = series(&h.timestamp_ms, &h.memory_max_bytes, now, window, b);
-        let high = series(&h.timestamp_ms, &h.memory_high_bytes, now, window, b);
+        let cur = series(self.ts, &h.memory_bytes, now, window);
+        let max = series(self.ts, &h.memory_max_bytes, now, window);
+        let high = series(self.ts, &h.memory_high_bytes, now, window);
         let top = nice_bytes(max_y(&[&cur, &max, &high]) * 1.1);
         let marks = self.marker_sets(window, top);
         let mut sets: Vec<Dataset> = marks.iter().map(|m| line(m, theme::MARKER)).collect();

@@ -111,7 +111,7 @@ impl Widget for ProcessesPanel<'_> {
                 let p = &snap.processes[r.index];
                 let mut cells = vec![
                     Cell::from(p.pid.to_string()),
-                    Cell::from(p.user.as_str()),
+                    Cell::from(&*p.user),
                     state_cell(p.state),
                     Cell::from(fmt::percent(p.cpu_percent)),
                     Cell::from(fmt::percent(p.mem_percent)),
@@ -123,16 +123,15 @@ impl Widget for ProcessesPanel<'_> {
                         p.cgroup.trim_matches('/'),
                     ))));
                 }
-                let cmd = if r.depth > 0 {
-                    format!(
+                cells.push(if r.depth > 0 {
+                    Cell::from(format!(
                         "{}└ {}",
                         "  ".repeat(r.depth.min(16) as usize - 1),
                         p.command
-                    )
+                    ))
                 } else {
-                    p.command.clone()
-                };
-                cells.push(Cell::from(cmd));
+                    Cell::from(&*p.command)
+                });
                 let row = Row::new(cells);
                 if i == v.selected {
                     row.style(theme::selected(focused))
