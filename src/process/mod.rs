@@ -77,6 +77,9 @@ pub struct ProcRow {
     /// When `stat` was read: rates over exactly the time between two reads of
     /// this process, however long the rest of the scan took.
     pub read_at: Instant,
+    /// The previous scan's reading of this same process (pid and start
+    /// time): its CPU time (ns) and when it was taken. `None` when new.
+    pub prev: Option<(u64, Instant)>,
 }
 
 /// What the scanner remembers about a process between ticks.
@@ -105,6 +108,9 @@ struct Cached {
     /// Tick of the last `stat` read, and what it said.
     stat_tick: u64,
     last: Last,
+    /// When `last` was last confirmed (a `stat` read, or a schedstat read
+    /// that showed it unchanged).
+    read_at: Option<Instant>,
 }
 
 /// The per-tick numbers of the last `stat` read.
@@ -376,7 +382,11 @@ impl ProcessScanner {
             return Gate::Read(ran);
         }
         c.seen_tick = tick;
-        Gate::Unchanged(row_of(&self.units, pid, c, l, false, Instant::now()))
+        let now = Instant::now();
+        let prev = c.read_at.replace(now);
+        let mut row = row_of(&self.units, pid, c, l, false, now);
+        row.prev = prev.map(|t| (row.cpu_time_ns, t));
+        Gate::Unchanged(row)
     }
 
     /// `ran`: the process's schedstat run time if [`Self::gate`] read it.
@@ -393,6 +403,11 @@ impl ProcessScanner {
         let (n, opened) = self.read_stat(pid)?;
         let read_at = Instant::now();
         let st = parse_stat(&self.buf[..n])?;
+        let prev = self
+            .cache
+            .get(&pid)
+            .filter(|c| c.starttime == st.starttime)
+            .and_then(|c| Some((self.units.ticks_to_ns(c.last.cpu_ticks), c.read_at?)));
         let comm = comm_key(st.comm);
         // Copied only when needed: the buffer is reused for the reads below.
         let new_comm: Option<Vec<u8>> = match self.cache.get(&pid) {
@@ -450,8 +465,11 @@ impl ProcessScanner {
                 }
             }
         }
+        c.read_at = Some(read_at);
         let last = c.last;
-        Some(row_of(&self.units, pid, c, last, fresh, read_at))
+        let mut row = row_of(&self.units, pid, c, last, fresh, read_at);
+        row.prev = prev;
+        Some(row)
     }
 
     /// Reads what changes only on exec or migration: uid, command line, cgroup.
@@ -478,6 +496,7 @@ impl ProcessScanner {
             ran_ns: 0,
             stat_tick: self.tick,
             last: Last::default(),
+            read_at: None,
         })
     }
 
@@ -586,6 +605,7 @@ fn row_of(u: &Units, pid: i32, c: &Cached, l: Last, fresh: bool, read_at: Instan
         cgroup: c.cgroup.clone(),
         fresh,
         read_at,
+        prev: None,
     }
 }
 

@@ -279,7 +279,15 @@ mod tests {
     fn series_runs_expand_to_the_values_pushed() {
         let mut s = Series::new(5);
         assert_eq!((s.len(), s.last()), (0, None));
-        let vals = [Some(0.0), Some(0.0), None, None, Some(2.5), Some(0.0), Some(0.0)];
+        let vals = [
+            Some(0.0),
+            Some(0.0),
+            None,
+            None,
+            Some(2.5),
+            Some(0.0),
+            Some(0.0),
+        ];
         for v in vals {
             s.push(v);
         }

@@ -37,15 +37,6 @@ struct GroupPrev {
     max_events: Option<u64>,
 }
 
-/// A process's identity and CPU time kept for the next delta.
-#[derive(Clone, Copy, Debug)]
-struct ProcPrev {
-    start_ticks: u64,
-    cpu_time_ns: u64,
-    /// When its stat was read, on the sampler's clock.
-    at: Instant,
-}
-
 pub struct Sampler {
     layout: Layout,
     /// Keeps counter files open between ticks (see `cgroup::GroupReader`).
@@ -59,9 +50,9 @@ pub struct Sampler {
     /// When the groups / processes were last read (monotonic).
     groups_at: Option<Instant>,
     groups_prev: HashMap<String, GroupPrev>,
-    procs_prev: HashMap<i32, ProcPrev>,
-    /// The map before `procs_prev`, cleared and refilled on the next tick.
-    procs_prev_spare: HashMap<i32, ProcPrev>,
+    /// The previous process scan: its start on the sampler's clock and on
+    /// the real one (each row's previous reading is placed between them).
+    prev_scan: Option<(Instant, Instant)>,
     rows: Vec<ProcRow>,
     /// pid → index of its group in this tick's groups.
     members: HashMap<i32, usize>,
@@ -99,8 +90,7 @@ impl Sampler {
             memory_total: read_mem_total(Path::new("/proc")),
             groups_at: None,
             groups_prev: HashMap::new(),
-            procs_prev: HashMap::new(),
-            procs_prev_spare: HashMap::new(),
+            prev_scan: None,
             rows: Vec::new(),
             members: HashMap::new(),
             members_complete: false,
@@ -160,7 +150,10 @@ impl Sampler {
         self.groups_at = Some(groups_at);
 
         self.read_members(&out_groups, procs);
-        let names: Vec<Arc<str>> = out_groups.iter().map(|g| Arc::from(g.path.as_str())).collect();
+        let names: Vec<Arc<str>> = out_groups
+            .iter()
+            .map(|g| Arc::from(g.path.as_str()))
+            .collect();
         let processes = self.sample_processes(clock(), &names);
         let timestamp_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -221,22 +214,16 @@ impl Sampler {
         };
         let scan_start = Instant::now();
         scanner.scan_into(&mut self.rows);
-        // Last tick's map becomes this tick's (capacity kept: no rehashing).
-        let mut next_prev = std::mem::take(&mut self.procs_prev_spare);
-        next_prev.clear();
+        let prev_scan = self.prev_scan.replace((at, scan_start));
         let mut out = Vec::with_capacity(self.rows.len());
         for r in &self.rows {
             // `at` is the (injectable) clock at the scan's start; each row is
-            // placed by how far into the scan it was read.
+            // placed by how far into the scan it was read (and its previous
+            // reading by how far into the previous scan).
             let read_at = at + r.read_at.saturating_duration_since(scan_start);
-            next_prev.insert(
-                r.pid,
-                ProcPrev {
-                    start_ticks: r.start_ticks,
-                    cpu_time_ns: r.cpu_time_ns,
-                    at: read_at,
-                },
-            );
+            let prev = r.prev.zip(prev_scan).map(|((cpu, t), (p_at, p_start))| {
+                (cpu, p_at + t.saturating_duration_since(p_start))
+            });
             let cgroup = match self.members.get(&r.pid) {
                 Some(&i) => &groups[i],
                 // Filtered, and in none of the groups read: in another group
@@ -250,19 +237,14 @@ impl Sampler {
                     continue;
                 }
             }
-            let prev = self
-                .procs_prev
-                .get(&r.pid)
-                .filter(|p| p.start_ticks == r.start_ticks);
             out.push(ProcessSnapshot {
                 pid: r.pid,
                 ppid: r.ppid,
                 uid: r.uid,
                 user: r.user.clone(),
                 state: r.state,
-                cpu_percent: prev.and_then(|p| {
-                    let wall = ns_between(p.at, read_at);
-                    rates::ns_percent(Some(p.cpu_time_ns), Some(r.cpu_time_ns), wall)
+                cpu_percent: prev.and_then(|(cpu, t)| {
+                    rates::ns_percent(Some(cpu), Some(r.cpu_time_ns), ns_between(t, read_at))
                 }),
                 cpu_time_ns: r.cpu_time_ns,
                 rss_bytes: r.rss_bytes,
@@ -276,7 +258,6 @@ impl Sampler {
                 command: r.command.clone(),
             });
         }
-        self.procs_prev_spare = std::mem::replace(&mut self.procs_prev, next_prev);
         out
     }
 }
