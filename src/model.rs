@@ -42,7 +42,7 @@ pub struct GroupSnapshot {
     pub pids: PidsView,
     pub cpuset: CpusetStats,
     pub frozen: Option<bool>,
-    pub pressure: Option<Pressure>,
+    pub pressure: Option<Box<Pressure>>,
     /// Processes directly in this group.
     pub nprocs: Option<u64>,
 }

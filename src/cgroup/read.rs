@@ -209,14 +209,14 @@ impl Layout {
     }
 }
 
-fn read_pressure(dir: &Path) -> Option<Pressure> {
+fn read_pressure(dir: &Path) -> Option<Box<Pressure>> {
     let get = |f: &str| read(dir, f).map(|t| parse::pressure(&t));
     let p = Pressure {
         cpu: get("cpu.pressure"),
         memory: get("memory.pressure"),
         io: get("io.pressure"),
     };
-    (p.cpu.is_some() || p.memory.is_some() || p.io.is_some()).then_some(p)
+    (p.cpu.is_some() || p.memory.is_some() || p.io.is_some()).then(|| Box::new(p))
 }
 
 /// Collects the relative paths of all sub-directories (groups) below `dir`.

@@ -232,6 +232,14 @@ impl GroupReader {
 
     /// Reads the groups at or below `filter` (all when `None`).
     pub fn read(&mut self, filter: Option<&str>) -> Vec<GroupStats> {
+        let mut out = Vec::new();
+        self.read_each(filter, &mut |g| out.push(g.clone()));
+        out
+    }
+
+    /// [`GroupReader::read`], handing each group to `f` by reference (the
+    /// sampler's way: nothing is copied per tick).
+    pub fn read_each(&mut self, filter: Option<&str>, f: &mut dyn FnMut(&GroupStats)) {
         let changed = self.hierarchy_changed();
         let every = if self.watch.is_some() {
             SAFETY_REWALK_EVERY
@@ -255,7 +263,6 @@ impl GroupReader {
             });
             self.open -= closed;
         }
-        let mut out = Vec::with_capacity(self.groups.len());
         let mut gone = Vec::new();
         for path in &self.groups {
             if let Some(f) = filter {
@@ -281,7 +288,7 @@ impl GroupReader {
                             .map(|m| Some(std::os::unix::fs::MetadataExt::ino(&m)) == c.stats.id)
                             .unwrap_or(false);
                     if same && refresh(c, &mut self.buf, slow) {
-                        out.push(c.stats.clone());
+                        f(&c.stats);
                         continue;
                     }
                     // A file failed: the group is gone or was recreated.
@@ -319,13 +326,12 @@ impl GroupReader {
                 self.open -= fds(&c.files);
                 continue;
             }
-            out.push(c.stats.clone());
+            f(&c.stats);
             self.cache.insert(path.clone(), c);
         }
         if !gone.is_empty() {
             self.groups.retain(|g| !gone.contains(g));
         }
-        out
     }
 }
 

@@ -135,8 +135,9 @@ pub struct GroupStats {
     pub pids: PidsStats,
     pub cpuset: CpusetStats,
     pub frozen: Option<bool>,
-    /// v2 only (per-group PSI files).
-    pub pressure: Option<Pressure>,
+    /// v2 only (per-group PSI files). Boxed: 240 bytes that most groups on
+    /// a v1 host don't have, kept per group in the reader and the snapshots.
+    pub pressure: Option<Box<Pressure>>,
     /// Number of processes directly in the group (`cgroup.procs` of the primary hierarchy).
     pub nprocs: Option<u64>,
     /// Their pids, when read (by `GroupReader`; `read_group` only counts them).

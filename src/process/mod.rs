@@ -185,7 +185,9 @@ pub struct ProcessScanner {
     layout: Layout,
     units: Units,
     users: Users,
-    cache: HashMap<i32, Cached>,
+    /// Boxed: a hash table is sized to a power of two above the count, so
+    /// slots hold a pointer and only live entries take a `Cached`'s room.
+    cache: HashMap<i32, Box<Cached>>,
     /// Command lines and cgroup paths, one copy each however many
     /// processes share them (workers, a service's processes).
     strings: HashSet<Arc<str>>,
@@ -258,7 +260,7 @@ impl ProcessScanner {
                     }
                 }
             }
-            self.open_fds = self.cache.values().map(Cached::fds).sum();
+            self.open_fds = self.cache.values().map(|c| c.fds()).sum();
         }
     }
 
@@ -277,7 +279,7 @@ impl ProcessScanner {
     }
 
     pub fn scan(&mut self) -> Vec<ProcRow> {
-        let mut out = Vec::with_capacity(self.cache.len() + 16);
+        let mut out = Vec::new();
         self.scan_into(&mut out);
         out
     }
@@ -286,12 +288,23 @@ impl ProcessScanner {
     /// mid-scan are left out silently.
     pub fn scan_into(&mut self, out: &mut Vec<ProcRow>) {
         out.clear();
+        out.reserve_exact(self.cache.len() + 64);
+        self.scan_each(&mut |row| out.push(row));
+    }
+
+    /// Scans every process, handing each row to `emit` (in no particular
+    /// order) instead of collecting them: the sampler turns rows into its
+    /// snapshot as they come, with no second per-process array.
+    pub fn scan_each(&mut self, emit: &mut dyn FnMut(ProcRow)) {
         self.tick += 1;
+        let tick = self.tick;
         let Ok(dir) = fs::read_dir(&self.proc_root) else {
             return;
         };
-        // Rows taken from the cache without reading `stat`.
-        let mut skipped = Vec::new();
+        // Rows taken from the cache whose parent was not seen yet this tick:
+        // a process is reparented when its parent exits, without running, so
+        // if the parent turns out to be gone its stat is read after all.
+        let mut deferred = Vec::new();
         for entry in dir.flatten() {
             let name = entry.file_name();
             let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
@@ -299,46 +312,49 @@ impl ProcessScanner {
             };
             let ran = match self.gate(pid) {
                 Gate::Unchanged(row) => {
-                    skipped.push(out.len());
-                    out.push(row);
+                    if row.ppid > 0 && !self.seen_now(row.ppid) {
+                        deferred.push(row);
+                    } else {
+                        emit(row);
+                    }
                     continue;
                 }
                 Gate::Read(ran) => ran,
             };
             if let Some(row) = self.scan_one(pid, ran) {
-                out.push(row);
+                emit(row);
             }
         }
-        let tick = self.tick;
-        // A process is reparented when its parent exits, without running:
-        // re-read those whose parent is gone.
-        let mut vanished = false;
-        for i in skipped {
-            let ppid = out[i].ppid;
-            if ppid > 0 && self.cache.get(&ppid).is_none_or(|p| p.seen_tick != tick) {
-                let pid = out[i].pid;
-                let ran = self.read_ran(pid).map(|(ran, _)| ran);
-                match self.scan_one(pid, ran) {
-                    Some(row) => out[i] = row,
-                    None => {
-                        // Exited just now: drop its row and its entry.
-                        if let Some(c) = self.cache.get_mut(&pid) {
-                            c.seen_tick = 0;
-                        }
-                        vanished = true;
+        for row in deferred {
+            if self.seen_now(row.ppid) {
+                emit(row);
+                continue;
+            }
+            let pid = row.pid;
+            let ran = self.read_ran(pid).map(|(ran, _)| ran);
+            match self.scan_one(pid, ran) {
+                Some(row) => emit(row),
+                // Exited just now: forget it.
+                None => {
+                    if let Some(c) = self.cache.get_mut(&pid) {
+                        c.seen_tick = 0;
                     }
                 }
             }
         }
-        if vanished {
-            out.retain(|r| self.cache.get(&r.pid).is_some_and(|c| c.seen_tick == tick));
-        }
         self.cache.retain(|_, c| c.seen_tick == tick);
-        self.open_fds = self.cache.values().map(Cached::fds).sum();
-        if tick % 64 == 0 {
+        self.open_fds = self.cache.values().map(|c| c.fds()).sum();
+        if tick.is_multiple_of(64) {
             // Strings only the set still holds belong to gone processes.
             self.strings.retain(|s| Arc::strong_count(s) > 1);
         }
+    }
+
+    /// Whether `pid` has been seen in the scan under way.
+    fn seen_now(&self, pid: i32) -> bool {
+        self.cache
+            .get(&pid)
+            .is_some_and(|c| c.seen_tick == self.tick)
     }
 
     fn intern(&mut self, s: &str) -> Arc<str> {
@@ -473,13 +489,19 @@ impl ProcessScanner {
     }
 
     /// Reads what changes only on exec or migration: uid, command line, cgroup.
-    fn describe(&mut self, pid: i32, name: &[u8], comm: u64, starttime: u64) -> Option<Cached> {
+    fn describe(
+        &mut self,
+        pid: i32,
+        name: &[u8],
+        comm: u64,
+        starttime: u64,
+    ) -> Option<Box<Cached>> {
         self.set_path(pid, "");
         let uid = fs::metadata(&self.path).ok()?.uid();
         let command = self.read_cmdline(pid, name)?;
         let cgroup = self.read_cgroup(pid)?;
         let refresh = self.cgroup_refresh.max(1);
-        Some(Cached {
+        Some(Box::new(Cached {
             starttime,
             comm,
             uid,
@@ -497,7 +519,7 @@ impl ProcessScanner {
             stat_tick: self.tick,
             last: Last::default(),
             read_at: None,
-        })
+        }))
     }
 
     fn read_cmdline(&mut self, pid: i32, comm: &[u8]) -> Option<Arc<str>> {

@@ -20,7 +20,7 @@ use crate::cgroup::{display_path, normalize_path, GroupReader, GroupStats, Layou
 use crate::model::{
     CpuView, GroupSnapshot, MemoryView, PidsView, ProcessSnapshot, Snapshot, SCHEMA_VERSION,
 };
-use crate::process::{ProcRow, ProcessError, ProcessScanner};
+use crate::process::{ProcessError, ProcessScanner};
 
 pub use history::{GroupHistory, History, Ring, Series};
 pub use thread::{spawn, SamplerHandle};
@@ -28,6 +28,8 @@ pub use thread::{spawn, SamplerHandle};
 /// The counters of a group kept for the next delta.
 #[derive(Clone, Copy, Debug, Default)]
 struct GroupPrev {
+    /// `Sampler::generation` of the sample that last saw the group.
+    seen: u64,
     id: Option<u64>,
     usage_ns: Option<u64>,
     throttled_ns: Option<u64>,
@@ -50,10 +52,11 @@ pub struct Sampler {
     /// When the groups / processes were last read (monotonic).
     groups_at: Option<Instant>,
     groups_prev: HashMap<String, GroupPrev>,
+    /// Counts samples (to drop the `groups_prev` of groups gone).
+    generation: u64,
     /// The previous process scan: its start on the sampler's clock and on
     /// the real one (each row's previous reading is placed between them).
     prev_scan: Option<(Instant, Instant)>,
-    rows: Vec<ProcRow>,
     /// pid → index of its group in this tick's groups.
     members: HashMap<i32, usize>,
     /// Whether every read group's `cgroup.procs` could be read.
@@ -90,8 +93,8 @@ impl Sampler {
             memory_total: read_mem_total(Path::new("/proc")),
             groups_at: None,
             groups_prev: HashMap::new(),
+            generation: 0,
             prev_scan: None,
-            rows: Vec::new(),
             members: HashMap::new(),
             members_complete: false,
         }
@@ -134,22 +137,39 @@ impl Sampler {
     /// reads; called once before the groups are read, once before processes).
     pub(crate) fn sample_with(&mut self, clock: &mut dyn FnMut() -> Instant) -> Snapshot {
         let groups_at = clock();
-        let mut groups = self.read_groups();
-        let procs: Vec<Option<Vec<i32>>> = groups.iter_mut().map(|g| g.procs.take()).collect();
         let group_wall = self.groups_at.map(|t| ns_between(t, groups_at));
-        let mut groups_prev = std::mem::take(&mut self.groups_prev);
-        let mut next_prev = HashMap::with_capacity(groups.len());
-        let mut out_groups = Vec::with_capacity(groups.len());
-        for g in groups {
-            let cur = group_prev(&g);
-            let prev = groups_prev.remove(&g.path).filter(|p| p.id == cur.id);
-            out_groups.push(group_snapshot(&g, prev.as_ref(), &cur, group_wall));
-            next_prev.insert(g.path, cur);
-        }
-        self.groups_prev = next_prev;
         self.groups_at = Some(groups_at);
-
-        self.read_members(&out_groups, procs);
+        self.generation += 1;
+        let generation = self.generation;
+        let track_members = self.scanner.is_some();
+        self.members.clear();
+        self.members_complete = true;
+        // Groups whose pid list the reader did not keep: read after.
+        let mut unlisted = Vec::new();
+        let mut out_groups = Vec::with_capacity(self.groups_prev.len() + 8);
+        let (groups_prev, members) = (&mut self.groups_prev, &mut self.members);
+        // By reference: the reader's cached stats are not copied per tick.
+        self.reader.read_each(self.filter.as_deref(), &mut |g| {
+            let cur = group_prev(g, generation);
+            let slot = groups_prev.get_mut(&g.path);
+            let prev = slot.as_deref().copied().filter(|p| p.id == cur.id);
+            out_groups.push(group_snapshot(g, prev.as_ref(), &cur, group_wall));
+            match slot {
+                Some(p) => *p = cur,
+                None => {
+                    groups_prev.insert(g.path.clone(), cur);
+                }
+            }
+            if track_members {
+                let i = out_groups.len() - 1;
+                match &g.procs {
+                    Some(pids) => members.extend(pids.iter().map(|&pid| (pid, i))),
+                    None => unlisted.push(i),
+                }
+            }
+        });
+        self.groups_prev.retain(|_, p| p.seen == generation);
+        self.read_unlisted(&out_groups, &unlisted);
         let names: Vec<Arc<str>> = out_groups
             .iter()
             .map(|g| Arc::from(g.path.as_str()))
@@ -172,38 +192,21 @@ impl Sampler {
         }
     }
 
-    fn read_groups(&mut self) -> Vec<GroupStats> {
-        self.reader.read(self.filter.as_deref())
-    }
-
-    /// Which group each process is in, from the groups' `cgroup.procs` in the
-    /// primary hierarchy: exact on every tick for the cost of one read per
-    /// group, instead of one `/proc/PID/cgroup` read per process.
-    fn read_members(&mut self, groups: &[GroupSnapshot], procs: Vec<Option<Vec<i32>>>) {
-        self.members.clear();
-        self.members_complete = true;
-        if self.scanner.is_none() {
-            return;
-        }
+    /// Which group each process is in comes from the groups' `cgroup.procs`
+    /// in the primary hierarchy: exact on every tick for the cost of one read
+    /// per group, instead of one `/proc/PID/cgroup` read per process. The
+    /// reader keeps those files open; the groups it could not (no
+    /// descriptors to spare) are read here.
+    fn read_unlisted(&mut self, groups: &[GroupSnapshot], unlisted: &[usize]) {
         let primary = self.layout.primary();
-        for ((i, g), kept) in groups.iter().enumerate().zip(procs) {
-            // The reader's kept-open `cgroup.procs`; else read it here.
-            let pids = match kept {
-                Some(p) => p,
-                None => {
-                    let dir = primary.dir(g.path.trim_matches('/'));
-                    let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
-                        self.members_complete = false;
-                        continue;
-                    };
-                    text.lines()
-                        .filter_map(|l| l.trim().parse::<i32>().ok())
-                        .collect()
-                }
+        for &i in unlisted {
+            let dir = primary.dir(groups[i].path.trim_matches('/'));
+            let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
+                self.members_complete = false;
+                continue;
             };
-            for pid in pids {
-                self.members.insert(pid, i);
-            }
+            let pids = text.lines().filter_map(|l| l.trim().parse::<i32>().ok());
+            self.members.extend(pids.map(|pid| (pid, i)));
         }
     }
 
@@ -213,10 +216,32 @@ impl Sampler {
             return Vec::new();
         };
         let scan_start = Instant::now();
-        scanner.scan_into(&mut self.rows);
         let prev_scan = self.prev_scan.replace((at, scan_start));
-        let mut out = Vec::with_capacity(self.rows.len());
-        for r in &self.rows {
+        let (members, filter) = (&self.members, self.filter.as_deref());
+        let complete = self.members_complete;
+        let total = self.memory_total.filter(|&t| t > 0);
+        // Sized once: growing by doubling would leave a peak of 1.5× the
+        // rows (the first scan knows no count: the kernel's task count is an
+        // upper bound, threads included).
+        let expect = match scanner.cached() {
+            0 => task_count().unwrap_or(0),
+            n => n,
+        };
+        let mut out = Vec::with_capacity(expect + 64);
+        scanner.scan_each(&mut |r| {
+            let cgroup = match members.get(&r.pid) {
+                Some(&i) => groups[i].clone(),
+                // Filtered, and in none of the groups read: in another group
+                // (perhaps moved there since the scanner read its cgroup).
+                None if filter.is_some() && complete && !r.fresh => return,
+                // New since the groups were read: the scanner has just read its cgroup.
+                None => r.cgroup,
+            };
+            if let Some(f) = filter {
+                if !under(cgroup.trim_matches('/'), f) {
+                    return;
+                }
+            }
             // `at` is the (injectable) clock at the scan's start; each row is
             // placed by how far into the scan it was read (and its previous
             // reading by how far into the previous scan).
@@ -224,40 +249,24 @@ impl Sampler {
             let prev = r.prev.zip(prev_scan).map(|((cpu, t), (p_at, p_start))| {
                 (cpu, p_at + t.saturating_duration_since(p_start))
             });
-            let cgroup = match self.members.get(&r.pid) {
-                Some(&i) => &groups[i],
-                // Filtered, and in none of the groups read: in another group
-                // (perhaps moved there since the scanner read its cgroup).
-                None if self.filter.is_some() && self.members_complete && !r.fresh => continue,
-                // New since the groups were read: the scanner has just read its cgroup.
-                None => &r.cgroup,
-            };
-            if let Some(f) = &self.filter {
-                if !under(cgroup.trim_matches('/'), f) {
-                    continue;
-                }
-            }
             out.push(ProcessSnapshot {
                 pid: r.pid,
                 ppid: r.ppid,
                 uid: r.uid,
-                user: r.user.clone(),
+                user: r.user,
                 state: r.state,
                 cpu_percent: prev.and_then(|(cpu, t)| {
                     rates::ns_percent(Some(cpu), Some(r.cpu_time_ns), ns_between(t, read_at))
                 }),
                 cpu_time_ns: r.cpu_time_ns,
                 rss_bytes: r.rss_bytes,
-                mem_percent: self
-                    .memory_total
-                    .filter(|&t| t > 0)
-                    .map(|t| r.rss_bytes as f64 * 100.0 / t as f64),
+                mem_percent: total.map(|t| r.rss_bytes as f64 * 100.0 / t as f64),
                 threads: r.threads,
                 start_time: r.start_time,
-                cgroup: cgroup.clone(),
-                command: r.command.clone(),
+                cgroup,
+                command: r.command,
             });
-        }
+        });
         out
     }
 }
@@ -273,8 +282,9 @@ fn ns_between(earlier: Instant, later: Instant) -> u64 {
     u64::try_from(later.saturating_duration_since(earlier).as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn group_prev(g: &GroupStats) -> GroupPrev {
+fn group_prev(g: &GroupStats, seen: u64) -> GroupPrev {
     GroupPrev {
+        seen,
         id: g.id,
         usage_ns: g.cpu.usage_ns,
         throttled_ns: g.cpu.throttled_ns,
@@ -360,6 +370,14 @@ fn swap_max(v2: Option<Limit>, memsw: Option<Limit>, mem: Option<Limit>) -> Opti
         (Limit::Value(both), Limit::Value(mem)) => Some(both.saturating_sub(mem)),
         _ => None,
     }
+}
+
+/// Tasks (processes and threads) on the machine: the 4th field of
+/// `/proc/loadavg` is `running/total`.
+fn task_count() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let field = text.split_whitespace().nth(3)?;
+    field.split_once('/')?.1.parse().ok()
 }
 
 fn online_cpus() -> u32 {
