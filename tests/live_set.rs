@@ -279,3 +279,48 @@ fn agrees_with_cgroups_rs() {
         );
     }
 }
+
+/// Two launches share the `cgdash/` parent: one can find it made by the
+/// other (or recreated after a removal) with v1 `cpuset.cpus` still empty,
+/// and no task may join a group below an empty cpuset (ENOSPC). Creating a
+/// group fills an existing ancestor's empty cpuset from its parent.
+#[test]
+fn an_ancestor_with_an_empty_v1_cpuset_is_filled() {
+    let Some(l) = common::live("an_ancestor_with_an_empty_v1_cpuset_is_filled") else {
+        return;
+    };
+    let Some(h) = l
+        .hierarchies
+        .iter()
+        .find(|h| h.version == cgdash::cgroup::Version::V1 && h.has("cpuset"))
+    else {
+        eprintln!("no v1 cpuset hierarchy here (v2 has no empty-cpuset rule): nothing to test");
+        return;
+    };
+    // As another launch leaves it: the ancestor exists, its cpuset empty.
+    let mut g = common::TestGroup::new(&l, "cpusetrace");
+    let mid = h.dir(&g.path).join("mid");
+    std::fs::create_dir(&mid).unwrap();
+    let empty = std::fs::read_to_string(mid.join("cpuset.cpus")).unwrap();
+    assert_eq!(empty.trim(), "", "a new v1 cpuset group starts empty");
+    let root = g.path.clone();
+    let leaf = format!("{root}/mid/leaf");
+    let made = l.create_group(&leaf);
+    let cpus = std::fs::read_to_string(mid.join("cpuset.cpus")).unwrap_or_default();
+    let leaf_cpus = std::fs::read_to_string(h.dir(&leaf).join("cpuset.cpus")).unwrap_or_default();
+    // A task can join the leaf (before the fix: ENOSPC from cpuset's cgroup.procs).
+    g.path = leaf.clone();
+    let joined = made.is_ok() && {
+        g.spawn_sh("sleep 5", Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(200));
+        !l.procs(&leaf).is_empty()
+    };
+    drop(g); // kills the sleeper, removes the leaf and its empty ancestors
+    made.unwrap();
+    assert!(
+        !cpus.trim().is_empty(),
+        "the ancestor's cpuset was not filled"
+    );
+    assert_eq!(leaf_cpus.trim(), cpus.trim());
+    assert!(joined, "no task could join the new group");
+}

@@ -43,70 +43,22 @@ impl Layout {
     fn create_in_all(&self, group: &str, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
         let parts: Vec<&str> = group.split('/').collect();
         for h in self.walked() {
-            let mut retried = false;
-            for depth in 1..=parts.len() {
-                let rel = parts[..depth].join("/");
-                let dir = h.dir(&rel);
-                if dir.is_dir() {
-                    continue;
-                }
-                let parent_rel = parts[..depth - 1].join("/");
-                if h.version == Version::V2 && !parent_rel.is_empty() {
-                    enable_v2_controllers(&h.dir(&parent_rel))?;
-                }
-                match fs::create_dir(&dir) {
-                    Ok(()) => created.push(dir.clone()),
-                    // An ancestor made concurrently by another launch is fine; the leaf is not.
-                    Err(e)
-                        if e.kind() == std::io::ErrorKind::AlreadyExists && depth < parts.len() =>
-                    {
-                        continue
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        return Err(CgroupError::GroupExists(group.to_string()))
-                    }
-                    // The parent was removed meanwhile (`remove_parent_if_empty` of
-                    // a workload that just ended): make it again, once.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && depth > 1 && !retried => {
-                        retried = true;
-                        fs::create_dir_all(h.dir(&parts[..depth - 1].join("/"))).map_err(
-                            |source| CgroupError::Create {
-                                path: dir.clone(),
-                                source,
-                            },
-                        )?;
-                        match fs::create_dir(&dir) {
-                            Ok(()) => created.push(dir.clone()),
-                            Err(source) => {
-                                return Err(CgroupError::Create {
-                                    path: dir.clone(),
-                                    source,
-                                })
-                            }
-                        }
-                    }
-                    Err(source) => {
+            // An ancestor can vanish under us: another cgdash's workload
+            // ended and `remove_parent_if_empty` took the shared parent.
+            // Start this hierarchy over, once.
+            match create_levels(h, &parts, group, created) {
+                Err(Level::Vanished) => match create_levels(h, &parts, group, created) {
+                    Err(Level::Vanished) => {
                         return Err(CgroupError::Create {
-                            path: dir.clone(),
-                            source,
+                            path: h.dir(group),
+                            source: std::io::Error::from(std::io::ErrorKind::NotFound),
                         })
                     }
-                }
-                if h.version == Version::V1 && h.has("cpuset") {
-                    // A new v1 cpuset group starts empty and no task may join it.
-                    let parent = h.dir(&parent_rel);
-                    for f in ["cpuset.cpus", "cpuset.mems"] {
-                        let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
-                        let v = v.trim();
-                        if !v.is_empty() {
-                            write_file(&dir.join(f), v).map_err(|source| CgroupError::Write {
-                                path: dir.join(f),
-                                meaning: explain_write_errno(None, &source),
-                                source,
-                            })?;
-                        }
-                    }
-                }
+                    Err(Level::Failed(e)) => return Err(e),
+                    Ok(()) => {}
+                },
+                Err(Level::Failed(e)) => return Err(e),
+                Ok(()) => {}
             }
         }
         Ok(())
@@ -220,6 +172,76 @@ impl Layout {
             }
         }
     }
+}
+
+enum Level {
+    /// An ancestor disappeared while we created below it.
+    Vanished,
+    Failed(CgroupError),
+}
+
+/// Creates `parts` level by level in `h` (ancestors may exist already, made
+/// by another launch; the leaf must be new), recording what it made.
+fn create_levels(
+    h: &super::layout::Hierarchy,
+    parts: &[&str],
+    group: &str,
+    created: &mut Vec<PathBuf>,
+) -> Result<(), Level> {
+    for depth in 1..=parts.len() {
+        let leaf = depth == parts.len();
+        let dir = h.dir(&parts[..depth].join("/"));
+        let parent = h.dir(&parts[..depth - 1].join("/"));
+        if !(dir.is_dir() && !leaf) {
+            if h.version == Version::V2 && depth > 1 {
+                enable_v2_controllers(&parent).map_err(Level::Failed)?;
+            }
+            match fs::create_dir(&dir) {
+                Ok(()) => created.push(dir.clone()),
+                // An ancestor made concurrently by another launch is fine; the leaf is not.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !leaf => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(Level::Failed(CgroupError::GroupExists(group.to_string())))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && depth > 1 => {
+                    return Err(Level::Vanished)
+                }
+                Err(source) => {
+                    return Err(Level::Failed(CgroupError::Create {
+                        path: dir.clone(),
+                        source,
+                    }))
+                }
+            }
+        }
+        if h.version == Version::V1 && h.has("cpuset") {
+            fill_cpuset(&parent, &dir).map_err(Level::Failed)?;
+        }
+    }
+    Ok(())
+}
+
+/// A new v1 cpuset group starts with empty `cpuset.cpus`/`cpuset.mems`, and
+/// no task may join it (ENOSPC) until they are set: take the parent's. Also
+/// for an ancestor that already existed — another launch may have just made
+/// it and not filled it yet. A value that is set is never touched.
+fn fill_cpuset(parent: &std::path::Path, dir: &std::path::Path) -> Result<(), CgroupError> {
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let cur = fs::read_to_string(dir.join(f)).unwrap_or_default();
+        if !cur.trim().is_empty() {
+            continue;
+        }
+        let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
+        let v = v.trim();
+        if !v.is_empty() {
+            write_file(&dir.join(f), v).map_err(|source| CgroupError::Write {
+                path: dir.join(f),
+                meaning: explain_write_errno(None, &source),
+                source,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Enables the controllers cgdash uses in `parent`'s `cgroup.subtree_control`

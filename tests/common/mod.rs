@@ -158,20 +158,20 @@ impl Drop for TestGroup {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let parent = self
-            .path
-            .rsplit_once('/')
-            .map(|(p, _)| p.to_string())
-            .unwrap_or_default();
         if let Err(e) = self.layout.remove_group(&self.path, Duration::from_secs(5)) {
             eprintln!("cleanup of {} failed: {e}", self.path);
         }
-        // Remove the per-process parent when it is empty (other tests may still use it).
+        // Remove the ancestors this test made, up to the per-process parent,
+        // while they are empty (other tests may still use them).
         let _guard = PARENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        if !parent.is_empty() && self.layout.procs(&parent).is_empty() {
-            let _ = std::fs::remove_dir(self.layout.primary().dir(&parent));
+        let mut dir = self.path.as_str();
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            dir = parent;
+            if !self.layout.procs(parent).is_empty() {
+                break;
+            }
             for h in &self.layout.hierarchies {
-                let d = h.dir(&parent);
+                let d = h.dir(parent);
                 if std::fs::read_dir(&d)
                     .map(|mut r| !r.any(|e| e.map(|e| e.path().is_dir()).unwrap_or(false)))
                     .unwrap_or(false)
