@@ -299,11 +299,11 @@ stage_program() {
 	if grep -q 'not found' <<<"$libs"; then
 		die "$p: libraries not found: $(grep 'not found' <<<"$libs" | awk '{print $1}' | tr '\n' ' ')"
 	fi
-	for lib in $(grep -o '/[^ ]*' <<<"$libs"); do
+	while IFS= read -r lib; do
 		[ -e "$STAGE$lib" ] && continue
 		mkdir -p "$STAGE$(dirname "$lib")"
 		cp -L "$lib" "$STAGE$lib"
-	done
+	done < <(grep -o '/[^ ]*' <<<"$libs")
 }
 # Host tools the tests need that busybox lacks or does differently, over
 # busybox's applets (busybox's setpriv has no --reuid).
