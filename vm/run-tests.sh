@@ -10,16 +10,19 @@
 #   CGDASH_VM_BINS="v2_live live_set" vm/run-tests.sh
 #                                   only these test binaries (names without hash)
 #
-# It (1) makes sure its tools are there — the musl Rust target, a static C
-# helper, and, unpacked under $CGDASH_VM_CACHE (default target/vm-cache, never
-# in /boot or /usr): Debian's cloud kernel (pinned below), busybox-static and
-# qemu-system-x86 with the few libraries this machine lacks (apt-get download +
-# dpkg -x: installing qemu-system-x86 from bookworm would remove the installed
+# It (1) makes sure its tools are there — a static C helper, and, unpacked
+# under $CGDASH_VM_CACHE (default target/vm-cache, never in /boot or /usr):
+# Debian's cloud kernel (pinned below), busybox-static and qemu-system-x86
+# with the few libraries this machine lacks (apt-get download + dpkg -x:
+# installing qemu-system-x86 from bookworm would remove the installed
 # qemu-utils from backports, so nothing is installed system-wide);
-# (2) builds every test executable and the cgdash binary statically
-# (x86_64-unknown-linux-musl); (3) packs a busybox initramfs holding them at the
-# paths they were built for, plus the repo's files (fixtures, snapshots);
-# (4) boots it with software emulation (KVM hangs guests on these machines).
+# (2) takes the host's own test executables and cgdash binary from
+# `cargo test --no-run` — the very files `cargo test` just built and ran on
+# the host (a no-op build after it); (3) packs a busybox initramfs holding
+# them at the paths they were built for, each with the shared libraries `ldd`
+# lists (glibc's loader, libc, libm, libgcc_s), plus the repo's files
+# (fixtures, snapshots); (4) boots it with software emulation (KVM hangs
+# guests on these machines).
 # The guest's /init (vm/init.sh) mounts cgroup2, enables the controllers, runs
 # the test binaries CGDASH_VM_JOBS at a time, longest first, each with
 # --test-threads=1, and CGDASH_LIVE_TESTS=required
@@ -43,8 +46,6 @@
 #   CGDASH_VM_BINS     live (default: tests/*.rs calling common::live), all,
 #                      or test binary names (space separated)
 #   CGDASH_VM_VERBOSE=1  stream the guest console while it runs
-#   CGDASH_VM_OPT_LEVEL  opt-level of the musl test build (default: 1)
-#   CGDASH_VM_DEBUG    debug setting of the musl test build (default: line-tables-only)
 #   CGDASH_VM_PRE      shell commands the guest runs before the tests (debugging)
 #   CGDASH_VM_QEMU_ARGS  extra QEMU arguments
 #   CGDASH_VM_HOST_TOOLS  host programs copied in with their libraries,
@@ -58,7 +59,6 @@ set -euo pipefail
 # linux-image-6.1.0-*-cloud-amd64 is used instead, with a warning.
 KERNEL_PKG=linux-image-6.1.0-47-cloud-amd64
 QEMU_PKGS=(qemu-system-x86 qemu-system-data seabios busybox-static)
-TARGET=x86_64-unknown-linux-musl
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VMDIR=$REPO/vm
@@ -93,14 +93,9 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 T0=$(now)
 
 # --- 1. tools ----------------------------------------------------------------
-for c in cargo rustup gcc apt-get apt-cache dpkg dpkg-query strip timeout; do
+for c in cargo gcc apt-get apt-cache dpkg dpkg-query ldd strip timeout; do
 	command -v "$c" >/dev/null || die "missing tool: $c"
 done
-
-if ! rustup target list --installed | grep -qx "$TARGET"; then
-	say "adding rust target $TARGET"
-	rustup target add "$TARGET" >&2 || die "rustup target add $TARGET failed"
-fi
 
 # apt-get download as root warns that _apt can't write here; run it as root quietly.
 APT=(apt-get -q -o APT::Sandbox::User=root)
@@ -115,61 +110,76 @@ download() {
 
 # Non-installed library packages qemu-system-x86 needs, with their own
 # non-installed dependencies (recursively). Everything else is already on
-# the machine (qemu-utils pulls most of it).
+# the machine (qemu-utils pulls most of it). One `apt-cache depends --recurse`
+# and one dpkg-query for the whole graph: each apt-cache call re-reads the
+# package lists (~1 s here, apt's binary cache is off), so asking per package
+# took ~17 s.
 missing_libs() {
-	local todo=(qemu-system-x86) seen=" " out=() p d
-	while ((${#todo[@]})); do
-		p=${todo[0]}
-		todo=("${todo[@]:1}")
-		for d in $(apt-cache depends --no-recommends --no-suggests --no-conflicts \
-			--no-breaks --no-replaces --no-enhances "$p" 2>/dev/null |
-			sed -n 's/^ *|\{0,1\}\(Pre\)\{0,1\}Depends: \([a-z0-9][^ <>]*\)$/\2/p'); do
-			case $d in qemu-* | seabios | ipxe-qemu | debconf* | cdebconf) continue ;; esac
-			[[ $seen == *" $d "* ]] && continue
-			seen+="$d "
-			[ "$(dpkg-query -W -f='${db:Status-Status}' "$d" 2>/dev/null)" = installed ] && continue
-			out+=("$d")
-			todo+=("$d")
-		done
-	done
-	echo "${out[@]}"
+	local graph
+	graph=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+		--no-breaks --no-replaces --no-enhances qemu-system-x86 2>/dev/null) || return 1
+	# shellcheck disable=SC2046 # one argument per package name
+	awk 'FNR == NR { installed[$2] = ($1 == "installed"); next }
+		/^[^ ]/ { p = $1; next }
+		/^ *\|?(Pre)?Depends: [a-z0-9][^ <>]*$/ { deps[p] = deps[p] " " $NF }
+		END {
+			q[1] = "qemu-system-x86"; head = 1; tail = 1
+			while (head <= tail) {
+				n = split(deps[q[head++]], ds, " ")
+				for (i = 1; i <= n; i++) {
+					d = ds[i]
+					if (d ~ /^(qemu-|debconf)/ || d ~ /^(seabios|ipxe-qemu|cdebconf)$/ || d in seen) continue
+					seen[d] = 1
+					if (installed[d]) continue
+					printf "%s ", d
+					q[++tail] = d
+				}
+			}
+		}' <(dpkg-query -W -f='${db:Status-Status} ${Package}\n' \
+		$(awk '/^[a-z0-9]/ { print $1 }' <<<"$graph") 2>/dev/null || true) - <<<"$graph"
 }
 
 ROOT=$CACHE/root
 STAMP=$CACHE/ready
-WANT="kernel=$KERNEL_PKG pkgs=${QEMU_PKGS[*]} v=2"
+WANT="kernel=$KERNEL_PKG pkgs=${QEMU_PKGS[*]} v=3"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ] || [ ! -x "$ROOT/usr/bin/qemu-system-x86_64" ]; then
 	say "fetching kernel, qemu and busybox into $CACHE (once)"
 	rm -rf "$CACHE/debs" "$ROOT" "$STAMP"
 	mkdir -p "$CACHE/debs" "$ROOT"
+	libs=$(missing_libs) || die "apt-cache depends qemu-system-x86 failed"
+	# One apt-get call for everything (each call re-reads the package lists).
+	# The TCG accelerator is a loadable module in qemu-system-common: only
+	# that file is taken from it, and it must be from the same build as
+	# qemu-system-x86 (checked below).
 	kpkg=$KERNEL_PKG
-	if ! download "$kpkg"; then
+	# shellcheck disable=SC2086
+	if ! download "$kpkg" "${QEMU_PKGS[@]}" qemu-system-common $libs; then
+		rm -f "$CACHE"/debs/*.deb
+		# shellcheck disable=SC2086
+		download "${QEMU_PKGS[@]}" qemu-system-common $libs ||
+			die "apt-get download ${QEMU_PKGS[*]} qemu-system-common $libs failed"
 		kpkg=$(apt-cache pkgnames linux-image-6.1.0- | grep -E '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' | sort -V | tail -1)
 		[ -n "$kpkg" ] || die "no linux-image-6.1.0-*-cloud-amd64 available from apt"
 		say "WARNING: pinned $KERNEL_PKG is not available; using $kpkg"
 		download "$kpkg" || die "apt-get download $kpkg failed"
 	fi
-	download "${QEMU_PKGS[@]}" || die "apt-get download ${QEMU_PKGS[*]} failed"
-	# The TCG accelerator is a loadable module in qemu-system-common: take
-	# only that file, from the same build as qemu-system-x86.
 	qver=$(dpkg-deb -f "$CACHE"/debs/qemu-system-x86_*.deb Version)
-	download "qemu-system-common=$qver" || die "apt-get download qemu-system-common=$qver failed"
-	libs=$(missing_libs)
-	if [ -n "$libs" ]; then
-		# shellcheck disable=SC2086
-		download $libs || die "apt-get download $libs failed"
+	if [ "$(dpkg-deb -f "$CACHE"/debs/qemu-system-common_*.deb Version)" != "$qver" ]; then
+		rm -f "$CACHE"/debs/qemu-system-common_*.deb
+		download "qemu-system-common=$qver" || die "apt-get download qemu-system-common=$qver failed"
 	fi
+	# Only the kernel image is needed from the kernel package (not its
+	# modules); it unpacks beside the rest.
+	(dpkg-deb --fsys-tarfile "$CACHE/debs/${kpkg}_"*.deb | tar -xf - -C "$ROOT" --wildcards './boot/vmlinuz-*') &
+	kjob=$!
 	for d in "$CACHE"/debs/*.deb; do
-		case $d in */qemu-system-common_*) continue ;; esac
+		case $d in */qemu-system-common_* | */linux-image-*) continue ;; esac
 		dpkg-deb -x "$d" "$ROOT"
 	done
-	tmp=$(mktemp -d)
-	dpkg-deb -x "$CACHE"/debs/qemu-system-common_*.deb "$tmp"
 	mkdir -p "$ROOT/qemu-modules"
-	cp "$tmp"/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so "$ROOT/qemu-modules/"
-	rm -rf "$tmp"
-	# Only the kernel image is needed from the kernel package.
-	find "$ROOT/lib/modules" -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null || true
+	dpkg-deb --fsys-tarfile "$CACHE"/debs/qemu-system-common_*.deb |
+		tar -xOf - ./usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so >"$ROOT/qemu-modules/accel-tcg-x86_64.so"
+	wait "$kjob" || die "unpacking $kpkg failed"
 	echo "$kpkg" >"$CACHE/kernel-package"
 	echo "$WANT" >"$STAMP"
 fi
@@ -192,23 +202,18 @@ if [ ! -x "$EXIT_HELPER" ] || [ "$VMDIR/vm-exit.c" -nt "$EXIT_HELPER" ]; then
 fi
 T_TOOLS=$(since "$T0")
 
-# --- 2. static build -----------------------------------------------------------
+# --- 2. test binaries -----------------------------------------------------------
 T1=$(now)
-say "building tests and cgdash for $TARGET"
-# `cargo test` also builds the cgdash binary the integration tests run
-# (CARGO_BIN_EXE_cgdash): that exact file goes into the VM. A separate
+# The host's own dev build: the test executables and the cgdash binary they
+# run (CARGO_BIN_EXE_cgdash) that `cargo test` builds — after `cargo test`
+# (as in .ci/run) nothing is rebuilt here, and the guest runs literally the
+# same files as the host. They are dynamically linked against glibc; the
+# loader and libraries go into the initramfs with them (step 3). A separate
 # `cargo build --bin cgdash` would rebuild every dependency (dev-dependencies
 # change feature unification) and overwrite the same path with another binary.
-# Optimised a little (CGDASH_VM_OPT_LEVEL, default 1): under emulation every
-# instruction counts, and the dashboard/snapshot code runs ~5x faster. Only the
-# musl artifacts change (target/x86_64-unknown-linux-musl), not the host's.
-export CARGO_PROFILE_DEV_OPT_LEVEL=${CGDASH_VM_OPT_LEVEL:-1}
-# Debug info: line tables only (backtraces keep file:line). Full debug info
-# made the from-scratch build (every dependency, CI's case) much slower and
-# is stripped before packing anyway.
-export CARGO_PROFILE_DEV_DEBUG=${CGDASH_VM_DEBUG:-line-tables-only}
-(cd "$REPO" && cargo test --no-run --target "$TARGET" --message-format=json-render-diagnostics) \
-	>"$CACHE/test-build.json" || die "cargo test --no-run --target $TARGET failed"
+say "test binaries: cargo test --no-run (the host's build)"
+(cd "$REPO" && cargo test --no-run --message-format=json-render-diagnostics) \
+	>"$CACHE/test-build.json" || die "cargo test --no-run failed"
 artifacts() { grep '"reason":"compiler-artifact"' "$1" || true; }
 # Test harnesses have "profile":{…"test":true}; the bin has test:false there.
 mapfile -t TESTS < <(artifacts "$CACHE/test-build.json" |
@@ -217,8 +222,8 @@ mapfile -t TESTS < <(artifacts "$CACHE/test-build.json" |
 bin_of() { artifacts "$1" | grep -v '"profile":{[^}]*"test":true' | sed -n 's/.*"executable":"\([^"]*\/cgdash\)".*/\1/p' | tail -1; }
 CGDASH_BIN=$(bin_of "$CACHE/test-build.json")
 if [ -z "$CGDASH_BIN" ]; then # no integration tests: cargo test didn't build it
-	(cd "$REPO" && cargo build --target "$TARGET" --bin cgdash --message-format=json-render-diagnostics) \
-		>"$CACHE/bin-build.json" || die "cargo build --target $TARGET --bin cgdash failed"
+	(cd "$REPO" && cargo build --bin cgdash --message-format=json-render-diagnostics) \
+		>"$CACHE/bin-build.json" || die "cargo build --bin cgdash failed"
 	CGDASH_BIN=$(bin_of "$CACHE/bin-build.json")
 fi
 [ ${#TESTS[@]} -gt 0 ] || die "no test executables in cargo's output"
@@ -274,8 +279,34 @@ cp "$BUSYBOX" "$STAGE/bin/busybox"
 for a in $("$BUSYBOX" --list-full); do
 	[ -e "$STAGE/$a" ] || ln -s /bin/busybox "$STAGE/$a"
 done
-# Host tools the tests need that busybox lacks or does differently, with
-# their shared libraries (busybox's setpriv has no --reuid).
+# A dynamic program into the initramfs at its own path, with the shared
+# libraries ldd lists (and glibc's loader) at theirs. --strip: without debug
+# info (the host's test builds are ~10x larger with it).
+stage_program() {
+	local strip=0 p libs lib
+	if [ "$1" = --strip ]; then
+		strip=1
+		shift
+	fi
+	p=$1
+	mkdir -p "$STAGE$(dirname "$p")"
+	if [ $strip = 1 ]; then
+		strip --strip-debug -o "$STAGE$p" "$p" || die "strip $p failed"
+	else
+		cp "$p" "$STAGE$p"
+	fi
+	libs=$(ldd "$p" 2>/dev/null) || return 0 # static: nothing more to copy
+	if grep -q 'not found' <<<"$libs"; then
+		die "$p: libraries not found: $(grep 'not found' <<<"$libs" | awk '{print $1}' | tr '\n' ' ')"
+	fi
+	while IFS= read -r lib; do
+		[ -e "$STAGE$lib" ] && continue
+		mkdir -p "$STAGE$(dirname "$lib")"
+		cp -L "$lib" "$STAGE$lib"
+	done < <(grep -o '/[^ ]*' <<<"$libs")
+}
+# Host tools the tests need that busybox lacks or does differently, over
+# busybox's applets (busybox's setpriv has no --reuid).
 for tool in $HOST_TOOLS; do
 	if ! p=$(command -v "$tool"); then
 		# The guest tests that need it will fail and say so.
@@ -284,12 +315,7 @@ for tool in $HOST_TOOLS; do
 	fi
 	p=$(readlink -f "$p")
 	for d in bin sbin usr/bin usr/sbin; do rm -f "$STAGE/$d/$tool"; done
-	mkdir -p "$STAGE$(dirname "$p")"
-	cp "$p" "$STAGE$p"
-	for lib in $(ldd "$p" | grep -o '/[^ ]*'); do
-		mkdir -p "$STAGE$(dirname "$lib")"
-		cp -L "$lib" "$STAGE$lib"
-	done
+	stage_program "$p"
 	[ "$(dirname "$p")" = /usr/bin ] || ln -sf "$p" "$STAGE/usr/bin/$tool"
 done
 if [ -x "$STAGE/usr/bin/dash" ]; then
@@ -310,11 +336,10 @@ mkdir -p "$STAGE$REPO"
 (cd "$REPO" && git ls-files -co --exclude-standard -z 2>/dev/null || find . -path ./target -prune -o -path ./.git -prune -o -type f -print0) |
 	(cd "$REPO" && while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done) |
 	(cd "$REPO" && tar --null -T - -cf -) | tar -xf - -C "$STAGE$REPO"
-# Binaries at exactly the paths they were built for (CARGO_BIN_EXE_cgdash is
-# compiled into the tests), without debug info (they'd be ~10x larger).
+# The host's test binaries and cgdash at exactly the paths they were built
+# for (CARGO_BIN_EXE_cgdash is compiled into the tests), with their libraries.
 for b in "$CGDASH_BIN" "${TESTS[@]}"; do
-	mkdir -p "$STAGE$(dirname "$b")"
-	strip --strip-debug -o "$STAGE$b" "$b"
+	stage_program --strip "$b"
 done
 # Longest first, so the lanes end together: the binaries measured slowest
 # in the guest (mostly waiting: tape replay sleeps, tmux polls, throttled
