@@ -192,7 +192,7 @@ fn create_levels(
         let leaf = depth == parts.len();
         let dir = h.dir(&parts[..depth].join("/"));
         let parent = h.dir(&parts[..depth - 1].join("/"));
-        if !(dir.is_dir() && !leaf) {
+        if !dir.is_dir() || leaf {
             if h.version == Version::V2 && depth > 1 {
                 enable_v2_controllers(&parent).map_err(Level::Failed)?;
             }
