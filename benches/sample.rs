@@ -1,7 +1,7 @@
 //! Sampler cost vs the naive floor (issue 2, "Performance").
 //!
 //! As root: starts 2,000 extra `sleep 600` processes and 200 groups under
-//! `cgdash-bench-<pid>/` (half the sleepers placed in them), then times, in
+//! `cgdash-sample-<pid>/` (half the sleepers placed in them), then times, in
 //! the same run and interleaved round by round,
 //!   - the process scanner (steady state: one `stat` read per process),
 //!   - the group reader (`Layout::read_all`),
@@ -236,7 +236,7 @@ fn main() {
     let ngroups = env_usize("BENCH_GROUPS", 200);
     let rounds = env_usize("BENCH_ROUNDS", 15).max(1);
 
-    let parent = format!("cgdash-bench-{}", std::process::id());
+    let parent = format!("cgdash-sample-{}", std::process::id());
     let mut load = Load {
         layout: layout.clone(),
         parent: parent.clone(),
