@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cgroup;
+pub mod fds;
 pub mod launch;
 pub mod model;
 pub mod process;

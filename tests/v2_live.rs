@@ -262,7 +262,7 @@ fn v2_cpu_weight_reads_back_and_set_writes_through_the_binary() {
     assert_eq!(s.cpu.shares, None, "no cpu.shares on v2");
     assert_eq!(raw(&g, "cpu.weight"), "200");
 
-    // The real binary, statically linked in the VM.
+    // The real binary (the very file the host tests ran, in the VM too).
     let (code, out, err) = common::cgdash(&[
         "set",
         &g.path,

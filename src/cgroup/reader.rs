@@ -29,6 +29,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use super::layout::{Layout, Version};
 use super::parse;
 use super::stats::GroupStats;
+use crate::fds::FdBudget;
 
 /// Re-read limits and other slow-moving files every this many ticks.
 const SLOW_EVERY: u32 = 5;
@@ -137,16 +138,14 @@ pub struct GroupReader {
     watch: Option<Inotify>,
     cache: HashMap<String, Cached>,
     buf: Vec<u8>,
-    /// Keep files open only while there is room for them (`RLIMIT_NOFILE`).
-    max_open: usize,
+    /// Keep files open only while there is room for them (a quarter of
+    /// `RLIMIT_NOFILE`, raised within the hard limit when needed).
+    budget: FdBudget,
     open: usize,
 }
 
 impl GroupReader {
     pub fn new(layout: Layout) -> GroupReader {
-        let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-            .map(|(s, _)| s)
-            .unwrap_or(1024);
         GroupReader {
             layout,
             groups: Vec::new(),
@@ -154,15 +153,14 @@ impl GroupReader {
             watch: Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok(),
             cache: HashMap::new(),
             buf: Vec::with_capacity(4096),
-            // A quarter of the descriptors; processes' stat files get the rest.
-            max_open: usize::try_from(soft / 4).unwrap_or(256),
+            budget: FdBudget::share_of(4),
             open: 0,
         }
     }
 
     /// Sets how many files may be kept open (tests: a low fd limit).
     pub fn set_max_open(&mut self, n: usize) {
-        self.max_open = n;
+        self.budget = FdBudget::fixed(n);
     }
 
     /// Forgets everything cached: the next read walks the hierarchies and
@@ -310,7 +308,9 @@ impl GroupReader {
                 gone.push(path.clone());
                 continue;
             };
-            let files = open_counters(&self.layout, path, self.open < self.max_open);
+            // Room for all of this group's files (at most ~25), or none kept.
+            let keep = self.budget.allows(self.open + 25);
+            let files = open_counters(&self.layout, path, keep);
             self.open += fds(&files);
             let id_dir = id_dir(&self.layout, path);
             let mut c = Cached {

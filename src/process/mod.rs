@@ -19,7 +19,6 @@
 //! Hand-written raw reads instead of the `procfs` crate: this is the hot loop
 //! (measured in issue 2: procfs `status()` ≈ 3× a raw read, ~200 allocations).
 
-mod fds;
 mod stat;
 mod users;
 
@@ -34,7 +33,7 @@ use std::time::Instant;
 
 use crate::cgroup::{display_path, primary_path_of, Layout};
 
-pub use fds::FdBudget;
+pub use crate::fds::FdBudget;
 pub use stat::{parse_stat, Stat};
 pub use users::{parse_passwd, Users};
 
@@ -194,8 +193,10 @@ pub struct ProcessScanner {
     tick: u64,
     cgroup_refresh: u64,
     fd_budget: FdBudget,
-    /// Cached entries holding an open `stat_fd`.
+    /// Descriptors held by cached entries (`stat_fd` and `sched_fd`).
     open_fds: usize,
+    /// `cache.len()` as of the last scan (read while an entry is borrowed).
+    cache_len: usize,
     /// Reused buffers: no allocation per process in the steady state
     /// except the rows' own Vec.
     path: String,
@@ -223,6 +224,7 @@ impl ProcessScanner {
             cgroup_refresh: 2,
             fd_budget: FdBudget::auto(),
             open_fds: 0,
+            cache_len: 0,
             path: String::with_capacity(64),
             buf: Box::new([0; 4096]),
         })
@@ -344,6 +346,7 @@ impl ProcessScanner {
         }
         self.cache.retain(|_, c| c.seen_tick == tick);
         self.open_fds = self.cache.values().map(|c| c.fds()).sum();
+        self.cache_len = self.cache.len();
         if tick.is_multiple_of(64) {
             // Strings only the set still holds belong to gone processes.
             self.strings.retain(|s| Arc::strong_count(s) > 1);
@@ -370,32 +373,37 @@ impl ProcessScanner {
     /// its last `stat` read: its row from the cache (see the module docs).
     fn gate(&mut self, pid: i32) -> Gate {
         let tick = self.tick;
-        let Some(c) = self.cache.get_mut(&pid) else {
+        let Some(c) = self.cache.get(&pid) else {
             return Gate::Read(None);
         };
-        let Some(f) = &c.sched_fd else {
-            return Gate::Read(None);
-        };
-        let ran = match f.read_at(&mut self.buf[..], 0) {
-            Ok(n) if n > 0 => parse_ran(&self.buf[..n]),
-            // Gone (ESRCH): `stat` will say so too.
-            _ => {
-                c.sched_fd = None;
-                return Gate::Read(None);
-            }
-        };
+        let l = c.last;
         let cgroup_due =
             self.cgroup_refresh > 0 && tick.saturating_sub(c.cgroup_tick) >= self.cgroup_refresh;
-        let l = c.last;
         let full_due = (tick + u64::from(pid.unsigned_abs())).is_multiple_of(FULL_EVERY)
             || tick.saturating_sub(c.stat_tick) >= FULL_EVERY;
-        if ran.is_none_or(|r| r == 0 || r != c.ran_ns)
+        if c.ran_ns == 0
             || l.threads != 1
             || matches!(l.state, b'Z' | b'X' | b'x')
             || cgroup_due
             || full_due
         {
-            return Gate::Read(ran);
+            return Gate::Read(None);
+        }
+        // The kept file, or (past the descriptor budget) open and read: still
+        // cheaper than `stat`.
+        let Some((ran, opened)) = self.read_ran(pid) else {
+            return Gate::Read(None);
+        };
+        let keep = opened.is_some() && self.fd_budget.allows(self.open_fds);
+        let Some(c) = self.cache.get_mut(&pid) else {
+            return Gate::Read(Some(ran));
+        };
+        if keep && c.sched_fd.is_none() {
+            c.sched_fd = opened;
+            self.open_fds += 1;
+        }
+        if ran != c.ran_ns {
+            return Gate::Read(Some(ran));
         }
         c.seen_tick = tick;
         let now = Instant::now();
@@ -473,12 +481,19 @@ impl ProcessScanner {
             rss_pages,
             threads,
         };
-        for (slot, f) in [(&mut c.stat_fd, opened), (&mut c.sched_fd, sched_opened)] {
-            if let Some(f) = f {
-                if slot.is_none() && self.fd_budget.allows(self.open_fds) {
-                    *slot = Some(f);
-                    self.open_fds += 1;
-                }
+        // Descriptors go to `schedstat` first (read every tick); `stat`,
+        // read only when a process ran, is kept open only while there is
+        // room for every process's `schedstat` besides.
+        if let Some(f) = sched_opened {
+            if c.sched_fd.is_none() && self.fd_budget.allows(self.open_fds) {
+                c.sched_fd = Some(f);
+                self.open_fds += 1;
+            }
+        }
+        if let Some(f) = opened {
+            if c.stat_fd.is_none() && self.open_fds + self.cache_len < self.fd_budget.limit() {
+                c.stat_fd = Some(f);
+                self.open_fds += 1;
             }
         }
         c.read_at = Some(read_at);

@@ -1,11 +1,13 @@
-//! How many `/proc/PID/stat` files the scanner may keep open.
+//! How many files the sampler may keep open: the process scanner (½ of the
+//! descriptors) and the group reader (¼).
 //!
-//! Re-reading an open file with `pread` skips the path walk, the pid lookup
-//! and the open/close of every process on every tick: that is most of what a
-//! scan costs. Each kept file is one descriptor, so the number is bounded by
-//! `RLIMIT_NOFILE`: when the budget runs out the soft limit is raised (within
-//! the hard limit, never past [`MAX_SOFT`]); when it can't be, the remaining
-//! processes are simply opened and closed each tick as before.
+//! Re-reading an open file with `pread` skips the path walk, the lookup and
+//! the open/close of every process and group file on every tick: that is
+//! most of what a tick costs. Each kept file is one descriptor, so the number
+//! is bounded by `RLIMIT_NOFILE` — 1024 by default on most systems, with a
+//! hard limit far above: when a budget runs out the soft limit is raised
+//! (within the hard limit, never past [`MAX_SOFT`]); when it can't be, the
+//! remaining files are simply opened and closed each tick.
 
 /// Descriptors left for everything else in the process (terminal, pipes,
 /// cgroup files, the launcher).
@@ -16,14 +18,24 @@ const MAX_SOFT: u64 = 65_536;
 #[derive(Debug)]
 pub struct FdBudget {
     limit: usize,
+    /// This budget's share of the soft limit: 1/`share`.
+    share: u64,
     /// `None`: follow RLIMIT_NOFILE (and raise it when needed).
     fixed: Option<usize>,
 }
 
 impl FdBudget {
+    /// The process scanner's: half the descriptors.
     pub fn auto() -> FdBudget {
+        FdBudget::share_of(2)
+    }
+
+    /// 1/`share` of the descriptors (the group reader takes a quarter).
+    pub fn share_of(share: u64) -> FdBudget {
+        let share = share.max(2);
         FdBudget {
-            limit: soft_limit().map_or(0, budget_for),
+            limit: soft_limit().map_or(0, |s| budget_for(s, share)),
+            share,
             fixed: None,
         }
     }
@@ -31,6 +43,7 @@ impl FdBudget {
     pub fn fixed(n: usize) -> FdBudget {
         FdBudget {
             limit: n,
+            share: 2,
             fixed: Some(n),
         }
     }
@@ -49,19 +62,19 @@ impl FdBudget {
         }
         // Out of budget: ask for room for twice as many (one syscall, only
         // when the process count outgrows the current limit).
-        let want = (open as u64 * 4 + RESERVE).min(MAX_SOFT);
+        let want = (open as u64 * 2 * self.share + RESERVE).min(MAX_SOFT);
         if let Some(soft) = raise_soft_limit(want) {
-            self.limit = budget_for(soft);
+            self.limit = budget_for(soft, self.share);
         }
         open < self.limit
     }
 }
 
-/// Half the descriptors at most: the group reader (`cgroup::GroupReader`)
-/// keeps up to a quarter open too, and the rest of cgdash (terminal, writes,
-/// the launcher) must never meet EMFILE because of cached files.
-fn budget_for(soft: u64) -> usize {
-    usize::try_from((soft / 2).min(soft.saturating_sub(RESERVE))).unwrap_or(usize::MAX)
+/// 1/`share` of the descriptors: the scanner's half and the group reader's
+/// quarter leave a quarter, so the rest of cgdash (terminal, writes, the
+/// launcher) never meets EMFILE because of cached files.
+fn budget_for(soft: u64, share: u64) -> usize {
+    usize::try_from((soft / share).min(soft.saturating_sub(RESERVE))).unwrap_or(usize::MAX)
 }
 
 fn soft_limit() -> Option<u64> {
