@@ -179,8 +179,9 @@ fn live_reader_matches_fresh_reads() {
         assert!(cached.procs.as_ref().is_some_and(|p| !p.is_empty()));
     }
     // A group created by someone else shows on the next read (inotify on
-    // cgroupfs; no walk timer, no invalidate).
-    let child = format!("{}/sub", g.path);
+    // cgroupfs; no walk timer, no invalidate). A sibling, not a child: on v2
+    // a group with processes can't have children with controllers.
+    let child = format!("{}-new", g.path);
     l.create_group(&child).unwrap();
     let seen = r.read(None).iter().any(|s| s.path == child);
     l.remove_group(&child, Duration::from_secs(1)).unwrap();
