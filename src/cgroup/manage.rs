@@ -46,19 +46,19 @@ impl Layout {
             // An ancestor can vanish under us: another cgdash's workload
             // ended and `remove_parent_if_empty` took the shared parent.
             // Start this hierarchy over, once.
-            match create_levels(h, &parts, group, created) {
-                Err(Level::Vanished) => match create_levels(h, &parts, group, created) {
-                    Err(Level::Vanished) => {
-                        return Err(CgroupError::Create {
-                            path: h.dir(group),
-                            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-                        })
-                    }
-                    Err(Level::Failed(e)) => return Err(e),
-                    Ok(()) => {}
-                },
-                Err(Level::Failed(e)) => return Err(e),
+            let mut result = create_levels(h, &parts, group, created);
+            if matches!(result, Err(Level::Vanished)) {
+                result = create_levels(h, &parts, group, created);
+            }
+            match result {
                 Ok(()) => {}
+                Err(Level::Failed(e)) => return Err(e),
+                Err(Level::Vanished) => {
+                    return Err(CgroupError::Create {
+                        path: h.dir(group),
+                        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                    })
+                }
             }
         }
         Ok(())
