@@ -333,8 +333,7 @@ impl ProcessScanner {
                 continue;
             }
             let pid = row.pid;
-            let ran = self.read_ran(pid).map(|(ran, _)| ran);
-            match self.scan_one(pid, ran) {
+            match self.scan_one(pid, None) {
                 Some(row) => emit(row),
                 // Exited just now: forget it.
                 None => {
@@ -417,8 +416,12 @@ impl ProcessScanner {
     fn scan_one(&mut self, pid: i32, ran: Option<u64>) -> Option<ProcRow> {
         // Run time first, then stat: if it has not moved by the next tick,
         // nothing in stat has either.
+        // (Only single-threaded processes are ever taken from the cache, so
+        // a multi-threaded one's run time would be read for nothing.)
+        let single = self.cache.get(&pid).is_none_or(|c| c.last.threads <= 1);
         let (ran, sched_opened) = match ran {
             Some(r) => (Some(r), None),
+            None if !single => (None, None),
             None => match self.read_ran(pid) {
                 Some((r, f)) => (Some(r), f),
                 None => (None, None),
