@@ -45,9 +45,12 @@ impl Layout {
         for h in self.walked() {
             // An ancestor can vanish under us: another cgdash's workload
             // ended and `remove_parent_if_empty` took the shared parent.
-            // Start this hierarchy over, once.
+            // Start this hierarchy over (a few times: launches can churn).
             let mut result = create_levels(h, &parts, group, created);
-            if matches!(result, Err(Level::Vanished)) {
+            for _ in 0..3 {
+                if !matches!(result, Err(Level::Vanished)) {
+                    break;
+                }
                 result = create_levels(h, &parts, group, created);
             }
             match result {
@@ -215,7 +218,15 @@ fn create_levels(
             }
         }
         if h.version == Version::V1 && h.has("cpuset") {
-            fill_cpuset(&parent, &dir).map_err(Level::Failed)?;
+            fill_cpuset(&parent, &dir).map_err(|e| match &e {
+                // Removed between the check above and the write.
+                CgroupError::Write { source, .. }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    Level::Vanished
+                }
+                _ => Level::Failed(e),
+            })?;
         }
     }
     Ok(())
