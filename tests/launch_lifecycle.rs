@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cgdash::cgroup::knob::parse_settings;
 use cgdash::launch::{self, LaunchSpec, StdioMode, WorkloadExit};
-use launch_util::{alive, cgdash, spawn_cgdash, unique, wait_for, Cleanup};
+use launch_util::{alive, cgdash, said, spawn_cgdash, unique, wait_for, Cleanup};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -83,10 +83,11 @@ fn a_workload_ignoring_sigterm_is_killed_after_the_grace_period() {
     ]);
     let cg_pid = child.id() as i32;
     cleanup.children.push(child);
-    assert!(wait_for(Duration::from_secs(10), || layout
-        .procs(&group)
-        .len()
-        >= 4));
+    assert!(
+        wait_for(Duration::from_secs(10), || layout.procs(&group).len() >= 4),
+        "workload did not appear in {group}; {}",
+        said(&mut cleanup.children[0])
+    );
     let t = std::time::Instant::now();
     kill(Pid::from_raw(cg_pid), Signal::SIGTERM).unwrap();
     let done = wait_for(Duration::from_secs(15), || {

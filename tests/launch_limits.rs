@@ -7,7 +7,7 @@ mod launch_util;
 
 use std::time::{Duration, Instant};
 
-use launch_util::{cgdash, spawn_cgdash, unique, wait_for, Cleanup};
+use launch_util::{cgdash, said, spawn_cgdash, unique, wait_for, Cleanup};
 
 #[test]
 fn cpu_quota_20_percent_holds() {
@@ -37,7 +37,8 @@ fn cpu_quota_20_percent_holds() {
     cleanup.children.push(child);
     assert!(
         wait_for(Duration::from_secs(10), || !layout.procs(&group).is_empty()),
-        "workload did not appear in {group}"
+        "workload did not appear in {group}; {}",
+        said(&mut cleanup.children[0])
     );
     std::thread::sleep(Duration::from_millis(700)); // past start-up
     let read = || {

@@ -109,6 +109,22 @@ pub fn spawn_cgdash(args: &[&str]) -> Child {
         .expect("spawn cgdash")
 }
 
+/// What a spawned cgdash said, if it has ended (for failure messages;
+/// never blocks on one still running).
+pub fn said(child: &mut Child) -> String {
+    use std::io::Read;
+    match child.try_wait() {
+        Ok(Some(st)) => {
+            let mut err = String::new();
+            if let Some(e) = child.stderr.as_mut() {
+                let _ = e.read_to_string(&mut err);
+            }
+            format!("cgdash ended ({st}): {err}")
+        }
+        _ => "cgdash still running".to_string(),
+    }
+}
+
 /// Waits until `f` holds or `timeout` passes.
 pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + timeout;
