@@ -219,9 +219,10 @@ fn create_levels(
         }
         if h.version == Version::V1 && h.has("cpuset") {
             fill_cpuset(&parent, &dir).map_err(|e| match &e {
-                // Removed between the check above and the write.
+                // Removed between the check above and the write (not a
+                // file missing from a directory that is still there).
                 CgroupError::Write { source, .. }
-                    if source.kind() == std::io::ErrorKind::NotFound =>
+                    if source.kind() == std::io::ErrorKind::NotFound && !dir.is_dir() =>
                 {
                     Level::Vanished
                 }
