@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cgroup;
 pub mod fds;
+pub mod fnv;
 pub mod launch;
 pub mod model;
 pub mod process;

@@ -14,11 +14,15 @@ use cgdash::app::{keymap, Action, App, Effect, LaunchRequest, OwnedWorkload, Sig
 use cgdash::cgroup::{display_path, Applied, CgroupError, Layout};
 use cgdash::launch::{self, LaunchSpec, Namespace, StdioMode, Workload};
 use cgdash::sampler::{self, Sampler};
+use cgdash::ui::screen::Screen;
 use cgdash::ui::Dashboard;
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, MouseEventKind};
+use crossterm::terminal::EnterAlternateScreen;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
+use ratatui::widgets::Widget as _;
 use tokio::signal::unix::{signal, SignalKind as UnixSignal};
 use tokio::sync::mpsc;
 
@@ -85,16 +89,24 @@ pub fn read_only_reason() -> Option<String> {
 /// Puts the terminal back however the loop ends (error, panic, signal).
 struct TerminalGuard;
 
+type Term = Screen<CrosstermBackend<io::Stdout>>;
+
 impl TerminalGuard {
-    fn enter() -> (ratatui::DefaultTerminal, TerminalGuard) {
-        let terminal = ratatui::init();
-        let _ = crossterm::execute!(io::stdout(), EnableMouseCapture);
-        let ratatui_hook = std::panic::take_hook();
+    /// What `ratatui::init` does, with `ui::screen` instead of ratatui's
+    /// two-buffer `Terminal` (half the terminal's memory).
+    fn enter() -> io::Result<(Term, TerminalGuard)> {
+        let previous_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let _ = crossterm::execute!(io::stdout(), DisableMouseCapture);
-            ratatui_hook(info);
+            ratatui::restore();
+            previous_hook(info);
         }));
-        (terminal, TerminalGuard)
+        crossterm::terminal::enable_raw_mode()?;
+        // From here on, dropping the guard puts the terminal back.
+        let guard = TerminalGuard;
+        crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        let screen = Screen::new(CrosstermBackend::new(io::stdout()))?;
+        Ok((screen, guard))
     }
 }
 
@@ -166,7 +178,7 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
     let mut sighup = signal(UnixSignal::hangup())?;
     let mut sigint = signal(UnixSignal::interrupt())?;
 
-    let (mut terminal, _guard) = TerminalGuard::enter();
+    let (mut terminal, _guard) = TerminalGuard::enter().context("setting up the terminal")?;
     let stop_input = Arc::new(AtomicBool::new(false));
     let (input_tx, mut input) = mpsc::unbounded_channel();
     spawn_input(input_tx, Arc::clone(&stop_input));
@@ -179,7 +191,7 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
     let mut quit = false;
     while !quit {
         if dirty {
-            terminal.draw(|f| f.render_widget(Dashboard(&app), f.area()))?;
+            terminal.draw(|area, buf| Dashboard(&app).render(area, buf))?;
             dirty = false;
         }
         let mut actions: Vec<Action> = Vec::new();
@@ -188,7 +200,7 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
                 // Unmapped keys change nothing: no redraw.
                 Some(Event::Key(k)) => actions.extend(keymap::lookup(app.key_mode(), k)),
                 Some(Event::Mouse(m)) => {
-                    let size = terminal.size()?;
+                    let size = terminal.size();
                     let screen = Rect::new(0, 0, size.width, size.height);
                     let wheel = match m.kind {
                         MouseEventKind::ScrollUp => Some(-3),

@@ -435,7 +435,8 @@ impl ProcessScanner {
             .get(&pid)
             .filter(|c| c.starttime == st.starttime)
             .and_then(|c| Some((self.units.ticks_to_ns(c.last.cpu_ticks), c.read_at?)));
-        let comm = comm_key(st.comm);
+        // Equal names, equal keys; another name (exec, prctl) another key.
+        let comm = crate::fnv::hash(st.comm);
         // Copied only when needed: the buffer is reused for the reads below.
         let new_comm: Option<Vec<u8>> = match self.cache.get(&pid) {
             Some(c) if c.starttime == st.starttime && c.comm == comm => None,
@@ -647,14 +648,6 @@ fn row_of(u: &Units, pid: i32, c: &Cached, l: Last, fresh: bool, read_at: Instan
         read_at,
         prev: None,
     }
-}
-
-/// FNV-1a of a process's `comm`: equal names, equal keys; another name
-/// (exec, prctl) another key but with negligible chance.
-fn comm_key(comm: &[u8]) -> u64 {
-    comm.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// The first field of `/proc/PID/schedstat`: the task's total run time, ns.

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod header;
 pub mod help;
 pub mod processes;
+pub mod screen;
 pub mod status;
 mod theme;
 
