@@ -36,8 +36,8 @@
 #
 # Peers: apt-get install btop htop (top is procps);
 #        cargo install --locked bottom   (a few minutes to compile)
-# Tools that are not installed are skipped.  cgdash is target/release/cgdash,
-# built with `cargo build --release` when missing.
+# Tools that are not installed are skipped.  cgdash is the release build
+# (`cargo build --release` first: a no-op when it is up to date).
 #
 # Safety: every cgroup it makes is under cgdash-bench-<pid>/ at the root of the
 # cpu, cpuacct and memory hierarchies (v2: the unified root); only processes it
@@ -508,10 +508,13 @@ unload_all() { # kill the sleepers, remove the gNNN groups (keep the parents)
 
 # ---------------------------------------------------------------- cgdash binary
 if [[ " $TOOLS " == *" cgdash "* ]]; then
-	[ -n "$CGDASH" ] || CGDASH="$REPO/target/release/cgdash"
-	if [ ! -x "$CGDASH" ] && [ "$CGDASH" = "$REPO/target/release/cgdash" ] && command -v cargo >/dev/null; then
-		log "building cgdash (cargo build --release)"
-		(cd "$REPO" && cargo build --release --quiet) || log "cargo build failed: cgdash skipped"
+	# Cargo says where the binary is (target/<host-tuple>/release/, see
+	# .cargo/config.toml), building it first if it is missing or stale.
+	if [ -z "$CGDASH" ] && command -v cargo >/dev/null; then
+		log "cargo build --release (the cgdash measured)"
+		CGDASH=$(cd "$REPO" && cargo build --release --quiet --message-format=json-render-diagnostics |
+			sed -n 's/.*"executable":"\([^"]*\/cgdash\)".*/\1/p' | tail -n 1) ||
+			log "cargo build failed: cgdash skipped"
 	fi
 fi
 
