@@ -1,7 +1,7 @@
 //! FNV-1a, the hash used where a 64-bit key stands in for bytes that are not
-//! kept (a process's `comm`, a terminal cell). Two inputs of the same length
-//! that differ in one byte never collide: each step is a bijection of the
-//! state. Not for hash tables fed by others (no seed).
+//! kept (a process's `comm`, a terminal cell). Two inputs of the same shape
+//! that differ in one byte (or one number) never collide: each step is a
+//! bijection of the state. Not for hash tables fed by others (no seed).
 
 use std::hash::Hasher;
 
@@ -19,12 +19,45 @@ impl Default for Fnv {
 impl Hasher for Fnv {
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(PRIME);
+            self.step(u64::from(b));
         }
+    }
+
+    // Whole numbers are one step each, not one per byte: a terminal cell's
+    // fingerprint hashes a dozen of them (enum discriminants, colours).
+    // Each step is still a bijection of the state and of the value.
+    fn write_u8(&mut self, n: u8) {
+        self.step(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.step(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.step(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.step(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.step(n as u64);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.step(n as u64);
     }
 
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+impl Fnv {
+    fn step(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(PRIME);
     }
 }
 

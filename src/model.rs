@@ -125,3 +125,32 @@ impl Snapshot {
         self.groups.iter().find(|g| g.path == p)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented schema: every field, flat, in this order.
+    #[test]
+    fn a_process_serializes_as_documented() {
+        let p = ProcessSnapshot {
+            pid: 42,
+            ppid: 1,
+            uid: 0,
+            user: "root".into(),
+            state: 'R',
+            cpu_percent: Some(20.5),
+            cpu_time_ns: 7,
+            rss_bytes: 4096,
+            mem_percent: None,
+            threads: 2,
+            start_time: 1_764_399_000,
+            cgroup: "cgdash/demo".into(),
+            command: "burn --cpu".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"pid":42,"ppid":1,"uid":0,"user":"root","state":"R","cpu_percent":20.5,"cpu_time_ns":7,"rss_bytes":4096,"mem_percent":null,"threads":2,"start_time":1764399000,"cgroup":"cgdash/demo","command":"burn --cpu"}"#
+        );
+    }
+}
