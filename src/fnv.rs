@@ -3,7 +3,8 @@
 //! that differ in one byte (or one number) never collide: each step is a
 //! bijection of the state. Not for hash tables fed by others (no seed).
 
-use std::hash::Hasher;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0100_0000_01b3;
@@ -60,6 +61,10 @@ impl Fnv {
         self.0 = (self.0 ^ v).wrapping_mul(PRIME);
     }
 }
+
+/// A `HashMap` keyed by pids: looked up several times per process per tick,
+/// where SipHash's DoS resistance buys nothing (the kernel picks pids).
+pub type PidMap<V> = HashMap<i32, V, BuildHasherDefault<Fnv>>;
 
 /// FNV-1a of `bytes`.
 pub fn hash(bytes: &[u8]) -> u64 {

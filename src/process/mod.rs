@@ -22,7 +22,7 @@
 mod stat;
 mod users;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cgroup::{display_path, primary_path_of, Layout};
+use crate::fnv::PidMap;
 
 pub use crate::fds::FdBudget;
 pub use stat::{parse_stat, Stat};
@@ -186,7 +187,7 @@ pub struct ProcessScanner {
     users: Users,
     /// Boxed: a hash table is sized to a power of two above the count, so
     /// slots hold a pointer and only live entries take a `Cached`'s room.
-    cache: HashMap<i32, Box<Cached>>,
+    cache: PidMap<Box<Cached>>,
     /// Command lines and cgroup paths, one copy each however many
     /// processes share them (workers, a service's processes).
     strings: HashSet<Arc<str>>,
@@ -218,7 +219,7 @@ impl ProcessScanner {
             layout: layout.clone(),
             units,
             users: Users::new(PathBuf::from("/etc/passwd")),
-            cache: HashMap::new(),
+            cache: PidMap::default(),
             strings: HashSet::new(),
             tick: 0,
             cgroup_refresh: 2,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cgroup::{display_path, normalize_path, GroupReader, GroupStats, Layout, Limit};
+use crate::fnv::PidMap;
 use crate::model::{
     CpuView, GroupSnapshot, MemoryView, PidsView, ProcessSnapshot, Snapshot, SCHEMA_VERSION,
 };
@@ -58,7 +59,7 @@ pub struct Sampler {
     /// the real one (each row's previous reading is placed between them).
     prev_scan: Option<(Instant, Instant)>,
     /// pid → index of its group in this tick's groups.
-    members: HashMap<i32, usize>,
+    members: PidMap<usize>,
     /// Whether every read group's `cgroup.procs` could be read.
     members_complete: bool,
 }
@@ -95,7 +96,7 @@ impl Sampler {
             groups_prev: HashMap::new(),
             generation: 0,
             prev_scan: None,
-            members: HashMap::new(),
+            members: PidMap::default(),
             members_complete: false,
         }
     }
