@@ -85,6 +85,11 @@ fn dashboard_starts_shows_groups_and_survives_resizes() {
             .unwrap_or_else(|s| panic!("garbled after resize to {w}×{h}:\n{s}"));
         assert!(s.contains("Groups ("), "{s}");
     }
+    assert_eq!(
+        t.modes(),
+        (false, true),
+        "running: cursor hidden, alternate screen"
+    );
     // Help and quit.
     t.key("?");
     t.wait_for(3 * SEC, |s| s.contains("Help: cgdash keys"))
@@ -96,6 +101,42 @@ fn dashboard_starts_shows_groups_and_survives_resizes() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(t.dead(), "q did not quit:\n{}", t.screen());
+}
+
+/// The shell gets its terminal back as it was: cursor shown, main screen.
+/// (Run from a shell that outlives cgdash: tmux may drop the last bytes of a
+/// pane whose program has just exited.)
+#[test]
+fn quitting_gives_the_shell_its_cursor_and_screen_back() {
+    let _l = lock();
+    let script = format!(
+        "'{}' --interval 1s; echo cgdash-exited-$?; exec sleep 60",
+        common::cgdash_bin()
+    );
+    let Some(t) = Tmux::start(
+        "restore",
+        80,
+        24,
+        &[("TERM", "xterm-256color")],
+        &["sh", "-c", &script],
+    ) else {
+        return;
+    };
+    t.wait_for(10 * SEC, |s| s.contains("cgdash │") && s.contains("?:help"))
+        .unwrap_or_else(|s| panic!("no dashboard:\n{s}"));
+    assert_eq!(
+        t.modes(),
+        (false, true),
+        "running: cursor hidden, alternate screen"
+    );
+    t.key("q");
+    t.wait_for(5 * SEC, |s| s.contains("cgdash-exited-0"))
+        .unwrap_or_else(|s| panic!("q did not quit cleanly:\n{s}"));
+    assert_eq!(
+        t.modes(),
+        (true, false),
+        "after quitting: the cursor is shown again and the alternate screen left"
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ use cgdash::launch::{self, LaunchSpec, Namespace, StdioMode, Workload};
 use cgdash::sampler::{self, Sampler};
 use cgdash::ui::screen::Screen;
 use cgdash::ui::Dashboard;
+use crossterm::cursor;
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, MouseEventKind};
 use crossterm::terminal::EnterAlternateScreen;
 use nix::sys::signal::{kill, Signal};
@@ -97,8 +98,7 @@ impl TerminalGuard {
     fn enter() -> io::Result<(Term, TerminalGuard)> {
         let previous_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let _ = crossterm::execute!(io::stdout(), DisableMouseCapture);
-            ratatui::restore();
+            leave();
             previous_hook(info);
         }));
         crossterm::terminal::enable_raw_mode()?;
@@ -112,10 +112,18 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
-        let _ = crossterm::execute!(io::stdout(), DisableMouseCapture);
-        ratatui::restore();
-        let _ = io::stdout().flush();
+        leave();
     }
+}
+
+/// Puts the terminal back as the shell had it. The screen hides the cursor
+/// on every frame; it is shown again after leaving the alternate screen
+/// (terminals such as tmux keep that mode per screen).
+fn leave() {
+    let _ = crossterm::execute!(io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    let _ = crossterm::execute!(io::stdout(), cursor::Show);
+    let _ = io::stdout().flush();
 }
 
 /// Terminal events, read on a thread of their own (blocking reads never

@@ -96,6 +96,19 @@ impl Tmux {
             == "1"
     }
 
+    /// The pane's terminal modes: (cursor visible, alternate screen on).
+    pub fn modes(&self) -> (bool, bool) {
+        let out = self.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            &self.name,
+            "#{cursor_flag} #{alternate_on}",
+        ]);
+        let mut it = out.split_whitespace().map(|v| v == "1");
+        (it.next().unwrap_or(false), it.next().unwrap_or(false))
+    }
+
     /// PID of the program in the pane.
     pub fn pid(&self) -> Option<i32> {
         self.tmux(&["display-message", "-p", "-t", &self.name, "#{pane_pid}"])
