@@ -240,6 +240,10 @@ fn errors_are_clear_and_non_zero() {
             "invalid group name",
         ),
         (&["snapshot", "--interval", "soon"], "soon"),
+        // The dashboard, the demo and `run --tui` without a terminal (the
+        // test's stdin/stdout): said at once, nothing started.
+        (&[], "needs a terminal"),
+        (&["demo"], "needs a terminal"),
     ];
     for (args, needle) in cases {
         let (code, out, err) = common::cgdash(args);

@@ -3,7 +3,7 @@
 //! snapshots, signals, and executing the app's effects (limit writes and
 //! launches off the UI path, signals by PID). See `app` (state) and `ui` (drawing).
 
-use std::io::{self, Write as _};
+use std::io::{self, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -56,9 +56,22 @@ pub fn run(interval: Duration) -> anyhow::Result<ExitCode> {
     run_with(Options::new(interval))
 }
 
+/// Fails early, before anything is started, when there is no terminal to
+/// draw on (a pipe, a cron job, `ssh host cgdash` without `-t`).
+pub fn need_terminal() -> anyhow::Result<()> {
+    if io::stdin().is_terminal() && io::stdout().is_terminal() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "the dashboard needs a terminal on stdin and stdout (for a reading without one: cgdash snapshot)"
+        )
+    }
+}
+
 /// Runs the dashboard until the user quits (or SIGTERM/SIGHUP/SIGINT), then
 /// stops and removes every workload it owns.
 pub fn run_with(opts: Options) -> anyhow::Result<ExitCode> {
+    need_terminal()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -84,6 +84,7 @@ fn start(layout: &Layout, d: &Demo, extra: &[&str]) -> Result<Workload, LaunchEr
 }
 
 pub fn run(kind: DemoKind, interval: Duration) -> anyhow::Result<ExitCode> {
+    dashboard::need_terminal()?;
     if let Some(why) = dashboard::read_only_reason() {
         anyhow::bail!("`cgdash demo` creates a cgroup and namespaces: {why}. Run it as root (sudo cgdash demo).");
     }

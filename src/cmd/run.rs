@@ -132,6 +132,7 @@ fn run_in_dashboard(
             "--tui launches into a cgroup cgdash edits: {why}; run without --tui, or as root"
         );
     }
+    super::dashboard::need_terminal()?;
     spec.stdio = StdioMode::Null;
     let w = match launch::launch(layout, &spec) {
         Ok(w) => w,
