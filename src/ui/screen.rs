@@ -50,10 +50,6 @@ impl<B: Backend> Screen<B> {
         self.frame.area.as_size()
     }
 
-    pub fn backend(&self) -> &B {
-        &self.backend
-    }
-
     /// Follows the terminal's size; a new size starts from a cleared screen.
     pub fn autoresize(&mut self) -> Result<(), B::Error> {
         let size = self.backend.size()?;
@@ -66,7 +62,7 @@ impl<B: Backend> Screen<B> {
     fn resize_to(&mut self, size: Size) -> Result<(), B::Error> {
         self.frame.resize(Rect::new(0, 0, size.width, size.height));
         self.backend.clear()?;
-        let blank = fingerprint(&Cell::EMPTY);
+        let blank = fingerprint(&Cell::EMPTY, 1);
         self.shown.clear();
         self.shown.resize(self.frame.content.len(), blank);
         // The Vec keeps its largest capacity; give back what a shrink freed.
@@ -124,7 +120,8 @@ impl<'a> Iterator for Changes<'a> {
             }
             self.i += 1;
             let cell = &self.cells[i];
-            let f = fingerprint(cell);
+            let width = cell.cell_width();
+            let f = fingerprint(cell, width);
             let changed = f != self.shown[i];
             self.shown[i] = f;
             if self.covered > 0 {
@@ -134,7 +131,7 @@ impl<'a> Iterator for Changes<'a> {
             if is_skip(cell) {
                 continue;
             }
-            self.covered = usize::from(cell.cell_width().max(1)) - 1;
+            self.covered = usize::from(width.max(1)) - 1;
             if changed || self.whole_row {
                 let x = (i % self.width) as u16;
                 let y = (i / self.width) as u16;
@@ -147,14 +144,14 @@ impl<'a> Iterator for Changes<'a> {
 
 /// Everything that makes two cells look different (what `Cell`'s `==`
 /// compares: no symbol and `" "` are the same), plus the WIDE bit.
-fn fingerprint(cell: &Cell) -> u64 {
+fn fingerprint(cell: &Cell, width: u16) -> u64 {
     let mut h = Fnv::default();
     cell.symbol().hash(&mut h);
     cell.style().hash(&mut h);
     cell.diff_option.hash(&mut h);
     #[allow(deprecated)]
     cell.skip.hash(&mut h);
-    (h.finish() & !WIDE) | u64::from(cell.cell_width() > 1)
+    (h.finish() & !WIDE) | u64::from(width > 1)
 }
 
 /// Cells a widget asked not to be drawn (e.g. under an image).

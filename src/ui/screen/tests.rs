@@ -202,7 +202,7 @@ fn random_frames(symbols: &[&str], like_ratatui: bool) {
                 .unwrap();
             let want = expected(&frame);
             assert_eq!(
-                shown(screen.backend()),
+                shown(&screen.backend),
                 want.as_slice(),
                 "seed {seed} step {step}: the terminal does not show the frame"
             );
@@ -211,7 +211,7 @@ fn random_frames(symbols: &[&str], like_ratatui: bool) {
                     .draw(|f| f.buffer_mut().content.clone_from(&frame.content))
                     .unwrap();
                 assert_eq!(
-                    shown(screen.backend()),
+                    shown(&screen.backend),
                     shown(reference.backend()),
                     "seed {seed} step {step}: ratatui's Terminal shows something else"
                 );
@@ -279,5 +279,5 @@ fn a_resize_starts_from_a_cleared_screen() {
     assert_eq!(screen.size(), Size::new(6, 2));
     let mut want = Buffer::empty(Rect::new(0, 0, 6, 2));
     want.set_string(0, 0, "abc", Style::default());
-    assert_eq!(shown(screen.backend()), expected(&want).as_slice());
+    assert_eq!(shown(&screen.backend), expected(&want).as_slice());
 }
