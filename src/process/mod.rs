@@ -377,14 +377,12 @@ impl ProcessScanner {
             return Gate::Read(None);
         };
         let l = c.last;
-        let cgroup_due =
-            self.cgroup_refresh > 0 && tick.saturating_sub(c.cgroup_tick) >= self.cgroup_refresh;
         let full_due = (tick + u64::from(pid.unsigned_abs())).is_multiple_of(FULL_EVERY)
             || tick.saturating_sub(c.stat_tick) >= FULL_EVERY;
         if c.ran_ns == 0
             || l.threads != 1
             || matches!(l.state, b'Z' | b'X' | b'x')
-            || cgroup_due
+            || c.cgroup_due(tick, self.cgroup_refresh)
             || full_due
         {
             return Gate::Read(None);
@@ -428,21 +426,23 @@ impl ProcessScanner {
                 None => (None, None),
             },
         };
-        let (n, opened) = self.read_stat(pid)?;
+        let (n, opened) = self.read_kept(pid, Kept::Stat)?;
         let read_at = Instant::now();
         let st = parse_stat(&self.buf[..n])?;
-        let prev = self
-            .cache
-            .get(&pid)
-            .filter(|c| c.starttime == st.starttime)
-            .and_then(|c| Some((self.units.ticks_to_ns(c.last.cpu_ticks), c.read_at?)));
         // Equal names, equal keys; another name (exec, prctl) another key.
         let comm = crate::fnv::hash(st.comm);
-        // Copied only when needed: the buffer is reused for the reads below.
-        let new_comm: Option<Vec<u8>> = match self.cache.get(&pid) {
-            Some(c) if c.starttime == st.starttime && c.comm == comm => None,
-            _ => Some(st.comm.to_vec()),
+        // The same process as last tick (pid and start time): its previous
+        // reading, and whether it still runs the same program.
+        let (prev, same_comm) = match self.cache.get(&pid).filter(|c| c.starttime == st.starttime) {
+            Some(c) => (
+                c.read_at
+                    .map(|t| (self.units.ticks_to_ns(c.last.cpu_ticks), t)),
+                c.comm == comm,
+            ),
+            None => (None, false),
         };
+        // Copied only when needed: the buffer is reused for the reads below.
+        let new_comm = (!same_comm).then(|| st.comm.to_vec());
         // Copy the numbers out: the buffer is reused for the reads below.
         let (ppid, state, starttime) = (st.ppid, st.state, st.starttime);
         let (cpu_ticks, rss_pages, threads) = (
@@ -462,11 +462,11 @@ impl ProcessScanner {
             let mut entry = self.describe(pid, &name, comm, starttime)?;
             (entry.stat_fd, entry.sched_fd) = kept;
             self.cache.insert(pid, entry);
-        } else if self.cgroup_refresh > 0 {
+        } else {
             let due = self
                 .cache
                 .get(&pid)
-                .is_some_and(|c| tick.saturating_sub(c.cgroup_tick) >= self.cgroup_refresh);
+                .is_some_and(|c| c.cgroup_due(tick, self.cgroup_refresh));
             if due {
                 let cgroup = self.read_cgroup(pid)?;
                 if let Some(c) = self.cache.get_mut(&pid) {
@@ -572,39 +572,30 @@ impl ProcessScanner {
         Some(self.intern(path.as_deref().map_or("", display_path)))
     }
 
-    /// `/proc/PID/stat` into the buffer: pread on the kept file if there is
-    /// one, else open and read (returning the file, which the caller may keep).
-    fn read_stat(&mut self, pid: i32) -> Option<(usize, Option<File>)> {
-        if let Some(c) = self.cache.get_mut(&pid) {
-            if let Some(f) = &c.stat_fd {
+    /// `/proc/PID/stat` or `schedstat` into the buffer: pread on the kept
+    /// file if there is one, else open and read (returning the file, which
+    /// the caller may keep).
+    fn read_kept(&mut self, pid: i32, which: Kept) -> Option<(usize, Option<File>)> {
+        if let Some(slot) = self.cache.get_mut(&pid).map(|c| which.slot(c)) {
+            if let Some(f) = slot {
                 match f.read_at(&mut self.buf[..], 0) {
                     Ok(n) if n > 0 => return Some((n, None)),
                     // ESRCH: the process is gone (a new one may have its pid).
-                    _ => c.stat_fd = None,
+                    _ => *slot = None,
                 }
             }
         }
-        self.set_path(pid, "stat");
+        self.set_path(pid, which.file());
         let mut f = File::open(&self.path).ok()?;
         let n = fill(&mut f, &mut self.buf[..])?;
         Some((n, Some(f)))
     }
 
-    /// The task's run time from `/proc/PID/schedstat` (pread on the kept
-    /// file, else open and read, returning the file to keep).
+    /// The task's run time from `/proc/PID/schedstat`, and the file if it
+    /// was opened (to keep).
     fn read_ran(&mut self, pid: i32) -> Option<(u64, Option<File>)> {
-        if let Some(c) = self.cache.get_mut(&pid) {
-            if let Some(f) = &c.sched_fd {
-                match f.read_at(&mut self.buf[..], 0) {
-                    Ok(n) if n > 0 => return Some((parse_ran(&self.buf[..n])?, None)),
-                    _ => c.sched_fd = None,
-                }
-            }
-        }
-        self.set_path(pid, "schedstat");
-        let mut f = File::open(&self.path).ok()?;
-        let n = fill(&mut f, &mut self.buf[..])?;
-        Some((parse_ran(&self.buf[..n])?, Some(f)))
+        let (n, f) = self.read_kept(pid, Kept::Sched)?;
+        Some((parse_ran(&self.buf[..n])?, f))
     }
 
     /// One open/read/close of `/proc/PID/FILE` into the reused buffer.
@@ -628,6 +619,34 @@ impl ProcessScanner {
 impl Cached {
     fn fds(&self) -> usize {
         usize::from(self.stat_fd.is_some()) + usize::from(self.sched_fd.is_some())
+    }
+
+    /// Whether `/proc/PID/cgroup` is due for a re-read (`refresh` 0: never).
+    fn cgroup_due(&self, tick: u64, refresh: u64) -> bool {
+        refresh > 0 && tick.saturating_sub(self.cgroup_tick) >= refresh
+    }
+}
+
+/// The two per-process files kept open between ticks.
+#[derive(Clone, Copy)]
+enum Kept {
+    Stat,
+    Sched,
+}
+
+impl Kept {
+    fn file(self) -> &'static str {
+        match self {
+            Kept::Stat => "stat",
+            Kept::Sched => "schedstat",
+        }
+    }
+
+    fn slot(self, c: &mut Cached) -> &mut Option<File> {
+        match self {
+            Kept::Stat => &mut c.stat_fd,
+            Kept::Sched => &mut c.sched_fd,
+        }
     }
 }
 
