@@ -6,7 +6,13 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use cgdash::cgroup::{knob::parse_settings, CgroupError, Layout, Limit, Mode};
+use cgdash::cgroup::{knob, CgroupError, Layout, Limit, Mode, Setting};
+
+/// Fixture trees stand for a 4-CPU host, whatever runs the tests (cpu=150%
+/// must not depend on this machine's CPU count).
+fn parse_settings(s: &[&str]) -> Result<Vec<Setting>, Vec<knob::KnobError>> {
+    knob::parse_settings_on(s, knob::Host { cpus: 4 })
+}
 
 fn put(dir: &Path, file: &str, contents: &str) {
     fs::create_dir_all(dir).unwrap();

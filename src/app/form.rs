@@ -168,7 +168,7 @@ impl EditForm {
             match Setting::parse_value(knob, &f.input) {
                 Ok(s) => {
                     settings.push(s);
-                    if let Ok(old) = Setting::parse_value(knob, &f.original) {
+                    if let Ok(old) = Setting::parse_current(knob, &f.original) {
                         undo.push(old);
                     }
                 }

@@ -2,6 +2,7 @@ use std::io;
 use std::path::PathBuf;
 
 use super::knob::{Knob, KnobError};
+use super::write::{LeftChanged, Rollback};
 
 /// Errors of the cgroup layer. Every variant that touched a file carries it.
 #[derive(Debug, thiserror::Error)]
@@ -24,13 +25,15 @@ pub enum CgroupError {
     Knob(#[from] KnobError),
     #[error("{knob} is not supported here: {why}")]
     Unsupported { knob: Knob, why: String },
-    #[error("the kernel refused {value:?} for {knob} in {path}: {meaning} ({source})")]
+    #[error("the kernel refused {value:?} for {knob} in {path}: {meaning} ({source}){rollback}")]
     Refused {
         knob: Knob,
         path: PathBuf,
         value: String,
         meaning: String,
         source: io::Error,
+        /// What became of the files written before the refused one.
+        rollback: Rollback,
     },
     #[error("cannot write {path}: {meaning} ({source})")]
     Write {
@@ -50,6 +53,15 @@ pub enum CgroupError {
 }
 
 impl CgroupError {
+    /// Files a refused write left changed because their restore failed
+    /// (empty: the call changed nothing).
+    pub fn left_changed(&self) -> &[LeftChanged] {
+        match self {
+            CgroupError::Refused { rollback, .. } => &rollback.left_changed,
+            _ => &[],
+        }
+    }
+
     /// Raw OS error, for callers that branch on it (e.g. EACCES → read-only mode).
     pub fn errno(&self) -> Option<i32> {
         match self {
@@ -88,6 +100,12 @@ pub fn explain_write_errno(knob: Option<Knob>, err: &io::Error) -> String {
         }
         libc::ENOENT => "the group (or this file) disappeared".into(),
         libc::ENOSPC => "no CPUs or memory nodes in the group's cpuset".into(),
+        libc::ERANGE => match knob {
+            Some(Knob::CpusetCpus | Knob::CpusetMems) => {
+                "names a CPU or memory node this machine does not have".into()
+            }
+            _ => "out of range for this kernel".into(),
+        },
         libc::EROFS => "the cgroup filesystem is mounted read-only".into(),
         libc::EOPNOTSUPP => "not supported by this kernel".into(),
         _ => err.to_string(),

@@ -1,8 +1,11 @@
 //! The knob grammar shared by `cgdash set`, `cgdash run --cpu …`, the
 //! dashboard's editor and config files: names, value syntax, validation.
 //!
-//! Parsing is pure and happens before anything is written. Translating a
-//! parsed value into v1 or v2 files lives in `write.rs` (one place).
+//! Parsing happens before anything is written. It is pure given a [`Host`]
+//! (the one fact about the machine validation needs: its CPU count); the
+//! `parse*` shorthands use this machine, the `*_on` forms take the host as a
+//! value so tests can fix it. Translating a parsed value into v1 or v2 files
+//! lives in `write.rs` (one place).
 
 use std::fmt;
 
@@ -63,7 +66,10 @@ impl Knob {
             "memory.high" => Knob::MemoryHigh,
             "memory.swap" | "memory.swap.max" => Knob::MemorySwap,
             "pids" | "pids.max" => Knob::Pids,
-            "cpuset.cpus" | "cpus" => Knob::CpusetCpus,
+            // `cpus` is docker's `--cpus`: cores of quota (0.5 = 50 %), the
+            // same thing `cpu=` accepts. Never a cpuset (that is `cpuset.cpus`).
+            "cpus" => Knob::Cpu,
+            "cpuset.cpus" => Knob::CpusetCpus,
             "cpuset.mems" | "mems" => Knob::CpusetMems,
             "freeze" | "frozen" => Knob::Freeze,
             _ => return None,
@@ -93,8 +99,28 @@ impl fmt::Display for Knob {
     }
 }
 
-/// CPU quota as typed by the user. Stored in millicores-per-mille precision
-/// (percent of one CPU as f64 would also do, but a fixed point keeps `Eq`).
+/// What validation needs to know about the machine the value is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Host {
+    /// Online CPUs. A CPU quota above `cpus × 100 %` limits nothing.
+    pub cpus: u32,
+}
+
+impl Host {
+    /// This machine: its online CPUs (`sysconf(_SC_NPROCESSORS_ONLN)`, not
+    /// `available_parallelism`, which shrinks with cgdash's own cgroup quota
+    /// and affinity while the limit being set is for another group).
+    pub fn this() -> Host {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        Host {
+            cpus: u32::try_from(n).ok().filter(|&n| n > 0).unwrap_or(1),
+        }
+    }
+}
+
+/// CPU quota as typed by the user, in hundredths of a percent of one CPU
+/// (percent as f64 would also do, but a fixed point keeps `Eq`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CpuQuota {
     Max,
@@ -188,23 +214,47 @@ pub enum KnobError {
         value: String,
         why: String,
     },
+    /// Well-formed, but meaningless on this host (a CPU quota above its CPUs).
+    #[error("invalid value `{value}` for {knob}: {why}")]
+    AboveHost {
+        knob: Knob,
+        value: String,
+        why: String,
+    },
     #[error("{0} is given twice")]
     Duplicate(Knob),
 }
 
 impl Setting {
-    /// Parses `KNOB=VALUE`.
+    /// Parses `KNOB=VALUE` for this machine.
     pub fn parse(s: &str) -> Result<Setting, KnobError> {
+        Setting::parse_on(s, Host::this())
+    }
+
+    /// Parses `KNOB=VALUE` for `host`.
+    pub fn parse_on(s: &str, host: Host) -> Result<Setting, KnobError> {
         let (name, value) = s
             .split_once('=')
             .ok_or_else(|| KnobError::NotAssignment(s.to_string()))?;
         let knob =
             Knob::from_name(name).ok_or_else(|| KnobError::UnknownKnob(name.trim().to_string()))?;
-        Setting::parse_value(knob, value)
+        Setting::parse_value_on(knob, value, host)
     }
 
-    /// Parses the value for a known knob (what the editor and `--cpu` use).
+    /// Parses the value for a known knob on this machine (what the editor uses).
     pub fn parse_value(knob: Knob, raw: &str) -> Result<Setting, KnobError> {
+        Setting::parse_value_on(knob, raw, Host::this())
+    }
+
+    /// Parses a value the kernel already holds (an editor's undo entry): the
+    /// syntax is checked but not whether it fits this host, so a quota set
+    /// by someone else (say 400 % on 2 CPUs) can still be restored.
+    pub fn parse_current(knob: Knob, raw: &str) -> Result<Setting, KnobError> {
+        Setting::parse_value_on(knob, raw, Host { cpus: u32::MAX })
+    }
+
+    /// Parses the value for a known knob, for `host`.
+    pub fn parse_value_on(knob: Knob, raw: &str, host: Host) -> Result<Setting, KnobError> {
         let v = raw.trim();
         let bad = |why: &str| KnobError::BadValue {
             knob,
@@ -215,7 +265,17 @@ impl Setting {
             return Err(bad("empty"));
         }
         let value = match knob {
-            Knob::Cpu => Value::Cpu(parse_cpu(v).map_err(|w| bad(&w))?),
+            Knob::Cpu => {
+                let q = parse_cpu(v).map_err(|w| bad(&w))?;
+                if let Some(why) = cpu_above_host(v, q, host) {
+                    return Err(KnobError::AboveHost {
+                        knob,
+                        value: raw.to_string(),
+                        why,
+                    });
+                }
+                Value::Cpu(q)
+            }
             Knob::CpuPeriod => {
                 let us = parse_duration_us(v).map_err(|w| bad(&w))?;
                 if !(1_000..=1_000_000).contains(&us) {
@@ -261,10 +321,18 @@ impl Setting {
 /// Parses many `KNOB=VALUE`s, all of them, before anything is written.
 /// Returns every error, not just the first, so a user fixes them in one go.
 pub fn parse_settings<S: AsRef<str>>(args: &[S]) -> Result<Vec<Setting>, Vec<KnobError>> {
+    parse_settings_on(args, Host::this())
+}
+
+/// [`parse_settings`] for `host`.
+pub fn parse_settings_on<S: AsRef<str>>(
+    args: &[S],
+    host: Host,
+) -> Result<Vec<Setting>, Vec<KnobError>> {
     let mut out: Vec<Setting> = Vec::new();
     let mut errors = Vec::new();
     for a in args {
-        match Setting::parse(a.as_ref()) {
+        match Setting::parse_on(a.as_ref(), host) {
             Ok(s) => {
                 if out.iter().any(|o| o.knob == s.knob) {
                     errors.push(KnobError::Duplicate(s.knob));
@@ -311,6 +379,43 @@ fn parse_cpu(v: &str) -> Result<CpuQuota, String> {
         return Err("more than 1000 CPUs".into());
     }
     Ok(CpuQuota::from_percent(percent))
+}
+
+/// Why a well-formed quota `q` (typed as `v`) is no limit on `host`, if it
+/// is not: above every CPU it limits nothing, and it is almost always a unit
+/// slip (`cpu=20` is 20 cores, not 20 %), so it is refused with the guess.
+fn cpu_above_host(v: &str, q: CpuQuota, host: Host) -> Option<String> {
+    let percent = q.percent()?;
+    let cpus = host.cpus.max(1);
+    let ceiling = f64::from(cpus) * 100.0;
+    if percent <= ceiling {
+        return None;
+    }
+    let host_cpus = format!(
+        "this host's {cpus} CPU{} (at most {}%)",
+        if cpus == 1 { "" } else { "s" },
+        format_decimal(ceiling)
+    );
+    Some(if v.ends_with('%') {
+        format!(
+            "{}% is {} CPUs, more than {host_cpus}, so it would limit nothing",
+            format_decimal(percent),
+            format_decimal(percent / 100.0),
+        )
+    } else {
+        // Typed as cores: the same number as a percent is the likely intent.
+        let cores = percent / 100.0;
+        let hint = if cores <= ceiling {
+            format!("; did you mean cpu={}%?", format_decimal(cores))
+        } else {
+            String::new()
+        };
+        format!(
+            "{} cores ({}%) is more than {host_cpus}, so it would limit nothing{hint}",
+            format_decimal(cores),
+            format_decimal(percent),
+        )
+    })
 }
 
 /// Durations: `100ms`, `50000us`, `1s`, bare numbers are µs (the kernel's unit).
@@ -436,8 +541,69 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 mod tests {
     use super::*;
 
+    /// Unit tests run on whatever machine: fix the host.
+    const FOUR: Host = Host { cpus: 4 };
+    const TWO: Host = Host { cpus: 2 };
+
     fn ok(s: &str) -> Setting {
-        Setting::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+        Setting::parse_on(s, FOUR).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn err_on(s: &str, host: Host) -> String {
+        match Setting::parse_on(s, host) {
+            Ok(v) => panic!("{s} should be refused on {host:?}, parsed as {v}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn hv_cpu_above_the_host_is_refused_with_a_guess() {
+        // issue 11 #7: `cpu=20` on 2 CPUs was 20 cores (2000 %), no limit at all.
+        let e = err_on("cpu=20", TWO);
+        assert!(e.contains("did you mean cpu=20%?"), "{e}");
+        assert!(e.contains("2000%") && e.contains("2 CPUs"), "{e}");
+        let e = err_on("cpu=5000%", TWO);
+        assert!(e.contains("50 CPUs") && e.contains("at most 200%"), "{e}");
+        assert!(!e.contains("did you mean"), "5000% is no unit slip: {e}");
+        // Too big even as a percent: no guess that is wrong too.
+        let e = err_on("cpu=500", TWO);
+        assert!(!e.contains("did you mean"), "{e}");
+        assert!(matches!(
+            Setting::parse_on("cpu=3", TWO),
+            Err(KnobError::AboveHost {
+                knob: Knob::Cpu,
+                ..
+            })
+        ));
+        // Up to every CPU is fine, and the same value fits a bigger host.
+        assert_eq!(
+            Setting::parse_on("cpu=2", TWO).map(|s| s.value),
+            Ok(Value::Cpu(CpuQuota::CentiPercent(20_000)))
+        );
+        assert!(Setting::parse_on("cpu=200%", TWO).is_ok());
+        assert!(Setting::parse_on("cpu=20", Host { cpus: 32 }).is_ok());
+        assert!(Setting::parse_on("cpu=max", Host { cpus: 1 }).is_ok());
+        // The editor and `run --cpu` go through parse_value / parse_settings.
+        assert!(Setting::parse_value_on(Knob::Cpu, "5000%", TWO).is_err());
+        let errs = parse_settings_on(&["cpu=20", "pids=5"], TWO).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        // An undo entry restores what the kernel held, whatever it was.
+        assert!(Setting::parse_current(Knob::Cpu, "2000%").is_ok());
+        assert!(Setting::parse_current(Knob::Cpu, "abc").is_err());
+    }
+
+    #[test]
+    fn hv_cpus_is_dockers_quota_never_a_cpuset() {
+        // issue 11 #8: docker's --cpus=0.5 is half a core of quota.
+        assert_eq!(ok("cpus=0.5"), ok("cpu=50%"));
+        assert_eq!(ok("cpus=1").knob, Knob::Cpu);
+        assert_eq!(ok("cpus=1.5").to_string(), "cpu=150%");
+        assert!(err_on("cpus=20", TWO).contains("did you mean cpu=20%?"));
+        assert_eq!(ok("cpuset.cpus=1").knob, Knob::CpusetCpus);
+        assert!(matches!(
+            parse_settings_on(&["cpu=1", "cpus=1"], FOUR).unwrap_err()[..],
+            [KnobError::Duplicate(Knob::Cpu)]
+        ));
     }
 
     #[test]
@@ -464,7 +630,7 @@ mod tests {
             Limit::Value(150_000)
         );
         for bad in ["cpu=-5", "cpu=0", "cpu=abc", "cpu=0.5%", "cpu=", "cpu=nan"] {
-            assert!(Setting::parse(bad).is_err(), "{bad} should fail");
+            assert!(Setting::parse_on(bad, FOUR).is_err(), "{bad} should fail");
         }
     }
 
@@ -518,8 +684,11 @@ mod tests {
             Setting::parse("cpu"),
             Err(KnobError::NotAssignment(_))
         ));
-        let errs =
-            parse_settings(&["cpu=-5", "memory=12Q", "pids=abc", "cpu=1", "cpu=2"]).unwrap_err();
+        let errs = parse_settings_on(
+            &["cpu=-5", "memory=12Q", "pids=abc", "cpu=1", "cpu=2"],
+            FOUR,
+        )
+        .unwrap_err();
         assert_eq!(errs.len(), 4, "{errs:?}");
     }
 

@@ -22,7 +22,7 @@ pub use layout::{Hierarchy, Layout, Mode, Version};
 pub use manage::primary_path_of;
 pub use reader::GroupReader;
 pub use stats::*;
-pub use write::{Applied, FileWrite};
+pub use write::{Applied, FileWrite, LeftChanged, Rollback};
 
 /// Checks a user-supplied group name: relative, no `..`, no empty components.
 /// Returns the normalised form (`""` for the root).

@@ -107,18 +107,40 @@ impl Layout {
                 }
                 (Knob::Memory, Value::Bytes(l)) => {
                     let (dir, v) = self.knob_dir(group, "memory", s.knob)?;
-                    vec![match v {
-                        Version::V1 => FileWrite {
-                            knob: s.knob,
-                            path: dir.join("memory.limit_in_bytes"),
-                            contents: v1_bytes(*l),
-                        },
-                        Version::V2 => FileWrite {
+                    match v {
+                        Version::V1 => {
+                            let memory = FileWrite {
+                                knob: s.knob,
+                                path: dir.join("memory.limit_in_bytes"),
+                                contents: v1_bytes(*l),
+                            };
+                            // v1 limits memory+swap as one number (memsw ≥ memory):
+                            // moving memory alone would change the swap allowance
+                            // (or be refused), so memsw moves with it unless
+                            // memory.swap is set in the same call.
+                            let swap_setting = settings.iter().any(|o| o.knob == Knob::MemorySwap);
+                            match (swap_setting, v1_memsw_follow(&dir, *l)) {
+                                (false, Some(MemswFollow { write, grows: true })) => {
+                                    vec![write, memory]
+                                }
+                                (
+                                    false,
+                                    Some(MemswFollow {
+                                        write,
+                                        grows: false,
+                                    }),
+                                ) => {
+                                    vec![memory, write]
+                                }
+                                _ => vec![memory],
+                            }
+                        }
+                        Version::V2 => vec![FileWrite {
                             knob: s.knob,
                             path: dir.join("memory.max"),
                             contents: v2_limit(*l),
-                        },
-                    }]
+                        }],
+                    }
                 }
                 (Knob::MemoryHigh, Value::Bytes(l)) => {
                     let (dir, v) = self.knob_dir(group, "memory", s.knob)?;
@@ -254,32 +276,38 @@ impl Layout {
     }
 
     /// Validates and writes `settings` to `group`. All-or-nothing: if the
-    /// kernel refuses one write, the ones already made are restored.
+    /// kernel refuses one write, the ones already made are restored, and when
+    /// a restore fails the error names every file left changed.
     pub fn apply(&self, group: &str, settings: &[Setting]) -> Result<Vec<Applied>, CgroupError> {
         let plan = self.plan(group, settings)?;
         let writes: Vec<&FileWrite> = plan.iter().flat_map(|a| &a.writes).collect();
-        // Old contents, to roll back. v1 "FREEZING" can't be written back; THAWED is the safe undo.
-        let old: Vec<Option<String>> = writes
-            .iter()
-            .map(|w| {
-                fs::read_to_string(&w.path)
-                    .ok()
-                    .map(|t| restore_form(&w.path, t.trim()))
-            })
-            .collect();
+        // Old contents, to roll back, in the form the kernel accepts back. A
+        // file whose old value can't be read could not be restored: refuse
+        // before writing anything (the last write never needs restoring).
+        let mut old: Vec<String> = Vec::with_capacity(writes.len());
+        for (i, w) in writes.iter().enumerate() {
+            match fs::read_to_string(&w.path) {
+                Ok(t) => old.push(restore_form(&w.path, t.trim())),
+                Err(_) if i + 1 == writes.len() => old.push(String::new()),
+                Err(source) => {
+                    return Err(CgroupError::Read {
+                        path: w.path.clone(),
+                        source,
+                    })
+                }
+            }
+        }
         for (i, w) in writes.iter().enumerate() {
             if let Err(source) = write_file(&w.path, &w.contents) {
-                for (j, prev) in writes[..i].iter().enumerate().rev() {
-                    if let Some(o) = &old[j] {
-                        let _ = write_file(&prev.path, o);
-                    }
-                }
+                let meaning = refusal_meaning(w, &source);
+                let rollback = restore(&writes[..i], &old[..i]);
                 return Err(CgroupError::Refused {
                     knob: w.knob,
                     path: w.path.clone(),
                     value: w.contents.clone(),
-                    meaning: explain_write_errno(Some(w.knob), &source),
+                    meaning,
                     source,
+                    rollback,
                 });
             }
         }
@@ -408,6 +436,47 @@ fn order_writes(plan: &mut [Applied]) {
     });
 }
 
+/// The memsw write that keeps a v1 group's swap allowance when its memory
+/// limit becomes `new_memory`, and whether memsw grows (then it goes first,
+/// so memory ≤ memsw holds after each write). `None` when there is nothing
+/// to keep: no swap accounting, memsw unlimited, or unreadable files (then the
+/// memory write goes alone and a kernel refusal is explained).
+struct MemswFollow {
+    write: FileWrite,
+    grows: bool,
+}
+
+fn v1_memsw_follow(dir: &std::path::Path, new_memory: Limit) -> Option<MemswFollow> {
+    let read = |f: &str| {
+        fs::read_to_string(dir.join(f))
+            .ok()
+            .and_then(|t| parse::v1_memory_limit(&t))
+    };
+    let Some(Limit::Value(memsw)) = read("memory.memsw.limit_in_bytes") else {
+        return None;
+    };
+    let Some(Limit::Value(memory)) = read("memory.limit_in_bytes") else {
+        return None;
+    };
+    let allowance = memsw.checked_sub(memory)?;
+    // Unlimited memory with limited swap can't be said on v1: both go.
+    let new_memsw = match new_memory {
+        Limit::Max => Limit::Max,
+        Limit::Value(m) => Limit::Value(m.saturating_add(allowance)),
+    };
+    Some(MemswFollow {
+        grows: match new_memsw {
+            Limit::Max => true,
+            Limit::Value(n) => n >= memsw,
+        },
+        write: FileWrite {
+            knob: Knob::MemorySwap,
+            path: dir.join("memory.memsw.limit_in_bytes"),
+            contents: v1_bytes(new_memsw),
+        },
+    })
+}
+
 fn v1_bytes(l: Limit) -> String {
     match l {
         Limit::Max => "-1".into(),
@@ -422,10 +491,160 @@ fn v2_limit(l: Limit) -> String {
     }
 }
 
-/// Old file contents in the form the kernel accepts back.
+/// What a refused multi-file write did to the files written before it.
+#[derive(Debug, Default)]
+pub struct Rollback {
+    /// Written earlier in the call, then put back (checked by reading back).
+    pub restored: Vec<PathBuf>,
+    /// Written earlier in the call and NOT put back: the restore failed.
+    pub left_changed: Vec<LeftChanged>,
+}
+
+/// A file a failed rollback left changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftChanged {
+    pub path: PathBuf,
+    /// What it held before the call (in the form that was written back).
+    pub old: String,
+    /// What it holds now (`None`: unreadable).
+    pub now: Option<String>,
+    /// Why the restore failed.
+    pub why: String,
+}
+
+impl std::fmt::Display for Rollback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |v: &mut dyn Iterator<Item = &PathBuf>| {
+            v.map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.left_changed.is_empty() {
+            write!(f, "; UNDO FAILED, left changed: ")?;
+            for (i, l) in self.left_changed.iter().enumerate() {
+                let now = match &l.now {
+                    Some(n) => format!("{n:?}"),
+                    None => "unreadable".into(),
+                };
+                if i > 0 {
+                    f.write_str("; ")?;
+                }
+                write!(
+                    f,
+                    "{} holds {now}, was {:?} ({})",
+                    l.path.display(),
+                    l.old,
+                    l.why
+                )?;
+            }
+            if !self.restored.is_empty() {
+                write!(f, "; restored: {}", names(&mut self.restored.iter()))?;
+            }
+        } else if !self.restored.is_empty() {
+            write!(
+                f,
+                "; the earlier writes were undone ({})",
+                names(&mut self.restored.iter())
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `old` back to the files of `done`, newest first (the reverse of
+/// the order that kept every step valid), and reads each back to check.
+fn restore(done: &[&FileWrite], old: &[String]) -> Rollback {
+    let mut r = Rollback::default();
+    for (w, o) in done.iter().zip(old).rev() {
+        let failure = match write_file(&w.path, o) {
+            Err(e) => Some(format!(
+                "writing it back: {}",
+                explain_write_errno(Some(w.knob), &e)
+            )),
+            Ok(()) => match fs::read_to_string(&w.path) {
+                Ok(t) if restore_form(&w.path, t.trim()) == *o => None,
+                Ok(_) => Some("written back, but it reads differently".into()),
+                Err(e) => Some(format!("written back, but reading it failed: {e}")),
+            },
+        };
+        match failure {
+            None => r.restored.push(w.path.clone()),
+            Some(why) => r.left_changed.push(LeftChanged {
+                path: w.path.clone(),
+                old: o.clone(),
+                now: fs::read_to_string(&w.path)
+                    .ok()
+                    .map(|t| t.trim().to_string()),
+                why,
+            }),
+        }
+    }
+    r
+}
+
+/// A kernel refusal in words, with the numbers that explain it where the
+/// errno alone would mislead: on v1 EINVAL for memory means "above memsw".
+fn refusal_meaning(w: &FileWrite, err: &std::io::Error) -> String {
+    let generic = explain_write_errno(Some(w.knob), err);
+    if err.raw_os_error() != Some(libc::EINVAL) {
+        return generic;
+    }
+    let file = w.path.file_name().and_then(|n| n.to_str());
+    let Some(dir) = w.path.parent() else {
+        return generic;
+    };
+    let read = |f: &str| {
+        fs::read_to_string(dir.join(f))
+            .ok()
+            .and_then(|t| parse::v1_memory_limit(&t))
+    };
+    let shown = |l: Limit| match l {
+        Limit::Max => "unlimited".to_string(),
+        Limit::Value(b) => super::knob::format_size(b),
+    };
+    let new = parse::v1_memory_limit(&w.contents).or(match w.contents.trim() {
+        "-1" => Some(Limit::Max),
+        _ => None,
+    });
+    match (file, new) {
+        (Some("memory.limit_in_bytes"), Some(new)) => match read("memory.memsw.limit_in_bytes") {
+            Some(memsw) => format!(
+                "on cgroup v1 the memory limit may not exceed the memory+swap limit, and {} > memory.memsw.limit_in_bytes {} (set memory.swap= in the same call to choose the swap allowance)",
+                shown(new),
+                shown(memsw)
+            ),
+            None => generic,
+        },
+        (Some("memory.memsw.limit_in_bytes"), Some(new)) => match read("memory.limit_in_bytes") {
+            Some(memory) => format!(
+                "on cgroup v1 the memory+swap limit may not be below the memory limit, and {} < memory.limit_in_bytes {}",
+                shown(new),
+                shown(memory)
+            ),
+            None => generic,
+        },
+        _ => generic,
+    }
+}
+
+/// Old file contents in the form the kernel accepts back. v1 `freezer.state`
+/// reads FROZEN/FREEZING also when only an ancestor is frozen, and FREEZING
+/// can't be written: the group's own request is `freezer.self_freezing`, so
+/// that is what goes back (FREEZING → FROZEN when that file is missing: the
+/// freeze was under way, undoing it would thaw what someone else froze).
 fn restore_form(path: &std::path::Path, old: &str) -> String {
     match path.file_name().and_then(|n| n.to_str()) {
-        Some("freezer.state") if old == "FREEZING" => "FROZEN".into(),
+        Some("freezer.state") => {
+            let own = path
+                .parent()
+                .and_then(|d| fs::read_to_string(d.join("freezer.self_freezing")).ok());
+            match own.as_deref().map(str::trim) {
+                Some("1") => "FROZEN".into(),
+                Some("0") => "THAWED".into(),
+                _ if old == "FREEZING" => "FROZEN".into(),
+                _ => old.to_string(),
+            }
+        }
         _ => old.to_string(),
     }
 }
@@ -458,4 +677,62 @@ fn not_mounted(knob: Knob, controller: &str) -> CgroupError {
 pub(crate) fn write_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
     let mut f = OpenOptions::new().write(true).truncate(true).open(path)?;
     f.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(dir: &std::path::Path, file: &str, text: &str) {
+        fs::write(dir.join(file), text).unwrap();
+    }
+
+    #[test]
+    fn hv_v1_memory_refusal_names_the_memsw_limit() {
+        // issue 11 #9: "out of range or malformed" hid the real cause.
+        let t = tempfile::tempdir().unwrap();
+        put(t.path(), "memory.memsw.limit_in_bytes", "268435456\n");
+        put(t.path(), "memory.limit_in_bytes", "268435456\n");
+        let einval = std::io::Error::from_raw_os_error(libc::EINVAL);
+        let w = FileWrite {
+            knob: Knob::Memory,
+            path: t.path().join("memory.limit_in_bytes"),
+            contents: (512u64 << 20).to_string(),
+        };
+        let m = refusal_meaning(&w, &einval);
+        assert!(
+            m.contains("memory+swap") && m.contains("512M > memory.memsw.limit_in_bytes 256M"),
+            "{m}"
+        );
+        let w = FileWrite {
+            knob: Knob::MemorySwap,
+            path: t.path().join("memory.memsw.limit_in_bytes"),
+            contents: (128u64 << 20).to_string(),
+        };
+        let m = refusal_meaning(&w, &einval);
+        assert!(m.contains("128M < memory.limit_in_bytes 256M"), "{m}");
+        // Other errnos keep the generic words.
+        let ebusy = std::io::Error::from_raw_os_error(libc::EBUSY);
+        assert!(refusal_meaning(&w, &ebusy).contains("current usage"));
+    }
+
+    #[test]
+    fn hv_freezer_restores_the_groups_own_request() {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("freezer.state");
+        // Without self_freezing: FREEZING was heading to FROZEN.
+        assert_eq!(restore_form(&state, "FREEZING"), "FROZEN");
+        assert_eq!(restore_form(&state, "THAWED"), "THAWED");
+        // Frozen only through an ancestor: the group's own state is THAWED,
+        // and writing FROZEN back would freeze it itself.
+        put(t.path(), "freezer.self_freezing", "0\n");
+        assert_eq!(restore_form(&state, "FROZEN"), "THAWED");
+        assert_eq!(restore_form(&state, "FREEZING"), "THAWED");
+        put(t.path(), "freezer.self_freezing", "1\n");
+        assert_eq!(restore_form(&state, "FREEZING"), "FROZEN");
+        assert_eq!(
+            restore_form(t.path().join("pids.max").as_path(), "max"),
+            "max"
+        );
+    }
 }

@@ -376,6 +376,7 @@ fn explain(e: &CgroupError) -> String {
             value,
             meaning,
             source,
+            rollback,
             ..
         } => {
             let file = path
@@ -386,7 +387,7 @@ fn explain(e: &CgroupError) -> String {
                 .raw_os_error()
                 .map(|n| format!("{:?}", nix::errno::Errno::from_raw(n)))
                 .unwrap_or_else(|| source.to_string());
-            format!("the kernel refused {file} ← {value}: {meaning} ({errno})")
+            format!("the kernel refused {file} ← {value}: {meaning} ({errno}){rollback}")
         }
         other => other.to_string(),
     }

@@ -1,17 +1,26 @@
 //! `cgdash set GROUP KNOB=VALUE…`: validate everything, then write, all or nothing.
 
+use std::io::{self, Write as _};
 use std::process::ExitCode;
 
 use cgdash::cgroup::{self, knob, Layout};
+
+use super::write_stdout;
+
+/// One line on stderr. Not `eprintln!`: that panics (and aborts) when stderr
+/// is gone, and a lost message must not turn into a crash after a write.
+fn say(line: &str) {
+    let _ = writeln!(io::stderr().lock(), "cgdash: {line}");
+}
 
 pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
     let parsed = match knob::parse_settings(settings) {
         Ok(p) => p,
         Err(errors) => {
             for e in &errors {
-                eprintln!("cgdash: {e}");
+                say(&e.to_string());
             }
-            eprintln!("cgdash: nothing was written");
+            say("nothing was written");
             return Ok(ExitCode::from(2));
         }
     };
@@ -19,29 +28,51 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
     let layout = Layout::detect()?;
     match layout.apply(&group, &parsed) {
         Ok(applied) => {
-            for a in applied {
+            let mut report = String::new();
+            for a in &applied {
                 let files: Vec<String> = a
                     .writes
                     .iter()
                     .map(|w| format!("{} ← {}", w.path.display(), w.contents))
                     .collect();
-                println!(
-                    "{}: {} ({})",
+                report.push_str(&format!(
+                    "{}: {} ({})\n",
                     cgroup::display_path(&group),
                     a.setting,
                     files.join(", ")
-                );
+                ));
+            }
+            // The change is made whether or not anyone can read about it:
+            // say so on stderr, and exit 1 for the lost output.
+            if let Err(e) = write_stdout(&report) {
+                say(&format!(
+                    "cannot write to stdout: {e}; the change WAS made: {}",
+                    applied
+                        .iter()
+                        .map(|a| a.setting.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+                return Ok(ExitCode::from(1));
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("cgdash: {e}");
+            say(&e.to_string());
             if e.errno() == Some(libc::EACCES) && !nix::unistd::geteuid().is_root() {
-                eprintln!(
-                    "cgdash: `set` needs root, or a group delegated to you (owned cgroup files)"
-                );
+                say("`set` needs root, or a group delegated to you (owned cgroup files)");
             }
-            eprintln!("cgdash: nothing was changed");
+            if e.left_changed().is_empty() {
+                say("nothing was changed");
+            } else {
+                for l in e.left_changed() {
+                    say(&format!(
+                        "LEFT CHANGED: {} (was {:?}; write it back by hand)",
+                        l.path.display(),
+                        l.old
+                    ));
+                }
+            }
             Ok(ExitCode::from(1))
         }
     }
