@@ -33,7 +33,7 @@ pub enum CgroupError {
         meaning: String,
         source: io::Error,
         /// What became of the files written before the refused one.
-        rollback: Rollback,
+        rollback: Box<Rollback>,
     },
     #[error("cannot write {path}: {meaning} ({source})")]
     Write {

@@ -298,9 +298,12 @@ impl Setting {
                     Value::Count(Limit::Max)
                 } else {
                     let n: u64 = v.parse().map_err(|_| bad("not a whole number"))?;
-                    // The kernel's pids.max is an int; larger values are EINVAL.
-                    if n > i32::MAX as u64 {
-                        return Err(bad("too large"));
+                    // The kernel refuses pids.max ≥ PIDS_MAX = PID_MAX_LIMIT + 1
+                    // (EINVAL); PID_MAX_LIMIT is 4194304 on 64-bit kernels.
+                    if n > PID_MAX_LIMIT {
+                        return Err(bad(&format!(
+                            "the kernel's largest pids.max is {PID_MAX_LIMIT} (use max for no limit)"
+                        )));
                     }
                     Value::Count(Limit::Value(n))
                 }
@@ -349,6 +352,10 @@ pub fn parse_settings_on<S: AsRef<str>>(
         Err(errors)
     }
 }
+
+/// The most pids a 64-bit kernel can have (`PID_MAX_LIMIT`), and so the
+/// largest `pids.max` it accepts.
+const PID_MAX_LIMIT: u64 = 4 * 1024 * 1024;
 
 fn is_max(v: &str) -> bool {
     matches!(
@@ -663,6 +670,9 @@ mod tests {
         assert_eq!(ok("pids=64").value, Value::Count(Limit::Value(64)));
         assert_eq!(ok("pids=max").value, Value::Count(Limit::Max));
         assert!(Setting::parse("pids=abc").is_err());
+        // The kernel's own bound (measured: 4194305 is EINVAL on 6.1).
+        assert!(ok("pids=4194304").value == Value::Count(Limit::Value(4_194_304)));
+        assert!(Setting::parse("pids=4194305").is_err());
         assert_eq!(ok("cpuset.cpus=0-1, 3").value, Value::List("0-1,3".into()));
         assert!(Setting::parse("cpuset.cpus=3-1").is_err());
         assert!(Setting::parse("cpuset.cpus=a").is_err());

@@ -230,7 +230,6 @@ fn v2_controllers(mount: &Path) -> Vec<String> {
         .split_whitespace()
         .map(str::to_string)
         .collect();
-    // cpu.stat (usage) exists in every v2 group even without the cpu controller.
     c.sort();
     c
 }

@@ -1,7 +1,9 @@
 //! Writing knobs: the one place where cgdash's knob values are translated to
 //! v1 or v2 files. Plan everything first (validation, unsupported knobs,
-//! permissions), then write; on a kernel refusal, restore what was already
-//! written in this call, so a multi-knob `set` is all-or-nothing.
+//! permissions, old values to restore), then write; on a kernel refusal,
+//! restore what was already written in this call, so a multi-knob `set` is
+//! all-or-nothing — and when a restore itself fails, the error names every
+//! file left changed ([`Rollback`]) instead of claiming nothing changed.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
@@ -300,7 +302,7 @@ impl Layout {
         for (i, w) in writes.iter().enumerate() {
             if let Err(source) = write_file(&w.path, &w.contents) {
                 let meaning = refusal_meaning(w, &source);
-                let rollback = restore(&writes[..i], &old[..i]);
+                let rollback = Box::new(restore(&writes[..i], &old[..i]));
                 return Err(CgroupError::Refused {
                     knob: w.knob,
                     path: w.path.clone(),
