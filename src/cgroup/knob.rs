@@ -398,28 +398,24 @@ fn cpu_above_host(v: &str, q: CpuQuota, host: Host) -> Option<String> {
     if percent <= ceiling {
         return None;
     }
-    let host_cpus = format!(
-        "this host's {cpus} CPU{} (at most {}%)",
-        if cpus == 1 { "" } else { "s" },
-        format_decimal(ceiling)
-    );
+    let host_cpus = format!("this host's {cpus} CPU{}", if cpus == 1 { "" } else { "s" });
     Some(if v.ends_with('%') {
         format!(
-            "{}% is {} CPUs, more than {host_cpus}, so it would limit nothing",
+            "{}% is {} CPUs, more than {host_cpus} (at most {}%): no limit at all",
             format_decimal(percent),
             format_decimal(percent / 100.0),
+            format_decimal(ceiling)
         )
     } else {
-        // Typed as cores: the same number as a percent is the likely intent.
-        let cores = percent / 100.0;
-        let hint = if cores <= ceiling {
-            format!("; did you mean cpu={}%?", format_decimal(cores))
+        // Typed as cores: the same number as a percent is the likely intent
+        // (offered as typed, when that fits the host).
+        let hint = if percent / 100.0 <= ceiling {
+            format!("; did you mean cpu={v}%?")
         } else {
             String::new()
         };
         format!(
-            "{} cores ({}%) is more than {host_cpus}, so it would limit nothing{hint}",
-            format_decimal(cores),
+            "{v} cores ({}%) is more than {host_cpus}: no limit at all{hint}",
             format_decimal(percent),
         )
     })
