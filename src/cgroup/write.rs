@@ -121,20 +121,10 @@ impl Layout {
                             // (or be refused), so memsw moves with it unless
                             // memory.swap is set in the same call.
                             let swap_setting = settings.iter().any(|o| o.knob == Knob::MemorySwap);
-                            match (swap_setting, v1_memsw_follow(&dir, *l)) {
-                                (false, Some(MemswFollow { write, grows: true })) => {
-                                    vec![write, memory]
-                                }
-                                (
-                                    false,
-                                    Some(MemswFollow {
-                                        write,
-                                        grows: false,
-                                    }),
-                                ) => {
-                                    vec![memory, write]
-                                }
-                                _ => vec![memory],
+                            match v1_memsw_follow(&dir, *l).filter(|_| !swap_setting) {
+                                Some(f) if f.grows => vec![f.write, memory],
+                                Some(f) => vec![memory, f.write],
+                                None => vec![memory],
                             }
                         }
                         Version::V2 => vec![FileWrite {
@@ -438,16 +428,18 @@ fn order_writes(plan: &mut [Applied]) {
     });
 }
 
-/// The memsw write that keeps a v1 group's swap allowance when its memory
-/// limit becomes `new_memory`, and whether memsw grows (then it goes first,
-/// so memory ≤ memsw holds after each write). `None` when there is nothing
-/// to keep: no swap accounting, memsw unlimited, or unreadable files (then the
-/// memory write goes alone and a kernel refusal is explained).
+/// A v1 memsw write that goes with a memory write.
 struct MemswFollow {
     write: FileWrite,
+    /// Whether memsw grows: then it is written first, else after memory,
+    /// so memory ≤ memsw holds after each write.
     grows: bool,
 }
 
+/// The memsw write that keeps a v1 group's swap allowance (memsw − memory)
+/// when its memory limit becomes `new_memory`. `None` when there is nothing
+/// to keep: no swap accounting, memsw unlimited, or unreadable files (then
+/// the memory write goes alone and a kernel refusal is explained).
 fn v1_memsw_follow(dir: &std::path::Path, new_memory: Limit) -> Option<MemswFollow> {
     let read = |f: &str| {
         fs::read_to_string(dir.join(f))
@@ -472,7 +464,8 @@ fn v1_memsw_follow(dir: &std::path::Path, new_memory: Limit) -> Option<MemswFoll
             Limit::Value(n) => n >= memsw,
         },
         write: FileWrite {
-            knob: Knob::MemorySwap,
+            // The user's setting is `memory`: errors say so, naming this file.
+            knob: Knob::Memory,
             path: dir.join("memory.memsw.limit_in_bytes"),
             contents: v1_bytes(new_memsw),
         },
