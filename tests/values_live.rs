@@ -60,6 +60,10 @@ fn hv_cpu_above_the_host_is_refused_everywhere() {
         }
         assert_eq!(files(&l, &g.path, &CPU_FILES), before, "{args:?} wrote");
     }
+    // A bad group name is bad input too (exit 2), not a system refusal.
+    let (code, _, err) = cgdash(&["set", "../../etc", "pids=7"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("invalid group name"), "{err}");
     let (code, out, err) = cgdash(&["run", "--cpu", &cores, "--", "true"]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(

@@ -24,7 +24,15 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let group = cgroup::validate_group_name(group)?;
+    // A bad group name is bad input (exit 2), like a bad value.
+    let group = match cgroup::validate_group_name(group) {
+        Ok(g) => g,
+        Err(e) => {
+            say(&e.to_string());
+            say("nothing was written");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let layout = Layout::detect()?;
     match layout.apply(&group, &parsed) {
         Ok(applied) => {
