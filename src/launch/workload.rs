@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use super::error::LaunchError;
 use super::stale;
 use super::status::{Msg, StatusReader};
-use crate::cgroup::Layout;
+use crate::cgroup::{Knob, Layout, Setting, Value};
 
 /// How a workload ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,10 +172,28 @@ impl Workload {
 
     /// Sends `sig` to the workload (through the helper and our init, which
     /// forward SIGTERM, SIGINT, SIGHUP and SIGQUIT; SIGKILL ends everything).
+    /// A stop signal thaws the group first: a frozen helper would never pass
+    /// it on, and a frozen process does not even die of SIGKILL on cgroup v1.
     pub fn signal(&self, sig: Signal) {
+        if self.helper.is_none() {
+            return;
+        }
+        if matches!(
+            sig,
+            Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP | Signal::SIGQUIT | Signal::SIGKILL
+        ) {
+            self.thaw();
+        }
         if let Some(c) = &self.helper {
             let _ = kill(Pid::from_raw(c.id() as i32), sig);
         }
+    }
+
+    /// Thaws the workload's group and any frozen group below it (frozen with
+    /// `f` in the dashboard, `cgdash set G freeze=1`, or from outside), so a
+    /// signal can do its work. Returns whether something was frozen.
+    pub fn thaw(&self) -> bool {
+        !self.group.is_empty() && thaw_tree(&self.layout, &self.group)
     }
 
     /// SIGTERM, then SIGKILL after `grace`. Returns how it ended.
@@ -193,11 +211,28 @@ impl Workload {
     /// SIGKILL to the helper: init dies with it (PDEATHSIG), and the pid
     /// namespace with init. Then anything still in our group is killed too
     /// (only possible with a shared pid namespace; all of it descends from us).
+    /// Never waits forever: the group is thawed before every try (someone may
+    /// freeze it again meanwhile), and after `KILL_DEADLINE` it gives up with
+    /// an error (a frozen *parent* group is not ours to thaw).
     pub(super) fn kill_now(&mut self) -> Result<WorkloadExit, LaunchError> {
-        self.signal(Signal::SIGKILL);
-        let e = self.wait()?;
-        self.kill_group_members();
-        Ok(e)
+        let end = Instant::now() + KILL_DEADLINE;
+        loop {
+            self.signal(Signal::SIGKILL);
+            if let Some(e) = self.wait_timeout(Duration::from_millis(200))? {
+                self.kill_group_members();
+                return Ok(e);
+            }
+            if Instant::now() >= end {
+                return Err(LaunchError::io(
+                    format!(
+                        "stopping the workload in {}: still there {KILL_DEADLINE:?} after SIGKILL \
+                         (is a parent group frozen?)",
+                        if self.group.is_empty() { "no group" } else { &self.group }
+                    ),
+                    std::io::Error::from(std::io::ErrorKind::TimedOut),
+                ));
+            }
+        }
     }
 
     /// SIGKILLs whatever is still in the workload's group. Everything there
@@ -212,6 +247,7 @@ impl Workload {
             if pids.is_empty() {
                 break;
             }
+            self.thaw();
             for p in pids {
                 let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
             }
@@ -254,6 +290,47 @@ impl Workload {
             }
         }
         res.map_err(LaunchError::from)
+    }
+}
+
+/// How long `kill_now` keeps thawing and killing before it reports failure.
+const KILL_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Thaws `group` and every frozen group below it, through the cgroup layer
+/// (v1 `freezer.state` THAWED, v2 `cgroup.freeze` 0). Returns whether any
+/// was frozen. Groups that cannot be read or written are skipped: the caller
+/// goes on to signal and, if that fails, says what is still there.
+pub(super) fn thaw_tree(layout: &Layout, group: &str) -> bool {
+    let mut groups = vec![group.to_string()];
+    for h in layout.walked() {
+        sub_groups(&h.dir(group), group, &mut groups);
+    }
+    groups.sort();
+    groups.dedup();
+    let thaw = Setting {
+        knob: Knob::Freeze,
+        value: Value::Bool(false),
+    };
+    let mut any = false;
+    for g in &groups {
+        if layout.read_group(g).and_then(|s| s.frozen) == Some(true) {
+            any = true;
+            let _ = layout.apply(g, std::slice::from_ref(&thaw));
+        }
+    }
+    any
+}
+
+fn sub_groups(dir: &std::path::Path, group: &str, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let g = format!("{group}/{}", e.file_name().to_string_lossy());
+            sub_groups(&e.path(), &g, out);
+            out.push(g);
+        }
     }
 }
 
