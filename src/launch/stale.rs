@@ -422,7 +422,8 @@ mod tests {
         let uid = my_uid(dir.path());
         let mut removed = cleanup_stale_checked(&layout, dir.path(), uid);
         removed.sort();
-        let alive_now = process_start(sp).is_some();
+        // (Our child: dead = reapable; a zombie would still have a stat.)
+        let alive_now = sleeper.try_wait().unwrap().is_none();
         let _ = sleeper.kill();
         let _ = sleeper.wait();
         assert!(alive_now, "the reused helper pid must not be signalled");
