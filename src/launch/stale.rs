@@ -508,6 +508,16 @@ mod tests {
         let p = write_state_in(dir.path(), "x", "cgdash/x").unwrap().unwrap();
         assert!(!fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        // A symlink to a well-formed state file elsewhere is not believed.
+        let forged = outside.path().join("forged.json");
+        let me_alive = State {
+            owner_pid: std::process::id() as i32,
+            owner_start: process_start(std::process::id() as i32).unwrap(),
+            ..dead("cgdash/z")
+        };
+        fs::write(&forged, serde_json::to_string(&me_alive).unwrap()).unwrap();
+        std::os::unix::fs::symlink(&forged, state_file(dir.path(), "z")).unwrap();
+        assert!(read_state(&state_file(dir.path(), "z")).is_none());
         // As the temp file: the write fails (O_EXCL) instead of following it.
         let me = std::process::id();
         std::os::unix::fs::symlink(&victim, dir.path().join(format!(".y.{me}.tmp"))).unwrap();
