@@ -189,6 +189,42 @@ impl Workload {
         }
     }
 
+    /// Job control for a workload that was handed the terminal. Ctrl-Z sends
+    /// SIGTSTP to the terminal's foreground process group — the workload's
+    /// alone —, so when the workload has stopped, stop this process too: the
+    /// shell then sees its job stopped and takes the terminal back, as with
+    /// the command run directly. Once continued (`fg`, `bg`), give the
+    /// terminal back to the workload if we are in the foreground again, and
+    /// continue it. Call it while waiting; returns whether it stopped us.
+    pub fn follow_stop(&mut self) -> bool {
+        if !self.foreground_tty || self.helper.is_none() {
+            return false;
+        }
+        let Some(wpid) = self.workload_pid else {
+            return false;
+        };
+        if !stopped(wpid) {
+            return false;
+        }
+        // The workload leads its process group (`take_terminal`); anything
+        // else is not the group we handed the terminal to.
+        let pgrp = Pid::from_raw(wpid);
+        if nix::unistd::getpgid(Some(pgrp)) != Ok(pgrp) {
+            return false;
+        }
+        // Returns once we are continued (or at once if the stop is
+        // discarded: an orphaned process group, SIGTSTP ignored).
+        let _ = kill(nix::unistd::getpid(), Signal::SIGTSTP);
+        let stdin = std::io::stdin();
+        if nix::unistd::tcgetpgrp(&stdin) == Ok(nix::unistd::getpgrp()) {
+            with_sigttou_blocked(|| {
+                let _ = nix::unistd::tcsetpgrp(&stdin, pgrp);
+            });
+        }
+        let _ = nix::sys::signal::killpg(pgrp, Signal::SIGCONT);
+        true
+    }
+
     /// Thaws the workload's group and any frozen group below it (frozen with
     /// `f` in the dashboard, `cgdash set G freeze=1`, or from outside), so a
     /// signal can do its work. Returns whether something was frozen.
@@ -334,17 +370,33 @@ fn sub_groups(dir: &std::path::Path, group: &str, out: &mut Vec<String>) {
     }
 }
 
-/// Makes our process group the terminal's foreground again. We are in the
-/// background at this point, so SIGTTOU is blocked for the call (POSIX then
-/// lets tcsetpgrp through instead of stopping us).
+/// Makes our process group the terminal's foreground again.
 fn reclaim_terminal() {
+    with_sigttou_blocked(|| {
+        let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+    });
+}
+
+/// Runs `f` with SIGTTOU blocked: a tcsetpgrp from a background process
+/// group then goes through instead of stopping us (POSIX).
+fn with_sigttou_blocked(f: impl FnOnce()) {
     let mut ttou = nix::sys::signal::SigSet::empty();
     ttou.add(Signal::SIGTTOU);
     let Ok(old) = ttou.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK) else {
         return;
     };
-    let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+    f();
     let _ = old.thread_set_mask();
+}
+
+/// Whether `pid` is stopped by a signal (state `T` in /proc/PID/stat; not
+/// `t`, stopped by a tracer).
+fn stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rfind(')')
+            .and_then(|i| s[i + 1..].split_whitespace().next())
+            == Some("T")
+    })
 }
 
 impl Drop for Workload {

@@ -1,0 +1,153 @@
+//! Live, in tmux (run under `flock /tmp/cgdash-demo.lock`: the demo's group
+//! name and the machine's two cores are shared):
+//! - `cgdash demo`, `f` (freeze), `q`: cgdash exits and removes the group
+//!   (it used to hang for good on the frozen workload);
+//! - Ctrl-Z under `cgdash run` stops the job like the command run directly:
+//!   the shell's prompt comes back and takes input, `fg` resumes both and
+//!   the workload has the terminal again.
+
+mod common;
+mod launch_util;
+mod tmux;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use cgdash::cgroup::knob::parse_settings;
+use launch_util::{alive, Cleanup};
+use tmux::Tmux;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn shell(name: &str, script: &str) -> Option<Tmux> {
+    Tmux::start(
+        name,
+        120,
+        35,
+        &[("TERM", "xterm-256color"), ("PS1", "hl$ ")],
+        &["bash", "--norc", "--noprofile", "-c", script],
+    )
+}
+
+#[test]
+fn demo_freeze_then_quit_exits() {
+    let Some(layout) = common::live("demo_freeze_then_quit_exits") else {
+        return;
+    };
+    let _l = lock();
+    let script = format!(
+        "'{}' demo; echo \"AFTER $?\"; sleep 60",
+        common::cgdash_bin()
+    );
+    let Some(t) = shell("hl-demo-freeze", &script) else {
+        return;
+    };
+    let s = t
+        .wait_for(20 * SEC, |s| s.contains("CPU burner in "))
+        .unwrap_or_else(|s| panic!("the demo did not start:\n{s}"));
+    let i = s.find("CPU burner in ").unwrap() + "CPU burner in ".len();
+    let group = s[i..].split([',', ' ']).next().unwrap().to_string();
+    assert!(group.starts_with("cgdash/demo"), "{group}");
+    // Thaw on failure, so nothing stays frozen (the demo's own cleanup or
+    // the next start then removes it).
+    struct Thaw(cgdash::cgroup::Layout, String);
+    impl Drop for Thaw {
+        fn drop(&mut self) {
+            if self.0.group_exists(&self.1) {
+                let _ = self.0.apply(&self.1, &parse_settings(&["freeze=0"]).unwrap());
+            }
+        }
+    }
+    let _thaw = Thaw(layout.clone(), group.clone());
+    let pids = layout.procs(&group);
+    assert!(!pids.is_empty(), "the demo runs processes in {group}");
+    t.key("f");
+    let end = Instant::now() + 10 * SEC;
+    while layout.read_group(&group).and_then(|g| g.frozen) != Some(true) {
+        assert!(
+            Instant::now() < end,
+            "f did not freeze {group}:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let t0 = Instant::now();
+    t.key("q");
+    let s = t
+        .wait_for(20 * SEC, |s| s.contains("AFTER "))
+        .unwrap_or_else(|s| panic!("cgdash did not exit after f, q:\n{s}"));
+    eprintln!("demo exited {:?} after q on a frozen group", t0.elapsed());
+    assert!(s.contains("AFTER 0"), "{s}");
+    let end = Instant::now() + 10 * SEC;
+    while (layout.group_exists(&group) || pids.iter().any(|p| alive(*p))) && Instant::now() < end
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!layout.group_exists(&group), "{group} is left behind");
+}
+
+#[test]
+fn ctrl_z_under_run_stops_the_job_and_fg_resumes_it() {
+    let Some(layout) = common::live("ctrl_z_under_run_stops_the_job") else {
+        return;
+    };
+    let _l = lock();
+    let name = format!("hl-{}-ctrlz", std::process::id());
+    let mut cleanup = Cleanup::new(&layout, &name);
+    let group = cleanup.group();
+    // An interactive shell (job control on) running `cgdash run -- cat`.
+    let Some(t) = shell("hl-ctrlz", "PS1='hl$ ' exec bash --norc --noprofile -i") else {
+        return;
+    };
+    t.wait_for(10 * SEC, |s| s.contains("hl$"))
+        .unwrap_or_else(|s| panic!("no shell prompt:\n{s}"));
+    t.text(&format!(
+        "'{}' run --name {name} -- cat",
+        common::cgdash_bin()
+    ));
+    t.key("Enter");
+    let end = Instant::now() + 20 * SEC;
+    while layout.procs(&group).len() < 3 {
+        assert!(Instant::now() < end, "cat did not start:\n{}", t.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.text("one-hl");
+    t.key("Enter");
+    t.wait_for(10 * SEC, |s| s.matches("one-hl").count() >= 2)
+        .unwrap_or_else(|s| panic!("cat should echo its input:\n{s}"));
+    t.key("C-z");
+    t.wait_for(10 * SEC, |s| s.contains("Stopped") && s.trim_end().ends_with("hl$"))
+        .unwrap_or_else(|s| panic!("Ctrl-Z should stop the job and give the prompt back:\n{s}"));
+    // The shell has the terminal: it reads what we type.
+    t.text("echo SHELL-$((40+2))");
+    t.key("Enter");
+    t.wait_for(10 * SEC, |s| s.contains("SHELL-42"))
+        .unwrap_or_else(|s| panic!("the shell should take input after Ctrl-Z:\n{s}"));
+    t.text("fg");
+    t.key("Enter");
+    // cat has the terminal again: it echoes what we type.
+    std::thread::sleep(SEC);
+    t.text("two-hl");
+    t.key("Enter");
+    t.wait_for(10 * SEC, |s| s.matches("two-hl").count() >= 2)
+        .unwrap_or_else(|s| panic!("after fg, cat should run and read the terminal:\n{s}"));
+    t.key("C-d");
+    t.wait_for(10 * SEC, |s| s.trim_end().ends_with("hl$"))
+        .unwrap_or_else(|s| panic!("cat should end on Ctrl-D:\n{s}"));
+    t.text("echo RC=$?");
+    t.key("Enter");
+    t.wait_for(10 * SEC, |s| s.contains("RC=0"))
+        .unwrap_or_else(|s| panic!("cat should end with 0 on Ctrl-D:\n{s}"));
+    let end = Instant::now() + 10 * SEC;
+    while layout.group_exists(&group) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!layout.group_exists(&group), "{group} is left behind");
+    cleanup.children.clear();
+}
