@@ -60,7 +60,9 @@ fn demo_freeze_then_quit_exits() {
     impl Drop for Thaw {
         fn drop(&mut self) {
             if self.0.group_exists(&self.1) {
-                let _ = self.0.apply(&self.1, &parse_settings(&["freeze=0"]).unwrap());
+                let _ = self
+                    .0
+                    .apply(&self.1, &parse_settings(&["freeze=0"]).unwrap());
             }
         }
     }
@@ -85,8 +87,7 @@ fn demo_freeze_then_quit_exits() {
     eprintln!("demo exited {:?} after q on a frozen group", t0.elapsed());
     assert!(s.contains("AFTER 0"), "{s}");
     let end = Instant::now() + 10 * SEC;
-    while (layout.group_exists(&group) || pids.iter().any(|p| alive(*p))) && Instant::now() < end
-    {
+    while (layout.group_exists(&group) || pids.iter().any(|p| alive(*p))) && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(!layout.group_exists(&group), "{group} is left behind");
@@ -122,8 +123,10 @@ fn ctrl_z_under_run_stops_the_job_and_fg_resumes_it() {
     t.wait_for(10 * SEC, |s| s.matches("one-hl").count() >= 2)
         .unwrap_or_else(|s| panic!("cat should echo its input:\n{s}"));
     t.key("C-z");
-    t.wait_for(10 * SEC, |s| s.contains("Stopped") && s.trim_end().ends_with("hl$"))
-        .unwrap_or_else(|s| panic!("Ctrl-Z should stop the job and give the prompt back:\n{s}"));
+    t.wait_for(10 * SEC, |s| {
+        s.contains("Stopped") && s.trim_end().ends_with("hl$")
+    })
+    .unwrap_or_else(|s| panic!("Ctrl-Z should stop the job and give the prompt back:\n{s}"));
     // The shell has the terminal: it reads what we type.
     t.text("echo SHELL-$((40+2))");
     t.key("Enter");

@@ -68,7 +68,11 @@ fn private_dir(dir: &Path, uid: u32) -> Result<(), LaunchError> {
         dir: dir.to_path_buf(),
         why,
     };
-    match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
         Ok(()) => {}
         // A symlink to nowhere makes create fail: say what it is below.
         Err(e) if fs::symlink_metadata(dir).is_err() => {
@@ -505,7 +509,9 @@ mod tests {
         // As the state file: not read as a state, replaced by a file of ours.
         std::os::unix::fs::symlink(&victim, state_file(dir.path(), "x")).unwrap();
         assert!(read_state(&state_file(dir.path(), "x")).is_none());
-        let p = write_state_in(dir.path(), "x", "cgdash/x").unwrap().unwrap();
+        let p = write_state_in(dir.path(), "x", "cgdash/x")
+            .unwrap()
+            .unwrap();
         assert!(!fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
         // A symlink to a well-formed state file elsewhere is not believed.

@@ -263,7 +263,11 @@ impl Workload {
                     format!(
                         "stopping the workload in {}: still there {KILL_DEADLINE:?} after SIGKILL \
                          (is a parent group frozen?)",
-                        if self.group.is_empty() { "no group" } else { &self.group }
+                        if self.group.is_empty() {
+                            "no group"
+                        } else {
+                            &self.group
+                        }
                     ),
                     std::io::Error::from(std::io::ErrorKind::TimedOut),
                 ));
