@@ -93,45 +93,49 @@ fn demo_freeze_then_quit_exits() {
     assert!(!layout.group_exists(&group), "{group} is left behind");
 }
 
-#[test]
-fn ctrl_z_under_run_stops_the_job_and_fg_resumes_it() {
-    let Some(layout) = common::live("ctrl_z_under_run_stops_the_job") else {
-        return;
-    };
-    let _l = lock();
-    let name = format!("hl-{}-ctrlz", std::process::id());
-    let mut cleanup = Cleanup::new(&layout, &name);
+/// Ctrl-Z, the shell takes input, `fg`, cat reads the terminal again, Ctrl-D.
+/// `cmdline` runs `cgdash run -- cat` directly or from a script (`bash -c`:
+/// a shell without job control, in the job's process group, must stop too).
+fn ctrl_z_then_fg(layout: &cgdash::cgroup::Layout, what: &str, wrap: fn(String) -> String) {
+    let name = format!("hl-{}-ctrlz-{what}", std::process::id());
+    let mut cleanup = Cleanup::new(layout, &name);
     let group = cleanup.group();
-    // An interactive shell (job control on) running `cgdash run -- cat`.
+    // An interactive shell (job control on).
     let Some(t) = shell("hl-ctrlz", "PS1='hl$ ' exec bash --norc --noprofile -i") else {
         return;
     };
     t.wait_for(10 * SEC, |s| s.contains("hl$"))
         .unwrap_or_else(|s| panic!("no shell prompt:\n{s}"));
-    t.text(&format!(
+    t.text(&wrap(format!(
         "'{}' run --name {name} -- cat",
         common::cgdash_bin()
-    ));
+    )));
     t.key("Enter");
     let end = Instant::now() + 20 * SEC;
     while layout.procs(&group).len() < 3 {
-        assert!(Instant::now() < end, "cat did not start:\n{}", t.screen());
+        assert!(
+            Instant::now() < end,
+            "{what}: cat did not start:\n{}",
+            t.screen()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     t.text("one-hl");
     t.key("Enter");
     t.wait_for(10 * SEC, |s| s.matches("one-hl").count() >= 2)
-        .unwrap_or_else(|s| panic!("cat should echo its input:\n{s}"));
+        .unwrap_or_else(|s| panic!("{what}: cat should echo its input:\n{s}"));
     t.key("C-z");
     t.wait_for(10 * SEC, |s| {
         s.contains("Stopped") && s.trim_end().ends_with("hl$")
     })
-    .unwrap_or_else(|s| panic!("Ctrl-Z should stop the job and give the prompt back:\n{s}"));
+    .unwrap_or_else(|s| {
+        panic!("{what}: Ctrl-Z should stop the job and give the prompt back:\n{s}")
+    });
     // The shell has the terminal: it reads what we type.
     t.text("echo SHELL-$((40+2))");
     t.key("Enter");
     t.wait_for(10 * SEC, |s| s.contains("SHELL-42"))
-        .unwrap_or_else(|s| panic!("the shell should take input after Ctrl-Z:\n{s}"));
+        .unwrap_or_else(|s| panic!("{what}: the shell should take input after Ctrl-Z:\n{s}"));
     t.text("fg");
     t.key("Enter");
     // cat has the terminal again: it echoes what we type.
@@ -139,18 +143,33 @@ fn ctrl_z_under_run_stops_the_job_and_fg_resumes_it() {
     t.text("two-hl");
     t.key("Enter");
     t.wait_for(10 * SEC, |s| s.matches("two-hl").count() >= 2)
-        .unwrap_or_else(|s| panic!("after fg, cat should run and read the terminal:\n{s}"));
+        .unwrap_or_else(|s| panic!("{what}: after fg, cat should run and read the terminal:\n{s}"));
     t.key("C-d");
     t.wait_for(10 * SEC, |s| s.trim_end().ends_with("hl$"))
-        .unwrap_or_else(|s| panic!("cat should end on Ctrl-D:\n{s}"));
+        .unwrap_or_else(|s| panic!("{what}: cat should end on Ctrl-D:\n{s}"));
     t.text("echo RC=$?");
     t.key("Enter");
     t.wait_for(10 * SEC, |s| s.contains("RC=0"))
-        .unwrap_or_else(|s| panic!("cat should end with 0 on Ctrl-D:\n{s}"));
+        .unwrap_or_else(|s| panic!("{what}: cat should end with 0 on Ctrl-D:\n{s}"));
     let end = Instant::now() + 10 * SEC;
     while layout.group_exists(&group) && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(!layout.group_exists(&group), "{group} is left behind");
+    assert!(
+        !layout.group_exists(&group),
+        "{what}: {group} is left behind"
+    );
     cleanup.children.clear();
+}
+
+#[test]
+fn ctrl_z_under_run_stops_the_job_and_fg_resumes_it() {
+    let Some(layout) = common::live("ctrl_z_under_run_stops_the_job") else {
+        return;
+    };
+    let _l = lock();
+    ctrl_z_then_fg(&layout, "direct", |c| c);
+    ctrl_z_then_fg(&layout, "script", |c| {
+        format!("bash -c \"{c}; echo SCRIPT-DONE\"")
+    });
 }

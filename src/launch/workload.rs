@@ -212,9 +212,12 @@ impl Workload {
         if nix::unistd::getpgid(Some(pgrp)) != Ok(pgrp) {
             return false;
         }
-        // Returns once we are continued (or at once if the stop is
-        // discarded: an orphaned process group, SIGTSTP ignored).
-        let _ = kill(nix::unistd::getpid(), Signal::SIGTSTP);
+        // To our whole process group, as the terminal would have sent it
+        // to the job run directly: a script running `cgdash run` stops
+        // too, so the shell that started it sees its job stopped. Returns
+        // once we are continued (or at once when the stop is discarded: an
+        // orphaned process group, SIGTSTP ignored).
+        let _ = nix::sys::signal::killpg(nix::unistd::getpgrp(), Signal::SIGTSTP);
         let stdin = std::io::stdin();
         if nix::unistd::tcgetpgrp(&stdin) == Ok(nix::unistd::getpgrp()) {
             with_sigttou_blocked(|| {
