@@ -173,3 +173,77 @@ fn ctrl_z_under_run_stops_the_job_and_fg_resumes_it() {
         format!("bash -c \"{c}; echo SCRIPT-DONE\"")
     });
 }
+
+/// `cgdash run --tui`, its group frozen (`f`, or from outside if `f` asks
+/// first), then SIGTERM to cgdash: it exits and removes the group.
+#[test]
+fn run_tui_with_a_frozen_group_ends_on_sigterm() {
+    let Some(layout) = common::live("run_tui_with_a_frozen_group_ends_on_sigterm") else {
+        return;
+    };
+    let _l = lock();
+    let name = format!("hl-{}-tui", std::process::id());
+    let cleanup = Cleanup::new(&layout, &name);
+    let group = cleanup.group();
+    struct Thaw(cgdash::cgroup::Layout, String);
+    impl Drop for Thaw {
+        fn drop(&mut self) {
+            if self.0.group_exists(&self.1) {
+                let _ = self
+                    .0
+                    .apply(&self.1, &parse_settings(&["freeze=0"]).unwrap());
+            }
+        }
+    }
+    let _thaw = Thaw(layout.clone(), group.clone());
+    let script = format!(
+        "'{}' run --tui --name {name} -- sleep 60; echo \"AFTER $?\"; sleep 60",
+        common::cgdash_bin()
+    );
+    let Some(t) = shell("hl-tui", &script) else {
+        return;
+    };
+    t.wait_for(20 * SEC, |s| s.contains(&name) && s.contains("Groups"))
+        .unwrap_or_else(|s| panic!("the dashboard did not start:\n{s}"));
+    let pids = layout.procs(&group);
+    assert!(pids.len() >= 3, "{pids:?}");
+    t.key("f");
+    let frozen = || layout.read_group(&group).and_then(|g| g.frozen) == Some(true);
+    let end = Instant::now() + 5 * SEC;
+    while !frozen() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !frozen() {
+        layout
+            .apply(&group, &parse_settings(&["freeze=1"]).unwrap())
+            .expect("freeze");
+        let end = Instant::now() + 10 * SEC;
+        while !frozen() {
+            assert!(Instant::now() < end, "{group} did not freeze");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // cgdash is the shell's only child.
+    let shell_pid = t.pid().expect("pane pid");
+    let kids = std::fs::read_to_string(format!("/proc/{shell_pid}/task/{shell_pid}/children"))
+        .unwrap_or_default();
+    let cg: i32 = kids
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("cgdash's pid");
+    let t0 = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(cg),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    t.wait_for(20 * SEC, |s| s.contains("AFTER "))
+        .unwrap_or_else(|s| panic!("run --tui did not exit on SIGTERM with a frozen group:\n{s}"));
+    eprintln!("run --tui exited {:?} after SIGTERM", t0.elapsed());
+    let end = Instant::now() + 10 * SEC;
+    while (layout.group_exists(&group) || pids.iter().any(|p| alive(*p))) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!layout.group_exists(&group), "{group} is left behind");
+}
