@@ -247,3 +247,73 @@ fn run_tui_with_a_frozen_group_ends_on_sigterm() {
     }
     assert!(!layout.group_exists(&group), "{group} is left behind");
 }
+
+/// The terminal's Ctrl-C under `cgdash run` whose group is frozen: the
+/// SIGINT (pending in the frozen workload) takes effect at once — exit 130,
+/// not a SIGKILL after the grace period.
+#[test]
+fn ctrl_c_under_run_with_a_frozen_group() {
+    let Some(layout) = common::live("ctrl_c_under_run_with_a_frozen_group") else {
+        return;
+    };
+    let _l = lock();
+    let name = format!("hl-{}-ctrlc", std::process::id());
+    let cleanup = Cleanup::new(&layout, &name);
+    let group = cleanup.group();
+    struct Thaw(cgdash::cgroup::Layout, String);
+    impl Drop for Thaw {
+        fn drop(&mut self) {
+            if self.0.group_exists(&self.1) {
+                let _ = self
+                    .0
+                    .apply(&self.1, &parse_settings(&["freeze=0"]).unwrap());
+            }
+        }
+    }
+    let _thaw = Thaw(layout.clone(), group.clone());
+    let script = format!(
+        "'{}' run --name {name} -- sleep 60; echo \"AFTER $?\"; sleep 60",
+        common::cgdash_bin()
+    );
+    let Some(t) = shell("hl-ctrlc", &script) else {
+        return;
+    };
+    // Launched, and cgdash run in its wait loop (sigtimedwait): freezing
+    // earlier would catch the launch itself half-way.
+    let shell_pid = t.pid().expect("pane pid");
+    let end = Instant::now() + 20 * SEC;
+    loop {
+        let kids = std::fs::read_to_string(format!("/proc/{shell_pid}/task/{shell_pid}/children"))
+            .unwrap_or_default();
+        let waiting = kids.split_whitespace().any(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/wchan"))
+                .is_ok_and(|w| w.contains("sigtimedwait"))
+        });
+        if waiting && layout.procs(&group).len() >= 3 {
+            break;
+        }
+        assert!(Instant::now() < end, "sleep did not start:\n{}", t.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    layout
+        .apply(&group, &parse_settings(&["freeze=1"]).unwrap())
+        .expect("freeze");
+    let end = Instant::now() + 10 * SEC;
+    while layout.read_group(&group).and_then(|g| g.frozen) != Some(true) {
+        assert!(Instant::now() < end, "{group} did not freeze");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.key("C-c");
+    let s = t
+        .wait_for(20 * SEC, |s| s.contains("AFTER "))
+        .unwrap_or_else(|s| panic!("Ctrl-C did not end cgdash run:\n{s}"));
+    assert!(
+        s.contains("AFTER 130"),
+        "sleep should die of the SIGINT:\n{s}"
+    );
+    let end = Instant::now() + 10 * SEC;
+    while layout.group_exists(&group) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!layout.group_exists(&group), "{group} is left behind");
+}

@@ -93,6 +93,8 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
         // Ctrl-Z stopped the workload: stop with it (the shell gets the
         // terminal back), and on `fg` resume it.
         w.follow_stop();
+        // Ctrl-C reached only the workload: if its group is frozen, thaw it.
+        w.thaw_if_interrupted();
         if let Some((sig, from_terminal)) = wait_signal(&stop, Duration::from_millis(100)) {
             // Forward; the workload decides how to stop. A second Ctrl-C or
             // the grace period running out makes it a SIGKILL. A terminal's

@@ -228,6 +228,23 @@ impl Workload {
         true
     }
 
+    /// The terminal's Ctrl-C (or Ctrl-\\) goes to the workload's process
+    /// group alone, not to us: if its group is frozen the signal just waits
+    /// there, and Ctrl-C seems to do nothing. When the workload has SIGINT
+    /// or SIGQUIT pending (and not blocked), thaw its group so the signal
+    /// takes effect. Call it while waiting; returns whether it thawed.
+    pub fn thaw_if_interrupted(&self) -> bool {
+        if !self.foreground_tty || self.helper.is_none() {
+            return false;
+        }
+        let Some(wpid) = self.workload_pid else {
+            return false;
+        };
+        let bit = |s: Signal| 1u64 << (s as u32 - 1);
+        let wanted = bit(Signal::SIGINT) | bit(Signal::SIGQUIT);
+        pending_signals(wpid) & wanted != 0 && self.thaw()
+    }
+
     /// Thaws the workload's group and any frozen group below it (frozen with
     /// `f` in the dashboard, `cgdash set G freeze=1`, or from outside), so a
     /// signal can do its work. Returns whether something was frozen.
@@ -394,6 +411,21 @@ fn with_sigttou_blocked(f: impl FnOnce()) {
     };
     f();
     let _ = old.thread_set_mask();
+}
+
+/// Signals pending for `pid` (its own and its process's) and not blocked,
+/// as a mask (bit N-1 for signal N), from /proc/PID/status.
+fn pending_signals(pid: i32) -> u64 {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return 0;
+    };
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    (field("SigPnd:") | field("ShdPnd:")) & !field("SigBlk:")
 }
 
 /// Whether `pid` is stopped by a signal (state `T` in /proc/PID/stat; not
