@@ -49,7 +49,12 @@ fn demo_freeze_then_quit_exits() {
         return;
     };
     let s = t
-        .wait_for(20 * SEC, |s| s.contains("CPU burner in "))
+        // The charts show the demo's own 20 % quota: its group is the
+        // selected one (`f` acts on the selection).
+        .wait_for(20 * SEC, |s| {
+            s.contains("CPU burner in ")
+                && tmux::cpu_and_quota(s).is_some_and(|(_, q)| q == Some(20.0))
+        })
         .unwrap_or_else(|s| panic!("the demo did not start:\n{s}"));
     let i = s.find("CPU burner in ").unwrap() + "CPU burner in ".len();
     let group = s[i..].split([',', ' ']).next().unwrap().to_string();
@@ -69,14 +74,18 @@ fn demo_freeze_then_quit_exits() {
     let _thaw = Thaw(layout.clone(), group.clone());
     let pids = layout.procs(&group);
     assert!(!pids.is_empty(), "the demo runs processes in {group}");
+    // The dashboard reads the freezer every few ticks: before its first
+    // reading `f` says "no freezer for this group"; then press it again.
     t.key("f");
-    let end = Instant::now() + 10 * SEC;
+    let end = Instant::now() + 15 * SEC;
     while layout.read_group(&group).and_then(|g| g.frozen) != Some(true) {
-        assert!(
-            Instant::now() < end,
-            "f did not freeze {group}:\n{}",
-            t.screen()
-        );
+        let s = t.screen();
+        assert!(Instant::now() < end, "f did not freeze {group}:\n{s}");
+        if s.contains("no freezer for this group") {
+            std::thread::sleep(SEC);
+            t.key("f");
+            std::thread::sleep(2 * SEC); // its status replaces the old one
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     let t0 = Instant::now();
