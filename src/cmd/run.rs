@@ -98,10 +98,10 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
         if let Some((sig, from_terminal)) = wait_signal(&stop, Duration::from_millis(100)) {
             // Forward; the workload decides how to stop. A second Ctrl-C or
             // the grace period running out makes it a SIGKILL. A terminal's
-            // Ctrl-C already reached the workload (same process group), so
-            // only signals sent by a process are forwarded.
-            // (`signal` thaws a frozen group first; a terminal's signal is
-            // pending in the workload, so thaw for it to take effect.)
+            // signal already reached the workload (same process group), so
+            // only signals sent by a process are forwarded; the terminal's
+            // is pending there, so thaw a frozen group for it to take effect
+            // (`signal` thaws first by itself).
             if first_stop.is_some() {
                 w.signal(Signal::SIGKILL);
             } else {

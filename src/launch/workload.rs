@@ -207,9 +207,12 @@ impl Workload {
             return false;
         }
         // The workload leads its process group (`take_terminal`); anything
-        // else is not the group we handed the terminal to.
+        // else is not the group we handed the terminal to (nor, outside our
+        // cgroup, our workload at all: its pid was reused).
         let pgrp = Pid::from_raw(wpid);
-        if nix::unistd::getpgid(Some(pgrp)) != Ok(pgrp) {
+        if nix::unistd::getpgid(Some(pgrp)) != Ok(pgrp)
+            || (!self.group.is_empty() && !self.layout.procs(&self.group).contains(&wpid))
+        {
             return false;
         }
         // To our whole process group, as the terminal would have sent it
