@@ -90,16 +90,25 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
         if let Some(e) = w.try_wait()? {
             break e;
         }
+        // Ctrl-Z stopped the workload: stop with it (the shell gets the
+        // terminal back), and on `fg` resume it.
+        w.follow_stop();
+        // Ctrl-C reached only the workload: if its group is frozen, thaw it.
+        w.thaw_if_interrupted();
         if let Some((sig, from_terminal)) = wait_signal(&stop, Duration::from_millis(100)) {
             // Forward; the workload decides how to stop. A second Ctrl-C or
             // the grace period running out makes it a SIGKILL. A terminal's
-            // Ctrl-C already reached the workload (same process group), so
-            // only signals sent by a process are forwarded.
+            // signal already reached the workload (same process group), so
+            // only signals sent by a process are forwarded; the terminal's
+            // is pending there, so thaw a frozen group for it to take effect
+            // (`signal` thaws first by itself).
             if first_stop.is_some() {
                 w.signal(Signal::SIGKILL);
             } else {
                 first_stop = Some(Instant::now());
-                if !from_terminal {
+                if from_terminal {
+                    w.thaw();
+                } else {
                     w.signal(sig);
                 }
             }

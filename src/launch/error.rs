@@ -44,6 +44,8 @@ pub enum LaunchError {
     Setup(String),
     #[error("the launcher helper died before the workload started{0}")]
     HelperDied(String),
+    #[error("refusing the state directory {dir}: {why}")]
+    UnsafeStateDir { dir: PathBuf, why: String },
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
 }

@@ -2,18 +2,33 @@
 //!
 //! Before it creates `cgdash/NAME`, the launcher writes a state file
 //! `STATE_DIR/NAME.json` naming its own pid and that process's start time (pid
-//! numbers are reused; pid + start time is not). A group is stale when its
-//! state file's owner is gone. `cleanup_stale` removes such a group only when
-//! it is empty; groups without a state file (not made by a cgdash launch, or
-//! `--keep` ones whose owner handed them over) are never touched.
+//! numbers are reused; pid + start time is not), and once the helper runs, the
+//! helper's pid and start time too. A group is stale when its state file's
+//! owner is gone. Normally the helper has ended the workload by then (it sees
+//! its lifeline close); a *frozen* helper cannot, so `cleanup_stale` thaws the
+//! group and kills the recorded helper (if that very process is still in the
+//! group), then removes the group once it is empty. Groups without a state
+//! file (not made by a cgdash launch, or `--keep` ones whose owner handed them
+//! over) are never touched, and nothing else is ever signalled.
+//!
+//! The state directory must be this user's alone (for a non-root user it is
+//! `/tmp/cgdash-UID` when `XDG_RUNTIME_DIR` is unset, where anyone could
+//! create it first): it is made 0700 and refused when it is a symlink, owned
+//! by someone else, or writable by group or others; files in it are opened
+//! with `O_NOFOLLOW`, new ones with `O_EXCL`.
 
 use std::fs;
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use super::error::LaunchError;
+use super::workload::thaw_tree;
 use crate::cgroup::Layout;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,6 +36,11 @@ struct State {
     group: String,
     owner_pid: i32,
     owner_start: u64,
+    /// The `__launch` helper (recorded once it runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    helper_pid: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    helper_start: Option<u64>,
 }
 
 /// `/run/cgdash` as root; for other users `$XDG_RUNTIME_DIR/cgdash`, else
@@ -39,6 +59,88 @@ fn state_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.json"))
 }
 
+/// Creates `dir` (mode 0700) if missing, then checks that it is safe to
+/// trust: a real directory (not a symlink), owned by `uid`, not writable by
+/// group or others. Anything else could be another user's trap (files
+/// planted in it, or links that make us write elsewhere).
+fn private_dir(dir: &Path, uid: u32) -> Result<(), LaunchError> {
+    let unsafe_dir = |why: String| LaunchError::UnsafeStateDir {
+        dir: dir.to_path_buf(),
+        why,
+    };
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => {}
+        // A symlink to nowhere makes create fail: say what it is below.
+        Err(e) if fs::symlink_metadata(dir).is_err() => {
+            return Err(LaunchError::io(
+                format!("cannot create {}", dir.display()),
+                e,
+            ))
+        }
+        Err(_) => {}
+    }
+    private_dir_checks(dir, uid).map_err(unsafe_dir)
+}
+
+/// The checks of [`private_dir`] on an existing `dir`, as a sentence.
+fn private_dir_checks(dir: &Path, uid: u32) -> Result<(), String> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    if meta.file_type().is_symlink() {
+        return Err("it is a symbolic link (remove it; cgdash creates its own)".into());
+    }
+    if !meta.is_dir() {
+        return Err("it is not a directory".into());
+    }
+    if meta.uid() != uid {
+        return Err(format!(
+            "it is owned by uid {}, not by uid {uid} (another user may have created it \
+             to plant files; remove it, or set XDG_RUNTIME_DIR)",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "its mode {:o} lets others write in it (chmod 700 it)",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a state file without following a symlink planted in its place.
+fn read_state(path: &Path) -> Option<State> {
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    std::io::Read::take(&mut f, 64 * 1024)
+        .read_to_string(&mut text)
+        .ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Writes `st` to a new file `tmp` (O_EXCL: never through an existing name or
+/// symlink; O_NOFOLLOW for good measure), readable by this user only.
+fn write_new(tmp: &Path, st: &State) -> std::io::Result<()> {
+    let text = serde_json::to_string(st).map_err(std::io::Error::other)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(tmp)?;
+    f.write_all(text.as_bytes())
+}
+
 /// Start time of a process in clock ticks since boot (field 22 of
 /// /proc/PID/stat), `None` if it does not exist.
 pub(crate) fn process_start(pid: i32) -> Option<u64> {
@@ -51,27 +153,29 @@ pub(crate) fn process_start(pid: i32) -> Option<u64> {
 /// Records that this process owns `group` (named `name`). `Ok(None)` when a
 /// live cgdash already holds that name (two launches racing for it).
 pub(crate) fn write_state(name: &str, group: &str) -> Result<Option<PathBuf>, LaunchError> {
-    write_state_in(&state_dir(), name, group)
+    let dir = state_dir();
+    private_dir(&dir, nix::unistd::geteuid().as_raw())?;
+    write_state_in(&dir, name, group)
 }
 
+/// [`write_state`] in a directory already checked by [`private_dir`].
 fn write_state_in(dir: &Path, name: &str, group: &str) -> Result<Option<PathBuf>, LaunchError> {
-    fs::create_dir_all(dir)
-        .map_err(|e| LaunchError::io(format!("cannot create {}", dir.display()), e))?;
     let me = std::process::id() as i32;
     let st = State {
         group: group.to_string(),
         owner_pid: me,
         owner_start: process_start(me).unwrap_or(0),
+        helper_pid: None,
+        helper_start: None,
     };
     let path = state_file(dir, name);
-    let text = serde_json::to_string(&st)
-        .map_err(|e| LaunchError::io("state file", std::io::Error::other(e)))?;
     let err = |e| LaunchError::io(format!("cannot write {}", path.display()), e);
     // Write a private file, then link it into place: the link fails if the
     // name is taken, so two launchers never both think they own it, and a
     // reader never sees half a file.
     let tmp = dir.join(format!(".{name}.{me}.tmp"));
-    fs::write(&tmp, text).map_err(err)?;
+    write_new(&tmp, &st)
+        .map_err(|e| LaunchError::io(format!("cannot write {}", tmp.display()), e))?;
     let mut result = Ok(None);
     for _ in 0..2 {
         match fs::hard_link(&tmp, &path) {
@@ -80,13 +184,12 @@ fn write_state_in(dir: &Path, name: &str, group: &str) -> Result<Option<PathBuf>
                 break;
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let other = fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<State>(&t).ok());
-                match other {
+                match read_state(&path) {
                     Some(o) if owner_alive(&o) => break,
                     // Left by a dead cgdash (its group is gone or will be
-                    // checked by `create_group`): take the name over.
+                    // checked by `create_group`), or not a state file at
+                    // all: take the name over (unlink removes a symlink,
+                    // never what it points to).
                     _ => {
                         let _ = fs::remove_file(&path);
                     }
@@ -102,6 +205,21 @@ fn write_state_in(dir: &Path, name: &str, group: &str) -> Result<Option<PathBuf>
     result
 }
 
+/// Adds the helper's pid and start time to our state file at `path`
+/// (replaced whole by rename, so a reader sees the old or the new file).
+/// Best effort: without it, stale cleanup can still remove an empty group.
+pub(crate) fn record_helper(path: &Path, helper: i32) {
+    let Some(mut st) = read_state(path) else {
+        return;
+    };
+    st.helper_pid = Some(helper);
+    st.helper_start = process_start(helper);
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    if write_new(&tmp, &st).is_err() || fs::rename(&tmp, path).is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+}
+
 pub(crate) fn remove_state(path: &Path) {
     let _ = fs::remove_file(path);
 }
@@ -113,11 +231,35 @@ fn owner_alive(st: &State) -> bool {
     }
 }
 
+/// SIGKILLs the helper the state file records, if that very process (same
+/// start time) still runs in `group`: its init dies with it (PDEATHSIG), and
+/// the workload's pid namespace with init. Returns whether it did.
+fn kill_recorded_helper(layout: &Layout, st: &State) -> bool {
+    let (Some(pid), Some(start)) = (st.helper_pid, st.helper_start) else {
+        return false;
+    };
+    if pid <= 1 || process_start(pid) != Some(start) || !layout.procs(&st.group).contains(&pid) {
+        return false;
+    }
+    kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok()
+}
+
 /// Removes groups under `cgdash/` left by a cgdash that died without cleaning
-/// up: only those with our state file, whose owner is gone, and that are
-/// empty. Returns the removed groups. Call it at every cgdash start.
+/// up: only those with our state file and whose owner is gone. A frozen one
+/// is thawed and its recorded helper killed; a group where anything else
+/// still runs is left alone. Returns the removed groups. Call it at every
+/// cgdash start.
 pub fn cleanup_stale(layout: &Layout) -> Vec<String> {
-    cleanup_stale_in(layout, &state_dir())
+    cleanup_stale_checked(layout, &state_dir(), nix::unistd::geteuid().as_raw())
+}
+
+/// Only a directory that is `uid`'s alone is trusted (a missing one holds
+/// nothing; a hostile one is reported when a launch tries to use it).
+fn cleanup_stale_checked(layout: &Layout, dir: &Path, uid: u32) -> Vec<String> {
+    if private_dir_checks(dir, uid).is_err() {
+        return Vec::new();
+    }
+    cleanup_stale_in(layout, dir)
 }
 
 fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
@@ -134,10 +276,7 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
         else {
             continue;
         };
-        let Ok(st) = fs::read_to_string(&path)
-            .map_err(|_| ())
-            .and_then(|t| serde_json::from_str::<State>(&t).map_err(|_| ()))
-        else {
+        let Some(st) = read_state(&path) else {
             continue;
         };
         // Only our own naming scheme, whatever the file says.
@@ -148,13 +287,19 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
             remove_state(&path);
             continue;
         }
-        if !layout.procs(&st.group).is_empty() {
-            continue; // someone still runs there: not ours to end
+        // Frozen, the helper could not see its lifeline close: thaw it
+        // (then it ends the workload itself) and kill it to be sure.
+        let thawed = thaw_tree(layout, &st.group);
+        let killed = kill_recorded_helper(layout, &st);
+        if !killed && !thawed && !layout.procs(&st.group).is_empty() {
+            continue; // someone else runs there: not ours to end
         }
-        if layout
-            .remove_group(&st.group, Duration::from_millis(200))
-            .is_ok()
-        {
+        let grace = if killed || thawed {
+            Duration::from_secs(3)
+        } else {
+            Duration::from_millis(200)
+        };
+        if layout.remove_group(&st.group, grace).is_ok() {
             remove_state(&path);
             removed.push(st.group);
         }
@@ -166,6 +311,25 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn dead(group: &str) -> State {
+        State {
+            group: group.into(),
+            owner_pid: i32::MAX,
+            owner_start: 1,
+            helper_pid: None,
+            helper_start: None,
+        }
+    }
+
+    fn put(dir: &Path, name: &str, st: &State) {
+        fs::write(state_file(dir, name), serde_json::to_string(st).unwrap()).unwrap();
+    }
+
+    fn my_uid(dir: &Path) -> u32 {
+        fs::metadata(dir).unwrap().uid()
+    }
 
     #[test]
     fn a_name_has_one_live_owner() {
@@ -177,20 +341,20 @@ mod tests {
             .unwrap()
             .is_none());
         // A dead owner's claim is taken over.
-        let dead = State {
-            group: "cgdash/y".into(),
-            owner_pid: i32::MAX,
-            owner_start: 1,
-        };
-        fs::write(
-            state_file(dir.path(), "y"),
-            serde_json::to_string(&dead).unwrap(),
-        )
-        .unwrap();
+        put(dir.path(), "y", &dead("cgdash/y"));
         assert!(write_state_in(dir.path(), "y", "cgdash/y")
             .unwrap()
             .is_some());
         // No temp files left.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+        // The helper is recorded in place, the file stays ours alone.
+        let me = std::process::id() as i32;
+        record_helper(&p.clone().unwrap(), me);
+        let st = read_state(&p.clone().unwrap()).unwrap();
+        assert_eq!(st.helper_pid, Some(me));
+        assert_eq!(st.helper_start, process_start(me));
+        let mode = fs::metadata(p.unwrap()).unwrap().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
@@ -200,10 +364,15 @@ mod tests {
         assert!(process_start(i32::MAX).is_none());
     }
 
-    /// A fixture tree: stale + empty is removed; alive owner, non-empty,
-    /// and groups without a state file are left alone.
+    /// A fixture tree whose groups are plain empty directories (rmdir works
+    /// on them, as on an empty cgroup), so only the checks decide what goes:
+    /// dead owner and reused pid (other start time) are removed; live owner,
+    /// a group someone else runs in, a state file naming a group outside
+    /// `cgdash/`, and groups without a state file are kept. Mutations that
+    /// ignore `owner_alive`, the start time, the naming check or the
+    /// recorded helper's start time each fail it.
     #[test]
-    fn removes_only_stale_empty_groups_with_state() {
+    fn removes_only_stale_groups_with_state() {
         let root = tempfile::tempdir().unwrap();
         let cpu = root.path().join("cpu");
         for g in [
@@ -211,52 +380,235 @@ mod tests {
             "cgdash",
             "cgdash/dead",
             "cgdash/alive",
+            "cgdash/reused",
             "cgdash/busy",
             "cgdash/nostate",
+            "victim",
         ] {
             fs::create_dir_all(cpu.join(g)).unwrap();
-            fs::write(cpu.join(g).join("cgroup.procs"), "").unwrap();
         }
-        fs::write(cpu.join("cgdash/busy/cgroup.procs"), "1\n").unwrap();
+        fs::write(cpu.join("cgroup.procs"), "").unwrap();
+        // A process this test started runs in `busy`; the state file claims
+        // it as the helper, but with another start time (a reused pid).
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let sp = sleeper.id() as i32;
+        fs::write(cpu.join("cgdash/busy/cgroup.procs"), format!("{sp}\n")).unwrap();
         let layout = Layout::from_root(root.path()).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let dead = State {
-            group: "cgdash/dead".into(),
-            owner_pid: i32::MAX,
-            owner_start: 1,
-        };
         let me = std::process::id() as i32;
+        let my_start = process_start(me).unwrap();
         let alive = State {
-            group: "cgdash/alive".into(),
             owner_pid: me,
-            owner_start: process_start(me).unwrap(),
+            owner_start: my_start,
+            ..dead("cgdash/alive")
+        };
+        let reused = State {
+            owner_pid: me,
+            owner_start: my_start + 12345,
+            ..dead("cgdash/reused")
         };
         let busy = State {
-            group: "cgdash/busy".into(),
-            ..dead.clone()
+            helper_pid: Some(sp),
+            helper_start: Some(process_start(sp).unwrap() + 1),
+            ..dead("cgdash/busy")
         };
-        let gone = State {
-            group: "cgdash/gone".into(),
-            ..dead.clone()
-        };
-        for (n, s) in [
-            ("dead", &dead),
-            ("alive", &alive),
-            ("busy", &busy),
-            ("gone", &gone),
-        ] {
-            fs::write(state_file(dir.path(), n), serde_json::to_string(s).unwrap()).unwrap();
-        }
-        // Fixture dirs are plain directories: rmdir fails while they hold a
-        // cgroup.procs file, so remove it for the one that should go.
-        fs::remove_file(cpu.join("cgdash/dead/cgroup.procs")).unwrap();
-        let removed = cleanup_stale_in(&layout, dir.path());
-        assert_eq!(removed, vec!["cgdash/dead".to_string()]);
+        put(dir.path(), "dead", &dead("cgdash/dead"));
+        put(dir.path(), "alive", &alive);
+        put(dir.path(), "reused", &reused);
+        put(dir.path(), "busy", &busy);
+        put(dir.path(), "gone", &dead("cgdash/gone"));
+        // Names a group outside cgdash/ (a forged or corrupt file).
+        put(dir.path(), "evil", &dead("victim"));
+        put(dir.path(), "nostate2", &dead("cgdash/nostate"));
+        let uid = my_uid(dir.path());
+        let mut removed = cleanup_stale_checked(&layout, dir.path(), uid);
+        removed.sort();
+        // (Our child: dead = reapable; a zombie would still have a stat.)
+        let alive_now = sleeper.try_wait().unwrap().is_none();
+        let _ = sleeper.kill();
+        let _ = sleeper.wait();
+        assert!(alive_now, "the reused helper pid must not be signalled");
+        assert_eq!(removed, vec!["cgdash/dead", "cgdash/reused"]);
         assert!(!cpu.join("cgdash/dead").exists());
+        assert!(!cpu.join("cgdash/reused").exists());
         assert!(cpu.join("cgdash/alive").exists());
         assert!(cpu.join("cgdash/busy").exists());
         assert!(cpu.join("cgdash/nostate").exists());
-        assert!(!state_file(dir.path(), "gone").exists());
+        assert!(cpu.join("victim").exists(), "outside cgdash/: refused");
+        assert!(state_file(dir.path(), "evil").exists());
+        assert!(state_file(dir.path(), "alive").exists());
         assert!(state_file(dir.path(), "busy").exists());
+        assert!(!state_file(dir.path(), "dead").exists());
+        assert!(!state_file(dir.path(), "gone").exists());
+    }
+
+    #[test]
+    fn state_dir_is_created_private() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("cgdash-1000");
+        private_dir(&dir, my_uid(parent.path())).unwrap();
+        let mode = fs::metadata(&dir).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{mode:o}");
+        // Existing and fine: accepted again.
+        private_dir(&dir, my_uid(parent.path())).unwrap();
+    }
+
+    /// Another user's directory, a world-writable one, and a symlink are
+    /// refused with a sentence, and nothing is written into them.
+    #[test]
+    fn hostile_state_dirs_are_refused() {
+        let parent = tempfile::tempdir().unwrap();
+        let uid = my_uid(parent.path());
+        let d = parent.path().join("owned");
+        fs::create_dir(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+        let e = private_dir(&d, uid + 1).unwrap_err().to_string();
+        assert!(e.contains("owned by uid"), "{e}");
+        assert!(e.contains(&d.display().to_string()), "{e}");
+
+        let w = parent.path().join("open");
+        fs::create_dir(&w).unwrap();
+        fs::set_permissions(&w, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = private_dir(&w, uid).unwrap_err().to_string();
+        assert!(e.contains("mode 777"), "{e}");
+
+        let l = parent.path().join("link");
+        std::os::unix::fs::symlink(&d, &l).unwrap();
+        let e = private_dir(&l, uid).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        let dangling = parent.path().join("dangling");
+        std::os::unix::fs::symlink(parent.path().join("nowhere"), &dangling).unwrap();
+        let e = private_dir(&dangling, uid).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert!(!parent.path().join("nowhere").exists());
+
+        for dir in [&d, &w] {
+            assert_eq!(fs::read_dir(dir).unwrap().count(), 0);
+        }
+        // Stale cleanup does not act on what a hostile dir says.
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("cpu/cgdash/x")).unwrap();
+        fs::write(root.path().join("cpu/cgroup.procs"), "").unwrap();
+        let layout = Layout::from_root(root.path()).unwrap();
+        put(&w, "x", &dead("cgdash/x"));
+        assert!(cleanup_stale_checked(&layout, &w, uid).is_empty());
+        assert!(root.path().join("cpu/cgdash/x").exists());
+    }
+
+    /// Symlinks planted in place of the state file or its temp file never
+    /// make us write through them.
+    #[test]
+    fn planted_symlinks_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        // As the state file: not read as a state, replaced by a file of ours.
+        std::os::unix::fs::symlink(&victim, state_file(dir.path(), "x")).unwrap();
+        assert!(read_state(&state_file(dir.path(), "x")).is_none());
+        let p = write_state_in(dir.path(), "x", "cgdash/x")
+            .unwrap()
+            .unwrap();
+        assert!(!fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        // A symlink to a well-formed state file elsewhere is not believed.
+        let forged = outside.path().join("forged.json");
+        let me_alive = State {
+            owner_pid: std::process::id() as i32,
+            owner_start: process_start(std::process::id() as i32).unwrap(),
+            ..dead("cgdash/z")
+        };
+        fs::write(&forged, serde_json::to_string(&me_alive).unwrap()).unwrap();
+        std::os::unix::fs::symlink(&forged, state_file(dir.path(), "z")).unwrap();
+        assert!(read_state(&state_file(dir.path(), "z")).is_none());
+        // As the temp file: the write fails (O_EXCL) instead of following it.
+        let me = std::process::id();
+        std::os::unix::fs::symlink(&victim, dir.path().join(format!(".y.{me}.tmp"))).unwrap();
+        let e = write_state_in(dir.path(), "y", "cgdash/y").unwrap_err();
+        assert!(e.to_string().contains(".y."), "{e}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        // As record_helper's temp file: the state file is left as it was.
+        let t = p.with_extension(format!("{me}.tmp"));
+        std::os::unix::fs::symlink(&victim, &t).unwrap();
+        record_helper(&p, me as i32);
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(read_state(&p).unwrap().helper_pid, None);
+    }
+
+    /// Live (root, a freezer): a leftover of cgdash's own whose group is
+    /// frozen — its owner dead, its recorded helper still in it — is thawed,
+    /// the helper killed, the group removed and the name freed.
+    #[test]
+    fn frozen_leftover_is_thawed_and_removed() {
+        let required = std::env::var("CGDASH_LIVE_TESTS").is_ok_and(|v| v == "required");
+        let layout = match Layout::detect() {
+            Ok(l) if nix::unistd::geteuid().is_root() => l,
+            _ => {
+                assert!(!required, "live test cannot run (root, cgroups)");
+                eprintln!("SKIP frozen_leftover_is_thawed_and_removed: not root");
+                return;
+            }
+        };
+        let name = format!("hl-{}-frozen-stale", std::process::id());
+        let group = format!("cgdash/{name}");
+        layout.create_group(&group).unwrap();
+        struct Guard<'a>(&'a Layout, String, std::process::Child);
+        impl Drop for Guard<'_> {
+            fn drop(&mut self) {
+                thaw_tree(self.0, &self.1);
+                let _ = self.2.kill();
+                let _ = self.2.wait();
+                let _ = self.0.remove_group(&self.1, Duration::from_secs(3));
+            }
+        }
+        let child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let mut g = Guard(&layout, group.clone(), child);
+        layout.attach(&group, pid).unwrap();
+        let freeze = crate::cgroup::Setting {
+            knob: crate::cgroup::Knob::Freeze,
+            value: crate::cgroup::Value::Bool(true),
+        };
+        if layout.apply(&group, &[freeze]).is_err() {
+            assert!(!required, "no freezer here");
+            eprintln!("SKIP frozen_leftover_is_thawed_and_removed: no freezer");
+            return;
+        }
+        let frozen = |l: &Layout| l.read_group(&group).and_then(|s| s.frozen);
+        for _ in 0..100 {
+            if frozen(&layout) == Some(true) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(frozen(&layout), Some(true));
+        let dir = tempfile::tempdir().unwrap();
+        let st = State {
+            helper_pid: Some(pid),
+            helper_start: process_start(pid),
+            ..dead(&group)
+        };
+        put(dir.path(), &name, &st);
+        let removed = cleanup_stale_checked(&layout, dir.path(), my_uid(dir.path()));
+        // Reap our sleep: it must have died of SIGKILL.
+        use std::os::unix::process::ExitStatusExt as _;
+        let mut died = None;
+        for _ in 0..250 {
+            if let Some(st) = g.2.try_wait().unwrap() {
+                died = st.signal();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(removed, vec![group.clone()]);
+        assert_eq!(died, Some(9));
+        assert!(!layout.group_exists(&group));
+        assert!(!state_file(dir.path(), &name).exists(), "the name is free");
     }
 }

@@ -212,6 +212,10 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
             }))
         }
     };
+    if let Some(s) = &state_file {
+        // What stale cleanup may end if we die while the group is frozen.
+        stale::record_helper(s, child.id() as i32);
+    }
     drop(status_w);
     drop(life_r);
     let foreground_tty = hspec.foreground_tty;

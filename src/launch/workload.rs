@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use super::error::LaunchError;
 use super::stale;
 use super::status::{Msg, StatusReader};
-use crate::cgroup::Layout;
+use crate::cgroup::{Knob, Layout, Setting, Value};
 
 /// How a workload ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,10 +172,87 @@ impl Workload {
 
     /// Sends `sig` to the workload (through the helper and our init, which
     /// forward SIGTERM, SIGINT, SIGHUP and SIGQUIT; SIGKILL ends everything).
+    /// A stop signal thaws the group first: a frozen helper would never pass
+    /// it on, and a frozen process does not even die of SIGKILL on cgroup v1.
     pub fn signal(&self, sig: Signal) {
+        if self.helper.is_none() {
+            return;
+        }
+        if matches!(
+            sig,
+            Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP | Signal::SIGQUIT | Signal::SIGKILL
+        ) {
+            self.thaw();
+        }
         if let Some(c) = &self.helper {
             let _ = kill(Pid::from_raw(c.id() as i32), sig);
         }
+    }
+
+    /// Job control for a workload that was handed the terminal. Ctrl-Z sends
+    /// SIGTSTP to the terminal's foreground process group — the workload's
+    /// alone —, so when the workload has stopped, stop this process too: the
+    /// shell then sees its job stopped and takes the terminal back, as with
+    /// the command run directly. Once continued (`fg`, `bg`), give the
+    /// terminal back to the workload if we are in the foreground again, and
+    /// continue it. Call it while waiting; returns whether it stopped us.
+    pub fn follow_stop(&mut self) -> bool {
+        if !self.foreground_tty || self.helper.is_none() {
+            return false;
+        }
+        let Some(wpid) = self.workload_pid else {
+            return false;
+        };
+        if !stopped(wpid) {
+            return false;
+        }
+        // The workload leads its process group (`take_terminal`); anything
+        // else is not the group we handed the terminal to (nor, outside our
+        // cgroup, our workload at all: its pid was reused).
+        let pgrp = Pid::from_raw(wpid);
+        if nix::unistd::getpgid(Some(pgrp)) != Ok(pgrp)
+            || (!self.group.is_empty() && !self.layout.procs(&self.group).contains(&wpid))
+        {
+            return false;
+        }
+        // To our whole process group, as the terminal would have sent it
+        // to the job run directly: a script running `cgdash run` stops
+        // too, so the shell that started it sees its job stopped. Returns
+        // once we are continued (or at once when the stop is discarded: an
+        // orphaned process group, SIGTSTP ignored).
+        let _ = nix::sys::signal::killpg(nix::unistd::getpgrp(), Signal::SIGTSTP);
+        let stdin = std::io::stdin();
+        if nix::unistd::tcgetpgrp(&stdin) == Ok(nix::unistd::getpgrp()) {
+            with_sigttou_blocked(|| {
+                let _ = nix::unistd::tcsetpgrp(&stdin, pgrp);
+            });
+        }
+        let _ = nix::sys::signal::killpg(pgrp, Signal::SIGCONT);
+        true
+    }
+
+    /// The terminal's Ctrl-C (or Ctrl-\\) goes to the workload's process
+    /// group alone, not to us: if its group is frozen the signal just waits
+    /// there, and Ctrl-C seems to do nothing. When the workload has SIGINT
+    /// or SIGQUIT pending (and not blocked), thaw its group so the signal
+    /// takes effect. Call it while waiting; returns whether it thawed.
+    pub fn thaw_if_interrupted(&self) -> bool {
+        if !self.foreground_tty || self.helper.is_none() {
+            return false;
+        }
+        let Some(wpid) = self.workload_pid else {
+            return false;
+        };
+        let bit = |s: Signal| 1u64 << (s as u32 - 1);
+        let wanted = bit(Signal::SIGINT) | bit(Signal::SIGQUIT);
+        pending_signals(wpid) & wanted != 0 && self.thaw()
+    }
+
+    /// Thaws the workload's group and any frozen group below it (frozen with
+    /// `f` in the dashboard, `cgdash set G freeze=1`, or from outside), so a
+    /// signal can do its work. Returns whether something was frozen.
+    pub fn thaw(&self) -> bool {
+        !self.group.is_empty() && thaw_tree(&self.layout, &self.group)
     }
 
     /// SIGTERM, then SIGKILL after `grace`. Returns how it ended.
@@ -193,11 +270,32 @@ impl Workload {
     /// SIGKILL to the helper: init dies with it (PDEATHSIG), and the pid
     /// namespace with init. Then anything still in our group is killed too
     /// (only possible with a shared pid namespace; all of it descends from us).
+    /// Never waits forever: the group is thawed before every try (someone may
+    /// freeze it again meanwhile), and after `KILL_DEADLINE` it gives up with
+    /// an error (a frozen *parent* group is not ours to thaw).
     pub(super) fn kill_now(&mut self) -> Result<WorkloadExit, LaunchError> {
-        self.signal(Signal::SIGKILL);
-        let e = self.wait()?;
-        self.kill_group_members();
-        Ok(e)
+        let end = Instant::now() + KILL_DEADLINE;
+        loop {
+            self.signal(Signal::SIGKILL);
+            if let Some(e) = self.wait_timeout(Duration::from_millis(200))? {
+                self.kill_group_members();
+                return Ok(e);
+            }
+            if Instant::now() >= end {
+                return Err(LaunchError::io(
+                    format!(
+                        "stopping the workload in {}: still there {KILL_DEADLINE:?} after SIGKILL \
+                         (is a parent group frozen?)",
+                        if self.group.is_empty() {
+                            "no group"
+                        } else {
+                            &self.group
+                        }
+                    ),
+                    std::io::Error::from(std::io::ErrorKind::TimedOut),
+                ));
+            }
+        }
     }
 
     /// SIGKILLs whatever is still in the workload's group. Everything there
@@ -212,6 +310,7 @@ impl Workload {
             if pids.is_empty() {
                 break;
             }
+            self.thaw();
             for p in pids {
                 let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
             }
@@ -257,17 +356,89 @@ impl Workload {
     }
 }
 
-/// Makes our process group the terminal's foreground again. We are in the
-/// background at this point, so SIGTTOU is blocked for the call (POSIX then
-/// lets tcsetpgrp through instead of stopping us).
+/// How long `kill_now` keeps thawing and killing before it reports failure.
+const KILL_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Thaws `group` and every frozen group below it, through the cgroup layer
+/// (v1 `freezer.state` THAWED, v2 `cgroup.freeze` 0). Returns whether any
+/// was frozen. Groups that cannot be read or written are skipped: the caller
+/// goes on to signal and, if that fails, says what is still there.
+pub(super) fn thaw_tree(layout: &Layout, group: &str) -> bool {
+    let mut groups = vec![group.to_string()];
+    for h in layout.walked() {
+        sub_groups(&h.dir(group), group, &mut groups);
+    }
+    groups.sort();
+    groups.dedup();
+    let thaw = Setting {
+        knob: Knob::Freeze,
+        value: Value::Bool(false),
+    };
+    let mut any = false;
+    for g in &groups {
+        if layout.read_group(g).and_then(|s| s.frozen) == Some(true) {
+            any = true;
+            let _ = layout.apply(g, std::slice::from_ref(&thaw));
+        }
+    }
+    any
+}
+
+fn sub_groups(dir: &std::path::Path, group: &str, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let g = format!("{group}/{}", e.file_name().to_string_lossy());
+            sub_groups(&e.path(), &g, out);
+            out.push(g);
+        }
+    }
+}
+
+/// Makes our process group the terminal's foreground again.
 fn reclaim_terminal() {
+    with_sigttou_blocked(|| {
+        let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+    });
+}
+
+/// Runs `f` with SIGTTOU blocked: a tcsetpgrp from a background process
+/// group then goes through instead of stopping us (POSIX).
+fn with_sigttou_blocked(f: impl FnOnce()) {
     let mut ttou = nix::sys::signal::SigSet::empty();
     ttou.add(Signal::SIGTTOU);
     let Ok(old) = ttou.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK) else {
         return;
     };
-    let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpgrp());
+    f();
     let _ = old.thread_set_mask();
+}
+
+/// Signals pending for `pid` (its own and its process's) and not blocked,
+/// as a mask (bit N-1 for signal N), from /proc/PID/status.
+fn pending_signals(pid: i32) -> u64 {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return 0;
+    };
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    (field("SigPnd:") | field("ShdPnd:")) & !field("SigBlk:")
+}
+
+/// Whether `pid` is stopped by a signal (state `T` in /proc/PID/stat; not
+/// `t`, stopped by a tracer).
+fn stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rfind(')')
+            .and_then(|i| s[i + 1..].split_whitespace().next())
+            == Some("T")
+    })
 }
 
 impl Drop for Workload {
