@@ -151,6 +151,10 @@ pub struct RunArgs {
     /// Open the dashboard on the workload while it runs.
     #[arg(long)]
     pub tui: bool,
+    /// Keep every capability (e.g. CAP_SYS_ADMIN): a root workload can then
+    /// mount cgroupfs and lift its own limits. Default: docker's set, no_new_privs.
+    #[arg(long)]
+    pub privileged: bool,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,

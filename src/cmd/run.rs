@@ -43,6 +43,7 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     spec.hostname = args.isolation.hostname.clone();
     spec.rootfs = args.isolation.rootfs.clone();
     spec.keep = args.keep;
+    spec.privileged = args.privileged;
     spec.stdio = StdioMode::Inherit;
     if args.tui {
         return run_in_dashboard(&layout, spec, _interval);

@@ -9,7 +9,7 @@
 //!   └─ cgdash __launch (helper)    single-threaded: unshare(user?,mnt,uts,ipc,net,cgroup,pid),
 //!        │                         uid/gid maps, / rprivate, hostname, lo up; forwards signals
 //!        └─ init (pid 1)           mounts /proc, /sys, rootfs + pivot_root; reaps, forwards
-//!             └─ workload (pid 2)  exec CMD
+//!             └─ workload (pid 2)  drops capabilities (caps.rs) unless privileged, exec CMD
 //! ```
 //!
 //! The helper joins the group before exec, so it and everything it forks run
@@ -19,6 +19,7 @@
 //! Status flows back over a pipe (`status.rs`), so `launch` returns only once
 //! the workload's exec succeeded, and setup errors come back as messages.
 
+mod caps;
 mod error;
 mod helper;
 mod init;

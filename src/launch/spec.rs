@@ -106,6 +106,10 @@ pub struct LaunchSpec {
     /// `/proc/self/exe`, which is right for the cgdash binary itself; other
     /// programs linking the library (tests) point it at a cgdash binary.
     pub helper: Option<PathBuf>,
+    /// Keep every capability (see `caps.rs`) and allow privilege gains by
+    /// exec. Off by default: a root workload with `CAP_SYS_ADMIN` can mount
+    /// a fresh cgroupfs and lift its own limits.
+    pub privileged: bool,
 }
 
 impl LaunchSpec {
@@ -120,6 +124,7 @@ impl LaunchSpec {
             keep: false,
             stdio: StdioMode::Inherit,
             helper: None,
+            privileged: false,
         }
     }
 
@@ -153,6 +158,8 @@ pub struct HelperSpec {
     /// the workload gets a process group of its own and the terminal, so
     /// Ctrl-C and job control reach it (and only it), as if run directly.
     pub foreground_tty: bool,
+    /// The workload keeps every capability (`--privileged`).
+    pub privileged: bool,
     /// fd the helper and init report on (lines, see `status.rs`).
     pub status_fd: i32,
     /// fd that reaches EOF when the launching process dies.

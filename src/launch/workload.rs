@@ -105,7 +105,7 @@ impl Workload {
                 Msg::Exit(c) => self.exit = Some(WorkloadExit::Code(c)),
                 Msg::Signal(s) => self.exit = Some(WorkloadExit::Signal(s)),
                 Msg::Init(p) => self.init_pid = Some(p),
-                Msg::Started | Msg::Error(_) => {}
+                Msg::Started | Msg::Error(_) | Msg::ExecFailed(_) => {}
             }
         }
     }
