@@ -40,13 +40,6 @@ pub enum Command {
     },
     /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, a fork storm.
     Stress(StressArgs),
-    /// Internal: the launcher re-executes cgdash as a fresh single-threaded
-    /// process to set up namespaces (see src/launch). Not for users.
-    #[command(name = "__launch", hide = true)]
-    Launch {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -181,7 +181,11 @@ fn privileged_workloads_keep_the_capabilities_that_escape() {
         if !v2 {
             // v1 has no nsdelegate: the fresh mount's root is the group.
             assert!(out.stdout.contains("write-fresh: ok"), "{out:?}");
-            assert_ne!(seen, k.expect, "{}: expected the escape to work", k.controller);
+            assert_ne!(
+                seen, k.expect,
+                "{}: expected the escape to work",
+                k.controller
+            );
         }
     }
 }

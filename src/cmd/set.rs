@@ -15,7 +15,14 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let group = cgroup::validate_group_name(group)?;
+    let group = match cgroup::validate_group_name(group) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("cgdash: {e}");
+            eprintln!("cgdash: nothing was written");
+            return Ok(ExitCode::from(2)); // bad input, as for a bad value
+        }
+    };
     let layout = Layout::detect()?;
     match layout.apply(&group, &parsed) {
         Ok(applied) => {

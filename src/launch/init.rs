@@ -29,6 +29,7 @@ pub fn run(spec: &HelperSpec) -> ! {
     // The helper is single-threaded, so "parent thread died" = helper died.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let _ = nix::sys::prctl::set_name(c"cgdash-init");
+    super::title::set_cmdline(&["cgdash-init", &spec.name]);
     // SAFETY: closing our copy of an fd only the helper watches.
     unsafe {
         libc::close(spec.lifeline_fd);

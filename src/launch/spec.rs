@@ -102,7 +102,7 @@ pub struct LaunchSpec {
     /// Leave the group in place after the workload exits.
     pub keep: bool,
     pub stdio: StdioMode,
-    /// The cgdash binary that runs the `__launch` helper. Default
+    /// The cgdash binary that runs the `cgdash-launch` helper. Default
     /// `/proc/self/exe`, which is right for the cgdash binary itself; other
     /// programs linking the library (tests) point it at a cgdash binary.
     pub helper: Option<PathBuf>,
@@ -137,7 +137,8 @@ impl LaunchSpec {
     }
 }
 
-/// What the parent hands the `__launch` helper (as JSON on its command line).
+/// What the parent hands the `cgdash-launch` helper (as JSON, in the
+/// environment: see `HELPER_ARGV0` and `SPEC_ENV`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HelperSpec {
     pub name: String,

@@ -185,8 +185,13 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
     };
     let json = serde_json::to_string(&hspec)
         .map_err(|e| undo(LaunchError::io("spec", std::io::Error::other(e))))?;
+    // Readable in ps and in the dashboard: `cgdash-launch NAME` (argv[0] is
+    // how main recognises the helper); the spec travels in the environment,
+    // which the helper clears before anything else runs.
     let mut cmd = Command::new(&helper_exe);
-    cmd.arg("__launch").arg(json);
+    cmd.arg0(super::HELPER_ARGV0)
+        .arg(&name)
+        .env(super::SPEC_ENV, json);
     if spec.stdio == StdioMode::Null {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())

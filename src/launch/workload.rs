@@ -89,7 +89,7 @@ impl Workload {
         self.init_pid
     }
 
-    /// Host pid of the `__launch` helper (the launcher's direct child).
+    /// Host pid of the `cgdash-launch` helper (the launcher's direct child).
     pub fn helper_pid(&self) -> i32 {
         self.helper.as_ref().map(|c| c.id() as i32).unwrap_or(0)
     }
