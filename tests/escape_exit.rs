@@ -40,7 +40,10 @@ fn bad_name_and_hostname_are_bad_input() {
     for (what, args) in cases {
         let out = cgdash(&args, T);
         assert_eq!(out.code, 2, "{what}: {out:?}");
-        assert!(out.stderr.contains("nothing was left behind"), "{what}: {out:?}");
+        assert!(
+            out.stderr.contains("nothing was left behind"),
+            "{what}: {out:?}"
+        );
     }
     assert!(!layout.group_exists(&format!("cgdash/{name}")));
 }
@@ -56,7 +59,10 @@ fn dotdot_group_paths_are_bad_input() {
     ] {
         let out = cgdash(args, T);
         assert_eq!(out.code, 2, "{args:?}: {out:?}");
-        assert!(out.stderr.contains("invalid group name"), "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains("invalid group name"),
+            "{args:?}: {out:?}"
+        );
         assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
     }
 }
@@ -88,10 +94,7 @@ fn a_file_that_is_not_a_program_exits_126() {
     ] {
         let name = unique("he-exec");
         let cleanup = Cleanup::new(&layout, &name);
-        let out = cgdash(
-            &["run", "--name", &name, "--", p.to_str().unwrap()],
-            T,
-        );
+        let out = cgdash(&["run", "--name", &name, "--", p.to_str().unwrap()], T);
         assert_eq!(out.code, code, "{}: {out:?}", p.display());
         assert!(out.stderr.contains(says), "{}: {out:?}", p.display());
         assert!(out.stderr.contains("cannot execute"), "{out:?}");
