@@ -196,3 +196,54 @@ fn field(text: &str, key: &str) -> String {
         .map(|v| v.trim().to_string())
         .unwrap_or_default()
 }
+
+/// With the host's network (`--share net`) the workload keeps the host's
+/// /sys, cgroupfs included: those mounts must be read-only inside too, or a
+/// root workload writes its limits away without any capability.
+#[test]
+fn a_shared_network_still_leaves_cgroupfs_read_only() {
+    let Some(layout) = common::live("a_shared_network_still_leaves_cgroupfs_read_only") else {
+        return;
+    };
+    let k = &knobs(common::is_v2(&layout, "memory"))[0];
+    let h = layout.hierarchy(k.controller).expect("cpu controller");
+    let rel = h
+        .mount
+        .strip_prefix("/sys/fs/cgroup")
+        .expect("under /sys/fs/cgroup");
+    let inside = Path::new("/sys/fs/cgroup").join(rel);
+    for share in ["net", "net,cgroup"] {
+        let name = unique("he-esc-sharenet");
+        let cleanup = Cleanup::new(&layout, &name);
+        // The group's file by its host path, and the namespace root's.
+        let host_path = inside.join("cgdash").join(&name).join(k.file);
+        let ns_root = inside.join(k.file);
+        let s = format!(
+            "for f in {} {}; do if echo {} > $f; then echo \"write $f: ok\"; else echo \"write $f: refused\"; fi; done; echo done",
+            host_path.display(),
+            ns_root.display(),
+            k.lift
+        );
+        let out = cgdash(
+            &[
+                "run", "--name", &name, "--keep", "--share", share, "--cpu", "20%", "--", "sh",
+                "-c", &s,
+            ],
+            Duration::from_secs(60),
+        );
+        let file = h.dir(&cleanup.group()).join(k.file);
+        let seen = std::fs::read_to_string(&file).unwrap_or_default();
+        eprintln!("--share {share}:\n{out:?}host reads {seen}");
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(out.stdout.contains("done"), "{out:?}");
+        assert!(
+            !out.stdout.contains(": ok"),
+            "--share {share}: a write went through\n{out:?}"
+        );
+        assert_eq!(
+            seen.trim(),
+            k.expect,
+            "--share {share}: limit lifted\n{out:?}"
+        );
+    }
+}
