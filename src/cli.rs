@@ -40,13 +40,6 @@ pub enum Command {
     },
     /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, a fork storm.
     Stress(StressArgs),
-    /// Internal: the launcher re-executes cgdash as a fresh single-threaded
-    /// process to set up namespaces (see src/launch). Not for users.
-    #[command(name = "__launch", hide = true)]
-    Launch {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +144,10 @@ pub struct RunArgs {
     /// Open the dashboard on the workload while it runs.
     #[arg(long)]
     pub tui: bool,
+    /// Keep every capability (e.g. CAP_SYS_ADMIN): a root workload can then
+    /// mount cgroupfs and lift its own limits. Default: docker's set, no_new_privs.
+    #[arg(long)]
+    pub privileged: bool,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,

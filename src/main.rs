@@ -12,6 +12,14 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     one_malloc_arena();
+    // The launcher re-executes cgdash as its helper under this argv[0]
+    // (readable in ps), before any thread exists (see src/launch).
+    if std::env::args_os()
+        .next()
+        .is_some_and(|a| a == cgdash::launch::HELPER_ARGV0)
+    {
+        return cmd::run::internal();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         None => cmd::dashboard::run(cli.interval),
@@ -20,7 +28,6 @@ fn main() -> ExitCode {
         Some(Command::Snapshot(args)) => cmd::snapshot::run(args),
         Some(Command::Set { group, settings }) => cmd::set::run(&group, &settings),
         Some(Command::Stress(args)) => cmd::stress::run(args),
-        Some(Command::Launch { args }) => cmd::run::internal(args),
     };
     match result {
         Ok(code) => code,

@@ -38,6 +38,9 @@ pub struct Options {
     pub workloads: Vec<Workload>,
     /// Ask before quitting while the handed workloads run (false for the demo).
     pub ask_on_quit: bool,
+    /// Exit with the first handed workload's code (`run --tui`: the exit
+    /// code is the command's, 128+N if it was stopped by signal N).
+    pub exit_with_workload: bool,
 }
 
 impl Options {
@@ -48,6 +51,7 @@ impl Options {
             title: None,
             workloads: Vec::new(),
             ask_on_quit: true,
+            exit_with_workload: false,
         }
     }
 }
@@ -76,16 +80,25 @@ pub fn run_with(opts: Options) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the event loop")?;
+    let exit_with_workload = opts.exit_with_workload;
     let mut workloads = Vec::new();
     let result = rt.block_on(event_loop(opts, &mut workloads));
     // Terminal restored by now; stop what we launched (off the runtime).
-    for w in workloads {
+    let mut first_exit = None;
+    for (i, mut w) in workloads.into_iter().enumerate() {
         let group = w.group().to_string();
+        if i == 0 && exit_with_workload {
+            // Ends it as cleanup would (SIGTERM, 2 s, SIGKILL), keeping how.
+            first_exit = w.terminate(Duration::from_secs(2)).ok();
+        }
         if let Err(e) = w.cleanup() {
             eprintln!("cgdash: cleaning up {group}: {e}");
         }
     }
-    result
+    match (result, first_exit) {
+        (Ok(_), Some(e)) => Ok(ExitCode::from(e.code().clamp(0, 255) as u8)),
+        (r, _) => r,
+    }
 }
 
 /// Why editing is off, if it is.

@@ -43,6 +43,7 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     spec.hostname = args.isolation.hostname.clone();
     spec.rootfs = args.isolation.rootfs.clone();
     spec.keep = args.keep;
+    spec.privileged = args.privileged;
     spec.stdio = StdioMode::Inherit;
     if args.tui {
         return run_in_dashboard(&layout, spec, _interval);
@@ -159,6 +160,7 @@ fn run_in_dashboard(
         w.group()
     ));
     opts.workloads.push(w);
+    opts.exit_with_workload = true;
     super::dashboard::run_with(opts)
 }
 
@@ -201,8 +203,8 @@ fn report_limits_hit(layout: &Layout, group: &str, exit: WorkloadExit) {
     }
 }
 
-/// The hidden `__launch` entry point of the launcher's helper process.
-pub fn internal(args: Vec<String>) -> anyhow::Result<ExitCode> {
-    let code = launch::helper_main(&args);
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+/// The launcher's helper process (cgdash re-executed as `cgdash-launch NAME`).
+pub fn internal() -> ExitCode {
+    let code = launch::helper_main();
+    ExitCode::from(code.clamp(0, 255) as u8)
 }

@@ -26,7 +26,13 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         None => Sampler::new(Layout::detect()?, PathBuf::from("/proc"))?,
     };
     if let Some(g) = &args.group {
-        let g = cgroup::validate_group_name(g)?;
+        let g = match cgroup::validate_group_name(g) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("cgdash: {e}");
+                return Ok(ExitCode::from(2)); // bad input
+            }
+        };
         if !sampler.layout().group_exists(&g) {
             anyhow::bail!("group `{}` does not exist", cgroup::display_path(&g));
         }

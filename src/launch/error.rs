@@ -30,6 +30,7 @@ pub enum LaunchError {
     NameTaken(String),
     #[error("unknown namespace `{0}` in --share; known: pid, mount, uts, ipc, net, cgroup, user")]
     UnknownNamespace(String),
+    /// Options that cannot work together or a value out of range (bad input).
     #[error("{0}")]
     Conflict(String),
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
@@ -42,6 +43,8 @@ pub enum LaunchError {
     Spawn { exe: PathBuf, source: io::Error },
     #[error("setting up the workload failed: {0}")]
     Setup(String),
+    #[error("cannot execute {exe}: {}{}", errno_desc(*.errno), exec_hint(*.errno))]
+    Exec { exe: String, errno: i32 },
     #[error("the launcher helper died before the workload started{0}")]
     HelperDied(String),
     #[error("refusing the state directory {dir}: {why}")]
@@ -63,14 +66,44 @@ impl LaunchError {
     }
 
     /// The exit code `cgdash run` uses for this error, following the shell and
-    /// container conventions: 127 command not found, 126 not executable, 125
-    /// everything else that kept the workload from starting.
+    /// container conventions: 127 command not found, 126 not executable, 2 bad
+    /// input (name, hostname, conflicting options), 125 everything else that
+    /// kept the workload from starting.
     pub fn exit_code(&self) -> u8 {
         match self {
             LaunchError::CommandNotFound(_) | LaunchError::CommandNotInRootfs { .. } => 127,
             LaunchError::NotExecutable(_) => 126,
-            LaunchError::Setup(m) if m.starts_with("exec ") => 127,
+            LaunchError::Exec { errno, .. } => exec_exit_code(*errno) as u8,
+            LaunchError::NoCommand
+            | LaunchError::BadName(_)
+            | LaunchError::Conflict(_)
+            | LaunchError::UnknownNamespace(_)
+            | LaunchError::BadLimits(_) => 2,
             _ => 125,
         }
+    }
+}
+
+/// The shell's code for a failed exec: 127 when the file (or, for a script
+/// or dynamic program, its interpreter) does not exist, 126 when it exists
+/// but cannot run (ENOEXEC: not a valid program for this machine; EACCES …).
+pub(crate) fn exec_exit_code(errno: i32) -> i32 {
+    match nix::errno::Errno::from_raw(errno) {
+        nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => 127,
+        _ => 126,
+    }
+}
+
+fn errno_desc(errno: i32) -> &'static str {
+    nix::errno::Errno::from_raw(errno).desc()
+}
+
+fn exec_hint(errno: i32) -> &'static str {
+    match nix::errno::Errno::from_raw(errno) {
+        nix::errno::Errno::ENOEXEC => {
+            " (not a program this machine can run: another architecture, a damaged file, or a script without #!)"
+        }
+        nix::errno::Errno::ENOENT => " (a script's interpreter or the program's dynamic loader is missing)",
+        _ => "",
     }
 }

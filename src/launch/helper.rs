@@ -1,4 +1,4 @@
-//! The `__launch` helper: a fresh, single-threaded cgdash process, already in
+//! The `cgdash-launch` helper: a fresh, single-threaded cgdash process, already in
 //! the workload's cgroup (the launcher's pre_exec put it there). Being
 //! single-threaded is what makes `unshare(CLONE_NEWUSER)` possible (EINVAL in a
 //! threaded process) and `fork` safe. It creates the namespaces, forks our
@@ -45,18 +45,19 @@ fn set_cloexec(fd: RawFd) {
     let _ = fcntl(b, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
 }
 
-/// Entry point of `cgdash __launch SPEC_JSON`. Returns the exit code.
+/// Entry point of the helper (`cgdash-launch NAME`, the spec's JSON in
+/// `args[0]`, taken from the environment). Returns the exit code.
 pub fn main(args: &[String]) -> i32 {
     let spec: HelperSpec = match args.first().map(|a| serde_json::from_str(a)) {
         Some(Ok(s)) => s,
         _ => {
-            eprintln!("cgdash __launch: internal command of the launcher, not for direct use");
+            eprintln!("cgdash-launch: internal command of cgdash's launcher, not for direct use");
             return 2;
         }
     };
     // Our descendants keep the status fd (init writes to it) but the workload's
     // exec closes both.
-    // Named for ps/top (the exec was of /proc/self/exe, which shows as "exe").
+    // Named for top (comm; the exec was of /proc/self/exe, which shows as "exe").
     let _ = nix::sys::prctl::set_name(c"cgdash-launch");
     set_cloexec(spec.status_fd);
     set_cloexec(spec.lifeline_fd);

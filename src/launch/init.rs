@@ -29,6 +29,7 @@ pub fn run(spec: &HelperSpec) -> ! {
     // The helper is single-threaded, so "parent thread died" = helper died.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let _ = nix::sys::prctl::set_name(c"cgdash-init");
+    super::title::set_cmdline(&["cgdash-init", &spec.name]);
     // SAFETY: closing our copy of an fd only the helper watches.
     unsafe {
         libc::close(spec.lifeline_fd);
@@ -65,30 +66,32 @@ pub fn run(spec: &HelperSpec) -> ! {
             if spec.foreground_tty {
                 take_terminal();
             }
-            exec_workload(&exe, &argv, err_w.as_raw_fd())
+            exec_workload(&exe, &argv, err_w.as_raw_fd(), spec.privileged)
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => fail(super::fork_error(e)),
     };
     drop(err_w);
-    let mut errno = [0u8; 4];
-    let n = loop {
-        // SAFETY: reading into a local 4-byte buffer.
-        let n = unsafe { libc::read(err_r.as_raw_fd(), errno.as_mut_ptr().cast(), 4) };
-        if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
-            continue;
+    // The child's report: nothing (EOF) once its exec succeeded, or
+    // EXEC_FAILED + errno, or CAPS_FAILED + a message.
+    let mut report = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(err_r), &mut report);
+    match report.split_first() {
+        Some((&EXEC_FAILED, errno)) if errno.len() == 4 => {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(errno);
+            let _ = waitpid(workload, None);
+            send(spec.status_fd, &Msg::ExecFailed(i32::from_ne_bytes(b)));
+            die(super::error::exec_exit_code(i32::from_ne_bytes(b)))
         }
-        break n;
-    };
-    drop(err_r);
-    if n == 4 {
-        let e = nix::errno::Errno::from_raw(i32::from_ne_bytes(errno));
-        let _ = waitpid(workload, None);
-        send(
-            spec.status_fd,
-            &Msg::Error(format!("exec {}: {}", spec.exe, e.desc())),
-        );
-        die(127);
+        Some((&CAPS_FAILED, m)) => {
+            let _ = waitpid(workload, None);
+            fail(format!(
+                "restricting the workload's capabilities: {} (not started; --privileged skips this)",
+                String::from_utf8_lossy(m)
+            ))
+        }
+        _ => {}
     }
     send(spec.status_fd, &Msg::Started);
     reap_and_forward(spec, workload)
@@ -110,8 +113,13 @@ fn take_terminal() {
     let _ = nix::unistd::tcsetpgrp(std::io::stdin(), me);
 }
 
-/// In the forked workload process: undo what init set up for itself, then exec.
-fn exec_workload(exe: &CString, argv: &[CString], err_fd: i32) -> ! {
+/// First byte of the workload's report to init when it could not exec.
+const EXEC_FAILED: u8 = b'E';
+const CAPS_FAILED: u8 = b'C';
+
+/// In the forked workload process: undo what init set up for itself, drop
+/// the capabilities a workload does not need (unless `privileged`), then exec.
+fn exec_workload(exe: &CString, argv: &[CString], err_fd: i32, privileged: bool) -> ! {
     // Our signal mask and ignored dispositions would survive exec: the
     // workload starts with the defaults (Rust ignores SIGPIPE at startup).
     let _ = SigSet::all().thread_unblock();
@@ -128,16 +136,29 @@ fn exec_workload(exe: &CString, argv: &[CString], err_fd: i32) -> ! {
     }
     // With a shared pid namespace nothing else would end it if init died.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    // Last, so nothing above needs a capability dropped here.
+    if !privileged {
+        if let Err(m) = super::caps::restrict() {
+            let mut b = vec![CAPS_FAILED];
+            b.extend_from_slice(m.as_bytes());
+            // SAFETY: writing a local buffer to our error pipe.
+            unsafe {
+                libc::write(err_fd, b.as_ptr().cast(), b.len());
+            }
+            die(125)
+        }
+    }
     let e = match nix::unistd::execv(exe, argv) {
         Err(e) => e,
         Ok(never) => match never {},
     };
-    let b = (e as i32).to_ne_bytes();
-    // SAFETY: writing 4 bytes from a local buffer to our error pipe.
+    let mut b = [EXEC_FAILED, 0, 0, 0, 0];
+    b[1..].copy_from_slice(&(e as i32).to_ne_bytes());
+    // SAFETY: writing 5 bytes from a local buffer to our error pipe.
     unsafe {
-        libc::write(err_fd, b.as_ptr().cast(), 4);
+        libc::write(err_fd, b.as_ptr().cast(), b.len());
     }
-    die(127)
+    die(super::error::exec_exit_code(e as i32))
 }
 
 fn reap_and_forward(spec: &HelperSpec, workload: Pid) -> ! {

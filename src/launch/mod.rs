@@ -6,10 +6,10 @@
 //! ```text
 //! cgdash (any threads)            launch(): validate, create cgdash/NAME, apply limits,
 //!   │  fork+exec, pre_exec writes "0" to every cgroup.procs of the group
-//!   └─ cgdash __launch (helper)    single-threaded: unshare(user?,mnt,uts,ipc,net,cgroup,pid),
+//!   └─ cgdash-launch NAME (helper) single-threaded: unshare(user?,mnt,uts,ipc,net,cgroup,pid),
 //!        │                         uid/gid maps, / rprivate, hostname, lo up; forwards signals
-//!        └─ init (pid 1)           mounts /proc, /sys, rootfs + pivot_root; reaps, forwards
-//!             └─ workload (pid 2)  exec CMD
+//!        └─ cgdash-init NAME (pid 1) mounts /proc, /sys, rootfs + pivot_root; reaps, forwards
+//!             └─ workload (pid 2)  drops capabilities (caps.rs) unless privileged, exec CMD
 //! ```
 //!
 //! The helper joins the group before exec, so it and everything it forks run
@@ -19,6 +19,7 @@
 //! Status flows back over a pipe (`status.rs`), so `launch` returns only once
 //! the workload's exec succeeded, and setup errors come back as messages.
 
+mod caps;
 mod error;
 mod helper;
 mod init;
@@ -28,6 +29,7 @@ mod spec;
 mod stale;
 mod start;
 mod status;
+mod title;
 mod workload;
 
 pub use error::LaunchError;
@@ -36,10 +38,21 @@ pub use stale::{cleanup_stale, state_dir};
 pub use start::launch;
 pub use workload::{Workload, WorkloadExit};
 
-/// Entry point of the hidden `cgdash __launch` subcommand. Must be called in a
-/// fresh, single-threaded process (main, before anything starts threads).
-pub fn helper_main(args: &[String]) -> i32 {
-    helper::main(args)
+/// argv[0] of the launcher's helper: cgdash re-executed as `cgdash-launch
+/// NAME` (its init then shows as `cgdash-init NAME`).
+pub const HELPER_ARGV0: &str = "cgdash-launch";
+
+/// The environment variable that hands the helper its spec (JSON).
+const SPEC_ENV: &str = "CGDASH_LAUNCH_SPEC";
+
+/// Entry point of the helper (main calls it when argv[0] is
+/// [`HELPER_ARGV0`]). Must be called in a fresh, single-threaded process
+/// (main, before anything starts threads): it takes the spec out of the
+/// environment, so neither init nor the workload inherits it.
+pub fn helper_main() -> i32 {
+    let spec = std::env::var(SPEC_ENV).ok();
+    std::env::remove_var(SPEC_ENV);
+    helper::main(spec.as_slice())
 }
 
 /// A failed fork of the helper or init, in words: EAGAIN here is nearly

@@ -95,9 +95,14 @@ pub fn setup(spec: &HelperSpec) -> R {
             None,
         )?;
         mount_cgroups(&sys_dir.join("fs/cgroup"), spec);
-    } else if spec.rootfs.is_some() {
-        mkdir(&sys_dir)?;
-        bind(Path::new("/sys"), &sys_dir, true)?;
+    } else {
+        if spec.rootfs.is_some() {
+            mkdir(&sys_dir)?;
+            bind(Path::new("/sys"), &sys_dir, true)?;
+        }
+        // The host's /sys, with its cgroupfs mounts read-write: a root
+        // workload could write its own limits there without any capability.
+        host_cgroups_read_only(&sys_dir.join("fs/cgroup"), spec)?;
     }
     if let Some(root) = &spec.rootfs {
         dev(&root.join("dev"))?;
@@ -181,6 +186,45 @@ fn mount_cgroups(base: &Path, spec: &HelperSpec) {
         MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | PROC_FLAGS,
         None::<&str>,
     );
+}
+
+/// With the host's /sys (network namespace shared): its cgroupfs mounts,
+/// seen through our private mount namespace, become read-only here (the
+/// host's stay as they are). With a cgroup namespace the workload's own view
+/// is mounted over them instead, as with a fresh /sys. A root launch fails
+/// rather than run with a writable cgroupfs; a rootless one cannot write the
+/// host's cgroup files anyway (not its own), so there this is best effort.
+fn host_cgroups_read_only(base: &Path, spec: &HelperSpec) -> R {
+    let strict = spec.map_user.is_none();
+    let table = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
+    let mut points: Vec<String> = table
+        .lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let point = pre.split(' ').nth(4)?;
+            let fstype = post.split(' ').next()?;
+            (matches!(fstype, "cgroup" | "cgroup2") && Path::new(point).starts_with(base))
+                .then(|| point.replace("\\040", " "))
+        })
+        .collect();
+    points.dedup();
+    for p in &points {
+        let r = mount(
+            None::<&str>,
+            Path::new(p),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | PROC_FLAGS,
+            None::<&str>,
+        );
+        if let Err(e) = r {
+            if strict {
+                return Err(format!("making {p} read-only: {}", e.desc()));
+            }
+        }
+    }
+    mount_cgroups(base, spec);
+    Ok(())
 }
 
 /// `pivot_root(".", ".")` stacks the old root on top of the new one; the

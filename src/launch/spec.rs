@@ -102,10 +102,14 @@ pub struct LaunchSpec {
     /// Leave the group in place after the workload exits.
     pub keep: bool,
     pub stdio: StdioMode,
-    /// The cgdash binary that runs the `__launch` helper. Default
+    /// The cgdash binary that runs the `cgdash-launch` helper. Default
     /// `/proc/self/exe`, which is right for the cgdash binary itself; other
     /// programs linking the library (tests) point it at a cgdash binary.
     pub helper: Option<PathBuf>,
+    /// Keep every capability (see `caps.rs`) and allow privilege gains by
+    /// exec. Off by default: a root workload with `CAP_SYS_ADMIN` can mount
+    /// a fresh cgroupfs and lift its own limits.
+    pub privileged: bool,
 }
 
 impl LaunchSpec {
@@ -120,6 +124,7 @@ impl LaunchSpec {
             keep: false,
             stdio: StdioMode::Inherit,
             helper: None,
+            privileged: false,
         }
     }
 
@@ -132,7 +137,8 @@ impl LaunchSpec {
     }
 }
 
-/// What the parent hands the `__launch` helper (as JSON on its command line).
+/// What the parent hands the `cgdash-launch` helper (as JSON, in the
+/// environment: see `HELPER_ARGV0` and `SPEC_ENV`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HelperSpec {
     pub name: String,
@@ -153,6 +159,8 @@ pub struct HelperSpec {
     /// the workload gets a process group of its own and the terminal, so
     /// Ctrl-C and job control reach it (and only it), as if run directly.
     pub foreground_tty: bool,
+    /// The workload keeps every capability (`--privileged`).
+    pub privileged: bool,
     /// fd the helper and init report on (lines, see `status.rs`).
     pub status_fd: i32,
     /// fd that reaches EOF when the launching process dies.

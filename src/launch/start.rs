@@ -49,9 +49,9 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         ));
     }
     if let Some(h) = &spec.hostname {
-        if h.is_empty() || h.len() > 64 {
+        if h.is_empty() || h.len() > 64 || h.chars().any(|c| c.is_control()) {
             return Err(LaunchError::Conflict(format!(
-                "hostname `{h}` must be 1–64 characters"
+                "hostname {h:?} must be 1–64 characters, none of them control characters"
             )));
         }
     }
@@ -102,6 +102,13 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         }
     };
 
+    if root && !spec.privileged && !has(Namespace::Mount) && use_group {
+        notes.push(
+            "with --share mount the workload sees the host's cgroupfs read-write: \
+             as root it can change its own limits"
+                .into(),
+        );
+    }
     let (name, group, state_file) = if use_group {
         let (name, group, state) = create_named_group(layout, spec, argv0)?;
         (name, group, Some(state))
@@ -172,13 +179,19 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         },
         new_session: spec.stdio == StdioMode::Null,
         foreground_tty: spec.stdio == StdioMode::Inherit && in_tty_foreground(),
+        privileged: spec.privileged,
         status_fd: status_w.as_raw_fd(),
         lifeline_fd: life_r.as_raw_fd(),
     };
     let json = serde_json::to_string(&hspec)
         .map_err(|e| undo(LaunchError::io("spec", std::io::Error::other(e))))?;
+    // Readable in ps and in the dashboard: `cgdash-launch NAME` (argv[0] is
+    // how main recognises the helper); the spec travels in the environment,
+    // which the helper clears before anything else runs.
     let mut cmd = Command::new(&helper_exe);
-    cmd.arg("__launch").arg(json);
+    cmd.arg0(super::HELPER_ARGV0)
+        .arg(&name)
+        .env(super::SPEC_ENV, json);
     if spec.stdio == StdioMode::Null {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -238,12 +251,18 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
     // Wait for "started" (and init's pid) or an error.
     let end = Instant::now() + START_TIMEOUT;
     let mut started = false;
-    let mut error: Option<String> = None;
+    let mut error: Option<LaunchError> = None;
     while Instant::now() < end && !w.status.eof() {
         for m in w.status.read(Duration::from_millis(100)) {
             match m {
                 Msg::Started => started = true,
-                Msg::Error(e) => error = Some(e),
+                Msg::Error(e) => error = Some(LaunchError::Setup(e)),
+                Msg::ExecFailed(errno) => {
+                    error = Some(LaunchError::Exec {
+                        exe: hspec.exe.clone(),
+                        errno,
+                    })
+                }
                 Msg::Init(p) => w.init_pid = Some(p),
                 m @ (Msg::Exit(_) | Msg::Signal(_)) => w.absorb(vec![m]),
             }
@@ -258,7 +277,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         w.cleaned = true;
         w.state_file = None;
         let err = match error {
-            Some(e) => LaunchError::Setup(e),
+            Some(e) => e,
             None if Instant::now() >= end => LaunchError::Setup(format!(
                 "the workload did not start within {START_TIMEOUT:?}"
             )),
@@ -321,8 +340,8 @@ fn create_named_group(
             }
         }
     }
-    Err(LaunchError::Conflict(
-        "no free default name; pass --name".into(),
+    Err(LaunchError::Setup(
+        "no free default name (1000 in use); pass --name".into(),
     ))
 }
 

@@ -4,6 +4,7 @@
 //!
 //! `init PID` (helper: host pid of our init), `started` (init: the workload's
 //! exec succeeded), `error MESSAGE` (setup failed; nothing ran),
+//! `execfail ERRNO` (init: the workload's exec failed with this errno),
 //! `exit CODE` / `signal N` (init: how the workload ended).
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -16,6 +17,7 @@ pub enum Msg {
     Init(i32),
     Started,
     Error(String),
+    ExecFailed(i32),
     Exit(i32),
     Signal(i32),
 }
@@ -27,6 +29,7 @@ impl Msg {
             "init" => Msg::Init(rest.trim().parse().ok()?),
             "started" => Msg::Started,
             "error" => Msg::Error(rest.to_string()),
+            "execfail" => Msg::ExecFailed(rest.trim().parse().ok()?),
             "exit" => Msg::Exit(rest.trim().parse().ok()?),
             "signal" => Msg::Signal(rest.trim().parse().ok()?),
             _ => return None,
@@ -42,6 +45,7 @@ impl Msg {
                 let m: String = m.replace('\n', " ").chars().take(400).collect();
                 format!("error {m}\n")
             }
+            Msg::ExecFailed(e) => format!("execfail {e}\n"),
             Msg::Exit(c) => format!("exit {c}\n"),
             Msg::Signal(s) => format!("signal {s}\n"),
         }

@@ -89,7 +89,7 @@ impl Workload {
         self.init_pid
     }
 
-    /// Host pid of the `__launch` helper (the launcher's direct child).
+    /// Host pid of the `cgdash-launch` helper (the launcher's direct child).
     pub fn helper_pid(&self) -> i32 {
         self.helper.as_ref().map(|c| c.id() as i32).unwrap_or(0)
     }
@@ -105,7 +105,7 @@ impl Workload {
                 Msg::Exit(c) => self.exit = Some(WorkloadExit::Code(c)),
                 Msg::Signal(s) => self.exit = Some(WorkloadExit::Signal(s)),
                 Msg::Init(p) => self.init_pid = Some(p),
-                Msg::Started | Msg::Error(_) => {}
+                Msg::Started | Msg::Error(_) | Msg::ExecFailed(_) => {}
             }
         }
     }
