@@ -22,7 +22,8 @@ impl GroupsPanel<'_> {
         area.width >= 90
     }
 
-    /// First visible row index and the number of rows that fit (for hit tests).
+    /// The rows' area of a panel drawn in `area`: inside the border, below
+    /// the header line (mouse clicks map to rows with it, for both panels).
     pub fn body(area: Rect) -> Rect {
         let inner = Block::new().borders(Borders::ALL).inner(area);
         Rect {
