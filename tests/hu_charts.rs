@@ -192,3 +192,27 @@ fn hu_side_by_side_charts_share_the_window() {
         assert!(n == 1 || n == 3, "{w}x{h}: {n}× {}\n{s}", windows[0]);
     }
 }
+
+/// THR% above 100 gets a footnote under the groups that says why (and
+/// only then).
+#[test]
+fn hu_throttled_over_100_is_explained() {
+    let note = "THR% over 100: throttled time is summed over CPUs";
+    let mut app = App::new(None);
+    app.focus_group("cgdash/demo");
+    let mut s = ui_fixture::snapshot(0, 20.0);
+    app.update(Action::Snapshot(Arc::new(s.clone())));
+    for (w, h) in [(80, 24), (160, 48)] {
+        assert!(!text(&render(&app, w, h)).contains(note));
+    }
+    for g in s.groups.iter_mut().filter(|g| g.path == "cgdash/demo") {
+        g.cpu.throttled_percent = Some(150.0);
+    }
+    s.timestamp_ms += 1000;
+    app.update(Action::Snapshot(Arc::new(s)));
+    for (w, h) in [(80, 24), (160, 48)] {
+        let t = text(&render(&app, w, h));
+        assert!(t.contains(note), "{w}x{h}:\n{t}");
+        assert!(t.contains("150"), "{t}");
+    }
+}
