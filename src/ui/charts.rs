@@ -269,10 +269,11 @@ impl Ctx<'_> {
             // Too short for the time axis' labels: say the window here.
             legend.push(Span::styled(format!("{:.0}s: ", self.window), theme::dim()));
         }
+        // The limit's keys first: a narrow chart cuts the legend's end.
         legend.extend([
-            key("⣀ used ", theme::CPU),
             key(&format!("{LIMIT_MARK} quota "), theme::LIMIT),
-            key(&format!("{AT_LIMIT} used at quota "), theme::LIMIT),
+            key(&format!("{AT_LIMIT} at quota "), theme::LIMIT),
+            key("⣀ used ", theme::CPU),
             key("│ change", theme::MARKER),
         ]);
         let block = self.block(title, legend);
