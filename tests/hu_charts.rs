@@ -216,3 +216,13 @@ fn hu_throttled_over_100_is_explained() {
         assert!(t.contains("150"), "{t}");
     }
 }
+
+/// Too narrow for a throttling chart (under 60 columns): the CPU chart's
+/// title still says how much the group is throttled.
+#[test]
+fn hu_narrow_screen_still_shows_throttling() {
+    let app = ui_fixture::app(None);
+    let s = text(&render(&app, 58, 24));
+    assert!(s.contains("thr 49.0%"), "{s}");
+    assert!(!s.contains("┌ throttled"), "{s}");
+}

@@ -87,10 +87,11 @@ impl Widget for ChartsPanel<'_> {
             cpus: app.snapshot.cpus,
             window: window_s(narrowest, &ts, app.snapshot.timestamp_ms),
         };
+        let alone = parts.len() == 1;
         for (part, r) in parts {
             let compact = r.width < 60;
             match part {
-                Part::Cpu => ctx.cpu(r, buf, compact),
+                Part::Cpu => ctx.cpu(r, buf, compact, alone),
                 Part::Throttling => ctx.throttling(r, buf, compact),
                 Part::Memory => ctx.memory(r, buf, compact),
             }
@@ -248,7 +249,9 @@ impl Ctx<'_> {
     }
 
     /// CPU % against the quota (the quota line on top of the usage).
-    fn cpu(&self, area: Rect, buf: &mut Buffer, compact: bool) {
+    /// `alone`: no throttling chart beside it (too narrow), so its title
+    /// carries the throttled % (as a number only: not on this scale).
+    fn cpu(&self, area: Rect, buf: &mut Buffer, compact: bool, alone: bool) {
         let g = self.g;
         let mut title = vec![
             Span::raw(" "),
@@ -263,6 +266,12 @@ impl Ctx<'_> {
             ),
             Span::raw(" "),
         ];
+        if alone {
+            title.push(Span::styled(
+                format!("· thr {}% ", fmt::percent(g.cpu.throttled_percent)),
+                Style::new().fg(theme::THROTTLED),
+            ));
+        }
         title.extend(self.marker_span(compact));
         let mut legend = Vec::new();
         if area.height < 10 {
