@@ -41,10 +41,13 @@ fn demo_group(t: &Tmux) -> String {
 }
 
 /// `thr 54.6%` from the compact CPU chart title.
+/// Throttled % of the selected group: the title of its throttling chart
+/// (`┌ throttled 72.3% …`).
 fn throttled(screen: &str) -> Option<f64> {
-    let line = screen.lines().find(|l| l.contains(" · quota "))?;
-    let i = line.find("thr ")? + 4;
-    line[i..].split('%').next()?.parse().ok()
+    screen.lines().find_map(|l| {
+        let i = l.find("┌ throttled ")? + "┌ throttled ".len();
+        l[i..].split('%').next()?.parse().ok()
+    })
 }
 
 fn alive(pid: i32) -> bool {

@@ -237,7 +237,7 @@ fn check(t: &Tmux, m: &Model, group: &mut Option<String>) {
     }
     if m.help {
         let r = t.wait_for(grace, |s| {
-            s.contains("Help: cgdash keys") && s.contains("CPU quota ±10")
+            s.contains("Help: cgdash keys") && s.contains("CPU quota +10 points")
         });
         r.unwrap_or_else(|s| panic!("the help overlay should be open:\n{s}"));
         return;

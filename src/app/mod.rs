@@ -85,6 +85,8 @@ pub struct App {
     pub focus: Panel,
     pub zoom: Option<Panel>,
     pub overlay: Overlay,
+    /// First line of the help shown (↑↓ in the help).
+    pub help_scroll: usize,
     pub groups: GroupsView,
     pub procs: ProcsView,
     pub status: Option<Status>,
@@ -104,6 +106,7 @@ impl App {
             focus: Panel::Groups,
             zoom: None,
             overlay: Overlay::None,
+            help_scroll: 0,
             groups: GroupsView::default(),
             procs: ProcsView::default(),
             status: None,
@@ -183,6 +186,7 @@ impl App {
             }
             Action::ForceQuit => return vec![Effect::Quit],
             Action::ToggleHelp => {
+                self.help_scroll = 0;
                 self.overlay = match self.overlay {
                     Overlay::Help => Overlay::None,
                     _ => Overlay::Help,

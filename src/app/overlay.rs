@@ -115,7 +115,21 @@ impl App {
                 Action::Cancel => {}
                 _ => self.overlay = Overlay::ConfirmQuit,
             },
-            Overlay::Help | Overlay::None => self.overlay = overlay,
+            Overlay::Help => {
+                let last = crate::ui::help::line_count().saturating_sub(1) as i64;
+                let by: i64 = match action {
+                    Action::Up => -1,
+                    Action::Down => 1,
+                    Action::PageUp => -10,
+                    Action::PageDown => 10,
+                    Action::Home => -last,
+                    Action::End => last,
+                    _ => 0,
+                };
+                self.help_scroll = (self.help_scroll as i64 + by).clamp(0, last) as usize;
+                self.overlay = overlay;
+            }
+            Overlay::None => self.overlay = overlay,
         }
         Vec::new()
     }

@@ -70,13 +70,12 @@ pub struct ProcRow {
     pub depth: u16,
 }
 
+/// Percentages compared at the precision shown (0.1): rows that look equal
+/// are equal here, so the PID decides and they keep their places from one
+/// refresh to the next instead of swapping on noise nobody can see.
 fn cmp_f(a: Option<f64>, b: Option<f64>) -> Ordering {
-    match (a, b) {
-        (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
-        (Some(_), None) => Ordering::Greater,
-        (None, Some(_)) => Ordering::Less,
-        (None, None) => Ordering::Equal,
-    }
+    let shown = |v: Option<f64>| v.map(|v| (v * 10.0).round() as i64);
+    shown(a).cmp(&shown(b))
 }
 
 fn compare(a: &ProcessSnapshot, b: &ProcessSnapshot, sort: ProcSort) -> Ordering {
@@ -91,7 +90,6 @@ fn compare(a: &ProcessSnapshot, b: &ProcessSnapshot, sort: ProcSort) -> Ordering
         ProcSort::Cgroup => a.cgroup.cmp(&b.cgroup),
         ProcSort::Command => a.command.cmp(&b.command),
     }
-    .then_with(|| a.pid.cmp(&b.pid))
 }
 
 fn matches(p: &ProcessSnapshot, filter: &str) -> bool {
@@ -124,12 +122,10 @@ pub fn build_rows(snap: &Snapshot, q: &ProcQuery<'_>, out: &mut Vec<ProcRow>) {
         .filter(|(_, p)| q.scope.is_none_or(|s| is_within(&p.cgroup, s)) && matches(p, &filter));
     out.extend(selected.map(|(index, _)| ProcRow { index, depth: 0 }));
     let order = |a: &ProcRow, b: &ProcRow| {
-        let o = compare(&procs[a.index], &procs[b.index], q.sort);
-        if q.descending {
-            o.reverse()
-        } else {
-            o
-        }
+        let (a, b) = (&procs[a.index], &procs[b.index]);
+        let o = compare(a, b, q.sort);
+        // Ties: lowest PID first in either direction (a stable order).
+        if q.descending { o.reverse() } else { o }.then_with(|| a.pid.cmp(&b.pid))
     };
     out.sort_by(order);
     if !q.tree {

@@ -133,6 +133,8 @@ pub struct ProcsView {
     pub all: bool,
     /// The group the list is scoped to (`None`: all).
     pub scope: Option<String>,
+    /// In tree view, each row's branch glyphs (`│ ├─ `), else empty.
+    pub branches: Vec<String>,
 }
 
 impl Default for ProcsView {
@@ -147,6 +149,7 @@ impl Default for ProcsView {
             tree: false,
             all: false,
             scope: None,
+            branches: Vec::new(),
         }
     }
 }
@@ -168,6 +171,11 @@ impl ProcsView {
             tree: self.tree,
         };
         procs::build_rows(snap, &q, &mut self.rows);
+        self.branches = if self.tree {
+            tree_branches(self.rows.iter().map(|r| r.depth))
+        } else {
+            Vec::new()
+        };
         let found = self.selected_pid.and_then(|pid| {
             self.rows
                 .iter()
@@ -216,5 +224,149 @@ impl ProcsView {
             self.descending = !self.descending;
         }
         self.rebuild(snap, groups);
+    }
+}
+
+/// Deepest tree level drawn with its own glyphs (deeper rows stay at it).
+const MAX_DEPTH: usize = 16;
+
+/// The branch glyphs of tree rows given in depth-first order by their depth
+/// (0: a root): `├─ ` for a child with siblings after it, `└─ ` for the
+/// last, and `│  ` in the columns of ancestors that have siblings still to
+/// come. One pass from the end: `more[d]` says whether a later row at depth
+/// `d` hangs from the same parent (no shallower row in between).
+pub fn tree_branches(
+    depths: impl DoubleEndedIterator<Item = u16> + ExactSizeIterator,
+) -> Vec<String> {
+    let mut out = vec![String::new(); depths.len()];
+    let mut more = [false; MAX_DEPTH + 1];
+    for (i, d) in depths.enumerate().rev() {
+        let d = (d as usize).min(MAX_DEPTH);
+        let s = &mut out[i];
+        for &m in &more[1..d.max(1)] {
+            s.push_str(if m { "│  " } else { "   " });
+        }
+        if d > 0 {
+            s.push_str(if more[d] { "├─ " } else { "└─ " });
+        }
+        more[d] = true;
+        more[d + 1..].fill(false);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw(depths: &[u16], names: &[&str]) -> String {
+        tree_branches(depths.iter().copied())
+            .iter()
+            .zip(names)
+            .map(|(b, n)| format!("{b}{n}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn hu_tree_glyphs() {
+        let got = draw(
+            &[0, 1, 2, 2, 1, 2, 0, 1],
+            &[
+                "init",
+                "sshd",
+                "sshd: alice",
+                "sshd: bob",
+                "bash",
+                "vim",
+                "kthreadd",
+                "kworker",
+            ],
+        );
+        let want = "\
+init
+├─ sshd
+│  ├─ sshd: alice
+│  └─ sshd: bob
+└─ bash
+   └─ vim
+kthreadd
+└─ kworker
+";
+        assert_eq!(got, want, "\n{got}");
+    }
+
+    #[test]
+    fn hu_tree_glyphs_deep_and_single() {
+        assert_eq!(draw(&[0], &["a"]), "a\n");
+        let got = draw(&[0, 1, 2, 3, 1], &["a", "b", "c", "d", "e"]);
+        assert_eq!(got, "a\n├─ b\n│  └─ c\n│     └─ d\n└─ e\n", "\n{got}");
+        // Past the deepest level drawn, rows stay at it (no panic, no growth).
+        let deep: Vec<u16> = (0..40).collect();
+        let b = tree_branches(deep.iter().copied());
+        assert_eq!(b[39].chars().count(), b[16].chars().count());
+    }
+
+    fn snap(cpus: &[(i32, i32, f64)]) -> Snapshot {
+        Snapshot {
+            processes: cpus
+                .iter()
+                .map(|&(pid, ppid, cpu)| ProcessSnapshot {
+                    pid,
+                    ppid,
+                    cpu_percent: Some(cpu),
+                    command: format!("p{pid}").into(),
+                    cgroup: "a".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn order(v: &mut ProcsView, s: &Snapshot) -> Vec<(i32, String)> {
+        v.rebuild(s, &GroupsView::default());
+        v.rows
+            .iter()
+            .zip(&v.branches)
+            .map(|(r, b)| (s.processes[r.index].pid, b.clone()))
+            .collect()
+    }
+
+    /// Roots and siblings whose CPU % differs by less than what is shown
+    /// (0.0 both) keep their order from one refresh to the next, by PID.
+    #[test]
+    fn hu_tree_order_is_stable() {
+        let mut v = ProcsView {
+            tree: true,
+            all: true,
+            ..Default::default()
+        };
+        let t1 = snap(&[
+            (30, 0, 0.01),
+            (10, 0, 0.04),
+            (20, 0, 0.0),
+            (11, 10, 0.02),
+            (12, 10, 0.03),
+            (40, 0, 5.0),
+        ]);
+        let t2 = snap(&[
+            (30, 0, 0.04),
+            (10, 0, 0.0),
+            (20, 0, 0.03),
+            (11, 10, 0.04),
+            (12, 10, 0.01),
+            (40, 0, 5.0),
+        ]);
+        let a = order(&mut v, &t1);
+        let b = order(&mut v, &t2);
+        assert_eq!(a, b);
+        let pids: Vec<i32> = a.iter().map(|p| p.0).collect();
+        assert_eq!(pids, [40, 10, 11, 12, 20, 30]);
+        let glyphs: Vec<&str> = a.iter().map(|p| p.1.as_str()).collect();
+        assert_eq!(glyphs, ["", "", "├─ ", "└─ ", "", ""]);
+        // Ascending too: ties by PID, lowest first.
+        v.descending = false;
+        let pids: Vec<i32> = order(&mut v, &t2).iter().map(|p| p.0).collect();
+        assert_eq!(pids, [10, 11, 12, 20, 30, 40]);
     }
 }

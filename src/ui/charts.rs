@@ -1,6 +1,9 @@
-//! Charts of the selected group: CPU % with the quota as a line, throttling
-//! (time and periods), memory with its `max`/`high` lines, and a vertical
-//! marker wherever a limit was changed (the latest one named in the title).
+//! Charts of the selected group: CPU % with the quota, throttling on its own
+//! scale (time and periods), memory with its `max`/`high` lines, and a
+//! vertical marker wherever a limit was changed (the latest one named in the
+//! title). Every chart shows the same time window, so markers line up; limit
+//! lines are drawn last, with their own character, so usage sitting on a
+//! limit cannot hide it. Each chart's bottom border is its legend.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -21,7 +24,8 @@ type Points = Vec<(f64, f64)>;
 
 /// Time window shown, seconds: up to 60 s (narrow) or 120 s (wide), and no
 /// more than the history there is (rounded up to 15 s), so a fresh chart
-/// fills its width.
+/// fills its width. One window for all the charts (from the narrowest), so
+/// a moment sits at the same column in each.
 fn window_s(width: u16, ts: &[u64], now_ms: u64) -> f64 {
     let most = if width >= 70 { 120.0 } else { 60.0 };
     let span = ts
@@ -53,6 +57,26 @@ impl Widget for ChartsPanel<'_> {
             .unwrap_or_default();
         let last_marker = app.markers.iter().rev().find(|m| m.group == g.path);
         let markers: Vec<&Marker> = app.markers.iter().filter(|m| m.group == g.path).collect();
+        let parts: Vec<(Part, Rect)> = if area.height >= 21 {
+            let [a, b, c] = Layout::vertical([
+                Constraint::Ratio(2, 5),
+                Constraint::Ratio(1, 4),
+                Constraint::Fill(1),
+            ])
+            .areas(area);
+            vec![(Part::Cpu, a), (Part::Throttling, b), (Part::Memory, c)]
+        } else if area.width >= 60 {
+            let [a, b, c] = Layout::horizontal([
+                Constraint::Percentage(42),
+                Constraint::Percentage(28),
+                Constraint::Fill(1),
+            ])
+            .areas(area);
+            vec![(Part::Cpu, a), (Part::Throttling, b), (Part::Memory, c)]
+        } else {
+            vec![(Part::Cpu, area)]
+        };
+        let narrowest = parts.iter().map(|p| p.1.width).min().unwrap_or(area.width);
         let ctx = Ctx {
             g,
             h,
@@ -61,26 +85,25 @@ impl Widget for ChartsPanel<'_> {
             last_marker,
             now_ms: app.snapshot.timestamp_ms,
             cpus: app.snapshot.cpus,
+            window: window_s(narrowest, &ts, app.snapshot.timestamp_ms),
         };
-        if area.height >= 21 {
-            let [a, b, c] = Layout::vertical([
-                Constraint::Ratio(2, 5),
-                Constraint::Ratio(1, 4),
-                Constraint::Fill(1),
-            ])
-            .areas(area);
-            ctx.cpu(a, buf, false);
-            ctx.throttling(b, buf);
-            ctx.memory(c, buf);
-        } else if area.width >= 60 {
-            let [a, b] =
-                Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(area);
-            ctx.cpu(a, buf, true);
-            ctx.memory(b, buf);
-        } else {
-            ctx.cpu(area, buf, true);
+        let alone = parts.len() == 1;
+        for (part, r) in parts {
+            let compact = r.width < 60;
+            match part {
+                Part::Cpu => ctx.cpu(r, buf, compact, alone),
+                Part::Throttling => ctx.throttling(r, buf, compact),
+                Part::Memory => ctx.memory(r, buf, compact),
+            }
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum Part {
+    Cpu,
+    Throttling,
+    Memory,
 }
 
 struct Ctx<'a> {
@@ -91,6 +114,8 @@ struct Ctx<'a> {
     last_marker: Option<&'a Marker>,
     now_ms: u64,
     cpus: u32,
+    /// Seconds shown, the same in every chart.
+    window: f64,
 }
 
 fn series(ts: &[u64], vals: &Series, now: u64, window: f64) -> Points {
@@ -134,19 +159,41 @@ fn nice_bytes(x: f64) -> f64 {
     (x / step).ceil() * step
 }
 
+/// The character of limit lines (quota, memory max/high): not a Braille
+/// dot like the usage, and drawn after it.
+const LIMIT_MARK: char = '╌';
+
+/// A limit cell the usage also passes through: the usage is at the limit.
+const AT_LIMIT: &str = "━";
+
+/// Width of the y axis labels (`100%`, `1.5G`, `0`).
+const Y_LABEL_W: usize = 4;
+
+fn key(sym: &str, color: ratatui::style::Color) -> Span<'static> {
+    Span::styled(sym.to_string(), Style::new().fg(color))
+}
+
 impl Ctx<'_> {
-    fn block<'b>(&self, title: Vec<Span<'b>>) -> Block<'b> {
-        Block::new()
+    /// A chart's frame: the title on top, the legend in the bottom border.
+    fn block<'b>(&self, title: Vec<Span<'b>>, legend: Vec<Span<'b>>) -> Block<'b> {
+        let mut b = Block::new()
             .borders(Borders::ALL)
             .border_style(theme::dim())
-            .title(Line::from(title))
+            .title(Line::from(title));
+        if !legend.is_empty() {
+            let mut l = vec![Span::raw(" ")];
+            l.extend(legend);
+            l.push(Span::raw(" "));
+            b = b.title_bottom(Line::from(l));
+        }
+        b
     }
 
-    fn marker_sets(&self, window: f64, top: f64) -> Vec<Points> {
+    fn marker_sets(&self, top: f64) -> Vec<Points> {
         self.markers
             .iter()
             .map(|m| (m.timestamp_ms as f64 - self.now_ms as f64) / 1000.0)
-            .filter(|x| *x >= -window)
+            .filter(|x| *x >= -self.window)
             .map(|x| vec![(x, 0.0), (x, top)])
             .collect()
     }
@@ -169,23 +216,30 @@ impl Ctx<'_> {
         })
     }
 
+    fn series(&self, vals: &Series) -> Points {
+        series(self.ts, vals, self.now_ms, self.window)
+    }
+
     fn chart<'b>(
         &self,
         block: Block<'b>,
         sets: Vec<Dataset<'b>>,
-        (window, top, ylabels): (f64, f64, [String; 2]),
+        (top, ylabels): (f64, [String; 2]),
         area: Rect,
         buf: &mut Buffer,
     ) {
+        let window = self.window;
         let inner_h = area.height.saturating_sub(2);
         let mut x = Axis::default().bounds([-window, 0.0]).style(theme::dim());
         if inner_h >= 8 {
             x = x.labels([format!("-{window:.0}s"), "now".to_string()]);
         }
+        // Labels of one width in every chart: the plots then start at the
+        // same column, and stacked charts' markers line up.
         let y = Axis::default()
             .bounds([0.0, top])
             .style(theme::dim())
-            .labels(ylabels.map(Line::from));
+            .labels(ylabels.map(|l| Line::from(format!("{l:>Y_LABEL_W$}"))));
         Chart::new(sets)
             .block(block)
             .x_axis(x)
@@ -194,9 +248,10 @@ impl Ctx<'_> {
             .render(area, buf);
     }
 
-    /// CPU % with the quota; `with_throttle` adds throttled time (compact layout).
-    fn cpu(&self, area: Rect, buf: &mut Buffer, with_throttle: bool) {
-        let window = window_s(area.width, self.ts, self.now_ms);
+    /// CPU % against the quota (the quota line on top of the usage).
+    /// `alone`: no throttling chart beside it (too narrow), so its title
+    /// carries the throttled % (as a number only: not on this scale).
+    fn cpu(&self, area: Rect, buf: &mut Buffer, compact: bool, alone: bool) {
         let g = self.g;
         let mut title = vec![
             Span::raw(" "),
@@ -209,100 +264,116 @@ impl Ctx<'_> {
                 format!("quota {}", fmt::cpu_limit(g.cpu.limit_percent)),
                 Style::new().fg(theme::LIMIT),
             ),
+            Span::raw(" "),
         ];
-        if with_throttle {
-            title.push(Span::raw(" · "));
+        if alone {
             title.push(Span::styled(
-                format!("thr {}%", fmt::percent(g.cpu.throttled_percent)),
+                format!("· thr {}% ", fmt::percent(g.cpu.throttled_percent)),
                 Style::new().fg(theme::THROTTLED),
             ));
         }
-        title.push(Span::raw(" "));
-        title.extend(self.marker_span(with_throttle));
+        title.extend(self.marker_span(compact));
+        let mut legend = Vec::new();
+        if area.height < 10 {
+            // Too short for the time axis' labels: say the window here.
+            legend.push(Span::styled(format!("{:.0}s: ", self.window), theme::dim()));
+        }
+        // The limit's keys first: a narrow chart cuts the legend's end.
+        legend.extend([
+            key(&format!("{LIMIT_MARK} quota "), theme::LIMIT),
+            key(&format!("{AT_LIMIT} at quota "), theme::LIMIT),
+            key("⣀ used ", theme::CPU),
+            key("│ change", theme::MARKER),
+        ]);
+        let block = self.block(title, legend);
         let Some(h) = self.h else {
-            return self.block(title).render(area, buf);
+            return block.render(area, buf);
         };
-        let now = self.now_ms;
-        let cpu = series(self.ts, &h.cpu_percent, now, window);
-        let limit = series(self.ts, &h.cpu_limit_percent, now, window);
-        let thr = if with_throttle {
-            series(self.ts, &h.throttled_percent, now, window)
-        } else {
-            Vec::new()
-        };
+        let cpu = self.series(&h.cpu_percent);
+        let limit = self.series(&h.cpu_limit_percent);
         let cap = f64::from(self.cpus.max(1)) * 100.0;
-        let top = nice_percent((max_y(&[&cpu, &limit, &thr]) * 1.15).clamp(10.0, cap.max(10.0)));
-        let marks = self.marker_sets(window, top);
-        let mut sets = Vec::new();
-        for m in &marks {
-            sets.push(line(m, theme::MARKER));
-        }
-        if with_throttle {
-            sets.push(line(&thr, theme::THROTTLED));
-        }
-        sets.push(line(&limit, theme::LIMIT));
-        // Usage on top: pinned at the quota it hides the red line, below it
-        // the quota shows above.
+        let top = nice_percent((max_y(&[&cpu, &limit]) * 1.15).clamp(10.0, cap.max(10.0)));
+        let marks = self.marker_sets(top);
+        let mut sets: Vec<Dataset> = marks.iter().map(|m| line(m, theme::MARKER)).collect();
         sets.push(line(&cpu, theme::CPU));
-        self.chart(
-            self.block(title),
-            sets,
-            (window, top, ["0".into(), format!("{top:.0}%")]),
-            area,
-            buf,
-        );
+        // Last: usage pinned at the quota must not hide it.
+        sets.push(limit_line(&limit, theme::LIMIT));
+        let labels = ["0".to_string(), format!("{top:.0}%")];
+        self.chart(block, sets, (top, labels.clone()), area, buf);
+        self.mark_reached(&cpu, (top, labels), area, buf);
     }
 
-    fn throttling(&self, area: Rect, buf: &mut Buffer) {
-        let window = window_s(area.width, self.ts, self.now_ms);
+    /// Throttling on its own scale: the kernel adds up the time each CPU's
+    /// share of the group waited, so with 2+ CPUs it passes 100 % (of one CPU).
+    fn throttling(&self, area: Rect, buf: &mut Buffer, compact: bool) {
         let g = self.g;
-        let title = vec![
-            Span::raw(" "),
-            Span::styled(
-                format!(
-                    "throttled {}% of time",
-                    fmt::percent(g.cpu.throttled_percent)
+        let t = fmt::percent(g.cpu.throttled_percent);
+        let p = fmt::percent(g.cpu.throttled_periods_percent);
+        let title = if compact {
+            vec![
+                Span::raw(" "),
+                Span::styled(
+                    format!("throttled {t}%"),
+                    Style::new().fg(theme::THROTTLED).bold(),
                 ),
-                Style::new().fg(theme::THROTTLED).bold(),
-            ),
-            Span::raw(" · "),
-            Span::styled(
-                format!(
-                    "{}% of periods",
-                    fmt::percent(g.cpu.throttled_periods_percent)
+                Span::raw(" "),
+            ]
+        } else {
+            vec![
+                Span::raw(" "),
+                Span::styled(
+                    format!("throttled {t}% of a CPU"),
+                    Style::new().fg(theme::THROTTLED).bold(),
                 ),
-                Style::new().fg(theme::PERIODS),
-            ),
-            Span::raw(format!(" · {} throttled ", fmt::count(g.cpu.nr_throttled))),
-        ];
-        let Some(h) = self.h else {
-            return self.block(title).render(area, buf);
+                Span::raw(" · "),
+                Span::styled(format!("{p}% of periods"), Style::new().fg(theme::PERIODS)),
+                Span::raw(format!(" · {} throttled ", fmt::count(g.cpu.nr_throttled))),
+            ]
         };
-        let now = self.now_ms;
-        let t = series(self.ts, &h.throttled_percent, now, window);
-        let p = series(self.ts, &h.throttled_periods_percent, now, window);
-        // v1 sums throttled time over every CPU's run queue: it can pass 100 %.
+        let legend = if compact {
+            vec![
+                key("⣀ time Σ CPUs ", theme::THROTTLED),
+                key("⣀ periods", theme::PERIODS),
+            ]
+        } else {
+            vec![
+                key(
+                    "⣀ time waited, % of one CPU (summed over CPUs: can pass 100) ",
+                    theme::THROTTLED,
+                ),
+                key("⣀ % of periods", theme::PERIODS),
+            ]
+        };
+        let block = self.block(title, legend);
+        let Some(h) = self.h else {
+            return block.render(area, buf);
+        };
+        let t = self.series(&h.throttled_percent);
+        let p = self.series(&h.throttled_periods_percent);
         let top = nice_percent(max_y(&[&t, &p]).max(100.0));
-        let marks = self.marker_sets(window, top);
+        let marks = self.marker_sets(top);
         let mut sets: Vec<Dataset> = marks.iter().map(|m| line(m, theme::MARKER)).collect();
         sets.push(line(&p, theme::PERIODS));
         sets.push(line(&t, theme::THROTTLED));
         self.chart(
-            self.block(title),
+            block,
             sets,
-            (window, top, ["0".into(), format!("{top:.0}%")]),
+            (top, ["0".into(), format!("{top:.0}%")]),
             area,
             buf,
         );
     }
 
-    fn memory(&self, area: Rect, buf: &mut Buffer) {
-        let window = window_s(area.width, self.ts, self.now_ms);
+    fn memory(&self, area: Rect, buf: &mut Buffer, compact: bool) {
         let g = self.g;
         let mut title = vec![
             Span::raw(" "),
             Span::styled(
-                format!("memory {}", fmt::bytes(g.memory.current_bytes)),
+                format!(
+                    "{} {}",
+                    if compact { "mem" } else { "memory" },
+                    fmt::bytes(g.memory.current_bytes)
+                ),
                 Style::new().fg(theme::MEMORY).bold(),
             ),
             Span::raw(" · "),
@@ -334,27 +405,75 @@ impl Ctx<'_> {
             title.push(Span::styled(format!(" · {k} OOM kills"), theme::error()));
         }
         title.push(Span::raw(" "));
+        let mut legend = vec![key("⣀ used", theme::MEMORY)];
+        if g.memory.max_bytes.is_some() {
+            legend.push(key(
+                &format!(" {LIMIT_MARK} max {AT_LIMIT} at max"),
+                theme::LIMIT,
+            ));
+        }
+        if g.memory.high_bytes.is_some() {
+            legend.push(key(&format!(" {LIMIT_MARK} high"), theme::HIGH));
+        }
+        let block = self.block(title, legend);
         let Some(h) = self.h else {
-            return self.block(title).render(area, buf);
+            return block.render(area, buf);
         };
-        let now = self.now_ms;
-        let cur = series(self.ts, &h.memory_bytes, now, window);
-        let max = series(self.ts, &h.memory_max_bytes, now, window);
-        let high = series(self.ts, &h.memory_high_bytes, now, window);
+        let cur = self.series(&h.memory_bytes);
+        let max = self.series(&h.memory_max_bytes);
+        let high = self.series(&h.memory_high_bytes);
         let top = nice_bytes(max_y(&[&cur, &max, &high]) * 1.1);
-        let marks = self.marker_sets(window, top);
+        let marks = self.marker_sets(top);
         let mut sets: Vec<Dataset> = marks.iter().map(|m| line(m, theme::MARKER)).collect();
-        sets.push(line(&high, theme::HIGH));
-        sets.push(line(&max, theme::LIMIT));
         sets.push(line(&cur, theme::MEMORY));
-        self.chart(
-            self.block(title),
-            sets,
-            (window, top, ["0".into(), format_size(top as u64)]),
-            area,
-            buf,
-        );
+        sets.push(limit_line(&high, theme::HIGH));
+        sets.push(limit_line(&max, theme::LIMIT));
+        let labels = ["0".to_string(), format_size(top as u64)];
+        self.chart(block, sets, (top, labels.clone()), area, buf);
+        self.mark_reached(&cur, (top, labels), area, buf);
     }
+
+    /// Where the usage runs along a limit line (both in one cell), the
+    /// limit's `╌` becomes `━`: pinned at the limit, which the limit line
+    /// drawn on top would otherwise hide. The usage alone is drawn in a
+    /// scratch buffer, same layout, to know its cells.
+    fn mark_reached(
+        &self,
+        usage: &Points,
+        scale: (f64, [String; 2]),
+        area: Rect,
+        buf: &mut Buffer,
+    ) {
+        let mut scratch = Buffer::empty(area);
+        let sets = vec![line(usage, theme::CPU)];
+        self.chart(
+            Block::new().borders(Borders::ALL),
+            sets,
+            scale,
+            area,
+            &mut scratch,
+        );
+        let inner = Block::new().borders(Borders::ALL).inner(area);
+        let mark = LIMIT_MARK.to_string();
+        for y in inner.top()..inner.bottom() {
+            for x in inner.left()..inner.right() {
+                let used = scratch[(x, y)]
+                    .symbol()
+                    .chars()
+                    .any(|c| ('⠁'..='⣿').contains(&c));
+                let cell = &mut buf[(x, y)];
+                if used && cell.fg == theme::LIMIT && cell.symbol() == mark {
+                    cell.set_symbol(AT_LIMIT);
+                }
+            }
+        }
+    }
+}
+
+/// A limit's line: its own character, one per cell (drawn as a layer of
+/// its own, it replaces what is under it).
+fn limit_line(data: &Points, color: ratatui::style::Color) -> Dataset<'_> {
+    line(data, color).marker(Dot::Custom(LIMIT_MARK))
 }
 
 fn line(data: &Points, color: ratatui::style::Color) -> Dataset<'_> {

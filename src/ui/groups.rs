@@ -22,7 +22,8 @@ impl GroupsPanel<'_> {
         area.width >= 90
     }
 
-    /// First visible row index and the number of rows that fit (for hit tests).
+    /// The rows' area of a panel drawn in `area`: inside the border, below
+    /// the header line (mouse clicks map to rows with it, for both panels).
     pub fn body(area: Rect) -> Rect {
         let inner = Block::new().borders(Borders::ALL).inner(area);
         Rect {
@@ -51,10 +52,24 @@ impl Widget for GroupsPanel<'_> {
                 theme::key(),
             ));
         }
-        let block = Block::new()
+        let mut block = Block::new()
             .borders(Borders::ALL)
             .border_style(theme::border(focused))
             .title(Line::from(title));
+        // The kernel adds up throttled time over CPUs: say so when it shows.
+        let snap = &app.snapshot;
+        let over_100 = v.rows.iter().any(|r| {
+            snap.groups[r.index]
+                .cpu
+                .throttled_percent
+                .is_some_and(|t| t > 100.0)
+        });
+        if over_100 {
+            block = block.title_bottom(Line::from(Span::styled(
+                " THR% over 100: throttled time is summed over CPUs (100 = one CPU's worth) ",
+                Style::new().fg(theme::THROTTLED),
+            )));
+        }
         let inner = block.inner(area);
         block.render(area, buf);
         if inner.height < 2 {
@@ -86,7 +101,6 @@ impl Widget for GroupsPanel<'_> {
         }));
         let visible = inner.height.saturating_sub(1) as usize;
         let offset = scroll_offset(v.selected, visible, v.rows.len());
-        let snap = &app.snapshot;
         let rows = v
             .rows
             .iter()

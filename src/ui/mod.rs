@@ -154,7 +154,10 @@ impl Widget for Dashboard<'_> {
         }
         status::StatusLine(app).render(a.status, buf);
         match &app.overlay {
-            Overlay::Help => help::HelpOverlay.render(area, buf),
+            Overlay::Help => help::HelpOverlay {
+                scroll: app.help_scroll,
+            }
+            .render(area, buf),
             Overlay::Edit(f) => form::FormPopup {
                 title: format!("Limits of {}", f.group),
                 fields: &f.fields,

@@ -98,6 +98,17 @@ impl Widget for ProcessesPanel<'_> {
                 );
             return;
         }
+        // The COMMAND column gets what the others leave (one space between
+        // columns): the full command line when it fits, else the program's
+        // name without its directory, so the arguments stay in view.
+        let fixed: u16 = cols
+            .iter()
+            .map(|(_, c)| match c {
+                Constraint::Length(n) => n + 1,
+                _ => 0,
+            })
+            .sum();
+        let command_w = inner.width.saturating_sub(fixed) as usize;
         let visible = inner.height.saturating_sub(1) as usize;
         let offset = scroll_offset(v.selected, visible, v.rows.len());
         let snap = &app.snapshot;
@@ -123,14 +134,20 @@ impl Widget for ProcessesPanel<'_> {
                         p.cgroup.trim_matches('/'),
                     ))));
                 }
-                cells.push(if r.depth > 0 {
-                    Cell::from(format!(
-                        "{}└ {}",
-                        "  ".repeat(r.depth.min(16) as usize - 1),
-                        p.command
-                    ))
+                let branch = v.branches.get(i).map_or("", String::as_str);
+                let full = branch.chars().count() + p.command.chars().count() <= command_w;
+                let cmd = if full {
+                    &*p.command
                 } else {
-                    Cell::from(&*p.command)
+                    short_command(&p.command)
+                };
+                cells.push(if branch.is_empty() {
+                    Cell::from(cmd)
+                } else {
+                    Cell::from(Line::from(vec![
+                        Span::styled(branch, theme::dim()),
+                        Span::raw(cmd),
+                    ]))
                 });
                 let row = Row::new(cells);
                 if i == v.selected {
@@ -164,5 +181,44 @@ fn tail(path: &str) -> String {
     } else {
         let skip = n - 23;
         format!("…{}", path.chars().skip(skip).collect::<String>())
+    }
+}
+
+/// A command line with the directory of its program left out
+/// (`/usr/bin/python3 x.py` → `python3 x.py`), so the arguments show in a
+/// narrow column. Kernel threads (`[kworker/0:1]`) and names without a
+/// path stay as they are.
+pub fn short_command(cmd: &str) -> &str {
+    let prog_end = cmd.find(' ').unwrap_or(cmd.len());
+    let prog = &cmd[..prog_end];
+    if prog.starts_with('[') {
+        return cmd;
+    }
+    match prog.rfind('/') {
+        Some(i) if i + 1 < prog.len() => &cmd[i + 1..],
+        _ => cmd,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hu_short_command() {
+        let long = "/work/wt/ui/target/x86_64-unknown-linux-gnu/debug/cgdash stress cpu";
+        assert_eq!(short_command(long), "cgdash stress cpu");
+        assert_eq!(short_command("/sbin/init"), "init");
+        assert_eq!(
+            short_command("sshd: /usr/sbin/sshd -D"),
+            "sshd: /usr/sbin/sshd -D"
+        );
+        assert_eq!(
+            short_command("[kworker/0:1-events]"),
+            "[kworker/0:1-events]"
+        );
+        assert_eq!(short_command("python3 a/b.py"), "python3 a/b.py");
+        assert_eq!(short_command("/odd/"), "/odd/");
+        assert_eq!(short_command(""), "");
     }
 }

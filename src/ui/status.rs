@@ -18,7 +18,7 @@ fn hints(app: &App) -> &'static str {
             " ?:help  Tab:panel  /:filter  s:sort  q:quit "
         }
         KeyMode::Normal => " ?:help  +/-:cpu  m/M:mem  f:freeze  u:undo  e:edit  n:new  q:quit ",
-        KeyMode::Help => " Esc/?: close help ",
+        KeyMode::Help => " ↑↓ PgUp PgDn: scroll  Esc/?: close help ",
         KeyMode::Text => " Enter:ok  Esc:cancel  Tab/↑↓:field  Ctrl-U:clear ",
         KeyMode::Signal => " ←→:signal  Enter/y:send  Esc:cancel ",
         KeyMode::ConfirmQuit => " y:stop them & quit  Esc:stay ",
