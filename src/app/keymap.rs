@@ -14,6 +14,8 @@ pub enum KeyMode {
     Text,
     Signal,
     ConfirmQuit,
+    /// A write to a group cgdash did not launch: only `y` confirms.
+    Confirm,
 }
 
 /// Looks a key up in the keymap of `mode`.
@@ -22,8 +24,10 @@ pub fn lookup(mode: KeyMode, key: KeyEvent) -> Option<Action> {
         return None;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    // Ctrl-C is `q` everywhere: it asks while launched workloads run (a
+    // second Ctrl-C in that question quits).
     if ctrl && matches!(key.code, KeyCode::Char('c')) {
-        return Some(Action::ForceQuit);
+        return Some(Action::Quit);
     }
     match mode {
         KeyMode::Normal => normal(key.code, ctrl),
@@ -31,6 +35,7 @@ pub fn lookup(mode: KeyMode, key: KeyEvent) -> Option<Action> {
         KeyMode::Text => text(key.code, ctrl),
         KeyMode::Signal => signal(key.code),
         KeyMode::ConfirmQuit => confirm_quit(key.code),
+        KeyMode::Confirm => confirm(key.code),
     }
 }
 
@@ -63,6 +68,7 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         (Char('u'), _) => Action::Undo,
         (Char('e'), _) => Action::OpenEditor,
         (Char('n'), _) => Action::OpenLaunch,
+        (Char('o'), _) => Action::ShowOutput,
         (Char('x') | F(9), _) => Action::OpenSignal(SignalKind::Term),
         (Char('K'), _) => Action::OpenSignal(SignalKind::Kill),
         (Char('?') | F(1), _) => Action::ToggleHelp,
@@ -115,6 +121,15 @@ fn confirm_quit(code: KeyCode) -> Option<Action> {
     })
 }
 
+fn confirm(code: KeyCode) -> Option<Action> {
+    use KeyCode::*;
+    Some(match code {
+        Char('y') => Action::Submit,
+        Esc | Char('n') | Char('q') => Action::Cancel,
+        _ => return None,
+    })
+}
+
 /// Every key of the normal mode, for the help overlay (keys, what they do).
 pub const HELP: &[(&str, &str)] = &[
     ("↑↓ / j k", "move the selection"),
@@ -133,8 +148,9 @@ pub const HELP: &[(&str, &str)] = &[
     ("u", "undo the last change"),
     ("e", "edit all limits of the group"),
     ("n", "launch a command in a new group"),
+    ("o", "last output lines of a workload launched with n"),
     ("x / K", "signal the selected process (TERM… / KILL)"),
     ("mouse", "click selects, wheel scrolls"),
     ("?", "this help"),
-    ("q / Ctrl-C", "quit (removes what cgdash launched)"),
+    ("q / Ctrl-C", "quit (asks while launched workloads run)"),
 ];

@@ -3,22 +3,28 @@
 //! snapshots, signals, and executing the app's effects (limit writes and
 //! launches off the UI path, signals by PID). See `app` (state) and `ui` (drawing).
 
-use std::io::{self, IsTerminal as _, Write as _};
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
+use std::os::fd::AsRawFd as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cgdash::app::{keymap, Action, App, Effect, LaunchRequest, OwnedWorkload, SignalKind};
-use cgdash::cgroup::{display_path, Applied, CgroupError, Layout};
-use cgdash::launch::{self, LaunchSpec, Namespace, StdioMode, Workload};
+use cgdash::app::{
+    keymap, Action, App, Effect, LaunchFailure, LaunchField, LaunchRequest, OwnedWorkload,
+    SignalKind,
+};
+use cgdash::cgroup::knob::{Knob, KnobError};
+use cgdash::cgroup::{display_path, parse, Applied, CgroupError, Layout, Setting};
+use cgdash::launch::{self, LaunchError, LaunchSpec, Namespace, StdioMode, Workload, WorkloadExit};
 use cgdash::sampler::{self, Sampler};
 use cgdash::ui::screen::Screen;
 use cgdash::ui::Dashboard;
 use crossterm::cursor;
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, MouseEventKind};
-use crossterm::terminal::EnterAlternateScreen;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use ratatui::backend::CrosstermBackend;
@@ -68,24 +74,62 @@ pub fn need_terminal() -> anyhow::Result<()> {
     }
 }
 
-/// Runs the dashboard until the user quits (or SIGTERM/SIGHUP/SIGINT), then
-/// stops and removes every workload it owns.
+/// Runs the dashboard until the user quits (or SIGTERM/SIGHUP/SIGINT, or
+/// the terminal goes away), then stops and removes every workload it owns.
 pub fn run_with(opts: Options) -> anyhow::Result<ExitCode> {
+    run_with_exits(opts).map(|(code, _)| code)
+}
+
+/// [`run_with`], also returning how each workload handed in
+/// `opts.workloads` ended (in that order): its own exit, or the one its stop
+/// at quit gave it (SIGTERM → 143); `None` when it could not be told. For
+/// `run --tui`, whose exit code is the command's.
+pub fn run_with_exits(opts: Options) -> anyhow::Result<(ExitCode, Vec<Option<WorkloadExit>>)> {
     need_terminal()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the event loop")?;
+    let handed = opts.workloads.len();
     let mut workloads = Vec::new();
     let result = rt.block_on(event_loop(opts, &mut workloads));
     // Terminal restored by now; stop what we launched (off the runtime).
-    for w in workloads {
+    let mut exits = Vec::new();
+    for (i, mut w) in workloads.into_iter().enumerate() {
         let group = w.group().to_string();
+        if i < handed {
+            let exit = match w.try_wait() {
+                Ok(Some(e)) => Some(e),
+                _ => w.terminate(STOP_GRACE).ok(),
+            };
+            exits.push(exit);
+        }
         if let Err(e) = w.cleanup() {
-            eprintln!("cgdash: cleaning up {group}: {e}");
+            say(&format!("cleaning up {group}: {e}"));
         }
     }
-    result
+    // Nothing to say on a lost terminal: whoever could read it is gone.
+    let code = match result {
+        Ok(End::Quit) | Ok(End::TerminalLost) => ExitCode::SUCCESS,
+        Err(e) => return Err(e),
+    };
+    Ok((code, exits))
+}
+
+/// How long a workload gets between SIGTERM and SIGKILL when cgdash quits.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// A line on stderr that never panics: after a hangup stderr may be a dead
+/// terminal (EIO), and `eprintln!` would abort cgdash before its cleanup.
+fn say(text: &str) {
+    let _ = writeln!(io::stderr(), "cgdash: {text}");
+}
+
+/// How the event loop ended.
+enum End {
+    Quit,
+    /// The terminal went away (hangup, EIO/EOF on it): cleaned up quietly.
+    TerminalLost,
 }
 
 /// Why editing is off, if it is.
@@ -131,16 +175,21 @@ impl Drop for TerminalGuard {
 
 /// Puts the terminal back as the shell had it. The screen hides the cursor
 /// on every frame; it is shown again after leaving the alternate screen
-/// (terminals such as tmux keep that mode per screen).
+/// (terminals such as tmux keep that mode per screen). Every error is
+/// ignored: when the terminal is gone (hangup) there is nothing to restore,
+/// and `ratatui::restore` would report that with `eprintln!`, which panics
+/// on the dead stderr — inside the panic hook, an abort before cleanup.
 fn leave() {
     let _ = crossterm::execute!(io::stdout(), DisableMouseCapture);
-    ratatui::restore();
-    let _ = crossterm::execute!(io::stdout(), cursor::Show);
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
     let _ = io::stdout().flush();
 }
 
 /// Terminal events, read on a thread of their own (blocking reads never
-/// stall the loop); stops when `stop` is set.
+/// stall the loop); stops when `stop` is set. A read error (EIO once the
+/// terminal hung up) ends the thread, which closes the channel: the loop
+/// takes that as the terminal gone.
 fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
     let _ = std::thread::Builder::new()
         .name("cgdash-input".into())
@@ -165,10 +214,92 @@ fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
 /// Messages from effects running off the loop.
 enum Done {
     Action(Action),
-    Launched(Result<Workload, String>),
+    Launched(Result<(Workload, Output), LaunchFailure>),
 }
 
-async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Result<ExitCode> {
+/// Lines kept of each launched workload's output.
+const OUTPUT_LINES: usize = 200;
+/// Longest line kept (longer ones are cut).
+const OUTPUT_LINE_CHARS: usize = 500;
+
+/// The last lines a launched workload wrote (stdout and stderr), filled by a
+/// thread reading its pipe until every writer is gone.
+type Output = Arc<Mutex<VecDeque<String>>>;
+
+/// Drains `pipe` into a ring of the last lines. The thread ends at EOF (the
+/// workload and everything it started have closed the pipe).
+fn spawn_output_reader(pipe: std::os::fd::OwnedFd) -> Output {
+    let out: Output = Arc::new(Mutex::new(VecDeque::new()));
+    let ring = Arc::clone(&out);
+    let _ = std::thread::Builder::new()
+        .name("cgdash-output".into())
+        .spawn(move || {
+            let mut r = io::BufReader::new(std::fs::File::from(pipe));
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match r.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                let line = clean_line(&buf);
+                let Ok(mut ring) = ring.lock() else { return };
+                if ring.len() == OUTPUT_LINES {
+                    ring.pop_front();
+                }
+                ring.push_back(line);
+            }
+        });
+    out
+}
+
+/// One output line as shown: lossy UTF-8, control characters (escape
+/// sequences could repaint the dashboard) as `?`, cut at a sane length.
+fn clean_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .trim_end_matches(['\n', '\r'])
+        .chars()
+        .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+        .take(OUTPUT_LINE_CHARS)
+        .collect()
+}
+
+/// Groups whose freezing would stop cgdash: the freezer-hierarchy group of
+/// cgdash and of each of its ancestors (its shell, its terminal, sshd…),
+/// in display form. Freezing any of them, or a group above, freezes us.
+fn protected_groups(layout: &Layout) -> Vec<String> {
+    let ctrl = layout.hierarchy("freezer").and_then(|h| h.controllers.first().cloned());
+    let mut out: Vec<String> = Vec::new();
+    let mut pid = std::process::id() as i32;
+    // Up the parent chain (bounded: a loop in /proc would be a kernel bug).
+    for _ in 0..64 {
+        if pid <= 0 {
+            break;
+        }
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
+            if let Some(p) = parse::proc_cgroup_path(&text, ctrl.as_deref()) {
+                let p = display_path(p.trim_matches('/')).to_string();
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        if pid == 1 {
+            break;
+        }
+        pid = parent_of(pid).unwrap_or(0);
+    }
+    out
+}
+
+/// The parent pid from `/proc/PID/stat` (after the command's closing paren).
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Result<End> {
     let layout = Layout::detect().context("finding the cgroup hierarchies")?;
     let read_only = read_only_reason();
     if read_only.is_none() {
@@ -181,6 +312,8 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
 
     let mut app = App::new(read_only);
     app.title = opts.title;
+    app.euid = Some(nix::unistd::geteuid().as_raw());
+    app.protected = protected_groups(&layout);
     for w in opts.workloads {
         app.add_owned(OwnedWorkload {
             group: display_path(w.group()).to_string(),
@@ -204,15 +337,29 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
     let (input_tx, mut input) = mpsc::unbounded_channel();
     spawn_input(input_tx, Arc::clone(&stop_input));
     let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
+    let writer_layout = layout.clone();
+    let mut writers = Writers::new(
+        Arc::new(move |group: &str, settings: &[Setting]| write(&writer_layout, group, settings)),
+        done_tx.clone(),
+    );
+    let mut outputs: HashMap<String, Output> = HashMap::new();
     // Only while workloads run: has one of them exited?
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let mut dirty = true;
     let mut quit = false;
+    let mut end = End::Quit;
     while !quit {
         if dirty {
-            terminal.draw(|area, buf| Dashboard(&app).render(area, buf))?;
+            // A failed draw is a terminal gone (EIO after a hangup): clean up.
+            if terminal
+                .draw(|area, buf| Dashboard(&app).render(area, buf))
+                .is_err()
+            {
+                end = End::TerminalLost;
+                break;
+            }
             dirty = false;
         }
         let mut actions: Vec<Action> = Vec::new();
@@ -234,17 +381,27 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
                     }
                 }
                 Some(Event::Resize(..)) => {
-                    terminal.autoresize()?;
+                    if terminal.autoresize().is_err() {
+                        end = End::TerminalLost;
+                        break;
+                    }
                     dirty = true;
                 }
                 Some(_) => {}
-                None => quit = true,
+                // The input thread ended: EIO/EOF on the terminal.
+                None => {
+                    end = End::TerminalLost;
+                    break;
+                }
             },
             changed = snapshots.changed() => {
                 if changed.is_err() {
                     anyhow::bail!("the sampler stopped");
                 }
                 let snap = Arc::clone(&snapshots.borrow_and_update());
+                // Where cgdash and its ancestors are may change (moved by
+                // someone): a handful of small /proc reads per sample.
+                app.protected = protected_groups(&layout);
                 actions.push(Action::Snapshot(snap));
             }
             Some(d) = done.recv() => match d {
@@ -254,7 +411,8 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
                     }
                     actions.push(a);
                 }
-                Done::Launched(Ok(w)) => {
+                Done::Launched(Ok((w, output))) => {
+                    outputs.insert(display_path(w.group()).to_string(), output);
                     let owned = OwnedWorkload {
                         group: display_path(w.group()).to_string(),
                         pid: w.pid(),
@@ -282,27 +440,134 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
                 }
             }
             _ = sigterm.recv() => actions.push(Action::ForceQuit),
-            _ = sighup.recv() => actions.push(Action::ForceQuit),
+            _ = sighup.recv() => {
+                end = End::TerminalLost;
+                actions.push(Action::ForceQuit);
+            }
             _ = sigint.recv() => actions.push(Action::ForceQuit),
         }
         for a in actions {
             let fx = app.update(a);
             dirty = true;
-            quit |= execute(fx, &mut app, &layout, &done_tx, &sampler_handle);
+            let mut ctx = Ctx {
+                layout: &layout,
+                done: &done_tx,
+                sampler: &sampler_handle,
+                writers: &mut writers,
+                outputs: &outputs,
+            };
+            quit |= execute(fx, &mut app, &mut ctx);
         }
     }
     stop_input.store(true, Ordering::Relaxed);
-    Ok(ExitCode::SUCCESS)
+    Ok(end)
+}
+
+/// What executing effects needs from the loop.
+struct Ctx<'a> {
+    layout: &'a Layout,
+    done: &'a mpsc::UnboundedSender<Done>,
+    sampler: &'a sampler::SamplerHandle,
+    writers: &'a mut Writers,
+    outputs: &'a HashMap<String, Output>,
+}
+
+/// Writes settings to a group: the applied files in words, or the refusal
+/// (with the refused knob, when one is to blame).
+type WriteFn = dyn Fn(&str, &[Setting]) -> Result<String, (String, Option<Knob>)> + Send + Sync;
+
+fn write(layout: &Layout, group: &str, settings: &[Setting]) -> Result<String, (String, Option<Knob>)> {
+    layout
+        .apply(group, settings)
+        .map(|a| describe(&a))
+        .map_err(|e| {
+            let knob = match &e {
+                CgroupError::Refused { knob, .. } | CgroupError::Unsupported { knob, .. } => {
+                    Some(*knob)
+                }
+                _ => None,
+            };
+            (explain(&e), knob)
+        })
+}
+
+/// One write job for a group's writer.
+struct Job {
+    group: String,
+    settings: Vec<Setting>,
+    label: String,
+    undo: Option<Vec<Setting>>,
+}
+
+/// One writer thread per group, fed in the order the app asked: `+ + +`
+/// lands as 30, 40, 50 % and is reported (and pushed on the undo stack) in
+/// that order, while a slow write to one group (a frozen one, a memory
+/// limit reclaiming) does not hold up the others. Threads end when cgdash
+/// drops this (their channel closes).
+struct Writers {
+    write: Arc<WriteFn>,
+    done: mpsc::UnboundedSender<Done>,
+    by_group: HashMap<String, std::sync::mpsc::Sender<Job>>,
+}
+
+impl Writers {
+    fn new(write: Arc<WriteFn>, done: mpsc::UnboundedSender<Done>) -> Writers {
+        Writers {
+            write,
+            done,
+            by_group: HashMap::new(),
+        }
+    }
+
+    /// Queues `job` behind the earlier writes to its group.
+    fn submit(&mut self, job: Job) {
+        let job = match self.by_group.get(&job.group) {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return,
+                // Its thread is gone: start another below.
+                Err(std::sync::mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let write = Arc::clone(&self.write);
+        let done = self.done.clone();
+        let spawned = std::thread::Builder::new()
+            .name("cgdash-writer".into())
+            .spawn(move || {
+                for job in rx {
+                    let result = write(&job.group, &job.settings);
+                    let group = display_path(&job.group).to_string();
+                    let knob = result.as_ref().err().and_then(|(_, k)| *k);
+                    let _ = done.send(Done::Action(Action::Applied {
+                        group: group.clone(),
+                        label: job.label,
+                        undo: job.undo,
+                        result: result.map_err(|(e, _)| e),
+                    }));
+                    if let Some(knob) = knob {
+                        let _ = done.send(Done::Action(Action::WriteRefused { group, knob }));
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            let _ = self.done.send(Done::Action(Action::Applied {
+                group: display_path(&job.group).to_string(),
+                label: job.label,
+                undo: job.undo,
+                result: Err(format!("cannot start a writer thread: {e}")),
+            }));
+            return;
+        }
+        let group = job.group.clone();
+        // The thread holds the receiver until this sender is dropped.
+        let _ = tx.send(job);
+        self.by_group.insert(group, tx);
+    }
 }
 
 /// Runs effects; returns true when the app asked to quit.
-fn execute(
-    effects: Vec<Effect>,
-    app: &mut App,
-    layout: &Layout,
-    done: &mpsc::UnboundedSender<Done>,
-    sampler: &sampler::SamplerHandle,
-) -> bool {
+fn execute(effects: Vec<Effect>, app: &mut App, ctx: &mut Ctx) -> bool {
     let mut quit = false;
     for e in effects {
         match e {
@@ -311,22 +576,12 @@ fn execute(
                 settings,
                 label,
                 undo,
-            } => {
-                let layout = layout.clone();
-                let done = done.clone();
-                tokio::task::spawn_blocking(move || {
-                    let result = layout
-                        .apply(&group, &settings)
-                        .map(|a| describe(&a))
-                        .map_err(|e| explain(&e));
-                    let _ = done.send(Done::Action(Action::Applied {
-                        group: display_path(&group).to_string(),
-                        label,
-                        undo,
-                        result,
-                    }));
-                });
-            }
+            } => ctx.writers.submit(Job {
+                group,
+                settings,
+                label,
+                undo,
+            }),
             Effect::Signal { pid, signal } => {
                 let sig = match signal {
                     SignalKind::Term => Signal::SIGTERM,
@@ -340,32 +595,96 @@ fn execute(
                     signal,
                     result,
                 });
-                quit |= execute(more, app, layout, done, sampler);
+                quit |= execute(more, app, ctx);
             }
             Effect::Launch(req) => {
-                let layout = layout.clone();
-                let done = done.clone();
+                let layout = ctx.layout.clone();
+                let done = ctx.done.clone();
                 tokio::task::spawn_blocking(move || {
                     let r = launch_request(&layout, req);
                     let _ = done.send(Done::Launched(r));
                 });
             }
-            Effect::Resample => sampler.resample(),
+            Effect::ShowOutput { group } => {
+                let lines = ctx
+                    .outputs
+                    .get(&group)
+                    .and_then(|o| o.lock().ok().map(|o| o.iter().cloned().collect()))
+                    .unwrap_or_default();
+                let more = app.update(Action::Output { group, lines });
+                quit |= execute(more, app, ctx);
+            }
+            Effect::Resample => ctx.sampler.resample(),
             Effect::Quit => quit = true,
         }
     }
     quit
 }
 
-fn launch_request(layout: &Layout, req: LaunchRequest) -> Result<Workload, String> {
-    let mut spec = LaunchSpec::new(req.command);
+/// `cgdash` typed in the launch form (its own hint: `cgdash stress cpu`)
+/// means this binary, wherever it is, not a lookup in PATH.
+fn resolve_self(mut command: Vec<String>) -> Vec<String> {
+    if command.first().is_some_and(|c| c == "cgdash") {
+        if let Ok(exe) = std::env::current_exe() {
+            command[0] = exe.to_string_lossy().into_owned();
+        }
+    }
+    command
+}
+
+fn launch_request(
+    layout: &Layout,
+    req: LaunchRequest,
+) -> Result<(Workload, Output), LaunchFailure> {
+    let mut spec = LaunchSpec::new(resolve_self(req.command));
     spec.name = req.name;
     spec.settings = req.settings;
-    spec.share = Namespace::parse_list(&req.share).map_err(|e| e.to_string())?;
+    spec.share = Namespace::parse_list(&req.share).map_err(|e| failure(&e))?;
     spec.hostname = req.hostname;
     spec.keep = req.keep;
-    spec.stdio = StdioMode::Null;
-    launch::launch(layout, &spec).map_err(|e| e.to_string())
+    // Output into a pipe whose last lines the dashboard keeps (`o`).
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| LaunchFailure {
+        message: format!("cannot make the output pipe: {}", e.desc()),
+        field: None,
+    })?;
+    spec.stdio = StdioMode::Pipe(w.as_raw_fd());
+    let launched = launch::launch(layout, &spec);
+    // Our copy of the write end closes: the reader sees EOF when the
+    // workload's copies are gone.
+    drop(w);
+    let workload = launched.map_err(|e| failure(&e))?;
+    Ok((workload, spawn_output_reader(r)))
+}
+
+/// A launch error and the form field it is about.
+fn failure(e: &LaunchError) -> LaunchFailure {
+    let knob_field = |k: Knob| match k {
+        Knob::Cpu | Knob::CpuPeriod | Knob::CpuWeight => Some(LaunchField::Cpu),
+        Knob::Memory | Knob::MemoryHigh | Knob::MemorySwap => Some(LaunchField::Memory),
+        Knob::Pids => Some(LaunchField::Pids),
+        _ => None,
+    };
+    let field = match e {
+        LaunchError::NoCommand
+        | LaunchError::CommandNotFound(_)
+        | LaunchError::CommandNotInRootfs { .. }
+        | LaunchError::NotExecutable(_)
+        | LaunchError::Spawn { .. } => Some(LaunchField::Command),
+        LaunchError::Setup(m) if m.starts_with("exec ") => Some(LaunchField::Command),
+        LaunchError::BadName(_) | LaunchError::NameTaken(_) => Some(LaunchField::Name),
+        LaunchError::UnknownNamespace(_) => Some(LaunchField::Share),
+        LaunchError::BadLimits(errs) => errs.iter().find_map(|k| match k {
+            KnobError::BadValue { knob, .. } | KnobError::Duplicate(knob) => knob_field(*knob),
+            _ => None,
+        }),
+        LaunchError::Cgroup(CgroupError::Refused { knob, .. })
+        | LaunchError::Cgroup(CgroupError::Unsupported { knob, .. }) => knob_field(*knob),
+        _ => None,
+    };
+    LaunchFailure {
+        message: e.to_string(),
+        field,
+    }
 }
 
 /// A refused write in words: which file, which value, what the kernel means.

@@ -22,6 +22,7 @@ fn hints(app: &App) -> &'static str {
         KeyMode::Text => " Enter:ok  Esc:cancel  Tab/↑↓:field  Ctrl-U:clear ",
         KeyMode::Signal => " ←→:signal  Enter/y:send  Esc:cancel ",
         KeyMode::ConfirmQuit => " y:stop them & quit  Esc:stay ",
+        KeyMode::Confirm => " y:write  Esc:cancel ",
     }
 }
 
