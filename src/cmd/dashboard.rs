@@ -727,3 +727,90 @@ fn describe(applied: &[Applied]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `+` pressed many times fast: the writes must land in the order they
+    /// were asked for, and come back (to the undo stack) in that order —
+    /// however long each write takes. A fake write with uneven delays
+    /// records the order; with one task per write it comes out shuffled.
+    #[test]
+    fn ha_writes_to_a_group_land_and_report_in_order() {
+        let landed: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = Arc::clone(&landed);
+        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0x9e37_79b9));
+        let write = Arc::new(move |group: &str, settings: &[Setting]| {
+            // Pseudo-random 0–15 ms, different for every call.
+            let n = counter.fetch_add(0x6a09_e667, Ordering::Relaxed);
+            let ms = (n.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 60) % 16;
+            std::thread::sleep(Duration::from_millis(ms));
+            let value = settings[0].to_string();
+            seen.lock().unwrap().push(format!("{group} {value}"));
+            Ok(value)
+        });
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut writers = Writers::new(write, tx);
+        let mut want = Vec::new();
+        for i in 1..=40u32 {
+            // Two groups interleaved: each keeps its own order.
+            let group = if i % 3 == 0 { "cgdash/ha-b" } else { "cgdash/ha-a" };
+            let value = format!("cpu={i}%");
+            want.push(format!("{group} {value}"));
+            writers.submit(Job {
+                group: group.into(),
+                settings: vec![Setting::parse(&value).unwrap()],
+                label: value,
+                undo: None,
+            });
+        }
+        let mut reported = Vec::new();
+        while reported.len() < want.len() {
+            match rx.blocking_recv() {
+                Some(Done::Action(Action::Applied { group, label, .. })) => {
+                    reported.push(format!("{group} {label}"))
+                }
+                Some(_) => {}
+                None => panic!("writers stopped early"),
+            }
+        }
+        let per_group = |v: &[String], g: &str| -> Vec<String> {
+            v.iter().filter(|s| s.starts_with(g)).cloned().collect()
+        };
+        let landed = landed.lock().unwrap().clone();
+        for g in ["cgdash/ha-a ", "cgdash/ha-b "] {
+            assert_eq!(per_group(&landed, g), per_group(&want, g), "written order of {g}");
+            assert_eq!(per_group(&reported, g), per_group(&want, g), "reported order of {g}");
+        }
+    }
+
+    #[test]
+    fn ha_cgdash_in_the_launch_form_is_this_binary() {
+        let exe = std::env::current_exe().unwrap().to_string_lossy().into_owned();
+        assert_eq!(
+            resolve_self(vec!["cgdash".into(), "stress".into(), "cpu".into()]),
+            vec![exe, "stress".to_string(), "cpu".to_string()]
+        );
+        assert_eq!(resolve_self(vec!["sleep".into()]), vec!["sleep".to_string()]);
+    }
+
+    #[test]
+    fn ha_output_lines_are_cleaned() {
+        assert_eq!(clean_line(b"ok \x1b[2Jboom\r\n"), "ok ?[2Jboom");
+        assert_eq!(clean_line(&[0xff, b'a', b'\n']), "\u{fffd}a");
+        assert_eq!(clean_line(&[b'x'; 2000]).len(), OUTPUT_LINE_CHARS);
+    }
+
+    #[test]
+    fn ha_protected_groups_include_our_own() {
+        let Ok(layout) = Layout::detect() else { return };
+        let mine = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let ctrl = layout
+            .hierarchy("freezer")
+            .and_then(|h| h.controllers.first().cloned());
+        let own = parse::proc_cgroup_path(&mine, ctrl.as_deref()).unwrap();
+        let own = display_path(own.trim_matches('/')).to_string();
+        assert!(protected_groups(&layout).contains(&own));
+    }
+}
