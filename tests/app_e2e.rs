@@ -250,3 +250,64 @@ fn ha_f_refuses_to_freeze_the_group_cgdash_runs_in() {
     t.wait_for(10 * SEC, |_| t.dead())
         .unwrap_or_else(|s| panic!("cgdash did not quit:\n{s}"));
 }
+
+#[test]
+fn ha_launch_form_runs_cgdash_itself_and_keeps_its_output() {
+    let Some(layout) = common::live("ha_launch_output") else {
+        return;
+    };
+    let name = format!("ha-out-{}", std::process::id());
+    let mut left = Leftovers {
+        layout: &layout,
+        name: name.clone(),
+        pid: None,
+    };
+    // PATH without cgdash: the form's own hint must work anyway.
+    let Some(t) = Tmux::start(
+        "ha-out",
+        80,
+        24,
+        &[("TERM", "xterm-256color"), ("PATH", "/usr/bin:/bin")],
+        &[common::cgdash_bin()],
+    ) else {
+        return;
+    };
+    left.pid = t.pid();
+    t.wait_for(15 * SEC, |s| s.contains("Groups"))
+        .unwrap_or_else(|s| panic!("no dashboard:\n{s}"));
+    t.key("n");
+    t.wait_for(5 * SEC, |s| s.contains("Launch"))
+        .unwrap_or_else(|s| panic!("no launch form:\n{s}"));
+    // Prints its version and exits.
+    t.text("cgdash --version");
+    t.key("Tab");
+    t.text(&name);
+    t.key("Enter");
+    // Launched (it exits at once, so the status may already say so) and
+    // selected once the sampler has seen its group.
+    let scope = format!("Processes: cgdash/{name}");
+    t.wait_for(15 * SEC, |s| {
+        s.contains(&scope) && (s.contains("launched pid") || s.contains("exited with code 0"))
+    })
+    .unwrap_or_else(|s| panic!("`cgdash --version` not launched:\n{s}"));
+    t.key("o");
+    let s = t
+        .wait_for(10 * SEC, |s| s.contains("Output of") && s.contains("cgdash 0."))
+        .unwrap_or_else(|s| panic!("output not shown on o:\n{s}"));
+    assert!(s.contains(&name), "{s}");
+    t.key("Escape");
+    t.key("q");
+    // Still running (sh waits): confirm.
+    if t.wait_for(3 * SEC, |s| s.contains("Quit?")).is_ok() {
+        t.key("y");
+    }
+    t.wait_for(10 * SEC, |_| t.dead())
+        .unwrap_or_else(|s| panic!("cgdash did not quit:\n{s}"));
+    let group = format!("cgdash/{name}");
+    let end = Instant::now() + 10 * SEC;
+    while layout.group_exists(&group) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!layout.group_exists(&group), "{group} left after q");
+    left.pid = None;
+}

@@ -318,3 +318,16 @@ fn ha_output_of_a_launched_workload_on_o() {
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.overlay, Overlay::None);
 }
+
+#[test]
+fn ha_quit_question_ends_when_the_last_workload_exits() {
+    let mut app = ui_fixture::app(None);
+    own(&mut app, "cgdash/demo", true);
+    ch(&mut app, 'q');
+    assert_eq!(app.overlay, Overlay::ConfirmQuit);
+    let fx = app.update(Action::WorkloadExited {
+        group: "cgdash/demo".into(),
+        status: "exited with code 0".into(),
+    });
+    assert_eq!(fx, vec![Effect::Quit], "no \"0 workload(s) still running\" question");
+}

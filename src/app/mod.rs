@@ -270,6 +270,10 @@ impl App {
                     w.running = false;
                 }
                 self.set_status(StatusKind::Info, format!("{group}: workload {status}"));
+                // The user asked to quit and nothing is left to ask about.
+                if self.overlay == Overlay::ConfirmQuit && self.running_to_ask() == 0 {
+                    return vec![Effect::Quit];
+                }
             }
             Action::Failed(e) => self.set_status(StatusKind::Error, e),
             Action::WriteRefused { group, knob } => self.on_write_refused(&group, knob),
