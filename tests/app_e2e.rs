@@ -105,7 +105,10 @@ fn hangup_cleans_up(layout: &Layout, t: Tmux, session: &str, name: &str) {
     while !gone() && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(!running(pid), "cgdash (pid {pid}) still runs after the hangup");
+    assert!(
+        !running(pid),
+        "cgdash (pid {pid}) still runs after the hangup"
+    );
     assert!(
         !layout.group_exists(&group),
         "{group} left behind after the hangup (cgdash aborted before cleanup?)"
@@ -232,7 +235,9 @@ fn ha_f_refuses_to_freeze_the_group_cgdash_runs_in() {
         .unwrap_or_else(|s| panic!("group not shown:\n{s}"));
     std::thread::sleep(SEC);
     t.key("f");
-    let s = t.wait_for(5 * SEC, |s| s.contains("not frozen") || s.contains("Change a group"));
+    let s = t.wait_for(5 * SEC, |s| {
+        s.contains("not frozen") || s.contains("Change a group")
+    });
     // Whatever the answer, never leave it frozen (y only under a broken fix).
     if s.as_ref().is_ok_and(|s| s.contains("Change a group")) {
         t.key("y");
@@ -292,7 +297,9 @@ fn ha_launch_form_runs_cgdash_itself_and_keeps_its_output() {
     .unwrap_or_else(|s| panic!("`cgdash --version` not launched:\n{s}"));
     t.key("o");
     let s = t
-        .wait_for(10 * SEC, |s| s.contains("Output of") && s.contains("cgdash 0."))
+        .wait_for(10 * SEC, |s| {
+            s.contains("Output of") && s.contains("cgdash 0.")
+        })
         .unwrap_or_else(|s| panic!("output not shown on o:\n{s}"));
     assert!(s.contains(&name), "{s}");
     t.key("Escape");

@@ -54,7 +54,10 @@ fn at(path: &str) -> App {
 }
 
 fn status(app: &App) -> String {
-    app.status.as_ref().map(|s| s.text.clone()).unwrap_or_default()
+    app.status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default()
 }
 
 fn settings_of(fx: &[Effect]) -> Vec<Setting> {
@@ -75,11 +78,18 @@ fn ha_freeze_refused_where_cgdash_or_its_shell_runs() {
     assert_eq!(app.overlay, Overlay::None, "refused, not asked");
     let st = app.status.clone().unwrap();
     assert_eq!(st.kind, StatusKind::Error);
-    assert!(st.text.contains("not frozen") && st.text.contains("cgdash itself"), "{}", st.text);
+    assert!(
+        st.text.contains("not frozen") && st.text.contains("cgdash itself"),
+        "{}",
+        st.text
+    );
 
     app.focus_group("user.slice");
     assert!(ch(&mut app, 'f').is_empty());
-    assert!(ch(&mut app, 'y').is_empty(), "no confirmation to say yes to");
+    assert!(
+        ch(&mut app, 'y').is_empty(),
+        "no confirmation to say yes to"
+    );
     assert!(status(&app).contains("runs below it"), "{}", status(&app));
 
     // The editor's freeze=true is refused too, and the form stays as typed.
@@ -102,7 +112,10 @@ fn ha_freeze_refused_where_cgdash_or_its_shell_runs() {
     key(&mut app, KeyCode::Esc);
     app.protected = vec!["system.slice/ssh.service".into()];
     app.focus_group("user.slice/user-1000.slice");
-    assert_eq!(settings_of(&ch(&mut app, 'f')), vec![setting("freeze=true")]);
+    assert_eq!(
+        settings_of(&ch(&mut app, 'f')),
+        vec![setting("freeze=true")]
+    );
 }
 
 #[test]
@@ -115,7 +128,12 @@ fn ha_first_write_to_a_foreign_group_asks_and_stray_keys_write_nothing() {
     assert_eq!(c.group, "system.slice/ssh.service");
     assert_eq!(c.settings, vec![setting("cpu=90%")]);
     // Stray keys (Enter, q, f, +) neither write nor confirm.
-    for k in [KeyCode::Enter, KeyCode::Char('f'), KeyCode::Char('+'), KeyCode::Char(' ')] {
+    for k in [
+        KeyCode::Enter,
+        KeyCode::Char('f'),
+        KeyCode::Char('+'),
+        KeyCode::Char(' '),
+    ] {
         assert!(key(&mut app, k).is_empty(), "{k:?}");
         assert!(matches!(app.overlay, Overlay::ConfirmWrite(_)), "{k:?}");
     }
@@ -178,7 +196,11 @@ fn ha_read_only_user_may_signal_own_processes() {
     // alice's (uid 1000) python: the dialog opens, the kernel decides.
     select_pid(&mut app, 4242);
     assert!(ch(&mut app, 'x').is_empty());
-    assert!(matches!(app.overlay, Overlay::Signal(_)), "{:?}", app.status);
+    assert!(
+        matches!(app.overlay, Overlay::Signal(_)),
+        "{:?}",
+        app.status
+    );
     let fx = key(&mut app, KeyCode::Enter);
     assert_eq!(
         fx,
@@ -222,10 +244,19 @@ fn ha_failed_launch_keeps_the_form_and_marks_the_field() {
     let Overlay::Launch(form) = &app.overlay else {
         panic!("form not reopened: {:?}", app.overlay)
     };
-    let inputs: Vec<&str> = form.fields.fields.iter().map(|f| f.input.as_str()).collect();
+    let inputs: Vec<&str> = form
+        .fields
+        .fields
+        .iter()
+        .map(|f| f.input.as_str())
+        .collect();
     assert_eq!(inputs[..3], ["cgdash stres cpu", "mywork", "30%"]);
     assert_eq!(form.fields.selected, 0);
-    assert!(form.fields.fields[0].error.as_deref().unwrap().contains("not found"));
+    assert!(form.fields.fields[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("not found"));
     assert!(status(&app).contains("launch failed"));
     // A name taken marks the name.
     let fx = key(&mut app, KeyCode::Enter);
@@ -263,7 +294,9 @@ fn ha_refused_edit_reopens_the_form_as_typed() {
         group: group.clone(),
         label: label.clone(),
         undo: undo.clone(),
-        result: Err("the kernel refused memory.limit_in_bytes ← 1048576: below usage (EBUSY)".into()),
+        result: Err(
+            "the kernel refused memory.limit_in_bytes ← 1048576: below usage (EBUSY)".into(),
+        ),
     });
     app.update(Action::WriteRefused {
         group: "cgdash/demo".into(),
@@ -329,5 +362,9 @@ fn ha_quit_question_ends_when_the_last_workload_exits() {
         group: "cgdash/demo".into(),
         status: "exited with code 0".into(),
     });
-    assert_eq!(fx, vec![Effect::Quit], "no \"0 workload(s) still running\" question");
+    assert_eq!(
+        fx,
+        vec![Effect::Quit],
+        "no \"0 workload(s) still running\" question"
+    );
 }

@@ -207,7 +207,9 @@ pub enum Effect {
     Launch(LaunchRequest),
     /// Fetch the kept output of the workload in this group (display form)
     /// and answer with `Action::Output`.
-    ShowOutput { group: String },
+    ShowOutput {
+        group: String,
+    },
     /// Sample again now (e.g. right after a write) instead of waiting a tick.
     Resample,
     /// Leave the dashboard (the loop stops what it launched; groups are

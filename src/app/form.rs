@@ -194,7 +194,8 @@ impl EditForm {
     /// reopened after a failed write) and selects it.
     pub fn mark_refused(&mut self, knob: Knob) {
         if let Some(i) = self.knobs.iter().position(|k| *k == knob) {
-            self.fields.fields[i].error = Some("refused by the kernel (see the status line)".into());
+            self.fields.fields[i].error =
+                Some("refused by the kernel (see the status line)".into());
             self.fields.selected = i;
         }
     }

@@ -106,11 +106,14 @@ impl App {
     /// Why freezing `group` (display form) is refused, if it is: cgdash, its
     /// shell or its terminal runs in it or below it.
     fn freeze_refusal(&self, group: &str) -> Option<String> {
-        let hit = self.protected.iter().find(|p| {
-            group == "/" || p.as_str() == group || p.starts_with(&format!("{group}/"))
-        })?;
+        let hit = self
+            .protected
+            .iter()
+            .find(|p| group == "/" || p.as_str() == group || p.starts_with(&format!("{group}/")))?;
         Some(if hit == group {
-            format!("{group}: not frozen — cgdash itself (or its shell or terminal) runs in this group")
+            format!(
+                "{group}: not frozen — cgdash itself (or its shell or terminal) runs in this group"
+            )
         } else {
             format!("{group}: not frozen — cgdash itself (or its shell or terminal) runs below it, in {hit}")
         })

@@ -401,25 +401,23 @@ impl App {
             Action::OpenLaunch if self.check_writable() => {
                 self.overlay = Overlay::Launch(Box::default());
             }
-            Action::OpenSignal(signal) => {
-                match self.selected_process() {
-                    Some(p) if !self.may_signal(p.uid) => {
-                        let text = format!(
-                            "PID {} belongs to uid {}: only root may signal other users' processes",
-                            p.pid, p.uid
-                        );
-                        self.set_status(StatusKind::Error, text);
-                    }
-                    Some(p) => {
-                        self.overlay = Overlay::Signal(SignalDialog {
-                            pid: p.pid,
-                            command: p.command.to_string(),
-                            signal,
-                        })
-                    }
-                    None => self.set_status(StatusKind::Info, "no process selected"),
+            Action::OpenSignal(signal) => match self.selected_process() {
+                Some(p) if !self.may_signal(p.uid) => {
+                    let text = format!(
+                        "PID {} belongs to uid {}: only root may signal other users' processes",
+                        p.pid, p.uid
+                    );
+                    self.set_status(StatusKind::Error, text);
                 }
-            }
+                Some(p) => {
+                    self.overlay = Overlay::Signal(SignalDialog {
+                        pid: p.pid,
+                        command: p.command.to_string(),
+                        signal,
+                    })
+                }
+                None => self.set_status(StatusKind::Info, "no process selected"),
+            },
             _ => {}
         }
         Vec::new()

@@ -268,7 +268,9 @@ fn clean_line(bytes: &[u8]) -> String {
 /// cgdash and of each of its ancestors (its shell, its terminal, sshd…),
 /// in display form. Freezing any of them, or a group above, freezes us.
 fn protected_groups(layout: &Layout) -> Vec<String> {
-    let ctrl = layout.hierarchy("freezer").and_then(|h| h.controllers.first().cloned());
+    let ctrl = layout
+        .hierarchy("freezer")
+        .and_then(|h| h.controllers.first().cloned());
     let mut out: Vec<String> = Vec::new();
     let mut pid = std::process::id() as i32;
     // Up the parent chain (bounded: a loop in /proc would be a kernel bug).
@@ -476,7 +478,11 @@ struct Ctx<'a> {
 /// (with the refused knob, when one is to blame).
 type WriteFn = dyn Fn(&str, &[Setting]) -> Result<String, (String, Option<Knob>)> + Send + Sync;
 
-fn write(layout: &Layout, group: &str, settings: &[Setting]) -> Result<String, (String, Option<Knob>)> {
+fn write(
+    layout: &Layout,
+    group: &str,
+    settings: &[Setting],
+) -> Result<String, (String, Option<Knob>)> {
     layout
         .apply(group, settings)
         .map(|a| describe(&a))
@@ -755,7 +761,11 @@ mod tests {
         let mut want = Vec::new();
         for i in 1..=40u32 {
             // Two groups interleaved: each keeps its own order.
-            let group = if i % 3 == 0 { "cgdash/ha-b" } else { "cgdash/ha-a" };
+            let group = if i % 3 == 0 {
+                "cgdash/ha-b"
+            } else {
+                "cgdash/ha-a"
+            };
             let value = format!("cpu={i}%");
             want.push(format!("{group} {value}"));
             writers.submit(Job {
@@ -780,19 +790,33 @@ mod tests {
         };
         let landed = landed.lock().unwrap().clone();
         for g in ["cgdash/ha-a ", "cgdash/ha-b "] {
-            assert_eq!(per_group(&landed, g), per_group(&want, g), "written order of {g}");
-            assert_eq!(per_group(&reported, g), per_group(&want, g), "reported order of {g}");
+            assert_eq!(
+                per_group(&landed, g),
+                per_group(&want, g),
+                "written order of {g}"
+            );
+            assert_eq!(
+                per_group(&reported, g),
+                per_group(&want, g),
+                "reported order of {g}"
+            );
         }
     }
 
     #[test]
     fn ha_cgdash_in_the_launch_form_is_this_binary() {
-        let exe = std::env::current_exe().unwrap().to_string_lossy().into_owned();
+        let exe = std::env::current_exe()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         assert_eq!(
             resolve_self(vec!["cgdash".into(), "stress".into(), "cpu".into()]),
             vec![exe, "stress".to_string(), "cpu".to_string()]
         );
-        assert_eq!(resolve_self(vec!["sleep".into()]), vec!["sleep".to_string()]);
+        assert_eq!(
+            resolve_self(vec!["sleep".into()]),
+            vec!["sleep".to_string()]
+        );
     }
 
     #[test]
