@@ -368,3 +368,46 @@ fn ha_quit_question_ends_when_the_last_workload_exits() {
         "no \"0 workload(s) still running\" question"
     );
 }
+
+fn answer(app: &mut App, fx: &[Effect], ok: bool) {
+    let [Effect::Apply {
+        group, label, undo, ..
+    }] = fx
+    else {
+        panic!("expected one Apply, got {fx:?}")
+    };
+    app.update(Action::Applied {
+        group: cgdash::cgroup::display_path(group).to_string(),
+        label: label.clone(),
+        undo: undo.clone(),
+        result: if ok {
+            Ok(String::new())
+        } else {
+            Err("refused (EINVAL)".into())
+        },
+    });
+}
+
+#[test]
+fn ha_undo_follows_the_order_of_the_keys_not_of_the_answers() {
+    let mut app = ui_fixture::app(None);
+    own(&mut app, "cgdash/demo", false);
+    own(&mut app, "system.slice/ssh.service", false);
+    let a = ch(&mut app, '+'); // demo 50 → 60 %
+    app.focus_group("system.slice/ssh.service");
+    let b = ch(&mut app, '-'); // ssh max → 90 %
+                               // Nothing answered yet: nothing to undo.
+    assert!(ch(&mut app, 'u').is_empty());
+    // The writes come back in the other order (two groups, two writers).
+    answer(&mut app, &b, true);
+    answer(&mut app, &a, true);
+    // u undoes the last key pressed (ssh), then the demo.
+    assert_eq!(settings_of(&ch(&mut app, 'u')), vec![setting("cpu=max")]);
+    assert_eq!(settings_of(&ch(&mut app, 'u')), vec![setting("cpu=50%")]);
+    // A refused write leaves nothing to undo.
+    app.focus_group("cgdash/demo");
+    let c = ch(&mut app, '+');
+    answer(&mut app, &c, false);
+    assert!(ch(&mut app, 'u').is_empty());
+    assert!(status(&app).contains("nothing to undo"), "{}", status(&app));
+}

@@ -24,10 +24,16 @@ pub struct WriteConfirm {
     pub(super) form: Option<Box<EditForm>>,
 }
 
+/// One undoable change, in the order the keys were pressed (not the order
+/// the writes came back): its slot is taken when the write is asked for.
 #[derive(Clone, Debug)]
 pub(super) struct UndoEntry {
     pub(super) group: String,
     pub(super) settings: Vec<Setting>,
+    /// The write's label, to match its answer.
+    pub(super) label: String,
+    /// The kernel took the write (until then, undo skips it).
+    pub(super) written: bool,
 }
 
 /// Values just written and not yet seen in a snapshot, so that `+ + +`
@@ -63,11 +69,14 @@ impl App {
                     format!("{group}: {label} ({detail})")
                 };
                 self.set_status(StatusKind::Ok, text);
-                if let Some(settings) = undo.filter(|u| !u.is_empty()) {
-                    self.undo.push(UndoEntry {
-                        group: group.clone(),
-                        settings,
-                    });
+                if undo.is_some_and(|u| !u.is_empty()) {
+                    if let Some(e) = self
+                        .undo
+                        .iter_mut()
+                        .find(|e| !e.written && e.group == group && e.label == label)
+                    {
+                        e.written = true;
+                    }
                 }
                 if self.markers.len() == MAX_MARKERS {
                     self.markers.remove(0);
@@ -80,6 +89,13 @@ impl App {
             }
             Err(e) => {
                 self.pending.remove(&group);
+                if let Some(i) = self
+                    .undo
+                    .iter()
+                    .position(|e| !e.written && e.group == group && e.label == label)
+                {
+                    self.undo.remove(i);
+                }
                 self.set_status(
                     StatusKind::Error,
                     format!("{group}: {label} not written: {e}"),
@@ -174,6 +190,14 @@ impl App {
         }
         if let Some(form) = form {
             self.edit_stash = Some((label.clone(), form));
+        }
+        if let Some(u) = undo.as_ref().filter(|u| !u.is_empty()) {
+            self.undo.push(UndoEntry {
+                group: group.to_string(),
+                settings: u.clone(),
+                label: label.clone(),
+                written: false,
+            });
         }
         for s in &settings {
             match &s.value {
@@ -298,7 +322,10 @@ impl App {
         if !self.check_writable() {
             return Vec::new();
         }
-        match self.undo.pop() {
+        // The last change the kernel took (one still in flight is not undone:
+        // there is nothing to undo yet).
+        let last = self.undo.iter().rposition(|e| e.written);
+        match last.map(|i| self.undo.remove(i)) {
             Some(e) => {
                 let label = e
                     .settings
