@@ -318,3 +318,103 @@ fn ha_launch_form_runs_cgdash_itself_and_keeps_its_output() {
     assert!(!layout.group_exists(&group), "{group} left after q");
     left.pid = None;
 }
+
+/// EIO on the terminal without any SIGHUP: cgdash on a pty that is not its
+/// controlling terminal (so closing the master sends no signal), under
+/// `run --tui`. Closing the master must still end in the normal cleanup
+/// and exit 0, quietly.
+#[test]
+fn ha_terminal_eio_without_hangup_cleans_up() {
+    use std::os::fd::AsFd;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+
+    let Some(layout) = common::live("ha_terminal_eio") else {
+        return;
+    };
+    let name = format!("ha-eio-{}", std::process::id());
+    let mut left = Leftovers {
+        layout: &layout,
+        name: name.clone(),
+        pid: None,
+    };
+    let pty = nix::pty::openpty(
+        Some(&nix::pty::Winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        }),
+        None,
+    )
+    .expect("openpty");
+    // openpty's fds are inherited by default: cgdash holding the master
+    // would keep its own terminal alive.
+    nix::fcntl::fcntl(
+        &pty.master,
+        nix::fcntl::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .unwrap();
+    let flags = nix::fcntl::fcntl(&pty.master, nix::fcntl::F_GETFL).unwrap();
+    nix::fcntl::fcntl(
+        &pty.master,
+        nix::fcntl::F_SETFL(
+            nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK,
+        ),
+    )
+    .unwrap();
+    let slave = || Stdio::from(pty.slave.as_fd().try_clone_to_owned().unwrap());
+    let mut cmd = Command::new(common::cgdash_bin());
+    cmd.args(["run", "--tui", "--name", &name, "--", "sleep", "120"])
+        .env("TERM", "xterm-256color")
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave());
+    // A session of its own and no controlling terminal: no SIGHUP ever.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn cgdash");
+    left.pid = Some(child.id() as i32);
+    drop(pty.slave);
+    let master = pty.master;
+    let drain = || {
+        let mut buf = [0u8; 65536];
+        while matches!(nix::unistd::read(&master, &mut buf), Ok(n) if n > 0) {}
+    };
+    let group = format!("cgdash/{name}");
+    let end = Instant::now() + 20 * SEC;
+    while !(layout.group_exists(&group) && state_file(&name).exists()) {
+        assert!(Instant::now() < end, "{group} never appeared");
+        drain();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Let it draw a few frames, then the terminal goes away.
+    for _ in 0..10 {
+        drain();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(master);
+    let end = Instant::now() + 20 * SEC;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break Some(st);
+        }
+        if Instant::now() >= end {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let status = status.expect("cgdash still runs 20 s after its terminal went away");
+    left.pid = None;
+    assert!(!layout.group_exists(&group), "{group} left behind");
+    assert!(!state_file(&name).exists(), "state file left behind");
+    assert!(
+        status.code().is_some(),
+        "cgdash died of a signal (abort?): {status:?}"
+    );
+}
