@@ -4,7 +4,7 @@
 //! launches off the UI path, signals by PID). See `app` (state) and `ui` (drawing).
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
+use std::io::{self, IsTerminal as _, Read as _, Write as _};
 use std::os::fd::AsRawFd as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -221,45 +221,66 @@ enum Done {
 const OUTPUT_LINES: usize = 200;
 /// Longest line kept (longer ones are cut).
 const OUTPUT_LINE_CHARS: usize = 500;
+/// Bytes read of one line at most (UTF-8: up to 4 a character).
+const OUTPUT_LINE_BYTES: usize = 4 * OUTPUT_LINE_CHARS;
 
 /// The last lines a launched workload wrote (stdout and stderr), filled by a
 /// thread reading its pipe until every writer is gone.
 type Output = Arc<Mutex<VecDeque<String>>>;
 
 /// Drains `pipe` into a ring of the last lines. The thread ends at EOF (the
-/// workload and everything it started have closed the pipe).
+/// workload and everything it started have closed the pipe). Memory is
+/// bounded whatever the workload writes: a line without an end is cut.
 fn spawn_output_reader(pipe: std::os::fd::OwnedFd) -> Output {
     let out: Output = Arc::new(Mutex::new(VecDeque::new()));
     let ring = Arc::clone(&out);
     let _ = std::thread::Builder::new()
         .name("cgdash-output".into())
         .spawn(move || {
-            let mut r = io::BufReader::new(std::fs::File::from(pipe));
-            let mut buf = Vec::new();
+            let mut r = std::fs::File::from(pipe);
+            let mut chunk = [0u8; 4096];
+            let mut line: Vec<u8> = Vec::new();
+            let push = |line: &[u8]| {
+                if let Ok(mut ring) = ring.lock() {
+                    if ring.len() == OUTPUT_LINES {
+                        ring.pop_front();
+                    }
+                    ring.push_back(clean_line(line));
+                }
+            };
             loop {
-                buf.clear();
-                match r.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
+                let n = match r.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                for &b in &chunk[..n] {
+                    if b == b'\n' {
+                        push(&line);
+                        line.clear();
+                    } else if line.len() < OUTPUT_LINE_BYTES {
+                        line.push(b);
+                    }
                 }
-                let line = clean_line(&buf);
-                let Ok(mut ring) = ring.lock() else { return };
-                if ring.len() == OUTPUT_LINES {
-                    ring.pop_front();
-                }
-                ring.push_back(line);
+            }
+            if !line.is_empty() {
+                push(&line);
             }
         });
     out
 }
 
 /// One output line as shown: lossy UTF-8, control characters (escape
-/// sequences could repaint the dashboard) as `?`, cut at a sane length.
+/// sequences could repaint the dashboard) as `?`, tabs as a space, cut at
+/// a sane length.
 fn clean_line(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .trim_end_matches(['\n', '\r'])
         .chars()
-        .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+        .map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => '?',
+            c => c,
+        })
         .take(OUTPUT_LINE_CHARS)
         .collect()
 }
@@ -820,8 +841,32 @@ mod tests {
     }
 
     #[test]
+    fn ha_output_keeps_the_last_lines_in_bounded_memory() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let out = spawn_output_reader(r);
+        let mut w = std::fs::File::from(w);
+        // 1 MB without a newline, then 300 numbered lines, no final newline.
+        w.write_all(&vec![b'x'; 1 << 20]).unwrap();
+        w.write_all(b"\n").unwrap();
+        for i in 0..300 {
+            write!(w, "line {i}\n").unwrap();
+        }
+        w.write_all(b"tail").unwrap();
+        drop(w);
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while out.lock().unwrap().back().map(String::as_str) != Some("tail") {
+            assert!(std::time::Instant::now() < end, "reader did not finish");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = out.lock().unwrap();
+        assert_eq!(out.len(), OUTPUT_LINES);
+        assert_eq!(out.front().map(String::as_str), Some("line 101"));
+        assert!(out.iter().all(|l| l.len() <= OUTPUT_LINE_BYTES));
+    }
+
+    #[test]
     fn ha_output_lines_are_cleaned() {
-        assert_eq!(clean_line(b"ok \x1b[2Jboom\r\n"), "ok ?[2Jboom");
+        assert_eq!(clean_line(b"ok \x1b[2Jboom\ta\r\n"), "ok ?[2Jboom a");
         assert_eq!(clean_line(&[0xff, b'a', b'\n']), "\u{fffd}a");
         assert_eq!(clean_line(&[b'x'; 2000]).len(), OUTPUT_LINE_CHARS);
     }
