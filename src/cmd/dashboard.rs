@@ -849,7 +849,7 @@ mod tests {
         w.write_all(&vec![b'x'; 1 << 20]).unwrap();
         w.write_all(b"\n").unwrap();
         for i in 0..300 {
-            write!(w, "line {i}\n").unwrap();
+            writeln!(w, "line {i}").unwrap();
         }
         w.write_all(b"tail").unwrap();
         drop(w);
