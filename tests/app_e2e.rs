@@ -418,3 +418,88 @@ fn ha_terminal_eio_without_hangup_cleans_up() {
         "cgdash died of a signal (abort?): {status:?}"
     );
 }
+
+/// Reads the CPU quota of `group` in % (v1 cfs_quota_us or v2 cpu.max).
+fn quota_percent(layout: &Layout, group: &str) -> Option<f64> {
+    for h in &layout.hierarchies {
+        let d = h.dir(group);
+        if let Ok(q) = std::fs::read_to_string(d.join("cpu.cfs_quota_us")) {
+            let p: f64 = std::fs::read_to_string(d.join("cpu.cfs_period_us"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            return q.trim().parse::<f64>().ok().map(|q| q * 100.0 / p);
+        }
+        if let Ok(m) = std::fs::read_to_string(d.join("cpu.max")) {
+            let mut it = m.split_whitespace();
+            let q: f64 = it.next()?.parse().ok()?;
+            let p: f64 = it.next()?.parse().ok()?;
+            return Some(q * 100.0 / p);
+        }
+    }
+    None
+}
+
+/// `+` × 8 and `u` × 5 typed at once end at the right values. A check of the
+/// whole path on a real kernel; it does not prove the ordering (real writes
+/// are too quick to overtake one another here) — the writer's unit test
+/// `ha_writes_to_a_group_land_and_report_in_order` does.
+#[test]
+fn ha_plus_pressed_fast_lands_in_order_and_undoes_in_order() {
+    let Some(layout) = common::live("ha_plus_fast") else {
+        return;
+    };
+    let name = format!("ha-plus-{}", std::process::id());
+    let group = format!("cgdash/{name}");
+    let mut left = Leftovers {
+        layout: &layout,
+        name: name.clone(),
+        pid: None,
+    };
+    let Some(t) = Tmux::start(
+        "ha-plus",
+        200,
+        50,
+        &[("TERM", "xterm-256color")],
+        &[
+            common::cgdash_bin(),
+            "run",
+            "--tui",
+            "--name",
+            &name,
+            "--cpu",
+            "20%",
+            "--",
+            "sleep",
+            "120",
+        ],
+    ) else {
+        return;
+    };
+    left.pid = t.pid();
+    t.wait_for(15 * SEC, |s| s.contains("Groups") && s.contains(&name))
+        .unwrap_or_else(|s| panic!("no dashboard:\n{s}"));
+    let settle = |want: f64| {
+        let end = Instant::now() + 10 * SEC;
+        while quota_percent(&layout, &group).is_none_or(|q| (q - want).abs() > 0.5)
+            && Instant::now() < end
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Stays there (no late write from an earlier key).
+        std::thread::sleep(SEC);
+        quota_percent(&layout, &group)
+    };
+    t.text("++++++++");
+    assert_eq!(settle(100.0), Some(100.0), "8 × + from 20 %");
+    t.text("uuuuu");
+    assert_eq!(settle(50.0), Some(50.0), "5 × u from 100 %");
+    t.key("q");
+    if t.wait_for(3 * SEC, |s| s.contains("Quit?")).is_ok() {
+        t.key("y");
+    }
+    t.wait_for(10 * SEC, |_| t.dead())
+        .unwrap_or_else(|s| panic!("cgdash did not quit:\n{s}"));
+    left.pid = None;
+}
