@@ -33,6 +33,29 @@ fn applied(fx: &[Effect]) -> (String, Vec<Setting>, Option<Vec<Setting>>) {
     }
 }
 
+/// Marks `group` as launched by cgdash (as the demo's is): writes go
+/// through without the confirmation a foreign group gets.
+fn own(app: &mut App, group: &str) {
+    app.add_owned(OwnedWorkload {
+        group: group.into(),
+        pid: 5003,
+        keep: false,
+        ask_on_quit: false,
+        running: true,
+    });
+}
+
+/// Answers the write confirmation of a foreign group with `y`.
+fn confirm(app: &mut App, fx: Vec<Effect>) -> Vec<Effect> {
+    assert!(fx.is_empty(), "a foreign group's first write waits: {fx:?}");
+    assert!(
+        matches!(app.overlay, Overlay::ConfirmWrite(_)),
+        "{:?}",
+        app.overlay
+    );
+    ch(app, 'y')
+}
+
 fn ok(app: &mut App, fx: &[Effect]) {
     if let [Effect::Apply {
         group, label, undo, ..
@@ -63,6 +86,7 @@ fn demo_group_is_selected_and_scopes_processes() {
 #[test]
 fn plus_three_times_within_one_refresh_counts_up() {
     let mut app = App::new(None);
+    own(&mut app, "cgdash/demo");
     app.focus_group("cgdash/demo");
     app.update(Action::Snapshot(Arc::new(ui_fixture::snapshot(0, 20.0))));
     let mut seen = Vec::new();
@@ -93,7 +117,8 @@ fn minus_from_unlimited_starts_at_90() {
     let mut app = App::new(None);
     app.focus_group("system.slice/ssh.service");
     app.update(Action::Snapshot(Arc::new(ui_fixture::snapshot(0, 20.0))));
-    let (g, s, undo) = applied(&ch(&mut app, '-'));
+    let fx = ch(&mut app, '-');
+    let (g, s, undo) = applied(&confirm(&mut app, fx));
     assert_eq!(g, "system.slice/ssh.service");
     assert_eq!(s, vec![setting("cpu=90%")]);
     assert_eq!(undo, Some(vec![setting("cpu=max")]));
@@ -110,7 +135,8 @@ fn memory_and_freeze_quick_keys() {
     let mut app = App::new(None);
     app.focus_group("user.slice/user-1000.slice");
     app.update(Action::Snapshot(Arc::new(ui_fixture::snapshot(0, 20.0))));
-    let (_, s, _) = applied(&ch(&mut app, 'm'));
+    let fx = ch(&mut app, 'm');
+    let (_, s, _) = applied(&confirm(&mut app, fx));
     assert_eq!(s, vec![setting("memory=1G")]);
     let (_, s, _) = applied(&ch(&mut app, 'M'));
     assert_eq!(s, vec![setting("memory=2G")], "counts from the pending 1G");
@@ -122,6 +148,7 @@ fn memory_and_freeze_quick_keys() {
 #[test]
 fn a_refused_write_is_reported_and_forgotten() {
     let mut app = App::new(None);
+    own(&mut app, "cgdash/demo");
     app.focus_group("cgdash/demo");
     app.update(Action::Snapshot(Arc::new(ui_fixture::snapshot(0, 20.0))));
     let fx = ch(&mut app, '+');
@@ -148,7 +175,7 @@ fn a_refused_write_is_reported_and_forgotten() {
 #[test]
 fn read_only_mode_writes_nothing_and_says_why() {
     let mut app = ui_fixture::app(Some("not root (uid 1000)"));
-    for c in ['+', '-', 'm', 'M', 'f', 'u', 'e', 'n', 'x'] {
+    for c in ['+', '-', 'm', 'M', 'f', 'u', 'e', 'n'] {
         assert!(ch(&mut app, c).is_empty(), "{c}");
         assert_eq!(app.overlay, Overlay::None, "{c}");
         let st = app.status.clone().unwrap();
@@ -160,6 +187,7 @@ fn read_only_mode_writes_nothing_and_says_why() {
 #[test]
 fn editor_marks_invalid_input_and_writes_only_changes() {
     let mut app = ui_fixture::app(None);
+    own(&mut app, "cgdash/demo");
     ch(&mut app, 'e');
     let Overlay::Edit(form) = &app.overlay else {
         panic!("editor not open")
@@ -298,9 +326,11 @@ fn quitting_asks_while_launched_workloads_run() {
     assert_eq!(app.overlay, Overlay::None);
     ch(&mut app, 'q');
     assert_eq!(ch(&mut app, 'y'), vec![Effect::Quit]);
-    // Ctrl-C never asks.
-    let fx = app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-    assert_eq!(fx, vec![Effect::Quit]);
+    // Ctrl-C asks like q (issue 11 item 21); a second Ctrl-C quits.
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(app.handle_key(ctrl_c).is_empty());
+    assert_eq!(app.overlay, Overlay::ConfirmQuit);
+    assert_eq!(app.handle_key(ctrl_c), vec![Effect::Quit]);
     // Once it exited, q quits at once.
     app.update(Action::WorkloadExited {
         group: "cgdash/demo".into(),

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::cgroup::knob::Knob;
 use crate::cgroup::Setting;
 use crate::model::Snapshot;
 
@@ -68,12 +69,41 @@ pub struct OwnedWorkload {
     pub running: bool,
 }
 
+/// Which launch-form field a failed launch is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LaunchField {
+    Command,
+    Name,
+    Cpu,
+    Memory,
+    Pids,
+    Share,
+    Hostname,
+}
+
+/// Why a launch failed, and the field to mark (None: not one field's fault).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaunchFailure {
+    pub message: String,
+    pub field: Option<LaunchField>,
+}
+
+impl From<String> for LaunchFailure {
+    fn from(message: String) -> LaunchFailure {
+        LaunchFailure {
+            message,
+            field: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Action {
     /// A new sample from the sampler.
     Snapshot(Arc<Snapshot>),
     Quit,
-    /// Ctrl-C, SIGTERM, SIGHUP: quit now, cleaning up what cgdash made.
+    /// SIGTERM, SIGHUP, SIGINT from outside, a lost terminal: quit now,
+    /// cleaning up what cgdash made (Ctrl-C on the keyboard is `Quit`).
     ForceQuit,
     FocusNext,
     Up,
@@ -104,6 +134,8 @@ pub enum Action {
     OpenEditor,
     OpenLaunch,
     OpenSignal(SignalKind),
+    /// `o`: the last lines a workload started with `n` printed.
+    ShowOutput,
     ToggleHelp,
     /// Text input in the filter and the forms.
     Input(char),
@@ -130,12 +162,23 @@ pub enum Action {
         undo: Option<Vec<Setting>>,
         result: Result<String, String>,
     },
+    /// Follows a refused `Applied`: the knob the kernel refused (the editor
+    /// marks its field).
+    WriteRefused {
+        group: String,
+        knob: Knob,
+    },
     Signalled {
         pid: i32,
         signal: SignalKind,
         result: Result<(), String>,
     },
-    Launched(Result<OwnedWorkload, String>),
+    Launched(Result<OwnedWorkload, LaunchFailure>),
+    /// The last lines of a launched workload's output (answer to `Effect::ShowOutput`).
+    Output {
+        group: String,
+        lines: Vec<String>,
+    },
     /// A workload cgdash started has exited (`status` in words).
     WorkloadExited {
         group: String,
@@ -162,6 +205,11 @@ pub enum Effect {
         signal: SignalKind,
     },
     Launch(LaunchRequest),
+    /// Fetch the kept output of the workload in this group (display form)
+    /// and answer with `Action::Output`.
+    ShowOutput {
+        group: String,
+    },
     /// Sample again now (e.g. right after a write) instead of waiting a tick.
     Resample,
     /// Leave the dashboard (the loop stops what it launched; groups are

@@ -6,7 +6,7 @@ use crate::cgroup::knob::{Knob, Setting, Value};
 use crate::cgroup::{CpuQuota, Limit};
 use crate::model::GroupSnapshot;
 
-use super::action::LaunchRequest;
+use super::action::{LaunchField, LaunchRequest};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
@@ -189,6 +189,18 @@ impl EditForm {
     }
 }
 
+impl EditForm {
+    /// Marks the field of `knob` as refused by the kernel (the form was
+    /// reopened after a failed write) and selects it.
+    pub fn mark_refused(&mut self, knob: Knob) {
+        if let Some(i) = self.knobs.iter().position(|k| *k == knob) {
+            self.fields.fields[i].error =
+                Some("refused by the kernel (see the status line)".into());
+            self.fields.selected = i;
+        }
+    }
+}
+
 /// `invalid value `x` for memory: unknown unit `q`; expected …` → the reason only.
 fn short_error(e: &str) -> String {
     let e = e.split("; expected").next().unwrap_or(e);
@@ -259,6 +271,21 @@ impl LaunchForm {
                 selected: 0,
             },
         }
+    }
+
+    /// Marks `field` with `why` (a failed launch) and selects it.
+    pub fn mark(&mut self, field: LaunchField, why: &str) {
+        let i = match field {
+            LaunchField::Command => L_COMMAND,
+            LaunchField::Name => L_NAME,
+            LaunchField::Cpu => L_CPU,
+            LaunchField::Memory => L_MEMORY,
+            LaunchField::Pids => L_PIDS,
+            LaunchField::Share => L_SHARE,
+            LaunchField::Hostname => L_HOSTNAME,
+        };
+        self.fields.fields[i].error = Some(why.to_string());
+        self.fields.selected = i;
     }
 
     pub fn submit(&mut self) -> Result<LaunchRequest, usize> {

@@ -20,16 +20,19 @@ pub enum KeyMode {
     Text,
     Signal,
     ConfirmQuit,
+    /// A write to a group cgdash did not launch: only `y` confirms.
+    Confirm,
 }
 
 impl KeyMode {
     /// Every mode, in the order the help lists them.
-    pub const ALL: [KeyMode; 5] = [
+    pub const ALL: [KeyMode; 6] = [
         KeyMode::Normal,
         KeyMode::Help,
         KeyMode::Text,
         KeyMode::Signal,
         KeyMode::ConfirmQuit,
+        KeyMode::Confirm,
     ];
 
     /// The heading of the mode's section in the help.
@@ -40,6 +43,7 @@ impl KeyMode {
             KeyMode::Text => "Filter (/) and forms (e, n)",
             KeyMode::Signal => "Signal dialog (x, K)",
             KeyMode::ConfirmQuit => "Quit confirmation",
+            KeyMode::Confirm => "First change to a group cgdash did not launch",
         }
     }
 }
@@ -114,7 +118,7 @@ use KeyCode::{
 /// Bindings of every mode, looked up before the mode's own table.
 #[rustfmt::skip]
 pub const ANYWHERE: &[Binding] = &[
-    bind(&[Key::Ctrl('c')], Action::ForceQuit, "quit from any screen (removes what cgdash launched)"),
+    bind(&[Key::Ctrl('c')], Action::Quit, "quit, as q: asks while launched workloads run (again: quits)"),
 ];
 
 // One binding per line (kept so by hand: `cargo fmt` leaves these tables be).
@@ -144,11 +148,12 @@ pub const NORMAL: &[Binding] = &[
     bind(&[ch('u')], Action::Undo, "undo the last change"),
     bind(&[ch('e')], Action::OpenEditor, "edit all limits of the group"),
     bind(&[ch('n')], Action::OpenLaunch, "launch a command in a new group"),
+    bind(&[ch('o')], Action::ShowOutput, "output of a workload launched with n"),
     bind(&[ch('x'), key(F(9))], Action::OpenSignal(SignalKind::Term), "signal the selected process (TERM…)"),
     bind(&[ch('K')], Action::OpenSignal(SignalKind::Kill), "kill the selected process (KILL…)"),
     bind(&[ch('?'), key(F(1))], Action::ToggleHelp, "this help"),
     bind(&[key(Esc)], Action::Cancel, "clear the filter, or leave the zoom"),
-    bind(&[ch('q')], Action::Quit, "quit (removes what cgdash launched)"),
+    bind(&[ch('q')], Action::Quit, "quit (asks while launched workloads run; removes them)"),
 ];
 
 #[rustfmt::skip]
@@ -191,6 +196,12 @@ pub const CONFIRM_QUIT: &[Binding] = &[
     bind(&[key(Esc), ch('n')], Action::Cancel, "stay"),
 ];
 
+#[rustfmt::skip]
+pub const CONFIRM: &[Binding] = &[
+    bind(&[ch('y')], Action::Submit, "write it (this group is not asked about again)"),
+    bind(&[key(Esc), ch('n'), ch('q')], Action::Cancel, "write nothing"),
+];
+
 /// The table of a mode (without [`ANYWHERE`]).
 pub fn table(mode: KeyMode) -> &'static [Binding] {
     match mode {
@@ -199,6 +210,7 @@ pub fn table(mode: KeyMode) -> &'static [Binding] {
         KeyMode::Text => TEXT,
         KeyMode::Signal => SIGNAL,
         KeyMode::ConfirmQuit => CONFIRM_QUIT,
+        KeyMode::Confirm => CONFIRM,
     }
 }
 
@@ -265,7 +277,7 @@ mod tests {
         for m in KeyMode::ALL {
             assert_eq!(
                 name(press(m, KeyCode::Char('c'), M::CONTROL)),
-                "Some(ForceQuit)"
+                "Some(Quit)"
             );
         }
         let t = KeyMode::Text;

@@ -1,15 +1,39 @@
 //! Changing limits from the dashboard: the quick keys (`+`/`-`, `m`/`M`,
 //! `f`), undo, and the bookkeeping of values written but not yet sampled.
+//! Every write passes [`App::apply`], which refuses to freeze cgdash's own
+//! group (or its shell's, its terminal's) and asks before the first write to
+//! a group cgdash did not launch.
 
+use super::form::EditForm;
 use super::quick;
-use super::{App, Effect, Marker, StatusKind, MAX_MARKERS};
+use super::{App, Effect, Marker, Overlay, StatusKind, MAX_MARKERS};
 use crate::cgroup::knob::{Knob, Setting, Value};
 use crate::cgroup::{CpuQuota, Limit};
 
+/// A write held back until the user confirms it with `y` (the group was not
+/// launched by cgdash: one stray key must not change a system group).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteConfirm {
+    /// Display form.
+    pub group: String,
+    pub settings: Vec<Setting>,
+    pub undo: Option<Vec<Setting>>,
+    /// `cpu=30%`, `undo → cpu=20%`.
+    pub label: String,
+    /// The editor the write came from, reopened if the write is refused.
+    pub(super) form: Option<Box<EditForm>>,
+}
+
+/// One undoable change, in the order the keys were pressed (not the order
+/// the writes came back): its slot is taken when the write is asked for.
 #[derive(Clone, Debug)]
 pub(super) struct UndoEntry {
     pub(super) group: String,
     pub(super) settings: Vec<Setting>,
+    /// The write's label, to match its answer.
+    pub(super) label: String,
+    /// The kernel took the write (until then, undo skips it).
+    pub(super) written: bool,
 }
 
 /// Values just written and not yet seen in a snapshot, so that `+ + +`
@@ -31,6 +55,12 @@ impl App {
         undo: Option<Vec<Setting>>,
         result: Result<String, String>,
     ) {
+        // The editor's write, answered: it no longer waits (reopened below
+        // if refused).
+        let stash = match &self.edit_stash {
+            Some((l, f)) if *l == label && f.group == group => self.edit_stash.take(),
+            _ => None,
+        };
         match result {
             Ok(detail) => {
                 let text = if detail.is_empty() {
@@ -39,11 +69,14 @@ impl App {
                     format!("{group}: {label} ({detail})")
                 };
                 self.set_status(StatusKind::Ok, text);
-                if let Some(settings) = undo.filter(|u| !u.is_empty()) {
-                    self.undo.push(UndoEntry {
-                        group: group.clone(),
-                        settings,
-                    });
+                if undo.is_some_and(|u| !u.is_empty()) {
+                    if let Some(e) = self
+                        .undo
+                        .iter_mut()
+                        .find(|e| !e.written && e.group == group && e.label == label)
+                    {
+                        e.written = true;
+                    }
                 }
                 if self.markers.len() == MAX_MARKERS {
                     self.markers.remove(0);
@@ -56,12 +89,50 @@ impl App {
             }
             Err(e) => {
                 self.pending.remove(&group);
+                if let Some(i) = self
+                    .undo
+                    .iter()
+                    .position(|e| !e.written && e.group == group && e.label == label)
+                {
+                    self.undo.remove(i);
+                }
                 self.set_status(
                     StatusKind::Error,
                     format!("{group}: {label} not written: {e}"),
                 );
+                // The editor's write was refused: back to the form as typed.
+                if let Some((_, form)) = stash {
+                    if self.overlay == Overlay::None {
+                        self.overlay = Overlay::Edit(form);
+                    }
+                }
             }
         }
+    }
+
+    /// Marks the field of `knob` in the reopened editor of `group`.
+    pub(super) fn on_write_refused(&mut self, group: &str, knob: Knob) {
+        if let Overlay::Edit(form) = &mut self.overlay {
+            if form.group == group {
+                form.mark_refused(knob);
+            }
+        }
+    }
+
+    /// Why freezing `group` (display form) is refused, if it is: cgdash, its
+    /// shell or its terminal runs in it or below it.
+    fn freeze_refusal(&self, group: &str) -> Option<String> {
+        let hit = self
+            .protected
+            .iter()
+            .find(|p| group == "/" || p.as_str() == group || p.starts_with(&format!("{group}/")))?;
+        Some(if hit == group {
+            format!(
+                "{group}: not frozen — cgdash itself (or its shell or terminal) runs in this group"
+            )
+        } else {
+            format!("{group}: not frozen — cgdash itself (or its shell or terminal) runs below it, in {hit}")
+        })
     }
 
     pub(super) fn pending_mut(&mut self, path: &str) -> &mut Pending {
@@ -70,6 +141,9 @@ impl App {
         p
     }
 
+    /// Every write of the dashboard goes through here (quick keys, editor,
+    /// undo): refuses a freeze that would stop cgdash, holds a first write to
+    /// a foreign group for confirmation, else asks the loop to write.
     pub(super) fn apply(
         &mut self,
         group: &str,
@@ -81,6 +155,50 @@ impl App {
             .map(|s| s.to_string())
             .collect::<Vec<_>>()
             .join(" ");
+        self.apply_labelled(group, settings, undo, label, None)
+    }
+
+    pub(super) fn apply_labelled(
+        &mut self,
+        group: &str,
+        settings: Vec<Setting>,
+        undo: Option<Vec<Setting>>,
+        label: String,
+        form: Option<Box<EditForm>>,
+    ) -> Vec<Effect> {
+        let freezes = settings
+            .iter()
+            .any(|s| s.knob == Knob::Freeze && s.value == Value::Bool(true));
+        if freezes {
+            if let Some(why) = self.freeze_refusal(group) {
+                self.set_status(StatusKind::Error, why);
+                if let Some(form) = form {
+                    self.overlay = Overlay::Edit(form);
+                }
+                return Vec::new();
+            }
+        }
+        if !self.is_owned(group) && !self.confirmed.contains(group) {
+            self.overlay = Overlay::ConfirmWrite(Box::new(WriteConfirm {
+                group: group.to_string(),
+                settings,
+                undo,
+                label,
+                form,
+            }));
+            return Vec::new();
+        }
+        if let Some(form) = form {
+            self.edit_stash = Some((label.clone(), form));
+        }
+        if let Some(u) = undo.as_ref().filter(|u| !u.is_empty()) {
+            self.undo.push(UndoEntry {
+                group: group.to_string(),
+                settings: u.clone(),
+                label: label.clone(),
+                written: false,
+            });
+        }
         for s in &settings {
             match &s.value {
                 Value::Cpu(q) => self.pending_mut(group).cpu = Some(q.percent()),
@@ -92,12 +210,19 @@ impl App {
             }
         }
         self.set_status(StatusKind::Info, format!("{group}: writing {label}…"));
+        let group = group.to_string();
         vec![Effect::Apply {
-            group: crate::cgroup::normalize_path(group),
+            group: crate::cgroup::normalize_path(&group),
             settings,
             label,
             undo,
         }]
+    }
+
+    /// `y` in the write confirmation: this group may be changed from now on.
+    pub(super) fn confirm_write(&mut self, c: WriteConfirm) -> Vec<Effect> {
+        self.confirmed.insert(c.group.clone());
+        self.apply_labelled(&c.group, c.settings, c.undo, c.label, c.form)
     }
 
     pub(super) fn quick_cpu(&mut self, up: bool) -> Vec<Effect> {
@@ -197,13 +322,19 @@ impl App {
         if !self.check_writable() {
             return Vec::new();
         }
-        match self.undo.pop() {
+        // The last change the kernel took (one still in flight is not undone:
+        // there is nothing to undo yet).
+        let last = self.undo.iter().rposition(|e| e.written);
+        match last.map(|i| self.undo.remove(i)) {
             Some(e) => {
-                let mut fx = self.apply(&e.group, e.settings, None);
-                if let Some(Effect::Apply { label, .. }) = fx.first_mut() {
-                    *label = format!("undo → {label}");
-                }
-                fx
+                let label = e
+                    .settings
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let label = format!("undo → {label}");
+                self.apply_labelled(&e.group, e.settings, None, label, None)
             }
             None => {
                 self.set_status(StatusKind::Info, "nothing to undo");

@@ -13,18 +13,21 @@ pub mod procs;
 mod quick;
 mod view;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crossterm::event::KeyEvent;
 
 pub use crate::sampler::History;
-pub use action::{Action, Effect, LaunchRequest, OwnedWorkload, Panel, SignalKind};
+pub use action::{
+    Action, Effect, LaunchFailure, LaunchField, LaunchRequest, OwnedWorkload, Panel, SignalKind,
+};
 use form::{EditForm, LaunchForm};
 use keymap::KeyMode;
 pub use view::{GroupsView, ProcsView};
 
 use crate::model::{GroupSnapshot, ProcessSnapshot, Snapshot};
+pub use limits::WriteConfirm;
 use limits::{close, Pending, UndoEntry};
 
 /// Samples of history kept per group (at 1 s: five minutes).
@@ -64,6 +67,17 @@ pub enum Overlay {
     Launch(Box<LaunchForm>),
     Signal(SignalDialog),
     ConfirmQuit,
+    /// The first write to a group cgdash did not launch waits for a `y`.
+    ConfirmWrite(Box<WriteConfirm>),
+    /// The kept output of a launched workload (`o`).
+    Output(Box<OutputView>),
+}
+
+/// The last lines a workload launched with `n` printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputView {
+    pub group: String,
+    pub lines: Vec<String>,
 }
 
 /// A limit change, drawn on the charts at the instant it was made.
@@ -92,8 +106,23 @@ pub struct App {
     pub status: Option<Status>,
     pub markers: Vec<Marker>,
     pub owned: Vec<OwnedWorkload>,
+    /// Groups (display form) whose freezing would freeze cgdash itself, its
+    /// terminal or its shell: where cgdash and its ancestor processes are (in
+    /// the freezer's hierarchy), and so every group above them. Kept current
+    /// by the event loop.
+    pub protected: Vec<String>,
+    /// The user cgdash runs as (None: unknown). A non-root user may signal
+    /// their own processes even in read-only mode.
+    pub euid: Option<u32>,
     undo: Vec<UndoEntry>,
     pending: HashMap<String, Pending>,
+    /// Groups cgdash did not launch that the user agreed to change.
+    confirmed: HashSet<String>,
+    /// The launch form last submitted, reopened as typed if the launch fails.
+    launch_stash: Option<Box<LaunchForm>>,
+    /// The editor last submitted (with the label of its write), reopened as
+    /// typed if the kernel refuses the write.
+    edit_stash: Option<(String, Box<EditForm>)>,
 }
 
 impl App {
@@ -112,8 +141,13 @@ impl App {
             status: None,
             markers: Vec::new(),
             owned: Vec::new(),
+            protected: Vec::new(),
+            euid: None,
             undo: Vec::new(),
             pending: HashMap::new(),
+            confirmed: HashSet::new(),
+            launch_stash: None,
+            edit_stash: None,
         }
     }
 
@@ -131,10 +165,11 @@ impl App {
     pub fn key_mode(&self) -> KeyMode {
         match self.overlay {
             Overlay::None => KeyMode::Normal,
-            Overlay::Help => KeyMode::Help,
+            Overlay::Help | Overlay::Output(_) => KeyMode::Help,
             Overlay::Filter | Overlay::Edit(_) | Overlay::Launch(_) => KeyMode::Text,
             Overlay::Signal(_) => KeyMode::Signal,
             Overlay::ConfirmQuit => KeyMode::ConfirmQuit,
+            Overlay::ConfirmWrite(_) => KeyMode::Confirm,
         }
     }
 
@@ -178,6 +213,11 @@ impl App {
         match action {
             Action::Snapshot(s) => self.on_snapshot(s),
             Action::Quit => {
+                // Ctrl-C (which maps to Quit in every mode) a second time
+                // in the confirmation: the user means it.
+                if self.overlay == Overlay::ConfirmQuit {
+                    return vec![Effect::Quit];
+                }
                 if self.running_to_ask() > 0 {
                     self.overlay = Overlay::ConfirmQuit;
                 } else {
@@ -188,7 +228,7 @@ impl App {
             Action::ToggleHelp => {
                 self.help_scroll = 0;
                 self.overlay = match self.overlay {
-                    Overlay::Help => Overlay::None,
+                    Overlay::Help | Overlay::Output(_) => Overlay::None,
                     _ => Overlay::Help,
                 }
             }
@@ -213,6 +253,7 @@ impl App {
                 ),
             },
             Action::Launched(Ok(w)) => {
+                self.launch_stash = None;
                 self.set_status(
                     StatusKind::Ok,
                     format!("launched pid {} in {}", w.pid, w.group),
@@ -222,16 +263,24 @@ impl App {
                 self.owned.push(w);
                 return vec![Effect::Resample];
             }
-            Action::Launched(Err(e)) => {
-                self.set_status(StatusKind::Error, format!("launch failed: {e}"))
+            Action::Launched(Err(e)) => self.on_launch_failed(e),
+            Action::Output { group, lines } => {
+                if self.overlay == Overlay::None {
+                    self.overlay = Overlay::Output(Box::new(OutputView { group, lines }));
+                }
             }
             Action::WorkloadExited { group, status } => {
                 for w in self.owned.iter_mut().filter(|w| w.group == group) {
                     w.running = false;
                 }
                 self.set_status(StatusKind::Info, format!("{group}: workload {status}"));
+                // The user asked to quit and nothing is left to ask about.
+                if self.overlay == Overlay::ConfirmQuit && self.running_to_ask() == 0 {
+                    return vec![Effect::Quit];
+                }
             }
             Action::Failed(e) => self.set_status(StatusKind::Error, e),
+            Action::WriteRefused { group, knob } => self.on_write_refused(&group, knob),
             other => {
                 return match std::mem::take(&mut self.overlay) {
                     Overlay::None => self.normal(other),
@@ -240,6 +289,19 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// A failed launch: the form comes back as typed, the failing field marked.
+    fn on_launch_failed(&mut self, e: LaunchFailure) {
+        self.set_status(StatusKind::Error, format!("launch failed: {}", e.message));
+        if let Some(mut form) = self.launch_stash.take() {
+            if let Some(field) = e.field {
+                form.mark(field, &e.message);
+            }
+            if self.overlay == Overlay::None {
+                self.overlay = Overlay::Launch(form);
+            }
+        }
     }
 
     fn on_snapshot(&mut self, s: Arc<Snapshot>) {
@@ -334,6 +396,7 @@ impl App {
             }
             Action::ToggleFreeze => return self.quick_freeze(),
             Action::Undo => return self.undo(),
+            Action::ShowOutput => return self.show_output(),
             Action::OpenEditor => {
                 if let Some(g) = self.editable_group() {
                     self.overlay = Overlay::Edit(Box::new(EditForm::new(&g)));
@@ -342,21 +405,23 @@ impl App {
             Action::OpenLaunch if self.check_writable() => {
                 self.overlay = Overlay::Launch(Box::default());
             }
-            Action::OpenSignal(signal) => {
-                if !self.check_writable() {
-                    return Vec::new();
+            Action::OpenSignal(signal) => match self.selected_process() {
+                Some(p) if !self.may_signal(p.uid) => {
+                    let text = format!(
+                        "PID {} belongs to uid {}: only root may signal other users' processes",
+                        p.pid, p.uid
+                    );
+                    self.set_status(StatusKind::Error, text);
                 }
-                match self.selected_process() {
-                    Some(p) => {
-                        self.overlay = Overlay::Signal(SignalDialog {
-                            pid: p.pid,
-                            command: p.command.to_string(),
-                            signal,
-                        })
-                    }
-                    None => self.set_status(StatusKind::Info, "no process selected"),
+                Some(p) => {
+                    self.overlay = Overlay::Signal(SignalDialog {
+                        pid: p.pid,
+                        command: p.command.to_string(),
+                        signal,
+                    })
                 }
-            }
+                None => self.set_status(StatusKind::Info, "no process selected"),
+            },
             _ => {}
         }
         Vec::new()
@@ -377,6 +442,33 @@ impl App {
                 self.procs.rebuild(&snap, &self.groups);
             }
             Panel::Processes => self.procs.move_by(&snap, delta),
+        }
+    }
+
+    /// Whether a process of `uid` can be signalled by us, as far as we can
+    /// tell: root signals anyone, anyone their own processes. When unsure,
+    /// the dialog opens and the kernel answers.
+    fn may_signal(&self, uid: u32) -> bool {
+        match self.euid {
+            Some(0) | None => true,
+            Some(me) => me == uid,
+        }
+    }
+
+    /// `o`: the output of the selected group's workload, if cgdash launched it.
+    fn show_output(&mut self) -> Vec<Effect> {
+        let Some(g) = self.selected_group().map(|g| g.path.clone()) else {
+            self.set_status(StatusKind::Info, "no group selected");
+            return Vec::new();
+        };
+        if self.is_owned(&g) {
+            vec![Effect::ShowOutput { group: g }]
+        } else {
+            self.set_status(
+                StatusKind::Info,
+                format!("{g}: output is kept only for workloads launched with n"),
+            );
+            Vec::new()
         }
     }
 

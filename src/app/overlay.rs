@@ -47,7 +47,19 @@ impl App {
                     }
                     Ok(sub) => {
                         let group = form.group.clone();
-                        return self.apply(&group, sub.settings, Some(sub.undo));
+                        let label = sub
+                            .settings
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        return self.apply_labelled(
+                            &group,
+                            sub.settings,
+                            Some(sub.undo),
+                            label,
+                            Some(form),
+                        );
                     }
                     Err(n) => {
                         self.set_status(
@@ -70,6 +82,8 @@ impl App {
                             StatusKind::Info,
                             format!("launching {}…", req.command.join(" ")),
                         );
+                        // Reopened as typed if the launch fails.
+                        self.launch_stash = Some(form);
                         return vec![Effect::Launch(req)];
                     }
                     Err(n) => {
@@ -129,7 +143,18 @@ impl App {
                 self.help_scroll = (self.help_scroll as i64 + by).clamp(0, last) as usize;
                 self.overlay = overlay;
             }
-            Overlay::None => self.overlay = overlay,
+            Overlay::ConfirmWrite(c) => match action {
+                Action::Submit => return self.confirm_write(*c),
+                Action::Cancel => {
+                    let text = format!("{}: {} not written (cancelled)", c.group, c.label);
+                    self.set_status(StatusKind::Info, text);
+                    if let Some(form) = c.form {
+                        self.overlay = Overlay::Edit(form);
+                    }
+                }
+                _ => self.overlay = Overlay::ConfirmWrite(c),
+            },
+            Overlay::Output(_) | Overlay::None => self.overlay = overlay,
         }
         Vec::new()
     }

@@ -160,8 +160,13 @@ fn run_in_dashboard(
         w.group()
     ));
     opts.workloads.push(w);
-    opts.exit_with_workload = true;
-    super::dashboard::run_with(opts)
+    // The exit code is the command's (128+N if stopped by signal N, 143
+    // when quitting stopped it), as without --tui.
+    let (code, exits) = super::dashboard::run_with_exits(opts)?;
+    Ok(match exits.first() {
+        Some(Some(e)) => ExitCode::from(e.code().clamp(0, 255) as u8),
+        _ => code,
+    })
 }
 
 /// Waits up to `timeout` for one of `set` (blocked) to arrive; says whether

@@ -80,6 +80,17 @@ pub enum StdioMode {
     Inherit,
     /// `/dev/null`, in a session of its own (the dashboard owns the terminal).
     Null,
+    /// Like `Null`, but stdout and stderr go to this file descriptor (a pipe
+    /// the dashboard keeps the last lines of). `launch` duplicates it; the
+    /// caller keeps it open until `launch` returns, then closes its copy.
+    Pipe(std::os::fd::RawFd),
+}
+
+impl StdioMode {
+    /// Whether the workload gets a session of its own, away from the terminal.
+    pub fn detached(self) -> bool {
+        matches!(self, StdioMode::Null | StdioMode::Pipe(_))
+    }
 }
 
 /// Everything `launch` needs. Build it with [`LaunchSpec::new`] and set the

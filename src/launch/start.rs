@@ -177,7 +177,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         } else {
             Vec::new()
         },
-        new_session: spec.stdio == StdioMode::Null,
+        new_session: spec.stdio.detached(),
         foreground_tty: spec.stdio == StdioMode::Inherit && in_tty_foreground(),
         privileged: spec.privileged,
         status_fd: status_w.as_raw_fd(),
@@ -192,10 +192,29 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
     cmd.arg0(super::HELPER_ARGV0)
         .arg(&name)
         .env(super::SPEC_ENV, json);
-    if spec.stdio == StdioMode::Null {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+    match spec.stdio {
+        StdioMode::Inherit => {}
+        StdioMode::Null => {
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+        }
+        StdioMode::Pipe(fd) => {
+            // SAFETY: the caller keeps `fd` open until `launch` returns (see
+            // `StdioMode::Pipe`); we only duplicate it here.
+            let out = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let dup = |what| {
+                out.try_clone_to_owned()
+                    .map_err(|e| LaunchError::io(what, e))
+            };
+            let (o, e) = match (dup("output pipe"), dup("output pipe")) {
+                (Ok(o), Ok(e)) => (o, e),
+                (Err(err), _) | (_, Err(err)) => return Err(undo(err)),
+            };
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::from(o))
+                .stderr(Stdio::from(e));
+        }
     }
     let keep_fds = [status_w.as_raw_fd(), life_r.as_raw_fd()];
     // SAFETY: the closure runs between fork and exec; it only calls write(2)

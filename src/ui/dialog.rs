@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 
 use super::{centered, theme};
-use crate::app::{SignalDialog, SignalKind};
+use crate::app::{OutputView, SignalDialog, SignalKind, WriteConfirm};
 
 pub struct SignalPopup<'a>(pub &'a SignalDialog);
 
@@ -71,6 +71,71 @@ impl Widget for ConfirmQuitPopup {
                     .borders(Borders::ALL)
                     .border_style(theme::error())
                     .title(" Quit? "),
+            )
+            .render(r, buf);
+    }
+}
+
+/// The first write to a group cgdash did not launch.
+pub struct ConfirmWritePopup<'a>(pub &'a WriteConfirm);
+
+impl Widget for ConfirmWritePopup<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let c = self.0;
+        let r = centered(area, 64.min(area.width), 7.min(area.height));
+        Clear.render(r, buf);
+        let text = vec![
+            Line::from(format!(" {} was not launched by cgdash.", c.group)),
+            Line::from(format!(" Write {} to it?", c.label)),
+            Line::from(vec![
+                Span::styled(" y", theme::key()),
+                Span::raw(": write (no more questions for this group)"),
+            ]),
+            Line::from(vec![
+                Span::styled(" Esc/n", theme::key()),
+                Span::raw(": write nothing"),
+            ]),
+        ];
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::new()
+                    .borders(Borders::ALL)
+                    .border_style(theme::error())
+                    .title(" Change a group cgdash did not launch? "),
+            )
+            .render(r, buf);
+    }
+}
+
+/// The last output lines of a workload launched with `n`.
+pub struct OutputPopup<'a>(pub &'a OutputView);
+
+impl Widget for OutputPopup<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let o = self.0;
+        let r = centered(
+            area,
+            area.width.saturating_sub(4).max(20),
+            area.height.saturating_sub(4).max(6),
+        );
+        Clear.render(r, buf);
+        let room = usize::from(r.height.saturating_sub(2));
+        let mut lines: Vec<Line> = if o.lines.is_empty() {
+            vec![Line::from(Span::styled(" (no output yet)", theme::dim()))]
+        } else {
+            let skip = o.lines.len().saturating_sub(room.saturating_sub(1));
+            o.lines[skip..]
+                .iter()
+                .map(|l| Line::from(format!(" {l}")))
+                .collect()
+        };
+        lines.push(Line::from(Span::styled(" Esc/q: close", theme::dim())));
+        Paragraph::new(lines)
+            .block(
+                Block::new()
+                    .borders(Borders::ALL)
+                    .title(format!(" Output of {} (last lines) ", o.group)),
             )
             .render(r, buf);
     }

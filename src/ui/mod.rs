@@ -176,6 +176,8 @@ impl Widget for Dashboard<'_> {
             Overlay::ConfirmQuit => {
                 dialog::ConfirmQuitPopup(app.running_to_ask()).render(area, buf)
             }
+            Overlay::ConfirmWrite(c) => dialog::ConfirmWritePopup(c).render(area, buf),
+            Overlay::Output(o) => dialog::OutputPopup(o).render(area, buf),
             Overlay::Filter | Overlay::None => {}
         }
     }

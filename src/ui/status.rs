@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::theme;
 use crate::app::keymap::KeyMode;
-use crate::app::{App, StatusKind};
+use crate::app::{App, Overlay, StatusKind};
 
 pub struct StatusLine<'a>(pub &'a App);
 
@@ -18,10 +18,12 @@ fn hints(app: &App) -> &'static str {
             " ?:help  Tab:panel  /:filter  s:sort  q:quit "
         }
         KeyMode::Normal => " ?:help  +/-:cpu  m/M:mem  f:freeze  u:undo  e:edit  n:new  q:quit ",
+        KeyMode::Help if matches!(app.overlay, Overlay::Output(_)) => " Esc/q: close ",
         KeyMode::Help => " ↑↓ PgUp PgDn: scroll  Esc/?: close help ",
         KeyMode::Text => " Enter:ok  Esc:cancel  Tab/↑↓:field  Ctrl-U:clear ",
         KeyMode::Signal => " ←→:signal  Enter/y:send  Esc:cancel ",
         KeyMode::ConfirmQuit => " y:stop them & quit  Esc:stay ",
+        KeyMode::Confirm => " y:write  Esc:cancel ",
     }
 }
 
