@@ -40,6 +40,13 @@ pub enum Command {
     },
     /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, a fork storm.
     Stress(StressArgs),
+    /// Print a shell completion script, e.g. `cgdash completions bash > /etc/bash_completion.d/cgdash`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff, every command in one page), e.g. `cgdash man | man -l -`.
+    Man,
     /// Internal: the launcher re-executes cgdash as a fresh single-threaded
     /// process to set up namespaces (see src/launch). Not for users.
     #[command(name = "__launch", hide = true)]
