@@ -43,7 +43,7 @@ pub enum Command {
     /// Print a shell completion script, e.g. `cgdash completions bash > /etc/bash_completion.d/cgdash`.
     Completions {
         #[arg(value_enum)]
-        shell: clap_complete::Shell,
+        shell: CompletionShell,
     },
     /// Print the manual page (roff, every command in one page), e.g. `cgdash man | man -l -`.
     Man,
@@ -54,6 +54,16 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// The shells clap_complete writes scripts for (build.rs makes them).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionShell {
+    Bash,
+    Elvish,
+    Fish,
+    Powershell,
+    Zsh,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
