@@ -1,4 +1,6 @@
 //! Command-line definitions (the contract in DESIGN.md). No logic here.
+//! build.rs compiles this file too (the completion scripts and the man page
+//! come from these definitions): it may use only clap and std.
 
 use std::path::PathBuf;
 use std::time::Duration;
