@@ -42,7 +42,7 @@ pub enum Command {
     },
     /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, a fork storm.
     Stress(StressArgs),
-    /// Print a shell completion script, e.g. `cgdash completions bash > /etc/bash_completion.d/cgdash`.
+    /// Print a shell completion script, e.g. `cgdash completions bash > ~/.local/share/bash-completion/completions/cgdash`.
     Completions {
         #[arg(value_enum)]
         shell: CompletionShell,
