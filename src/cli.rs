@@ -1,4 +1,6 @@
 //! Command-line definitions (the contract in DESIGN.md). No logic here.
+//! build.rs compiles this file too (the completion scripts and the man page
+//! come from these definitions): it may use only clap and std.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +42,23 @@ pub enum Command {
     },
     /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, a fork storm.
     Stress(StressArgs),
+    /// Print a shell completion script, e.g. `cgdash completions bash > ~/.local/share/bash-completion/completions/cgdash`.
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the manual page (roff, every command in one page), e.g. `cgdash man | man -l -`.
+    Man,
+}
+
+/// The shells clap_complete writes scripts for (build.rs makes them).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionShell {
+    Bash,
+    Elvish,
+    Fish,
+    Powershell,
+    Zsh,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,6 +28,8 @@ fn main() -> ExitCode {
         Some(Command::Snapshot(args)) => cmd::snapshot::run(args),
         Some(Command::Set { group, settings }) => cmd::set::run(&group, &settings),
         Some(Command::Stress(args)) => cmd::stress::run(args),
+        Some(Command::Completions { shell }) => cmd::completions::completions(shell),
+        Some(Command::Man) => cmd::completions::man(),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! One file per subcommand: argument handling and output, no business logic.
 
+pub mod completions;
 pub mod dashboard;
 pub mod demo;
 pub mod run;
