@@ -118,7 +118,7 @@ use KeyCode::{
 /// Bindings of every mode, looked up before the mode's own table.
 #[rustfmt::skip]
 pub const ANYWHERE: &[Binding] = &[
-    bind(&[Key::Ctrl('c')], Action::Quit, "quit, as q: asks while launched workloads run (again: quits)"),
+    bind(&[Key::Ctrl('c')], Action::Quit, "quit, as q (asks while launched workloads run)"),
 ];
 
 // One binding per line (kept so by hand: `cargo fmt` leaves these tables be).
@@ -153,7 +153,7 @@ pub const NORMAL: &[Binding] = &[
     bind(&[ch('K')], Action::OpenSignal(SignalKind::Kill), "kill the selected process (KILL…)"),
     bind(&[ch('?'), key(F(1))], Action::ToggleHelp, "this help"),
     bind(&[key(Esc)], Action::Cancel, "clear the filter, or leave the zoom"),
-    bind(&[ch('q')], Action::Quit, "quit (asks while launched workloads run; removes them)"),
+    bind(&[ch('q')], Action::Quit, "quit (removes what cgdash launched; asks first)"),
 ];
 
 #[rustfmt::skip]
@@ -275,10 +275,7 @@ mod tests {
             "Some(SortReverse)"
         );
         for m in KeyMode::ALL {
-            assert_eq!(
-                name(press(m, KeyCode::Char('c'), M::CONTROL)),
-                "Some(Quit)"
-            );
+            assert_eq!(name(press(m, KeyCode::Char('c'), M::CONTROL)), "Some(Quit)");
         }
         let t = KeyMode::Text;
         assert_eq!(

@@ -186,7 +186,7 @@ pub fn snapshot(i: u64, quota: f64) -> Snapshot {
                 0.0,
                 7,
                 "cgdash/demo",
-                "/proc/self/exe __launch",
+                "cgdash-launch demo",
             ),
             process(
                 5002,
