@@ -25,7 +25,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("cgdash: {e:#}");
+            // Escaped (names in errors come from users), and no panic
+            // when stderr is closed.
+            cgdash::errln!("cgdash: {e:#}");
             ExitCode::from(1)
         }
     }

@@ -1,6 +1,9 @@
 //! `cgdash snapshot`: two reads `--interval` apart, printed as a table or as
 //! the documented JSON (`model::Snapshot`).
 //!
+//! Names and command lines are printed with control characters escaped
+//! (`output::escape_controls`): any user chooses their argv.
+//!
 //! With `--root PATH` the groups come from PATH and `processes` is empty:
 //! `/proc` describes the host's hierarchy, not the tree under PATH.
 
@@ -11,6 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use cgdash::cgroup::{self, knob::format_size, Layout};
 use cgdash::model::{GroupSnapshot, ProcessSnapshot, Snapshot};
+use cgdash::output::{self, escape_controls};
 use cgdash::sampler::Sampler;
 
 use crate::cli::SnapshotArgs;
@@ -35,12 +39,16 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     sampler.sample();
     std::thread::sleep(args.interval);
     let snap = sampler.sample();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&snap)?);
+    let text = if args.json {
+        // serde escapes control characters in strings: nothing to do here.
+        let mut t = serde_json::to_string_pretty(&snap)?;
+        t.push('\n');
+        t
     } else {
-        print!("{}", table(&snap));
-    }
-    Ok(ExitCode::SUCCESS)
+        table(&snap)
+    };
+    // `snapshot | head` closes the pipe early: a quiet exit, not a panic.
+    output::stdout_status(output::print_stdout(&text))
 }
 
 fn table(s: &Snapshot) -> String {
@@ -53,13 +61,15 @@ fn table(s: &Snapshot) -> String {
     let _ = writeln!(
         out,
         "{}  cgroup {mode}  {} CPUs  {mem} memory  rates over {} ms",
-        s.host, s.cpus, s.interval_ms
+        escape_controls(&s.host),
+        s.cpus,
+        s.interval_ms
     );
     out.push('\n');
     let w = s
         .groups
         .iter()
-        .map(|g| g.path.chars().count())
+        .map(|g| escape_controls(&g.path).chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 60);
@@ -89,13 +99,13 @@ fn table(s: &Snapshot) -> String {
                 out,
                 "{:>7}  {:<9} {}  {:>6}  {:>6}  {:>4}  {:<24}  {}",
                 p.pid,
-                clip_right(&p.user, 9),
+                clip_right(&escape_controls(&p.user), 9),
                 p.state,
                 pct(p.cpu_percent),
                 format_size(p.rss_bytes),
                 p.threads,
-                clip_left(&p.cgroup, 24),
-                clip_right(&p.command, 80)
+                clip_left(&escape_controls(&p.cgroup), 24),
+                clip_right(&escape_controls(&p.command), 80)
             );
         }
         if procs.len() > TOP_PROCESSES {
@@ -122,7 +132,7 @@ fn group_row(g: &GroupSnapshot, w: usize) -> String {
     };
     format!(
         "{:<w$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
-        clip_left(&g.path, w),
+        clip_left(&escape_controls(&g.path), w),
         pct(g.cpu.usage_percent),
         limit,
         pct(g.cpu.throttled_percent),

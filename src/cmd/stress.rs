@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use cgdash::cgroup::{knob, Limit};
 use cgdash::stress;
 
@@ -18,12 +18,36 @@ fn print(line: String) {
 fn size(flag: &str, v: &str) -> anyhow::Result<u64> {
     match knob::parse_size(v) {
         Ok(Limit::Value(b)) => Ok(b),
-        Ok(Limit::Max) => bail!("--{flag} needs a size, not `{v}`"),
-        Err(e) => bail!("invalid --{flag} `{v}`: {e}"),
+        Ok(Limit::Max) => Err(BadInput(format!("--{flag} needs a size, not `{v}`")).into()),
+        Err(e) => Err(BadInput(format!("invalid --{flag} `{v}`: {e}")).into()),
     }
 }
 
+/// Bad input is exit 2 (README), other failures 1.
 pub fn run(args: StressArgs) -> anyhow::Result<ExitCode> {
+    match run_kind(args) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if is_bad_input(&e) => {
+            cgdash::errln!("cgdash: {e:#}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<BadInput>().is_some()
+        || matches!(
+            e.downcast_ref::<stress::StressError>(),
+            Some(stress::StressError::Invalid(_))
+        )
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
+fn run_kind(args: StressArgs) -> anyhow::Result<()> {
     let mut p = print;
     match args.kind {
         StressKind::Cpu { workers, duration } => {
@@ -44,5 +68,5 @@ pub fn run(args: StressArgs) -> anyhow::Result<ExitCode> {
             stress::fork_storm(max, duration, &mut p).context("stress fork")?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
