@@ -4,7 +4,8 @@
 //! raw, an ESC or CSI (U+009B) in them drives root's terminal (clear the
 //! screen, set the title, fake output). Every text output escapes them with
 //! [`escape_controls`] (the dashboard drops them: ratatui skips control
-//! characters). JSON output needs nothing: serde escapes control characters.
+//! characters). JSON output goes through [`escape_json`]: serde escapes only
+//! C0 controls, not DEL or C1 (CSI U+009B).
 //!
 //! Writing to stdout with `println!` panics on a closed pipe
 //! (`cgdash snapshot | head`): Rust ignores SIGPIPE, so the write fails with
@@ -68,6 +69,29 @@ fn escape_where(s: &str, bad: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// JSON text from serde, with the dangerous characters serde leaves raw
+/// (DEL, C1 controls such as CSI U+009B, bidi overrides: it escapes only
+/// those below U+0020) written as `\uXXXX` escapes. They can only occur
+/// inside string literals (JSON's own syntax is ASCII), where the escape
+/// means the same character: the parsed value is unchanged. Raw newlines,
+/// tabs and CRs are JSON's whitespace (serde escapes them inside strings).
+pub fn escape_json(json: &str) -> Cow<'_, str> {
+    let bad = |c: char| !matches!(c, '\n' | '\t' | '\r') && is_dangerous(c);
+    if !json.chars().any(bad) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if bad(c) {
+            // All of them are in the Basic Multilingual Plane: one \uXXXX.
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Writes `text` to stdout and flushes; errors are returned (never a panic).
 pub fn print_stdout(text: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
@@ -116,5 +140,14 @@ mod tests {
         );
         assert_eq!(escape_controls("x\u{202e}gpj.exe"), "x\\u{202e}gpj.exe");
         assert_eq!(escape_message("one\n\ttwo\u{1b}[2J"), "one\n\ttwo\\x1b[2J");
+    }
+
+    #[test]
+    fn json_keeps_its_value_without_raw_controls() {
+        let v = serde_json::json!({"command": "a\u{1b}[2J\u{9b}31m\u{7f}\u{202e}z é"});
+        let raw = serde_json::to_string_pretty(&v).unwrap();
+        let safe = escape_json(&raw);
+        assert!(!safe.chars().any(|c| c != '\n' && is_dangerous(c)), "{safe}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), v);
     }
 }

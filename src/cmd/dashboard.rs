@@ -82,7 +82,7 @@ pub fn run_with(opts: Options) -> anyhow::Result<ExitCode> {
     for w in workloads {
         let group = w.group().to_string();
         if let Err(e) = w.cleanup() {
-            eprintln!("cgdash: cleaning up {group}: {e}");
+            cgdash::errln!("cgdash: cleaning up {group}: {e}");
         }
     }
     result
@@ -173,7 +173,7 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
     let read_only = read_only_reason();
     if read_only.is_none() {
         for g in launch::cleanup_stale(&layout) {
-            eprintln!("cgdash: removed {g}, left behind by a cgdash that was killed");
+            cgdash::errln!("cgdash: removed {g}, left behind by a cgdash that was killed");
         }
     }
     let sampler = Sampler::new(layout.clone(), "/proc".into()).context("reading /proc")?;

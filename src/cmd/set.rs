@@ -3,15 +3,16 @@
 use std::process::ExitCode;
 
 use cgdash::cgroup::{self, knob, Layout};
+use cgdash::output::escape_controls;
 
 pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
     let parsed = match knob::parse_settings(settings) {
         Ok(p) => p,
         Err(errors) => {
             for e in &errors {
-                eprintln!("cgdash: {e}");
+                cgdash::errln!("cgdash: {e}");
             }
-            eprintln!("cgdash: nothing was written");
+            cgdash::errln!("cgdash: nothing was written");
             return Ok(ExitCode::from(2));
         }
     };
@@ -25,23 +26,27 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|w| format!("{} ← {}", w.path.display(), w.contents))
                     .collect();
+                // Escaped: a group's name can hold terminal escapes.
                 println!(
-                    "{}: {} ({})",
-                    cgroup::display_path(&group),
-                    a.setting,
-                    files.join(", ")
+                    "{}",
+                    escape_controls(&format!(
+                        "{}: {} ({})",
+                        cgroup::display_path(&group),
+                        a.setting,
+                        files.join(", ")
+                    ))
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("cgdash: {e}");
+            cgdash::errln!("cgdash: {e}");
             if e.errno() == Some(libc::EACCES) && !nix::unistd::geteuid().is_root() {
-                eprintln!(
+                cgdash::errln!(
                     "cgdash: `set` needs root, or a group delegated to you (owned cgroup files)"
                 );
             }
-            eprintln!("cgdash: nothing was changed");
+            cgdash::errln!("cgdash: nothing was changed");
             Ok(ExitCode::from(1))
         }
     }

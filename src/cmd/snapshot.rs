@@ -40,10 +40,9 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     std::thread::sleep(args.interval);
     let snap = sampler.sample();
     let text = if args.json {
-        // serde escapes control characters in strings: nothing to do here.
-        let mut t = serde_json::to_string_pretty(&snap)?;
-        t.push('\n');
-        t
+        // serde escapes C0 controls; escape_json the rest (DEL, C1, bidi).
+        let t = serde_json::to_string_pretty(&snap)?;
+        format!("{}\n", output::escape_json(&t))
     } else {
         table(&snap)
     };

@@ -78,7 +78,7 @@ pub fn spawn(
         Ok(t) => Some(t),
         Err(e) => {
             // Without a thread the receiver keeps the empty snapshot; say why once.
-            eprintln!("cgdash: cannot start the sampler thread: {e}");
+            crate::errln!("cgdash: cannot start the sampler thread: {e}");
             None
         }
     };
