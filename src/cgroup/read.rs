@@ -67,7 +67,7 @@ impl Layout {
         let mut s = GroupStats {
             path: group.to_string(),
             id: Some(meta.ino()),
-            nprocs: read(&pdir, "cgroup.procs").map(|t| parse::count_lines(&t)),
+            nprocs: self.read_nprocs(group),
             ..Default::default()
         };
         self.read_cpu(group, &mut s.cpu);
@@ -81,6 +81,16 @@ impl Layout {
             return None;
         }
         Some(s)
+    }
+
+    /// Processes directly in `group` in the primary hierarchy: the one that
+    /// names a process's group (`primary_path_of`), so this count and the
+    /// process rows listed under the group agree. `None` when the group is
+    /// not in that hierarchy (v1: e.g. made only under `memory/`): its
+    /// processes belong to other groups there, and another hierarchy's
+    /// `cgroup.procs` would count processes no row places in this group.
+    fn read_nprocs(&self, group: &str) -> Option<u64> {
+        read(&self.primary().dir(group), "cgroup.procs").map(|t| parse::count_lines(&t))
     }
 
     /// The directory of `group` in the hierarchy serving `controller`, if the

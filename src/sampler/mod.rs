@@ -202,9 +202,15 @@ impl Sampler {
         let primary = self.layout.primary();
         for &i in unlisted {
             let dir = primary.dir(groups[i].path.trim_matches('/'));
-            let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
-                self.members_complete = false;
-                continue;
+            let text = match std::fs::read_to_string(dir.join("cgroup.procs")) {
+                Ok(t) => t,
+                // Not in the primary hierarchy (v1: a group only under
+                // another controller): no process is placed in it.
+                Err(_) if !dir.is_dir() && groups[i].nprocs.is_none() => continue,
+                Err(_) => {
+                    self.members_complete = false;
+                    continue;
+                }
             };
             let pids = text.lines().filter_map(|l| l.trim().parse::<i32>().ok());
             self.members.extend(pids.map(|pid| (pid, i)));
