@@ -13,6 +13,18 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     one_malloc_arena();
     let cli = Cli::parse();
+    // The commands that read every group and process (or launch) need a
+    // few dozen descriptors: refuse to start with fewer rather than show
+    // empty lists (`set`, `stress` and the launcher's helper need few).
+    if matches!(
+        cli.command,
+        None | Some(Command::Demo { .. } | Command::Run(_) | Command::Snapshot(_))
+    ) {
+        if let Err(e) = cgdash::fds::ensure_minimum() {
+            cgdash::errln!("cgdash: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let result = match cli.command {
         None => cmd::dashboard::run(cli.interval),
         Some(Command::Demo { kind }) => cmd::demo::run(kind, cli.interval),

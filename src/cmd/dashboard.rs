@@ -246,6 +246,13 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
                 }
                 let snap = Arc::clone(&snapshots.borrow_and_update());
                 actions.push(Action::Snapshot(snap));
+                // An incomplete sample says so on every tick it lasts.
+                if let Some(p) = sampler_handle.problem() {
+                    app.status = Some(cgdash::app::Status {
+                        text: format!("incomplete sample: {p}"),
+                        kind: cgdash::app::StatusKind::Error,
+                    });
+                }
             }
             Some(d) = done.recv() => match d {
                 Done::Action(a) => {

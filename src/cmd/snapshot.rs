@@ -39,6 +39,11 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     sampler.sample();
     std::thread::sleep(args.interval);
     let snap = sampler.sample();
+    // Out of descriptors, or a hierarchy / `/proc` unreadable: the lists
+    // would be short (or empty) with nothing to say so. No output.
+    if let Some(p) = sampler.problem() {
+        anyhow::bail!("incomplete sample, nothing printed: {p}");
+    }
     let text = if args.json {
         // serde escapes C0 controls; escape_json the rest (DEL, C1, bidi).
         let t = serde_json::to_string_pretty(&snap)?;

@@ -123,6 +123,14 @@ impl Sampler {
         self.reader.invalidate();
     }
 
+    /// Why the last sample may be incomplete (a hierarchy or `/proc` could
+    /// not be listed, descriptors ran out): shown to the user, never an
+    /// empty list passed off as the truth. `None`: complete.
+    pub fn problem(&self) -> Option<String> {
+        let scan = self.scanner.as_ref().and_then(|s| s.problem());
+        self.reader.problem().or(scan).map(str::to_string)
+    }
+
     /// The group reader, e.g. to lower how many files it keeps open.
     pub fn reader_mut(&mut self) -> &mut GroupReader {
         &mut self.reader
