@@ -133,7 +133,10 @@ mod tests {
 
     #[test]
     fn controls_are_escaped_text_is_not() {
-        assert!(matches!(escape_controls("cgdash/demo é ✓"), Cow::Borrowed(_)));
+        assert!(matches!(
+            escape_controls("cgdash/demo é ✓"),
+            Cow::Borrowed(_)
+        ));
         assert_eq!(
             escape_controls("a\u{1b}]0;owned\u{7}b\u{9b}2J\u{7f}\n"),
             "a\\x1b]0;owned\\x07b\\u{9b}2J\\x7f\\x0a"
@@ -147,7 +150,10 @@ mod tests {
         let v = serde_json::json!({"command": "a\u{1b}[2J\u{9b}31m\u{7f}\u{202e}z é"});
         let raw = serde_json::to_string_pretty(&v).unwrap();
         let safe = escape_json(&raw);
-        assert!(!safe.chars().any(|c| c != '\n' && is_dangerous(c)), "{safe}");
+        assert!(
+            !safe.chars().any(|c| c != '\n' && is_dangerous(c)),
+            "{safe}"
+        );
         assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), v);
     }
 }

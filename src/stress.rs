@@ -124,7 +124,7 @@ pub fn memory(
             let mut due = per_tick.min(ceiling - total);
             while due > 0 && !expired(end) {
                 let n = usize::try_from(due).unwrap_or(CHUNK).min(CHUNK);
-                let v = touched(n).ok_or_else(|| StressError::Alloc {
+                let v = touched(n).ok_or(StressError::Alloc {
                     size: n as u64,
                     total,
                 })?;

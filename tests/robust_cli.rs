@@ -29,7 +29,11 @@ fn assert_no_panic(o: &Output, what: &str) {
         "{what}: panicked: {err}"
     );
     assert_ne!(o.status.code(), Some(101), "{what}: panic exit: {err}");
-    assert_ne!(o.status.signal(), Some(libc::SIGABRT), "{what}: aborted: {err}");
+    assert_ne!(
+        o.status.signal(),
+        Some(libc::SIGABRT),
+        "{what}: aborted: {err}"
+    );
 }
 
 #[test]
@@ -138,11 +142,7 @@ fn hr_absurd_stress_sizes_are_handled() {
     let o = cmd.output().expect("run");
     assert_no_panic(&o, "stress memory --rate 1T --ceiling 100T");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("refused to allocate"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("refused to allocate"), "{}", stderr(&o));
 
     // Values that are not sizes are bad input: exit 2.
     for args in [

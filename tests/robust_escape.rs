@@ -60,10 +60,9 @@ fn hr_escapes_in_argv_and_group_names_are_shown_escaped() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     let procs = v["processes"].as_array().expect("processes");
     assert!(
-        procs
-            .iter()
-            .any(|p| p["command"] == format!("{ARG0} 30").as_str()
-                && p["cgroup"] == g.path.as_str()),
+        procs.iter().any(
+            |p| p["command"] == format!("{ARG0} 30").as_str() && p["cgroup"] == g.path.as_str()
+        ),
         "{out}"
     );
 

@@ -14,7 +14,6 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cgdash");
 
-
 fn prlimit(nofile: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let o = Command::new("prlimit")
         .arg(format!("--nofile={nofile}"))
@@ -56,13 +55,22 @@ fn hr_too_few_descriptors_is_an_error_naming_the_limit() {
     let (code, out, err) = prlimit("12:4096", &["snapshot", "--json", "--interval", "50ms"]);
     assert_eq!(code, Some(0), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
-    assert!(v["processes"].as_array().is_some_and(|p| p.len() > 1), "{out}");
-    assert!(v["groups"].as_array().is_some_and(|g| !g.is_empty()), "{out}");
+    assert!(
+        v["processes"].as_array().is_some_and(|p| p.len() > 1),
+        "{out}"
+    );
+    assert!(
+        v["groups"].as_array().is_some_and(|g| !g.is_empty()),
+        "{out}"
+    );
     // At the minimum itself everything works (no file kept open).
     let (code, out, err) = prlimit("64", &["snapshot", "--json", "--interval", "50ms"]);
     assert_eq!(code, Some(0), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
-    assert!(v["processes"].as_array().is_some_and(|p| p.len() > 1), "{out}");
+    assert!(
+        v["processes"].as_array().is_some_and(|p| p.len() > 1),
+        "{out}"
+    );
 }
 
 fn open_fds() -> u64 {
@@ -120,6 +128,10 @@ fn hr_fds_child_out_of_descriptors() {
     assert!(p.contains("Too many open files"), "{p}");
     if getrlimit(Resource::RLIMIT_NOFILE).map(|l| l.0) == Ok(soft) {
         fresh.sample();
-        assert_eq!(fresh.problem(), None, "complete again with descriptors back");
+        assert_eq!(
+            fresh.problem(),
+            None,
+            "complete again with descriptors back"
+        );
     }
 }

@@ -43,7 +43,9 @@ fn hr_memory_only_group_counts_agree_with_process_rows() {
         return;
     };
     let mem = layout.hierarchy("memory").expect("memory").clone();
-    if mem.version != Version::V1 || layout.hierarchy("cpu").map(|h| h.mount.clone()) == Some(mem.mount.clone()) {
+    if mem.version != Version::V1
+        || layout.hierarchy("cpu").map(|h| h.mount.clone()) == Some(mem.mount.clone())
+    {
         eprintln!("SKIP: memory is not a separate v1 hierarchy here (nothing to test)");
         return;
     }

@@ -37,7 +37,11 @@ fn pids_of(screen: &[Vec<char>], name: &str) -> String {
     };
     let (_, col) = find("PIDS");
     let (row, _) = find(name);
-    row[col..col + 6].iter().collect::<String>().trim().to_string()
+    row[col..col + 6]
+        .iter()
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -67,7 +71,8 @@ fn hr_pids_column_is_a_dash_without_the_pids_controller() {
     app.focus_group("hr-memonly");
     let text: Vec<String> = lines(&app).iter().map(|l| l.iter().collect()).collect();
     assert!(
-        text.iter().any(|l| l.contains("hr-memonly is not in the cpu hierarchy")),
+        text.iter()
+            .any(|l| l.contains("hr-memonly is not in the cpu hierarchy")),
         "{}",
         text.join("\n")
     );

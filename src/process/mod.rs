@@ -378,10 +378,7 @@ impl ProcessScanner {
                 if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
                     && self.problem.is_none()
                 {
-                    self.problem = Some(format!(
-                        "cannot open {}: {e} (RLIMIT_NOFILE)",
-                        self.path
-                    ));
+                    self.problem = Some(format!("cannot open {}: {e} (RLIMIT_NOFILE)", self.path));
                 }
                 None
             }

@@ -395,7 +395,11 @@ fn hr_counts_agree_with_process_rows_across_v1_hierarchies() {
     write(&cg.join("pids/a"), "pids.current", "2\n");
     write(&cg.join("pids/a"), "pids.max", "max\n");
     write(&cg.join("memory/memonly"), "cgroup.procs", "10\n11\n12\n");
-    write(&cg.join("memory/memonly"), "memory.usage_in_bytes", "4096\n");
+    write(
+        &cg.join("memory/memonly"),
+        "memory.usage_in_bytes",
+        "4096\n",
+    );
     let proc = &dir.path().join("proc");
     write(proc, "stat", "cpu 1 2 3\nbtime 1700000000\n");
     write(proc, "meminfo", "MemTotal:        1024 kB\n");
@@ -427,7 +431,11 @@ fn hr_counts_agree_with_process_rows_across_v1_hierarchies() {
                 assert_eq!(n as usize, rows(&g.path), "{}: nprocs vs rows", g.path);
             }
         }
-        assert_eq!(rows("memonly"), 0, "processes are placed by their cpu group");
+        assert_eq!(
+            rows("memonly"),
+            0,
+            "processes are placed by their cpu group"
+        );
         assert_eq!(group("memonly").nprocs, None, "not counted from memory/");
         assert_eq!(group("memonly").pids.current, None);
         assert_eq!(group("memonly").memory.current_bytes, Some(4096));
