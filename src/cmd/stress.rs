@@ -47,6 +47,16 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
 #[error("{0}")]
 struct BadInput(String);
 
+/// MemTotal + SwapTotal from /proc/meminfo, bytes.
+fn memory_and_swap() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb = |key: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some(kb("MemTotal:")?.saturating_add(kb("SwapTotal:").unwrap_or(0)) * 1024)
+}
+
 fn run_kind(args: StressArgs) -> anyhow::Result<()> {
     let mut p = print;
     match args.kind {
@@ -57,13 +67,20 @@ fn run_kind(args: StressArgs) -> anyhow::Result<()> {
             rate,
             ceiling,
             duration,
-        } => stress::memory(
-            size("rate", &rate)?,
-            size("ceiling", &ceiling)?,
-            duration,
-            &mut p,
-        )
-        .context("stress memory")?,
+        } => {
+            let ceiling = size("ceiling", &ceiling)?;
+            if let Some(have) = memory_and_swap().filter(|&h| ceiling > h) {
+                // Allowed (under a cgroup limit it never gets there), but
+                // said: without one it is the OOM killer that stops it.
+                p(format!(
+                    "stress memory: note: --ceiling {} is more than this machine's memory and swap ({}): a memory limit or the OOM killer will stop it first",
+                    knob::format_size(ceiling),
+                    knob::format_size(have)
+                ));
+            }
+            stress::memory(size("rate", &rate)?, ceiling, duration, &mut p)
+                .context("stress memory")?
+        }
         StressKind::Fork { max, duration } => {
             stress::fork_storm(max, duration, &mut p).context("stress fork")?;
         }
