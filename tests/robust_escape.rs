@@ -75,7 +75,7 @@ fn hr_escapes_in_argv_and_group_names_are_shown_escaped() {
     // Errors name the group too.
     let missing = format!("{parent}/hr-none\u{1b}]0;t\u{7}");
     let (code, out, err) = cgdash(&["snapshot", "--interval", "50ms", "--group", &missing]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a missing --group is bad input");
     assert_clean("snapshot error", &(out + &err));
     assert!(err.contains("hr-none\\x1b]0;t\\x07"), "{err}");
     let (code, _, err) = cgdash(&["set", &missing, "pids=5"]);

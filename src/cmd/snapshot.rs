@@ -30,9 +30,20 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         None => Sampler::new(Layout::detect()?, PathBuf::from("/proc"))?,
     };
     if let Some(g) = &args.group {
-        let g = cgroup::validate_group_name(g)?;
+        // A bad or unknown --group is bad input: exit 2 (README).
+        let g = match cgroup::validate_group_name(g) {
+            Ok(g) => g,
+            Err(e) => {
+                cgdash::errln!("cgdash: --group: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        };
         if !sampler.layout().group_exists(&g) {
-            anyhow::bail!("group `{}` does not exist", cgroup::display_path(&g));
+            cgdash::errln!(
+                "cgdash: group `{}` does not exist",
+                cgroup::display_path(&g)
+            );
+            return Ok(ExitCode::from(2));
         }
         sampler.set_group_filter(Some(&g));
     }
