@@ -81,6 +81,17 @@ fn hr_escapes_in_argv_and_group_names_are_shown_escaped() {
     let (code, _, err) = cgdash(&["set", &missing, "pids=5"]);
     assert_ne!(code, 0);
     assert_clean("set error", &err);
+    // `run`'s messages name the workload and its command (refused before
+    // anything starts).
+    for args in [
+        &["run", "--name", "hr-x\u{1b}[2J", "--", "true"][..],
+        &["run", "--", "/hr-nonexistent\u{1b}]0;t\u{7}"],
+    ] {
+        let (code, out, err) = cgdash(args);
+        assert_ne!(code, 0, "{args:?}");
+        assert_clean("run error", &(out + &err));
+        assert!(err.contains("\\x1b"), "{args:?}: {err}");
+    }
     drop(g);
     std::thread::sleep(Duration::from_millis(10));
 }
