@@ -25,7 +25,11 @@ fn hr_dashboard_says_when_descriptors_run_out() {
         .count();
     // The dashboard this test started: no room for one more file.
     let st = Command::new("prlimit")
-        .args(["--pid", &pid.to_string(), &format!("--nofile={open}:{open}")])
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("--nofile={open}:{open}"),
+        ])
         .status()
         .expect("prlimit");
     assert!(st.success(), "prlimit failed");
