@@ -52,7 +52,14 @@ fn hr_too_few_descriptors_is_an_error_naming_the_limit() {
         }
     }
     // A low soft limit under a higher hard one is raised, and all is read.
-    let (code, out, err) = prlimit("12:4096", &["snapshot", "--json", "--interval", "50ms"]);
+    // (The hard limit this test has: raising it would need CAP_SYS_RESOURCE.)
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    let hard = hard.min(4096);
+    assert!(hard >= 64, "this test needs a hard RLIMIT_NOFILE of 64");
+    let (code, out, err) = prlimit(
+        &format!("12:{hard}"),
+        &["snapshot", "--json", "--interval", "50ms"],
+    );
     assert_eq!(code, Some(0), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert!(
