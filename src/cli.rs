@@ -185,7 +185,7 @@ pub enum StressKind {
         #[arg(long, default_value_t = 1)]
         workers: u32,
         /// Stop after this long (e.g. 30s); default: run until killed.
-        #[arg(long, value_parser = parse_interval)]
+        #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
     },
     /// Allocate and touch memory at RATE per second up to CEILING, then hold it.
@@ -194,20 +194,35 @@ pub enum StressKind {
         rate: String,
         #[arg(long, default_value = "1G")]
         ceiling: String,
-        #[arg(long, value_parser = parse_interval)]
+        #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
     },
     /// Fork up to N sleeping children (bounded), reporting refused forks.
     Fork {
         #[arg(long, default_value_t = 1000)]
         max: u32,
-        #[arg(long, value_parser = parse_interval)]
+        #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
     },
 }
 
-/// `1s`, `500ms`, `2.5s`, or a bare number of seconds.
+/// Longest refresh / sampling interval: a longer one is a typo (and a huge
+/// one overflows the clock arithmetic: `1e30s` used to panic).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+/// Longest `stress … --duration` (without one a workload runs until killed).
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `1s`, `500ms`, `2.5s`, `1m`, or a bare number of seconds; 50ms–1h.
 pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    parse_bounded(s, MAX_INTERVAL, "1h")
+}
+
+/// As [`parse_interval`], up to a week (`stress --duration`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_bounded(s, MAX_DURATION, "7 days")
+}
+
+fn parse_bounded(s: &str, max: Duration, max_text: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
         (n, 0.001)
@@ -222,12 +237,37 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{s}` is not a duration (try 1s or 500ms)"))?;
-    if !x.is_finite() || x <= 0.0 {
+    if x.is_nan() || x <= 0.0 {
         return Err(format!("`{s}` must be greater than zero"));
     }
     let secs = x * mult;
     if secs < 0.05 {
         return Err(format!("`{s}` is too short (minimum 50ms)"));
     }
+    // Checked before the conversion: `Duration::from_secs_f64` panics past
+    // u64::MAX seconds (and on infinity).
+    if secs > max.as_secs_f64() {
+        return Err(format!("`{s}` is too long (maximum {max_text})"));
+    }
     Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_bounded_not_panicking() {
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_interval("1h").ok(), None, "no `h` unit");
+        assert_eq!(parse_interval("60m"), Ok(MAX_INTERVAL));
+        for huge in ["1e30s", "1e30", "inf", "1e300m", "61m"] {
+            let e = parse_interval(huge).unwrap_err();
+            assert!(e.contains("too long"), "{huge}: {e}");
+        }
+        assert!(parse_interval("NaN").is_err());
+        assert_eq!(parse_duration("7d").ok(), None);
+        assert_eq!(parse_duration("604800"), Ok(MAX_DURATION));
+        assert!(parse_duration("1e30s").unwrap_err().contains("7 days"));
+    }
 }

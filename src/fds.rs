@@ -15,6 +15,47 @@ const RESERVE: u64 = 256;
 /// Never raise the soft limit past this: children inherit it.
 const MAX_SOFT: u64 = 65_536;
 
+/// Fewest descriptors cgdash runs with (dashboard, demo, run, snapshot):
+/// stdio, the terminal, the runtime's, inotify, one per level of the
+/// group walk, `/proc`, the files being read, the launcher's pipes and
+/// cgroup files. Below this, opens fail at random (EMFILE) and a reader
+/// that skips what it can't open would show an empty list as if it were
+/// the truth (`ulimit -n 12` used to give "0 procs" and exit 0).
+pub const MIN_NOFILE: u64 = 64;
+
+/// `RLIMIT_NOFILE` leaves fewer than [`MIN_NOFILE`] descriptors, even after
+/// raising the soft limit to the hard one.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "too few open files allowed: RLIMIT_NOFILE is {soft} (hard limit {hard}); cgdash needs at least {min} (`ulimit -n {min}` or more)"
+)]
+pub struct TooFewFds {
+    pub soft: u64,
+    pub hard: u64,
+    pub min: u64,
+}
+
+/// Makes sure at least [`MIN_NOFILE`] descriptors may be open: raises the
+/// soft limit (within the hard one) when it is lower; an error naming the
+/// limits when the hard limit is lower too. Unknown limits pass.
+pub fn ensure_minimum() -> Result<(), TooFewFds> {
+    use nix::sys::resource::{getrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return Ok(());
+    };
+    if soft >= MIN_NOFILE {
+        return Ok(());
+    }
+    match raise_soft_limit(MIN_NOFILE) {
+        Some(now) if now >= MIN_NOFILE => Ok(()),
+        _ => Err(TooFewFds {
+            soft,
+            hard,
+            min: MIN_NOFILE,
+        }),
+    }
+}
+
 #[derive(Debug)]
 pub struct FdBudget {
     limit: usize,

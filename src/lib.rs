@@ -10,6 +10,7 @@ pub mod fds;
 pub mod fnv;
 pub mod launch;
 pub mod model;
+pub mod output;
 pub mod process;
 pub mod sampler;
 pub mod stress;

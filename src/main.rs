@@ -21,6 +21,18 @@ fn main() -> ExitCode {
         return cmd::run::internal();
     }
     let cli = Cli::parse();
+    // The commands that read every group and process (or launch) need a
+    // few dozen descriptors: refuse to start with fewer rather than show
+    // empty lists (`set`, `stress` and the launcher's helper need few).
+    if matches!(
+        cli.command,
+        None | Some(Command::Demo { .. } | Command::Run(_) | Command::Snapshot(_))
+    ) {
+        if let Err(e) = cgdash::fds::ensure_minimum() {
+            cgdash::errln!("cgdash: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let result = match cli.command {
         None => cmd::dashboard::run(cli.interval),
         Some(Command::Demo { kind }) => cmd::demo::run(kind, cli.interval),
@@ -34,7 +46,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("cgdash: {e:#}");
+            // Escaped (names in errors come from users), and no panic
+            // when stderr is closed.
+            cgdash::errln!("cgdash: {e:#}");
             ExitCode::from(1)
         }
     }

@@ -43,7 +43,9 @@ pub struct GroupSnapshot {
     pub cpuset: CpusetStats,
     pub frozen: Option<bool>,
     pub pressure: Option<Box<Pressure>>,
-    /// Processes directly in this group.
+    /// Processes directly in this group, in the primary hierarchy (the one
+    /// `ProcessSnapshot::cgroup` names): null when the group is not there
+    /// (v1: a group made only under another controller).
     pub nprocs: Option<u64>,
 }
 

@@ -20,6 +20,12 @@ pub enum StressError {
     Invalid(String),
     #[error("cannot start worker thread: {0}")]
     Thread(std::io::Error),
+    #[error(
+        "the system refused to allocate {} more (after {}): lower --rate or --ceiling",
+        format_size(*size),
+        format_size(*total)
+    )]
+    Alloc { size: u64, total: u64 },
 }
 
 /// When to stop: `None` = run until killed.
@@ -78,10 +84,16 @@ pub fn cpu(
 
 const PAGE: usize = 4096;
 const TICK: Duration = Duration::from_millis(100);
+/// Largest single allocation: a tick's share of a huge `--rate` is
+/// allocated in pieces this big, each a fallible allocation (one `vec!` of
+/// 100 GiB used to abort the process: `--rate 1T`).
+const CHUNK: usize = 64 << 20;
 
 /// Allocates and touches `rate` bytes per second until `ceiling`, then holds
 /// it. Every page is written, so it is really resident (and charged to the
-/// cgroup); under a lower memory limit the OOM killer ends it.
+/// cgroup); under a lower memory limit the OOM killer ends it. An
+/// allocation the system refuses (address space, overcommit) ends it with
+/// [`StressError::Alloc`], never an abort.
 pub fn memory(
     rate: u64,
     ceiling: u64,
@@ -100,7 +112,8 @@ pub fn memory(
         duration.map(|d| format!(" for {d:?}")).unwrap_or_default()
     ));
     let end = deadline(duration);
-    let per_tick = ((rate as f64 * TICK.as_secs_f64()) as usize).max(PAGE);
+    // The float product saturates (no overflow) for any u64 rate.
+    let per_tick = ((rate as f64 * TICK.as_secs_f64()) as u64).max(PAGE as u64);
     let mut chunks: Vec<Vec<u8>> = Vec::new();
     let mut total: u64 = 0;
     let mut last_report = Instant::now();
@@ -108,15 +121,17 @@ pub fn memory(
     while !expired(end) {
         let t0 = Instant::now();
         if total < ceiling {
-            let n = per_tick.min((ceiling - total) as usize);
-            let mut v = vec![0u8; n];
-            // calloc'd memory is not resident until written: touch every page.
-            for i in (0..n).step_by(PAGE) {
-                v[i] = 1;
+            let mut due = per_tick.min(ceiling - total);
+            while due > 0 && !expired(end) {
+                let n = usize::try_from(due).unwrap_or(CHUNK).min(CHUNK);
+                let v = touched(n).ok_or(StressError::Alloc {
+                    size: n as u64,
+                    total,
+                })?;
+                total += n as u64;
+                due -= n as u64;
+                chunks.push(v);
             }
-            std::hint::black_box(&mut v);
-            total += n as u64;
-            chunks.push(v);
         } else if !held {
             held = true;
             progress(format!("stress memory: holding {}", format_size(total)));
@@ -131,6 +146,16 @@ pub fn memory(
     }
     progress(format!("stress memory: done ({} held)", format_size(total)));
     Ok(())
+}
+
+/// `n` bytes, every page written (so resident); `None` if the allocator
+/// refuses.
+fn touched(n: usize) -> Option<Vec<u8>> {
+    let mut v: Vec<u8> = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    // Zeroing writes every page: the memory is really resident.
+    v.resize(n, 0);
+    Some(std::hint::black_box(v))
 }
 
 /// What a fork storm achieved.

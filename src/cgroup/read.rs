@@ -27,12 +27,23 @@ impl Layout {
     /// hierarchy's root included) just before listing it: a watch placed
     /// there then misses no subdirectory created after the listing.
     pub fn list_groups_visiting(&self, visit: &mut dyn FnMut(&Path)) -> Vec<String> {
+        self.list_groups_checked(visit).0
+    }
+
+    /// [`Layout::list_groups_visiting`], and the first directory that could
+    /// not be listed for a reason other than its removal (EMFILE: out of
+    /// descriptors, EACCES): the list may then lack groups.
+    pub fn list_groups_checked(
+        &self,
+        visit: &mut dyn FnMut(&Path),
+    ) -> (Vec<String>, Option<String>) {
         let mut set = BTreeSet::new();
         set.insert(String::new());
+        let mut problem = None;
         for h in self.walked() {
-            walk(&h.mount, String::new(), &mut set, visit);
+            walk(&h.mount, String::new(), &mut set, visit, &mut problem);
         }
-        set.into_iter().collect()
+        (set.into_iter().collect(), problem)
     }
 
     /// Whether `group` exists in any hierarchy.
@@ -67,7 +78,7 @@ impl Layout {
         let mut s = GroupStats {
             path: group.to_string(),
             id: Some(meta.ino()),
-            nprocs: read(&pdir, "cgroup.procs").map(|t| parse::count_lines(&t)),
+            nprocs: self.read_nprocs(group),
             ..Default::default()
         };
         self.read_cpu(group, &mut s.cpu);
@@ -81,6 +92,16 @@ impl Layout {
             return None;
         }
         Some(s)
+    }
+
+    /// Processes directly in `group` in the primary hierarchy: the one that
+    /// names a process's group (`primary_path_of`), so this count and the
+    /// process rows listed under the group agree. `None` when the group is
+    /// not in that hierarchy (v1: e.g. made only under `memory/`): its
+    /// processes belong to other groups there, and another hierarchy's
+    /// `cgroup.procs` would count processes no row places in this group.
+    fn read_nprocs(&self, group: &str) -> Option<u64> {
+        read(&self.primary().dir(group), "cgroup.procs").map(|t| parse::count_lines(&t))
     }
 
     /// The directory of `group` in the hierarchy serving `controller`, if the
@@ -220,11 +241,24 @@ fn read_pressure(dir: &Path) -> Option<Box<Pressure>> {
 }
 
 /// Collects the relative paths of all sub-directories (groups) below `dir`.
-/// Directories that vanish or can't be read are skipped.
-fn walk(dir: &Path, prefix: String, out: &mut BTreeSet<String>, visit: &mut dyn FnMut(&Path)) {
+/// Directories that vanish are skipped; one that can't be read otherwise is
+/// skipped and named in `problem` (the first only).
+fn walk(
+    dir: &Path,
+    prefix: String,
+    out: &mut BTreeSet<String>,
+    visit: &mut dyn FnMut(&Path),
+    problem: &mut Option<String>,
+) {
     visit(dir);
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound && problem.is_none() {
+                *problem = Some(format!("cannot list {}: {e}", dir.display()));
+            }
+            return;
+        }
     };
     for e in entries.flatten() {
         if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
@@ -236,7 +270,7 @@ fn walk(dir: &Path, prefix: String, out: &mut BTreeSet<String>, visit: &mut dyn 
         } else {
             format!("{prefix}/{name}")
         };
-        walk(&e.path(), rel.clone(), out, visit);
+        walk(&e.path(), rel.clone(), out, visit, problem);
         out.insert(rel);
     }
 }

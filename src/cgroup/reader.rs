@@ -142,6 +142,8 @@ pub struct GroupReader {
     /// `RLIMIT_NOFILE`, raised within the hard limit when needed).
     budget: FdBudget,
     open: usize,
+    /// Why the last walk may have missed groups (see `problem`).
+    walk_problem: Option<String>,
 }
 
 impl GroupReader {
@@ -155,6 +157,7 @@ impl GroupReader {
             buf: Vec::with_capacity(4096),
             budget: FdBudget::share_of(4),
             open: 0,
+            walk_problem: None,
         }
     }
 
@@ -170,6 +173,12 @@ impl GroupReader {
         for c in self.cache.values_mut() {
             c.stale = true;
         }
+    }
+
+    /// Why the group list may be incomplete: a directory of the last walk
+    /// could not be listed (out of descriptors, permission). `None`: complete.
+    pub fn problem(&self) -> Option<&str> {
+        self.walk_problem.as_deref()
     }
 
     /// Whether group directories are watched (the walk runs only when a
@@ -214,7 +223,7 @@ impl GroupReader {
             | AddWatchFlags::IN_ONLYDIR;
         let mut failed = false;
         let watch = self.watch.as_ref();
-        self.groups = self.layout.list_groups_visiting(&mut |dir| {
+        let (groups, problem) = self.layout.list_groups_checked(&mut |dir| {
             if let (Some(w), false) = (watch, failed) {
                 match w.add_watch(dir, mask) {
                     Ok(_) | Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => {}
@@ -222,6 +231,8 @@ impl GroupReader {
                 }
             }
         });
+        self.groups = groups;
+        self.walk_problem = problem;
         if failed {
             self.watch = None;
         }

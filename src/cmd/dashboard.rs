@@ -122,7 +122,7 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// A line on stderr that never panics: after a hangup stderr may be a dead
 /// terminal (EIO), and `eprintln!` would abort cgdash before its cleanup.
 fn say(text: &str) {
-    let _ = writeln!(io::stderr(), "cgdash: {text}");
+    cgdash::errln!("cgdash: {text}");
 }
 
 /// How the event loop ended.
@@ -327,7 +327,7 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
     let read_only = read_only_reason();
     if read_only.is_none() {
         for g in launch::cleanup_stale(&layout) {
-            eprintln!("cgdash: removed {g}, left behind by a cgdash that was killed");
+            cgdash::errln!("cgdash: removed {g}, left behind by a cgdash that was killed");
         }
     }
     let sampler = Sampler::new(layout.clone(), "/proc".into()).context("reading /proc")?;
@@ -426,6 +426,13 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
                 // someone): a handful of small /proc reads per sample.
                 app.protected = protected_groups(&layout);
                 actions.push(Action::Snapshot(snap));
+                // An incomplete sample says so on every tick it lasts.
+                if let Some(p) = sampler_handle.problem() {
+                    app.status = Some(cgdash::app::Status {
+                        text: format!("incomplete sample: {p}"),
+                        kind: cgdash::app::StatusKind::Error,
+                    });
+                }
             }
             Some(d) = done.recv() => match d {
                 Done::Action(a) => {

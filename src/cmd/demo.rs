@@ -90,7 +90,7 @@ pub fn run(kind: DemoKind, interval: Duration) -> anyhow::Result<ExitCode> {
     }
     let layout = Layout::detect().context("finding the cgroup hierarchies")?;
     for g in launch::cleanup_stale(&layout) {
-        eprintln!("cgdash: removed {g}, left behind by a cgdash that was killed");
+        cgdash::errln!("cgdash: removed {g}, left behind by a cgdash that was killed");
     }
     let exe = std::env::current_exe().context("finding the cgdash binary")?;
     let d = demo(kind, &exe.to_string_lossy());

@@ -19,22 +19,22 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(errors) => {
             for e in &errors {
-                eprintln!("cgdash: {e}");
+                cgdash::errln!("cgdash: {e}");
             }
-            eprintln!("cgdash: nothing was started");
+            cgdash::errln!("cgdash: nothing was started");
             return Ok(ExitCode::from(2));
         }
     };
     let share = match Namespace::parse_list(&args.isolation.share) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("cgdash: {e}");
+            cgdash::errln!("cgdash: {e}");
             return Ok(ExitCode::from(2));
         }
     };
     let layout = Layout::detect().context("finding the cgroup hierarchies")?;
     for g in launch::cleanup_stale(&layout) {
-        eprintln!("cgdash: removed {g}, left behind by a cgdash that could not clean up");
+        cgdash::errln!("cgdash: removed {g}, left behind by a cgdash that could not clean up");
     }
     let mut spec = LaunchSpec::new(args.command.clone());
     spec.name = args.name.clone();
@@ -66,18 +66,18 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     let mut w = match launch::launch(&layout, &spec) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("cgdash: {e}");
-            eprintln!("cgdash: nothing was left behind");
+            cgdash::errln!("cgdash: {e}");
+            cgdash::errln!("cgdash: nothing was left behind");
             return Ok(ExitCode::from(e.exit_code()));
         }
     };
     for n in w.notes() {
-        eprintln!("cgdash: note: {n}");
+        cgdash::errln!("cgdash: note: {n}");
     }
     // Tell a person (not a script) where to look and what to `cgdash set`.
     if std::io::stderr().is_terminal() && !w.group().is_empty() {
         let limits: Vec<String> = spec.settings.iter().map(|s| s.to_string()).collect();
-        eprintln!(
+        cgdash::errln!(
             "cgdash: {} runs in {} (pid {}{}{})",
             spec.command[0],
             w.group(),
@@ -122,9 +122,9 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     let group = w.group().to_string();
     let keep = args.keep;
     if let Err(e) = w.cleanup() {
-        eprintln!("cgdash: {e}");
+        cgdash::errln!("cgdash: {e}");
     } else if keep && !group.is_empty() {
-        eprintln!("cgdash: kept {group} (remove it with rmdir in each hierarchy, or reuse it with `cgdash set`)");
+        cgdash::errln!("cgdash: kept {group} (remove it with rmdir in each hierarchy, or reuse it with `cgdash set`)");
     }
     Ok(ExitCode::from(exit.code().clamp(0, 255) as u8))
 }
@@ -147,8 +147,8 @@ fn run_in_dashboard(
     let w = match launch::launch(layout, &spec) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("cgdash: {e}");
-            eprintln!("cgdash: nothing was left behind");
+            cgdash::errln!("cgdash: {e}");
+            cgdash::errln!("cgdash: nothing was left behind");
             return Ok(ExitCode::from(e.exit_code()));
         }
     };
@@ -199,12 +199,12 @@ fn report_limits_hit(layout: &Layout, group: &str, exit: WorkloadExit) {
             .and_then(|l| l.value())
             .map(|b| format!(" (memory limit {})", knob::format_size(b)))
             .unwrap_or_default();
-        eprintln!(
+        cgdash::errln!(
             "cgdash: the OOM killer killed {n} process(es) in {group}{limit}; the workload {exit}"
         );
     }
     if let Some(n) = st.pids.max_events.filter(|n| *n > 0) {
-        eprintln!("cgdash: {n} fork(s) in {group} were refused by pids.max");
+        cgdash::errln!("cgdash: {n} fork(s) in {group} were refused by pids.max");
     }
 }
 

@@ -1,16 +1,15 @@
 //! `cgdash set GROUP KNOB=VALUE…`: validate everything, then write, all or nothing.
 
-use std::io::{self, Write as _};
 use std::process::ExitCode;
 
 use cgdash::cgroup::{self, knob, Layout};
+use cgdash::output::{escape_controls, print_stdout};
 
-use super::write_stdout;
-
-/// One line on stderr. Not `eprintln!`: that panics (and aborts) when stderr
-/// is gone, and a lost message must not turn into a crash after a write.
+/// One line on stderr, escaped. Not `eprintln!`: that panics (and aborts)
+/// when stderr is gone, and a lost message must not turn into a crash after
+/// a write.
 fn say(line: &str) {
-    let _ = writeln!(io::stderr().lock(), "cgdash: {line}");
+    cgdash::errln!("cgdash: {line}");
 }
 
 pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
@@ -43,16 +42,19 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|w| format!("{} ← {}", w.path.display(), w.contents))
                     .collect();
-                report.push_str(&format!(
-                    "{}: {} ({})\n",
+                // Escaped: a group's name can hold terminal escapes.
+                let line = format!(
+                    "{}: {} ({})",
                     cgroup::display_path(&group),
                     a.setting,
                     files.join(", ")
-                ));
+                );
+                report.push_str(&escape_controls(&line));
+                report.push('\n');
             }
             // The change is made whether or not anyone can read about it:
             // say so on stderr, and exit 1 for the lost output.
-            if let Err(e) = write_stdout(&report) {
+            if let Err(e) = print_stdout(&report) {
                 say(&format!(
                     "cannot write to stdout: {e}; the change WAS made: {}",
                     applied

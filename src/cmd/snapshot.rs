@@ -1,6 +1,9 @@
 //! `cgdash snapshot`: two reads `--interval` apart, printed as a table or as
 //! the documented JSON (`model::Snapshot`).
 //!
+//! Names and command lines are printed with control characters escaped
+//! (`output::escape_controls`): any user chooses their argv.
+//!
 //! With `--root PATH` the groups come from PATH and `processes` is empty:
 //! `/proc` describes the host's hierarchy, not the tree under PATH.
 
@@ -11,6 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use cgdash::cgroup::{self, knob::format_size, Layout};
 use cgdash::model::{GroupSnapshot, ProcessSnapshot, Snapshot};
+use cgdash::output::{self, escape_controls};
 use cgdash::sampler::Sampler;
 
 use crate::cli::SnapshotArgs;
@@ -26,27 +30,40 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         None => Sampler::new(Layout::detect()?, PathBuf::from("/proc"))?,
     };
     if let Some(g) = &args.group {
+        // A bad or unknown --group is bad input: exit 2 (README).
         let g = match cgroup::validate_group_name(g) {
             Ok(g) => g,
             Err(e) => {
-                eprintln!("cgdash: {e}");
-                return Ok(ExitCode::from(2)); // bad input
+                cgdash::errln!("cgdash: --group: {e}");
+                return Ok(ExitCode::from(2));
             }
         };
         if !sampler.layout().group_exists(&g) {
-            anyhow::bail!("group `{}` does not exist", cgroup::display_path(&g));
+            cgdash::errln!(
+                "cgdash: group `{}` does not exist",
+                cgroup::display_path(&g)
+            );
+            return Ok(ExitCode::from(2));
         }
         sampler.set_group_filter(Some(&g));
     }
     sampler.sample();
     std::thread::sleep(args.interval);
     let snap = sampler.sample();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&snap)?);
-    } else {
-        print!("{}", table(&snap));
+    // Out of descriptors, or a hierarchy / `/proc` unreadable: the lists
+    // would be short (or empty) with nothing to say so. No output.
+    if let Some(p) = sampler.problem() {
+        anyhow::bail!("incomplete sample, nothing printed: {p}");
     }
-    Ok(ExitCode::SUCCESS)
+    let text = if args.json {
+        // serde escapes C0 controls; escape_json the rest (DEL, C1, bidi).
+        let t = serde_json::to_string_pretty(&snap)?;
+        format!("{}\n", output::escape_json(&t))
+    } else {
+        table(&snap)
+    };
+    // `snapshot | head` closes the pipe early: a quiet exit, not a panic.
+    output::stdout_status(output::print_stdout(&text))
 }
 
 fn table(s: &Snapshot) -> String {
@@ -59,13 +76,15 @@ fn table(s: &Snapshot) -> String {
     let _ = writeln!(
         out,
         "{}  cgroup {mode}  {} CPUs  {mem} memory  rates over {} ms",
-        s.host, s.cpus, s.interval_ms
+        escape_controls(&s.host),
+        s.cpus,
+        s.interval_ms
     );
     out.push('\n');
     let w = s
         .groups
         .iter()
-        .map(|g| g.path.chars().count())
+        .map(|g| escape_controls(&g.path).chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 60);
@@ -95,13 +114,13 @@ fn table(s: &Snapshot) -> String {
                 out,
                 "{:>7}  {:<9} {}  {:>6}  {:>6}  {:>4}  {:<24}  {}",
                 p.pid,
-                clip_right(&p.user, 9),
+                clip_right(&escape_controls(&p.user), 9),
                 p.state,
                 pct(p.cpu_percent),
                 format_size(p.rss_bytes),
                 p.threads,
-                clip_left(&p.cgroup, 24),
-                clip_right(&p.command, 80)
+                clip_left(&escape_controls(&p.cgroup), 24),
+                clip_right(&escape_controls(&p.command), 80)
             );
         }
         if procs.len() > TOP_PROCESSES {
@@ -128,7 +147,7 @@ fn group_row(g: &GroupSnapshot, w: usize) -> String {
     };
     format!(
         "{:<w$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
-        clip_left(&g.path, w),
+        clip_left(&escape_controls(&g.path), w),
         pct(g.cpu.usage_percent),
         limit,
         pct(g.cpu.throttled_percent),

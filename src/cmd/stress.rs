@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use cgdash::cgroup::{knob, Limit};
 use cgdash::stress;
 
@@ -18,12 +18,46 @@ fn print(line: String) {
 fn size(flag: &str, v: &str) -> anyhow::Result<u64> {
     match knob::parse_size(v) {
         Ok(Limit::Value(b)) => Ok(b),
-        Ok(Limit::Max) => bail!("--{flag} needs a size, not `{v}`"),
-        Err(e) => bail!("invalid --{flag} `{v}`: {e}"),
+        Ok(Limit::Max) => Err(BadInput(format!("--{flag} needs a size, not `{v}`")).into()),
+        Err(e) => Err(BadInput(format!("invalid --{flag} `{v}`: {e}")).into()),
     }
 }
 
+/// Bad input is exit 2 (README), other failures 1.
 pub fn run(args: StressArgs) -> anyhow::Result<ExitCode> {
+    match run_kind(args) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if is_bad_input(&e) => {
+            cgdash::errln!("cgdash: {e:#}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<BadInput>().is_some()
+        || matches!(
+            e.downcast_ref::<stress::StressError>(),
+            Some(stress::StressError::Invalid(_))
+        )
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
+/// MemTotal + SwapTotal from /proc/meminfo, bytes.
+fn memory_and_swap() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb = |key: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some(kb("MemTotal:")?.saturating_add(kb("SwapTotal:").unwrap_or(0)) * 1024)
+}
+
+fn run_kind(args: StressArgs) -> anyhow::Result<()> {
     let mut p = print;
     match args.kind {
         StressKind::Cpu { workers, duration } => {
@@ -33,16 +67,23 @@ pub fn run(args: StressArgs) -> anyhow::Result<ExitCode> {
             rate,
             ceiling,
             duration,
-        } => stress::memory(
-            size("rate", &rate)?,
-            size("ceiling", &ceiling)?,
-            duration,
-            &mut p,
-        )
-        .context("stress memory")?,
+        } => {
+            let ceiling = size("ceiling", &ceiling)?;
+            if let Some(have) = memory_and_swap().filter(|&h| ceiling > h) {
+                // Allowed (under a cgroup limit it never gets there), but
+                // said: without one it is the OOM killer that stops it.
+                p(format!(
+                    "stress memory: note: --ceiling {} is more than this machine's memory and swap ({}): a memory limit or the OOM killer will stop it first",
+                    knob::format_size(ceiling),
+                    knob::format_size(have)
+                ));
+            }
+            stress::memory(size("rate", &rate)?, ceiling, duration, &mut p)
+                .context("stress memory")?
+        }
         StressKind::Fork { max, duration } => {
             stress::fork_storm(max, duration, &mut p).context("stress fork")?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -192,6 +192,10 @@ pub struct ProcessScanner {
     /// processes share them (workers, a service's processes).
     strings: HashSet<Arc<str>>,
     tick: u64,
+    /// What kept the last scan from being complete: `/proc` unreadable, or
+    /// out of descriptors (EMFILE/ENFILE) for a process's files. A process
+    /// that exits mid-scan is not a problem (ENOENT/ESRCH).
+    problem: Option<String>,
     cgroup_refresh: u64,
     fd_budget: FdBudget,
     /// Descriptors held by cached entries (`stat_fd` and `sched_fd`).
@@ -222,6 +226,7 @@ impl ProcessScanner {
             cache: PidMap::default(),
             strings: HashSet::new(),
             tick: 0,
+            problem: None,
             cgroup_refresh: 2,
             fd_budget: FdBudget::auto(),
             open_fds: 0,
@@ -300,9 +305,14 @@ impl ProcessScanner {
     /// snapshot as they come, with no second per-process array.
     pub fn scan_each(&mut self, emit: &mut dyn FnMut(ProcRow)) {
         self.tick += 1;
+        self.problem = None;
         let tick = self.tick;
-        let Ok(dir) = fs::read_dir(&self.proc_root) else {
-            return;
+        let dir = match fs::read_dir(&self.proc_root) {
+            Ok(d) => d,
+            Err(e) => {
+                self.problem = Some(format!("cannot list {}: {e}", self.root));
+                return;
+            }
         };
         // Rows taken from the cache whose parent was not seen yet this tick:
         // a process is reparented when its parent exits, without running, so
@@ -350,6 +360,28 @@ impl ProcessScanner {
         if tick.is_multiple_of(64) {
             // Strings only the set still holds belong to gone processes.
             self.strings.retain(|s| Arc::strong_count(s) > 1);
+        }
+    }
+
+    /// Why the last scan may have left processes out (`None`: it is
+    /// complete). An empty list is then not "no processes".
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+
+    /// Opens `self.path`; running out of descriptors is recorded as the
+    /// scan's problem (a vanished process is not).
+    fn open_path(&mut self) -> Option<File> {
+        match File::open(&self.path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+                    && self.problem.is_none()
+                {
+                    self.problem = Some(format!("cannot open {}: {e} (RLIMIT_NOFILE)", self.path));
+                }
+                None
+            }
         }
     }
 
@@ -545,8 +577,7 @@ impl ProcessScanner {
     fn read_cmdline(&mut self, pid: i32, comm: &[u8]) -> Option<Arc<str>> {
         self.set_path(pid, "cmdline");
         let mut raw = Vec::new();
-        File::open(&self.path)
-            .ok()?
+        self.open_path()?
             .take(MAX_CMDLINE as u64)
             .read_to_end(&mut raw)
             .ok()?;
@@ -586,7 +617,7 @@ impl ProcessScanner {
             }
         }
         self.set_path(pid, which.file());
-        let mut f = File::open(&self.path).ok()?;
+        let mut f = self.open_path()?;
         let n = fill(&mut f, &mut self.buf[..])?;
         Some((n, Some(f)))
     }
@@ -601,7 +632,7 @@ impl ProcessScanner {
     /// One open/read/close of `/proc/PID/FILE` into the reused buffer.
     fn read_proc_file(&mut self, pid: i32, file: &str) -> Option<usize> {
         self.set_path(pid, file);
-        let mut f = File::open(&self.path).ok()?;
+        let mut f = self.open_path()?;
         fill(&mut f, &mut self.buf[..])
     }
 

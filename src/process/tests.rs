@@ -653,3 +653,31 @@ fn a_reparented_sleeper_shows_its_new_parent() {
         nix::sys::signal::Signal::SIGKILL,
     );
 }
+
+/// Issue 11 item 14: a scan that could not list `/proc` says so instead of
+/// passing an empty list off as "no processes".
+#[test]
+fn hr_unlistable_proc_is_a_problem_not_an_empty_list() {
+    let f = Fixture::new();
+    f.proc(
+        7,
+        &stat_line(7, "w", 'S', 1, 0, 0, 1, 1, 10),
+        b"w\0",
+        &cgroup_file("/"),
+    );
+    let mut s = f.scanner();
+    assert_eq!(s.scan().len(), 1);
+    assert_eq!(s.problem(), None);
+    let moved = f.root().with_extension("gone");
+    fs::rename(f.root(), &moved).expect("rename");
+    let rows = s.scan();
+    fs::rename(&moved, f.root()).expect("rename back");
+    assert!(rows.is_empty());
+    assert!(
+        s.problem().is_some_and(|p| p.contains("cannot list")),
+        "{:?}",
+        s.problem()
+    );
+    assert_eq!(s.scan().len(), 1);
+    assert_eq!(s.problem(), None, "cleared by a complete scan");
+}

@@ -123,6 +123,14 @@ impl Sampler {
         self.reader.invalidate();
     }
 
+    /// Why the last sample may be incomplete (a hierarchy or `/proc` could
+    /// not be listed, descriptors ran out): shown to the user, never an
+    /// empty list passed off as the truth. `None`: complete.
+    pub fn problem(&self) -> Option<String> {
+        let scan = self.scanner.as_ref().and_then(|s| s.problem());
+        self.reader.problem().or(scan).map(str::to_string)
+    }
+
     /// The group reader, e.g. to lower how many files it keeps open.
     pub fn reader_mut(&mut self) -> &mut GroupReader {
         &mut self.reader
@@ -202,9 +210,15 @@ impl Sampler {
         let primary = self.layout.primary();
         for &i in unlisted {
             let dir = primary.dir(groups[i].path.trim_matches('/'));
-            let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
-                self.members_complete = false;
-                continue;
+            let text = match std::fs::read_to_string(dir.join("cgroup.procs")) {
+                Ok(t) => t,
+                // Not in the primary hierarchy (v1: a group only under
+                // another controller): no process is placed in it.
+                Err(_) if !dir.is_dir() && groups[i].nprocs.is_none() => continue,
+                Err(_) => {
+                    self.members_complete = false;
+                    continue;
+                }
             };
             let pids = text.lines().filter_map(|l| l.trim().parse::<i32>().ok());
             self.members.extend(pids.map(|pid| (pid, i)));

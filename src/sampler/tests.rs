@@ -373,3 +373,78 @@ fn moved_process_shows_its_new_group_on_the_next_sample() {
     s.set_group_filter(Some("other"));
     assert_eq!(cgroup_of(&s.sample(), 12), None);
 }
+
+/// Issue 11 item 10: separate v1 hierarchies where `memonly` exists only
+/// under `memory` (pids 10 11 12 there) and `p` (a parent: its process is in
+/// `p/q`) has no pids controller. Counts come from the hierarchy that places
+/// processes (cpu), so `nprocs` agrees with the process rows; absent is
+/// `None`, never 0.
+#[test]
+fn hr_counts_agree_with_process_rows_across_v1_hierarchies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cg = dir.path().join("cg");
+    for c in ["cpu", "memory", "pids"] {
+        write(&cg.join(c), "cgroup.procs", "1\n");
+    }
+    for c in ["cpu", "memory"] {
+        write(&cg.join(c).join("a"), "cgroup.procs", "10\n11\n");
+        write(&cg.join(c).join("p"), "cgroup.procs", "");
+        write(&cg.join(c).join("p/q"), "cgroup.procs", "12\n");
+    }
+    write(&cg.join("pids/a"), "cgroup.procs", "10\n11\n");
+    write(&cg.join("pids/a"), "pids.current", "2\n");
+    write(&cg.join("pids/a"), "pids.max", "max\n");
+    write(&cg.join("memory/memonly"), "cgroup.procs", "10\n11\n12\n");
+    write(
+        &cg.join("memory/memonly"),
+        "memory.usage_in_bytes",
+        "4096\n",
+    );
+    let proc = &dir.path().join("proc");
+    write(proc, "stat", "cpu 1 2 3\nbtime 1700000000\n");
+    write(proc, "meminfo", "MemTotal:        1024 kB\n");
+    for (pid, cpu, pids) in [(10, "/a", "/a"), (11, "/a", "/a"), (12, "/p/q", "/")] {
+        let d = proc.join(pid.to_string());
+        write(&d, "stat", &proc_stat(pid, 0, 100));
+        write(&d, "cmdline", "w\0");
+        write(
+            &d,
+            "cgroup",
+            &format!("3:pids:{pids}\n2:memory:/memonly\n1:cpu:{cpu}\n"),
+        );
+    }
+    let layout = Layout::from_root(&cg).expect("layout");
+    let mut s = Sampler::new(layout, proc.to_path_buf()).expect("sampler");
+    // Twice: the first read goes through read_group, the next through the
+    // group reader's kept files.
+    for _ in 0..2 {
+        let snap = s.sample();
+        let group = |path: &str| {
+            snap.groups
+                .iter()
+                .find(|g| g.path == path)
+                .unwrap_or_else(|| panic!("group {path}: {:?}", snap.groups))
+        };
+        let rows = |path: &str| snap.processes.iter().filter(|p| &*p.cgroup == path).count();
+        for g in snap.groups.iter().filter(|g| g.path != "/") {
+            if let Some(n) = g.nprocs {
+                assert_eq!(n as usize, rows(&g.path), "{}: nprocs vs rows", g.path);
+            }
+        }
+        assert_eq!(
+            rows("memonly"),
+            0,
+            "processes are placed by their cpu group"
+        );
+        assert_eq!(group("memonly").nprocs, None, "not counted from memory/");
+        assert_eq!(group("memonly").pids.current, None);
+        assert_eq!(group("memonly").memory.current_bytes, Some(4096));
+        assert_eq!(group("a").nprocs, Some(2));
+        assert_eq!(group("a").pids.current, Some(2));
+        assert_eq!(group("p").nprocs, Some(0));
+        assert_eq!(group("p").pids.current, None, "no pids controller: null");
+        assert_eq!(group("p/q").nprocs, Some(1));
+        let json = serde_json::to_value(group("p")).expect("json");
+        assert!(json["pids"]["current"].is_null(), "{json}");
+    }
+}

@@ -5,7 +5,7 @@
 //! slow reader just sees the newest snapshot.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,8 @@ enum Msg {
 pub struct SamplerHandle {
     tx: Option<mpsc::Sender<Msg>>,
     thread: Option<JoinHandle<()>>,
+    /// The last sample's `Sampler::problem`.
+    problem: Arc<Mutex<Option<String>>>,
 }
 
 impl SamplerHandle {
@@ -37,6 +39,11 @@ impl SamplerHandle {
         if let Some(tx) = &self.tx {
             let _ = tx.send(Msg::Resample);
         }
+    }
+
+    /// Why the latest snapshot may be incomplete (see `Sampler::problem`).
+    pub fn problem(&self) -> Option<String> {
+        self.problem.lock().map(|p| p.clone()).unwrap_or(None)
     }
 
     /// Changes the time between samples from the next tick on.
@@ -71,14 +78,16 @@ pub fn spawn(
     };
     let (snap_tx, snap_rx) = watch::channel(Arc::new(empty));
     let (tx, rx) = mpsc::channel();
+    let problem = Arc::new(Mutex::new(None));
+    let shared = Arc::clone(&problem);
     let thread = std::thread::Builder::new()
         .name("cgdash-sampler".into())
-        .spawn(move || run(sampler, interval, snap_tx, rx));
+        .spawn(move || run(sampler, interval, snap_tx, rx, &shared));
     let thread = match thread {
         Ok(t) => Some(t),
         Err(e) => {
             // Without a thread the receiver keeps the empty snapshot; say why once.
-            eprintln!("cgdash: cannot start the sampler thread: {e}");
+            crate::errln!("cgdash: cannot start the sampler thread: {e}");
             None
         }
     };
@@ -87,6 +96,7 @@ pub fn spawn(
         SamplerHandle {
             tx: Some(tx),
             thread,
+            problem,
         },
     )
 }
@@ -96,6 +106,7 @@ fn run(
     mut interval: Duration,
     out: watch::Sender<Arc<Snapshot>>,
     rx: mpsc::Receiver<Msg>,
+    problem: &Mutex<Option<String>>,
 ) {
     let mut next_wait = FIRST_INTERVAL.min(interval);
     loop {
@@ -103,6 +114,10 @@ fn run(
         // (thousands of processes) doesn't stretch the refresh interval.
         let started = Instant::now();
         let snap = sampler.sample();
+        // Before the snapshot is published: its reader then sees this one's.
+        if let Ok(mut p) = problem.lock() {
+            *p = sampler.problem();
+        }
         if out.send(Arc::new(snap)).is_err() {
             return; // every receiver dropped
         }

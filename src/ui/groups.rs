@@ -207,10 +207,11 @@ fn throttled_cell(g: &GroupSnapshot) -> Cell<'static> {
     }
 }
 
-/// `12`, or `64/64` against `pids.max` (highlighted when at the limit).
+/// `12`, or `64/64` against `pids.max` (highlighted when at the limit);
+/// `–` without the pids controller. (Not `nprocs` instead: that counts only
+/// the group's own processes, `0` for a parent whose children hold them all.)
 fn pids_cell(g: &GroupSnapshot) -> Cell<'static> {
-    let current = g.pids.current.or(g.nprocs);
-    match (current, g.pids.max) {
+    match (g.pids.current, g.pids.max) {
         (Some(c), Some(m)) => {
             let text = format!("{c}/{m}");
             if c >= m {

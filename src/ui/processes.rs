@@ -82,6 +82,15 @@ impl Widget for ProcessesPanel<'_> {
                 "no processes (waiting for the first sample)".to_string()
             } else if !v.filter.is_empty() {
                 format!("no process matches /{} (Esc clears)", v.filter)
+            } else if v.scope.as_ref().is_some_and(|s| {
+                app.snapshot
+                    .groups
+                    .iter()
+                    .any(|g| &g.path == s && g.nprocs.is_none())
+            }) {
+                // v1: a group only in other hierarchies than the one that
+                // places processes (nprocs null): say so, not "no processes".
+                format!("{scope} is not in the cpu hierarchy: processes are listed by their cpu group (a: all)")
             } else {
                 format!("no processes in {scope} (a: show all)")
             };

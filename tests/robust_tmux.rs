@@ -1,0 +1,44 @@
+//! The dashboard running out of descriptors while it runs (issue 11, item
+//! 14): the status line says the sample is incomplete instead of showing
+//! short lists as the truth. Drives tmux: run under
+//! `flock /tmp/cgdash-demo.lock`.
+
+mod tmux;
+
+use std::process::Command;
+use std::time::Duration;
+
+use tmux::Tmux;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cgdash");
+
+#[test]
+fn hr_dashboard_says_when_descriptors_run_out() {
+    let Some(t) = Tmux::start("hr-nofile", 160, 40, &[], &[BIN]) else {
+        return;
+    };
+    t.wait_for(Duration::from_secs(20), |s| s.contains("procs"))
+        .unwrap_or_else(|s| panic!("the dashboard did not start:\n{s}"));
+    let pid = t.pid().expect("pane pid");
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fd dir")
+        .count();
+    // The dashboard this test started: no room for one more file.
+    let st = Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("--nofile={open}:{open}"),
+        ])
+        .status()
+        .expect("prlimit");
+    assert!(st.success(), "prlimit failed");
+    // A new process (its files must be opened), with its own deadline.
+    let mut sleeper = Command::new("sleep").arg("10").spawn().expect("sleep");
+    let seen = t.wait_for(Duration::from_secs(15), |s| {
+        s.contains("incomplete sample") && s.contains("Too many open files")
+    });
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    seen.unwrap_or_else(|s| panic!("no word of the incomplete sample:\n{s}"));
+}
