@@ -32,7 +32,8 @@ pub(super) struct UndoEntry {
     pub(super) settings: Vec<Setting>,
     /// The write's label, to match its answer.
     pub(super) label: String,
-    /// The kernel took the write (until then, undo skips it).
+    /// The kernel took the write: tells which of two entries with the same
+    /// label a refusal removes.
     pub(super) written: bool,
 }
 
@@ -322,10 +323,12 @@ impl App {
         if !self.check_writable() {
             return Vec::new();
         }
-        // The last change the kernel took (one still in flight is not undone:
-        // there is nothing to undo yet).
-        let last = self.undo.iter().rposition(|e| e.written);
-        match last.map(|i| self.undo.remove(i)) {
+        // The last change asked for, answered or not: writes to a group land
+        // in the order they were asked for (one writer per group), so the
+        // undo of a write still in flight lands after it. Skipping in-flight
+        // writes instead made `+ + u` undo the wrong step whenever the
+        // answers lagged behind the keys (a busy or slow machine).
+        match self.undo.pop() {
             Some(e) => {
                 let label = e
                     .settings
