@@ -70,7 +70,7 @@ fn bad_values_write_nothing() {
         assert_eq!(knob_files(&l, &g.path), before, "{args:?} changed a file");
     }
     let (code, _, err) = cgdash(&["set", "cgdash-test-no-such-group-xyz", "cpu=50%"]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 2, "an unknown group is bad input: {err}");
     assert!(err.contains("does not exist"), "{err}");
     let (code, _, err) = cgdash(&["set", "../../etc", "cpu=50%"]);
     assert_ne!(code, 0);

@@ -69,6 +69,11 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             say(&e.to_string());
+            if matches!(e, cgroup::CgroupError::NoSuchGroup(_)) {
+                // A group that isn't there is bad input, as for snapshot --group.
+                say("nothing was changed");
+                return Ok(ExitCode::from(2));
+            }
             if e.errno() == Some(libc::EACCES) && !nix::unistd::geteuid().is_root() {
                 say("`set` needs root, or a group delegated to you (owned cgroup files)");
             }
