@@ -586,15 +586,30 @@ fn a_sleeper_that_starts_running_is_read_on_the_next_scan() {
     }
     assert_eq!(by_pid(&rows, sh.pid).cpu_time_ns, sh.cpu_time_ns);
     a.go();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Wait until the kernel's own counter shows 10 ticks of spinning (not a
+    // fixed sleep: on a loaded machine 300 ms of wall time gave the spinner
+    // 70 ms of CPU), then one scan must see at least that much.
+    let units = s.units();
+    let ticks = |pid: i32| {
+        let t = fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        let t = parse_stat(t.as_bytes()).expect("parse");
+        units.ticks_to_ns(t.utime + t.stime)
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let spun = loop {
+        let now = ticks(sh.pid);
+        if now >= units.ticks_to_ns(10) + sh.cpu_time_ns {
+            break now;
+        }
+        assert!(std::time::Instant::now() < end, "the shell never spun");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     s.scan_into(&mut rows);
     let after = by_pid(&rows, sh.pid).clone();
-    let fresh = fs::read_to_string(format!("/proc/{}/stat", sh.pid)).expect("stat");
-    let fresh = parse_stat(fresh.as_bytes()).expect("parse");
-    let direct = s.units().ticks_to_ns(fresh.utime + fresh.stime);
+    let direct = ticks(sh.pid);
     assert!(
-        after.cpu_time_ns >= s.units().ticks_to_ns(10) + sh.cpu_time_ns,
-        "300 ms of spinning not seen: {} → {} ns",
+        after.cpu_time_ns >= spun,
+        "spinning not seen: {} → {} ns (the kernel said {spun} before the scan)",
         sh.cpu_time_ns,
         after.cpu_time_ns
     );
