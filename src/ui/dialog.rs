@@ -48,31 +48,18 @@ pub struct ConfirmQuitPopup(pub usize);
 
 impl Widget for ConfirmQuitPopup {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let r = centered(area, 64.min(area.width), 5.min(area.height));
-        Clear.render(r, buf);
         let text = vec![
             Line::from(format!(
                 " {} workload(s) started by cgdash still running.",
                 self.0
             )),
-            Line::from(vec![
-                Span::styled(" y/q", theme::key()),
-                Span::raw(": stop them and quit (groups removed unless --keep)"),
-            ]),
-            Line::from(vec![
-                Span::styled(" Esc", theme::key()),
-                Span::raw(": stay"),
-            ]),
+            key_line(
+                " y/q",
+                ": stop them and quit (groups removed unless --keep)",
+            ),
+            key_line(" Esc", ": stay"),
         ];
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .block(
-                Block::new()
-                    .borders(Borders::ALL)
-                    .border_style(theme::error())
-                    .title(" Quit? "),
-            )
-            .render(r, buf);
+        question(area, buf, " Quit? ", text);
     }
 }
 
@@ -82,30 +69,39 @@ pub struct ConfirmWritePopup<'a>(pub &'a WriteConfirm);
 impl Widget for ConfirmWritePopup<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let c = self.0;
-        let r = centered(area, 64.min(area.width), 7.min(area.height));
-        Clear.render(r, buf);
         let text = vec![
             Line::from(format!(" {} was not launched by cgdash.", c.group)),
             Line::from(format!(" Write {} to it?", c.label)),
-            Line::from(vec![
-                Span::styled(" y", theme::key()),
-                Span::raw(": write (no more questions for this group)"),
-            ]),
-            Line::from(vec![
-                Span::styled(" Esc/n", theme::key()),
-                Span::raw(": write nothing"),
-            ]),
+            key_line(" y", ": write (no more questions for this group)"),
+            key_line(" Esc/n", ": write nothing"),
         ];
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .block(
-                Block::new()
-                    .borders(Borders::ALL)
-                    .border_style(theme::error())
-                    .title(" Change a group cgdash did not launch? "),
-            )
-            .render(r, buf);
+        question(area, buf, " Change a group cgdash did not launch? ", text);
     }
+}
+
+/// A line of a question: the key, then what it does.
+fn key_line(key: &'static str, what: &'static str) -> Line<'static> {
+    Line::from(vec![Span::styled(key, theme::key()), Span::raw(what)])
+}
+
+/// A yes/no question drawn over the screen, framed in the error colour: at
+/// most 64 columns, as tall as its lines once wrapped (a long group name).
+fn question(area: Rect, buf: &mut Buffer, title: &str, text: Vec<Line>) {
+    let width = 64.min(area.width);
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = text.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
+    let r = centered(area, width, height.min(area.height));
+    Clear.render(r, buf);
+    Paragraph::new(text)
+        .wrap(Wrap { trim: false })
+        .block(
+            Block::new()
+                .borders(Borders::ALL)
+                .border_style(theme::error())
+                .title(title),
+        )
+        .render(r, buf);
 }
 
 /// The last output lines of a workload launched with `n`.
