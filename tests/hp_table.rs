@@ -112,3 +112,29 @@ fn hp_table_empty_with_message() {
     key(&mut app, KeyCode::Enter);
     both("empty", &app);
 }
+
+/// An empty groups list says why, as the processes list does (before, it
+/// showed a bare header): a filter matching nothing, no sample yet.
+#[test]
+fn hp_table_empty_groups_say_why() {
+    let mut app = ui_fixture::app(None);
+    key(&mut app, KeyCode::Char('/'));
+    typ(&mut app, "zzz");
+    key(&mut app, KeyCode::Enter);
+    let area = Rect::new(0, 0, 80, 9);
+    let mut g = Buffer::empty(area);
+    GroupsPanel(&app).render(area, &mut g);
+    let text = styled(&g);
+    assert!(
+        text.contains("no group matches /zzz (Esc clears)"),
+        "{text}"
+    );
+    let fresh = App::new(None);
+    let mut g = Buffer::empty(area);
+    GroupsPanel(&fresh).render(area, &mut g);
+    let text = styled(&g);
+    assert!(
+        text.contains("no groups (waiting for the first sample)"),
+        "{text}"
+    );
+}

@@ -56,6 +56,15 @@ impl Widget for GroupsPanel<'_> {
         }
         let mut table = ListTable::of(app, Panel::Groups, "Groups", v, columns);
         table.bottom = bottom;
+        // Said as the process panel says it (the root group is always
+        // there: empty is before the first sample, or the filter).
+        table.empty = v.rows.is_empty().then(|| {
+            if snap.groups.is_empty() {
+                "no groups (waiting for the first sample)".to_string()
+            } else {
+                format!("no group matches /{} (Esc clears)", v.filter)
+            }
+        });
         table.render(area, buf, |i, _| {
             let r = &v.rows[i];
             let g = &snap.groups[r.index];
