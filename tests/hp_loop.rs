@@ -149,6 +149,13 @@ struct Run {
     launcher: FakeLauncher,
 }
 
+impl Run {
+    /// Whether some frame drawn showed `text`.
+    fn showed(&self, text: &str) -> bool {
+        self.script.frames.iter().any(|f| f.contains(text))
+    }
+}
+
 fn run(mut app: App, steps: Vec<Input>, launcher: FakeLauncher) -> Run {
     let answers: Answers = Rc::default();
     let mut script = Script {
@@ -201,16 +208,13 @@ fn hp_loop_write_answer_resamples_and_quit_asks() {
         ],
         FakeLauncher::default(),
     );
-    assert_eq!(r.end.expect("loop"), End::Quit);
+    assert_eq!(*r.end.as_ref().expect("loop"), End::Quit);
     assert_eq!(r.writer.jobs.len(), 1, "{:?}", r.writer.jobs);
     assert_eq!(r.writer.jobs[0].group, "cgdash/demo");
     assert_eq!(r.writer.jobs[0].label, "cpu=30%");
     assert_eq!(r.script.resamples, 1, "the applied write asks for a sample");
     assert!(
-        r.script
-            .frames
-            .iter()
-            .any(|f| f.contains("cgdash/demo: cpu=30% (cpu.cfs_quota_us ← 30000)")),
+        r.showed("cgdash/demo: cpu=30% (cpu.cfs_quota_us ← 30000)"),
         "the write's outcome is drawn"
     );
     let last = r.script.frames.last().expect("frames");
@@ -267,20 +271,14 @@ fn hp_loop_clock_output_signals_and_problems() {
         exited: vec!["cgdash/demo".into()],
         ..FakeLauncher::default()
     };
-    let mut steps = vec![
-        Input::Sample(Sample {
-            snapshot: Arc::new(ui_fixture::snapshot(0, 20.0)),
-            protected: Vec::new(),
-            problem: Some("/proc/42/stat: gone".into()),
-        }),
-        key('o'),
-    ];
-    let r0 = run(app(), std::mem::take(&mut steps), FakeLauncher::default());
+    let incomplete = Input::Sample(Sample {
+        snapshot: Arc::new(ui_fixture::snapshot(0, 20.0)),
+        protected: Vec::new(),
+        problem: Some("/proc/42/stat: gone".into()),
+    });
+    let r0 = run(app(), vec![incomplete, key('o')], FakeLauncher::default());
     assert!(
-        r0.script
-            .frames
-            .iter()
-            .any(|f| f.contains("incomplete sample: /proc/42/stat: gone")),
+        r0.showed("incomplete sample: /proc/42/stat: gone"),
         "the sampler's problem is drawn"
     );
     assert!(

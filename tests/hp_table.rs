@@ -121,20 +121,21 @@ fn hp_table_empty_groups_say_why() {
     key(&mut app, KeyCode::Char('/'));
     typ(&mut app, "zzz");
     key(&mut app, KeyCode::Enter);
-    let area = Rect::new(0, 0, 80, 9);
-    let mut g = Buffer::empty(area);
-    GroupsPanel(&app).render(area, &mut g);
-    let text = styled(&g);
+    let text = groups_text(&app);
     assert!(
         text.contains("no group matches /zzz (Esc clears)"),
         "{text}"
     );
-    let fresh = App::new(None);
-    let mut g = Buffer::empty(area);
-    GroupsPanel(&fresh).render(area, &mut g);
-    let text = styled(&g);
+    let text = groups_text(&App::new(None));
     assert!(
         text.contains("no groups (waiting for the first sample)"),
         "{text}"
     );
+}
+
+fn groups_text(app: &App) -> String {
+    let area = Rect::new(0, 0, 80, 9);
+    let mut g = Buffer::empty(area);
+    GroupsPanel(app).render(area, &mut g);
+    styled(&g)
 }
