@@ -303,6 +303,15 @@ fn ha_launch_form_runs_cgdash_itself_and_keeps_its_output() {
         .unwrap_or_else(|s| panic!("output not shown on o:\n{s}"));
     assert!(s.contains(&name), "{s}");
     t.key("Escape");
+    // Esc and q read together are Alt-q (which closes the output, as q
+    // does there): send q only once the output is closed.
+    t.wait_for(5 * SEC, |s| !s.contains("Output of"))
+        .unwrap_or_else(|s| {
+            panic!(
+                "output not closed on Esc:
+{s}"
+            )
+        });
     t.key("q");
     // Still running (sh waits): confirm.
     if t.wait_for(3 * SEC, |s| s.contains("Quit?")).is_ok() {

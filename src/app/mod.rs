@@ -1,6 +1,6 @@
 //! The dashboard's state and its one entry point, [`App::update`]: an
 //! [`Action`] in, state changed, [`Effect`]s out. Pure: no files, no clock,
-//! no terminal — the event loop (`cmd/dashboard.rs`) does the I/O, and the
+//! no terminal — the event loop (`event_loop`, fed by `cmd/dashboard.rs`) does the I/O, and the
 //! `ui` module draws this state.
 
 pub mod action;
@@ -237,7 +237,12 @@ impl App {
                 label,
                 undo,
                 result,
-            } => self.on_applied(group, label, undo, result),
+            } => {
+                self.on_applied(group, label, undo, result);
+                // Show what the write did (or that it did nothing) now,
+                // not a refresh later.
+                return vec![Effect::Resample];
+            }
             Action::Signalled {
                 pid,
                 signal,

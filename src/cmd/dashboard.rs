@@ -1,7 +1,8 @@
-//! `cgdash` with no arguments: the dashboard. This is the event loop — the
-//! only place that does I/O for the UI: terminal input, the sampler's
-//! snapshots, signals, and executing the app's effects (limit writes and
-//! launches off the UI path, signals by PID). See `app` (state) and `ui` (drawing).
+//! `cgdash` with no arguments: the dashboard. The only place that does I/O
+//! for the UI: it sets up the terminal, the sampler and the signals, and
+//! plugs the real inputs, writer and launcher (limit writes and launches off
+//! the UI path, signals by PID) into the event loop (`event_loop`, which a
+//! test drives with fakes). See `app` (state) and `ui` (drawing).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IsTerminal as _, Read as _, Write as _};
@@ -13,23 +14,20 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use cgdash::app::{
-    keymap, Action, App, Effect, LaunchFailure, LaunchField, LaunchRequest, OwnedWorkload,
-    SignalKind,
+    Action, App, LaunchFailure, LaunchField, LaunchRequest, OwnedWorkload, SignalKind,
 };
 use cgdash::cgroup::knob::{Knob, KnobError};
 use cgdash::cgroup::{display_path, parse, Applied, CgroupError, Layout, Setting};
+use cgdash::event_loop::{End, Input, Inputs, Launcher, OsSignal, Sample, WriteJob, Writer};
 use cgdash::launch::{self, LaunchError, LaunchSpec, Namespace, StdioMode, Workload, WorkloadExit};
 use cgdash::sampler::{self, Sampler};
 use cgdash::ui::screen::Screen;
-use cgdash::ui::Dashboard;
 use crossterm::cursor;
-use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, MouseEventKind};
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use ratatui::backend::CrosstermBackend;
-use ratatui::layout::Rect;
-use ratatui::widgets::Widget as _;
 use tokio::signal::unix::{signal, SignalKind as UnixSignal};
 use tokio::sync::mpsc;
 
@@ -91,10 +89,11 @@ pub fn run_with_exits(opts: Options) -> anyhow::Result<(ExitCode, Vec<Option<Wor
         .build()
         .context("starting the event loop")?;
     let handed = opts.workloads.len();
-    let mut workloads = Vec::new();
-    let result = rt.block_on(event_loop(opts, &mut workloads));
+    let workloads = Arc::new(Mutex::new(Vec::new()));
+    let result = rt.block_on(event_loop(opts, &workloads));
     // Terminal restored by now; stop what we launched (off the runtime).
     let mut exits = Vec::new();
+    let workloads = std::mem::take(&mut *lock(&workloads));
     for (i, mut w) in workloads.into_iter().enumerate() {
         let group = w.group().to_string();
         if i < handed {
@@ -123,13 +122,6 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// terminal (EIO), and `eprintln!` would abort cgdash before its cleanup.
 fn say(text: &str) {
     cgdash::errln!("cgdash: {text}");
-}
-
-/// How the event loop ended.
-enum End {
-    Quit,
-    /// The terminal went away (hangup, EIO/EOF on it): cleaned up quietly.
-    TerminalLost,
 }
 
 /// Why editing is off, if it is.
@@ -209,12 +201,6 @@ fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
                 }
             }
         });
-}
-
-/// Messages from effects running off the loop.
-enum Done {
-    Action(Action),
-    Launched(Result<(Workload, Output), LaunchFailure>),
 }
 
 /// Lines kept of each launched workload's output.
@@ -322,7 +308,7 @@ fn parent_of(pid: i32) -> Option<i32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Result<End> {
+async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> anyhow::Result<End> {
     let layout = Layout::detect().context("finding the cgroup hierarchies")?;
     let read_only = read_only_reason();
     if read_only.is_none() {
@@ -331,7 +317,7 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
         }
     }
     let sampler = Sampler::new(layout.clone(), "/proc".into()).context("reading /proc")?;
-    let (mut snapshots, sampler_handle) = sampler::spawn(sampler, opts.interval);
+    let (snapshots, sampler_handle) = sampler::spawn(sampler, opts.interval);
 
     let mut app = App::new(read_only);
     app.title = opts.title;
@@ -345,161 +331,191 @@ async fn event_loop(opts: Options, workloads: &mut Vec<Workload>) -> anyhow::Res
             ask_on_quit: opts.ask_on_quit,
             running: true,
         });
-        workloads.push(w);
+        lock(workloads).push(w);
     }
     if let Some(f) = &opts.focus {
         app.focus_group(f);
     }
 
-    let mut sigterm = signal(UnixSignal::terminate())?;
-    let mut sighup = signal(UnixSignal::hangup())?;
-    let mut sigint = signal(UnixSignal::interrupt())?;
+    let sigterm = signal(UnixSignal::terminate())?;
+    let sighup = signal(UnixSignal::hangup())?;
+    let sigint = signal(UnixSignal::interrupt())?;
 
     let (mut terminal, _guard) = TerminalGuard::enter().context("setting up the terminal")?;
     let stop_input = Arc::new(AtomicBool::new(false));
-    let (input_tx, mut input) = mpsc::unbounded_channel();
+    let (input_tx, input) = mpsc::unbounded_channel();
     spawn_input(input_tx, Arc::clone(&stop_input));
-    let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
+    let (done_tx, done) = mpsc::unbounded_channel::<Action>();
     let writer_layout = layout.clone();
     let mut writers = Writers::new(
         Arc::new(move |group: &str, settings: &[Setting]| write(&writer_layout, group, settings)),
         done_tx.clone(),
     );
-    let mut outputs: HashMap<String, Output> = HashMap::new();
+    let mut launcher = RealLauncher {
+        layout: layout.clone(),
+        done: done_tx,
+        workloads: Arc::clone(workloads),
+        outputs: Arc::default(),
+    };
     // Only while workloads run: has one of them exited?
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-
-    let mut dirty = true;
-    let mut quit = false;
-    let mut end = End::Quit;
-    while !quit {
-        if dirty {
-            // A failed draw is a terminal gone (EIO after a hangup): clean up.
-            if terminal
-                .draw(|area, buf| Dashboard(&app).render(area, buf))
-                .is_err()
-            {
-                end = End::TerminalLost;
-                break;
-            }
-            dirty = false;
-        }
-        let mut actions: Vec<Action> = Vec::new();
-        tokio::select! {
-            ev = input.recv() => match ev {
-                // Unmapped keys change nothing: no redraw.
-                Some(Event::Key(k)) => actions.extend(keymap::lookup(app.key_mode(), k)),
-                Some(Event::Mouse(m)) => {
-                    let size = terminal.size();
-                    let screen = Rect::new(0, 0, size.width, size.height);
-                    let wheel = match m.kind {
-                        MouseEventKind::ScrollUp => Some(-3),
-                        MouseEventKind::ScrollDown => Some(3),
-                        MouseEventKind::Down(_) => None,
-                        _ => continue,
-                    };
-                    if let Some(a) = cgdash::ui::mouse_action(screen, &app, m.column, m.row, wheel) {
-                        actions.push(a);
-                    }
-                }
-                Some(Event::Resize(..)) => {
-                    if terminal.autoresize().is_err() {
-                        end = End::TerminalLost;
-                        break;
-                    }
-                    dirty = true;
-                }
-                Some(_) => {}
-                // The input thread ended: EIO/EOF on the terminal.
-                None => {
-                    end = End::TerminalLost;
-                    break;
-                }
-            },
-            changed = snapshots.changed() => {
-                if changed.is_err() {
-                    anyhow::bail!("the sampler stopped");
-                }
-                let snap = Arc::clone(&snapshots.borrow_and_update());
-                // Where cgdash and its ancestors are may change (moved by
-                // someone): a handful of small /proc reads per sample.
-                app.protected = protected_groups(&layout);
-                actions.push(Action::Snapshot(snap));
-                // An incomplete sample says so on every tick it lasts.
-                if let Some(p) = sampler_handle.problem() {
-                    app.status = Some(cgdash::app::Status {
-                        text: format!("incomplete sample: {p}"),
-                        kind: cgdash::app::StatusKind::Error,
-                    });
-                }
-            }
-            Some(d) = done.recv() => match d {
-                Done::Action(a) => {
-                    if matches!(a, Action::Applied { .. }) {
-                        sampler_handle.resample();
-                    }
-                    actions.push(a);
-                }
-                Done::Launched(Ok((w, output))) => {
-                    outputs.insert(display_path(w.group()).to_string(), output);
-                    let owned = OwnedWorkload {
-                        group: display_path(w.group()).to_string(),
-                        pid: w.pid(),
-                        keep: false,
-                        ask_on_quit: true,
-                        running: true,
-                    };
-                    workloads.push(w);
-                    actions.push(Action::Launched(Ok(owned)));
-                }
-                Done::Launched(Err(e)) => actions.push(Action::Launched(Err(e))),
-            },
-            _ = tick.tick(), if !workloads.is_empty() => {
-                for w in workloads.iter_mut() {
-                    let group = display_path(w.group()).to_string();
-                    let running = app.owned.iter().any(|o| o.group == group && o.running);
-                    if !running {
-                        continue;
-                    }
-                    match w.try_wait() {
-                        Ok(Some(exit)) => actions.push(Action::WorkloadExited { group, status: exit.to_string() }),
-                        Ok(None) => {}
-                        Err(e) => actions.push(Action::WorkloadExited { group, status: format!("lost: {e}") }),
-                    }
-                }
-            }
-            _ = sigterm.recv() => actions.push(Action::ForceQuit),
-            _ = sighup.recv() => {
-                end = End::TerminalLost;
-                actions.push(Action::ForceQuit);
-            }
-            _ = sigint.recv() => actions.push(Action::ForceQuit),
-        }
-        for a in actions {
-            let fx = app.update(a);
-            dirty = true;
-            let mut ctx = Ctx {
-                layout: &layout,
-                done: &done_tx,
-                sampler: &sampler_handle,
-                writers: &mut writers,
-                outputs: &outputs,
-            };
-            quit |= execute(fx, &mut app, &mut ctx);
-        }
-    }
+    let mut inputs = RealInputs {
+        layout,
+        input,
+        snapshots,
+        sampler: sampler_handle,
+        done,
+        tick,
+        sigterm,
+        sighup,
+        sigint,
+    };
+    let end = cgdash::event_loop::run(
+        &mut app,
+        &mut terminal,
+        &mut inputs,
+        &mut writers,
+        &mut launcher,
+    )
+    .await;
     stop_input.store(true, Ordering::Relaxed);
-    Ok(end)
+    end
 }
 
-/// What executing effects needs from the loop.
-struct Ctx<'a> {
-    layout: &'a Layout,
-    done: &'a mpsc::UnboundedSender<Done>,
-    sampler: &'a sampler::SamplerHandle,
-    writers: &'a mut Writers,
-    outputs: &'a HashMap<String, Output>,
+/// Locks a mutex whose holder may have panicked (the data stays usable:
+/// a list of workloads, a map of output rings).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The real inputs: the terminal (read on its own thread), the sampler
+/// thread, Unix signals, a clock, and the answers of writes and launches.
+struct RealInputs {
+    layout: Layout,
+    input: mpsc::UnboundedReceiver<Event>,
+    snapshots: tokio::sync::watch::Receiver<Arc<cgdash::model::Snapshot>>,
+    sampler: sampler::SamplerHandle,
+    done: mpsc::UnboundedReceiver<Action>,
+    tick: tokio::time::Interval,
+    sigterm: tokio::signal::unix::Signal,
+    sighup: tokio::signal::unix::Signal,
+    sigint: tokio::signal::unix::Signal,
+}
+
+impl Inputs for RealInputs {
+    async fn next(&mut self, _frame: &ratatui::buffer::Buffer, watching: bool) -> Input {
+        tokio::select! {
+            ev = self.input.recv() => match ev {
+                Some(ev) => Input::Terminal(ev),
+                // The input thread ended: EIO/EOF on the terminal.
+                None => Input::TerminalClosed,
+            },
+            changed = self.snapshots.changed() => {
+                if changed.is_err() {
+                    return Input::SamplerStopped;
+                }
+                let snapshot = Arc::clone(&self.snapshots.borrow_and_update());
+                Input::Sample(Sample {
+                    snapshot,
+                    // Where cgdash and its ancestors are may change (moved
+                    // by someone): a handful of small /proc reads per sample.
+                    protected: protected_groups(&self.layout),
+                    problem: self.sampler.problem(),
+                })
+            }
+            Some(a) = self.done.recv() => Input::Done(a),
+            _ = self.tick.tick(), if watching => Input::Tick,
+            _ = self.sigterm.recv() => Input::Signal(OsSignal::Term),
+            _ = self.sighup.recv() => Input::Signal(OsSignal::Hup),
+            _ = self.sigint.recv() => Input::Signal(OsSignal::Int),
+        }
+    }
+
+    fn resample(&mut self) {
+        self.sampler.resample();
+    }
+}
+
+/// Launches with `launch::launch` off the loop, keeps each launched
+/// workload's output, signals with kill(2).
+struct RealLauncher {
+    layout: Layout,
+    done: mpsc::UnboundedSender<Action>,
+    /// Every workload cgdash holds (handed ones first): stopped and cleaned
+    /// up when the dashboard ends.
+    workloads: Arc<Mutex<Vec<Workload>>>,
+    outputs: Arc<Mutex<HashMap<String, Output>>>,
+}
+
+impl Launcher for RealLauncher {
+    fn launch(&mut self, req: LaunchRequest) {
+        let layout = self.layout.clone();
+        let done = self.done.clone();
+        let workloads = Arc::clone(&self.workloads);
+        let outputs = Arc::clone(&self.outputs);
+        tokio::task::spawn_blocking(move || {
+            let answer = launch_request(&layout, req).map(|(w, output)| {
+                let group = display_path(w.group()).to_string();
+                let owned = OwnedWorkload {
+                    group: group.clone(),
+                    pid: w.pid(),
+                    keep: false,
+                    ask_on_quit: true,
+                    running: true,
+                };
+                lock(&outputs).insert(group, output);
+                // Held before the app hears of it: cleaned up at the end
+                // even if the loop is gone by now.
+                lock(&workloads).push(w);
+                owned
+            });
+            let _ = done.send(Action::Launched(answer));
+        });
+    }
+
+    fn signal(&mut self, pid: i32, signal: SignalKind) -> Result<(), String> {
+        let sig = match signal {
+            SignalKind::Term => Signal::SIGTERM,
+            SignalKind::Kill => Signal::SIGKILL,
+            SignalKind::Stop => Signal::SIGSTOP,
+            SignalKind::Cont => Signal::SIGCONT,
+        };
+        kill(Pid::from_raw(pid), sig).map_err(|e| e.desc().to_string())
+    }
+
+    fn output(&mut self, group: &str) -> Vec<String> {
+        lock(&self.outputs)
+            .get(group)
+            .map(|o| lock(o).iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn watching(&self) -> bool {
+        !lock(&self.workloads).is_empty()
+    }
+
+    fn exited(&mut self, owned: &[OwnedWorkload]) -> Vec<Action> {
+        let mut out = Vec::new();
+        for w in lock(&self.workloads).iter_mut() {
+            let group = display_path(w.group()).to_string();
+            if !owned.iter().any(|o| o.group == group && o.running) {
+                continue;
+            }
+            match w.try_wait() {
+                Ok(Some(exit)) => out.push(Action::WorkloadExited {
+                    group,
+                    status: exit.to_string(),
+                }),
+                Ok(None) => {}
+                Err(e) => out.push(Action::WorkloadExited {
+                    group,
+                    status: format!("lost: {e}"),
+                }),
+            }
+        }
+        out
+    }
 }
 
 /// Writes settings to a group: the applied files in words, or the refusal
@@ -525,14 +541,6 @@ fn write(
         })
 }
 
-/// One write job for a group's writer.
-struct Job {
-    group: String,
-    settings: Vec<Setting>,
-    label: String,
-    undo: Option<Vec<Setting>>,
-}
-
 /// One writer thread per group, fed in the order the app asked: `+ + +`
 /// lands as 30, 40, 50 % and is reported (and pushed on the undo stack) in
 /// that order, while a slow write to one group (a frozen one, a memory
@@ -540,12 +548,18 @@ struct Job {
 /// drops this (their channel closes).
 struct Writers {
     write: Arc<WriteFn>,
-    done: mpsc::UnboundedSender<Done>,
-    by_group: HashMap<String, std::sync::mpsc::Sender<Job>>,
+    done: mpsc::UnboundedSender<Action>,
+    by_group: HashMap<String, std::sync::mpsc::Sender<WriteJob>>,
+}
+
+impl Writer for Writers {
+    fn submit(&mut self, job: WriteJob) {
+        Writers::submit(self, job)
+    }
 }
 
 impl Writers {
-    fn new(write: Arc<WriteFn>, done: mpsc::UnboundedSender<Done>) -> Writers {
+    fn new(write: Arc<WriteFn>, done: mpsc::UnboundedSender<Action>) -> Writers {
         Writers {
             write,
             done,
@@ -554,7 +568,7 @@ impl Writers {
     }
 
     /// Queues `job` behind the earlier writes to its group.
-    fn submit(&mut self, job: Job) {
+    fn submit(&mut self, job: WriteJob) {
         let job = match self.by_group.get(&job.group) {
             Some(tx) => match tx.send(job) {
                 Ok(()) => return,
@@ -563,7 +577,7 @@ impl Writers {
             },
             None => job,
         };
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
         let write = Arc::clone(&self.write);
         let done = self.done.clone();
         let spawned = std::thread::Builder::new()
@@ -573,24 +587,24 @@ impl Writers {
                     let result = write(&job.group, &job.settings);
                     let group = display_path(&job.group).to_string();
                     let knob = result.as_ref().err().and_then(|(_, k)| *k);
-                    let _ = done.send(Done::Action(Action::Applied {
+                    let _ = done.send(Action::Applied {
                         group: group.clone(),
                         label: job.label,
                         undo: job.undo,
                         result: result.map_err(|(e, _)| e),
-                    }));
+                    });
                     if let Some(knob) = knob {
-                        let _ = done.send(Done::Action(Action::WriteRefused { group, knob }));
+                        let _ = done.send(Action::WriteRefused { group, knob });
                     }
                 }
             });
         if let Err(e) = spawned {
-            let _ = self.done.send(Done::Action(Action::Applied {
+            let _ = self.done.send(Action::Applied {
                 group: display_path(&job.group).to_string(),
                 label: job.label,
                 undo: job.undo,
                 result: Err(format!("cannot start a writer thread: {e}")),
-            }));
+            });
             return;
         }
         let group = job.group.clone();
@@ -598,61 +612,6 @@ impl Writers {
         let _ = tx.send(job);
         self.by_group.insert(group, tx);
     }
-}
-
-/// Runs effects; returns true when the app asked to quit.
-fn execute(effects: Vec<Effect>, app: &mut App, ctx: &mut Ctx) -> bool {
-    let mut quit = false;
-    for e in effects {
-        match e {
-            Effect::Apply {
-                group,
-                settings,
-                label,
-                undo,
-            } => ctx.writers.submit(Job {
-                group,
-                settings,
-                label,
-                undo,
-            }),
-            Effect::Signal { pid, signal } => {
-                let sig = match signal {
-                    SignalKind::Term => Signal::SIGTERM,
-                    SignalKind::Kill => Signal::SIGKILL,
-                    SignalKind::Stop => Signal::SIGSTOP,
-                    SignalKind::Cont => Signal::SIGCONT,
-                };
-                let result = kill(Pid::from_raw(pid), sig).map_err(|e| e.desc().to_string());
-                let more = app.update(Action::Signalled {
-                    pid,
-                    signal,
-                    result,
-                });
-                quit |= execute(more, app, ctx);
-            }
-            Effect::Launch(req) => {
-                let layout = ctx.layout.clone();
-                let done = ctx.done.clone();
-                tokio::task::spawn_blocking(move || {
-                    let r = launch_request(&layout, req);
-                    let _ = done.send(Done::Launched(r));
-                });
-            }
-            Effect::ShowOutput { group } => {
-                let lines = ctx
-                    .outputs
-                    .get(&group)
-                    .and_then(|o| o.lock().ok().map(|o| o.iter().cloned().collect()))
-                    .unwrap_or_default();
-                let more = app.update(Action::Output { group, lines });
-                quit |= execute(more, app, ctx);
-            }
-            Effect::Resample => ctx.sampler.resample(),
-            Effect::Quit => quit = true,
-        }
-    }
-    quit
 }
 
 /// `cgdash` typed in the launch form (its own hint: `cgdash stress cpu`)
@@ -797,7 +756,7 @@ mod tests {
             };
             let value = format!("cpu={i}%");
             want.push(format!("{group} {value}"));
-            writers.submit(Job {
+            writers.submit(WriteJob {
                 group: group.into(),
                 settings: vec![Setting::parse(&value).unwrap()],
                 label: value,
@@ -807,7 +766,7 @@ mod tests {
         let mut reported = Vec::new();
         while reported.len() < want.len() {
             match rx.blocking_recv() {
-                Some(Done::Action(Action::Applied { group, label, .. })) => {
+                Some(Action::Applied { group, label, .. }) => {
                     reported.push(format!("{group} {label}"))
                 }
                 Some(_) => {}

@@ -5,136 +5,85 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Row, Table, Widget};
+use ratatui::widgets::{Cell, Widget};
 
-use super::{format as fmt, scroll_offset, theme};
+use super::table::{self, Column, ListTable};
+use super::{format as fmt, theme};
 use crate::app::groups::{leaf_name, GroupSort};
-use crate::app::{App, Overlay, Panel};
+use crate::app::{App, Panel};
 use crate::model::GroupSnapshot;
 
 pub struct GroupsPanel<'a>(pub &'a App);
 
+/// The columns (after CPU% comes the USE/LIMIT bar on wide screens):
+/// sort key, width (0: what the others leave).
+#[rustfmt::skip]
+const COLUMNS: [(GroupSort, u16); 8] = [
+    (GroupSort::Name, 0), (GroupSort::Cpu, 6), (GroupSort::CpuLimit, 6), (GroupSort::Throttled, 5),
+    (GroupSort::Memory, 7), (GroupSort::MemoryLimit, 7), (GroupSort::Pids, 7), (GroupSort::Oom, 4),
+];
+
 /// Width of the usage-against-quota bar column (shown on wide screens).
 const BAR: u16 = 10;
-
-impl GroupsPanel<'_> {
-    fn wide(area: Rect) -> bool {
-        area.width >= 90
-    }
-
-    /// The rows' area of a panel drawn in `area`: inside the border, below
-    /// the header line (mouse clicks map to rows with it, for both panels).
-    pub fn body(area: Rect) -> Rect {
-        let inner = Block::new().borders(Borders::ALL).inner(area);
-        Rect {
-            y: inner.y + 1,
-            height: inner.height.saturating_sub(1),
-            ..inner
-        }
-    }
-}
 
 impl Widget for GroupsPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.0;
         let v = &app.groups;
-        let focused = app.focus == Panel::Groups;
-        let mut title = vec![Span::raw(format!(
-            " Groups ({}) · sort {}{} ",
-            v.rows.len(),
-            v.sort.title(),
-            if v.descending { "▼" } else { "▲" }
-        ))];
-        let typing = focused && app.overlay == Overlay::Filter;
-        if typing || !v.filter.is_empty() {
-            title.push(Span::styled(
-                format!("/{}{} ", v.filter, if typing { "▏" } else { "" }),
-                theme::key(),
-            ));
-        }
-        let mut block = Block::new()
-            .borders(Borders::ALL)
-            .border_style(theme::border(focused))
-            .title(Line::from(title));
-        // The kernel adds up throttled time over CPUs: say so when it shows.
         let snap = &app.snapshot;
+        // The kernel adds up throttled time over CPUs: say so when it shows.
         let over_100 = v.rows.iter().any(|r| {
             snap.groups[r.index]
                 .cpu
                 .throttled_percent
                 .is_some_and(|t| t > 100.0)
         });
-        if over_100 {
-            block = block.title_bottom(Line::from(Span::styled(
+        let bottom = over_100.then(|| {
+            Line::from(Span::styled(
                 " THR% over 100: throttled time is summed over CPUs (100 = one CPU's worth) ",
                 Style::new().fg(theme::THROTTLED),
-            )));
-        }
-        let inner = block.inner(area);
-        block.render(area, buf);
-        if inner.height < 2 {
-            return;
-        }
-        let wide = GroupsPanel::wide(area);
-        let mut cols: Vec<(GroupSort, &str, Constraint)> = vec![
-            (GroupSort::Name, "GROUP", Constraint::Fill(1)),
-            (GroupSort::Cpu, "CPU%", Constraint::Length(6)),
-        ];
+            ))
+        });
+        let wide = table::wide(area);
+        let mut columns = table::columns(&COLUMNS, v.sort, GroupSort::title);
         if wide {
-            cols.push((GroupSort::Cpu, "USE/LIMIT", Constraint::Length(BAR)));
-        }
-        cols.extend([
-            (GroupSort::CpuLimit, "LIMIT", Constraint::Length(6)),
-            (GroupSort::Throttled, "THR%", Constraint::Length(5)),
-            (GroupSort::Memory, "MEM", Constraint::Length(7)),
-            (GroupSort::MemoryLimit, "MEMMAX", Constraint::Length(7)),
-            (GroupSort::Pids, "PIDS", Constraint::Length(7)),
-            (GroupSort::Oom, "OOM", Constraint::Length(4)),
-        ]);
-        let header = Row::new(cols.iter().map(|(s, name, _)| {
-            let style = if *s == v.sort && *name != "USE/LIMIT" {
-                theme::sorted_column()
-            } else {
-                theme::column_header()
+            let bar = Column {
+                title: "USE/LIMIT",
+                width: Constraint::Length(BAR),
+                sorted: false,
             };
-            Cell::from(Span::styled(*name, style))
-        }));
-        let visible = inner.height.saturating_sub(1) as usize;
-        let offset = scroll_offset(v.selected, visible, v.rows.len());
-        let rows = v
-            .rows
-            .iter()
-            .enumerate()
-            .skip(offset)
-            .take(visible)
-            .map(|(i, r)| {
-                let g = &snap.groups[r.index];
-                let mut cells = Vec::with_capacity(cols.len());
-                cells.push(name_cell(app, g, r.depth, r.has_children, r.expanded));
-                cells.push(cpu_cell(g));
-                if wide {
-                    cells.push(bar_cell(g, snap.cpus));
-                }
-                cells.extend([
-                    Cell::from(fmt::cpu_limit(g.cpu.limit_percent)),
-                    throttled_cell(g),
-                    Cell::from(fmt::bytes(g.memory.current_bytes)),
-                    Cell::from(fmt::bytes_limit(g.memory.max_bytes)),
-                    pids_cell(g),
-                    oom_cell(g),
-                ]);
-                let row = Row::new(cells);
-                if i == v.selected {
-                    row.style(theme::selected(focused))
-                } else {
-                    row
-                }
-            });
-        let widths: Vec<Constraint> = cols.iter().map(|c| c.2).collect();
-        Table::new(rows, widths)
-            .header(header)
-            .column_spacing(1)
-            .render(inner, buf);
+            columns.insert(2, bar);
+        }
+        let mut table = ListTable::of(app, Panel::Groups, "Groups", v, columns);
+        table.bottom = bottom;
+        // Said as the process panel says it (the root group is always
+        // there: empty is before the first sample, or the filter).
+        table.empty = v.rows.is_empty().then(|| {
+            if snap.groups.is_empty() {
+                "no groups (waiting for the first sample)".to_string()
+            } else {
+                format!("no group matches /{} (Esc clears)", v.filter)
+            }
+        });
+        table.render(area, buf, |i, _| {
+            let r = &v.rows[i];
+            let g = &snap.groups[r.index];
+            let mut cells = Vec::with_capacity(9);
+            cells.push(name_cell(app, g, r.depth, r.has_children, r.expanded));
+            cells.push(cpu_cell(g));
+            if wide {
+                cells.push(bar_cell(g, snap.cpus));
+            }
+            cells.extend([
+                Cell::from(fmt::cpu_limit(g.cpu.limit_percent)),
+                throttled_cell(g),
+                Cell::from(fmt::bytes(g.memory.current_bytes)),
+                Cell::from(fmt::bytes_limit(g.memory.max_bytes)),
+                pids_cell(g),
+                oom_cell(g),
+            ]);
+            cells
+        });
     }
 }
 

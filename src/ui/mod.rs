@@ -12,6 +12,7 @@ pub mod help;
 pub mod processes;
 pub mod screen;
 pub mod status;
+pub mod table;
 mod theme;
 
 use ratatui::buffer::Buffer;
@@ -119,16 +120,15 @@ pub fn mouse_action(screen: Rect, app: &App, x: u16, y: u16, wheel: Option<i32>)
     if let Some(delta) = wheel {
         return Some(Action::Scroll { panel, delta });
     }
-    let body = groups::GroupsPanel::body(rect);
+    let body = table::body(rect);
     if y < body.y || y >= body.y + body.height {
+        // The border or the header line: focus, keep the selection.
         return Some(Action::Click {
             panel,
             row: selected,
         });
     }
-    let offset = scroll_offset(selected, body.height as usize, len);
-    let row = offset + (y - body.y) as usize;
-    (row < len).then_some(Action::Click { panel, row })
+    table::row_at(rect, y, selected, len).map(|row| Action::Click { panel, row })
 }
 
 impl Widget for Dashboard<'_> {

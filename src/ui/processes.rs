@@ -2,83 +2,43 @@
 //! sorted, filtered, optionally a tree. Only the visible rows are built.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Widget};
+use ratatui::widgets::{Cell, Widget};
 
-use super::{format as fmt, scroll_offset, theme};
+use super::table::{self, ListTable};
+use super::{format as fmt, theme};
 use crate::app::procs::ProcSort;
-use crate::app::{App, Overlay, Panel};
+use crate::app::{App, Panel};
 
 pub struct ProcessesPanel<'a>(pub &'a App);
 
-impl ProcessesPanel<'_> {
-    fn show_cgroup(area: Rect) -> bool {
-        area.width >= 90
-    }
-}
+/// The columns (CGROUP only on wide screens): sort key, width (0: what the
+/// others leave).
+#[rustfmt::skip]
+const COLUMNS: [(ProcSort, u16); 9] = [
+    (ProcSort::Pid, 7), (ProcSort::User, 8), (ProcSort::State, 1), (ProcSort::Cpu, 5),
+    (ProcSort::Mem, 5), (ProcSort::Rss, 6), (ProcSort::Time, 9), (ProcSort::Cgroup, 24),
+    (ProcSort::Command, 0),
+];
 
 impl Widget for ProcessesPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.0;
         let v = &app.procs;
-        let focused = app.focus == Panel::Processes;
         let scope = match &v.scope {
             Some(s) => s.as_str(),
             None => "all",
         };
-        let mut title = vec![Span::raw(format!(
-            " Processes: {scope} ({}) · sort {}{}{} ",
-            v.rows.len(),
-            v.sort.title(),
-            if v.descending { "▼" } else { "▲" },
-            if v.tree { " · tree" } else { "" },
-        ))];
-        let typing = focused && app.overlay == Overlay::Filter;
-        if typing || !v.filter.is_empty() {
-            title.push(Span::styled(
-                format!("/{}{} ", v.filter, if typing { "▏" } else { "" }),
-                theme::key(),
-            ));
-        }
-        let block = Block::new()
-            .borders(Borders::ALL)
-            .border_style(theme::border(focused))
-            .title(Line::from(title));
-        let inner = block.inner(area);
-        block.render(area, buf);
-        if inner.height < 2 {
-            return;
-        }
-        let with_cgroup = ProcessesPanel::show_cgroup(area);
-        let mut cols: Vec<(ProcSort, Constraint)> = vec![
-            (ProcSort::Pid, Constraint::Length(7)),
-            (ProcSort::User, Constraint::Length(8)),
-            (ProcSort::State, Constraint::Length(1)),
-            (ProcSort::Cpu, Constraint::Length(5)),
-            (ProcSort::Mem, Constraint::Length(5)),
-            (ProcSort::Rss, Constraint::Length(6)),
-            (ProcSort::Time, Constraint::Length(9)),
-        ];
-        if with_cgroup {
-            cols.push((ProcSort::Cgroup, Constraint::Length(24)));
-        }
-        cols.push((ProcSort::Command, Constraint::Fill(1)));
-        let header = Row::new(cols.iter().map(|(s, _)| {
-            let style = if *s == v.sort {
-                theme::sorted_column()
-            } else {
-                theme::column_header()
-            };
-            Cell::from(Span::styled(s.title(), style))
-        }));
-        let widths: Vec<Constraint> = cols.iter().map(|c| c.1).collect();
-        if v.rows.is_empty() {
-            Table::new(Vec::<Row>::new(), widths.clone())
-                .header(header)
-                .render(inner, buf);
-            let msg = if app.snapshot.processes.is_empty() {
+        let with_cgroup = table::wide(area);
+        let shown: Vec<(ProcSort, u16)> = COLUMNS
+            .into_iter()
+            .filter(|(s, _)| with_cgroup || *s != ProcSort::Cgroup)
+            .collect();
+        let columns = table::columns(&shown, v.sort, ProcSort::title);
+        let empty = v.rows.is_empty().then(|| {
+            if app.snapshot.processes.is_empty() {
                 "no processes (waiting for the first sample)".to_string()
             } else if !v.filter.is_empty() {
                 format!("no process matches /{} (Esc clears)", v.filter)
@@ -93,82 +53,49 @@ impl Widget for ProcessesPanel<'_> {
                 format!("{scope} is not in the cpu hierarchy: processes are listed by their cpu group (a: all)")
             } else {
                 format!("no processes in {scope} (a: show all)")
-            };
-            let y = inner.y + 1 + (inner.height - 1) / 2;
-            Paragraph::new(Span::styled(msg, theme::dim()))
-                .centered()
-                .render(
-                    Rect {
-                        y,
-                        height: 1,
-                        ..inner
-                    },
-                    buf,
-                );
-            return;
-        }
-        // The COMMAND column gets what the others leave (one space between
-        // columns): the full command line when it fits, else the program's
-        // name without its directory, so the arguments stay in view.
-        let fixed: u16 = cols
-            .iter()
-            .map(|(_, c)| match c {
-                Constraint::Length(n) => n + 1,
-                _ => 0,
-            })
-            .sum();
-        let command_w = inner.width.saturating_sub(fixed) as usize;
-        let visible = inner.height.saturating_sub(1) as usize;
-        let offset = scroll_offset(v.selected, visible, v.rows.len());
+            }
+        });
+        let name = format!("Processes: {scope}");
+        let mut table = ListTable::of(app, Panel::Processes, &name, v, columns);
+        table.title.extra = if v.tree { " · tree" } else { "" };
+        table.empty = empty;
         let snap = &app.snapshot;
-        let rows = v
-            .rows
-            .iter()
-            .enumerate()
-            .skip(offset)
-            .take(visible)
-            .map(|(i, r)| {
-                let p = &snap.processes[r.index];
-                let mut cells = vec![
-                    Cell::from(p.pid.to_string()),
-                    Cell::from(&*p.user),
-                    state_cell(p.state),
-                    Cell::from(fmt::percent(p.cpu_percent)),
-                    Cell::from(fmt::percent(p.mem_percent)),
-                    Cell::from(fmt::bytes(Some(p.rss_bytes))),
-                    Cell::from(fmt::cpu_time(p.cpu_time_ns)),
-                ];
-                if with_cgroup {
-                    cells.push(Cell::from(tail(crate::cgroup::display_path(
-                        p.cgroup.trim_matches('/'),
-                    ))));
-                }
-                let branch = v.branches.get(i).map_or("", String::as_str);
-                let full = branch.chars().count() + p.command.chars().count() <= command_w;
-                let cmd = if full {
-                    &*p.command
-                } else {
-                    short_command(&p.command)
-                };
-                cells.push(if branch.is_empty() {
-                    Cell::from(cmd)
-                } else {
-                    Cell::from(Line::from(vec![
-                        Span::styled(branch, theme::dim()),
-                        Span::raw(cmd),
-                    ]))
-                });
-                let row = Row::new(cells);
-                if i == v.selected {
-                    row.style(theme::selected(focused))
-                } else {
-                    row
-                }
+        // The COMMAND column gets what the others leave: the full command
+        // line when it fits, else the program's name without its
+        // directory, so the arguments stay in view.
+        table.render(area, buf, |i, command_w| {
+            let p = &snap.processes[v.rows[i].index];
+            let mut cells = vec![
+                Cell::from(p.pid.to_string()),
+                Cell::from(&*p.user),
+                state_cell(p.state),
+                Cell::from(fmt::percent(p.cpu_percent)),
+                Cell::from(fmt::percent(p.mem_percent)),
+                Cell::from(fmt::bytes(Some(p.rss_bytes))),
+                Cell::from(fmt::cpu_time(p.cpu_time_ns)),
+            ];
+            if with_cgroup {
+                cells.push(Cell::from(tail(crate::cgroup::display_path(
+                    p.cgroup.trim_matches('/'),
+                ))));
+            }
+            let branch = v.branches.get(i).map_or("", String::as_str);
+            let full = branch.chars().count() + p.command.chars().count() <= command_w;
+            let cmd = if full {
+                &*p.command
+            } else {
+                short_command(&p.command)
+            };
+            cells.push(if branch.is_empty() {
+                Cell::from(cmd)
+            } else {
+                Cell::from(Line::from(vec![
+                    Span::styled(branch, theme::dim()),
+                    Span::raw(cmd),
+                ]))
             });
-        Table::new(rows, widths)
-            .header(header)
-            .column_spacing(1)
-            .render(inner, buf);
+            cells
+        });
     }
 }
 

@@ -46,6 +46,11 @@ impl<B: Backend> Screen<B> {
         Ok(s)
     }
 
+    /// The last frame drawn (what the terminal shows).
+    pub fn frame(&self) -> &Buffer {
+        &self.frame
+    }
+
     pub fn size(&self) -> Size {
         self.frame.area.as_size()
     }

@@ -1,0 +1,231 @@
+//! The dashboard's event loop with the outside world passed in: inputs
+//! arrive as [`Input`] values (terminal events, samples, signals, the
+//! clock, the outcome of effects), and the effects the app asks for go out
+//! through traits ([`Writer`], [`Launcher`], [`Inputs::resample`]). The
+//! terminal is a [`Screen`] over any ratatui backend. `cmd/dashboard.rs`
+//! plugs in the real ones (crossterm, the sampler thread, Unix signals,
+//! cgroup writes, launches); a test plugs in fakes and a `TestBackend` and
+//! runs this very loop, frames and effects included.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crossterm::event::{Event, MouseEventKind};
+use ratatui::backend::Backend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget as _;
+
+use crate::app::{keymap, Action, App, Effect, LaunchRequest, OwnedWorkload, SignalKind};
+use crate::cgroup::Setting;
+use crate::model::Snapshot;
+use crate::ui::screen::Screen;
+use crate::ui::{mouse_action, Dashboard};
+
+/// Something that happened outside the app.
+#[derive(Debug)]
+pub enum Input {
+    /// A terminal event: a key, the mouse, a resize.
+    Terminal(Event),
+    /// The terminal's input ended (EIO/EOF after a hangup).
+    TerminalClosed,
+    /// A new sample from the sampler.
+    Sample(Sample),
+    /// The sampler is gone: the loop ends with an error.
+    SamplerStopped,
+    /// A signal from outside.
+    Signal(OsSignal),
+    /// The clock, while workloads run: time to look whether one exited.
+    Tick,
+    /// The outcome of an effect run off the loop (a write, a launch).
+    Done(Action),
+}
+
+/// A sample and what is known alongside it.
+#[derive(Debug)]
+pub struct Sample {
+    pub snapshot: Arc<Snapshot>,
+    /// Groups whose freezing would freeze cgdash (see `App::protected`).
+    pub protected: Vec<String>,
+    /// Why the sample is incomplete, if it is (shown on every such tick).
+    pub problem: Option<String>,
+}
+
+/// Signals that end the dashboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OsSignal {
+    Term,
+    /// The terminal hung up: ends as [`End::TerminalLost`].
+    Hup,
+    Int,
+}
+
+/// How the event loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Quit,
+    /// The terminal went away (hangup, EIO/EOF on it): cleaned up quietly.
+    TerminalLost,
+}
+
+/// Where inputs come from, and the sampler's one control.
+pub trait Inputs {
+    /// Waits for the next input. `frame` is what the screen shows now;
+    /// `watching`: workloads run, so [`Input::Tick`]s are wanted.
+    fn next(&mut self, frame: &Buffer, watching: bool) -> impl Future<Output = Input>;
+    /// `Effect::Resample`: sample now instead of at the next tick.
+    fn resample(&mut self);
+}
+
+/// One limit write, as the app asked for it (`Effect::Apply`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriteJob {
+    /// Internal group form (`cgdash/demo`, `""` = root).
+    pub group: String,
+    pub settings: Vec<Setting>,
+    pub label: String,
+    pub undo: Option<Vec<Setting>>,
+}
+
+/// Writes limits off the loop; answers later with [`Input::Done`] carrying
+/// `Action::Applied` (then `Action::WriteRefused` when a knob is to blame).
+pub trait Writer {
+    fn submit(&mut self, job: WriteJob);
+}
+
+/// Starts workloads and watches them, signals processes.
+pub trait Launcher {
+    /// Starts a workload off the loop; answers later with [`Input::Done`]
+    /// carrying `Action::Launched`.
+    fn launch(&mut self, req: LaunchRequest);
+    fn signal(&mut self, pid: i32, signal: SignalKind) -> Result<(), String>;
+    /// The kept output lines of the workload in `group` (display form).
+    fn output(&mut self, group: &str) -> Vec<String>;
+    /// Whether any workload is held (ticks are wanted while one is).
+    fn watching(&self) -> bool;
+    /// `Action::WorkloadExited` for each of `owned` still running in the
+    /// app's view that has exited.
+    fn exited(&mut self, owned: &[OwnedWorkload]) -> Vec<Action>;
+}
+
+/// Runs the dashboard on `screen` until the app quits, the terminal goes
+/// away or a signal ends it. Draws only when something changed.
+pub async fn run<B: Backend>(
+    app: &mut App,
+    screen: &mut Screen<B>,
+    inputs: &mut impl Inputs,
+    writer: &mut impl Writer,
+    launcher: &mut impl Launcher,
+) -> anyhow::Result<End> {
+    let mut dirty = true;
+    let mut end = End::Quit;
+    loop {
+        if dirty {
+            // A failed draw is a terminal gone (EIO after a hangup): clean up.
+            if screen
+                .draw(|area, buf| Dashboard(app).render(area, buf))
+                .is_err()
+            {
+                return Ok(End::TerminalLost);
+            }
+            dirty = false;
+        }
+        let mut actions: Vec<Action> = Vec::new();
+        match inputs.next(screen.frame(), launcher.watching()).await {
+            // Unmapped keys change nothing: no redraw.
+            Input::Terminal(Event::Key(k)) => actions.extend(keymap::lookup(app.key_mode(), k)),
+            Input::Terminal(Event::Mouse(m)) => {
+                let size = screen.size();
+                let area = Rect::new(0, 0, size.width, size.height);
+                let wheel = match m.kind {
+                    MouseEventKind::ScrollUp => Some(-3),
+                    MouseEventKind::ScrollDown => Some(3),
+                    MouseEventKind::Down(_) => None,
+                    _ => continue,
+                };
+                actions.extend(mouse_action(area, app, m.column, m.row, wheel));
+            }
+            Input::Terminal(Event::Resize(..)) => {
+                if screen.autoresize().is_err() {
+                    return Ok(End::TerminalLost);
+                }
+                dirty = true;
+            }
+            Input::Terminal(_) => {}
+            Input::TerminalClosed => return Ok(End::TerminalLost),
+            Input::Sample(s) => {
+                app.protected = s.protected;
+                actions.push(Action::Snapshot(s.snapshot));
+                // An incomplete sample says so on every tick it lasts.
+                if let Some(p) = s.problem {
+                    app.status = Some(crate::app::Status {
+                        text: format!("incomplete sample: {p}"),
+                        kind: crate::app::StatusKind::Error,
+                    });
+                }
+            }
+            Input::SamplerStopped => anyhow::bail!("the sampler stopped"),
+            Input::Signal(sig) => {
+                if sig == OsSignal::Hup {
+                    end = End::TerminalLost;
+                }
+                actions.push(Action::ForceQuit);
+            }
+            Input::Tick => actions.extend(launcher.exited(&app.owned)),
+            Input::Done(a) => actions.push(a),
+        }
+        let mut quit = false;
+        for a in actions {
+            let fx = app.update(a);
+            dirty = true;
+            quit |= execute(fx, app, inputs, writer, launcher);
+        }
+        if quit {
+            return Ok(end);
+        }
+    }
+}
+
+/// Runs effects; returns true when the app asked to quit.
+fn execute(
+    effects: Vec<Effect>,
+    app: &mut App,
+    inputs: &mut impl Inputs,
+    writer: &mut impl Writer,
+    launcher: &mut impl Launcher,
+) -> bool {
+    let mut quit = false;
+    for e in effects {
+        match e {
+            Effect::Apply {
+                group,
+                settings,
+                label,
+                undo,
+            } => writer.submit(WriteJob {
+                group,
+                settings,
+                label,
+                undo,
+            }),
+            Effect::Signal { pid, signal } => {
+                let result = launcher.signal(pid, signal);
+                let more = app.update(Action::Signalled {
+                    pid,
+                    signal,
+                    result,
+                });
+                quit |= execute(more, app, inputs, writer, launcher);
+            }
+            Effect::Launch(req) => launcher.launch(req),
+            Effect::ShowOutput { group } => {
+                let lines = launcher.output(&group);
+                let more = app.update(Action::Output { group, lines });
+                quit |= execute(more, app, inputs, writer, launcher);
+            }
+            Effect::Resample => inputs.resample(),
+            Effect::Quit => quit = true,
+        }
+    }
+    quit
+}
