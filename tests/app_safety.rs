@@ -419,3 +419,26 @@ fn ha_undo_follows_the_order_of_the_keys_not_of_the_answers() {
     assert_eq!(settings_of(&ch(&mut app, 'u')), vec![setting("cpu=50%")]);
     assert!(ch(&mut app, 'u').is_empty());
 }
+
+/// Samples that arrive while writes to a group are queued show values older
+/// than those writes: they must not wear out the guess the next key counts
+/// from. (Under load, 8 × `+` from 20 % once ended at 50 %: the resamples
+/// after the first answers used up the guess's four samples.)
+#[test]
+fn ha_queued_writes_keep_the_guess_through_older_samples() {
+    let mut app = ui_fixture::app(None);
+    own(&mut app, "cgdash/demo", false);
+    let a = ch(&mut app, '+'); // 50 → 60 %
+    assert_eq!(settings_of(&a), vec![setting("cpu=60%")]);
+    let _b = ch(&mut app, '+'); // → 70 %
+    let _c = ch(&mut app, '+'); // → 80 %
+    answer(&mut app, &a, true);
+    for i in 0..6 {
+        // Each answer's resample: the kernel has the first write only.
+        app.update(Action::Snapshot(std::sync::Arc::new(ui_fixture::snapshot(
+            100 + i,
+            60.0,
+        ))));
+    }
+    assert_eq!(settings_of(&ch(&mut app, '+')), vec![setting("cpu=90%")]);
+}

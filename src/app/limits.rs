@@ -44,8 +44,15 @@ pub(super) struct Pending {
     pub(super) cpu: Option<Option<f64>>,
     pub(super) memory: Option<Option<u64>>,
     pub(super) frozen: Option<bool>,
-    /// Snapshots left before the guess is dropped.
+    /// Snapshots left before the guess is dropped, counted only once no
+    /// write to the group is in flight.
     pub(super) ttl: u8,
+    /// Writes asked for and not yet answered. While there are any, a sample
+    /// that doesn't show the guess is simply older than the writes: with
+    /// `+` ×8 queued, the resamples after the first answers used to use up
+    /// the ttl, the guess was dropped, and the next keys counted from a stale
+    /// value (8 × `+` from 20 % ended at 50 %, not 100 %).
+    pub(super) in_flight: u32,
 }
 
 impl App {
@@ -62,6 +69,9 @@ impl App {
             Some((l, f)) if *l == label && f.group == group => self.edit_stash.take(),
             _ => None,
         };
+        if let Some(p) = self.pending.get_mut(&group) {
+            p.in_flight = p.in_flight.saturating_sub(1);
+        }
         match result {
             Ok(detail) => {
                 let text = if detail.is_empty() {
@@ -210,6 +220,7 @@ impl App {
                 _ => {}
             }
         }
+        self.pending_mut(group).in_flight += 1;
         self.set_status(StatusKind::Info, format!("{group}: writing {label}…"));
         let group = group.to_string();
         vec![Effect::Apply {

@@ -316,6 +316,9 @@ impl App {
             let seen = p.cpu.is_none_or(|c| close(c, g.cpu.limit_percent))
                 && p.memory.is_none_or(|m| m == g.memory.max_bytes)
                 && p.frozen.is_none_or(|f| Some(f) == g.frozen);
+            if p.in_flight > 0 {
+                return true;
+            }
             p.ttl = p.ttl.saturating_sub(1);
             !seen && p.ttl > 0
         });
