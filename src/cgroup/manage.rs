@@ -45,9 +45,9 @@ impl Layout {
         for h in self.walked() {
             // An ancestor can vanish under us: another cgdash's workload
             // ended and `remove_parent_if_empty` took the shared parent.
-            // Start this hierarchy over (a few times: launches can churn).
+            // Start this hierarchy over (several times: launches can churn).
             let mut result = create_levels(h, &parts, group, created);
-            for _ in 0..3 {
+            for _ in 0..10 {
                 if !matches!(result, Err(Level::Vanished)) {
                     break;
                 }
@@ -197,7 +197,23 @@ fn create_levels(
         let parent = h.dir(&parts[..depth - 1].join("/"));
         if !dir.is_dir() || leaf {
             if h.version == Version::V2 && depth > 1 {
-                enable_v2_controllers(&parent).map_err(Level::Failed)?;
+                use std::os::unix::fs::MetadataExt;
+                let ino = |p: &std::path::Path| fs::metadata(p).map(|m| m.ino()).ok();
+                let before = ino(&parent);
+                enable_v2_controllers(&parent).map_err(|e| match &e {
+                    // The parent (our shared `cgdash/`) was removed by another
+                    // cgdash's cleanup between the check and the write — and
+                    // maybe made again since by a third launch (another
+                    // inode): start over, as for a vanished ancestor below.
+                    // Seen in the v2 VM with two test binaries at once.
+                    CgroupError::Write { source, .. }
+                        if source.kind() == std::io::ErrorKind::NotFound
+                            && (before.is_none() || ino(&parent) != before) =>
+                    {
+                        Level::Vanished
+                    }
+                    _ => Level::Failed(e),
+                })?;
             }
             match fs::create_dir(&dir) {
                 Ok(()) => created.push(dir.clone()),
