@@ -95,7 +95,7 @@ fn ha_freeze_refused_where_cgdash_or_its_shell_runs() {
     // The editor's freeze=true is refused too, and the form stays as typed.
     app.focus_group("user.slice/user-1000.slice");
     ch(&mut app, 'e');
-    let freeze = Knob::ALL.iter().position(|k| *k == Knob::Freeze).unwrap();
+    let freeze = Knob::all().position(|k| k == Knob::Freeze).unwrap();
     for _ in 0..freeze {
         key(&mut app, KeyCode::Tab);
     }

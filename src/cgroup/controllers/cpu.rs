@@ -8,13 +8,22 @@
 //! | quota/period | `cpu.cfs_quota_us` (-1 = none), `cpu.cfs_period_us` | `cpu.max` `"QUOTA PERIOD"` |
 //! | weight | `cpu.shares` (translated) | `cpu.weight` |
 
-use super::{with, At, Controller, Read};
-use crate::cgroup::knob::shares_to_weight;
+use super::{mismatch, one, with, At, Controller, KnobDef, Read};
+use crate::cgroup::error::CgroupError;
+use crate::cgroup::knob::{
+    self, shares_to_weight, weight_to_shares, CpuQuota, Knob, Refusal, Setting, Value,
+};
+use crate::cgroup::layout::{Layout, Version};
 use crate::cgroup::parse;
-use crate::cgroup::stats::{CpuMax, GroupStats};
+use crate::cgroup::stats::{CpuMax, GroupStats, Limit};
+use crate::cgroup::write::FileWrite;
 
 pub const CONTROLLER: Controller = Controller {
     name: "cpu",
+    v1_names: &["cpu", "cpuacct"],
+    v2_enable: true,
+    knobs: KNOBS,
+    restore: &[],
     reads: &[
         // Usage: v1 cpuacct when it holds the group; else v2 cpu.stat, which
         // has usage_usec in every v2 group even without the cpu controller.
@@ -109,4 +118,146 @@ fn throttling(t: Option<&str>, s: &mut GroupStats) {
 /// A `cpu.stat` key in µs, as ns (the model's unit on both versions).
 fn usec_as_ns(t: Option<&str>, key: &str) -> Option<u64> {
     with(t, |t| parse::flat_key(t, key)).map(|us| us * 1000)
+}
+
+// ---- knobs ----------------------------------------------------------------
+
+#[allow(non_upper_case_globals)]
+impl Knob {
+    pub const Cpu: Knob = Knob("cpu");
+    pub const CpuPeriod: Knob = Knob("cpu.period");
+    pub const CpuWeight: Knob = Knob("cpu.weight");
+}
+
+const KNOBS: &[KnobDef] = &[
+    KnobDef {
+        knob: Knob::Cpu,
+        // `cpus` is docker's `--cpus`: cores of quota (0.5 = 50 %), the same
+        // thing `cpu=` accepts. Never a cpuset (that is `cpuset.cpus`).
+        aliases: &["cpu.max", "cpu.quota", "cpus"],
+        syntax: "a percent of one CPU (20%), cores (0.5, 1.5) or max",
+        flag: Some("cpu"),
+        parse: |v, host| {
+            let q = knob::parse_cpu(v)?;
+            match knob::cpu_above_host(v, q, host) {
+                Some(why) => Err(Refusal::AboveHost(why)),
+                None => Ok(Value::Cpu(q)),
+            }
+        },
+        plan: plan_quota,
+        order: |_, _| 1,
+        current: |g| {
+            Some(Value::Cpu(match g.cpu.limit_percent {
+                Some(p) => CpuQuota::from_percent(p),
+                None if g.cpu.period_us.is_some() => CpuQuota::Max,
+                None => return None,
+            }))
+        },
+    },
+    KnobDef {
+        knob: Knob::CpuPeriod,
+        aliases: &[],
+        syntax: "a duration from 1ms to 1s (100ms, 50000us)",
+        flag: Some("cpu-period"),
+        parse: |v, _| {
+            let us = knob::parse_duration_us(v)?;
+            if !(1_000..=1_000_000).contains(&us) {
+                return Err("the kernel accepts periods from 1ms to 1s".into());
+            }
+            Ok(Value::CpuPeriod(us))
+        },
+        plan: plan_period,
+        // On v1 the period goes first: the quota is checked against it.
+        order: |_, _| 0,
+        current: |g| Some(Value::CpuPeriod(g.cpu.period_us?)),
+    },
+    KnobDef {
+        knob: Knob::CpuWeight,
+        aliases: &[],
+        syntax: "an integer from 1 to 10000 (default 100)",
+        flag: Some("cpu-weight"),
+        parse: |v, _| {
+            let w: u64 = v.parse().map_err(|_| "not a whole number")?;
+            if !(1..=10_000).contains(&w) {
+                return Err("out of range".into());
+            }
+            Ok(Value::CpuWeight(w))
+        },
+        plan: |layout, group, s, _| {
+            let Value::CpuWeight(w) = s.value else {
+                return Err(mismatch(s));
+            };
+            let (dir, v) = layout.knob_dir(group, "cpu", s.knob)?;
+            Ok(match v {
+                Version::V1 => one(
+                    s.knob,
+                    dir.join("cpu.shares"),
+                    weight_to_shares(w).to_string(),
+                ),
+                Version::V2 => one(s.knob, dir.join("cpu.weight"), w.to_string()),
+            })
+        },
+        order: |_, _| 5,
+        current: |g| Some(Value::CpuWeight(g.cpu.weight?)),
+    },
+];
+
+/// `cpu=`: the quota for the period set in the same call, else the current one.
+fn plan_quota(
+    layout: &Layout,
+    group: &str,
+    s: &Setting,
+    all: &[Setting],
+) -> Result<Vec<FileWrite>, CgroupError> {
+    let Value::Cpu(q) = s.value else {
+        return Err(mismatch(s));
+    };
+    let period = match period_setting(all) {
+        Some(p) => p,
+        None => layout.current_cpu_max(group, s.knob)?.1,
+    };
+    Ok(vec![layout.cpu_write(
+        group,
+        s.knob,
+        q.quota_us(period),
+        period,
+    )?])
+}
+
+fn period_setting(all: &[Setting]) -> Option<u64> {
+    all.iter().find_map(|s| match (s.knob, &s.value) {
+        (Knob::CpuPeriod, Value::CpuPeriod(p)) => Some(*p),
+        _ => None,
+    })
+}
+
+/// `cpu.period=`: v1 its own file; the quota rescaled to keep the same
+/// percentage, unless `cpu=` is set in the same call.
+fn plan_period(
+    layout: &Layout,
+    group: &str,
+    s: &Setting,
+    all: &[Setting],
+) -> Result<Vec<FileWrite>, CgroupError> {
+    let Value::CpuPeriod(p) = s.value else {
+        return Err(mismatch(s));
+    };
+    let (quota, old_period) = layout.current_cpu_max(group, s.knob)?;
+    let mut w = Vec::new();
+    if let Some(v1) = layout.v1_dir(group, "cpu") {
+        w.extend(one(s.knob, v1.join("cpu.cfs_period_us"), p.to_string()));
+    }
+    if !all.iter().any(|o| o.knob == Knob::Cpu) {
+        let rescaled = match quota {
+            Limit::Max => Limit::Max,
+            Limit::Value(q) => {
+                Limit::Value(((q as u128 * p as u128) / old_period.max(1) as u128) as u64)
+            }
+        };
+        match layout.version_of("cpu") {
+            Some(Version::V1) if rescaled == Limit::Max => {}
+            _ => w.push(layout.cpu_write(group, Knob::Cpu, rescaled, p)?),
+        }
+    }
+    Ok(w)
 }

@@ -2,11 +2,21 @@
 //! (`cgroup.freeze`, `cgroup.events`), read on pure v2 hosts only (on hybrid
 //! hosts the unified hierarchy holds no processes to freeze).
 
-use super::{with, At, Controller, Read};
+use std::fs;
+use std::path::Path;
+
+use super::{mismatch, one, with, At, Controller, KnobDef, Read};
+use crate::cgroup::knob::{Knob, Value};
+use crate::cgroup::layout::Mode;
 use crate::cgroup::parse;
+use crate::cgroup::write::{not_mounted, require_file};
 
 pub const CONTROLLER: Controller = Controller {
     name: "freezer",
+    v1_names: &["freezer"],
+    v2_enable: false,
+    knobs: KNOBS,
+    restore: &[("freezer.state", restore_state)],
     reads: &[
         Read {
             at: At::V1("freezer"),
@@ -35,3 +45,70 @@ pub const CONTROLLER: Controller = Controller {
         },
     ],
 };
+
+// ---- knobs ----------------------------------------------------------------
+
+#[allow(non_upper_case_globals)]
+impl Knob {
+    pub const Freeze: Knob = Knob("freeze");
+}
+
+const KNOBS: &[KnobDef] = &[KnobDef {
+    knob: Knob::Freeze,
+    aliases: &["frozen"],
+    syntax: "true or false",
+    flag: None,
+    parse: |v, _| {
+        Ok(Value::Bool(match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" | "frozen" => true,
+            "false" | "0" | "no" | "off" | "thawed" => false,
+            _ => return Err("not a boolean".into()),
+        }))
+    },
+    plan: |layout, group, s, _| {
+        let Value::Bool(b) = s.value else {
+            return Err(mismatch(s));
+        };
+        if let Some(dir) = layout.v1_dir(group, "freezer") {
+            Ok(one(
+                s.knob,
+                dir.join("freezer.state"),
+                if b { "FROZEN" } else { "THAWED" },
+            ))
+        } else if let Some(u) = layout.unified().filter(|_| layout.mode == Mode::V2) {
+            let dir = u.dir(group);
+            require_file(
+                &dir,
+                "cgroup.freeze",
+                s.knob,
+                "this kernel has no cgroup v2 freezer (needs 5.2+)",
+            )?;
+            Ok(one(
+                s.knob,
+                dir.join("cgroup.freeze"),
+                if b { "1" } else { "0" },
+            ))
+        } else {
+            Err(not_mounted(s.knob, "freezer"))
+        }
+    },
+    order: |_, _| 5,
+    current: |g| Some(Value::Bool(g.frozen?)),
+}];
+
+/// v1 `freezer.state` reads FROZEN/FREEZING also when only an ancestor is
+/// frozen, and FREEZING can't be written: the group's own request is
+/// `freezer.self_freezing`, so that is what goes back (FREEZING → FROZEN
+/// when that file is missing: the freeze was under way, undoing it would
+/// thaw what someone else froze).
+fn restore_state(path: &Path, old: &str) -> String {
+    let own = path
+        .parent()
+        .and_then(|d| fs::read_to_string(d.join("freezer.self_freezing")).ok());
+    match own.as_deref().map(str::trim) {
+        Some("1") => "FROZEN".into(),
+        Some("0") => "THAWED".into(),
+        _ if old == "FREEZING" => "FROZEN".into(),
+        _ => old.to_string(),
+    }
+}

@@ -15,11 +15,15 @@ pub mod freezer;
 pub mod memory;
 pub mod pids;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use super::error::CgroupError;
+use super::knob::{Host, Knob, Refusal, Setting, Value};
 use super::layout::{Layout, Mode, Version};
 use super::parse;
 use super::stats::GroupStats;
+use super::write::{Applied, FileWrite};
+use crate::model::GroupSnapshot;
 
 /// Fills fields of `GroupStats` from one file's text; `None`: the file is
 /// missing or unreadable (its fields become `None`: unknown, never 0).
@@ -54,10 +58,90 @@ pub struct Read {
     pub apply: Apply,
 }
 
-/// A controller: its name (as in `/proc/cgroups`) and its readings.
+/// A controller: its name (as in `/proc/cgroups`), its readings, its knobs,
+/// and how a file it writes is restored after a refused multi-knob write.
 pub struct Controller {
     pub name: &'static str,
+    /// The v1 controllers (mount options) that serve it: `cpu` and `cpuacct`.
+    pub v1_names: &'static [&'static str],
+    /// Whether a v2 parent must enable it (`+name` in `cgroup.subtree_control`)
+    /// for a child group to get its files (the v2 freezer is built in).
+    pub v2_enable: bool,
     pub reads: &'static [Read],
+    pub knobs: &'static [KnobDef],
+    /// `(file, restore form)`: old contents → what the kernel accepts back,
+    /// for files whose reading can't simply be written back.
+    pub restore: &'static [(&'static str, Restore)],
+}
+
+/// One knob: everything about it that is not the same for every knob.
+pub struct KnobDef {
+    pub knob: Knob,
+    /// Other names accepted for it (`memory.max`, docker's `cpus`, …).
+    pub aliases: &'static [&'static str],
+    /// What the value looks like (errors, the editor's hint, `--help`).
+    pub syntax: &'static str,
+    /// `cgdash run --FLAG`, if it has one (checked against `cli.rs` and the
+    /// README's knob table by `tests/hc_knobs.rs`).
+    pub flag: Option<&'static str>,
+    /// The grammar and range: the trimmed, non-empty text → a value, or why not.
+    pub parse: fn(&str, Host) -> Result<Value, Refusal>,
+    /// The v1/v2 translation: the file writes of one setting for `group`
+    /// (all the call's settings given, for knobs that depend on another).
+    pub plan: Plan,
+    /// Where its writes go among the call's (lower first; the whole plan
+    /// given, for orders that depend on the direction of a change).
+    pub order: fn(&Applied, &[Applied]) -> u8,
+    /// The current value, from a published snapshot (the editor's prefill).
+    pub current: fn(&GroupSnapshot) -> Option<Value>,
+}
+
+/// Old contents of a file (its path given) → the form written back.
+pub type Restore = fn(&Path, &str) -> String;
+
+pub type Plan = fn(&Layout, &str, &Setting, &[Setting]) -> Result<Vec<FileWrite>, CgroupError>;
+
+/// Whether cgdash reads or writes v1 controller `name` (others, like
+/// devices, blkio or named hierarchies such as `name=systemd`, are ignored).
+pub fn known_v1(name: &str) -> bool {
+    CONTROLLERS.iter().any(|c| c.v1_names.contains(&name))
+}
+
+/// The controllers a launched workload's group gets on v2, when offered.
+pub fn v2_enabled() -> impl Iterator<Item = &'static str> {
+    CONTROLLERS.iter().filter(|c| c.v2_enable).map(|c| c.name)
+}
+
+/// Every declared knob, in order.
+pub fn all_defs() -> impl Iterator<Item = &'static KnobDef> {
+    CONTROLLERS.iter().flat_map(|c| c.knobs.iter())
+}
+
+/// The restore form of `path`'s old contents, if its controller declares one.
+pub fn restore_form(path: &Path, old: &str) -> Option<String> {
+    let file = path.file_name()?.to_str()?;
+    CONTROLLERS
+        .iter()
+        .flat_map(|c| c.restore.iter())
+        .find(|(f, _)| *f == file)
+        .map(|(_, r)| r(path, old))
+}
+
+/// A setting whose value is of another knob's kind (a bug, not user input).
+pub(crate) fn mismatch(s: &Setting) -> CgroupError {
+    CgroupError::Unsupported {
+        knob: s.knob,
+        why: format!("value {} does not fit this knob", s.value),
+    }
+}
+
+/// A plan step of a single file write.
+pub(crate) fn one(knob: Knob, path: PathBuf, contents: impl Into<String>) -> Vec<FileWrite> {
+    vec![FileWrite {
+        knob,
+        path,
+        contents: contents.into(),
+    }]
 }
 
 /// Every controller cgdash knows, in the order their readings apply.
