@@ -8,6 +8,8 @@
 //! | quota/period | `cpu.cfs_quota_us` (-1 = none), `cpu.cfs_period_us` | `cpu.max` `"QUOTA PERIOD"` |
 //! | weight | `cpu.shares` (translated) | `cpu.weight` |
 
+use serde::Serialize;
+
 use super::{mismatch, one, with, At, Controller, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{
@@ -17,6 +19,58 @@ use crate::cgroup::layout::{Layout, Version};
 use crate::cgroup::parse;
 use crate::cgroup::stats::{CpuMax, GroupStats, Limit};
 use crate::cgroup::write::FileWrite;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CpuStats {
+    /// Total CPU time consumed by the group, ns (v1 `cpuacct.usage`, v2 `usage_usec`×1000).
+    pub usage_ns: Option<u64>,
+    pub nr_periods: Option<u64>,
+    pub nr_throttled: Option<u64>,
+    /// Total time throttled, ns (v1 `throttled_time`, v2 `throttled_usec`×1000).
+    pub throttled_ns: Option<u64>,
+    pub max: Option<CpuMax>,
+    /// Weight on the v2 scale (1–10000, default 100); on v1 translated from shares.
+    pub weight: Option<u64>,
+    /// Raw v1 `cpu.shares` (None on v2).
+    pub shares: Option<u64>,
+}
+
+/// The published cpu part of a group (`groups[].cpu` in the JSON: add
+/// fields only). The rates are the sampler's; the levels come from
+/// [`CpuView::levels`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CpuView {
+    /// CPU used over the interval, % of one CPU.
+    pub usage_percent: Option<f64>,
+    pub usage_total_ns: Option<u64>,
+    /// The quota as % of one CPU; null when unlimited.
+    pub limit_percent: Option<f64>,
+    pub quota_us: Option<u64>,
+    pub period_us: Option<u64>,
+    /// v2 scale (1–10000, default 100); translated from shares on v1.
+    pub weight: Option<u64>,
+    pub nr_periods: Option<u64>,
+    pub nr_throttled: Option<u64>,
+    pub throttled_total_ns: Option<u64>,
+    /// Time throttled over the interval, % of wall time (Δthrottled/Δwall).
+    pub throttled_percent: Option<f64>,
+    /// Share of enforcement periods in the interval that were throttled, %.
+    pub throttled_periods_percent: Option<f64>,
+}
+
+impl CpuView {
+    /// The fields that are readings as they are (limits, weight), no rates:
+    /// the sampler fills the rest.
+    pub fn levels(s: &CpuStats) -> CpuView {
+        CpuView {
+            limit_percent: s.max.and_then(|c| c.percent()),
+            quota_us: s.max.and_then(|c| c.quota_us.value()),
+            period_us: s.max.map(|c| c.period_us),
+            weight: s.weight,
+            ..CpuView::default()
+        }
+    }
+}
 
 pub const CONTROLLER: Controller = Controller {
     name: "cpu",
