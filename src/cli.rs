@@ -36,7 +36,7 @@ pub enum Command {
     Set {
         /// Group path relative to the hierarchy root (e.g. cgdash/demo).
         group: String,
-        /// KNOB=VALUE pairs: cpu, cpu.period, cpu.weight, memory, memory.high, memory.swap, pids, cpuset.cpus, cpuset.mems, freeze.
+        /// KNOB=VALUE pairs: cpu, cpu.period, cpu.weight, cpu.burst, memory, memory.high, memory.swap, pids, cpuset.cpus, cpuset.mems, freeze.
         #[arg(required = true, value_name = "KNOB=VALUE")]
         settings: Vec<String>,
     },
@@ -98,6 +98,9 @@ pub struct LimitArgs {
     /// CPU weight, 1–10000 (default 100).
     #[arg(long)]
     pub cpu_weight: Option<String>,
+    /// CPU burst: time the group may run beyond its quota from unused quota (50ms, 50% of the quota).
+    #[arg(long)]
+    pub cpu_burst: Option<String>,
     /// Memory limit (256M, 1G).
     #[arg(long)]
     pub memory: Option<String>,
@@ -125,6 +128,7 @@ impl LimitArgs {
             ("cpu", &self.cpu),
             ("cpu-period", &self.cpu_period),
             ("cpu-weight", &self.cpu_weight),
+            ("cpu-burst", &self.cpu_burst),
             ("memory", &self.memory),
             ("memory-high", &self.memory_high),
             ("memory-swap", &self.memory_swap),

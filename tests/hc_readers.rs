@@ -37,6 +37,7 @@ fn v1(dir: &Path, controller: &str, k: u64, i: u64) {
             put(dir, "cpu.cfs_quota_us", &format!("{quota}\n"));
             put(dir, "cpu.cfs_period_us", &format!("{}\n", 100_000 + k));
             put(dir, "cpu.shares", &format!("{}\n", 1024 + 10 * k));
+            put(dir, "cpu.cfs_burst_us", &format!("{}\n", 1000 * k));
         }
         "cpuacct" => put(
             dir,
@@ -114,6 +115,7 @@ fn v2(dir: &Path, k: u64, i: u64, root: bool) {
         },
     );
     put(dir, "cpu.weight", &format!("{}\n", 100 + k));
+    put(dir, "cpu.max.burst", &format!("{}\n", 1000 * k));
     put(dir, "memory.current", &format!("{}\n", 4096 * k + i));
     put(dir, "memory.peak", &format!("{}\n", 8192 * k + i));
     put(dir, "memory.max", &format!("{}\n", (1u64 << 20) * (k + 1)));
@@ -213,6 +215,7 @@ fn with_slow_from(fast: &GroupStats, slow: &GroupStats) -> GroupStats {
     e.cpu.max = slow.cpu.max;
     e.cpu.weight = slow.cpu.weight;
     e.cpu.shares = slow.cpu.shares;
+    e.cpu.burst_us = slow.cpu.burst_us;
     e.memory.max = slow.memory.max;
     e.memory.high = slow.memory.high;
     e.memory.swap_max = slow.memory.swap_max;
@@ -316,6 +319,18 @@ fn check_values(tree: Tree, c: &[GroupStats], k: u64, slow_k: u64) {
     };
     let m = g.cpu.max.expect("cpu limit");
     assert_eq!((m.quota_us, m.period_us), (quota, 100_000 + slow_k));
+    assert_eq!(
+        g.cpu.burst_us,
+        Some(1000 * slow_k),
+        "cpu.burst on slow ticks"
+    );
+    assert_eq!(g.cpu.nr_bursts, Some(k));
+    let burst_ns = if v2 { 9 * k * 1000 } else { 9 * k };
+    assert_eq!(
+        g.cpu.burst_ns,
+        Some(burst_ns),
+        "v1 burst_time ns, v2 burst_usec × 1000"
+    );
     assert_eq!(g.memory.current, Some(4096 * k + 1));
     assert_eq!(g.pids.current, Some(k + 1));
     let pmax = if slow_k.is_multiple_of(2) {
