@@ -6,6 +6,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::controllers::PlannedRead;
 use super::layout::{Hierarchy, Layout};
 use super::parse;
 use super::stats::*;
@@ -61,6 +62,18 @@ impl Layout {
     /// Reads one group; `None` if it exists in no hierarchy (e.g. removed
     /// between listing and reading).
     pub fn read_group(&self, group: &str) -> Option<GroupStats> {
+        let plan = super::controllers::plan_reads(self, group);
+        self.read_group_with(group, &plan, &mut |r| fs::read_to_string(&r.path).ok())
+    }
+
+    /// [`Layout::read_group`] with the group's declared files planned
+    /// already and read by `read` (the cached reader opens and keeps them).
+    pub(crate) fn read_group_with(
+        &self,
+        group: &str,
+        plan: &[PlannedRead],
+        read: &mut dyn FnMut(&PlannedRead) -> Option<String>,
+    ) -> Option<GroupStats> {
         let primary = self
             .hierarchies
             .iter()
@@ -82,8 +95,8 @@ impl Layout {
         };
         // Every controller's declared files, through the same mapping the
         // cached reader uses (`controllers::plan_reads`).
-        for r in super::controllers::plan_reads(self, group) {
-            let text = fs::read_to_string(&r.path).ok();
+        for r in plan {
+            let text = read(r);
             r.apply(text.as_deref(), &mut s);
         }
         // The group vanished mid-read: everything above may be half-absent.

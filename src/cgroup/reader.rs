@@ -264,14 +264,40 @@ impl GroupReader {
                 }
                 None => {}
             }
-            // Full read, then keep its counter files open for the next ticks.
-            let Some(stats) = self.layout.read_group(path) else {
+            // Full read, keeping its files (open, or their paths past the
+            // descriptor budget) for the next ticks: each is opened once.
+            // Room for all of this group's files (at most ~25), or none kept.
+            let keep = self.budget.allows(self.open + 25);
+            let plan = plan_reads(&self.layout, path);
+            let mut files: Vec<Kept> = Vec::with_capacity(plan.len() + 1);
+            let buf = &mut self.buf;
+            let read = self.layout.read_group_with(path, &plan, &mut |r| {
+                // Files that don't exist here (the root has no
+                // memory.current, …) are simply not kept.
+                let (src, text) = if keep {
+                    let f = File::open(&r.path).ok()?;
+                    if !pread_all(&f, buf) {
+                        return None;
+                    }
+                    let text = String::from_utf8_lossy(buf).into_owned();
+                    (Source::Open(f), text)
+                } else {
+                    let text = std::fs::read_to_string(&r.path).ok()?;
+                    (Source::Path(r.path.clone()), text)
+                };
+                files.push(Kept {
+                    feeds: Feeds::Stats(r.applies.clone()),
+                    slow: r.slow,
+                    src,
+                });
+                Some(text)
+            });
+            let procs = procs_file(&self.layout, path, keep);
+            let Some(stats) = read else {
                 gone.push(path.clone());
                 continue;
             };
-            // Room for all of this group's files (at most ~25), or none kept.
-            let keep = self.budget.allows(self.open + 25);
-            let files = open_counters(&self.layout, path, keep);
+            files.extend(procs);
             self.open += fds(&files);
             let id_dir = id_dir(&self.layout, path);
             let mut c = Cached {
@@ -282,7 +308,7 @@ impl GroupReader {
                 stale: false,
             };
             // The procs list comes from the kept file (read_group only counts).
-            if !c.files.is_empty() && !refresh(&mut c, &mut self.buf, false) {
+            if !refresh_procs(&mut c, &mut self.buf) {
                 gone.push(path.clone());
                 self.open -= fds(&c.files);
                 continue;
@@ -311,32 +337,45 @@ fn id_dir(layout: &Layout, group: &str) -> PathBuf {
         .unwrap_or(p)
 }
 
-/// The files of `group` the controllers declare (`plan_reads`: the ones
-/// `read_group` read), plus `cgroup.procs` of the primary hierarchy, opened.
-fn open_counters(layout: &Layout, group: &str, keep_open: bool) -> Vec<Kept> {
-    let procs = (
-        layout.primary().dir(group).join("cgroup.procs"),
-        false,
-        Feeds::Procs,
-    );
-    let declared = plan_reads(layout, group)
-        .into_iter()
-        .map(|r| (r.path, r.slow, Feeds::Stats(r.applies)));
-    // Files that don't exist here (the root has no memory.current, …) are
-    // simply not kept: read_group left their fields None.
-    std::iter::once(procs)
-        .chain(declared)
-        .filter_map(|(p, slow, feeds)| {
-            let src = if keep_open {
-                Source::Open(File::open(p).ok()?)
-            } else if p.exists() {
-                Source::Path(p)
-            } else {
-                return None;
+/// `cgroup.procs` of `group` in the primary hierarchy (its process list),
+/// opened (or its path); `None` when missing.
+fn procs_file(layout: &Layout, group: &str, keep_open: bool) -> Option<Kept> {
+    let p = layout.primary().dir(group).join("cgroup.procs");
+    let src = if keep_open {
+        Source::Open(File::open(p).ok()?)
+    } else if p.exists() {
+        Source::Path(p)
+    } else {
+        return None;
+    };
+    Some(Kept {
+        feeds: Feeds::Procs,
+        slow: false,
+        src,
+    })
+}
+
+/// Reads only the process list of a just-read group. False: it vanished.
+fn refresh_procs(c: &mut Cached, buf: &mut Vec<u8>) -> bool {
+    for k in &c.files {
+        if matches!(k.feeds, Feeds::Procs) {
+            let ok = match &k.src {
+                Source::Open(f) => pread_all(f, buf),
+                Source::Path(p) => File::open(p).is_ok_and(|f| pread_all(&f, buf)),
             };
-            Some(Kept { feeds, slow, src })
-        })
-        .collect()
+            if !ok {
+                return false;
+            }
+            fill_procs(&String::from_utf8_lossy(buf), &mut c.stats);
+        }
+    }
+    true
+}
+
+fn fill_procs(text: &str, s: &mut GroupStats) {
+    let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    s.nprocs = Some(pids.len() as u64);
+    s.procs = Some(pids);
 }
 
 /// pread every kept file into `c.stats`. False when one failed (group gone).
@@ -355,11 +394,7 @@ fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool) -> bool {
         let text = String::from_utf8_lossy(buf);
         let s = &mut c.stats;
         match &k.feeds {
-            Feeds::Procs => {
-                let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
-                s.nprocs = Some(pids.len() as u64);
-                s.procs = Some(pids);
-            }
+            Feeds::Procs => fill_procs(&text, s),
             Feeds::Stats(applies) => {
                 for a in applies {
                     a(Some(&text), s);

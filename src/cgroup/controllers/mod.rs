@@ -221,8 +221,18 @@ impl PlannedRead {
 /// duplicates merged: what both readers read.
 pub fn plan_reads(layout: &Layout, group: &str) -> Vec<PlannedRead> {
     let mut out: Vec<PlannedRead> = Vec::new();
+    // Each place resolved once (a stat of the group's directory in it).
+    let mut dirs: Vec<(At, Option<PathBuf>)> = Vec::with_capacity(8);
     for r in all_reads() {
-        let Some(dir) = resolve(layout, group, r.at) else {
+        let dir = match dirs.iter().find(|(at, _)| *at == r.at) {
+            Some((_, d)) => d.clone(),
+            None => {
+                let d = resolve(layout, group, r.at);
+                dirs.push((r.at, d.clone()));
+                d
+            }
+        };
+        let Some(dir) = dir else {
             continue;
         };
         let path = dir.join(r.file);
