@@ -607,6 +607,10 @@ mod tests {
             plan(&l, &["cpu.burst=50ms"]).is_ok(),
             "burst = quota is fine"
         );
+        assert!(
+            plan(&l, &["cpu.burst=50001us"]).is_err(),
+            "1us above the quota"
+        );
         let e = plan(&l, &["cpu=20%", "cpu.burst=30ms"]).unwrap_err();
         assert!(e.contains("20000us"), "{e}");
         // No quota: a share of nothing.

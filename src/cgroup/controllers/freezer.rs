@@ -112,3 +112,54 @@ fn restore_state(path: &Path, old: &str) -> String {
         _ => old.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cgroup::knob::{parse_settings_on, Host};
+    use crate::cgroup::Layout;
+    use std::fs;
+
+    fn put(dir: &std::path::Path, file: &str, text: &str) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join(file), text).unwrap();
+    }
+
+    fn writes(l: &Layout, arg: &str) -> Result<Vec<(String, String)>, String> {
+        let s = parse_settings_on(&[arg], Host { cpus: 1 }).unwrap();
+        l.plan("g", &s)
+            .map(|p| {
+                p[0].writes
+                    .iter()
+                    .map(|w| {
+                        let f = w.path.file_name().unwrap().to_string_lossy();
+                        (f.into_owned(), w.contents.clone())
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn hc_freeze_translates_per_version() {
+        let v2 = tempfile::tempdir().unwrap();
+        put(v2.path(), "cgroup.controllers", "cpu\n");
+        put(v2.path(), "cgroup.procs", "");
+        put(&v2.path().join("g"), "cgroup.procs", "");
+        put(&v2.path().join("g"), "cgroup.freeze", "0\n");
+        let l = Layout::from_root(v2.path()).unwrap();
+        let one = |f: &str, c: &str| Ok(vec![(f.to_string(), c.to_string())]);
+        assert_eq!(writes(&l, "freeze=true"), one("cgroup.freeze", "1"));
+        assert_eq!(writes(&l, "freeze=false"), one("cgroup.freeze", "0"));
+        fs::remove_file(v2.path().join("g/cgroup.freeze")).unwrap();
+        assert!(writes(&l, "freeze=true").unwrap_err().contains("5.2"));
+
+        let v1 = tempfile::tempdir().unwrap();
+        for d in ["freezer", "freezer/g"] {
+            put(&v1.path().join(d), "cgroup.procs", "");
+            put(&v1.path().join(d), "freezer.state", "THAWED\n");
+        }
+        let l = Layout::from_root(v1.path()).unwrap();
+        assert_eq!(writes(&l, "freeze=true"), one("freezer.state", "FROZEN"));
+        assert_eq!(writes(&l, "freeze=false"), one("freezer.state", "THAWED"));
+    }
+}
