@@ -36,7 +36,7 @@ pub enum Command {
     Set {
         /// Group path relative to the hierarchy root (e.g. cgdash/demo).
         group: String,
-        /// KNOB=VALUE pairs: cpu, cpu.period, cpu.weight, memory, memory.high, memory.swap, pids, cpuset.cpus, cpuset.mems, freeze.
+        /// KNOB=VALUE pairs: cpu, cpu.period, cpu.weight, cpu.burst, memory, memory.high, memory.swap, pids, cpuset.cpus, cpuset.mems, freeze.
         #[arg(required = true, value_name = "KNOB=VALUE")]
         settings: Vec<String>,
     },
@@ -98,6 +98,9 @@ pub struct LimitArgs {
     /// CPU weight, 1–10000 (default 100).
     #[arg(long)]
     pub cpu_weight: Option<String>,
+    /// CPU burst: time the group may run beyond its quota from unused quota (50ms, 50% of the quota).
+    #[arg(long)]
+    pub cpu_burst: Option<String>,
     /// Memory limit (256M, 1G).
     #[arg(long)]
     pub memory: Option<String>,
@@ -116,21 +119,25 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
-    /// The limits as `KNOB=VALUE` strings, for `knob::parse_settings`.
-    pub fn as_settings(&self) -> Vec<String> {
+    /// The limits given, as `(flag, value)`: the knob each flag sets is
+    /// declared by its controller (`KnobDef::flag`, mapped by
+    /// `knob::settings_from_flags`), and a test checks that every declared
+    /// flag is here and nothing else.
+    pub fn as_flags(&self) -> Vec<(&'static str, &str)> {
         let pairs = [
             ("cpu", &self.cpu),
-            ("cpu.period", &self.cpu_period),
-            ("cpu.weight", &self.cpu_weight),
+            ("cpu-period", &self.cpu_period),
+            ("cpu-weight", &self.cpu_weight),
+            ("cpu-burst", &self.cpu_burst),
             ("memory", &self.memory),
-            ("memory.high", &self.memory_high),
-            ("memory.swap", &self.memory_swap),
+            ("memory-high", &self.memory_high),
+            ("memory-swap", &self.memory_swap),
             ("pids", &self.pids),
-            ("cpuset.cpus", &self.cpuset),
+            ("cpuset", &self.cpuset),
         ];
         pairs
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
             .collect()
     }
 }
@@ -269,5 +276,57 @@ mod tests {
         assert_eq!(parse_duration("7d").ok(), None);
         assert_eq!(parse_duration("604800"), Ok(MAX_DURATION));
         assert!(parse_duration("1e30s").unwrap_err().contains("7 days"));
+    }
+}
+
+/// The run flags and the `set` help agree with the knobs the controllers
+/// declare (issue 12 #3). Not compiled into build.rs (no cfg(test) there).
+#[cfg(test)]
+mod hc_tests {
+    use super::*;
+    use cgdash::cgroup::knob::{known_knobs, settings_from_flags, Knob};
+    use clap::{CommandFactory, FromArgMatches};
+
+    #[test]
+    fn hc_run_flags_are_the_declared_ones() {
+        let cmd = LimitArgs::augment_args(clap::Command::new("t"));
+        let here: Vec<String> = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .collect();
+        let declared: Vec<String> = Knob::all()
+            .filter_map(|k| k.def().flag.map(str::to_string))
+            .collect();
+        assert_eq!(here, declared, "run's limit flags vs KnobDef::flag");
+        for k in Knob::all() {
+            let Some(flag) = k.def().flag else { continue };
+            let m = cmd
+                .clone()
+                .try_get_matches_from(["t", &format!("--{flag}"), "7"])
+                .unwrap();
+            let args = LimitArgs::from_arg_matches(&m).unwrap();
+            assert_eq!(
+                settings_from_flags(&args.as_flags()),
+                vec![format!("{}=7", k.name())],
+                "--{flag}"
+            );
+        }
+    }
+
+    #[test]
+    fn hc_set_help_lists_every_knob() {
+        let cli = Cli::command();
+        let set = cli.find_subcommand("set").unwrap();
+        let help = set
+            .get_arguments()
+            .find(|a| a.get_id() == "settings")
+            .and_then(|a| a.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            help.trim_end_matches('.'),
+            format!("KNOB=VALUE pairs: {}", known_knobs()),
+            "set's help vs the declared knobs"
+        );
     }
 }

@@ -49,25 +49,8 @@ pub struct GroupSnapshot {
     pub nprocs: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct CpuView {
-    /// CPU used over the interval, % of one CPU.
-    pub usage_percent: Option<f64>,
-    pub usage_total_ns: Option<u64>,
-    /// The quota as % of one CPU; null when unlimited.
-    pub limit_percent: Option<f64>,
-    pub quota_us: Option<u64>,
-    pub period_us: Option<u64>,
-    /// v2 scale (1–10000, default 100); translated from shares on v1.
-    pub weight: Option<u64>,
-    pub nr_periods: Option<u64>,
-    pub nr_throttled: Option<u64>,
-    pub throttled_total_ns: Option<u64>,
-    /// Time throttled over the interval, % of wall time (Δthrottled/Δwall).
-    pub throttled_percent: Option<f64>,
-    /// Share of enforcement periods in the interval that were throttled, %.
-    pub throttled_periods_percent: Option<f64>,
-}
+/// The cpu part of a group (declared with its controller: `controllers/cpu.rs`).
+pub use crate::cgroup::controllers::cpu::CpuView;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct MemoryView {

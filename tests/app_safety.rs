@@ -95,7 +95,7 @@ fn ha_freeze_refused_where_cgdash_or_its_shell_runs() {
     // The editor's freeze=true is refused too, and the form stays as typed.
     app.focus_group("user.slice/user-1000.slice");
     ch(&mut app, 'e');
-    let freeze = Knob::ALL.iter().position(|k| *k == Knob::Freeze).unwrap();
+    let freeze = Knob::all().position(|k| k == Knob::Freeze).unwrap();
     for _ in 0..freeze {
         key(&mut app, KeyCode::Tab);
     }
@@ -277,7 +277,8 @@ fn ha_refused_edit_reopens_the_form_as_typed() {
     let mut app = ui_fixture::app(None);
     own(&mut app, "cgdash/demo", false);
     ch(&mut app, 'e');
-    for _ in 0..3 {
+    let mem = Knob::all().position(|k| k == Knob::Memory).unwrap();
+    for _ in 0..mem {
         key(&mut app, KeyCode::Tab);
     }
     ctrl(&mut app, 'u');
@@ -305,9 +306,9 @@ fn ha_refused_edit_reopens_the_form_as_typed() {
     let Overlay::Edit(form) = &app.overlay else {
         panic!("editor not reopened: {:?}", app.overlay)
     };
-    assert_eq!(form.fields.fields[3].input, "1M");
-    assert_eq!(form.fields.selected, 3);
-    assert!(form.fields.fields[3].error.is_some());
+    assert_eq!(form.fields.fields[mem].input, "1M");
+    assert_eq!(form.fields.selected, mem);
+    assert!(form.fields.fields[mem].error.is_some());
     assert!(status(&app).contains("EBUSY"));
     // A write that succeeded does not bring the form back.
     key(&mut app, KeyCode::Esc);

@@ -194,8 +194,9 @@ fn editor_marks_invalid_input_and_writes_only_changes() {
     };
     assert_eq!(form.group, "cgdash/demo");
     assert_eq!(form.fields.fields[0].input, "50%");
-    // memory (4th field) := 12Q → invalid, nothing written, form stays.
-    for _ in 0..3 {
+    // memory := 12Q → invalid, nothing written, form stays.
+    let mem = memory_field();
+    for _ in 0..mem {
         key(&mut app, KeyCode::Tab);
     }
     key(&mut app, KeyCode::Char('u'));
@@ -207,7 +208,7 @@ fn editor_marks_invalid_input_and_writes_only_changes() {
     let Overlay::Edit(form) = &app.overlay else {
         panic!("editor closed on invalid input")
     };
-    assert!(form.fields.fields[3]
+    assert!(form.fields.fields[mem]
         .error
         .as_deref()
         .unwrap()
@@ -405,4 +406,11 @@ fn mouse_clicks_and_wheel_map_to_rows() {
     );
     // Outside the panels: nothing.
     assert!(mouse_action(screen, &app, 0, 0, None).is_none());
+}
+
+/// The editor's field of `memory` (fields follow the declared knobs).
+fn memory_field() -> usize {
+    cgdash::cgroup::Knob::all()
+        .position(|k| k == cgdash::cgroup::Knob::Memory)
+        .unwrap()
 }

@@ -59,8 +59,11 @@ fn edit_form_with_invalid_value() {
     let mut app = ui_fixture::app(None);
     app.status = None;
     key(&mut app, KeyCode::Char('e'));
-    // memory is the 4th field: cpu, cpu.period, cpu.weight, memory.
-    for _ in 0..3 {
+    // memory's field: the fields follow the declared knobs.
+    let mem = cgdash::cgroup::Knob::all()
+        .position(|k| k == cgdash::cgroup::Knob::Memory)
+        .unwrap();
+    for _ in 0..mem {
         key(&mut app, KeyCode::Down);
     }
     key(&mut app, KeyCode::Backspace);

@@ -2,8 +2,7 @@
 //! dialog (`n`). Both are a list of text fields validated in place: an invalid
 //! field is marked with the reason and nothing is submitted.
 
-use crate::cgroup::knob::{Knob, Setting, Value};
-use crate::cgroup::{CpuQuota, Limit};
+use crate::cgroup::knob::{Knob, Setting};
 use crate::model::GroupSnapshot;
 
 use super::action::{LaunchField, LaunchRequest};
@@ -88,32 +87,8 @@ impl Fields {
 
 /// The current value of a knob in the user's syntax, `None` when unknown.
 pub fn current_value(g: &GroupSnapshot, knob: Knob) -> Option<String> {
-    let v = match knob {
-        Knob::Cpu => Value::Cpu(match g.cpu.limit_percent {
-            Some(p) => CpuQuota::from_percent(p),
-            None if g.cpu.period_us.is_some() => CpuQuota::Max,
-            None => return None,
-        }),
-        Knob::CpuPeriod => Value::CpuPeriod(g.cpu.period_us?),
-        Knob::CpuWeight => Value::CpuWeight(g.cpu.weight?),
-        // Unlimited (null) and unknown look the same in a snapshot: show `max`.
-        Knob::Memory => bytes(g.memory.max_bytes),
-        Knob::MemoryHigh => bytes(g.memory.high_bytes),
-        Knob::MemorySwap => bytes(g.memory.swap_max_bytes),
-        Knob::Pids => Value::Count(match g.pids.max {
-            Some(n) => Limit::Value(n),
-            None if g.pids.current.is_some() => Limit::Max,
-            None => return None,
-        }),
-        Knob::CpusetCpus => Value::List(g.cpuset.cpus.clone().filter(|s| !s.is_empty())?),
-        Knob::CpusetMems => Value::List(g.cpuset.mems.clone().filter(|s| !s.is_empty())?),
-        Knob::Freeze => Value::Bool(g.frozen?),
-    };
+    let v = (knob.def().current)(g)?;
     Some(v.to_string())
-}
-
-fn bytes(v: Option<u64>) -> Value {
-    Value::Bytes(v.map(Limit::Value).unwrap_or(Limit::Max))
 }
 
 /// The limit editor of one group.
@@ -134,7 +109,7 @@ pub struct EditSubmission {
 
 impl EditForm {
     pub fn new(g: &GroupSnapshot) -> EditForm {
-        let knobs: Vec<Knob> = Knob::ALL.to_vec();
+        let knobs: Vec<Knob> = Knob::all().collect();
         let fields = knobs
             .iter()
             .map(|&k| {

@@ -9,87 +9,108 @@
 
 use std::fmt;
 
+use super::controllers::{all_defs, KnobDef};
 use super::stats::Limit;
 
-/// cgdash's knob names (the same on v1, v2 and hybrid hosts).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Knob {
-    Cpu,
-    CpuPeriod,
-    CpuWeight,
-    Memory,
-    MemoryHigh,
-    MemorySwap,
-    Pids,
-    CpusetCpus,
-    CpusetMems,
-    Freeze,
-}
+/// A cgdash knob (the same name on v1, v2 and hybrid hosts). Each is
+/// declared once, by its controller (`controllers/*.rs`: a [`KnobDef`] and
+/// an associated constant such as `Knob::Cpu`); its name, aliases, grammar,
+/// translation, write order and editor value all come from that declaration.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Knob(pub(crate) &'static str);
 
 impl Knob {
-    pub const ALL: [Knob; 10] = [
-        Knob::Cpu,
-        Knob::CpuPeriod,
-        Knob::CpuWeight,
-        Knob::Memory,
-        Knob::MemoryHigh,
-        Knob::MemorySwap,
-        Knob::Pids,
-        Knob::CpusetCpus,
-        Knob::CpusetMems,
-        Knob::Freeze,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Knob::Cpu => "cpu",
-            Knob::CpuPeriod => "cpu.period",
-            Knob::CpuWeight => "cpu.weight",
-            Knob::Memory => "memory",
-            Knob::MemoryHigh => "memory.high",
-            Knob::MemorySwap => "memory.swap",
-            Knob::Pids => "pids",
-            Knob::CpusetCpus => "cpuset.cpus",
-            Knob::CpusetMems => "cpuset.mems",
-            Knob::Freeze => "freeze",
-        }
+    /// Every knob, in declaration order (controllers' order, then each
+    /// controller's): the order of the editor's fields and of the README table.
+    pub fn all() -> impl Iterator<Item = Knob> {
+        all_defs().map(|d| d.knob)
     }
 
-    /// Accepts the cgdash name and a few obvious aliases (`memory.max`, `pids.max`).
+    /// Its declaration.
+    pub fn def(self) -> &'static KnobDef {
+        all_defs()
+            .find(|d| d.knob == self)
+            .expect("every Knob constant is declared by its controller")
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+
+    /// Accepts the cgdash name and the aliases its controller declares
+    /// (`memory.max`, `pids.max`, docker's `cpus`, …).
     pub fn from_name(name: &str) -> Option<Knob> {
         let n = name.trim().to_ascii_lowercase();
-        Some(match n.as_str() {
-            "cpu" | "cpu.max" | "cpu.quota" => Knob::Cpu,
-            "cpu.period" => Knob::CpuPeriod,
-            "cpu.weight" => Knob::CpuWeight,
-            "memory" | "memory.max" | "mem" => Knob::Memory,
-            "memory.high" => Knob::MemoryHigh,
-            "memory.swap" | "memory.swap.max" => Knob::MemorySwap,
-            "pids" | "pids.max" => Knob::Pids,
-            // `cpus` is docker's `--cpus`: cores of quota (0.5 = 50 %), the
-            // same thing `cpu=` accepts. Never a cpuset (that is `cpuset.cpus`).
-            "cpus" => Knob::Cpu,
-            "cpuset.cpus" => Knob::CpusetCpus,
-            "cpuset.mems" | "mems" => Knob::CpusetMems,
-            "freeze" | "frozen" => Knob::Freeze,
-            _ => return None,
-        })
+        all_defs()
+            .find(|d| d.knob.0 == n || d.aliases.contains(&n.as_str()))
+            .map(|d| d.knob)
     }
 
     /// What the value looks like, for error messages and the editor's hints.
     pub fn syntax(self) -> &'static str {
-        match self {
-            Knob::Cpu => "a percent of one CPU (20%), cores (0.5, 1.5) or max",
-            Knob::CpuPeriod => "a duration from 1ms to 1s (100ms, 50000us)",
-            Knob::CpuWeight => "an integer from 1 to 10000 (default 100)",
-            Knob::Memory | Knob::MemoryHigh | Knob::MemorySwap => {
-                "a size in bytes with optional K/M/G/T suffix (256M, 1.5G, 200Mi) or max"
-            }
-            Knob::Pids => "a whole number or max",
-            Knob::CpusetCpus => "a CPU list like 0-1,3",
-            Knob::CpusetMems => "a memory-node list like 0",
-            Knob::Freeze => "true or false",
-        }
+        self.def().syntax
+    }
+
+    fn index(self) -> usize {
+        Knob::all().position(|k| k == self).unwrap_or(usize::MAX)
+    }
+}
+
+/// `cgdash run --FLAG VALUE`s as `KNOB=VALUE` (the flag's knob is the one
+/// declaring it); an undeclared flag is passed as is (and refused).
+pub fn settings_from_flags(flags: &[(&str, &str)]) -> Vec<String> {
+    flags
+        .iter()
+        .map(|(flag, v)| {
+            let name = all_defs()
+                .find(|d| d.flag == Some(*flag))
+                .map_or(*flag, |d| d.knob.name());
+            format!("{name}={v}")
+        })
+        .collect()
+}
+
+/// The known knobs, comma-separated (for errors and help).
+pub fn known_knobs() -> String {
+    Knob::all().map(Knob::name).collect::<Vec<_>>().join(", ")
+}
+
+impl fmt::Debug for Knob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl PartialOrd for Knob {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Knob {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.index().cmp(&other.index())
+    }
+}
+
+/// Why a well-formed-looking value is refused by a knob's grammar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Malformed or out of the kernel's range (the error adds the syntax).
+    Bad(String),
+    /// Well-formed, but meaningless on this host (a CPU quota above its CPUs).
+    AboveHost(String),
+}
+
+impl From<String> for Refusal {
+    fn from(why: String) -> Refusal {
+        Refusal::Bad(why)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(why: &str) -> Refusal {
+        Refusal::Bad(why.to_string())
     }
 }
 
@@ -206,7 +227,7 @@ impl fmt::Display for Setting {
 pub enum KnobError {
     #[error("`{0}` is not KNOB=VALUE (e.g. cpu=50%)")]
     NotAssignment(String),
-    #[error("unknown knob `{0}`; known knobs: cpu, cpu.period, cpu.weight, memory, memory.high, memory.swap, pids, cpuset.cpus, cpuset.mems, freeze")]
+    #[error("unknown knob `{0}`; known knobs: {known}", known = known_knobs())]
     UnknownKnob(String),
     #[error("invalid value `{value}` for {knob}: {why}; expected {}", knob.syntax())]
     BadValue {
@@ -264,59 +285,14 @@ impl Setting {
         if v.is_empty() {
             return Err(bad("empty"));
         }
-        let value = match knob {
-            Knob::Cpu => {
-                let q = parse_cpu(v).map_err(|w| bad(&w))?;
-                if let Some(why) = cpu_above_host(v, q, host) {
-                    return Err(KnobError::AboveHost {
-                        knob,
-                        value: raw.to_string(),
-                        why,
-                    });
-                }
-                Value::Cpu(q)
-            }
-            Knob::CpuPeriod => {
-                let us = parse_duration_us(v).map_err(|w| bad(&w))?;
-                if !(1_000..=1_000_000).contains(&us) {
-                    return Err(bad("the kernel accepts periods from 1ms to 1s"));
-                }
-                Value::CpuPeriod(us)
-            }
-            Knob::CpuWeight => {
-                let w: u64 = v.parse().map_err(|_| bad("not a whole number"))?;
-                if !(1..=10_000).contains(&w) {
-                    return Err(bad("out of range"));
-                }
-                Value::CpuWeight(w)
-            }
-            Knob::Memory | Knob::MemoryHigh | Knob::MemorySwap => {
-                Value::Bytes(parse_size(v).map_err(|w| bad(&w))?)
-            }
-            Knob::Pids => {
-                if is_max(v) {
-                    Value::Count(Limit::Max)
-                } else {
-                    let n: u64 = v.parse().map_err(|_| bad("not a whole number"))?;
-                    // The kernel refuses pids.max ≥ PIDS_MAX = PID_MAX_LIMIT + 1
-                    // (EINVAL); PID_MAX_LIMIT is 4194304 on 64-bit kernels.
-                    if n > PID_MAX_LIMIT {
-                        return Err(bad(&format!(
-                            "the kernel's largest pids.max is {PID_MAX_LIMIT} (use max for no limit)"
-                        )));
-                    }
-                    Value::Count(Limit::Value(n))
-                }
-            }
-            Knob::CpusetCpus | Knob::CpusetMems => {
-                Value::List(parse_id_list(v).map_err(|w| bad(&w))?)
-            }
-            Knob::Freeze => Value::Bool(match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" | "frozen" => true,
-                "false" | "0" | "no" | "off" | "thawed" => false,
-                _ => return Err(bad("not a boolean")),
-            }),
-        };
+        let value = (knob.def().parse)(v, host).map_err(|r| match r {
+            Refusal::Bad(why) => bad(&why),
+            Refusal::AboveHost(why) => KnobError::AboveHost {
+                knob,
+                value: raw.to_string(),
+                why,
+            },
+        })?;
         Ok(Setting { knob, value })
     }
 }
@@ -355,16 +331,16 @@ pub fn parse_settings_on<S: AsRef<str>>(
 
 /// The most pids a 64-bit kernel can have (`PID_MAX_LIMIT`), and so the
 /// largest `pids.max` it accepts.
-const PID_MAX_LIMIT: u64 = 4 * 1024 * 1024;
+pub(crate) const PID_MAX_LIMIT: u64 = 4 * 1024 * 1024;
 
-fn is_max(v: &str) -> bool {
+pub(crate) fn is_max(v: &str) -> bool {
     matches!(
         v.to_ascii_lowercase().as_str(),
         "max" | "none" | "unlimited" | "inf" | "-1"
     )
 }
 
-fn parse_cpu(v: &str) -> Result<CpuQuota, String> {
+pub(crate) fn parse_cpu(v: &str) -> Result<CpuQuota, String> {
     if is_max(v) {
         return Ok(CpuQuota::Max);
     }
@@ -391,7 +367,7 @@ fn parse_cpu(v: &str) -> Result<CpuQuota, String> {
 /// Why a well-formed quota `q` (typed as `v`) is no limit on `host`, if it
 /// is not: above every CPU it limits nothing, and it is almost always a unit
 /// slip (`cpu=20` is 20 cores, not 20 %), so it is refused with the guess.
-fn cpu_above_host(v: &str, q: CpuQuota, host: Host) -> Option<String> {
+pub(crate) fn cpu_above_host(v: &str, q: CpuQuota, host: Host) -> Option<String> {
     let percent = q.percent()?;
     let cpus = host.cpus.max(1);
     let ceiling = f64::from(cpus) * 100.0;
@@ -479,7 +455,7 @@ pub fn parse_size(v: &str) -> Result<Limit, String> {
 }
 
 /// Validates a cpuset list (`0-3,5`) and returns it normalised (no spaces).
-fn parse_id_list(v: &str) -> Result<String, String> {
+pub(crate) fn parse_id_list(v: &str) -> Result<String, String> {
     let s: String = v.chars().filter(|c| !c.is_whitespace()).collect();
     for part in s.split(',') {
         let (a, b) = match part.split_once('-') {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::controllers::known_v1;
 use super::error::CgroupError;
 use super::parse;
 
@@ -33,12 +34,6 @@ impl std::fmt::Display for Mode {
         })
     }
 }
-
-/// The controllers cgdash reads or writes. Others (devices, blkio, named
-/// hierarchies like `name=systemd`) are ignored when listing groups.
-pub const KNOWN_CONTROLLERS: [&str; 7] = [
-    "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "io",
-];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hierarchy {
@@ -96,7 +91,7 @@ impl Layout {
                     let controllers: Vec<String> = m
                         .super_options
                         .split(',')
-                        .filter(|o| KNOWN_CONTROLLERS.contains(o))
+                        .filter(|o| known_v1(o))
                         .map(str::to_string)
                         .collect();
                     if controllers.is_empty() {
@@ -156,7 +151,7 @@ impl Layout {
             } else if path.join("cgroup.procs").exists() {
                 let controllers: Vec<String> = name
                     .split(',')
-                    .filter(|o| KNOWN_CONTROLLERS.contains(o))
+                    .filter(|o| known_v1(o))
                     .map(str::to_string)
                     .collect();
                 if !controllers.is_empty() {

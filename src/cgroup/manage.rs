@@ -15,9 +15,6 @@ use super::layout::{Layout, Version};
 use super::parse;
 use super::write::write_file;
 
-/// Controllers a launched workload's group gets on v2, when the parent offers them.
-const V2_CONTROLLERS: [&str; 4] = ["cpu", "memory", "pids", "cpuset"];
-
 impl Layout {
     /// Creates `group` (and missing ancestors) in every walked hierarchy.
     /// Fails with `GroupExists` if it is already there. On failure, what was
@@ -277,10 +274,9 @@ fn fill_cpuset(parent: &std::path::Path, dir: &std::path::Path) -> Result<(), Cg
 fn enable_v2_controllers(parent: &std::path::Path) -> Result<(), CgroupError> {
     let available = fs::read_to_string(parent.join("cgroup.controllers")).unwrap_or_default();
     let enabled = fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
-    let want: Vec<String> = V2_CONTROLLERS
-        .iter()
-        .filter(|c| available.split_whitespace().any(|a| a == **c))
-        .filter(|c| !enabled.split_whitespace().any(|a| a == **c))
+    let want: Vec<String> = super::controllers::v2_enabled()
+        .filter(|c| available.split_whitespace().any(|a| a == *c))
+        .filter(|c| !enabled.split_whitespace().any(|a| a == *c))
         .map(|c| format!("+{c}"))
         .collect();
     if want.is_empty() {

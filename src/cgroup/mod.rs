@@ -6,6 +6,7 @@
 //! ([`Layout::from_root`], used by `--root` and by fixture-tree tests), so the
 //! same code runs on the host and on fake trees.
 
+pub mod controllers;
 mod error;
 pub mod knob;
 mod layout;

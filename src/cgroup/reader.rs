@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
-use super::layout::{Layout, Version};
-use super::parse;
+use super::controllers::{plan_reads, Apply};
+use super::layout::Layout;
 use super::stats::GroupStats;
 use crate::fds::FdBudget;
 
@@ -38,68 +38,18 @@ const REWALK_EVERY: Duration = Duration::from_secs(5);
 /// With inotify: re-walk anyway this often (a missed event costs at most this).
 const SAFETY_REWALK_EVERY: Duration = Duration::from_secs(60);
 
-/// A counter file read every tick, and which fields of `GroupStats` it fills.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Counter {
-    /// v1 `cpuacct.usage` (ns)
-    CpuacctUsage,
-    /// v1 `cpu.stat` (throttling, ns)
-    CpuStatV1,
-    /// v2 `cpu.stat` in the cpu controller's hierarchy (usage + throttling, µs)
-    CpuStatV2,
-    /// v2 `cpu.stat` for usage only (hybrid: a group only in `unified`)
-    UsageV2,
-    MemUsageV1,
-    MemFailcntV1,
-    MemOomControlV1,
-    MemCurrentV2,
-    MemEventsV2,
-    PidsCurrent,
-    /// `cgroup.procs` of the primary hierarchy (members, nprocs)
+/// What a kept file feeds: the group's process list, or the declared
+/// readings of the controllers (`controllers::plan_reads`, the same mapping
+/// `Layout::read_group` applies).
+enum Feeds {
     Procs,
-    // Slow-moving files, re-read every SLOW_EVERY ticks:
-    CfsQuotaV1,
-    CfsPeriodV1,
-    SharesV1,
-    CpuMaxV2,
-    WeightV2,
-    MemLimitV1,
-    MemPeakV1,
-    MemswLimitV1,
-    MemMaxV2,
-    MemHighV2,
-    MemSwapMaxV2,
-    MemPeakV2,
-    PidsMax,
-    PidsEvents,
-    FreezerStateV1,
-    CgroupEventsV2,
-    CpuPressure,
-    MemoryPressure,
-    IoPressure,
-}
-
-impl Counter {
-    fn slow(self) -> bool {
-        !matches!(
-            self,
-            Counter::CpuacctUsage
-                | Counter::CpuStatV1
-                | Counter::CpuStatV2
-                | Counter::UsageV2
-                | Counter::MemUsageV1
-                | Counter::MemFailcntV1
-                | Counter::MemOomControlV1
-                | Counter::MemCurrentV2
-                | Counter::MemEventsV2
-                | Counter::PidsCurrent
-                | Counter::Procs
-        )
-    }
+    Stats(Vec<Apply>),
 }
 
 struct Kept {
-    counter: Counter,
+    feeds: Feeds,
+    /// Re-read only every SLOW_EVERY ticks.
+    slow: bool,
     src: Source,
 }
 
@@ -314,14 +264,40 @@ impl GroupReader {
                 }
                 None => {}
             }
-            // Full read, then keep its counter files open for the next ticks.
-            let Some(stats) = self.layout.read_group(path) else {
+            // Full read, keeping its files (open, or their paths past the
+            // descriptor budget) for the next ticks: each is opened once.
+            // Room for all of this group's files (at most ~25), or none kept.
+            let keep = self.budget.allows(self.open + 25);
+            let plan = plan_reads(&self.layout, path);
+            let mut files: Vec<Kept> = Vec::with_capacity(plan.len() + 1);
+            let buf = &mut self.buf;
+            let read = self.layout.read_group_with(path, &plan, &mut |r| {
+                // Files that don't exist here (the root has no
+                // memory.current, …) are simply not kept.
+                let (src, text) = if keep {
+                    let f = File::open(&r.path).ok()?;
+                    if !pread_all(&f, buf) {
+                        return None;
+                    }
+                    let text = String::from_utf8_lossy(buf).into_owned();
+                    (Source::Open(f), text)
+                } else {
+                    let text = std::fs::read_to_string(&r.path).ok()?;
+                    (Source::Path(r.path.clone()), text)
+                };
+                files.push(Kept {
+                    feeds: Feeds::Stats(r.applies.clone()),
+                    slow: r.slow,
+                    src,
+                });
+                Some(text)
+            });
+            let procs = procs_file(&self.layout, path, keep);
+            let Some(stats) = read else {
                 gone.push(path.clone());
                 continue;
             };
-            // Room for all of this group's files (at most ~25), or none kept.
-            let keep = self.budget.allows(self.open + 25);
-            let files = open_counters(&self.layout, path, keep);
+            files.extend(procs);
             self.open += fds(&files);
             let id_dir = id_dir(&self.layout, path);
             let mut c = Cached {
@@ -332,7 +308,7 @@ impl GroupReader {
                 stale: false,
             };
             // The procs list comes from the kept file (read_group only counts).
-            if !c.files.is_empty() && !refresh(&mut c, &mut self.buf, false) {
+            if !refresh_procs(&mut c, &mut self.buf) {
                 gone.push(path.clone());
                 self.open -= fds(&c.files);
                 continue;
@@ -361,117 +337,51 @@ fn id_dir(layout: &Layout, group: &str) -> PathBuf {
         .unwrap_or(p)
 }
 
-/// The counter files of `group`, opened, in the hierarchies `read_group` uses.
-fn open_counters(layout: &Layout, group: &str, keep_open: bool) -> Vec<Kept> {
-    let mut want: Vec<(Counter, PathBuf)> = Vec::new();
-    let v1_acct = layout
-        .dir_for("cpuacct", group)
-        .filter(|(h, _)| h.version == Version::V1);
-    let cpu = layout.dir_for("cpu", group);
-    match (&v1_acct, &cpu) {
-        (Some((_, d)), _) => want.push((Counter::CpuacctUsage, d.join("cpuacct.usage"))),
-        (None, Some((h, d))) if h.version == Version::V2 => {}
-        _ => {
-            if let Some(u) = layout.unified() {
-                want.push((Counter::UsageV2, u.dir(group).join("cpu.stat")));
-            }
-        }
-    }
-    if let Some((h, d)) = &cpu {
-        want.push(match h.version {
-            Version::V1 => (Counter::CpuStatV1, d.join("cpu.stat")),
-            Version::V2 => (Counter::CpuStatV2, d.join("cpu.stat")),
-        });
-    }
-    if let Some((h, d)) = layout.dir_for("memory", group) {
-        match h.version {
-            Version::V1 => {
-                want.push((Counter::MemUsageV1, d.join("memory.usage_in_bytes")));
-                want.push((Counter::MemFailcntV1, d.join("memory.failcnt")));
-                want.push((Counter::MemOomControlV1, d.join("memory.oom_control")));
-            }
-            Version::V2 => {
-                want.push((Counter::MemCurrentV2, d.join("memory.current")));
-                want.push((Counter::MemEventsV2, d.join("memory.events")));
-            }
-        }
-    }
-    if let Some((_, d)) = layout.dir_for("pids", group) {
-        want.push((Counter::PidsCurrent, d.join("pids.current")));
-    }
-    want.push((
-        Counter::Procs,
-        layout.primary().dir(group).join("cgroup.procs"),
-    ));
-    if let Some((h, d)) = &cpu {
-        match h.version {
-            Version::V1 => {
-                want.push((Counter::CfsQuotaV1, d.join("cpu.cfs_quota_us")));
-                want.push((Counter::CfsPeriodV1, d.join("cpu.cfs_period_us")));
-                want.push((Counter::SharesV1, d.join("cpu.shares")));
-            }
-            Version::V2 => {
-                want.push((Counter::CpuMaxV2, d.join("cpu.max")));
-                want.push((Counter::WeightV2, d.join("cpu.weight")));
-            }
-        }
-    }
-    if let Some((h, d)) = layout.dir_for("memory", group) {
-        match h.version {
-            Version::V1 => {
-                want.push((Counter::MemLimitV1, d.join("memory.limit_in_bytes")));
-                want.push((Counter::MemPeakV1, d.join("memory.max_usage_in_bytes")));
-                want.push((Counter::MemswLimitV1, d.join("memory.memsw.limit_in_bytes")));
-            }
-            Version::V2 => {
-                want.push((Counter::MemMaxV2, d.join("memory.max")));
-                want.push((Counter::MemHighV2, d.join("memory.high")));
-                want.push((Counter::MemSwapMaxV2, d.join("memory.swap.max")));
-                want.push((Counter::MemPeakV2, d.join("memory.peak")));
-            }
-        }
-    }
-    if let Some((_, d)) = layout.dir_for("pids", group) {
-        want.push((Counter::PidsMax, d.join("pids.max")));
-        want.push((Counter::PidsEvents, d.join("pids.events")));
-    }
-    match layout.dir_for("freezer", group) {
-        Some((h, d)) if h.version == Version::V1 => {
-            want.push((Counter::FreezerStateV1, d.join("freezer.state")))
-        }
-        _ if layout.mode == super::layout::Mode::V2 => {
-            if let Some(u) = layout.unified() {
-                want.push((Counter::CgroupEventsV2, u.dir(group).join("cgroup.events")));
-            }
-        }
-        _ => {}
-    }
-    if let Some(u) = layout.unified() {
-        let d = u.dir(group);
-        want.push((Counter::CpuPressure, d.join("cpu.pressure")));
-        want.push((Counter::MemoryPressure, d.join("memory.pressure")));
-        want.push((Counter::IoPressure, d.join("io.pressure")));
-    }
-    // Files that don't exist here (the root has no memory.current, …) are
-    // simply not kept: read_group left those fields None.
-    want.into_iter()
-        .filter_map(|(counter, p)| {
-            let src = if keep_open {
-                Source::Open(File::open(p).ok()?)
-            } else if p.exists() {
-                Source::Path(p)
-            } else {
-                return None;
+/// `cgroup.procs` of `group` in the primary hierarchy (its process list),
+/// opened (or its path); `None` when missing.
+fn procs_file(layout: &Layout, group: &str, keep_open: bool) -> Option<Kept> {
+    let p = layout.primary().dir(group).join("cgroup.procs");
+    let src = if keep_open {
+        Source::Open(File::open(p).ok()?)
+    } else if p.exists() {
+        Source::Path(p)
+    } else {
+        return None;
+    };
+    Some(Kept {
+        feeds: Feeds::Procs,
+        slow: false,
+        src,
+    })
+}
+
+/// Reads only the process list of a just-read group. False: it vanished.
+fn refresh_procs(c: &mut Cached, buf: &mut Vec<u8>) -> bool {
+    for k in &c.files {
+        if matches!(k.feeds, Feeds::Procs) {
+            let ok = match &k.src {
+                Source::Open(f) => pread_all(f, buf),
+                Source::Path(p) => File::open(p).is_ok_and(|f| pread_all(&f, buf)),
             };
-            Some(Kept { counter, src })
-        })
-        .collect()
+            if !ok {
+                return false;
+            }
+            fill_procs(&String::from_utf8_lossy(buf), &mut c.stats);
+        }
+    }
+    true
+}
+
+fn fill_procs(text: &str, s: &mut GroupStats) {
+    let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    s.nprocs = Some(pids.len() as u64);
+    s.procs = Some(pids);
 }
 
 /// pread every kept file into `c.stats`. False when one failed (group gone).
 fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool) -> bool {
     for k in &c.files {
-        if k.counter.slow() && !slow {
+        if k.slow && !slow {
             continue;
         }
         let ok = match &k.src {
@@ -483,79 +393,11 @@ fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool) -> bool {
         }
         let text = String::from_utf8_lossy(buf);
         let s = &mut c.stats;
-        match k.counter {
-            Counter::CpuacctUsage => s.cpu.usage_ns = parse::single_u64(&text),
-            Counter::CpuStatV1 => {
-                s.cpu.nr_periods = parse::flat_key(&text, "nr_periods");
-                s.cpu.nr_throttled = parse::flat_key(&text, "nr_throttled");
-                s.cpu.throttled_ns = parse::flat_key(&text, "throttled_time");
-            }
-            Counter::CpuStatV2 => {
-                s.cpu.usage_ns = parse::flat_key(&text, "usage_usec").map(|u| u * 1000);
-                s.cpu.nr_periods = parse::flat_key(&text, "nr_periods");
-                s.cpu.nr_throttled = parse::flat_key(&text, "nr_throttled");
-                s.cpu.throttled_ns = parse::flat_key(&text, "throttled_usec").map(|u| u * 1000);
-            }
-            Counter::UsageV2 => {
-                s.cpu.usage_ns = parse::flat_key(&text, "usage_usec").map(|u| u * 1000)
-            }
-            Counter::MemUsageV1 | Counter::MemCurrentV2 => {
-                s.memory.current = parse::single_u64(&text)
-            }
-            Counter::MemFailcntV1 => s.memory.failcnt = parse::single_u64(&text),
-            Counter::MemOomControlV1 => {
-                s.memory.events.oom_kill = parse::flat_key(&text, "oom_kill")
-            }
-            Counter::MemEventsV2 => s.memory.events = parse::memory_events(&text),
-            Counter::PidsCurrent => s.pids.current = parse::single_u64(&text),
-            Counter::Procs => {
-                let pids: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
-                s.nprocs = Some(pids.len() as u64);
-                s.procs = Some(pids);
-            }
-            Counter::CfsQuotaV1 => {
-                if let (Some(q), Some(m)) = (parse::v1_quota(&text), s.cpu.max.as_mut()) {
-                    m.quota_us = q;
-                }
-            }
-            Counter::CfsPeriodV1 => {
-                if let (Some(p), Some(m)) = (parse::single_u64(&text), s.cpu.max.as_mut()) {
-                    m.period_us = p;
-                }
-            }
-            Counter::SharesV1 => {
-                s.cpu.shares = parse::single_u64(&text);
-                s.cpu.weight = s.cpu.shares.map(super::knob::shares_to_weight);
-            }
-            Counter::CpuMaxV2 => {
-                s.cpu.max =
-                    parse::cpu_max(&text).map(|(quota_us, period_us)| super::stats::CpuMax {
-                        quota_us,
-                        period_us,
-                    })
-            }
-            Counter::WeightV2 => s.cpu.weight = parse::single_u64(&text),
-            Counter::MemLimitV1 => s.memory.max = parse::v1_memory_limit(&text),
-            Counter::MemPeakV1 | Counter::MemPeakV2 => s.memory.peak = parse::single_u64(&text),
-            Counter::MemswLimitV1 => s.memory.memsw_max = parse::v1_memory_limit(&text),
-            Counter::MemMaxV2 => s.memory.max = parse::v2_limit(&text),
-            Counter::MemHighV2 => s.memory.high = parse::v2_limit(&text),
-            Counter::MemSwapMaxV2 => s.memory.swap_max = parse::v2_limit(&text),
-            Counter::PidsMax => s.pids.max = parse::v2_limit(&text),
-            Counter::PidsEvents => s.pids.max_events = parse::flat_key(&text, "max"),
-            Counter::FreezerStateV1 => s.frozen = parse::v1_freezer_state(&text),
-            Counter::CgroupEventsV2 => {
-                if let Some(f) = parse::flat_key(&text, "frozen") {
-                    s.frozen = Some(f == 1);
-                }
-            }
-            Counter::CpuPressure | Counter::MemoryPressure | Counter::IoPressure => {
-                let psi = parse::pressure(&text);
-                let p = s.pressure.get_or_insert_with(Default::default);
-                match k.counter {
-                    Counter::CpuPressure => p.cpu = Some(psi),
-                    Counter::MemoryPressure => p.memory = Some(psi),
-                    _ => p.io = Some(psi),
+        match &k.feeds {
+            Feeds::Procs => fill_procs(&text, s),
+            Feeds::Stats(applies) => {
+                for a in applies {
+                    a(Some(&text), s);
                 }
             }
         }

@@ -43,20 +43,8 @@ impl CpuMax {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct CpuStats {
-    /// Total CPU time consumed by the group, ns (v1 `cpuacct.usage`, v2 `usage_usec`×1000).
-    pub usage_ns: Option<u64>,
-    pub nr_periods: Option<u64>,
-    pub nr_throttled: Option<u64>,
-    /// Total time throttled, ns (v1 `throttled_time`, v2 `throttled_usec`×1000).
-    pub throttled_ns: Option<u64>,
-    pub max: Option<CpuMax>,
-    /// Weight on the v2 scale (1–10000, default 100); on v1 translated from shares.
-    pub weight: Option<u64>,
-    /// Raw v1 `cpu.shares` (None on v2).
-    pub shares: Option<u64>,
-}
+/// The cpu controller's readings (declared with it, in `controllers/cpu.rs`).
+pub use super::controllers::cpu::CpuStats;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MemoryEvents {

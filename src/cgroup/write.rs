@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use super::error::{explain_write_errno, CgroupError};
-use super::knob::{weight_to_shares, Knob, Setting, Value};
+use super::knob::{Knob, Setting};
 use super::layout::{Layout, Version};
 use super::parse;
 use super::stats::Limit;
@@ -30,7 +30,7 @@ pub struct Applied {
     pub writes: Vec<FileWrite>,
 }
 
-const DEFAULT_PERIOD_US: u64 = 100_000;
+pub(crate) const DEFAULT_PERIOD_US: u64 = 100_000;
 
 impl Layout {
     /// Translates settings into file writes without writing anything. Fails if
@@ -48,205 +48,10 @@ impl Layout {
                 why: "the root group has no limits; choose a child group".into(),
             });
         }
-        let period_setting = settings.iter().find_map(|s| match s.value {
-            Value::CpuPeriod(p) => Some(p),
-            _ => None,
-        });
-        let cpu_setting = settings.iter().any(|s| s.knob == Knob::Cpu);
-        let memory_setting = settings.iter().find_map(|s| match (&s.knob, &s.value) {
-            (Knob::Memory, Value::Bytes(l)) => Some(*l),
-            _ => None,
-        });
+        // Each knob's controller translates it (controllers/*.rs).
         let mut out = Vec::new();
         for s in settings {
-            let writes = match (s.knob, &s.value) {
-                (Knob::Cpu, Value::Cpu(q)) => {
-                    let period = match period_setting {
-                        Some(p) => p,
-                        None => self.current_cpu_max(group, s.knob)?.1,
-                    };
-                    vec![self.cpu_write(group, s.knob, q.quota_us(period), period)?]
-                }
-                (Knob::CpuPeriod, Value::CpuPeriod(p)) => {
-                    let (quota, old_period) = self.current_cpu_max(group, s.knob)?;
-                    let mut w = Vec::new();
-                    if let Some(v1) = self.v1_dir(group, "cpu") {
-                        w.push(FileWrite {
-                            knob: s.knob,
-                            path: v1.join("cpu.cfs_period_us"),
-                            contents: p.to_string(),
-                        });
-                    }
-                    // Keep the same percentage unless `cpu=` is set in the same call.
-                    if !cpu_setting {
-                        let rescaled = match quota {
-                            Limit::Max => Limit::Max,
-                            Limit::Value(q) => Limit::Value(
-                                ((q as u128 * *p as u128) / old_period.max(1) as u128) as u64,
-                            ),
-                        };
-                        match self.version_of("cpu") {
-                            Some(Version::V1) if rescaled == Limit::Max => {}
-                            _ => w.push(self.cpu_write(group, Knob::Cpu, rescaled, *p)?),
-                        }
-                    }
-                    w
-                }
-                (Knob::CpuWeight, Value::CpuWeight(w)) => {
-                    let (dir, v) = self.knob_dir(group, "cpu", s.knob)?;
-                    vec![match v {
-                        Version::V1 => FileWrite {
-                            knob: s.knob,
-                            path: dir.join("cpu.shares"),
-                            contents: weight_to_shares(*w).to_string(),
-                        },
-                        Version::V2 => FileWrite {
-                            knob: s.knob,
-                            path: dir.join("cpu.weight"),
-                            contents: w.to_string(),
-                        },
-                    }]
-                }
-                (Knob::Memory, Value::Bytes(l)) => {
-                    let (dir, v) = self.knob_dir(group, "memory", s.knob)?;
-                    match v {
-                        Version::V1 => {
-                            let memory = FileWrite {
-                                knob: s.knob,
-                                path: dir.join("memory.limit_in_bytes"),
-                                contents: v1_bytes(*l),
-                            };
-                            // v1 limits memory+swap as one number (memsw ≥ memory):
-                            // moving memory alone would change the swap allowance
-                            // (or be refused), so memsw moves with it unless
-                            // memory.swap is set in the same call.
-                            let swap_setting = settings.iter().any(|o| o.knob == Knob::MemorySwap);
-                            match v1_memsw_follow(&dir, *l).filter(|_| !swap_setting) {
-                                Some(f) if f.grows => vec![f.write, memory],
-                                Some(f) => vec![memory, f.write],
-                                None => vec![memory],
-                            }
-                        }
-                        Version::V2 => vec![FileWrite {
-                            knob: s.knob,
-                            path: dir.join("memory.max"),
-                            contents: v2_limit(*l),
-                        }],
-                    }
-                }
-                (Knob::MemoryHigh, Value::Bytes(l)) => {
-                    let (dir, v) = self.knob_dir(group, "memory", s.knob)?;
-                    if v == Version::V1 {
-                        return Err(CgroupError::Unsupported {
-                            knob: s.knob,
-                            why: "memory.high exists only on cgroup v2; this host's memory controller is v1 (use memory= instead)".into(),
-                        });
-                    }
-                    vec![FileWrite {
-                        knob: s.knob,
-                        path: dir.join("memory.high"),
-                        contents: v2_limit(*l),
-                    }]
-                }
-                (Knob::MemorySwap, Value::Bytes(l)) => {
-                    let (dir, v) = self.knob_dir(group, "memory", s.knob)?;
-                    match v {
-                        Version::V2 => {
-                            require_file(
-                                &dir,
-                                "memory.swap.max",
-                                s.knob,
-                                "swap accounting is not available in this kernel",
-                            )?;
-                            vec![FileWrite {
-                                knob: s.knob,
-                                path: dir.join("memory.swap.max"),
-                                contents: v2_limit(*l),
-                            }]
-                        }
-                        Version::V1 => {
-                            require_file(
-                                &dir,
-                                "memory.memsw.limit_in_bytes",
-                                s.knob,
-                                "swap accounting is off (boot with swapaccount=1)",
-                            )?;
-                            // v1 limits memory+swap together: memsw = memory limit + swap.
-                            let mem = match memory_setting {
-                                Some(m) => m,
-                                None => fs::read_to_string(dir.join("memory.limit_in_bytes"))
-                                    .ok()
-                                    .and_then(|t| parse::v1_memory_limit(&t))
-                                    .unwrap_or(Limit::Max),
-                            };
-                            let memsw = match (mem, l) {
-                                (_, Limit::Max) => Limit::Max,
-                                (Limit::Value(m), Limit::Value(sw)) => Limit::Value(m + sw),
-                                (Limit::Max, Limit::Value(_)) => {
-                                    return Err(CgroupError::Unsupported {
-                                        knob: s.knob,
-                                        why: "on cgroup v1 swap is limited as memory+swap, so memory.swap needs a memory limit (set memory= too)".into(),
-                                    })
-                                }
-                            };
-                            vec![FileWrite {
-                                knob: s.knob,
-                                path: dir.join("memory.memsw.limit_in_bytes"),
-                                contents: v1_bytes(memsw),
-                            }]
-                        }
-                    }
-                }
-                (Knob::Pids, Value::Count(l)) => {
-                    let (dir, _) = self.knob_dir(group, "pids", s.knob)?;
-                    vec![FileWrite {
-                        knob: s.knob,
-                        path: dir.join("pids.max"),
-                        contents: v2_limit(*l),
-                    }]
-                }
-                (Knob::CpusetCpus | Knob::CpusetMems, Value::List(list)) => {
-                    let (dir, _) = self.knob_dir(group, "cpuset", s.knob)?;
-                    vec![FileWrite {
-                        knob: s.knob,
-                        path: dir.join(s.knob.name()),
-                        contents: list.clone(),
-                    }]
-                }
-                (Knob::Freeze, Value::Bool(b)) => {
-                    if let Some(dir) = self.v1_dir(group, "freezer") {
-                        vec![FileWrite {
-                            knob: s.knob,
-                            path: dir.join("freezer.state"),
-                            contents: if *b { "FROZEN" } else { "THAWED" }.into(),
-                        }]
-                    } else if let Some(u) = self
-                        .unified()
-                        .filter(|_| self.mode == super::layout::Mode::V2)
-                    {
-                        let dir = u.dir(group);
-                        require_file(
-                            &dir,
-                            "cgroup.freeze",
-                            s.knob,
-                            "this kernel has no cgroup v2 freezer (needs 5.2+)",
-                        )?;
-                        vec![FileWrite {
-                            knob: s.knob,
-                            path: dir.join("cgroup.freeze"),
-                            contents: if *b { "1" } else { "0" }.into(),
-                        }]
-                    } else {
-                        return Err(not_mounted(s.knob, "freezer"));
-                    }
-                }
-                (knob, value) => {
-                    return Err(CgroupError::Unsupported {
-                        knob,
-                        why: format!("value {value} does not fit this knob"),
-                    })
-                }
-            };
+            let writes = (s.knob.def().plan)(self, group, s, settings)?;
             out.push(Applied {
                 setting: s.clone(),
                 writes,
@@ -306,7 +111,7 @@ impl Layout {
         Ok(plan)
     }
 
-    fn v1_dir(&self, group: &str, controller: &str) -> Option<PathBuf> {
+    pub(crate) fn v1_dir(&self, group: &str, controller: &str) -> Option<PathBuf> {
         self.dir_for(controller, group)
             .filter(|(h, _)| h.version == Version::V1)
             .map(|(_, d)| d)
@@ -314,7 +119,7 @@ impl Layout {
 
     /// Directory and version of `controller` for `group`, or an error saying
     /// why the knob can't be written here.
-    fn knob_dir(
+    pub(crate) fn knob_dir(
         &self,
         group: &str,
         controller: &str,
@@ -350,7 +155,11 @@ impl Layout {
     }
 
     /// Current (quota, period) of the group, defaulting the period to 100ms.
-    fn current_cpu_max(&self, group: &str, knob: Knob) -> Result<(Limit, u64), CgroupError> {
+    pub(crate) fn current_cpu_max(
+        &self,
+        group: &str,
+        knob: Knob,
+    ) -> Result<(Limit, u64), CgroupError> {
         let (dir, v) = self.knob_dir(group, "cpu", knob)?;
         Ok(match v {
             Version::V1 => (
@@ -370,7 +179,7 @@ impl Layout {
         })
     }
 
-    fn cpu_write(
+    pub(crate) fn cpu_write(
         &self,
         group: &str,
         knob: Knob,
@@ -399,48 +208,32 @@ impl Layout {
     }
 }
 
-/// Orders writes so the kernel accepts them: on v1 the period before the
-/// quota (the quota is checked against it), and memory+swap vs memory in the
-/// order that keeps memsw ≥ memory at every step: raise memsw first when it
-/// grows, lower memory first when memsw shrinks.
-fn order_writes(plan: &mut [Applied]) {
-    let memsw_shrinks = plan.iter().any(|a| {
-        a.setting.knob == Knob::MemorySwap
-            && a.writes.first().is_some_and(|w| {
-                let cur = fs::read_to_string(&w.path)
-                    .ok()
-                    .and_then(|t| parse::v1_memory_limit(&t));
-                let new = w.contents.parse::<i64>().ok();
-                match (cur, new) {
-                    (Some(Limit::Value(cur)), Some(new)) => new >= 0 && (new as u64) < cur,
-                    (Some(Limit::Max), Some(new)) => new >= 0,
-                    _ => false,
-                }
-            })
-    });
-    plan.sort_by_key(|a| match a.setting.knob {
-        Knob::CpuPeriod => 0,
-        Knob::Cpu => 1,
-        Knob::MemorySwap if !memsw_shrinks => 2,
-        Knob::Memory => 3,
-        Knob::MemorySwap => 4,
-        _ => 5,
-    });
+/// Orders writes so the kernel accepts them: each knob declares its place
+/// (`KnobDef::order`; e.g. on v1 the period before the quota, memory+swap vs
+/// memory in the order that keeps memsw ≥ memory at every step). Stable.
+fn order_writes(plan: &mut Vec<Applied>) {
+    let keys: Vec<u8> = plan
+        .iter()
+        .map(|a| (a.setting.knob.def().order)(a, plan))
+        .collect();
+    let mut keyed: Vec<(u8, Applied)> = keys.into_iter().zip(plan.drain(..)).collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    plan.extend(keyed.into_iter().map(|(_, a)| a));
 }
 
 /// A v1 memsw write that goes with a memory write.
-struct MemswFollow {
-    write: FileWrite,
+pub(crate) struct MemswFollow {
+    pub(crate) write: FileWrite,
     /// Whether memsw grows: then it is written first, else after memory,
     /// so memory ≤ memsw holds after each write.
-    grows: bool,
+    pub(crate) grows: bool,
 }
 
 /// The memsw write that keeps a v1 group's swap allowance (memsw − memory)
 /// when its memory limit becomes `new_memory`. `None` when there is nothing
 /// to keep: no swap accounting, memsw unlimited, or unreadable files (then
 /// the memory write goes alone and a kernel refusal is explained).
-fn v1_memsw_follow(dir: &std::path::Path, new_memory: Limit) -> Option<MemswFollow> {
+pub(crate) fn v1_memsw_follow(dir: &std::path::Path, new_memory: Limit) -> Option<MemswFollow> {
     let read = |f: &str| {
         fs::read_to_string(dir.join(f))
             .ok()
@@ -472,14 +265,14 @@ fn v1_memsw_follow(dir: &std::path::Path, new_memory: Limit) -> Option<MemswFoll
     })
 }
 
-fn v1_bytes(l: Limit) -> String {
+pub(crate) fn v1_bytes(l: Limit) -> String {
     match l {
         Limit::Max => "-1".into(),
         Limit::Value(b) => b.to_string(),
     }
 }
 
-fn v2_limit(l: Limit) -> String {
+pub(crate) fn v2_limit(l: Limit) -> String {
     match l {
         Limit::Max => "max".into(),
         Limit::Value(b) => b.to_string(),
@@ -622,29 +415,13 @@ fn refusal_meaning(w: &FileWrite, err: &std::io::Error) -> String {
     }
 }
 
-/// Old file contents in the form the kernel accepts back. v1 `freezer.state`
-/// reads FROZEN/FREEZING also when only an ancestor is frozen, and FREEZING
-/// can't be written: the group's own request is `freezer.self_freezing`, so
-/// that is what goes back (FREEZING → FROZEN when that file is missing: the
-/// freeze was under way, undoing it would thaw what someone else froze).
+/// Old contents in the form the kernel accepts back: as read, unless the
+/// file's controller declares a restore form (v1 `freezer.state`).
 fn restore_form(path: &std::path::Path, old: &str) -> String {
-    match path.file_name().and_then(|n| n.to_str()) {
-        Some("freezer.state") => {
-            let own = path
-                .parent()
-                .and_then(|d| fs::read_to_string(d.join("freezer.self_freezing")).ok());
-            match own.as_deref().map(str::trim) {
-                Some("1") => "FROZEN".into(),
-                Some("0") => "THAWED".into(),
-                _ if old == "FREEZING" => "FROZEN".into(),
-                _ => old.to_string(),
-            }
-        }
-        _ => old.to_string(),
-    }
+    super::controllers::restore_form(path, old).unwrap_or_else(|| old.to_string())
 }
 
-fn require_file(
+pub(crate) fn require_file(
     dir: &std::path::Path,
     file: &str,
     knob: Knob,
@@ -660,7 +437,7 @@ fn require_file(
     }
 }
 
-fn not_mounted(knob: Knob, controller: &str) -> CgroupError {
+pub(crate) fn not_mounted(knob: Knob, controller: &str) -> CgroupError {
     CgroupError::Unsupported {
         knob,
         why: format!("the {controller} controller is not mounted on this host"),

@@ -15,7 +15,7 @@ use crate::cli::RunArgs;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
-    let settings = match knob::parse_settings(&args.limits.as_settings()) {
+    let settings = match knob::parse_settings(&knob::settings_from_flags(&args.limits.as_flags())) {
         Ok(s) => s,
         Err(errors) => {
             for e in &errors {

@@ -326,7 +326,6 @@ fn group_snapshot(
     let p = prev.copied().unwrap_or_default();
     // With no previous reading every `p.*` is None, so every rate is None.
     let wall = wall_ns.filter(|_| prev.is_some()).unwrap_or(0);
-    let cpu_max = g.cpu.max;
     let m = &g.memory;
     GroupSnapshot {
         path: display_path(&g.path).to_string(),
@@ -334,10 +333,6 @@ fn group_snapshot(
         cpu: CpuView {
             usage_percent: rates::ns_percent(p.usage_ns, cur.usage_ns, wall),
             usage_total_ns: cur.usage_ns,
-            limit_percent: cpu_max.and_then(|c| c.percent()),
-            quota_us: cpu_max.and_then(|c| c.quota_us.value()),
-            period_us: cpu_max.map(|c| c.period_us),
-            weight: g.cpu.weight,
             nr_periods: cur.nr_periods,
             nr_throttled: cur.nr_throttled,
             throttled_total_ns: cur.throttled_ns,
@@ -349,6 +344,7 @@ fn group_snapshot(
                 cur.nr_periods,
             )
             .filter(|_| wall > 0),
+            ..CpuView::levels(&g.cpu)
         },
         memory: MemoryView {
             current_bytes: m.current,

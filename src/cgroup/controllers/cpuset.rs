@@ -1,0 +1,102 @@
+//! The cpuset controller: the CPUs and memory nodes a group may use.
+
+use super::{mismatch, one, At, Controller, KnobDef, Read};
+use crate::cgroup::error::CgroupError;
+use crate::cgroup::knob::{self, Host, Knob, Refusal, Setting, Value};
+use crate::cgroup::layout::Layout;
+use crate::cgroup::write::FileWrite;
+
+fn list(t: Option<&str>) -> Option<String> {
+    t.map(|t| t.trim().to_string())
+}
+
+pub const CONTROLLER: Controller = Controller {
+    name: "cpuset",
+    v1_names: &["cpuset"],
+    v2_enable: true,
+    knobs: KNOBS,
+    restore: &[],
+    reads: &[
+        Read {
+            at: At::Any("cpuset"),
+            file: "cpuset.cpus",
+            slow: true,
+            apply: |t, s| s.cpuset.cpus = list(t),
+        },
+        Read {
+            at: At::Any("cpuset"),
+            file: "cpuset.mems",
+            slow: true,
+            apply: |t, s| s.cpuset.mems = list(t),
+        },
+        Read {
+            at: At::V1("cpuset"),
+            file: "cpuset.effective_cpus",
+            slow: true,
+            apply: |t, s| s.cpuset.effective_cpus = list(t),
+        },
+        Read {
+            at: At::V2("cpuset"),
+            file: "cpuset.cpus.effective",
+            slow: true,
+            apply: |t, s| s.cpuset.effective_cpus = list(t),
+        },
+    ],
+};
+
+// ---- knobs ----------------------------------------------------------------
+
+#[allow(non_upper_case_globals)]
+impl Knob {
+    pub const CpusetCpus: Knob = Knob("cpuset.cpus");
+    pub const CpusetMems: Knob = Knob("cpuset.mems");
+}
+
+fn id_list(v: &str, _: Host) -> Result<Value, Refusal> {
+    Ok(Value::List(knob::parse_id_list(v)?))
+}
+
+/// Same file name on v1 and v2: the knob's name.
+fn plan(
+    layout: &Layout,
+    group: &str,
+    s: &Setting,
+    _: &[Setting],
+) -> Result<Vec<FileWrite>, CgroupError> {
+    let Value::List(list) = &s.value else {
+        return Err(mismatch(s));
+    };
+    let (dir, _) = layout.knob_dir(group, "cpuset", s.knob)?;
+    Ok(one(s.knob, dir.join(s.knob.name()), list.clone()))
+}
+
+const KNOBS: &[KnobDef] = &[
+    KnobDef {
+        knob: Knob::CpusetCpus,
+        aliases: &[],
+        syntax: "a CPU list like 0-1,3",
+        flag: Some("cpuset"),
+        parse: id_list,
+        plan,
+        order: |_, _| 5,
+        current: |g| {
+            Some(Value::List(
+                g.cpuset.cpus.clone().filter(|s| !s.is_empty())?,
+            ))
+        },
+    },
+    KnobDef {
+        knob: Knob::CpusetMems,
+        aliases: &["mems"],
+        syntax: "a memory-node list like 0",
+        flag: None,
+        parse: id_list,
+        plan,
+        order: |_, _| 5,
+        current: |g| {
+            Some(Value::List(
+                g.cpuset.mems.clone().filter(|s| !s.is_empty())?,
+            ))
+        },
+    },
+];

@@ -1,0 +1,267 @@
+//! The memory controller: usage, peak, limits, limit hits and OOM kills.
+//!
+//! v1 limits memory+swap as one number (`memory.memsw.limit_in_bytes`); v2
+//! has swap alone (`memory.swap.max`) and a throttling limit (`memory.high`).
+
+use std::fs;
+
+use super::{mismatch, one, with, At, Controller, KnobDef, Read};
+use crate::cgroup::error::CgroupError;
+use crate::cgroup::knob::{self, Host, Knob, Refusal, Setting, Value};
+use crate::cgroup::layout::{Layout, Version};
+use crate::cgroup::parse;
+use crate::cgroup::stats::Limit;
+use crate::cgroup::write::{require_file, v1_bytes, v1_memsw_follow, v2_limit, Applied, FileWrite};
+
+pub const CONTROLLER: Controller = Controller {
+    name: "memory",
+    v1_names: &["memory"],
+    v2_enable: true,
+    knobs: KNOBS,
+    restore: &[],
+    reads: &[
+        Read {
+            at: At::V1("memory"),
+            file: "memory.usage_in_bytes",
+            slow: false,
+            apply: |t, s| s.memory.current = with(t, parse::single_u64),
+        },
+        Read {
+            at: At::V1("memory"),
+            file: "memory.failcnt",
+            slow: false,
+            apply: |t, s| s.memory.failcnt = with(t, parse::single_u64),
+        },
+        Read {
+            at: At::V1("memory"),
+            file: "memory.oom_control",
+            slow: false,
+            apply: |t, s| s.memory.events.oom_kill = with(t, |t| parse::flat_key(t, "oom_kill")),
+        },
+        Read {
+            at: At::V2("memory"),
+            file: "memory.current",
+            slow: false,
+            apply: |t, s| s.memory.current = with(t, parse::single_u64),
+        },
+        Read {
+            at: At::V2("memory"),
+            file: "memory.events",
+            slow: false,
+            apply: |t, s| s.memory.events = t.map(parse::memory_events).unwrap_or_default(),
+        },
+        Read {
+            at: At::V1("memory"),
+            file: "memory.limit_in_bytes",
+            slow: true,
+            apply: |t, s| s.memory.max = with(t, parse::v1_memory_limit),
+        },
+        Read {
+            at: At::V1("memory"),
+            file: "memory.max_usage_in_bytes",
+            slow: true,
+            apply: |t, s| s.memory.peak = with(t, parse::single_u64),
+        },
+        Read {
+            at: At::V1("memory"),
+            file: "memory.memsw.limit_in_bytes",
+            slow: true,
+            apply: |t, s| s.memory.memsw_max = with(t, parse::v1_memory_limit),
+        },
+        Read {
+            at: At::V2("memory"),
+            file: "memory.max",
+            slow: true,
+            apply: |t, s| s.memory.max = with(t, parse::v2_limit),
+        },
+        Read {
+            at: At::V2("memory"),
+            file: "memory.high",
+            slow: true,
+            apply: |t, s| s.memory.high = with(t, parse::v2_limit),
+        },
+        Read {
+            at: At::V2("memory"),
+            file: "memory.swap.max",
+            slow: true,
+            apply: |t, s| s.memory.swap_max = with(t, parse::v2_limit),
+        },
+        Read {
+            at: At::V2("memory"),
+            file: "memory.peak",
+            slow: true,
+            apply: |t, s| s.memory.peak = with(t, parse::single_u64),
+        },
+    ],
+};
+
+// ---- knobs ----------------------------------------------------------------
+
+#[allow(non_upper_case_globals)]
+impl Knob {
+    pub const Memory: Knob = Knob("memory");
+    pub const MemoryHigh: Knob = Knob("memory.high");
+    pub const MemorySwap: Knob = Knob("memory.swap");
+}
+
+const SIZE: &str = "a size in bytes with optional K/M/G/T suffix (256M, 1.5G, 200Mi) or max";
+
+fn size(v: &str, _: Host) -> Result<Value, Refusal> {
+    Ok(Value::Bytes(knob::parse_size(v)?))
+}
+
+/// Unlimited (null) and unknown look the same in a snapshot: show `max`.
+fn bytes(v: Option<u64>) -> Option<Value> {
+    Some(Value::Bytes(v.map(Limit::Value).unwrap_or(Limit::Max)))
+}
+
+const KNOBS: &[KnobDef] = &[
+    KnobDef {
+        knob: Knob::Memory,
+        aliases: &["memory.max", "mem"],
+        syntax: SIZE,
+        flag: Some("memory"),
+        parse: size,
+        plan: plan_memory,
+        order: |_, _| 3,
+        current: |g| bytes(g.memory.max_bytes),
+    },
+    KnobDef {
+        knob: Knob::MemoryHigh,
+        aliases: &[],
+        syntax: SIZE,
+        flag: Some("memory-high"),
+        parse: size,
+        plan: |layout, group, s, _| {
+            let Value::Bytes(l) = s.value else {
+                return Err(mismatch(s));
+            };
+            let (dir, v) = layout.knob_dir(group, "memory", s.knob)?;
+            if v == Version::V1 {
+                return Err(CgroupError::Unsupported {
+                    knob: s.knob,
+                    why: "memory.high exists only on cgroup v2; this host's memory controller is v1 (use memory= instead)".into(),
+                });
+            }
+            Ok(one(s.knob, dir.join("memory.high"), v2_limit(l)))
+        },
+        order: |_, _| 5,
+        current: |g| bytes(g.memory.high_bytes),
+    },
+    KnobDef {
+        knob: Knob::MemorySwap,
+        aliases: &["memory.swap.max"],
+        syntax: SIZE,
+        flag: Some("memory-swap"),
+        parse: size,
+        plan: plan_swap,
+        // v1: memsw before memory when it grows, after when it shrinks, so
+        // memsw ≥ memory holds after every write.
+        order: |a, _| if memsw_shrinks(a) { 4 } else { 2 },
+        current: |g| bytes(g.memory.swap_max_bytes),
+    },
+];
+
+fn plan_memory(
+    layout: &Layout,
+    group: &str,
+    s: &Setting,
+    all: &[Setting],
+) -> Result<Vec<FileWrite>, CgroupError> {
+    let Value::Bytes(l) = s.value else {
+        return Err(mismatch(s));
+    };
+    let (dir, v) = layout.knob_dir(group, "memory", s.knob)?;
+    Ok(match v {
+        Version::V1 => {
+            let memory = FileWrite {
+                knob: s.knob,
+                path: dir.join("memory.limit_in_bytes"),
+                contents: v1_bytes(l),
+            };
+            // v1 limits memory+swap as one number (memsw ≥ memory): moving
+            // memory alone would change the swap allowance (or be refused),
+            // so memsw moves with it unless memory.swap is set in the same call.
+            let swap_setting = all.iter().any(|o| o.knob == Knob::MemorySwap);
+            match v1_memsw_follow(&dir, l).filter(|_| !swap_setting) {
+                Some(f) if f.grows => vec![f.write, memory],
+                Some(f) => vec![memory, f.write],
+                None => vec![memory],
+            }
+        }
+        Version::V2 => one(s.knob, dir.join("memory.max"), v2_limit(l)),
+    })
+}
+
+fn plan_swap(
+    layout: &Layout,
+    group: &str,
+    s: &Setting,
+    all: &[Setting],
+) -> Result<Vec<FileWrite>, CgroupError> {
+    let Value::Bytes(l) = s.value else {
+        return Err(mismatch(s));
+    };
+    let (dir, v) = layout.knob_dir(group, "memory", s.knob)?;
+    match v {
+        Version::V2 => {
+            require_file(
+                &dir,
+                "memory.swap.max",
+                s.knob,
+                "swap accounting is not available in this kernel",
+            )?;
+            Ok(one(s.knob, dir.join("memory.swap.max"), v2_limit(l)))
+        }
+        Version::V1 => {
+            require_file(
+                &dir,
+                "memory.memsw.limit_in_bytes",
+                s.knob,
+                "swap accounting is off (boot with swapaccount=1)",
+            )?;
+            // v1 limits memory+swap together: memsw = memory limit + swap.
+            let memory_setting = all.iter().find_map(|s| match (s.knob, &s.value) {
+                (Knob::Memory, Value::Bytes(l)) => Some(*l),
+                _ => None,
+            });
+            let mem = match memory_setting {
+                Some(m) => m,
+                None => fs::read_to_string(dir.join("memory.limit_in_bytes"))
+                    .ok()
+                    .and_then(|t| parse::v1_memory_limit(&t))
+                    .unwrap_or(Limit::Max),
+            };
+            let memsw = match (mem, l) {
+                (_, Limit::Max) => Limit::Max,
+                (Limit::Value(m), Limit::Value(sw)) => Limit::Value(m + sw),
+                (Limit::Max, Limit::Value(_)) => {
+                    return Err(CgroupError::Unsupported {
+                        knob: s.knob,
+                        why: "on cgroup v1 swap is limited as memory+swap, so memory.swap needs a memory limit (set memory= too)".into(),
+                    })
+                }
+            };
+            Ok(one(
+                s.knob,
+                dir.join("memory.memsw.limit_in_bytes"),
+                v1_bytes(memsw),
+            ))
+        }
+    }
+}
+
+/// Whether this (v1) memory.swap write lowers memory+swap.
+fn memsw_shrinks(a: &Applied) -> bool {
+    a.writes.first().is_some_and(|w| {
+        let cur = fs::read_to_string(&w.path)
+            .ok()
+            .and_then(|t| parse::v1_memory_limit(&t));
+        let new = w.contents.parse::<i64>().ok();
+        match (cur, new) {
+            (Some(Limit::Value(cur)), Some(new)) => new >= 0 && (new as u64) < cur,
+            (Some(Limit::Max), Some(new)) => new >= 0,
+            _ => false,
+        }
+    })
+}

@@ -1,0 +1,282 @@
+//! One module per controller. Each declares, for its v1 and v2 forms, the
+//! files it reads and how each fills [`GroupStats`] ([`Read`]). Everything
+//! else is driven by these tables: the fresh reader (`read.rs`) and the
+//! sampler's cached reader (`reader.rs`) both resolve the same declarations
+//! with [`plan_reads`] and feed every file's text through the same `apply`
+//! functions, so the two can't drift apart (`tests/hc_readers.rs` checks
+//! they agree on v1, co-mounted v1, v2 and hybrid trees, tick by tick).
+//!
+//! Adding a reading is one [`Read`] line in its controller's file; adding a
+//! controller is one module and one entry in [`CONTROLLERS`].
+
+pub mod cpu;
+pub mod cpuset;
+pub mod freezer;
+pub mod memory;
+pub mod pids;
+
+use std::path::{Path, PathBuf};
+
+use super::error::CgroupError;
+use super::knob::{Host, Knob, Refusal, Setting, Value};
+use super::layout::{Layout, Mode, Version};
+use super::parse;
+use super::stats::GroupStats;
+use super::write::{Applied, FileWrite};
+use crate::model::GroupSnapshot;
+
+/// Fills fields of `GroupStats` from one file's text; `None`: the file is
+/// missing or unreadable (its fields become `None`: unknown, never 0).
+pub type Apply = fn(Option<&str>, &mut GroupStats);
+
+/// Where a declared file lives for a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum At {
+    /// The controller's hierarchy, when it is a v1 mount holding the group.
+    V1(&'static str),
+    /// The controller's hierarchy, when it is the v2 one holding the group.
+    V2(&'static str),
+    /// The controller's hierarchy holding the group, either version.
+    Any(&'static str),
+    /// The unified hierarchy (group directory or not), unless the controller
+    /// is a v1 mount holding the group (v1 `cpuacct` wins over v2 `cpu.stat`).
+    UnifiedUnlessV1(&'static str),
+    /// The unified hierarchy on a pure v2 host, unless the controller is a v1
+    /// mount holding the group (the v2 freezer: `cgroup.events`).
+    PureV2UnlessV1(&'static str),
+    /// The unified hierarchy (group directory or not): PSI, also on hybrid.
+    Unified,
+}
+
+/// One file a controller reads and what it fills.
+pub struct Read {
+    pub at: At,
+    pub file: &'static str,
+    /// Slow-moving (a limit, a peak, PSI, the freezer): the cached reader
+    /// re-reads it every few ticks instead of every tick.
+    pub slow: bool,
+    pub apply: Apply,
+}
+
+/// A controller: its name (as in `/proc/cgroups`), its readings, its knobs,
+/// and how a file it writes is restored after a refused multi-knob write.
+pub struct Controller {
+    pub name: &'static str,
+    /// The v1 controllers (mount options) that serve it: `cpu` and `cpuacct`.
+    pub v1_names: &'static [&'static str],
+    /// Whether a v2 parent must enable it (`+name` in `cgroup.subtree_control`)
+    /// for a child group to get its files (the v2 freezer is built in).
+    pub v2_enable: bool,
+    pub reads: &'static [Read],
+    pub knobs: &'static [KnobDef],
+    /// `(file, restore form)`: old contents → what the kernel accepts back,
+    /// for files whose reading can't simply be written back.
+    pub restore: &'static [(&'static str, Restore)],
+}
+
+/// One knob: everything about it that is not the same for every knob.
+pub struct KnobDef {
+    pub knob: Knob,
+    /// Other names accepted for it (`memory.max`, docker's `cpus`, …).
+    pub aliases: &'static [&'static str],
+    /// What the value looks like (errors, the editor's hint, `--help`).
+    pub syntax: &'static str,
+    /// `cgdash run --FLAG`, if it has one (checked against `cli.rs` and the
+    /// README's knob table by `tests/hc_knobs.rs`).
+    pub flag: Option<&'static str>,
+    /// The grammar and range: the trimmed, non-empty text → a value, or why not.
+    pub parse: fn(&str, Host) -> Result<Value, Refusal>,
+    /// The v1/v2 translation: the file writes of one setting for `group`
+    /// (all the call's settings given, for knobs that depend on another).
+    pub plan: Plan,
+    /// Where its writes go among the call's (lower first; the whole plan
+    /// given, for orders that depend on the direction of a change).
+    pub order: fn(&Applied, &[Applied]) -> u8,
+    /// The current value, from a published snapshot (the editor's prefill).
+    pub current: fn(&GroupSnapshot) -> Option<Value>,
+}
+
+/// Old contents of a file (its path given) → the form written back.
+pub type Restore = fn(&Path, &str) -> String;
+
+pub type Plan = fn(&Layout, &str, &Setting, &[Setting]) -> Result<Vec<FileWrite>, CgroupError>;
+
+/// Whether cgdash reads or writes v1 controller `name` (others, like
+/// devices, blkio or named hierarchies such as `name=systemd`, are ignored).
+pub fn known_v1(name: &str) -> bool {
+    CONTROLLERS.iter().any(|c| c.v1_names.contains(&name))
+}
+
+/// The controllers a launched workload's group gets on v2, when offered.
+pub fn v2_enabled() -> impl Iterator<Item = &'static str> {
+    CONTROLLERS.iter().filter(|c| c.v2_enable).map(|c| c.name)
+}
+
+/// Every declared knob, in order.
+pub fn all_defs() -> impl Iterator<Item = &'static KnobDef> {
+    CONTROLLERS.iter().flat_map(|c| c.knobs.iter())
+}
+
+/// The restore form of `path`'s old contents, if its controller declares one.
+pub fn restore_form(path: &Path, old: &str) -> Option<String> {
+    let file = path.file_name()?.to_str()?;
+    CONTROLLERS
+        .iter()
+        .flat_map(|c| c.restore.iter())
+        .find(|(f, _)| *f == file)
+        .map(|(_, r)| r(path, old))
+}
+
+/// A setting whose value is of another knob's kind (a bug, not user input).
+pub(crate) fn mismatch(s: &Setting) -> CgroupError {
+    CgroupError::Unsupported {
+        knob: s.knob,
+        why: format!("value {} does not fit this knob", s.value),
+    }
+}
+
+/// A plan step of a single file write.
+pub(crate) fn one(knob: Knob, path: PathBuf, contents: impl Into<String>) -> Vec<FileWrite> {
+    vec![FileWrite {
+        knob,
+        path,
+        contents: contents.into(),
+    }]
+}
+
+/// Every controller cgdash knows, in the order their readings apply.
+pub const CONTROLLERS: [&Controller; 5] = [
+    &cpu::CONTROLLER,
+    &memory::CONTROLLER,
+    &pids::CONTROLLER,
+    &cpuset::CONTROLLER,
+    &freezer::CONTROLLER,
+];
+
+/// Readings that belong to no controller: per-group PSI (v2; also on hybrid).
+const CORE_READS: &[Read] = &[
+    Read {
+        at: At::Unified,
+        file: "cpu.pressure",
+        slow: true,
+        apply: |t, s| psi(t, s, |p| &mut p.cpu),
+    },
+    Read {
+        at: At::Unified,
+        file: "memory.pressure",
+        slow: true,
+        apply: |t, s| psi(t, s, |p| &mut p.memory),
+    },
+    Read {
+        at: At::Unified,
+        file: "io.pressure",
+        slow: true,
+        apply: |t, s| psi(t, s, |p| &mut p.io),
+    },
+];
+
+fn psi(
+    t: Option<&str>,
+    s: &mut GroupStats,
+    field: fn(&mut super::stats::Pressure) -> &mut Option<super::stats::Psi>,
+) {
+    match t {
+        Some(t) => {
+            *field(s.pressure.get_or_insert_with(Default::default)) = Some(parse::pressure(t))
+        }
+        None => {
+            if let Some(p) = s.pressure.as_mut() {
+                *field(p) = None;
+            }
+        }
+    }
+}
+
+/// Every declared reading, controllers first, then PSI.
+pub fn all_reads() -> impl Iterator<Item = &'static Read> {
+    CONTROLLERS
+        .iter()
+        .flat_map(|c| c.reads.iter())
+        .chain(CORE_READS.iter())
+}
+
+/// One file to read for a group, and every declaration it serves (a file
+/// two controllers declare, like v2 `cpu.stat`, is read once).
+pub struct PlannedRead {
+    pub path: PathBuf,
+    pub slow: bool,
+    pub applies: Vec<Apply>,
+}
+
+impl PlannedRead {
+    /// Feeds the file's text (`None`: missing) through every declaration.
+    pub fn apply(&self, text: Option<&str>, s: &mut GroupStats) {
+        for a in &self.applies {
+            a(text, s);
+        }
+    }
+}
+
+/// The files of `group` this layout reads, in declaration order, with
+/// duplicates merged: what both readers read.
+pub fn plan_reads(layout: &Layout, group: &str) -> Vec<PlannedRead> {
+    let mut out: Vec<PlannedRead> = Vec::new();
+    // Each place resolved once (a stat of the group's directory in it).
+    let mut dirs: Vec<(At, Option<PathBuf>)> = Vec::with_capacity(8);
+    for r in all_reads() {
+        let dir = match dirs.iter().find(|(at, _)| *at == r.at) {
+            Some((_, d)) => d.clone(),
+            None => {
+                let d = resolve(layout, group, r.at);
+                dirs.push((r.at, d.clone()));
+                d
+            }
+        };
+        let Some(dir) = dir else {
+            continue;
+        };
+        let path = dir.join(r.file);
+        match out.iter_mut().find(|p| p.path == path) {
+            Some(p) => {
+                p.slow &= r.slow;
+                p.applies.push(r.apply);
+            }
+            None => out.push(PlannedRead {
+                path,
+                slow: r.slow,
+                applies: vec![r.apply],
+            }),
+        }
+    }
+    out
+}
+
+/// The directory a declaration's file is in for `group`, if it applies here.
+fn resolve(layout: &Layout, group: &str, at: At) -> Option<PathBuf> {
+    let in_version = |c: &str, v: Version| {
+        layout
+            .dir_for(c, group)
+            .filter(|(h, _)| h.version == v)
+            .map(|(_, d)| d)
+    };
+    match at {
+        At::V1(c) => in_version(c, Version::V1),
+        At::V2(c) => in_version(c, Version::V2),
+        At::Any(c) => layout.dir_for(c, group).map(|(_, d)| d),
+        At::UnifiedUnlessV1(c) => match in_version(c, Version::V1) {
+            Some(_) => None,
+            None => layout.unified().map(|u| u.dir(group)),
+        },
+        At::PureV2UnlessV1(c) => match in_version(c, Version::V1) {
+            Some(_) => None,
+            None if layout.mode == Mode::V2 => layout.unified().map(|u| u.dir(group)),
+            None => None,
+        },
+        At::Unified => layout.unified().map(|u| u.dir(group)),
+    }
+}
+
+/// Parses with `f`, `None` when the file is missing.
+pub(crate) fn with<T>(t: Option<&str>, f: impl Fn(&str) -> Option<T>) -> Option<T> {
+    t.and_then(f)
+}
