@@ -204,8 +204,8 @@ fn create_levels(
                     // inode): start over, as for a vanished ancestor below.
                     // Seen in the v2 VM with two test binaries at once.
                     CgroupError::Write { source, .. }
-                        if source.kind() == std::io::ErrorKind::NotFound
-                            && (before.is_none() || ino(&parent) != before) =>
+                        if source.raw_os_error() == Some(libc::ENODEV)
+                            || (gone(source) && (before.is_none() || ino(&parent) != before)) =>
                     {
                         Level::Vanished
                     }
@@ -219,9 +219,7 @@ fn create_levels(
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     return Err(Level::Failed(CgroupError::GroupExists(group.to_string())))
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && depth > 1 => {
-                    return Err(Level::Vanished)
-                }
+                Err(e) if gone(&e) && depth > 1 => return Err(Level::Vanished),
                 Err(source) => {
                     return Err(Level::Failed(CgroupError::Create {
                         path: dir.clone(),
@@ -234,9 +232,7 @@ fn create_levels(
             fill_cpuset(&parent, &dir).map_err(|e| match &e {
                 // Removed between the check above and the write (not a
                 // file missing from a directory that is still there).
-                CgroupError::Write { source, .. }
-                    if source.kind() == std::io::ErrorKind::NotFound && !dir.is_dir() =>
-                {
+                CgroupError::Write { source, .. } if gone(source) && !dir.is_dir() => {
                     Level::Vanished
                 }
                 _ => Level::Failed(e),
@@ -244,6 +240,12 @@ fn create_levels(
         }
     }
     Ok(())
+}
+
+/// A write that met a cgroup directory being removed: ENOENT once it is
+/// gone, ENODEV while the kernel is still taking it down (seen in the v2 VM).
+fn gone(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENODEV)
 }
 
 /// A new v1 cpuset group starts with empty `cpuset.cpus`/`cpuset.mems`, and
