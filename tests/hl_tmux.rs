@@ -35,6 +35,20 @@ fn shell(name: &str, script: &str) -> Option<Tmux> {
     )
 }
 
+/// Thaws the group when dropped, so a failing test leaves nothing frozen
+/// (the workload's own cleanup or the next start then removes it).
+struct Thaw(cgdash::cgroup::Layout, String);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        if self.0.group_exists(&self.1) {
+            let _ = self
+                .0
+                .apply(&self.1, &parse_settings(&["freeze=0"]).unwrap());
+        }
+    }
+}
+
 #[test]
 fn demo_freeze_then_quit_exits() {
     let Some(layout) = common::live("demo_freeze_then_quit_exits") else {
@@ -61,16 +75,6 @@ fn demo_freeze_then_quit_exits() {
     assert!(group.starts_with("cgdash/demo"), "{group}");
     // Thaw on failure, so nothing stays frozen (the demo's own cleanup or
     // the next start then removes it).
-    struct Thaw(cgdash::cgroup::Layout, String);
-    impl Drop for Thaw {
-        fn drop(&mut self) {
-            if self.0.group_exists(&self.1) {
-                let _ = self
-                    .0
-                    .apply(&self.1, &parse_settings(&["freeze=0"]).unwrap());
-            }
-        }
-    }
     let _thaw = Thaw(layout.clone(), group.clone());
     let pids = layout.procs(&group);
     assert!(!pids.is_empty(), "the demo runs processes in {group}");
@@ -194,16 +198,6 @@ fn run_tui_with_a_frozen_group_ends_on_sigterm() {
     let name = format!("hl-{}-tui", std::process::id());
     let cleanup = Cleanup::new(&layout, &name);
     let group = cleanup.group();
-    struct Thaw(cgdash::cgroup::Layout, String);
-    impl Drop for Thaw {
-        fn drop(&mut self) {
-            if self.0.group_exists(&self.1) {
-                let _ = self
-                    .0
-                    .apply(&self.1, &parse_settings(&["freeze=0"]).unwrap());
-            }
-        }
-    }
     let _thaw = Thaw(layout.clone(), group.clone());
     let script = format!(
         "'{}' run --tui --name {name} -- sleep 60; echo \"AFTER $?\"; sleep 60",
@@ -269,16 +263,6 @@ fn ctrl_c_under_run_with_a_frozen_group() {
     let name = format!("hl-{}-ctrlc", std::process::id());
     let cleanup = Cleanup::new(&layout, &name);
     let group = cleanup.group();
-    struct Thaw(cgdash::cgroup::Layout, String);
-    impl Drop for Thaw {
-        fn drop(&mut self) {
-            if self.0.group_exists(&self.1) {
-                let _ = self
-                    .0
-                    .apply(&self.1, &parse_settings(&["freeze=0"]).unwrap());
-            }
-        }
-    }
     let _thaw = Thaw(layout.clone(), group.clone());
     let script = format!(
         "'{}' run --name {name} -- sleep 60; echo \"AFTER $?\"; sleep 60",
