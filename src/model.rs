@@ -47,6 +47,30 @@ pub struct GroupSnapshot {
     /// `ProcessSnapshot::cgroup` names): null when the group is not there
     /// (v1: a group made only under another controller).
     pub nprocs: Option<u64>,
+    /// Who runs this group and under what name (docker, podman, k8s-pod,
+    /// systemd unit, …), resolved from the path and the engines' metadata
+    /// on disk when the group appears. Flattened: the JSON has `kind`,
+    /// `name`, `image`, `container_id`, `pod`, `namespace`, `unit` on the
+    /// group itself, null when unknown.
+    #[serde(flatten)]
+    pub identity: Identity,
+}
+
+/// A group's identity (issue 13). Every field is optional: a group with no
+/// recognised owner keeps only its path.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// docker, podman, containerd, cri-o, k8s-pod, systemd-unit,
+    /// systemd-slice, systemd-scope, lxc, nspawn, cgdash.
+    pub kind: Option<Arc<str>>,
+    /// The name people use: container name, pod name, unit name, …
+    pub name: Option<Arc<str>>,
+    pub image: Option<Arc<str>>,
+    /// Short (12 hex digits) container id.
+    pub container_id: Option<Arc<str>>,
+    pub pod: Option<Arc<str>>,
+    pub namespace: Option<Arc<str>>,
+    pub unit: Option<Arc<str>>,
 }
 
 /// The cpu part of a group (declared with its controller: `controllers/cpu.rs`).

@@ -368,6 +368,7 @@ fn group_snapshot(
         frozen: g.frozen,
         pressure: g.pressure.clone(),
         nprocs: g.nprocs,
+        identity: Default::default(),
     }
 }
 
