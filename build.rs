@@ -19,13 +19,33 @@ use roff::{bold, roman, Roff};
 #[path = "src/cli.rs"]
 mod cli;
 
-use cli::Cli;
+use cli::{Cli, CliKnob};
+
+/// The knobs for cli.rs (`run`'s flags, `set`'s help), read from the
+/// controllers' declarations by [`read_declarations`] before any command is built.
+static KNOBS: std::sync::OnceLock<Vec<CliKnob>> = std::sync::OnceLock::new();
+
+fn declared_knobs() -> &'static [CliKnob] {
+    KNOBS.get().map_or(&[], Vec::as_slice)
+}
 
 fn main() -> io::Result<()> {
     println!("cargo:rerun-if-changed=src/cli.rs");
     println!("cargo:rerun-if-changed=build.rs");
     let out = std::env::var_os("OUT_DIR").ok_or_else(|| io::Error::other("OUT_DIR unset"))?;
     let out = Path::new(&out);
+    let knobs = read_declarations(Path::new(CONTROLLERS_DIR))?;
+    // What was read, for the test that it equals the compiled declarations
+    // (src/cli.rs, `hc_build_reads_the_declarations`).
+    let listing: String = knobs
+        .iter()
+        .map(|k| {
+            let (flag, help) = k.flag.unwrap_or(("", ""));
+            format!("{}\t{flag}\t{help}\n", k.name)
+        })
+        .collect();
+    std::fs::write(out.join("declared_knobs.tsv"), listing)?;
+    let _ = KNOBS.set(knobs);
     // The names match cli::CompletionShell's values.
     for (name, shell) in [
         ("bash", Shell::Bash),
@@ -40,6 +60,165 @@ fn main() -> io::Result<()> {
         std::fs::write(out.join(format!("completions.{name}")), script)?;
     }
     std::fs::write(out.join("cgdash.1"), render_man()?)
+}
+
+const CONTROLLERS_DIR: &str = "src/cgroup/controllers";
+
+/// The knobs the controllers declare, in their order, read from their
+/// source: build.rs can't compile the controllers (they are the library's,
+/// and a build script runs before the library exists), and a copy of their
+/// names and flags here would have to be kept in step by hand. So it parses
+/// them (syn, the parser derive macros use): the order of `CONTROLLERS` in
+/// mod.rs, then in each controller's file every `KnobDef { knob: Knob::X,
+/// flag: None | Some(Flag { name: "…", help: "…" }), … }` in source order,
+/// with X's name from that file's `impl Knob { const X: Knob = Knob("…"); }`.
+/// Anything else in those fields stops the build with the file named.
+fn read_declarations(dir: &Path) -> io::Result<Vec<CliKnob>> {
+    let parse = |file: &Path| -> io::Result<syn::File> {
+        println!("cargo:rerun-if-changed={}", file.display());
+        let text = std::fs::read_to_string(file)?;
+        syn::parse_file(&text).map_err(|e| bad(file, &e.to_string()))
+    };
+    let mod_rs = dir.join("mod.rs");
+    let mut modules = Vec::new();
+    for item in parse(&mod_rs)?.items {
+        let syn::Item::Const(c) = item else { continue };
+        if c.ident != "CONTROLLERS" {
+            continue;
+        }
+        let syn::Expr::Array(a) = *c.expr else {
+            return Err(bad(&mod_rs, "CONTROLLERS is not an array"));
+        };
+        for e in a.elems {
+            match e {
+                syn::Expr::Reference(r) => match *r.expr {
+                    syn::Expr::Path(p) if p.path.segments.len() == 2 => {
+                        modules.push(p.path.segments[0].ident.to_string())
+                    }
+                    _ => return Err(bad(&mod_rs, "CONTROLLERS: expected &module::CONTROLLER")),
+                },
+                _ => return Err(bad(&mod_rs, "CONTROLLERS: expected &module::CONTROLLER")),
+            }
+        }
+    }
+    if modules.is_empty() {
+        return Err(bad(&mod_rs, "no CONTROLLERS"));
+    }
+    let mut knobs = Vec::new();
+    for m in modules {
+        let file = dir.join(format!("{m}.rs"));
+        let ast = parse(&file)?;
+        let mut v = KnobDefs::default();
+        syn::visit::visit_file(&mut v, &ast);
+        for (konst, flag) in v.defs {
+            let name = v
+                .names
+                .iter()
+                .find(|(c, _)| *c == konst)
+                .map(|(_, n)| leak(n.clone()))
+                .ok_or_else(|| bad(&file, &format!("no `const {konst}: Knob = Knob(\"…\")`")))?;
+            let flag = match flag {
+                Ok(f) => f.map(|(f, h)| (leak(f), leak(h))),
+                Err(why) => return Err(bad(&file, &format!("Knob::{konst}: {why}"))),
+            };
+            knobs.push(CliKnob { name, flag });
+        }
+    }
+    Ok(knobs)
+}
+
+/// A build script's strings live as long as it does.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn bad(file: &Path, why: &str) -> io::Error {
+    io::Error::other(format!(
+        "{}: {why} (see build.rs, read_declarations)",
+        file.display()
+    ))
+}
+
+/// What one controller file declares: its knob constants' names, and each
+/// `KnobDef`'s knob constant and flag (or why the flag can't be read).
+#[derive(Default)]
+struct KnobDefs {
+    names: Vec<(String, String)>,
+    defs: Vec<(String, Result<Option<(String, String)>, String>)>,
+}
+
+impl<'a> syn::visit::Visit<'a> for KnobDefs {
+    fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
+        let is_knob = matches!(&*i.self_ty, syn::Type::Path(p) if p.path.is_ident("Knob"));
+        if is_knob {
+            for item in &i.items {
+                let syn::ImplItem::Const(c) = item else {
+                    continue;
+                };
+                if let syn::Expr::Call(call) = &c.expr {
+                    if let (true, Some(name)) = (
+                        matches!(&*call.func, syn::Expr::Path(p) if p.path.is_ident("Knob")),
+                        call.args.first().and_then(lit_str),
+                    ) {
+                        self.names.push((c.ident.to_string(), name));
+                    }
+                }
+            }
+        }
+        syn::visit::visit_item_impl(self, i);
+    }
+
+    fn visit_expr_struct(&mut self, s: &'a syn::ExprStruct) {
+        if s.path.is_ident("KnobDef") {
+            let knob = field(s, "knob").and_then(|e| match e {
+                syn::Expr::Path(p) => p.path.segments.last().map(|l| l.ident.to_string()),
+                _ => None,
+            });
+            if let Some(knob) = knob {
+                let flag = field(s, "flag").map_or(Err("no `flag:` field".into()), flag);
+                self.defs.push((knob, flag));
+            }
+        }
+        syn::visit::visit_expr_struct(self, s);
+    }
+}
+
+fn field<'a>(s: &'a syn::ExprStruct, name: &str) -> Option<&'a syn::Expr> {
+    s.fields
+        .iter()
+        .find(|f| matches!(&f.member, syn::Member::Named(n) if n == name))
+        .map(|f| &f.expr)
+}
+
+/// `None` or `Some(Flag { name: "…", help: "…" })`.
+fn flag(e: &syn::Expr) -> Result<Option<(String, String)>, String> {
+    const SHAPE: &str = "write `flag:` as None or Some(Flag { name: \"…\", help: \"…\" })";
+    match e {
+        syn::Expr::Path(p) if p.path.is_ident("None") => Ok(None),
+        syn::Expr::Call(c) if matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Some")) => {
+            let Some(syn::Expr::Struct(s)) = c.args.first() else {
+                return Err(SHAPE.into());
+            };
+            match (
+                field(s, "name").and_then(lit_str),
+                field(s, "help").and_then(lit_str),
+            ) {
+                (Some(n), Some(h)) => Ok(Some((n, h))),
+                _ => Err(SHAPE.into()),
+            }
+        }
+        _ => Err(SHAPE.into()),
+    }
+}
+
+fn lit_str(e: &syn::Expr) -> Option<String> {
+    match e {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value()),
+        _ => None,
+    }
 }
 
 /// The command line minus hidden subcommands (the launcher's internal

@@ -36,8 +36,8 @@ pub enum Command {
     Set {
         /// Group path relative to the hierarchy root (e.g. cgdash/demo).
         group: String,
-        /// KNOB=VALUE pairs: cpu, cpu.period, cpu.weight, cpu.burst, memory, memory.high, memory.swap, pids, cpuset.cpus, cpuset.mems, freeze.
-        #[arg(required = true, value_name = "KNOB=VALUE")]
+        // The help lists the declared knobs (`set_help`).
+        #[arg(required = true, value_name = "KNOB=VALUE", help = set_help())]
         settings: Vec<String>,
     },
     /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, a fork storm.
@@ -86,59 +86,96 @@ pub struct SnapshotArgs {
     pub group: Option<String>,
 }
 
-/// Limits, with the same names and value syntax as `cgdash set`.
-#[derive(Args, Debug, Clone, Default)]
+/// A knob as the command line shows it, declared by its controller
+/// (`KnobDef::knob`, `KnobDef::flag` in src/cgroup/controllers/*.rs): `run`'s
+/// limit flags and `set`'s list of knobs are built from these, so a new knob
+/// needs no line here. This file can't see the declarations (build.rs
+/// compiles it alone, with clap and std only), so whichever crate compiles
+/// it hands them in as `crate::declared_knobs()`: cgdash from the
+/// declarations themselves (main.rs), build.rs by reading the controllers'
+/// source (for the man page and the completions, which it generates at
+/// build time to keep the generators out of the binary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CliKnob {
+    pub name: &'static str,
+    /// `cgdash run --FLAG VALUE`, with its help line.
+    pub flag: Option<(&'static str, &'static str)>,
+}
+
+/// `run`'s limit flags: `(flag, help)`, in declaration order.
+fn run_flags() -> impl Iterator<Item = (&'static str, &'static str)> {
+    crate::declared_knobs().iter().filter_map(|k| k.flag)
+}
+
+/// `set`'s help for KNOB=VALUE: every declared knob.
+fn set_help() -> String {
+    let names: Vec<&str> = crate::declared_knobs().iter().map(|k| k.name).collect();
+    format!("KNOB=VALUE pairs: {}", names.join(", "))
+}
+
+/// `--cpu-period` → `CPU_PERIOD`, the placeholder clap's derive would show
+/// (kept for the life of the process: clap wants `&'static str`).
+fn value_name(flag: &str) -> &'static str {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            run_flags()
+                .map(|(f, _)| f.to_ascii_uppercase().replace('-', "_"))
+                .collect()
+        })
+        .iter()
+        .find(|n| n.replace('_', "-").eq_ignore_ascii_case(flag))
+        .map_or("VALUE", String::as_str)
+}
+
+/// Limits, with the same names and value syntax as `cgdash set`: one
+/// `--FLAG` per knob whose controller declares one (see [`CliKnob`]).
+#[derive(Debug, Clone, Default)]
 pub struct LimitArgs {
-    /// CPU quota: percent of one CPU (20%) or cores (0.5, 1.5).
-    #[arg(long)]
-    pub cpu: Option<String>,
-    /// CPU period (default 100ms).
-    #[arg(long)]
-    pub cpu_period: Option<String>,
-    /// CPU weight, 1–10000 (default 100).
-    #[arg(long)]
-    pub cpu_weight: Option<String>,
-    /// CPU burst: time the group may run beyond its quota from unused quota (50ms, 50% of the quota).
-    #[arg(long)]
-    pub cpu_burst: Option<String>,
-    /// Memory limit (256M, 1G).
-    #[arg(long)]
-    pub memory: Option<String>,
-    /// Memory high watermark (v2 only).
-    #[arg(long)]
-    pub memory_high: Option<String>,
-    /// Swap allowance (0 = no swap).
-    #[arg(long)]
-    pub memory_swap: Option<String>,
-    /// Maximum number of processes/threads.
-    #[arg(long)]
-    pub pids: Option<String>,
-    /// CPUs the workload may run on (0-1).
-    #[arg(long)]
-    pub cpuset: Option<String>,
+    /// `(flag, value)` as given, in declaration order.
+    given: Vec<(&'static str, String)>,
 }
 
 impl LimitArgs {
     /// The limits given, as `(flag, value)`: the knob each flag sets is
-    /// declared by its controller (`KnobDef::flag`, mapped by
-    /// `knob::settings_from_flags`), and a test checks that every declared
-    /// flag is here and nothing else.
+    /// the one declaring it (`knob::settings_from_flags`).
     pub fn as_flags(&self) -> Vec<(&'static str, &str)> {
-        let pairs = [
-            ("cpu", &self.cpu),
-            ("cpu-period", &self.cpu_period),
-            ("cpu-weight", &self.cpu_weight),
-            ("cpu-burst", &self.cpu_burst),
-            ("memory", &self.memory),
-            ("memory-high", &self.memory_high),
-            ("memory-swap", &self.memory_swap),
-            ("pids", &self.pids),
-            ("cpuset", &self.cpuset),
-        ];
-        pairs
-            .into_iter()
-            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
-            .collect()
+        self.given.iter().map(|(f, v)| (*f, v.as_str())).collect()
+    }
+}
+
+impl clap::FromArgMatches for LimitArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = LimitArgs::default();
+        args.update_from_arg_matches(m)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for (flag, _) in run_flags() {
+            if let Ok(Some(v)) = m.try_get_one::<String>(flag) {
+                self.given.retain(|(f, _)| *f != flag);
+                self.given.push((flag, v.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for LimitArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.args(run_flags().map(|(flag, help)| {
+            clap::Arg::new(flag)
+                .long(flag)
+                .help(help)
+                .value_name(value_name(flag))
+                .value_parser(clap::value_parser!(String))
+                .action(clap::ArgAction::Set)
+        }))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
     }
 }
 
@@ -279,8 +316,9 @@ mod tests {
     }
 }
 
-/// The run flags and the `set` help agree with the knobs the controllers
-/// declare (issue 12 #3). Not compiled into build.rs (no cfg(test) there).
+/// The run flags and the `set` help are the knobs the controllers declare
+/// (issue 12 #3), and build.rs read the same ones for the man page and the
+/// completions. Not compiled into build.rs (no cfg(test) there).
 #[cfg(test)]
 mod hc_tests {
     use super::*;
@@ -295,22 +333,51 @@ mod hc_tests {
             .filter_map(|a| a.get_long().map(str::to_string))
             .collect();
         let declared: Vec<String> = Knob::all()
-            .filter_map(|k| k.def().flag.map(str::to_string))
+            .filter_map(|k| k.def().flag.map(|f| f.name.to_string()))
             .collect();
         assert_eq!(here, declared, "run's limit flags vs KnobDef::flag");
+        assert!(declared.contains(&"cpu-burst".to_string()));
         for k in Knob::all() {
             let Some(flag) = k.def().flag else { continue };
             let m = cmd
                 .clone()
-                .try_get_matches_from(["t", &format!("--{flag}"), "7"])
+                .try_get_matches_from(["t", &format!("--{}", flag.name), "7"])
                 .unwrap();
             let args = LimitArgs::from_arg_matches(&m).unwrap();
             assert_eq!(
                 settings_from_flags(&args.as_flags()),
                 vec![format!("{}=7", k.name())],
-                "--{flag}"
+                "--{}",
+                flag.name
             );
+            let help = cmd
+                .get_arguments()
+                .find(|a| a.get_long() == Some(flag.name))
+                .and_then(|a| a.get_help())
+                .map(|h| h.to_string());
+            assert_eq!(help.as_deref(), Some(flag.help), "--{}", flag.name);
         }
+        // Through the whole command line, several at once, in declaration order.
+        let cli = Cli::try_parse_from([
+            "cgdash",
+            "run",
+            "--pids",
+            "9",
+            "--cpu-burst",
+            "5ms",
+            "--cpu",
+            "20%",
+            "true",
+        ])
+        .unwrap();
+        let Some(Command::Run(run)) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(
+            settings_from_flags(&run.limits.as_flags()),
+            ["cpu=20%", "cpu.burst=5ms", "pids=9"]
+        );
+        assert!(Cli::try_parse_from(["cgdash", "run", "--cpu.burst", "1", "true"]).is_err());
     }
 
     #[test]
@@ -324,9 +391,35 @@ mod hc_tests {
             .map(|h| h.to_string())
             .unwrap_or_default();
         assert_eq!(
-            help.trim_end_matches('.'),
+            help,
             format!("KNOB=VALUE pairs: {}", known_knobs()),
             "set's help vs the declared knobs"
+        );
+    }
+
+    /// build.rs can't compile the declarations: it reads them from the
+    /// controllers' source. What it read is what the library declares.
+    #[test]
+    fn hc_build_reads_the_declarations() {
+        let read = include_str!(concat!(env!("OUT_DIR"), "/declared_knobs.tsv"));
+        let declared: String = Knob::all()
+            .map(|k| {
+                let (f, h) = k.def().flag.map_or(("", ""), |f| (f.name, f.help));
+                format!("{}\t{f}\t{h}\n", k.name())
+            })
+            .collect();
+        assert_eq!(read, declared);
+        // And the man page and the completions have every flag.
+        let man = include_str!(concat!(env!("OUT_DIR"), "/cgdash.1"));
+        let bash = include_str!(concat!(env!("OUT_DIR"), "/completions.bash"));
+        for k in Knob::all() {
+            let Some(f) = k.def().flag else { continue };
+            assert!(man.contains(&f.name.replace('-', "\\-")), "man: {}", f.name);
+            assert!(bash.contains(&format!("--{}", f.name)), "bash: {}", f.name);
+        }
+        assert!(
+            man.contains("cpu.burst, memory"),
+            "set's knob list in the page"
         );
     }
 }

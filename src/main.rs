@@ -10,6 +10,21 @@ mod cmd;
 
 use cli::{Cli, Command};
 
+/// The knobs as the command line shows them (cli.rs builds `run`'s limit
+/// flags and `set`'s help from these), from the controllers' declarations.
+/// build.rs has its own, read from the same declarations' source.
+fn declared_knobs() -> &'static [cli::CliKnob] {
+    static KNOBS: std::sync::OnceLock<Vec<cli::CliKnob>> = std::sync::OnceLock::new();
+    KNOBS.get_or_init(|| {
+        cgdash::cgroup::controllers::all_defs()
+            .map(|d| cli::CliKnob {
+                name: d.knob.name(),
+                flag: d.flag.map(|f| (f.name, f.help)),
+            })
+            .collect()
+    })
+}
+
 fn main() -> ExitCode {
     one_malloc_arena();
     // The launcher re-executes cgdash as its helper under this argv[0]

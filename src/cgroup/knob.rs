@@ -63,7 +63,7 @@ pub fn settings_from_flags(flags: &[(&str, &str)]) -> Vec<String> {
         .iter()
         .map(|(flag, v)| {
             let name = all_defs()
-                .find(|d| d.flag == Some(*flag))
+                .find(|d| d.flag.is_some_and(|f| f.name == *flag))
                 .map_or(*flag, |d| d.knob.name());
             format!("{name}={v}")
         })

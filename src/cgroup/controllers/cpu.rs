@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::{mismatch, one, with, At, Controller, KnobDef, Read};
+use super::{mismatch, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{
     self, shares_to_weight, weight_to_shares, CpuQuota, Host, Knob, Refusal, Setting, Value,
@@ -226,7 +226,10 @@ const KNOBS: &[KnobDef] = &[
         // thing `cpu=` accepts. Never a cpuset (that is `cpuset.cpus`).
         aliases: &["cpu.max", "cpu.quota", "cpus"],
         syntax: "a percent of one CPU (20%), cores (0.5, 1.5) or max",
-        flag: Some("cpu"),
+        flag: Some(Flag {
+            name: "cpu",
+            help: "CPU quota: percent of one CPU (20%) or cores (0.5, 1.5)",
+        }),
         parse: |v, host| {
             let q = knob::parse_cpu(v)?;
             match knob::cpu_above_host(v, q, host) {
@@ -248,7 +251,10 @@ const KNOBS: &[KnobDef] = &[
         knob: Knob::CpuPeriod,
         aliases: &[],
         syntax: "a duration from 1ms to 1s (100ms, 50000us)",
-        flag: Some("cpu-period"),
+        flag: Some(Flag {
+            name: "cpu-period",
+            help: "CPU period (default 100ms)",
+        }),
         parse: |v, _| {
             let us = knob::parse_duration_us(v)?;
             if !(1_000..=1_000_000).contains(&us) {
@@ -265,7 +271,10 @@ const KNOBS: &[KnobDef] = &[
         knob: Knob::CpuWeight,
         aliases: &[],
         syntax: "an integer from 1 to 10000 (default 100)",
-        flag: Some("cpu-weight"),
+        flag: Some(Flag {
+            name: "cpu-weight",
+            help: "CPU weight, 1–10000 (default 100)",
+        }),
         parse: |v, _| {
             let w: u64 = v.parse().map_err(|_| "not a whole number")?;
             if !(1..=10_000).contains(&w) {
@@ -294,7 +303,10 @@ const KNOBS: &[KnobDef] = &[
         knob: Knob::CpuBurst,
         aliases: &["cpu.max.burst"],
         syntax: "a duration (50ms, 50000us, 0) or a percent of the CPU quota (50%)",
-        flag: Some("cpu-burst"),
+        flag: Some(Flag {
+            name: "cpu-burst",
+            help: "CPU burst: time the group may run beyond its quota from unused quota (50ms, 50% of the quota)",
+        }),
         parse: parse_burst,
         plan: plan_burst,
         // The kernel checks burst ≤ quota on every quota, period or burst

@@ -1,6 +1,6 @@
 //! The cpuset controller: the CPUs and memory nodes a group may use.
 
-use super::{mismatch, one, At, Controller, KnobDef, Read};
+use super::{mismatch, one, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{self, Host, Knob, Refusal, Setting, Value};
 use crate::cgroup::layout::Layout;
@@ -75,7 +75,10 @@ const KNOBS: &[KnobDef] = &[
         knob: Knob::CpusetCpus,
         aliases: &[],
         syntax: "a CPU list like 0-1,3",
-        flag: Some("cpuset"),
+        flag: Some(Flag {
+            name: "cpuset",
+            help: "CPUs the workload may run on (0-1)",
+        }),
         parse: id_list,
         plan,
         order: |_, _| 5,

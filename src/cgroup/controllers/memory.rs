@@ -5,7 +5,7 @@
 
 use std::fs;
 
-use super::{mismatch, one, with, At, Controller, KnobDef, Read};
+use super::{mismatch, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{self, Host, Knob, Refusal, Setting, Value};
 use crate::cgroup::layout::{Layout, Version};
@@ -120,7 +120,10 @@ const KNOBS: &[KnobDef] = &[
         knob: Knob::Memory,
         aliases: &["memory.max", "mem"],
         syntax: SIZE,
-        flag: Some("memory"),
+        flag: Some(Flag {
+            name: "memory",
+            help: "Memory limit (256M, 1G)",
+        }),
         parse: size,
         plan: plan_memory,
         order: |_, _| 3,
@@ -130,7 +133,10 @@ const KNOBS: &[KnobDef] = &[
         knob: Knob::MemoryHigh,
         aliases: &[],
         syntax: SIZE,
-        flag: Some("memory-high"),
+        flag: Some(Flag {
+            name: "memory-high",
+            help: "Memory high watermark (v2 only)",
+        }),
         parse: size,
         plan: |layout, group, s, _| {
             let Value::Bytes(l) = s.value else {
@@ -152,7 +158,10 @@ const KNOBS: &[KnobDef] = &[
         knob: Knob::MemorySwap,
         aliases: &["memory.swap.max"],
         syntax: SIZE,
-        flag: Some("memory-swap"),
+        flag: Some(Flag {
+            name: "memory-swap",
+            help: "Swap allowance (0 = no swap)",
+        }),
         parse: size,
         plan: plan_swap,
         // v1: memsw before memory when it grows, after when it shrinks, so

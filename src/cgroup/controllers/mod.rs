@@ -81,9 +81,11 @@ pub struct KnobDef {
     pub aliases: &'static [&'static str],
     /// What the value looks like (errors, the editor's hint, `--help`).
     pub syntax: &'static str,
-    /// `cgdash run --FLAG`, if it has one (checked against `cli.rs` and the
-    /// README's knob table by `tests/hc_knobs.rs`).
-    pub flag: Option<&'static str>,
+    /// `cgdash run --FLAG`, if it has one. `cli.rs` builds the flag from
+    /// this at run time, and build.rs reads it from this file's source for
+    /// the man page and completions: write it as `Some(Flag { name: "…",
+    /// help: "…" })` with string literals (build.rs fails otherwise).
+    pub flag: Option<Flag>,
     /// The grammar and range: the trimmed, non-empty text → a value, or why not.
     pub parse: fn(&str, Host) -> Result<Value, Refusal>,
     /// The v1/v2 translation: the file writes of one setting for `group`
@@ -94,6 +96,13 @@ pub struct KnobDef {
     pub order: fn(&Applied, &[Applied]) -> u8,
     /// The current value, from a published snapshot (the editor's prefill).
     pub current: fn(&GroupSnapshot) -> Option<Value>,
+}
+
+/// A `cgdash run` flag: `--NAME VALUE`, with its `--help` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flag {
+    pub name: &'static str,
+    pub help: &'static str,
 }
 
 /// Old contents of a file (its path given) → the form written back.

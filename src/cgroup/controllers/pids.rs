@@ -1,6 +1,6 @@
 //! The pids controller: the same files on v1 and v2.
 
-use super::{mismatch, one, with, At, Controller, KnobDef, Read};
+use super::{mismatch, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::knob::{self, Knob, Value, PID_MAX_LIMIT};
 use crate::cgroup::parse;
 use crate::cgroup::stats::Limit;
@@ -45,7 +45,10 @@ const KNOBS: &[KnobDef] = &[KnobDef {
     knob: Knob::Pids,
     aliases: &["pids.max"],
     syntax: "a whole number or max",
-    flag: Some("pids"),
+    flag: Some(Flag {
+        name: "pids",
+        help: "Maximum number of processes/threads",
+    }),
     parse: |v, _| {
         if knob::is_max(v) {
             return Ok(Value::Count(Limit::Max));
