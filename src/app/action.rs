@@ -74,9 +74,8 @@ pub struct OwnedWorkload {
 pub enum LaunchField {
     Command,
     Name,
-    Cpu,
-    Memory,
-    Pids,
+    /// The field of a knob the launch dialog has (`KnobDef::launch`).
+    Knob(Knob),
     Share,
     Hostname,
 }

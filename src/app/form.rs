@@ -2,6 +2,7 @@
 //! dialog (`n`). Both are a list of text fields validated in place: an invalid
 //! field is marked with the reason and nothing is submitted.
 
+use crate::cgroup::controllers::launch_knobs;
 use crate::cgroup::knob::{Knob, Setting};
 use crate::model::GroupSnapshot;
 
@@ -185,20 +186,20 @@ fn short_error(e: &str) -> String {
     }
 }
 
-/// The launch dialog (`n`).
+/// The launch dialog (`n`): command and name, one field per knob whose
+/// controller declares it for launching (`KnobDef::launch`), then the
+/// isolation fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LaunchForm {
     pub fields: Fields,
+    /// The knobs of the fields from [`L_KNOBS`] on, in order.
+    pub knobs: Vec<Knob>,
 }
 
 const L_COMMAND: usize = 0;
 const L_NAME: usize = 1;
-const L_CPU: usize = 2;
-const L_MEMORY: usize = 3;
-const L_PIDS: usize = 4;
-const L_SHARE: usize = 5;
-const L_HOSTNAME: usize = 6;
-const L_KEEP: usize = 7;
+/// The first knob field.
+const L_KNOBS: usize = 2;
 
 const SHAREABLE: [&str; 7] = ["net", "ipc", "uts", "pid", "mount", "cgroup", "user"];
 
@@ -210,7 +211,8 @@ impl Default for LaunchForm {
 
 impl LaunchForm {
     pub fn new() -> LaunchForm {
-        let fields = vec![
+        let knobs: Vec<Knob> = launch_knobs().collect();
+        let mut fields = vec![
             Field::new(
                 "command",
                 String::new(),
@@ -221,9 +223,13 @@ impl LaunchForm {
                 String::new(),
                 "group cgdash/NAME (default: from the command)",
             ),
-            Field::new("cpu", String::new(), Knob::Cpu.syntax()),
-            Field::new("memory", String::new(), Knob::Memory.syntax()),
-            Field::new("pids", String::new(), Knob::Pids.syntax()),
+        ];
+        fields.extend(
+            knobs
+                .iter()
+                .map(|k| Field::new(k.name(), String::new(), k.syntax())),
+        );
+        fields.extend([
             Field::new(
                 "share",
                 String::new(),
@@ -239,28 +245,45 @@ impl LaunchForm {
                 "no".into(),
                 "yes: keep its group after it exits (--keep)",
             ),
-        ];
+        ]);
         LaunchForm {
             fields: Fields {
                 fields,
                 selected: 0,
             },
+            knobs,
+        }
+    }
+
+    fn share(&self) -> usize {
+        L_KNOBS + self.knobs.len()
+    }
+
+    fn hostname(&self) -> usize {
+        self.share() + 1
+    }
+
+    fn keep(&self) -> usize {
+        self.share() + 2
+    }
+
+    /// The index of `field`'s text field, if the form has one.
+    pub fn index(&self, field: LaunchField) -> Option<usize> {
+        match field {
+            LaunchField::Command => Some(L_COMMAND),
+            LaunchField::Name => Some(L_NAME),
+            LaunchField::Knob(k) => self.knobs.iter().position(|&o| o == k).map(|i| L_KNOBS + i),
+            LaunchField::Share => Some(self.share()),
+            LaunchField::Hostname => Some(self.hostname()),
         }
     }
 
     /// Marks `field` with `why` (a failed launch) and selects it.
     pub fn mark(&mut self, field: LaunchField, why: &str) {
-        let i = match field {
-            LaunchField::Command => L_COMMAND,
-            LaunchField::Name => L_NAME,
-            LaunchField::Cpu => L_CPU,
-            LaunchField::Memory => L_MEMORY,
-            LaunchField::Pids => L_PIDS,
-            LaunchField::Share => L_SHARE,
-            LaunchField::Hostname => L_HOSTNAME,
-        };
-        self.fields.fields[i].error = Some(why.to_string());
-        self.fields.selected = i;
+        if let Some(i) = self.index(field) {
+            self.fields.fields[i].error = Some(why.to_string());
+            self.fields.selected = i;
+        }
     }
 
     pub fn submit(&mut self) -> Result<LaunchRequest, usize> {
@@ -290,34 +313,30 @@ impl LaunchForm {
             }
         }
         let mut settings = Vec::new();
-        for (i, knob) in [
-            (L_CPU, Knob::Cpu),
-            (L_MEMORY, Knob::Memory),
-            (L_PIDS, Knob::Pids),
-        ] {
-            let v = get(i);
+        for (i, &knob) in self.knobs.iter().enumerate() {
+            let v = get(L_KNOBS + i);
             if v.is_empty() {
                 continue;
             }
             match Setting::parse_value(knob, &v) {
                 Ok(s) => settings.push(s),
-                Err(e) => errors.push((i, short_error(&e.to_string()))),
+                Err(e) => errors.push((L_KNOBS + i, short_error(&e.to_string()))),
             }
         }
-        let share: Vec<String> = get(L_SHARE)
+        let share: Vec<String> = get(self.share())
             .split(',')
             .map(|s| s.trim().to_lowercase())
             .filter(|s| !s.is_empty())
             .collect();
         if let Some(bad) = share.iter().find(|s| !SHAREABLE.contains(&s.as_str())) {
-            errors.push((L_SHARE, format!("unknown namespace `{bad}`")));
+            errors.push((self.share(), format!("unknown namespace `{bad}`")));
         }
-        let hostname = Some(get(L_HOSTNAME)).filter(|h| !h.is_empty());
-        let keep = match get(L_KEEP).to_lowercase().as_str() {
+        let hostname = Some(get(self.hostname())).filter(|h| !h.is_empty());
+        let keep = match get(self.keep()).to_lowercase().as_str() {
             "" | "no" | "n" | "false" => false,
             "yes" | "y" | "true" => true,
             _ => {
-                errors.push((L_KEEP, "yes or no".into()));
+                errors.push((self.keep(), "yes or no".into()));
                 false
             }
         };
@@ -395,6 +414,59 @@ mod tests {
         );
         assert!(split_command("echo 'oops").is_err());
         assert!(split_command("   ").unwrap().is_empty());
+    }
+
+    /// issue 12: the launch dialog's limit fields are the knobs declared
+    /// `launch: true`, in order; what is typed there becomes their settings,
+    /// and a refused knob marks its own field or its controller's.
+    #[test]
+    fn hc_launch_fields_are_the_declared_ones() {
+        use crate::cgroup::controllers::{all_defs, launch_field};
+        let declared: Vec<Knob> = all_defs().filter(|d| d.launch).map(|d| d.knob).collect();
+        assert_eq!(declared, [Knob::Cpu, Knob::Memory, Knob::Pids]);
+        let mut f = LaunchForm::new();
+        assert_eq!(f.knobs, declared);
+        let labels: Vec<&str> = f.fields.fields.iter().map(|x| x.label).collect();
+        assert_eq!(
+            labels,
+            ["command", "name", "cpu", "memory", "pids", "share", "hostname", "keep"]
+        );
+        f.fields.fields[L_COMMAND].input = "true".into();
+        for (i, k) in declared.iter().enumerate() {
+            let value = match *k {
+                Knob::Cpu => "20%",
+                Knob::Memory => "64M",
+                _ => "7",
+            };
+            f.fields.fields[L_KNOBS + i].input = value.into();
+            assert_eq!(f.fields.fields[L_KNOBS + i].hint, k.syntax());
+        }
+        let (share, keep) = (f.share(), f.keep());
+        f.fields.fields[share].input = "net".into();
+        f.fields.fields[keep].input = "yes".into();
+        let req = f.submit().expect("valid");
+        let knobs: Vec<Knob> = req.settings.iter().map(|s| s.knob).collect();
+        assert_eq!(knobs, declared);
+        assert_eq!(req.settings[0].to_string(), "cpu=20%");
+        assert_eq!((req.share, req.keep), (vec!["net".to_string()], true));
+        // A bad value is marked on its knob's field.
+        f.fields.fields[L_KNOBS + 1].input = "12Q".into();
+        assert_eq!(f.submit(), Err(1));
+        assert_eq!(f.fields.selected, L_KNOBS + 1);
+        // Failed launches: a knob's own field, else its controller's first.
+        assert_eq!(launch_field(Knob::Pids), Some(Knob::Pids));
+        assert_eq!(launch_field(Knob::CpuPeriod), Some(Knob::Cpu));
+        assert_eq!(launch_field(Knob::CpuBurst), Some(Knob::Cpu));
+        assert_eq!(launch_field(Knob::MemorySwap), Some(Knob::Memory));
+        assert_eq!(launch_field(Knob::CpusetCpus), None);
+        assert_eq!(launch_field(Knob::Freeze), None);
+        let mut f = LaunchForm::new();
+        f.mark(LaunchField::Knob(Knob::Memory), "refused");
+        assert_eq!(f.fields.selected, L_KNOBS + 1);
+        f.mark(LaunchField::Hostname, "bad");
+        assert_eq!(f.fields.fields[f.hostname()].label, "hostname");
+        f.mark(LaunchField::Knob(Knob::Freeze), "no field: nothing marked");
+        assert_eq!(f.fields.selected, f.hostname());
     }
 
     #[test]

@@ -651,12 +651,8 @@ fn launch_request(
 
 /// A launch error and the form field it is about.
 fn failure(e: &LaunchError) -> LaunchFailure {
-    let knob_field = |k: Knob| match k {
-        Knob::Cpu | Knob::CpuPeriod | Knob::CpuWeight => Some(LaunchField::Cpu),
-        Knob::Memory | Knob::MemoryHigh | Knob::MemorySwap => Some(LaunchField::Memory),
-        Knob::Pids => Some(LaunchField::Pids),
-        _ => None,
-    };
+    // The knob's field, or its controller's (declared: `KnobDef::launch`).
+    let knob_field = |k: Knob| cgdash::cgroup::controllers::launch_field(k).map(LaunchField::Knob);
     let field = match e {
         LaunchError::NoCommand
         | LaunchError::CommandNotFound(_)

@@ -230,6 +230,7 @@ const KNOBS: &[KnobDef] = &[
             name: "cpu",
             help: "CPU quota: percent of one CPU (20%) or cores (0.5, 1.5)",
         }),
+        launch: true,
         parse: |v, host| {
             let q = knob::parse_cpu(v)?;
             match knob::cpu_above_host(v, q, host) {
@@ -255,6 +256,7 @@ const KNOBS: &[KnobDef] = &[
             name: "cpu-period",
             help: "CPU period (default 100ms)",
         }),
+        launch: false,
         parse: |v, _| {
             let us = knob::parse_duration_us(v)?;
             if !(1_000..=1_000_000).contains(&us) {
@@ -275,6 +277,7 @@ const KNOBS: &[KnobDef] = &[
             name: "cpu-weight",
             help: "CPU weight, 1–10000 (default 100)",
         }),
+        launch: false,
         parse: |v, _| {
             let w: u64 = v.parse().map_err(|_| "not a whole number")?;
             if !(1..=10_000).contains(&w) {
@@ -307,6 +310,7 @@ const KNOBS: &[KnobDef] = &[
             name: "cpu-burst",
             help: "CPU burst: time the group may run beyond its quota from unused quota (50ms, 50% of the quota)",
         }),
+        launch: false,
         parse: parse_burst,
         plan: plan_burst,
         // The kernel checks burst ≤ quota on every quota, period or burst

@@ -58,6 +58,7 @@ const KNOBS: &[KnobDef] = &[KnobDef {
     aliases: &["frozen"],
     syntax: "true or false",
     flag: None,
+    launch: false,
     parse: |v, _| {
         Ok(Value::Bool(match v.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" | "frozen" => true,

@@ -124,6 +124,7 @@ const KNOBS: &[KnobDef] = &[
             name: "memory",
             help: "Memory limit (256M, 1G)",
         }),
+        launch: true,
         parse: size,
         plan: plan_memory,
         order: |_, _| 3,
@@ -137,6 +138,7 @@ const KNOBS: &[KnobDef] = &[
             name: "memory-high",
             help: "Memory high watermark (v2 only)",
         }),
+        launch: false,
         parse: size,
         plan: |layout, group, s, _| {
             let Value::Bytes(l) = s.value else {
@@ -162,6 +164,7 @@ const KNOBS: &[KnobDef] = &[
             name: "memory-swap",
             help: "Swap allowance (0 = no swap)",
         }),
+        launch: false,
         parse: size,
         plan: plan_swap,
         // v1: memsw before memory when it grows, after when it shrinks, so

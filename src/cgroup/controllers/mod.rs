@@ -86,6 +86,10 @@ pub struct KnobDef {
     /// the man page and completions: write it as `Some(Flag { name: "…",
     /// help: "…" })` with string literals (build.rs fails otherwise).
     pub flag: Option<Flag>,
+    /// Whether the launch dialog (`n`) has a field for it (the editor, `e`,
+    /// has every knob). A refused knob without one marks the field of its
+    /// controller's first knob that has one ([`launch_field`]).
+    pub launch: bool,
     /// The grammar and range: the trimmed, non-empty text → a value, or why not.
     pub parse: fn(&str, Host) -> Result<Value, Refusal>,
     /// The v1/v2 translation: the file writes of one setting for `group`
@@ -124,6 +128,32 @@ pub fn v2_enabled() -> impl Iterator<Item = &'static str> {
 /// Every declared knob, in order.
 pub fn all_defs() -> impl Iterator<Item = &'static KnobDef> {
     CONTROLLERS.iter().flat_map(|c| c.knobs.iter())
+}
+
+/// The controller declaring `knob`.
+pub fn controller_of(knob: Knob) -> Option<&'static Controller> {
+    CONTROLLERS
+        .iter()
+        .copied()
+        .find(|c| c.knobs.iter().any(|d| d.knob == knob))
+}
+
+/// The launch dialog's field for `knob`: its own, else its controller's
+/// first (a refused `cpu.period` is about the CPU field), else none.
+pub fn launch_field(knob: Knob) -> Option<Knob> {
+    if knob.def().launch {
+        return Some(knob);
+    }
+    controller_of(knob)?
+        .knobs
+        .iter()
+        .find(|d| d.launch)
+        .map(|d| d.knob)
+}
+
+/// The knobs with a field in the launch dialog, in declaration order.
+pub fn launch_knobs() -> impl Iterator<Item = Knob> {
+    all_defs().filter(|d| d.launch).map(|d| d.knob)
 }
 
 /// The restore form of `path`'s old contents, if its controller declares one.

@@ -49,6 +49,7 @@ const KNOBS: &[KnobDef] = &[KnobDef {
         name: "pids",
         help: "Maximum number of processes/threads",
     }),
+    launch: true,
     parse: |v, _| {
         if knob::is_max(v) {
             return Ok(Value::Count(Limit::Max));
