@@ -75,37 +75,23 @@ impl CgroupError {
     }
 }
 
-/// What an errno means when writing a cgroup knob, in words a user can act on.
+/// What an errno means when writing a cgroup knob, in words a user can act
+/// on: the knob's own words when its controller declares them for this errno
+/// (`KnobDef::errors`), else what it means for any cgroup file.
 pub fn explain_write_errno(knob: Option<Knob>, err: &io::Error) -> String {
     let raw = err.raw_os_error().unwrap_or(0);
+    if let Some((_, words)) = knob.and_then(|k| k.def().errors.iter().find(|(e, _)| *e == raw)) {
+        return (*words).to_string();
+    }
     match raw {
-        libc::EINVAL => match knob {
-            Some(Knob::CpusetCpus | Knob::CpusetMems) => {
-                "not a subset of the parent's cpuset, or not present on this machine".into()
-            }
-            Some(Knob::Cpu | Knob::CpuPeriod) => {
-                "out of range, or above a parent's quota (v1 checks children against parents)".into()
-            }
-            Some(Knob::MemorySwap) => "out of range (on v1 memory+swap must be ≥ the memory limit)".into(),
-            _ => "out of range or malformed for this kernel".into(),
-        },
-        libc::EBUSY => match knob {
-            Some(Knob::Memory | Knob::MemorySwap) => {
-                "the new limit is below the group's current usage and the kernel could not reclaim enough; the old limit is still in place".into()
-            }
-            _ => "the kernel says the group is busy".into(),
-        },
+        libc::EINVAL => "out of range or malformed for this kernel".into(),
+        libc::EBUSY => "the kernel says the group is busy".into(),
         libc::EACCES | libc::EPERM => {
             "permission denied: needs root, or a group delegated to you".into()
         }
         libc::ENOENT => "the group (or this file) disappeared".into(),
         libc::ENOSPC => "no CPUs or memory nodes in the group's cpuset".into(),
-        libc::ERANGE => match knob {
-            Some(Knob::CpusetCpus | Knob::CpusetMems) => {
-                "names a CPU or memory node this machine does not have".into()
-            }
-            _ => "out of range for this kernel".into(),
-        },
+        libc::ERANGE => "out of range for this kernel".into(),
         libc::EROFS => "the cgroup filesystem is mounted read-only".into(),
         libc::EOPNOTSUPP => "not supported by this kernel".into(),
         _ => err.to_string(),

@@ -370,49 +370,16 @@ fn restore(done: &[&FileWrite], old: &[String]) -> Rollback {
     r
 }
 
-/// A kernel refusal in words, with the numbers that explain it where the
-/// errno alone would mislead: on v1 EINVAL for memory means "above memsw".
+/// A kernel refusal in words: the controller's explanation with numbers
+/// where it has one (`Controller::explain`), else the knob's declared words
+/// for the errno, else the generic ones.
 fn refusal_meaning(w: &FileWrite, err: &std::io::Error) -> String {
-    let generic = explain_write_errno(Some(w.knob), err);
-    if err.raw_os_error() != Some(libc::EINVAL) {
-        return generic;
-    }
-    let file = w.path.file_name().and_then(|n| n.to_str());
-    let Some(dir) = w.path.parent() else {
-        return generic;
-    };
-    let read = |f: &str| {
-        fs::read_to_string(dir.join(f))
-            .ok()
-            .and_then(|t| parse::v1_memory_limit(&t))
-    };
-    let shown = |l: Limit| match l {
-        Limit::Max => "unlimited".to_string(),
-        Limit::Value(b) => super::knob::format_size(b),
-    };
-    let new = parse::v1_memory_limit(&w.contents).or(match w.contents.trim() {
-        "-1" => Some(Limit::Max),
-        _ => None,
-    });
-    match (file, new) {
-        (Some("memory.limit_in_bytes"), Some(new)) => match read("memory.memsw.limit_in_bytes") {
-            Some(memsw) => format!(
-                "on cgroup v1 the memory limit may not exceed the memory+swap limit, and {} > memory.memsw.limit_in_bytes {} (set memory.swap= in the same call to choose the swap allowance)",
-                shown(new),
-                shown(memsw)
-            ),
-            None => generic,
-        },
-        (Some("memory.memsw.limit_in_bytes"), Some(new)) => match read("memory.limit_in_bytes") {
-            Some(memory) => format!(
-                "on cgroup v1 the memory+swap limit may not be below the memory limit, and {} < memory.limit_in_bytes {}",
-                shown(new),
-                shown(memory)
-            ),
-            None => generic,
-        },
-        _ => generic,
-    }
+    err.raw_os_error()
+        .and_then(|errno| {
+            let c = super::controllers::controller_of(w.knob)?;
+            (c.explain)(w, errno)
+        })
+        .unwrap_or_else(|| explain_write_errno(Some(w.knob), err))
 }
 
 /// Old contents in the form the kernel accepts back: as read, unless the
@@ -486,6 +453,61 @@ mod tests {
         // Other errnos keep the generic words.
         let ebusy = std::io::Error::from_raw_os_error(libc::EBUSY);
         assert!(refusal_meaning(&w, &ebusy).contains("current usage"));
+    }
+
+    /// issue 12: a knob declares what an errno means for it; set's and the
+    /// editor's errors (refusal_meaning, explain_write_errno) say that.
+    #[test]
+    fn hc_errno_words_are_the_knobs_own() {
+        let err = |e| std::io::Error::from_raw_os_error(e);
+        let mut declared = 0;
+        for k in Knob::all() {
+            for (errno, words) in k.def().errors {
+                assert_eq!(explain_write_errno(Some(k), &err(*errno)), *words, "{k}");
+                declared += 1;
+            }
+        }
+        assert!(declared >= 8, "{declared}");
+        let say = |k: Knob, e: i32, path: &str| {
+            refusal_meaning(
+                &FileWrite {
+                    knob: k,
+                    path: PathBuf::from(path),
+                    contents: "1".into(),
+                },
+                &err(e),
+            )
+        };
+        // v1's refusal of a list outside the parent's is EACCES: not
+        // "needs root" for cpuset.cpus.
+        let m = say(Knob::CpusetCpus, libc::EACCES, "/nonexistent/cpuset.cpus");
+        assert!(
+            m.contains("not a subset of the parent's cpuset.cpus"),
+            "{m}"
+        );
+        let m = say(Knob::CpusetMems, libc::EACCES, "/nonexistent/cpuset.mems");
+        assert!(m.contains("parent's cpuset.mems"), "{m}");
+        let m = say(Knob::Pids, libc::EACCES, "/nonexistent/pids.max");
+        assert!(m.starts_with("permission denied"), "{m}");
+        let m = say(Knob::Memory, libc::EBUSY, "/nonexistent/memory.max");
+        assert!(
+            m.contains("below the group's current usage and the kernel could not reclaim"),
+            "{m}"
+        );
+        let m = say(Knob::CpuBurst, libc::EINVAL, "/nonexistent/cpu.max.burst");
+        assert!(m.contains("up to the quota"), "{m}");
+        // Knobs that declare nothing for an errno get the generic words …
+        let m = say(Knob::Pids, libc::EINVAL, "/nonexistent/pids.max");
+        assert_eq!(m, "out of range or malformed for this kernel");
+        let m = say(Knob::Pids, libc::EBUSY, "/nonexistent/pids.max");
+        assert_eq!(m, "the kernel says the group is busy");
+        // … and one knob's words are not another's.
+        let m = say(Knob::CpuWeight, libc::EINVAL, "/nonexistent/cpu.weight");
+        assert!(!m.contains("quota"), "{m}");
+        assert_eq!(
+            explain_write_errno(None, &err(libc::EACCES)),
+            "permission denied: needs root, or a group delegated to you"
+        );
     }
 
     #[test]

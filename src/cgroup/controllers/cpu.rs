@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::{mismatch, one, with, At, Controller, Flag, KnobDef, Read};
+use super::{mismatch, no_explanation, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{
     self, shares_to_weight, weight_to_shares, CpuQuota, Host, Knob, Refusal, Setting, Value,
@@ -94,6 +94,7 @@ pub const CONTROLLER: Controller = Controller {
     v1_names: &["cpu", "cpuacct"],
     v2_enable: true,
     knobs: KNOBS,
+    explain: no_explanation,
     restore: &[],
     reads: &[
         // Usage: v1 cpuacct when it holds the group; else v2 cpu.stat, which
@@ -216,6 +217,9 @@ impl Knob {
     pub const CpuBurst: Knob = Knob("cpu.burst");
 }
 
+const CPU_EINVAL: &str =
+    "out of range, or above a parent's quota (v1 checks children against parents)";
+
 const BURST_V1: &str = "cpu.cfs_burst_us";
 const BURST_V2: &str = "cpu.max.burst";
 
@@ -231,6 +235,7 @@ const KNOBS: &[KnobDef] = &[
             help: "CPU quota: percent of one CPU (20%) or cores (0.5, 1.5)",
         }),
         launch: true,
+        errors: &[(libc::EINVAL, CPU_EINVAL)],
         parse: |v, host| {
             let q = knob::parse_cpu(v)?;
             match knob::cpu_above_host(v, q, host) {
@@ -257,6 +262,7 @@ const KNOBS: &[KnobDef] = &[
             help: "CPU period (default 100ms)",
         }),
         launch: false,
+        errors: &[(libc::EINVAL, CPU_EINVAL)],
         parse: |v, _| {
             let us = knob::parse_duration_us(v)?;
             if !(1_000..=1_000_000).contains(&us) {
@@ -278,6 +284,7 @@ const KNOBS: &[KnobDef] = &[
             help: "CPU weight, 1–10000 (default 100)",
         }),
         launch: false,
+        errors: &[],
         parse: |v, _| {
             let w: u64 = v.parse().map_err(|_| "not a whole number")?;
             if !(1..=10_000).contains(&w) {
@@ -311,6 +318,10 @@ const KNOBS: &[KnobDef] = &[
             help: "CPU burst: time the group may run beyond its quota from unused quota (50ms, 50% of the quota)",
         }),
         launch: false,
+        errors: &[(
+            libc::EINVAL,
+            "above the quota (the kernel allows a burst up to the quota per period)",
+        )],
         parse: parse_burst,
         plan: plan_burst,
         // The kernel checks burst ≤ quota on every quota, period or burst

@@ -1,6 +1,6 @@
 //! The cpuset controller: the CPUs and memory nodes a group may use.
 
-use super::{mismatch, one, At, Controller, Flag, KnobDef, Read};
+use super::{mismatch, no_explanation, one, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{self, Host, Knob, Refusal, Setting, Value};
 use crate::cgroup::layout::Layout;
@@ -15,6 +15,7 @@ pub const CONTROLLER: Controller = Controller {
     v1_names: &["cpuset"],
     v2_enable: true,
     knobs: KNOBS,
+    explain: no_explanation,
     restore: &[],
     reads: &[
         Read {
@@ -80,6 +81,19 @@ const KNOBS: &[KnobDef] = &[
             help: "CPUs the workload may run on (0-1)",
         }),
         launch: false,
+        // The kernel's reasons (kernel/cgroup/cpuset.c, validate_change
+        // and update_cpumask): v1 refuses a list outside the parent's with
+        // EACCES, not EINVAL; seen on the host's 6.1 (tests/hc_errno_live.rs).
+        errors: &[
+            (
+                libc::EACCES,
+                "not a subset of the parent's cpuset.cpus (cgroup v1 requires one), or no permission to write it",
+            ),
+            (libc::EINVAL, "names a CPU that is not online on this machine"),
+            (libc::ERANGE, "names a CPU beyond this machine's largest CPU number"),
+            (libc::EBUSY, "a child group uses a CPU this list leaves out (v1: children's cpuset.cpus must stay a subset)"),
+            (libc::ENOSPC, "the group has processes and would be left without a CPU"),
+        ],
         parse: id_list,
         plan,
         order: |_, _| 5,
@@ -95,6 +109,16 @@ const KNOBS: &[KnobDef] = &[
         syntax: "a memory-node list like 0",
         flag: None,
         launch: false,
+        errors: &[
+            (
+                libc::EACCES,
+                "not a subset of the parent's cpuset.mems (cgroup v1 requires one), or no permission to write it",
+            ),
+            (libc::EINVAL, "names a memory node this machine does not have online"),
+            (libc::ERANGE, "names a memory node beyond this machine's largest node number"),
+            (libc::EBUSY, "a child group uses a memory node this list leaves out (v1: children's cpuset.mems must stay a subset)"),
+            (libc::ENOSPC, "the group has processes and would be left without a memory node"),
+        ],
         parse: id_list,
         plan,
         order: |_, _| 5,

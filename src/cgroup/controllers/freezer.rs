@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::{mismatch, one, with, At, Controller, KnobDef, Read};
+use super::{mismatch, no_explanation, one, with, At, Controller, KnobDef, Read};
 use crate::cgroup::knob::{Knob, Value};
 use crate::cgroup::layout::Mode;
 use crate::cgroup::parse;
@@ -16,6 +16,7 @@ pub const CONTROLLER: Controller = Controller {
     v1_names: &["freezer"],
     v2_enable: false,
     knobs: KNOBS,
+    explain: no_explanation,
     restore: &[("freezer.state", restore_state)],
     reads: &[
         Read {
@@ -59,6 +60,7 @@ const KNOBS: &[KnobDef] = &[KnobDef {
     syntax: "true or false",
     flag: None,
     launch: false,
+    errors: &[],
     parse: |v, _| {
         Ok(Value::Bool(match v.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" | "frozen" => true,

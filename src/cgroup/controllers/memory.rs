@@ -18,6 +18,7 @@ pub const CONTROLLER: Controller = Controller {
     v1_names: &["memory"],
     v2_enable: true,
     knobs: KNOBS,
+    explain: explain_refusal,
     restore: &[],
     reads: &[
         Read {
@@ -104,6 +105,8 @@ impl Knob {
     pub const MemorySwap: Knob = Knob("memory.swap");
 }
 
+const MEMORY_EBUSY: &str = "the new limit is below the group's current usage and the kernel could not reclaim enough; the old limit is still in place";
+
 const SIZE: &str = "a size in bytes with optional K/M/G/T suffix (256M, 1.5G, 200Mi) or max";
 
 fn size(v: &str, _: Host) -> Result<Value, Refusal> {
@@ -125,6 +128,7 @@ const KNOBS: &[KnobDef] = &[
             help: "Memory limit (256M, 1G)",
         }),
         launch: true,
+        errors: &[(libc::EBUSY, MEMORY_EBUSY)],
         parse: size,
         plan: plan_memory,
         order: |_, _| 3,
@@ -139,6 +143,7 @@ const KNOBS: &[KnobDef] = &[
             help: "Memory high watermark (v2 only)",
         }),
         launch: false,
+        errors: &[],
         parse: size,
         plan: |layout, group, s, _| {
             let Value::Bytes(l) = s.value else {
@@ -165,6 +170,13 @@ const KNOBS: &[KnobDef] = &[
             help: "Swap allowance (0 = no swap)",
         }),
         launch: false,
+        errors: &[
+            (
+                libc::EINVAL,
+                "out of range (on v1 memory+swap must be ≥ the memory limit)",
+            ),
+            (libc::EBUSY, MEMORY_EBUSY),
+        ],
         parse: size,
         plan: plan_swap,
         // v1: memsw before memory when it grows, after when it shrinks, so
@@ -276,4 +288,40 @@ fn memsw_shrinks(a: &Applied) -> bool {
             _ => false,
         }
     })
+}
+
+/// A v1 EINVAL in words, with the numbers that explain it: for memory it
+/// means "above memory+swap", for memory+swap "below memory".
+fn explain_refusal(w: &FileWrite, errno: i32) -> Option<String> {
+    if errno != libc::EINVAL {
+        return None;
+    }
+    let file = w.path.file_name().and_then(|n| n.to_str());
+    let dir = w.path.parent()?;
+    let read = |f: &str| {
+        fs::read_to_string(dir.join(f))
+            .ok()
+            .and_then(|t| parse::v1_memory_limit(&t))
+    };
+    let shown = |l: Limit| match l {
+        Limit::Max => "unlimited".to_string(),
+        Limit::Value(b) => knob::format_size(b),
+    };
+    let new = parse::v1_memory_limit(&w.contents).or(match w.contents.trim() {
+        "-1" => Some(Limit::Max),
+        _ => None,
+    })?;
+    match file? {
+        "memory.limit_in_bytes" => read("memory.memsw.limit_in_bytes").map(|memsw| format!(
+            "on cgroup v1 the memory limit may not exceed the memory+swap limit, and {} > memory.memsw.limit_in_bytes {} (set memory.swap= in the same call to choose the swap allowance)",
+            shown(new),
+            shown(memsw)
+        )),
+        "memory.memsw.limit_in_bytes" => read("memory.limit_in_bytes").map(|memory| format!(
+            "on cgroup v1 the memory+swap limit may not be below the memory limit, and {} < memory.limit_in_bytes {}",
+            shown(new),
+            shown(memory)
+        )),
+        _ => None,
+    }
 }

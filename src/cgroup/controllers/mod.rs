@@ -72,6 +72,15 @@ pub struct Controller {
     /// `(file, restore form)`: old contents → what the kernel accepts back,
     /// for files whose reading can't simply be written back.
     pub restore: &'static [(&'static str, Restore)],
+    /// A refusal of one of its writes explained with the numbers the errno
+    /// alone hides (v1 memory: which of memory and memory+swap is in the
+    /// way), if it can; else the knob's declared words.
+    pub explain: fn(&FileWrite, i32) -> Option<String>,
+}
+
+/// [`Controller::explain`] for controllers whose declared words suffice.
+pub(crate) fn no_explanation(_: &FileWrite, _: i32) -> Option<String> {
+    None
 }
 
 /// One knob: everything about it that is not the same for every knob.
@@ -90,6 +99,10 @@ pub struct KnobDef {
     /// has every knob). A refused knob without one marks the field of its
     /// controller's first knob that has one ([`launch_field`]).
     pub launch: bool,
+    /// What the kernel's refusals mean for this knob, `(errno, words)`:
+    /// `cgdash set`'s and the editor's errors say these; other errnos get
+    /// the generic words (`error::explain_write_errno`).
+    pub errors: &'static [(i32, &'static str)],
     /// The grammar and range: the trimmed, non-empty text → a value, or why not.
     pub parse: fn(&str, Host) -> Result<Value, Refusal>,
     /// The v1/v2 translation: the file writes of one setting for `group`

@@ -1,6 +1,6 @@
 //! The pids controller: the same files on v1 and v2.
 
-use super::{mismatch, one, with, At, Controller, Flag, KnobDef, Read};
+use super::{mismatch, no_explanation, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::knob::{self, Knob, Value, PID_MAX_LIMIT};
 use crate::cgroup::parse;
 use crate::cgroup::stats::Limit;
@@ -11,6 +11,7 @@ pub const CONTROLLER: Controller = Controller {
     v1_names: &["pids"],
     v2_enable: true,
     knobs: KNOBS,
+    explain: no_explanation,
     restore: &[],
     reads: &[
         Read {
@@ -50,6 +51,7 @@ const KNOBS: &[KnobDef] = &[KnobDef {
         help: "Maximum number of processes/threads",
     }),
     launch: true,
+    errors: &[],
     parse: |v, _| {
         if knob::is_max(v) {
             return Ok(Value::Count(Limit::Max));
