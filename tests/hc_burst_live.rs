@@ -38,11 +38,43 @@ fn hc_cpu_burst_live() {
     assert_eq!(code, 0, "{out}{err}");
     let read = |f: &str| fs::read_to_string(dir.join(f)).unwrap().trim().to_string();
     assert_eq!(read(file), "50000", "the kernel holds the burst");
-    // Above the quota: refused before writing, the old burst stays.
-    let (code, _, err) = cgdash(&["set", &g.path, "cpu.burst=60ms"]);
-    assert_eq!(code, 1, "{err}");
+    // Above the quota: bad input (exit 2), refused before writing, the old
+    // burst stays — also with a quota change in the same call.
+    let quota_file = match h.version {
+        Version::V1 => "cpu.cfs_quota_us",
+        Version::V2 => "cpu.max",
+    };
+    let quota = read(quota_file);
+    for args in [&["cpu.burst=60ms"][..], &["cpu=20%", "cpu.burst=30ms"]] {
+        let mut argv = vec!["set", g.path.as_str()];
+        argv.extend(args);
+        let (code, _, err) = cgdash(&argv);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("up to the quota"), "{err}");
+        assert!(err.contains("nothing was changed"), "{err}");
+        assert_eq!(read(file), "50000");
+        assert_eq!(read(quota_file), quota);
+    }
+    // `run` says the same and exits 2 (bad input, not 125: setup failed),
+    // its command never started and its group gone.
+    let name = format!("hc-burst-{}", std::process::id());
+    let marker = std::env::temp_dir().join(format!("{name}.ran"));
+    let (code, _, err) = cgdash(&[
+        "run",
+        "--name",
+        &name,
+        "--cpu",
+        "10%",
+        "--cpu-burst",
+        "20ms",
+        "sh",
+        "-c",
+        &format!("touch {}", marker.display()),
+    ]);
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("up to the quota"), "{err}");
-    assert_eq!(read(file), "50000");
+    assert!(!marker.exists(), "the command ran");
+    assert!(!h.dir(&format!("cgdash/{name}")).exists(), "group left behind");
     // A share of the current quota.
     let (code, out, err) = cgdash(&["set", &g.path, "cpu.burst=50%"]);
     assert_eq!(code, 0, "{out}{err}");

@@ -25,6 +25,11 @@ pub enum CgroupError {
     Knob(#[from] KnobError),
     #[error("{knob} is not supported here: {why}")]
     Unsupported { knob: Knob, why: String },
+    /// A value the grammar accepts that the group's other limits rule out
+    /// (a CPU burst above the quota): bad input, found while planning,
+    /// before anything is written.
+    #[error("invalid value for {knob}: {why}")]
+    Invalid { knob: Knob, why: String },
     #[error("the kernel refused {value:?} for {knob} in {path}: {meaning} ({source}){rollback}")]
     Refused {
         knob: Knob,
@@ -60,6 +65,14 @@ impl CgroupError {
             CgroupError::Refused { rollback, .. } => &rollback.left_changed,
             _ => &[],
         }
+    }
+
+    /// Whether the user's input is at fault (exit 2), not the system.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            CgroupError::Invalid { .. } | CgroupError::Knob(_) | CgroupError::BadGroupName(_)
+        )
     }
 
     /// Raw OS error, for callers that branch on it (e.g. EACCES → read-only mode).

@@ -532,9 +532,9 @@ fn write(
         .map(|a| describe(&a))
         .map_err(|e| {
             let knob = match &e {
-                CgroupError::Refused { knob, .. } | CgroupError::Unsupported { knob, .. } => {
-                    Some(*knob)
-                }
+                CgroupError::Refused { knob, .. }
+                | CgroupError::Unsupported { knob, .. }
+                | CgroupError::Invalid { knob, .. } => Some(*knob),
                 _ => None,
             };
             (explain(&e), knob)
@@ -667,7 +667,8 @@ fn failure(e: &LaunchError) -> LaunchFailure {
             _ => None,
         }),
         LaunchError::Cgroup(CgroupError::Refused { knob, .. })
-        | LaunchError::Cgroup(CgroupError::Unsupported { knob, .. }) => knob_field(*knob),
+        | LaunchError::Cgroup(CgroupError::Unsupported { knob, .. })
+        | LaunchError::Cgroup(CgroupError::Invalid { knob, .. }) => knob_field(*knob),
         _ => None,
     };
     LaunchFailure {

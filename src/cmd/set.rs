@@ -69,8 +69,10 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             say(&e.to_string());
-            if matches!(e, cgroup::CgroupError::NoSuchGroup(_)) {
-                // A group that isn't there is bad input, as for snapshot --group.
+            if e.is_bad_input() || matches!(e, cgroup::CgroupError::NoSuchGroup(_)) {
+                // A value the group's other limits rule out (found while
+                // planning, before any write), or a group that isn't there
+                // (as for snapshot --group): bad input.
                 say("nothing was changed");
                 return Ok(ExitCode::from(2));
             }

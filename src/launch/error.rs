@@ -79,6 +79,7 @@ impl LaunchError {
             | LaunchError::Conflict(_)
             | LaunchError::UnknownNamespace(_)
             | LaunchError::BadLimits(_) => 2,
+            LaunchError::Cgroup(e) if e.is_bad_input() => 2,
             _ => 125,
         }
     }

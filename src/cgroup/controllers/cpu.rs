@@ -462,7 +462,7 @@ fn plan_burst(
             ((*c as u128 * q as u128 + 5_000) / 10_000) as u64
         }
         (Value::Cpu(_), Limit::Max) => {
-            return Err(CgroupError::Unsupported {
+            return Err(CgroupError::Invalid {
                 knob: s.knob,
                 why: format!(
                 "cpu.burst={} is a share of the CPU quota, and the group has none (set cpu= too)",
@@ -474,7 +474,7 @@ fn plan_burst(
     };
     if let Limit::Value(q) = quota {
         if us > q {
-            return Err(CgroupError::Unsupported {
+            return Err(CgroupError::Invalid {
                 knob: s.knob,
                 why: format!(
                     "the kernel allows a burst up to the quota, {q}us per {period}us period; {us}us is more"
