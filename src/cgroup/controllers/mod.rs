@@ -272,10 +272,20 @@ impl PlannedRead {
 /// The files of `group` this layout reads, in declaration order, with
 /// duplicates merged: what both readers read.
 pub fn plan_reads(layout: &Layout, group: &str) -> Vec<PlannedRead> {
+    plan_reads_of(all_reads(), layout, group)
+}
+
+/// [`plan_reads`] for the given declarations. A file declared by a fast
+/// and a slow reading is fast: read every tick, or the fast one goes stale.
+fn plan_reads_of<'a>(
+    reads: impl Iterator<Item = &'a Read>,
+    layout: &Layout,
+    group: &str,
+) -> Vec<PlannedRead> {
     let mut out: Vec<PlannedRead> = Vec::new();
     // Each place resolved once (a stat of the group's directory in it).
     let mut dirs: Vec<(At, Option<PathBuf>)> = Vec::with_capacity(8);
-    for r in all_reads() {
+    for r in reads {
         let dir = match dirs.iter().find(|(at, _)| *at == r.at) {
             Some((_, d)) => d.clone(),
             None => {
@@ -331,4 +341,58 @@ fn resolve(layout: &Layout, group: &str, at: At) -> Option<PathBuf> {
 /// Parses with `f`, `None` when the file is missing.
 pub(crate) fn with<T>(t: Option<&str>, f: impl Fn(&str) -> Option<T>) -> Option<T> {
     t.and_then(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file that a fast and a slow reading share is read every tick (a
+    /// kernel file holding both counters and limits, like `cpu.stat` may).
+    #[test]
+    fn hc_shared_file_is_fast_if_any_reading_is() {
+        let t = tempfile::tempdir().unwrap();
+        let put = |p: &Path, f: &str, c: &str| {
+            std::fs::create_dir_all(p).unwrap();
+            std::fs::write(p.join(f), c).unwrap();
+        };
+        put(t.path(), "cgroup.controllers", "cpu\n");
+        put(t.path(), "cgroup.procs", "");
+        put(&t.path().join("g"), "cgroup.procs", "");
+        let layout = Layout::from_root(t.path()).unwrap();
+        let read = |file: &'static str, slow: bool| Read {
+            at: At::V2("cpu"),
+            file,
+            slow,
+            apply: |_, _| {},
+        };
+        let decl = [
+            read("both.slow-first", true),
+            read("both.slow-first", false),
+            read("both.fast-first", false),
+            read("both.fast-first", true),
+            read("slow.only", true),
+            read("slow.only", true),
+            read("fast.only", false),
+        ];
+        let plan = plan_reads_of(decl.iter(), &layout, "g");
+        let got: Vec<(String, bool, usize)> = plan
+            .iter()
+            .map(|p| {
+                let f = p.path.file_name().unwrap().to_string_lossy().into_owned();
+                (f, p.slow, p.applies.len())
+            })
+            .collect();
+        let want = [
+            ("both.slow-first", false, 2),
+            ("both.fast-first", false, 2),
+            ("slow.only", true, 2),
+            ("fast.only", false, 1),
+        ];
+        assert_eq!(
+            got,
+            want.map(|(f, s, n)| (f.to_string(), s, n)),
+            "(file, slow, declarations merged)"
+        );
+    }
 }
