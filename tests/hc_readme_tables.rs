@@ -34,7 +34,10 @@ fn table(section: &str, header: &str) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect();
-    assert!(!rows.is_empty(), "README: no table {header:?} after {section:?}");
+    assert!(
+        !rows.is_empty(),
+        "README: no table {header:?} after {section:?}"
+    );
     rows
 }
 

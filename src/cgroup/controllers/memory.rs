@@ -5,13 +5,83 @@
 
 use std::fs;
 
+use serde::Serialize;
+
 use super::{mismatch, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{self, Host, Knob, Refusal, Setting, Value};
 use crate::cgroup::layout::{Layout, Version};
 use crate::cgroup::parse;
-use crate::cgroup::stats::Limit;
+use crate::cgroup::stats::{Limit, MemoryEvents};
 use crate::cgroup::write::{require_file, v1_bytes, v1_memsw_follow, v2_limit, Applied, FileWrite};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MemoryStats {
+    pub current: Option<u64>,
+    pub peak: Option<u64>,
+    pub max: Option<Limit>,
+    /// v2 only (`memory.high`).
+    pub high: Option<Limit>,
+    /// v2 `memory.swap.max` (swap only).
+    pub swap_max: Option<Limit>,
+    /// v1 `memory.memsw.limit_in_bytes` (memory + swap).
+    pub memsw_max: Option<Limit>,
+    /// v1 `memory.failcnt`.
+    pub failcnt: Option<u64>,
+    /// v2 `memory.events`; on v1 only `oom_kill` (from `memory.oom_control`) is filled.
+    pub events: MemoryEvents,
+}
+
+/// The published memory part of a group (`groups[].memory` in the JSON:
+/// add fields only). The rates are the sampler's; the levels come from
+/// [`MemoryView::levels`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MemoryView {
+    pub current_bytes: Option<u64>,
+    pub peak_bytes: Option<u64>,
+    /// null when unlimited.
+    pub max_bytes: Option<u64>,
+    pub high_bytes: Option<u64>,
+    pub swap_max_bytes: Option<u64>,
+    /// Cumulative OOM kills in this group.
+    pub oom_kills: Option<u64>,
+    pub oom_events: Option<u64>,
+    /// Times usage hit `max` (v2 `memory.events max`, v1 `memory.failcnt`).
+    pub max_events: Option<u64>,
+    pub high_events: Option<u64>,
+    /// OOM kills during the interval.
+    pub oom_kills_delta: Option<u64>,
+    pub max_events_per_s: Option<f64>,
+}
+
+impl MemoryView {
+    /// The fields that are readings as they are (usage, limits, event
+    /// counts), no rates: the sampler fills the rest.
+    pub fn levels(m: &MemoryStats) -> MemoryView {
+        MemoryView {
+            current_bytes: m.current,
+            peak_bytes: m.peak,
+            max_bytes: m.max.and_then(Limit::value),
+            high_bytes: m.high.and_then(Limit::value),
+            swap_max_bytes: swap_max(m.swap_max, m.memsw_max, m.max),
+            oom_events: m.events.oom,
+            high_events: m.events.high,
+            ..MemoryView::default()
+        }
+    }
+}
+
+/// Swap limit in the `memory.swap` knob's meaning (swap only): v2
+/// `memory.swap.max`; on v1 memory+swap minus memory, as the knob writes it.
+pub fn swap_max(v2: Option<Limit>, memsw: Option<Limit>, mem: Option<Limit>) -> Option<u64> {
+    if let Some(l) = v2 {
+        return l.value();
+    }
+    match (memsw?, mem?) {
+        (Limit::Value(both), Limit::Value(mem)) => Some(both.saturating_sub(mem)),
+        _ => None,
+    }
+}
 
 pub const CONTROLLER: Controller = Controller {
     name: "memory",
