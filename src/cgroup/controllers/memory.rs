@@ -22,6 +22,8 @@ pub struct MemoryStats {
     pub max: Option<Limit>,
     /// v2 only (`memory.high`).
     pub high: Option<Limit>,
+    /// v2 only (`memory.low`): usage protected from reclaim.
+    pub low: Option<Limit>,
     /// v2 `memory.swap.max` (swap only).
     pub swap_max: Option<Limit>,
     /// v1 `memory.memsw.limit_in_bytes` (memory + swap).
@@ -42,6 +44,9 @@ pub struct MemoryView {
     /// null when unlimited.
     pub max_bytes: Option<u64>,
     pub high_bytes: Option<u64>,
+    /// Memory protected from reclaim (v2 `memory.low`); null on v1, and
+    /// when it is `max`.
+    pub low_bytes: Option<u64>,
     pub swap_max_bytes: Option<u64>,
     /// Cumulative OOM kills in this group.
     pub oom_kills: Option<u64>,
@@ -63,6 +68,7 @@ impl MemoryView {
             peak_bytes: m.peak,
             max_bytes: m.max.and_then(Limit::value),
             high_bytes: m.high.and_then(Limit::value),
+            low_bytes: m.low.and_then(Limit::value),
             swap_max_bytes: swap_max(m.swap_max, m.memsw_max, m.max),
             oom_events: m.events.oom,
             high_events: m.events.high,
@@ -153,6 +159,12 @@ pub const CONTROLLER: Controller = Controller {
         },
         Read {
             at: At::V2("memory"),
+            file: "memory.low",
+            slow: true,
+            apply: |t, s| s.memory.low = with(t, parse::v2_limit),
+        },
+        Read {
+            at: At::V2("memory"),
             file: "memory.swap.max",
             slow: true,
             apply: |t, s| s.memory.swap_max = with(t, parse::v2_limit),
@@ -172,6 +184,7 @@ pub const CONTROLLER: Controller = Controller {
 impl Knob {
     pub const Memory: Knob = Knob("memory");
     pub const MemoryHigh: Knob = Knob("memory.high");
+    pub const MemoryLow: Knob = Knob("memory.low");
     pub const MemorySwap: Knob = Knob("memory.swap");
 }
 
@@ -230,6 +243,37 @@ const KNOBS: &[KnobDef] = &[
         },
         order: |_, _| 5,
         current: |g| bytes(g.memory.high_bytes),
+    },
+    KnobDef {
+        knob: Knob::MemoryLow,
+        aliases: &[],
+        syntax: SIZE,
+        flag: Some(Flag {
+            name: "memory-low",
+            help: "Memory protected from reclaim while under it (v2 only)",
+        }),
+        launch: false,
+        errors: &[],
+        parse: size,
+        plan: |layout, group, s, _| {
+            let Value::Bytes(l) = s.value else {
+                return Err(mismatch(s));
+            };
+            let (dir, v) = layout.knob_dir(group, "memory", s.knob)?;
+            if v == Version::V1 {
+                // v1's memory.soft_limit_in_bytes is no translation: it
+                // picks whom global reclaim hits first, it protects nothing.
+                return Err(CgroupError::Unsupported {
+                    knob: s.knob,
+                    why: "memory.low exists only on cgroup v2; this host's memory controller is v1"
+                        .into(),
+                });
+            }
+            Ok(one(s.knob, dir.join("memory.low"), v2_limit(l)))
+        },
+        order: |_, _| 5,
+        // Unreadable (v1) and `max` both read as null: show nothing then.
+        current: |g| Some(Value::Bytes(Limit::Value(g.memory.low_bytes?))),
     },
     KnobDef {
         knob: Knob::MemorySwap,
@@ -393,5 +437,80 @@ fn explain_refusal(w: &FileWrite, errno: i32) -> Option<String> {
             shown(memory)
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::knob::parse_settings_on;
+    use std::path::Path;
+
+    fn put(dir: &Path, file: &str, text: &str) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join(file), text).unwrap();
+    }
+
+    fn plan(l: &Layout, arg: &str) -> Result<Vec<(String, String)>, String> {
+        let settings = parse_settings_on(&[arg], Host { cpus: 4 }).unwrap();
+        l.plan("g", &settings)
+            .map(|p| {
+                p.iter()
+                    .flat_map(|a| &a.writes)
+                    .map(|w| {
+                        let f = w.path.file_name().unwrap().to_string_lossy().into_owned();
+                        (f, w.contents.clone())
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn hc_memory_low_v2_only() {
+        let t = tempfile::tempdir().unwrap();
+        put(t.path(), "cgroup.controllers", "memory\n");
+        put(t.path(), "cgroup.procs", "");
+        let g = t.path().join("g");
+        for (f, c) in [
+            ("cgroup.procs", ""),
+            ("memory.max", "max\n"),
+            ("memory.low", "0\n"),
+        ] {
+            put(&g, f, c);
+        }
+        let l = Layout::from_root(t.path()).unwrap();
+        assert_eq!(
+            plan(&l, "memory.low=64M"),
+            Ok(vec![("memory.low".into(), (64u64 << 20).to_string())])
+        );
+        assert_eq!(
+            plan(&l, "memory.low=max"),
+            Ok(vec![("memory.low".into(), "max".into())])
+        );
+        put(&g, "memory.low", "33554432\n");
+        let s = l.read_group("g").unwrap();
+        assert_eq!(s.memory.low, Some(Limit::Value(32 << 20)));
+        let view = MemoryView::levels(&s.memory);
+        assert_eq!(view.low_bytes, Some(32 << 20));
+        let snap = crate::model::GroupSnapshot {
+            memory: view,
+            ..Default::default()
+        };
+        assert_eq!(
+            (Knob::MemoryLow.def().current)(&snap).map(|v| v.to_string()),
+            Some("32M".into())
+        );
+
+        let t = tempfile::tempdir().unwrap();
+        let g = t.path().join("memory/g");
+        for d in [t.path().join("memory"), g.clone()] {
+            put(&d, "cgroup.procs", "");
+            put(&d, "memory.limit_in_bytes", "9223372036854771712\n");
+        }
+        let l = Layout::from_root(t.path()).unwrap();
+        let e = plan(&l, "memory.low=64M").unwrap_err();
+        assert!(e.contains("only on cgroup v2"), "{e}");
+        assert_eq!(l.read_group("g").unwrap().memory.low, None);
     }
 }
