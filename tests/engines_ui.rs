@@ -280,3 +280,64 @@ fn engines_ui_no_names_no_column() {
         "{t}"
     );
 }
+
+/// A container's monitor (podman's conmon under systemd:
+/// `libpod-conmon-<id>.scope` beside `libpod-<id>.scope`) is folded under
+/// its container instead of listed as a sibling.
+#[test]
+fn engines_ui_conmon_folded_under_its_container() {
+    let short = &API[..12];
+    let with_id = |kind: &str| Identity {
+        container_id: Some(short.into()),
+        ..id(kind, "api", Some("localhost/shop/api:2"), None)
+    };
+    let mut snap = snapshot();
+    snap.groups = vec![
+        group("/", 10.0, None, 100, Identity::default()),
+        group("machine.slice", 10.0, None, 100, Identity::default()),
+        group(
+            &format!("machine.slice/libpod-conmon-{API}.scope"),
+            0.1,
+            None,
+            1,
+            with_id("conmon"),
+        ),
+        group(
+            &format!("machine.slice/libpod-{API}.scope"),
+            9.0,
+            Some(30.0),
+            50,
+            with_id("podman"),
+        ),
+        group(
+            &format!("machine.slice/libpod-{WORKER}.scope"),
+            1.0,
+            None,
+            5,
+            id("podman", "worker", None, None),
+        ),
+    ];
+    let mut app = App::new(None);
+    app.update(Action::Snapshot(Arc::new(snap)));
+    let t = text(&draw(&app, 160, 10));
+    let lines: Vec<&str> = t.lines().collect();
+    let api = lines
+        .iter()
+        .position(|l| l.contains("pdm api"))
+        .expect("api row");
+    let mon = lines
+        .iter()
+        .position(|l| l.contains("mon api"))
+        .expect("conmon row");
+    assert_eq!(mon, api + 1, "conmon right under its container:\n{t}");
+    // Characters before the directory (border, indent, fold marker).
+    let indent = |l: &str| l.chars().take_while(|c| !c.is_alphanumeric()).count();
+    assert!(
+        indent(lines[mon]) > indent(lines[api]),
+        "conmon one level deeper:\n{t}"
+    );
+    assert!(
+        lines[api].contains('▾'),
+        "the container now has a child:\n{t}"
+    );
+}

@@ -136,6 +136,8 @@ pub fn kind_badge(kind: &str) -> &str {
         "systemd-slice" | "slice" => "slc",
         "systemd-scope" | "scope" => "scp",
         "lxc" => "lxc",
+        "conmon" | "lxc-monitor" => "mon",
+        "k8s-infra" => "inf",
         "nspawn" | "machine" => "nsp",
         "cgdash" => "cgd",
         // An unknown kind: its first three characters.
@@ -258,9 +260,11 @@ pub fn build_rows(
     // Children lists; a group whose parent is not listed becomes a top-level row.
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
     let mut roots: Vec<usize> = Vec::new();
+    let folded = fold_helpers(groups);
     for (i, g) in groups.iter().enumerate() {
-        match parent_path(&g.path).and_then(|p| by_path.get(p)) {
-            Some(&p) if p != i => children[p].push(i),
+        let folded_under = folded.get(&i).copied();
+        match folded_under.or_else(|| parent_path(&g.path).and_then(|p| by_path.get(p).copied())) {
+            Some(p) if p != i => children[p].push(i),
             _ => roots.push(i),
         }
     }
@@ -326,6 +330,56 @@ pub fn build_rows(
             }
         }
     }
+}
+
+/// Helper groups shown under what they serve instead of beside it (issue
+/// 13): a container monitor (`conmon`, systemd's `libpod-conmon-<id>.scope`
+/// next to `libpod-<id>.scope`) under its container, an LXC monitor under
+/// its container. Helper index → the served group's index.
+fn fold_helpers(groups: &[GroupSnapshot]) -> HashMap<usize, usize> {
+    let mut folded = HashMap::new();
+    if !groups.iter().any(|g| {
+        matches!(
+            g.identity.kind.as_deref(),
+            Some("conmon") | Some("lxc-monitor")
+        )
+    }) {
+        return folded;
+    }
+    let mut containers: HashMap<&str, usize> = HashMap::new();
+    let mut lxc: HashMap<&str, usize> = HashMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        let id = &g.identity;
+        match id.kind.as_deref() {
+            Some("podman") | Some("cri-o") => {
+                if let Some(c) = id.container_id.as_deref() {
+                    // The container's own group, not one below it.
+                    containers.entry(c).or_insert(i);
+                }
+            }
+            Some("lxc") => {
+                if let Some(n) = id.name.as_deref() {
+                    lxc.entry(n).or_insert(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (i, g) in groups.iter().enumerate() {
+        let id = &g.identity;
+        let served = match id.kind.as_deref() {
+            Some("conmon") => id.container_id.as_deref().and_then(|c| containers.get(c)),
+            Some("lxc-monitor") => id.name.as_deref().and_then(|n| lxc.get(n)),
+            _ => None,
+        };
+        // Not under itself, nor under one of its own descendants.
+        if let Some(&p) = served {
+            if p != i && !is_within(&groups[p].path, &g.path) {
+                folded.insert(i, p);
+            }
+        }
+    }
+    folded
 }
 
 /// For a group without a name: a child naming the pod all its named
