@@ -163,6 +163,27 @@ pub trait Engine {
     }
     /// Flags that pass cgdash this engine's data root(s).
     fn cgdash_flags(&self) -> Vec<String>;
+    /// The same as environment variables (`CGDASH_DOCKER_ROOT`, …), for
+    /// commands where a flag's place on the command line matters.
+    fn cgdash_env(&self) -> Vec<(&'static str, String)>;
+}
+
+/// Runs cgdash with `args` and the engines' roots in its environment,
+/// returning (exit code, stdout, stderr).
+pub fn cgdash_with(engines: &[&dyn Engine], args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cgdash"));
+    cmd.args(args).stdin(Stdio::null());
+    for e in engines {
+        for (k, v) in e.cgdash_env() {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.output().expect("run cgdash");
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
 }
 
 /// A private dockerd; see the module comment.
@@ -274,6 +295,9 @@ impl Engine for Dockerd {
     }
     fn cgdash_flags(&self) -> Vec<String> {
         vec![format!("--docker-root={}", self.data_root.display())]
+    }
+    fn cgdash_env(&self) -> Vec<(&'static str, String)> {
+        vec![("CGDASH_DOCKER_ROOT", self.data_root.display().to_string())]
     }
 }
 
@@ -408,7 +432,16 @@ impl Engine for Podman {
         run_cli("podman", &self.flags, args, &self.env)
     }
     fn cgdash_flags(&self) -> Vec<String> {
-        vec![format!("--podman-root={}", self.root.display())]
+        vec![
+            format!("--podman-root={}", self.root.display()),
+            format!("--podman-runroot={}", self.runroot.display()),
+        ]
+    }
+    fn cgdash_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CGDASH_PODMAN_ROOT", self.root.display().to_string()),
+            ("CGDASH_PODMAN_RUNROOT", self.runroot.display().to_string()),
+        ]
     }
 }
 
