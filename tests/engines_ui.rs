@@ -341,3 +341,35 @@ fn engines_ui_conmon_folded_under_its_container() {
         "the container now has a child:\n{t}"
     );
 }
+
+/// The pod label is only for a pod's own cgroup: a parent holding a pod
+/// group, or containers outside any pod beside pod members, is not one.
+#[test]
+fn engines_ui_pod_label_only_for_a_pods_group() {
+    let mut snap = snapshot();
+    // libpod_parent also holds a pod's group and a container of no pod.
+    snap.groups.push(group(
+        "libpod_parent/libpod-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        1.0,
+        None,
+        1,
+        id("podman", "solo", None, None),
+    ));
+    let mut app = App::new(None);
+    app.update(Action::Snapshot(Arc::new(snap.clone())));
+    let t = text(&draw(&app, 160, 16));
+    assert!(line_with(&t, "6e0da2856106").contains("pod shop"), "{t}");
+    assert!(!line_with(&t, "libpod_parent").contains("pod "), "{t}");
+
+    // A pod group among the children: the parent is not that pod.
+    let pod = Identity {
+        pod: Some("p1".into()),
+        ..id("podman-pod", "p1", None, None)
+    };
+    snap.groups
+        .push(group("libpod_parent/bbbb", 0.0, None, 1, pod));
+    let mut app = App::new(None);
+    app.update(Action::Snapshot(Arc::new(snap)));
+    let t = text(&draw(&app, 160, 16));
+    assert!(!line_with(&t, "libpod_parent").contains("pod "), "{t}");
+}

@@ -388,7 +388,14 @@ fn pod_of(groups: &[GroupSnapshot], children: &[usize]) -> Option<usize> {
     let mut found: Option<usize> = None;
     for &c in children {
         let id = &groups[c].identity;
+        // A pod among the children: this is a parent of pods, not a pod.
+        if matches!(id.kind.as_deref(), Some("k8s-pod") | Some("podman-pod")) {
+            return None;
+        }
         match (&id.pod, found) {
+            // A named child outside any pod (a helper's shared group like
+            // podman's `conmon` aside): not a pod's group.
+            (None, _) if id.name.is_some() && id.kind.as_deref() != Some("conmon") => return None,
             (Some(_), None) => found = Some(c),
             (Some(p), Some(f)) if groups[f].identity.pod.as_ref() != Some(p) => return None,
             _ => {}
