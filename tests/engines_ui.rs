@@ -373,3 +373,72 @@ fn engines_ui_pod_label_only_for_a_pods_group() {
     let t = text(&draw(&app, 160, 16));
     assert!(!line_with(&t, "libpod_parent").contains("pod "), "{t}");
 }
+
+/// Writing from the dashboard to a container docker owns: the confirmation
+/// says whose it is and which command makes the change stick, and the
+/// status line after the write says it again (issue 13: owners respected).
+#[test]
+fn engines_ui_owner_note_on_write() {
+    let mut app = app();
+    let web = format!("docker/{WEB}");
+    app.focus_group(&web);
+    key(&mut app, KeyCode::Char('+'));
+    let dlg = match &app.overlay {
+        cgdash::app::Overlay::ConfirmWrite(c) => c.clone(),
+        other => panic!("expected the write confirmation, got {other:?}"),
+    };
+    let owner = dlg.owner.clone().expect("owner note in the confirmation");
+    assert!(owner.contains("docker update --cpus"), "{owner}");
+    assert!(owner.contains(" web"), "{owner}");
+    // Drawn in the dialog.
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
+    t.draw(|f| f.render_widget(cgdash::ui::Dashboard(&app), f.area()))
+        .unwrap();
+    let screen = format!("{:?}", t.backend());
+    assert!(screen.contains("docker update --cpus"), "{screen}");
+
+    let fx = app.handle_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE));
+    let (group, label, settings) = fx
+        .iter()
+        .find_map(|e| match e {
+            cgdash::app::Effect::Apply {
+                group,
+                label,
+                settings,
+                ..
+            } => Some((group.clone(), label.clone(), settings.clone())),
+            _ => None,
+        })
+        .expect("a write");
+    assert!(group.contains(WEB), "{group}");
+    app.update(Action::Applied {
+        group: web.clone(),
+        label: label.clone(),
+        undo: None,
+        result: Ok("cpu.cfs_quota_us ← 30000".into()),
+    });
+    let status = app.status.as_ref().expect("status").text.clone();
+    let cores = match settings[0].value {
+        cgdash::cgroup::knob::Value::Cpu(q) => q.percent().unwrap_or(0.0) / 100.0,
+        _ => panic!("a cpu write: {settings:?}"),
+    };
+    assert!(
+        status.contains(&format!("docker update --cpus {cores} web")),
+        "{status}"
+    );
+    assert!(status.contains(&label), "{status}");
+
+    // The same group with nobody known to own it: no note.
+    let mut snap = snapshot();
+    for g in &mut snap.groups {
+        g.identity = Identity::default();
+    }
+    let mut app2 = App::new(None);
+    app2.update(Action::Snapshot(Arc::new(snap)));
+    app2.focus_group(&web);
+    key(&mut app2, KeyCode::Char('+'));
+    match &app2.overlay {
+        cgdash::app::Overlay::ConfirmWrite(c) => assert!(c.owner.is_none(), "{:?}", c.owner),
+        other => panic!("expected the write confirmation, got {other:?}"),
+    }
+}
