@@ -34,6 +34,7 @@ fn engines_tmux_containers_by_name() {
         return;
     };
     let di = import_image(&d, "cgdash-t/web:1", &["sleep", "300"], &[]);
+    let dbi = import_image(&d, "cgdash-t/db:1", &["sleep", "300"], &[]);
     let pi = import_image(&p, "localhost/cgdash-t/api:1", &["sleep", "300"], &[]);
     // A busy web at half a CPU, an idle db, a podman api at 30 %.
     d.ok(&[
@@ -59,7 +60,7 @@ fn engines_tmux_containers_by_name() {
         "0.25",
         "--memory",
         "128m",
-        &di,
+        &dbi,
         "sleep",
         "200",
     ]);
@@ -106,6 +107,7 @@ fn engines_tmux_containers_by_name() {
     assert!(web.contains("cgdash-t/web:1"), "image: {web}");
     assert!(web.contains("50%") && web.contains("64M"), "limits: {web}");
     let db = line_with(&wide, "dkr cgdash-t-db").unwrap();
+    assert!(db.contains("cgdash-t/db:1"), "image: {db}");
     assert!(db.contains("25%") && db.contains("128M"), "limits: {db}");
     let api = line_with(&wide, "pdm cgdash-t-api").unwrap();
     assert!(api.contains("30%") && api.contains("96M"), "limits: {api}");
@@ -138,8 +140,7 @@ fn engines_tmux_containers_by_name() {
         "{api}"
     );
 
-    // Narrowing the filter to one name leaves that container (`web` alone
-    // would match db's image, cgdash-t/web:1, too).
+    // Narrowing the filter to one name leaves that container.
     t.key("/");
     t.key("C-u");
     t.text("t-web");
@@ -150,14 +151,56 @@ fn engines_tmux_containers_by_name() {
         })
         .unwrap_or_else(|s| panic!("filter by name:\n{s}"));
     assert!(!one.contains("cgdash-t-api"), "{one}");
+
+    // The dashboard's own write to docker's container: the confirmation
+    // and the status line name the owner's command; the kernel has it.
+    t.key("G"); // the last row: web
+    t.key("+");
+    let ask = t
+        .wait_for(Duration::from_secs(10), |s| {
+            s.contains("docker update --cpus")
+        })
+        .unwrap_or_else(|s| panic!("owner note in the confirmation:\n{s}"));
+    assert!(ask.contains("cgdash-t-web"), "{ask}");
+    t.key("y");
+    let done = t
+        .wait_for(Duration::from_secs(10), |s| {
+            s.contains("written") && s.contains("docker update --cpus")
+        })
+        .unwrap_or_else(|s| panic!("owner note after the write:\n{s}"));
+    let want = done
+        .split("docker update --cpus ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|c| c.parse::<f64>().ok())
+        .expect("--cpus value");
+    assert!(want > 0.5, "+ raises the quota: {want}");
+    let quota: f64 =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/cpu/docker/{id}/cpu.cfs_quota_us"))
+            .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/docker/{id}/cpu.max")))
+            .expect("quota file")
+            .split_whitespace()
+            .next()
+            .and_then(|q| q.parse().ok())
+            .expect("quota");
+    assert!(
+        (quota / 100_000.0 - want).abs() < 1e-6,
+        "the kernel has --cpus {want}: {quota}"
+    );
     t.key("q");
 }
 
 /// The README's picture: the same containers at 120×32, web's row selected.
 fn shot(t: &Tmux, out: &str) {
     t.resize(120, 32);
-    // Let the charts fill a little.
-    std::thread::sleep(Duration::from_secs(12));
+    // web selected (rows: /, docker, db, web, libpod_parent, api): its
+    // charts show the busy loop at its half-CPU quota. Back to the first
+    // row afterwards, as the rest of the test expects.
+    t.key("G");
+    t.key("Up");
+    t.key("Up");
+    // Let the charts fill.
+    std::thread::sleep(Duration::from_secs(20));
     t.wait_for(Duration::from_secs(10), |s| s.contains("dkr cgdash-t-web"))
         .expect("web on screen");
     let ansi = format!("{out}.ansi");
@@ -169,4 +212,5 @@ fn shot(t: &Tmux, out: &str) {
         .expect("python3");
     assert!(st.success(), "ansi2png");
     let _ = std::fs::remove_file(&ansi);
+    t.key("g");
 }

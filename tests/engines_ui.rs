@@ -442,3 +442,19 @@ fn engines_ui_owner_note_on_write() {
         other => panic!("expected the write confirmation, got {other:?}"),
     }
 }
+
+/// The processes panel's title names the selected container, id cut to 12.
+#[test]
+fn engines_ui_processes_title_names_the_group() {
+    let mut app = app();
+    app.focus_group(&format!("docker/{WEB}"));
+    let area = Rect::new(0, 0, 160, 6);
+    let mut b = Buffer::empty(area);
+    cgdash::ui::processes::ProcessesPanel(&app).render(area, &mut b);
+    let t = text(&b);
+    assert!(
+        t.contains(&format!("Processes: docker/{} · dkr web", &WEB[..12])),
+        "{t}"
+    );
+    assert!(!t.contains(&WEB[..13]), "{t}");
+}
