@@ -66,18 +66,32 @@ fn build(root: &Path, n: usize) -> (std::path::PathBuf, std::path::PathBuf) {
     write(&cg, "cgroup.procs", "1\n");
     write(&cg.join("docker"), "cgroup.procs", "");
     for i in 0..n {
-        let id = format!("{i:08x}{}", &"d412238661bb45bc362074403cd99444dbe398250d03bfb4ad550a08f9ec7044"[8..]);
+        let id = format!(
+            "{i:08x}{}",
+            &"d412238661bb45bc362074403cd99444dbe398250d03bfb4ad550a08f9ec7044"[8..]
+        );
         let g = cg.join("docker").join(&id);
         write(&g, "cgroup.procs", "");
-        write(&g, "cpu.stat", "usage_usec 100\nuser_usec 50\nsystem_usec 50\n");
+        write(
+            &g,
+            "cpu.stat",
+            "usage_usec 100\nuser_usec 50\nsystem_usec 50\n",
+        );
         write(&g, "cpu.max", "20000 100000\n");
         write(&g, "memory.current", "1048576\n");
         write(&g, "memory.max", "67108864\n");
         write(&g, "pids.current", "1\n");
         let config = template
-            .replace("d412238661bb45bc362074403cd99444dbe398250d03bfb4ad550a08f9ec7044", &id)
+            .replace(
+                "d412238661bb45bc362074403cd99444dbe398250d03bfb4ad550a08f9ec7044",
+                &id,
+            )
             .replace("\"/names-web\"", &format!("\"/web-{i}\""));
-        write(&data.join("containers").join(&id), "config.v2.json", &config);
+        write(
+            &data.join("containers").join(&id),
+            "config.v2.json",
+            &config,
+        );
     }
     (cg, data)
 }
@@ -105,7 +119,12 @@ fn main() {
         first_snap = Some(named.sample());
     });
     let named_groups = first_snap
-        .map(|s| s.groups.iter().filter(|g| g.identity.name.is_some()).count())
+        .map(|s| {
+            s.groups
+                .iter()
+                .filter(|g| g.identity.name.is_some())
+                .count()
+        })
         .unwrap_or(0);
     let reads_after_first = named.names().map_or(0, |r| r.resolutions());
     let (mut a, mut b) = (Vec::new(), Vec::new());

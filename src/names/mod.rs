@@ -260,7 +260,7 @@ impl Resolver {
         }
         let (parent, comp) = key.rsplit_once('/').unwrap_or(("", key));
         match pattern::classify(parent, comp) {
-            Some(part) => self.from_part(part, parent, comp),
+            Some(part) => self.resolve_part(part, parent, comp),
             None => {
                 let p = self.parent_identity(parent);
                 if !p.kind.as_deref().is_some_and(inherits) {
@@ -332,7 +332,7 @@ impl Resolver {
         (identity, !found)
     }
 
-    fn from_part(&mut self, part: Part, parent: &str, comp: &str) -> (Identity, bool) {
+    fn resolve_part(&mut self, part: Part, parent: &str, comp: &str) -> (Identity, bool) {
         let named = |kind: &str, name: &str, unit: bool| Identity {
             kind: Some(Arc::from(kind)),
             name: Some(Arc::from(name)),
