@@ -248,3 +248,16 @@ fn live_set_by_name_prints_the_owners_command() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("nothing was written"), "{err}");
 }
+
+/// The dashboard's `--group` takes `KIND:NAME` too: one naming nothing is
+/// bad input, refused before the dashboard needs a terminal.
+#[test]
+fn dashboard_group_unknown_is_exit_2_before_the_screen() {
+    let (code, out, err) = common::cgdash(&["--group", "docker:no-such-container-xyz"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("no group is `docker:no-such-container-xyz`"),
+        "{err}"
+    );
+    assert!(!err.contains("terminal"), "{err}");
+}

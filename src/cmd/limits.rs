@@ -116,7 +116,7 @@ pub fn run(args: LimitsArgs) -> anyhow::Result<ExitCode> {
             let _ = writeln!(text, "{}", escape_controls(l));
         }
         for m in &r.missing {
-            let _ = writeln!(text, "# no equivalent: {}", escape_controls(m));
+            let _ = writeln!(text, "# {}", escape_controls(m));
         }
     }
     output::stdout_status(output::print_stdout(&text))

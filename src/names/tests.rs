@@ -581,6 +581,17 @@ fn docker_swap_is_memory_plus_swap_and_period_switches_to_quota() {
             "docker pause web"
         ]
     );
+    // cpu=max: the flag that works in the kernel, and its catch.
+    let r = render(
+        Form::Docker,
+        &l,
+        "x",
+        &docker_web(),
+        &settings(&["cpu=max"]),
+        cx,
+    );
+    assert_eq!(r.lines, vec!["docker update --cpu-quota -1 web"]);
+    assert!(r.missing[0].contains("NanoCpus"), "{:?}", r.missing);
 }
 
 #[test]
