@@ -633,3 +633,35 @@ fn the_owner_note_names_the_owner_and_its_command() {
     };
     assert!(owner_hint(&conmon, &s).unwrap().contains("helper"));
 }
+
+/// Rootless engines: containers under `user@<uid>.service`, metadata in
+/// that user's home (`~/.local/share/containers/storage`, `~/.local/share/docker`).
+#[test]
+fn rootless_containers_are_named_from_the_users_home() {
+    let mut r = Resolver::new(roots())
+        .with_home_lookup(|uid| (uid == 1000).then(|| tree::fixtures().join("home")));
+    let base = "user.slice/user-1000.slice/user@1000.service/user.slice";
+    let pm = "f0f0f0f0e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+    let dk = "f1f1f1f1e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+    let i = r.identity(&format!("{base}/libpod-{pm}.scope"), Some(1));
+    assert_eq!(
+        (i.kind.as_deref(), i.name.as_deref(), i.image.as_deref()),
+        (
+            Some("podman"),
+            Some("toolbox-42"),
+            Some("registry.fedoraproject.org/fedora-toolbox:42")
+        )
+    );
+    let i = r.identity(&format!("{base}/docker-{dk}.scope"), Some(1));
+    assert_eq!(i.name.as_deref(), Some("rootless-web"));
+    // Another user's: not in uid 1000's home, and not in root's store.
+    let other = "user.slice/user-1001.slice/user@1001.service/user.slice";
+    let i = r.identity(&format!("{other}/libpod-{pm}.scope"), Some(1));
+    assert_eq!((i.kind.as_deref(), i.name), (Some("podman"), None));
+    // Root's containers are not looked for in a user's store.
+    let i = r.identity(
+        &format!("{base}/libpod-{}.scope", tree::PODMAN_VFS),
+        Some(1),
+    );
+    assert_eq!(i.name, None);
+}
