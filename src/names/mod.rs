@@ -131,6 +131,30 @@ impl Roots {
     }
 }
 
+impl Resolver {
+    /// What the owner's commands for group `path` depend on beyond the
+    /// settings and the host (docker's CPU flag style); the caller fills
+    /// `cpu_v2` and `memory_now`.
+    pub fn owner_context(&self, path: &str) -> owner::Context {
+        let key = path.trim_matches('/');
+        let (parent, comp) = key.rsplit_once('/').unwrap_or(("", key));
+        let docker_cpu = match pattern::classify(parent, comp) {
+            Some(Part::Docker(id) | Part::BareId(id)) => {
+                let root = match self.user_roots(parent) {
+                    Some(u) => u.docker,
+                    None => self.roots.docker.clone(),
+                };
+                docker::cpu_style(&root, &id)
+            }
+            _ => owner::CpuStyle::Unset,
+        };
+        owner::Context {
+            docker_cpu,
+            ..owner::Context::default()
+        }
+    }
+}
+
 /// Kinds whose sub-groups inherit the identity (`name/rest`).
 fn inherits(kind: &str) -> bool {
     [

@@ -36,6 +36,24 @@ pub struct Context {
     /// The group's memory limit now (docker's `--memory-swap` is memory +
     /// swap, so a swap setting alone needs it).
     pub memory_now: Option<u64>,
+    /// How the container's CPU limit was given to docker (its
+    /// `hostconfig.json`): docker refuses to switch between the two.
+    pub docker_cpu: CpuStyle,
+}
+
+/// How a docker container's CPU limit was set: `docker update` refuses
+/// `--cpus` for a container made with `--cpu-quota`/`--cpu-period`
+/// ("Conflicting options: Nano CPUs cannot be updated as CPU Quota has
+/// already been set") and the reverse (checked with docker 28).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CpuStyle {
+    /// Neither (or not known): `--cpus`.
+    #[default]
+    Unset,
+    /// `--cpus` (`NanoCpus`).
+    Cpus,
+    /// `--cpu-quota` / `--cpu-period`, with the container's period (µs, 0 = default).
+    Quota { period_us: u64 },
 }
 
 /// A command line's pieces and the knobs it could not express.
@@ -97,13 +115,24 @@ fn engine(tool: &str, target: &str, settings: &[Setting], cx: Context) -> Render
     let mut r = Rendered::default();
     let mut extra = Vec::new();
     let period = find(settings, Knob::CpuPeriod);
+    // Only docker's record is read; podman's is not (Unset there).
+    let style = if tool == "docker" {
+        cx.docker_cpu
+    } else {
+        CpuStyle::Unset
+    };
     for s in settings {
         let no = |why: &str| format!("{s}: {why}");
         match (s.knob, &s.value) {
-            (Knob::Cpu, Value::Cpu(CpuQuota::CentiPercent(c))) => match period {
+            (Knob::Cpu, Value::Cpu(CpuQuota::CentiPercent(c))) => match (period, style) {
                 // --cpus and --cpu-period are refused together.
-                Some(Value::CpuPeriod(p)) => {
+                (Some(Value::CpuPeriod(p)), _) => {
                     let q = (*c as u128 * *p as u128 / 10_000) as u64;
+                    flags.push(format!("--cpu-quota {q}"));
+                }
+                (_, CpuStyle::Quota { period_us }) => {
+                    let p = if period_us == 0 { 100_000 } else { period_us };
+                    let q = (*c as u128 * p as u128 / 10_000) as u64;
                     flags.push(format!("--cpu-quota {q}"));
                 }
                 _ => flags.push(format!("--cpus {}", cores(*c))),
@@ -112,11 +141,16 @@ fn engine(tool: &str, target: &str, settings: &[Setting], cx: Context) -> Render
                 // Checked with docker 28: accepted even after --cpus, and
                 // the kernel's quota goes; `--cpus 0` changes nothing.
                 flags.push("--cpu-quota -1".into());
-                r.missing.push(no(&format!(
-                    "--cpu-quota -1 lifts the kernel's quota, but a limit set with --cpus stays \
-                     in {tool}'s record (inspect: NanoCpus) and comes back when the container restarts"
-                )))
+                if style == CpuStyle::Cpus {
+                    r.missing.push(no(&format!(
+                        "--cpu-quota -1 lifts the kernel's quota, but the --cpus limit stays \
+                         in {tool}'s record (inspect: NanoCpus) and comes back when the container restarts"
+                    )))
+                }
             }
+            (Knob::CpuPeriod, Value::CpuPeriod(_)) if style == CpuStyle::Cpus => r.missing.push(no(
+                &format!("no equivalent: `{tool} update` refuses --cpu-period for a container made with --cpus"),
+            )),
             (Knob::CpuPeriod, Value::CpuPeriod(p)) => flags.push(format!("--cpu-period {p}")),
             (Knob::CpuWeight, Value::CpuWeight(w)) => {
                 flags.push(format!("--cpu-shares {}", shares_for(*w, cx.cpu_v2)))

@@ -439,6 +439,7 @@ fn limits_as_each_owner_form() {
     let cx = Context {
         cpu_v2: true,
         memory_now: None,
+        ..Context::default()
     };
     let r = render(Form::Docker, &l, &group, &docker_web(), &all, cx);
     assert_eq!(
@@ -528,6 +529,7 @@ fn docker_swap_is_memory_plus_swap_and_period_switches_to_quota() {
     let cx = Context {
         cpu_v2: false,
         memory_now: Some(128 << 20),
+        ..Context::default()
     };
     let r = render(
         Form::Docker,
@@ -582,6 +584,10 @@ fn docker_swap_is_memory_plus_swap_and_period_switches_to_quota() {
         ]
     );
     // cpu=max: the flag that works in the kernel, and its catch.
+    let cx = Context {
+        docker_cpu: super::owner::CpuStyle::Cpus,
+        ..cx
+    };
     let r = render(
         Form::Docker,
         &l,
@@ -664,4 +670,73 @@ fn rootless_containers_are_named_from_the_users_home() {
         Some(1),
     );
     assert_eq!(i.name, None);
+}
+
+/// docker refuses to switch a container between `--cpus` and
+/// `--cpu-quota`: the note follows the container's `hostconfig.json`
+/// (both files written by docker 28 here: one run with `--cpus`, one with
+/// `--cpu-quota`).
+#[test]
+fn docker_cpu_flag_follows_how_the_container_was_made() {
+    use super::owner::CpuStyle;
+    let r = Resolver::new(roots());
+    let style = |p: String| r.owner_context(&p).docker_cpu;
+    assert_eq!(
+        style(format!("docker/{}", tree::DOCKER_CGROUPFS)),
+        CpuStyle::Cpus
+    );
+    assert_eq!(
+        style(format!(
+            "system.slice/docker-{}.scope",
+            tree::DOCKER_SYSTEMD
+        )),
+        CpuStyle::Quota { period_us: 0 }
+    );
+    assert_eq!(
+        style(format!("docker/{}", tree::DOCKER_K8S)),
+        CpuStyle::Unset,
+        "no hostconfig.json"
+    );
+    assert_eq!(style("system.slice/cron.service".into()), CpuStyle::Unset);
+    let (_d, l) = layout();
+    let s = settings(&["cpu=40%"]);
+    let quota = Context {
+        docker_cpu: CpuStyle::Quota { period_us: 50_000 },
+        ..Context::default()
+    };
+    let r = render(Form::Docker, &l, "x", &docker_web(), &s, quota);
+    assert_eq!(r.lines, vec!["docker update --cpu-quota 20000 web"]);
+    let cpus = Context {
+        docker_cpu: CpuStyle::Cpus,
+        ..Context::default()
+    };
+    let r = render(Form::Docker, &l, "x", &docker_web(), &s, cpus);
+    assert_eq!(r.lines, vec!["docker update --cpus 0.4 web"]);
+    let r = render(
+        Form::Docker,
+        &l,
+        "x",
+        &docker_web(),
+        &settings(&["cpu.period=50ms"]),
+        cpus,
+    );
+    assert!(r.lines.is_empty(), "{:?}", r.lines);
+    assert!(
+        r.missing[0].contains("refuses --cpu-period"),
+        "{:?}",
+        r.missing
+    );
+    // The caveat of cpu=max only for a --cpus container.
+    let r = render(
+        Form::Docker,
+        &l,
+        "x",
+        &docker_web(),
+        &settings(&["cpu=max"]),
+        quota,
+    );
+    assert_eq!((r.lines.len(), r.missing.len()), (1, 0));
+    // podman's record is not read: --cpus.
+    let r = render(Form::Podman, &l, "x", &docker_web(), &s, quota);
+    assert_eq!(r.lines, vec!["podman update --cpus 0.4 web"]);
 }
