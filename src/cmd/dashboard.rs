@@ -54,7 +54,8 @@ impl Options {
             title: None,
             workloads: Vec::new(),
             ask_on_quit: true,
-            names: Default::default(),
+            // The environment's roots (CGDASH_*_ROOT), then the defaults.
+            names: cgdash::names::Roots::from_flags(&Default::default()),
         }
     }
 }

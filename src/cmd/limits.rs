@@ -78,6 +78,7 @@ pub fn run(args: LimitsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let mut sampler = Sampler::cgroups_only(layout.clone());
+    let owner_cx = Resolver::new(roots.clone()).owner_context(&group);
     sampler.set_names(Some(Resolver::new(roots)));
     sampler.set_group_filter(Some(&group));
     let snap = sampler.sample();
@@ -110,13 +111,14 @@ pub fn run(args: LimitsArgs) -> anyhow::Result<ExitCode> {
         let cx = owner::Context {
             cpu_v2: layout.version_of("cpu") == Some(cgroup::Version::V2),
             memory_now: g.memory.max_bytes,
+            ..owner_cx
         };
         let r = owner::render(form, &layout, &group, &g.identity, &settings, cx);
         for l in &r.lines {
             let _ = writeln!(text, "{}", escape_controls(l));
         }
         for m in &r.missing {
-            let _ = writeln!(text, "# no equivalent: {}", escape_controls(m));
+            let _ = writeln!(text, "# {}", escape_controls(m));
         }
     }
     output::stdout_status(output::print_stdout(&text))

@@ -107,13 +107,15 @@ fn owner_note(
     group: &str,
     settings: &[knob::Setting],
 ) -> Option<String> {
-    let identity = Resolver::new(roots.clone()).identity(group, None);
+    let mut resolver = Resolver::new(roots.clone());
+    let identity = resolver.identity(group, None);
     let cx = owner::Context {
         cpu_v2: layout.version_of("cpu") == Some(cgroup::Version::V2),
         memory_now: layout
             .read_group(group)
             .and_then(|g| g.memory.max)
             .and_then(cgroup::Limit::value),
+        ..resolver.owner_context(group)
     };
     owner::owner_hint_with(&identity, settings, cx)
 }

@@ -56,3 +56,33 @@ pub fn read(root: &Path, id: &str) -> Option<Meta> {
     }
     Some(m)
 }
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct HostConfig {
+    #[serde(rename = "NanoCpus")]
+    nano_cpus: i64,
+    #[serde(rename = "CpuQuota")]
+    cpu_quota: i64,
+    #[serde(rename = "CpuPeriod")]
+    cpu_period: i64,
+}
+
+/// How container `id`'s CPU limit was given (its `hostconfig.json`), which
+/// decides the `docker update` flag that docker accepts for it.
+pub fn cpu_style(root: &Path, id: &str) -> super::owner::CpuStyle {
+    use super::owner::CpuStyle;
+    let path = root.join("containers").join(id).join("hostconfig.json");
+    let Some(h) = read_json::<HostConfig>(&path, FILE_CAP) else {
+        return CpuStyle::Unset;
+    };
+    if h.nano_cpus > 0 {
+        CpuStyle::Cpus
+    } else if h.cpu_quota != 0 || h.cpu_period != 0 {
+        CpuStyle::Quota {
+            period_us: u64::try_from(h.cpu_period).unwrap_or(0),
+        }
+    } else {
+        CpuStyle::Unset
+    }
+}

@@ -192,7 +192,13 @@ pub fn find_group(layout: &Layout, roots: &Roots, spec: &Spec) -> Result<String,
     let mut resolver = Resolver::new(roots.clone());
     let mut matches: Vec<(String, Identity)> = Vec::new();
     let mut candidates = Vec::new();
-    for g in layout.list_groups() {
+    let groups = layout.list_groups();
+    // Twice: a pod's group is named from its containers' metadata when
+    // the kubelet's directories don't name it, and they come after it.
+    for g in &groups {
+        resolver.identity(g, None);
+    }
+    for g in groups {
         let i = resolver.identity(&g, None);
         if spec.matches(&g, &i) {
             // A sub-group of a match (`libpod-<id>.scope/container`) is

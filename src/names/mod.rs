@@ -131,6 +131,30 @@ impl Roots {
     }
 }
 
+impl Resolver {
+    /// What the owner's commands for group `path` depend on beyond the
+    /// settings and the host (docker's CPU flag style); the caller fills
+    /// `cpu_v2` and `memory_now`.
+    pub fn owner_context(&self, path: &str) -> owner::Context {
+        let key = path.trim_matches('/');
+        let (parent, comp) = key.rsplit_once('/').unwrap_or(("", key));
+        let docker_cpu = match pattern::classify(parent, comp) {
+            Some(Part::Docker(id) | Part::BareId(id)) => {
+                let root = match self.user_roots(parent) {
+                    Some(u) => u.docker,
+                    None => self.roots.docker.clone(),
+                };
+                docker::cpu_style(&root, &id)
+            }
+            _ => owner::CpuStyle::Unset,
+        };
+        owner::Context {
+            docker_cpu,
+            ..owner::Context::default()
+        }
+    }
+}
+
 /// Kinds whose sub-groups inherit the identity (`name/rest`).
 fn inherits(kind: &str) -> bool {
     [
@@ -164,6 +188,10 @@ pub struct Resolver {
     cache: HashMap<String, Cached>,
     tick: u64,
     storage: storage::Index,
+    /// Rootless podman's stores, by uid.
+    user_storage: HashMap<u32, storage::Index>,
+    /// uid → home directory (the password database; tests inject one).
+    home_of: fn(u32) -> Option<PathBuf>,
     pods: containerd::Pods,
     /// Metadata reads done (files opened): for tests and the bench.
     reads: u64,
@@ -184,6 +212,11 @@ impl Resolver {
             cache: HashMap::new(),
             tick: 1,
             storage: storage::Index::default(),
+            user_storage: HashMap::new(),
+            home_of: |uid| {
+                let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid));
+                user.ok().flatten().map(|u| u.dir)
+            },
             pods: containerd::Pods::default(),
             reads: 0,
         }
@@ -191,6 +224,40 @@ impl Resolver {
 
     pub fn roots(&self) -> &Roots {
         &self.roots
+    }
+
+    /// Looks home directories up with `f` instead of the password database.
+    pub fn with_home_lookup(mut self, f: fn(u32) -> Option<PathBuf>) -> Resolver {
+        self.home_of = f;
+        self
+    }
+
+    /// The uid of a `user@<uid>.service` above `parent`: rootless engines
+    /// run their containers in the user's own service manager.
+    fn user_above(parent: &str) -> Option<u32> {
+        parent.split('/').find_map(|c| {
+            c.strip_prefix("user@")?
+                .strip_suffix(".service")?
+                .parse()
+                .ok()
+        })
+    }
+
+    /// A rootless user's data roots: docker's `~/.local/share/docker`,
+    /// podman's `~/.local/share/containers/storage` and
+    /// `/run/user/<uid>/containers` (the engines' rootless defaults).
+    fn user_roots(&self, parent: &str) -> Option<Roots> {
+        let uid = Self::user_above(parent)?;
+        let home = (self.home_of)(uid)?;
+        let share = home.join(".local/share");
+        Some(Roots {
+            docker: share.join("docker"),
+            storage: vec![
+                share.join("containers/storage"),
+                PathBuf::from(format!("/run/user/{uid}/containers")),
+            ],
+            ..self.roots.clone()
+        })
     }
 
     /// Resolutions done so far (a group appearing, or a retry): the
@@ -260,7 +327,7 @@ impl Resolver {
         }
         let (parent, comp) = key.rsplit_once('/').unwrap_or(("", key));
         match pattern::classify(parent, comp) {
-            Some(part) => self.from_part(part, parent, comp),
+            Some(part) => self.resolve_part(part, parent, comp),
             None => {
                 let p = self.parent_identity(parent);
                 if !p.kind.as_deref().is_some_and(inherits) {
@@ -332,7 +399,7 @@ impl Resolver {
         (identity, !found)
     }
 
-    fn from_part(&mut self, part: Part, parent: &str, comp: &str) -> (Identity, bool) {
+    fn resolve_part(&mut self, part: Part, parent: &str, comp: &str) -> (Identity, bool) {
         let named = |kind: &str, name: &str, unit: bool| Identity {
             kind: Some(Arc::from(kind)),
             name: Some(Arc::from(name)),
@@ -343,13 +410,25 @@ impl Resolver {
         match part {
             Part::Docker(id) => {
                 self.reads += 1;
-                let m = docker::read(&self.roots.docker, &id);
+                let m = match self.user_roots(parent) {
+                    Some(u) => docker::read(&u.docker, &id),
+                    None => docker::read(&self.roots.docker, &id),
+                };
                 self.container(kind::DOCKER, &id, m, comp, parent)
             }
             Part::Podman(id) | Part::PodmanConmon(Some(id)) => {
                 self.reads += 1;
                 let conmon = comp.starts_with("libpod-conmon-");
-                let m = self.storage.get(&self.roots.storage, &id, tick);
+                let m = match Self::user_above(parent) {
+                    Some(uid) => match self.user_roots(parent) {
+                        Some(u) => {
+                            let index = self.user_storage.entry(uid).or_default();
+                            index.get(&u.storage, &id, tick)
+                        }
+                        None => None,
+                    },
+                    None => self.storage.get(&self.roots.storage, &id, tick),
+                };
                 let kind = if conmon { kind::CONMON } else { kind::PODMAN };
                 self.container(kind, &id, m, comp, parent)
             }

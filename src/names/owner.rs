@@ -36,13 +36,31 @@ pub struct Context {
     /// The group's memory limit now (docker's `--memory-swap` is memory +
     /// swap, so a swap setting alone needs it).
     pub memory_now: Option<u64>,
+    /// How the container's CPU limit was given to docker (its
+    /// `hostconfig.json`): docker refuses to switch between the two.
+    pub docker_cpu: CpuStyle,
+}
+
+/// How a docker container's CPU limit was set: `docker update` refuses
+/// `--cpus` for a container made with `--cpu-quota`/`--cpu-period`
+/// ("Conflicting options: Nano CPUs cannot be updated as CPU Quota has
+/// already been set") and the reverse (checked with docker 28).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CpuStyle {
+    /// Neither (or not known): `--cpus`.
+    #[default]
+    Unset,
+    /// `--cpus` (`NanoCpus`).
+    Cpus,
+    /// `--cpu-quota` / `--cpu-period`, with the container's period (µs, 0 = default).
+    Quota { period_us: u64 },
 }
 
 /// A command line's pieces and the knobs it could not express.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Rendered {
     pub lines: Vec<String>,
-    /// `knob=value: why` for each setting with no equivalent.
+    /// `knob=value: why` for each setting with no (or only a partial) equivalent.
     pub missing: Vec<String>,
 }
 
@@ -97,34 +115,55 @@ fn engine(tool: &str, target: &str, settings: &[Setting], cx: Context) -> Render
     let mut r = Rendered::default();
     let mut extra = Vec::new();
     let period = find(settings, Knob::CpuPeriod);
+    // Only docker's record is read; podman's is not (Unset there).
+    let style = if tool == "docker" {
+        cx.docker_cpu
+    } else {
+        CpuStyle::Unset
+    };
     for s in settings {
         let no = |why: &str| format!("{s}: {why}");
         match (s.knob, &s.value) {
-            (Knob::Cpu, Value::Cpu(CpuQuota::CentiPercent(c))) => match period {
+            (Knob::Cpu, Value::Cpu(CpuQuota::CentiPercent(c))) => match (period, style) {
                 // --cpus and --cpu-period are refused together.
-                Some(Value::CpuPeriod(p)) => {
+                (Some(Value::CpuPeriod(p)), _) => {
                     let q = (*c as u128 * *p as u128 / 10_000) as u64;
+                    flags.push(format!("--cpu-quota {q}"));
+                }
+                (_, CpuStyle::Quota { period_us }) => {
+                    let p = if period_us == 0 { 100_000 } else { period_us };
+                    let q = (*c as u128 * p as u128 / 10_000) as u64;
                     flags.push(format!("--cpu-quota {q}"));
                 }
                 _ => flags.push(format!("--cpus {}", cores(*c))),
             },
-            (Knob::Cpu, Value::Cpu(CpuQuota::Max)) => r.missing.push(no(&format!(
-                "`{tool} update` cannot lift a --cpus limit (0 means unchanged); \
-                 one set with --cpu-quota is lifted by --cpu-quota -1"
-            ))),
+            (Knob::Cpu, Value::Cpu(CpuQuota::Max)) => {
+                // Checked with docker 28: accepted even after --cpus, and
+                // the kernel's quota goes; `--cpus 0` changes nothing.
+                flags.push("--cpu-quota -1".into());
+                if style == CpuStyle::Cpus {
+                    r.missing.push(no(&format!(
+                        "--cpu-quota -1 lifts the kernel's quota, but the --cpus limit stays \
+                         in {tool}'s record (inspect: NanoCpus) and comes back when the container restarts"
+                    )))
+                }
+            }
+            (Knob::CpuPeriod, Value::CpuPeriod(_)) if style == CpuStyle::Cpus => r.missing.push(no(
+                &format!("no equivalent: `{tool} update` refuses --cpu-period for a container made with --cpus"),
+            )),
             (Knob::CpuPeriod, Value::CpuPeriod(p)) => flags.push(format!("--cpu-period {p}")),
             (Knob::CpuWeight, Value::CpuWeight(w)) => {
                 flags.push(format!("--cpu-shares {}", shares_for(*w, cx.cpu_v2)))
             }
-            (Knob::CpuBurst, _) => r.missing.push(no(&format!("`{tool} update` has no burst flag"))),
+            (Knob::CpuBurst, _) => r.missing.push(no(&format!("no equivalent: `{tool} update` has no burst flag"))),
             (Knob::Memory, Value::Bytes(Limit::Value(b))) => {
                 flags.push(format!("--memory {}", engine_size(*b)))
             }
             (Knob::Memory, Value::Bytes(Limit::Max)) => r.missing.push(no(&format!(
-                "`{tool} update --memory` takes no `unlimited`"
+                "no equivalent: `{tool} update --memory` refuses -1 (no unlimited)"
             ))),
             (Knob::MemoryHigh, _) => r.missing.push(no(&format!(
-                "`{tool}` has no memory.high (--memory-reservation is memory.low on v2, the soft limit on v1)"
+                "no equivalent: {tool} has no memory.high (--memory-reservation is memory.low on v2, the soft limit on v1)"
             ))),
             (Knob::MemorySwap, Value::Bytes(Limit::Max)) => flags.push("--memory-swap -1".into()),
             (Knob::MemorySwap, Value::Bytes(Limit::Value(swap))) => {
@@ -142,7 +181,7 @@ fn engine(tool: &str, target: &str, settings: &[Setting], cx: Context) -> Render
                         flags.push(format!("--memory-swap {}", engine_size(m + swap)));
                     }
                     None => r.missing.push(no(&format!(
-                        "`{tool}`'s --memory-swap is memory + swap and needs a memory limit"
+                        "no equivalent without a memory limit: {tool}'s --memory-swap is memory + swap"
                     ))),
                 }
             }
@@ -151,7 +190,7 @@ fn engine(tool: &str, target: &str, settings: &[Setting], cx: Context) -> Render
                 _ => "--pids-limit -1".into(),
             }),
             (Knob::Pids, _) => r.missing.push(no(
-                "`podman update` 4.x has no --pids-limit (newer podman: check `podman update --help`)",
+                "no equivalent: `podman update` 4.x has no --pids-limit (newer podman: check `podman update --help`)",
             )),
             (Knob::CpusetCpus, Value::List(l)) => flags.push(format!("--cpuset-cpus {}", sh(l))),
             (Knob::CpusetMems, Value::List(l)) => flags.push(format!("--cpuset-mems {}", sh(l))),
@@ -199,9 +238,9 @@ fn systemctl(unit: &str, settings: &[Setting]) -> Rendered {
                 let verb = if *b { "freeze" } else { "thaw" };
                 extra.push(format!("systemctl {verb} {}", sh(unit)));
             }
-            _ => r
-                .missing
-                .push(format!("{s}: systemd has no property for it")),
+            _ => r.missing.push(format!(
+                "{s}: no equivalent: systemd has no property for it"
+            )),
         }
     }
     if !props.is_empty() {
@@ -223,7 +262,7 @@ fn cgset(layout: &Layout, group: &str, settings: &[Setting]) -> Rendered {
     let writes = match layout.plan(group, settings) {
         Ok(a) => a,
         Err(e) => {
-            r.missing.push(e.to_string());
+            r.missing.push(format!("cannot translate: {e}"));
             return r;
         }
     };
@@ -246,9 +285,9 @@ fn run(name: &str, settings: &[Setting]) -> Rendered {
     for s in settings {
         match s.knob.def().flag {
             Some(flag) => flags.push(format!("--{flag} {}", sh(&s.value.to_string()))),
-            None => r
-                .missing
-                .push(format!("{s}: `cgdash run` has no flag for it")),
+            None => r.missing.push(format!(
+                "{s}: no equivalent: `cgdash run` has no flag for it"
+            )),
         }
     }
     r.lines.push(
@@ -392,7 +431,7 @@ pub fn owner_hint_with(i: &Identity, settings: &[Setting], cx: Context) -> Optio
             note.push_str(l);
         }
         for m in &r.missing {
-            note.push_str("\n  (no equivalent) ");
+            note.push_str("\n  # ");
             note.push_str(m);
         }
     }
