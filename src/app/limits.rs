@@ -184,9 +184,17 @@ impl App {
     /// `names::owner`), on one line: None for groups no one else owns.
     pub(super) fn owner_note(&self, group: &str, settings: &[Setting]) -> Option<String> {
         let g = self.snapshot.groups.iter().find(|g| g.path == group)?;
+        g.identity.kind.as_ref()?;
+        // On a key press, not per refresh: a docker container's
+        // hostconfig.json is read here (which CPU flag docker accepts).
+        let roots = self
+            .names_roots
+            .clone()
+            .unwrap_or_else(|| crate::names::Roots::from_flags(&Default::default()));
         let cx = crate::names::owner::Context {
             cpu_v2: self.snapshot.mode == Some(crate::cgroup::Mode::V2),
             memory_now: g.memory.max_bytes,
+            ..crate::names::Resolver::new(roots).owner_context(group)
         };
         let note = crate::names::owner::owner_hint_with(&g.identity, settings, cx)?;
         let note = note.strip_prefix("note: ").unwrap_or(&note);

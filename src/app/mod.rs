@@ -118,6 +118,10 @@ pub struct App {
     pending: HashMap<String, Pending>,
     /// Groups cgdash did not launch that the user agreed to change.
     confirmed: HashSet<String>,
+    /// Where the engines keep their metadata (the dashboard's `--docker-root`
+    /// & co.), for the owner notes' details (docker's CPU flag style). None:
+    /// the environment's `CGDASH_*_ROOT`, then the defaults.
+    pub names_roots: Option<crate::names::Roots>,
     /// Owner notes of writes in flight to groups an engine or systemd owns
     /// (group, label, note), shown with the write's outcome (issue 13).
     owner_notes: Vec<(String, String, String)>,
@@ -150,6 +154,7 @@ impl App {
             pending: HashMap::new(),
             confirmed: HashSet::new(),
             owner_notes: Vec::new(),
+            names_roots: None,
             launch_stash: None,
             edit_stash: None,
         }

@@ -344,6 +344,7 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
     let (snapshots, sampler_handle) = sampler::spawn(sampler, opts.interval);
 
     let mut app = App::new(read_only);
+    app.names_roots = Some(opts.names.clone());
     app.title = opts.title;
     app.euid = Some(nix::unistd::geteuid().as_raw());
     app.protected = protected_groups(&layout);
