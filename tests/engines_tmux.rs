@@ -18,8 +18,42 @@ mod tmux;
 
 use std::time::Duration;
 
-use common::engines::{import_image, Dockerd, Engine, Podman};
+use common::engines::{cgdash_with, import_image, Dockerd, Engine, Podman};
 use tmux::Tmux;
+
+/// The kernel's CPU quota of a container, in CPUs, from its group (found
+/// by id in `snapshot --json`: either cgroup driver's path).
+fn kernel_cpus(d: &Dockerd, id: &str) -> f64 {
+    let (code, out, err) = cgdash_with(&[d], &["snapshot", "--json", "--interval", "100ms"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let path = v["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter(|g| g["kind"].as_str() == Some("docker"))
+        .filter_map(|g| g["path"].as_str())
+        .find(|p| p.contains(id))
+        .expect("the container's group")
+        .to_string();
+    let layout = cgdash::cgroup::Layout::detect().expect("layout");
+    let dir = layout.hierarchy("cpu").expect("cpu").dir(&path);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+    let (q, p) = match read("cpu.max") {
+        Some(max) => {
+            let mut it = max.split_whitespace();
+            (
+                it.next().and_then(|q| q.parse::<f64>().ok()),
+                it.next().and_then(|p| p.parse::<f64>().ok()),
+            )
+        }
+        None => (
+            read("cpu.cfs_quota_us").and_then(|q| q.trim().parse().ok()),
+            read("cpu.cfs_period_us").and_then(|p| p.trim().parse().ok()),
+        ),
+    };
+    q.zip(p).map(|(q, p)| q / p).expect("a quota")
+}
 
 fn line_with<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
     screen.lines().find(|l| l.contains(needle))
@@ -175,16 +209,9 @@ fn engines_tmux_containers_by_name() {
         .and_then(|c| c.parse::<f64>().ok())
         .expect("--cpus value");
     assert!(want > 0.5, "+ raises the quota: {want}");
-    let quota: f64 =
-        std::fs::read_to_string(format!("/sys/fs/cgroup/cpu/docker/{id}/cpu.cfs_quota_us"))
-            .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/docker/{id}/cpu.max")))
-            .expect("quota file")
-            .split_whitespace()
-            .next()
-            .and_then(|q| q.parse().ok())
-            .expect("quota");
+    let quota = kernel_cpus(&d, &id);
     assert!(
-        (quota / 100_000.0 - want).abs() < 1e-6,
+        (quota - want).abs() < 1e-6,
         "the kernel has --cpus {want}: {quota}"
     );
     t.key("q");
