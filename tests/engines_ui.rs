@@ -458,3 +458,20 @@ fn engines_ui_processes_title_names_the_group() {
     );
     assert!(!t.contains(&WEB[..13]), "{t}");
 }
+
+/// Beside the charts (a 200-column screen gives the groups panel ~116):
+/// NAME takes two fifths of what the numbers leave, the tree keeps the rest.
+#[test]
+fn engines_ui_name_column_shares_the_room() {
+    let b = draw(&app(), 116, 14);
+    let t = text(&b);
+    let header = line_with(&t, "│GROUP");
+    let group_w = header.find("NAME").unwrap() - header.find("GROUP").unwrap();
+    let name_w = header.find("CPU%").unwrap() - header.find("NAME").unwrap();
+    assert!(group_w > name_w, "GROUP {group_w} vs NAME {name_w}:\n{t}");
+    assert!(name_w >= 18, "{t}");
+    assert!(
+        line_with(&t, "libpod-3658617c85ae").contains("pdm api"),
+        "{t}"
+    );
+}

@@ -29,10 +29,12 @@ const COLUMNS: [(GroupSort, u16); 8] = [
 const BAR: u16 = 10;
 
 /// Width of the NAME column (kind badge, name, image), shown on wide
-/// screens when some group has a name (issue 13). Narrower, the tree shows
-/// the badge and name in place of the directory (`▸ dkr web`): a column of
-/// its own left GROUP 12 characters at 80 wide.
-const NAME: u16 = 34;
+/// screens when some group has a name (issue 13): two fifths of what the
+/// fixed columns leave, within these bounds, the rest for GROUP's tree.
+/// Narrower, the tree shows the badge and name in place of the directory
+/// (`▸ dkr web`): a column of its own left GROUP 12 characters at 80 wide.
+const NAME_MIN: u16 = 18;
+const NAME_MAX: u16 = 34;
 
 impl Widget for GroupsPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -69,9 +71,20 @@ impl Widget for GroupsPanel<'_> {
             || v.rows.iter().any(|r| r.pod_of.is_some());
         let name_column = named && wide;
         if name_column {
+            // What the fixed columns (and one space after each) leave
+            // inside the border.
+            let fixed: u16 = columns
+                .iter()
+                .map(|c| match c.width {
+                    Constraint::Length(n) => n + 1,
+                    _ => 0,
+                })
+                .sum();
+            let free = area.width.saturating_sub(2 + fixed + 1);
+            let width = (free * 2 / 5).clamp(NAME_MIN, NAME_MAX);
             let name = Column {
                 title: "NAME",
-                width: Constraint::Length(NAME),
+                width: Constraint::Length(width),
                 sorted: false,
             };
             columns.insert(1, name);
