@@ -460,7 +460,9 @@ fn engines_ui_processes_title_names_the_group() {
 }
 
 /// Beside the charts (a 200-column screen gives the groups panel ~116):
-/// NAME takes two fifths of what the numbers leave, the tree keeps the rest.
+/// NAME takes what the tree's widest row leaves, but at least half of what
+/// the numbers leave; with room, it is as wide as its longest entry, no
+/// wider.
 #[test]
 fn engines_ui_name_column_shares_the_room() {
     let b = draw(&app(), 116, 14);
@@ -474,4 +476,17 @@ fn engines_ui_name_column_shares_the_room() {
         line_with(&t, "libpod-3658617c85ae").contains("pdm api"),
         "{t}"
     );
+
+    // Short names: the column shrinks to fit them (and no less than 18).
+    let mut snap = snapshot();
+    for g in &mut snap.groups {
+        g.identity.image = None;
+    }
+    let mut app = App::new(None);
+    app.update(Action::Snapshot(Arc::new(snap)));
+    let t = text(&draw(&app, 160, 14));
+    let header = line_with(&t, "│GROUP");
+    let name_w = header.find("CPU%").unwrap() - header.find("NAME").unwrap();
+    // The longest, `svc nginx.service`, is 17: the minimum 18 and a space.
+    assert_eq!(name_w, 19, "{t}");
 }

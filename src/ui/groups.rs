@@ -29,12 +29,14 @@ const COLUMNS: [(GroupSort, u16); 8] = [
 const BAR: u16 = 10;
 
 /// Width of the NAME column (kind badge, name, image), shown on wide
-/// screens when some group has a name (issue 13): two fifths of what the
-/// fixed columns leave, within these bounds, the rest for GROUP's tree.
-/// Narrower, the tree shows the badge and name in place of the directory
-/// (`▸ dkr web`): a column of its own left GROUP 12 characters at 80 wide.
+/// screens when some group has a name (issue 13): as wide as its longest
+/// entry within these bounds when the tree's widest row still fits beside
+/// it, else what the tree leaves but never less than half of what the
+/// fixed columns leave. Narrower screens show the badge and name in the
+/// tree in place of the directory (`▸ dkr web`): a column of its own left
+/// GROUP 12 characters at 80 wide.
 const NAME_MIN: u16 = 18;
-const NAME_MAX: u16 = 34;
+const NAME_MAX: u16 = 40;
 
 impl Widget for GroupsPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -81,7 +83,38 @@ impl Widget for GroupsPanel<'_> {
                 })
                 .sum();
             let free = area.width.saturating_sub(2 + fixed + 1);
-            let width = (free * 2 / 5).clamp(NAME_MIN, NAME_MAX);
+            let longest = v
+                .rows
+                .iter()
+                .filter_map(|r| display_identity(&snap.groups, r))
+                .map(|(badge, name, image)| {
+                    badge.chars().count()
+                        + 1
+                        + name.chars().count()
+                        + image.map_or(0, |i| 1 + i.chars().count())
+                })
+                .max()
+                .unwrap_or(0);
+            let tree = v
+                .rows
+                .iter()
+                .map(|r| {
+                    // Indent, fold marker, the ownership dot, the directory.
+                    2 * usize::from(r.depth.min(12))
+                        + 4
+                        + short_hashes(leaf_name(&snap.groups[r.index].path))
+                            .chars()
+                            .count()
+                })
+                .max()
+                .unwrap_or(0);
+            let want = u16::try_from(longest)
+                .unwrap_or(u16::MAX)
+                .clamp(NAME_MIN, NAME_MAX);
+            let tree = u16::try_from(tree).unwrap_or(u16::MAX);
+            let width = want
+                .min(free.saturating_sub(tree).max(free / 2))
+                .max(NAME_MIN);
             let name = Column {
                 title: "NAME",
                 width: Constraint::Length(width),
