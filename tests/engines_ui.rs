@@ -490,3 +490,29 @@ fn engines_ui_name_column_shares_the_room() {
     // The longest, `svc nginx.service`, is 17: the minimum 18 and a space.
     assert_eq!(name_w, 19, "{t}");
 }
+
+/// cgdash's own groups keep their look: named by their path already (and
+/// marked ○/●), no badge, no NAME column for them alone.
+#[test]
+fn engines_ui_cgdash_groups_unchanged() {
+    let mut snap = snapshot();
+    for g in &mut snap.groups {
+        g.identity = Identity::default();
+    }
+    snap.groups
+        .push(group("cgdash", 1.0, None, 1, Identity::default()));
+    snap.groups.push(group(
+        "cgdash/demo",
+        1.0,
+        Some(20.0),
+        1,
+        id("cgdash", "demo", None, None),
+    ));
+    let mut app = App::new(None);
+    app.update(Action::Snapshot(Arc::new(snap)));
+    for w in [80, 160] {
+        let t = text(&draw(&app, w, 16));
+        assert!(!t.contains("NAME") && !t.contains("cgd "), "{t}");
+        assert!(line_with(&t, "demo").contains("20%"), "{t}");
+    }
+}

@@ -173,6 +173,11 @@ pub fn display_identity<'a>(
     row: &GroupRow,
 ) -> Option<(&'a str, Cow<'a, str>, Option<&'a str>)> {
     let id = &groups.get(row.index)?.identity;
+    // cgdash's own groups are named by their path (`cgdash/demo` is `demo`)
+    // and marked ○/● already: a badge would only repeat it.
+    if id.kind.as_deref() == Some("cgdash") {
+        return None;
+    }
     if let Some(name) = id.name.as_deref() {
         let badge = kind_badge(id.kind.as_deref().unwrap_or(""));
         let name = match (id.kind.as_deref(), id.namespace.as_deref()) {

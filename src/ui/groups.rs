@@ -69,7 +69,10 @@ impl Widget for GroupsPanel<'_> {
         // Only on hosts with named groups: elsewhere the column would be
         // empty space taken from GROUP. Decided over all groups, not the
         // filtered rows, so it does not come and go while typing a filter.
-        let named = snap.groups.iter().any(|g| g.identity.name.is_some())
+        let named = snap
+            .groups
+            .iter()
+            .any(|g| g.identity.name.is_some() && g.identity.kind.as_deref() != Some("cgdash"))
             || v.rows.iter().any(|r| r.pod_of.is_some());
         let name_column = named && wide;
         if name_column {

@@ -59,7 +59,8 @@ impl Widget for ProcessesPanel<'_> {
         // where it has one (`docker/a0364af2cab5 · dkr web`).
         let named = v.scope.as_ref().and_then(|s| {
             let g = app.snapshot.groups.iter().find(|g| &g.path == s)?;
-            let kind = crate::app::groups::kind_badge(g.identity.kind.as_deref()?);
+            let kind = g.identity.kind.as_deref().filter(|k| *k != "cgdash")?;
+            let kind = crate::app::groups::kind_badge(kind);
             Some(format!(" · {kind} {}", g.identity.name.as_deref()?))
         });
         let name = format!(
