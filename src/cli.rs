@@ -19,6 +19,59 @@ pub struct Cli {
     /// Refresh interval of the dashboard (e.g. 1s, 500ms).
     #[arg(long, global = true, value_parser = parse_interval, default_value = "1s")]
     pub interval: Duration,
+    /// Dashboard: select this group when it appears (a path or KIND:NAME, e.g. docker:web).
+    #[arg(long)]
+    pub group: Option<String>,
+    #[command(flatten)]
+    pub names: NameArgs,
+}
+
+/// Where the container engines keep the metadata group names come from.
+/// Each flag falls back to its environment variable, then to the engine's default.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NameArgs {
+    /// Docker's data root [env: CGDASH_DOCKER_ROOT] [default: /var/lib/docker].
+    #[arg(long, value_name = "DIR")]
+    pub docker_root: Option<PathBuf>,
+    /// Podman's (and CRI-O's) storage root [env: CGDASH_PODMAN_ROOT] [default: /var/lib/containers/storage].
+    #[arg(long, value_name = "DIR")]
+    pub podman_root: Option<PathBuf>,
+    /// Podman's (and CRI-O's) storage run root [env: CGDASH_PODMAN_RUNROOT] [default: /run/containers/storage].
+    #[arg(long, value_name = "DIR")]
+    pub podman_runroot: Option<PathBuf>,
+    /// containerd's state directory [env: CGDASH_CONTAINERD_ROOT] [default: /run/containerd].
+    #[arg(long, value_name = "DIR")]
+    pub containerd_root: Option<PathBuf>,
+    /// The kubelet's pod log directory [env: CGDASH_POD_LOG_ROOT] [default: /var/log/pods].
+    #[arg(long, value_name = "DIR")]
+    pub pod_log_root: Option<PathBuf>,
+}
+
+/// The forms `cgdash limits --as` prints.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitsForm {
+    /// cgdash set GROUP KNOB=VALUE…
+    Set,
+    Docker,
+    Podman,
+    Systemctl,
+    Cgset,
+    /// cgdash run --cpu … -- CMD
+    Run,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LimitsArgs {
+    /// Group path or KIND:NAME (docker:web, podman:api, pod:NS/NAME, unit:nginx.service, cgdash:NAME).
+    pub group: String,
+    /// Print the limits as these commands.
+    #[arg(long = "as", value_enum, default_value_t = LimitsForm::Set)]
+    pub form: LimitsForm,
+    /// Read cgroups from this directory (laid out like /sys/fs/cgroup) instead of the mounts.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    #[command(flatten)]
+    pub names: NameArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -34,12 +87,16 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Change limits of an existing group, e.g. `cgdash set cgdash/demo cpu=50% memory=256M`.
     Set {
-        /// Group path relative to the hierarchy root (e.g. cgdash/demo).
+        /// Group path relative to the hierarchy root (e.g. cgdash/demo), or KIND:NAME (docker:web, podman:api, pod:NS/NAME, unit:nginx.service, cgdash:NAME).
         group: String,
         // The help lists the declared knobs (`set_help`).
         #[arg(required = true, value_name = "KNOB=VALUE", help = set_help())]
         settings: Vec<String>,
+        #[command(flatten)]
+        names: NameArgs,
     },
+    /// Print a group's current limits, or as the commands of its owner (`--as docker|podman|systemctl|cgset|run`).
+    Limits(LimitsArgs),
     /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, a fork storm.
     Stress(StressArgs),
     /// Print a shell completion script, e.g. `cgdash completions bash > ~/.local/share/bash-completion/completions/cgdash`.
@@ -81,9 +138,11 @@ pub struct SnapshotArgs {
     #[arg(long)]
     pub root: Option<PathBuf>,
     /// Only this group and the groups below it (whole path components: `a/b` matches
-    /// `a/b` and `a/b/c`, not `a/bc`), and their processes.
+    /// `a/b` and `a/b/c`, not `a/bc`), and their processes; or KIND:NAME (docker:web).
     #[arg(long)]
     pub group: Option<String>,
+    #[command(flatten)]
+    pub names: NameArgs,
 }
 
 /// A knob as the command line shows it, declared by its controller

@@ -11,6 +11,7 @@ pub mod fds;
 pub mod fnv;
 pub mod launch;
 pub mod model;
+pub mod names;
 pub mod output;
 pub mod process;
 pub mod sampler;

@@ -41,7 +41,9 @@ fn main() -> ExitCode {
     // empty lists (`set`, `stress` and the launcher's helper need few).
     if matches!(
         cli.command,
-        None | Some(Command::Demo { .. } | Command::Run(_) | Command::Snapshot(_))
+        None | Some(
+            Command::Demo { .. } | Command::Run(_) | Command::Snapshot(_) | Command::Limits(_)
+        )
     ) {
         if let Err(e) = cgdash::fds::ensure_minimum() {
             cgdash::errln!("cgdash: {e}");
@@ -49,11 +51,16 @@ fn main() -> ExitCode {
         }
     }
     let result = match cli.command {
-        None => cmd::dashboard::run(cli.interval),
+        None => cmd::dashboard::run_named(cli.interval, cli.group, cmd::limits::roots(&cli.names)),
         Some(Command::Demo { kind }) => cmd::demo::run(kind, cli.interval),
         Some(Command::Run(args)) => cmd::run::run(*args, cli.interval),
         Some(Command::Snapshot(args)) => cmd::snapshot::run(args),
-        Some(Command::Set { group, settings }) => cmd::set::run(&group, &settings),
+        Some(Command::Set {
+            group,
+            settings,
+            names,
+        }) => cmd::set::run(&group, &settings, &cmd::limits::roots(&names)),
+        Some(Command::Limits(args)) => cmd::limits::run(args),
         Some(Command::Stress(args)) => cmd::stress::run(args),
         Some(Command::Completions { shell }) => cmd::completions::completions(shell),
         Some(Command::Man) => cmd::completions::man(),

@@ -200,7 +200,16 @@ fn table_shows_groups_and_limits() {
         .lines()
         .find(|l| l.starts_with("PATH"))
         .unwrap_or_else(|| panic!("{out}"));
-    for col in ["CPU%", "LIMIT", "THR%", "MEM", "MEM LIMIT", "PIDS", "OOM"] {
+    for col in [
+        "NAME",
+        "CPU%",
+        "LIMIT",
+        "THR%",
+        "MEM",
+        "MEM LIMIT",
+        "PIDS",
+        "OOM",
+    ] {
         assert!(header.contains(col), "{header}");
     }
     let row = out
@@ -212,6 +221,7 @@ fn table_shows_groups_and_limits() {
         cells,
         vec![
             "cgdash/demo",
+            "cgdash:demo",
             "0.0",
             "20%",
             "0.0",

@@ -22,6 +22,9 @@ pub struct WriteConfirm {
     pub label: String,
     /// The editor the write came from, reopened if the write is refused.
     pub(super) form: Option<Box<EditForm>>,
+    /// The group's owner (docker, podman, systemd) and the command that
+    /// makes the change stick there, when someone else owns it.
+    pub owner: Option<String>,
 }
 
 /// One undoable change, in the order the keys were pressed (not the order
@@ -72,12 +75,20 @@ impl App {
         if let Some(p) = self.pending.get_mut(&group) {
             p.in_flight = p.in_flight.saturating_sub(1);
         }
+        let owner = self
+            .owner_notes
+            .iter()
+            .position(|(g, l, _)| *g == group && *l == label)
+            .map(|i| self.owner_notes.remove(i).2);
         match result {
             Ok(detail) => {
-                let text = if detail.is_empty() {
-                    format!("{group}: {label}")
-                } else {
-                    format!("{group}: {label} ({detail})")
+                let text = match owner {
+                    // The owner's note instead of the file written: the
+                    // status line has room for one of them, and this one
+                    // says what the user still has to do.
+                    Some(note) => format!("{label} written · {note}"),
+                    None if detail.is_empty() => format!("{group}: {label}"),
+                    None => format!("{group}: {label} ({detail})"),
                 };
                 self.set_status(StatusKind::Ok, text);
                 if undo.is_some_and(|u| !u.is_empty()) {
@@ -169,6 +180,33 @@ impl App {
         self.apply_labelled(group, settings, undo, label, None)
     }
 
+    /// The owner's note for writing `settings` to `group` (see
+    /// `names::owner`), on one line: None for groups no one else owns.
+    pub(super) fn owner_note(&self, group: &str, settings: &[Setting]) -> Option<String> {
+        let g = self.snapshot.groups.iter().find(|g| g.path == group)?;
+        g.identity.kind.as_ref()?;
+        // On a key press, not per refresh: a docker container's
+        // hostconfig.json is read here (which CPU flag docker accepts).
+        let roots = self
+            .names_roots
+            .clone()
+            .unwrap_or_else(|| crate::names::Roots::from_flags(&Default::default()));
+        let cx = crate::names::owner::Context {
+            cpu_v2: self.snapshot.mode == Some(crate::cgroup::Mode::V2),
+            memory_now: g.memory.max_bytes,
+            ..crate::names::Resolver::new(roots).owner_context(group)
+        };
+        let note = crate::names::owner::owner_hint_with(&g.identity, settings, cx)?;
+        let note = note.strip_prefix("note: ").unwrap_or(&note);
+        Some(
+            note.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    }
+
     pub(super) fn apply_labelled(
         &mut self,
         group: &str,
@@ -190,12 +228,14 @@ impl App {
             }
         }
         if !self.is_owned(group) && !self.confirmed.contains(group) {
+            let owner = self.owner_note(group, &settings);
             self.overlay = Overlay::ConfirmWrite(Box::new(WriteConfirm {
                 group: group.to_string(),
                 settings,
                 undo,
                 label,
                 form,
+                owner,
             }));
             return Vec::new();
         }
@@ -221,6 +261,14 @@ impl App {
             }
         }
         self.pending_mut(group).in_flight += 1;
+        if let Some(note) = self.owner_note(group, &settings) {
+            // Bounded: answers always come, but never let it grow.
+            if self.owner_notes.len() >= 32 {
+                self.owner_notes.remove(0);
+            }
+            self.owner_notes
+                .push((group.to_string(), label.clone(), note));
+        }
         self.set_status(StatusKind::Info, format!("{group}: writing {label}…"));
         let group = group.to_string();
         vec![Effect::Apply {

@@ -118,6 +118,13 @@ pub struct App {
     pending: HashMap<String, Pending>,
     /// Groups cgdash did not launch that the user agreed to change.
     confirmed: HashSet<String>,
+    /// Where the engines keep their metadata (the dashboard's `--docker-root`
+    /// & co.), for the owner notes' details (docker's CPU flag style). None:
+    /// the environment's `CGDASH_*_ROOT`, then the defaults.
+    pub names_roots: Option<crate::names::Roots>,
+    /// Owner notes of writes in flight to groups an engine or systemd owns
+    /// (group, label, note), shown with the write's outcome (issue 13).
+    owner_notes: Vec<(String, String, String)>,
     /// The launch form last submitted, reopened as typed if the launch fails.
     launch_stash: Option<Box<LaunchForm>>,
     /// The editor last submitted (with the label of its write), reopened as
@@ -146,6 +153,8 @@ impl App {
             undo: Vec::new(),
             pending: HashMap::new(),
             confirmed: HashSet::new(),
+            owner_notes: Vec::new(),
+            names_roots: None,
             launch_stash: None,
             edit_stash: None,
         }

@@ -42,6 +42,8 @@ pub struct Options {
     pub workloads: Vec<Workload>,
     /// Ask before quitting while the handed workloads run (false for the demo).
     pub ask_on_quit: bool,
+    /// Where the engines' metadata is, for group names (issue 13).
+    pub names: cgdash::names::Roots,
 }
 
 impl Options {
@@ -52,12 +54,33 @@ impl Options {
             title: None,
             workloads: Vec::new(),
             ask_on_quit: true,
+            // The environment's roots (CGDASH_*_ROOT), then the defaults.
+            names: cgdash::names::Roots::from_flags(&Default::default()),
         }
     }
 }
 
-pub fn run(interval: Duration) -> anyhow::Result<ExitCode> {
-    run_with(Options::new(interval))
+/// `cgdash [--group GROUP|KIND:NAME] [--docker-root …]`: the dashboard,
+/// names read from `names`, selecting `group` when it appears. A group
+/// that names nothing is bad input (exit 2), before the screen is taken.
+pub fn run_named(
+    interval: Duration,
+    group: Option<String>,
+    names: cgdash::names::Roots,
+) -> anyhow::Result<ExitCode> {
+    let mut opts = Options::new(interval);
+    if let Some(g) = group {
+        let layout = Layout::detect().context("finding the cgroup hierarchies")?;
+        match cgdash::names::resolve_group_arg(&layout, &names, &g) {
+            Ok(path) => opts.focus = Some(display_path(&path).to_string()),
+            Err(e) => {
+                say(&e.to_string());
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    opts.names = names;
+    run_with(opts)
 }
 
 /// Fails early, before anything is started, when there is no terminal to
@@ -316,10 +339,12 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
             cgdash::errln!("cgdash: removed {g}, left behind by a cgdash that was killed");
         }
     }
-    let sampler = Sampler::new(layout.clone(), "/proc".into()).context("reading /proc")?;
+    let mut sampler = Sampler::new(layout.clone(), "/proc".into()).context("reading /proc")?;
+    sampler.set_names(Some(cgdash::names::Resolver::new(opts.names.clone())));
     let (snapshots, sampler_handle) = sampler::spawn(sampler, opts.interval);
 
     let mut app = App::new(read_only);
+    app.names_roots = Some(opts.names.clone());
     app.title = opts.title;
     app.euid = Some(nix::unistd::geteuid().as_raw());
     app.protected = protected_groups(&layout);

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use cgdash::cgroup::{self, knob, Layout};
+use cgdash::names::{self, owner, Resolver, Roots};
 use cgdash::output::{escape_controls, print_stdout};
 
 /// One line on stderr, escaped. Not `eprintln!`: that panics (and aborts)
@@ -12,7 +13,9 @@ fn say(line: &str) {
     cgdash::errln!("cgdash: {line}");
 }
 
-pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
+/// `roots`: where the engines' metadata is (`KIND:NAME` groups, the
+/// owner's note).
+pub fn run(group: &str, settings: &[String], roots: &Roots) -> anyhow::Result<ExitCode> {
     let parsed = match knob::parse_settings(settings) {
         Ok(p) => p,
         Err(errors) => {
@@ -23,8 +26,10 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    // A bad group name is bad input (exit 2), like a bad value.
-    let group = match cgroup::validate_group_name(group) {
+    let layout = Layout::detect()?;
+    // A bad group name, or a KIND:NAME naming no single group, is bad
+    // input (exit 2), like a bad value.
+    let group = match names::resolve_group_arg(&layout, roots, group) {
         Ok(g) => g,
         Err(e) => {
             say(&e.to_string());
@@ -32,7 +37,6 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let layout = Layout::detect()?;
     match layout.apply(&group, &parsed) {
         Ok(applied) => {
             let mut report = String::new();
@@ -65,6 +69,9 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
                 ));
                 return Ok(ExitCode::from(1));
             }
+            if let Some(note) = owner_note(&layout, roots, &group, &parsed) {
+                say(&note);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -93,4 +100,24 @@ pub fn run(group: &str, settings: &[String]) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// The owner's note for a write to `group` (see `names::owner`).
+fn owner_note(
+    layout: &Layout,
+    roots: &Roots,
+    group: &str,
+    settings: &[knob::Setting],
+) -> Option<String> {
+    let mut resolver = Resolver::new(roots.clone());
+    let identity = resolver.identity(group, None);
+    let cx = owner::Context {
+        cpu_v2: layout.version_of("cpu") == Some(cgroup::Version::V2),
+        memory_now: layout
+            .read_group(group)
+            .and_then(|g| g.memory.max)
+            .and_then(cgroup::Limit::value),
+        ..resolver.owner_context(group)
+    };
+    owner::owner_hint_with(&identity, settings, cx)
 }

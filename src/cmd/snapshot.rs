@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use cgdash::cgroup::{self, knob::format_size, Layout};
 use cgdash::model::{GroupSnapshot, ProcessSnapshot, Snapshot};
+use cgdash::names::{self, lookup::label, Resolver};
 use cgdash::output::{self, escape_controls};
 use cgdash::sampler::Sampler;
 
@@ -29,9 +30,11 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         ),
         None => Sampler::new(Layout::detect()?, PathBuf::from("/proc"))?,
     };
+    let roots = crate::cmd::limits::roots(&args.names);
+    sampler.set_names(Some(Resolver::new(roots.clone())));
     if let Some(g) = &args.group {
-        // A bad or unknown --group is bad input: exit 2 (README).
-        let g = match cgroup::validate_group_name(g) {
+        // A bad or unknown --group (path or KIND:NAME) is bad input: exit 2 (README).
+        let g = match names::resolve_group_arg(sampler.layout(), &roots, g) {
             Ok(g) => g,
             Err(e) => {
                 cgdash::errln!("cgdash: --group: {e}");
@@ -88,13 +91,20 @@ fn table(s: &Snapshot) -> String {
         .max()
         .unwrap_or(4)
         .clamp(4, 60);
+    let nw = s
+        .groups
+        .iter()
+        .map(|g| escape_controls(&name_cell(g)).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, NAME_WIDTH);
     let _ = writeln!(
         out,
-        "{:<w$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
-        "PATH", "CPU%", "LIMIT", "THR%", "MEM", "MEM LIMIT", "PIDS", "OOM"
+        "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
+        "PATH", "NAME", "CPU%", "LIMIT", "THR%", "MEM", "MEM LIMIT", "PIDS", "OOM"
     );
     for g in &s.groups {
-        let _ = writeln!(out, "{}", group_row(g, w));
+        let _ = writeln!(out, "{}", group_row(g, w, nw));
     }
     if !s.processes.is_empty() {
         let mut procs: Vec<&ProcessSnapshot> = s.processes.iter().collect();
@@ -134,7 +144,22 @@ fn table(s: &Snapshot) -> String {
     out
 }
 
-fn group_row(g: &GroupSnapshot, w: usize) -> String {
+/// Widest NAME column; longer names keep their start.
+const NAME_WIDTH: usize = 40;
+
+/// `kind:name` (what `--group` and `set` take), the short container id of
+/// a container with no name yet, `-` for a group no one named.
+fn name_cell(g: &GroupSnapshot) -> String {
+    let i = &g.identity;
+    label(i)
+        .or_else(|| {
+            let id = i.container_id.as_deref()?;
+            Some(format!("{}:{id}", i.kind.as_deref().unwrap_or("container")))
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+fn group_row(g: &GroupSnapshot, w: usize, nw: usize) -> String {
     let limit = g
         .cpu
         .limit_percent
@@ -146,8 +171,9 @@ fn group_row(g: &GroupSnapshot, w: usize) -> String {
         _ => "-".into(),
     };
     format!(
-        "{:<w$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
+        "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
         clip_left(&escape_controls(&g.path), w),
+        clip_right(&escape_controls(&name_cell(g)), nw),
         pct(g.cpu.usage_percent),
         limit,
         pct(g.cpu.throttled_percent),

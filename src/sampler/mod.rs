@@ -65,6 +65,8 @@ pub struct Sampler {
     members: PidMap<usize>,
     /// Whether every read group's `cgroup.procs` could be read.
     members_complete: bool,
+    /// Names groups (issue 13) when they appear; `None`: paths only.
+    names: Option<crate::names::Resolver>,
 }
 
 impl Sampler {
@@ -101,6 +103,7 @@ impl Sampler {
             prev_scan: None,
             members: PidMap::default(),
             members_complete: false,
+            names: Some(crate::names::Resolver::new(Default::default())),
         }
     }
 
@@ -132,6 +135,16 @@ impl Sampler {
     pub fn problem(&self) -> Option<String> {
         let scan = self.scanner.as_ref().and_then(|s| s.problem());
         self.reader.problem().or(scan).map(str::to_string)
+    }
+
+    /// Where group names come from (`None`: none resolved, paths only).
+    pub fn set_names(&mut self, names: Option<crate::names::Resolver>) {
+        self.names = names;
+    }
+
+    /// The name resolver, e.g. to count its resolutions.
+    pub fn names(&self) -> Option<&crate::names::Resolver> {
+        self.names.as_ref()
     }
 
     /// The group reader, e.g. to lower how many files it keeps open.
@@ -181,6 +194,14 @@ impl Sampler {
             }
         });
         self.groups_prev.retain(|_, p| p.seen == generation);
+        // Cached per group: metadata is read only when a group appears.
+        if let Some(names) = self.names.as_mut() {
+            names.begin_tick();
+            for g in &mut out_groups {
+                g.identity = names.identity(&g.path, g.id);
+            }
+            names.end_tick();
+        }
         self.read_unlisted(&out_groups, &unlisted);
         let names: Vec<Arc<str>> = out_groups
             .iter()

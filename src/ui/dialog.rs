@@ -69,12 +69,20 @@ pub struct ConfirmWritePopup<'a>(pub &'a WriteConfirm);
 impl Widget for ConfirmWritePopup<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let c = self.0;
-        let text = vec![
+        let mut text = vec![
             Line::from(format!(" {} was not launched by cgdash.", c.group)),
             Line::from(format!(" Write {} to it?", c.label)),
+        ];
+        if let Some(owner) = &c.owner {
+            text.push(Line::from(Span::styled(
+                format!(" {owner}"),
+                ratatui::style::Style::new().fg(theme::THROTTLED),
+            )));
+        }
+        text.extend([
             key_line(" y", ": write (no more questions for this group)"),
             key_line(" Esc/n", ": write nothing"),
-        ];
+        ]);
         question(area, buf, " Change a group cgdash did not launch? ", text);
     }
 }

@@ -55,7 +55,19 @@ impl Widget for ProcessesPanel<'_> {
                 format!("no processes in {scope} (a: show all)")
             }
         });
-        let name = format!("Processes: {scope}");
+        // Long ids cut to 12 as in the groups panel, and the group's name
+        // where it has one (`docker/a0364af2cab5 · dkr web`).
+        let named = v.scope.as_ref().and_then(|s| {
+            let g = app.snapshot.groups.iter().find(|g| &g.path == s)?;
+            let kind = g.identity.kind.as_deref().filter(|k| *k != "cgdash")?;
+            let kind = crate::app::groups::kind_badge(kind);
+            Some(format!(" · {kind} {}", g.identity.name.as_deref()?))
+        });
+        let name = format!(
+            "Processes: {}{}",
+            crate::app::groups::short_hashes(scope),
+            named.unwrap_or_default()
+        );
         let mut table = ListTable::of(app, Panel::Processes, &name, v, columns);
         table.title.extra = if v.tree { " · tree" } else { "" };
         table.empty = empty;
@@ -75,8 +87,8 @@ impl Widget for ProcessesPanel<'_> {
                 Cell::from(fmt::cpu_time(p.cpu_time_ns)),
             ];
             if with_cgroup {
-                cells.push(Cell::from(tail(crate::cgroup::display_path(
-                    p.cgroup.trim_matches('/'),
+                cells.push(Cell::from(tail(&crate::app::groups::short_hashes(
+                    crate::cgroup::display_path(p.cgroup.trim_matches('/')),
                 ))));
             }
             let branch = v.branches.get(i).map_or("", String::as_str);
