@@ -74,7 +74,10 @@ fn hc_cpu_burst_live() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("up to the quota"), "{err}");
     assert!(!marker.exists(), "the command ran");
-    assert!(!h.dir(&format!("cgdash/{name}")).exists(), "group left behind");
+    assert!(
+        !h.dir(&format!("cgdash/{name}")).exists(),
+        "group left behind"
+    );
     // A share of the current quota.
     let (code, out, err) = cgdash(&["set", &g.path, "cpu.burst=50%"]);
     assert_eq!(code, 0, "{out}{err}");

@@ -702,9 +702,11 @@ fn explain(e: &CgroupError) -> String {
     }
 }
 
-/// `cpu.cfs_quota_us ← 50000`: which files got which values.
+/// `cpu.cfs_quota_us ← 50000`: which files got which values, and what
+/// they don't say (the controllers' notes: v1 io throttles direct I/O only).
 fn describe(applied: &[Applied]) -> String {
-    applied
+    let notes = cgdash::cgroup::controllers::notes(applied);
+    let files = applied
         .iter()
         .flat_map(|a| &a.writes)
         .map(|w| {
@@ -716,7 +718,11 @@ fn describe(applied: &[Applied]) -> String {
             format!("{file} ← {}", w.contents)
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    match notes.is_empty() {
+        true => files,
+        false => format!("{files} — {}", notes.join("; ")),
+    }
 }
 
 #[cfg(test)]
