@@ -144,8 +144,11 @@ fn bad(file: &Path, why: &str) -> io::Error {
 #[derive(Default)]
 struct KnobDefs {
     names: Vec<(String, String)>,
-    defs: Vec<(String, Result<Option<(String, String)>, String>)>,
+    defs: Vec<(String, Result<Option<FlagText>, String>)>,
 }
+
+/// A flag's name and help, as written in the declaration.
+type FlagText = (String, String);
 
 impl<'a> syn::visit::Visit<'a> for KnobDefs {
     fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
@@ -191,7 +194,7 @@ fn field<'a>(s: &'a syn::ExprStruct, name: &str) -> Option<&'a syn::Expr> {
 }
 
 /// `None` or `Some(Flag { name: "…", help: "…" })`.
-fn flag(e: &syn::Expr) -> Result<Option<(String, String)>, String> {
+fn flag(e: &syn::Expr) -> Result<Option<FlagText>, String> {
     const SHAPE: &str = "write `flag:` as None or Some(Flag { name: \"…\", help: \"…\" })";
     match e {
         syn::Expr::Path(p) if p.path.is_ident("None") => Ok(None),

@@ -82,33 +82,11 @@ pub use crate::cgroup::controllers::cpu::CpuView;
 /// The io part of a group (declared with its controller: `controllers/io.rs`).
 pub use crate::cgroup::controllers::io::{IoDeviceView, IoLimitView, IoView};
 
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct MemoryView {
-    pub current_bytes: Option<u64>,
-    pub peak_bytes: Option<u64>,
-    /// null when unlimited.
-    pub max_bytes: Option<u64>,
-    pub high_bytes: Option<u64>,
-    pub swap_max_bytes: Option<u64>,
-    /// Cumulative OOM kills in this group.
-    pub oom_kills: Option<u64>,
-    pub oom_events: Option<u64>,
-    /// Times usage hit `max` (v2 `memory.events max`, v1 `memory.failcnt`).
-    pub max_events: Option<u64>,
-    pub high_events: Option<u64>,
-    /// OOM kills during the interval.
-    pub oom_kills_delta: Option<u64>,
-    pub max_events_per_s: Option<f64>,
-}
+/// The memory part of a group (`controllers/memory.rs`).
+pub use crate::cgroup::controllers::memory::MemoryView;
 
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct PidsView {
-    pub current: Option<u64>,
-    /// null when unlimited.
-    pub max: Option<u64>,
-    /// Forks refused because of pids.max (cumulative).
-    pub max_events: Option<u64>,
-}
+/// The pids part of a group (`controllers/pids.rs`).
+pub use crate::cgroup::controllers::pids::PidsView;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ProcessSnapshot {

@@ -58,37 +58,14 @@ pub struct MemoryEvents {
     pub oom_kill: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct MemoryStats {
-    pub current: Option<u64>,
-    pub peak: Option<u64>,
-    pub max: Option<Limit>,
-    /// v2 only (`memory.high`).
-    pub high: Option<Limit>,
-    /// v2 `memory.swap.max` (swap only).
-    pub swap_max: Option<Limit>,
-    /// v1 `memory.memsw.limit_in_bytes` (memory + swap).
-    pub memsw_max: Option<Limit>,
-    /// v1 `memory.failcnt`.
-    pub failcnt: Option<u64>,
-    /// v2 `memory.events`; on v1 only `oom_kill` (from `memory.oom_control`) is filled.
-    pub events: MemoryEvents,
-}
+/// The memory controller's readings (declared with it, in `controllers/memory.rs`).
+pub use super::controllers::memory::MemoryStats;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct PidsStats {
-    pub current: Option<u64>,
-    pub max: Option<Limit>,
-    /// `pids.events` `max`: forks refused because of `pids.max`.
-    pub max_events: Option<u64>,
-}
+/// The pids controller's readings (`controllers/pids.rs`).
+pub use super::controllers::pids::PidsStats;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct CpusetStats {
-    pub cpus: Option<String>,
-    pub mems: Option<String>,
-    pub effective_cpus: Option<String>,
-}
+/// The cpuset controller's readings, published as they are (`controllers/cpuset.rs`).
+pub use super::controllers::cpuset::CpusetStats;
 
 /// One line of a PSI file (`some` or `full`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]

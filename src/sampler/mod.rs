@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cgroup::{display_path, normalize_path, GroupReader, GroupStats, Layout, Limit};
+use crate::cgroup::{display_path, normalize_path, GroupReader, GroupStats, Layout};
+// The swap limit's translation is the memory controller's (tested here too).
+#[cfg(test)]
+use crate::cgroup::{controllers::memory::swap_max, Limit};
 use crate::fnv::PidMap;
 use crate::model::{
     CpuView, GroupSnapshot, MemoryView, PidsView, ProcessSnapshot, Snapshot, SCHEMA_VERSION,
@@ -351,41 +354,19 @@ fn group_snapshot(
             ..CpuView::levels(&g.cpu)
         },
         memory: MemoryView {
-            current_bytes: m.current,
-            peak_bytes: m.peak,
-            max_bytes: m.max.and_then(Limit::value),
-            high_bytes: m.high.and_then(Limit::value),
-            swap_max_bytes: swap_max(m.swap_max, m.memsw_max, m.max),
             oom_kills: cur.oom_kills,
-            oom_events: m.events.oom,
             max_events: cur.max_events,
-            high_events: m.events.high,
             oom_kills_delta: rates::delta(p.oom_kills, cur.oom_kills).filter(|_| wall > 0),
             max_events_per_s: rates::per_second(p.max_events, cur.max_events, wall),
+            ..MemoryView::levels(m)
         },
-        pids: PidsView {
-            current: g.pids.current,
-            max: g.pids.max.and_then(Limit::value),
-            max_events: g.pids.max_events,
-        },
+        pids: PidsView::levels(&g.pids),
         cpuset: g.cpuset.clone(),
         frozen: g.frozen,
         pressure: g.pressure.clone(),
         io: crate::model::IoView::new(&g.io, prev.and_then(|p| p.io.as_deref()), wall),
         nprocs: g.nprocs,
         identity: Default::default(),
-    }
-}
-
-/// Swap limit in the `memory.swap` knob's meaning (swap only): v2
-/// `memory.swap.max`; on v1 memory+swap minus memory, as the knob writes it.
-fn swap_max(v2: Option<Limit>, memsw: Option<Limit>, mem: Option<Limit>) -> Option<u64> {
-    if let Some(l) = v2 {
-        return l.value();
-    }
-    match (memsw?, mem?) {
-        (Limit::Value(both), Limit::Value(mem)) => Some(both.saturating_sub(mem)),
-        _ => None,
     }
 }
 

@@ -1,10 +1,19 @@
 //! The cpuset controller: the CPUs and memory nodes a group may use.
 
+use serde::Serialize;
+
 use super::{mismatch, no_explanation, no_note, one, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{self, Host, Knob, Refusal, Setting, Value};
 use crate::cgroup::layout::Layout;
 use crate::cgroup::write::FileWrite;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CpusetStats {
+    pub cpus: Option<String>,
+    pub mems: Option<String>,
+    pub effective_cpus: Option<String>,
+}
 
 fn list(t: Option<&str>) -> Option<String> {
     t.map(|t| t.trim().to_string())

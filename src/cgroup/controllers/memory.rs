@@ -5,13 +5,89 @@
 
 use std::fs;
 
+use serde::Serialize;
+
 use super::{mismatch, no_note, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{self, Host, Knob, Refusal, Setting, Value};
 use crate::cgroup::layout::{Layout, Version};
 use crate::cgroup::parse;
-use crate::cgroup::stats::Limit;
+use crate::cgroup::stats::{Limit, MemoryEvents};
 use crate::cgroup::write::{require_file, v1_bytes, v1_memsw_follow, v2_limit, Applied, FileWrite};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MemoryStats {
+    pub current: Option<u64>,
+    pub peak: Option<u64>,
+    pub max: Option<Limit>,
+    /// v2 only (`memory.high`).
+    pub high: Option<Limit>,
+    /// v2 only (`memory.low`): usage protected from reclaim.
+    pub low: Option<Limit>,
+    /// v2 `memory.swap.max` (swap only).
+    pub swap_max: Option<Limit>,
+    /// v1 `memory.memsw.limit_in_bytes` (memory + swap).
+    pub memsw_max: Option<Limit>,
+    /// v1 `memory.failcnt`.
+    pub failcnt: Option<u64>,
+    /// v2 `memory.events`; on v1 only `oom_kill` (from `memory.oom_control`) is filled.
+    pub events: MemoryEvents,
+}
+
+/// The published memory part of a group (`groups[].memory` in the JSON:
+/// add fields only). The rates are the sampler's; the levels come from
+/// [`MemoryView::levels`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MemoryView {
+    pub current_bytes: Option<u64>,
+    pub peak_bytes: Option<u64>,
+    /// null when unlimited.
+    pub max_bytes: Option<u64>,
+    pub high_bytes: Option<u64>,
+    /// Memory protected from reclaim (v2 `memory.low`); null on v1, and
+    /// when it is `max`.
+    pub low_bytes: Option<u64>,
+    pub swap_max_bytes: Option<u64>,
+    /// Cumulative OOM kills in this group.
+    pub oom_kills: Option<u64>,
+    pub oom_events: Option<u64>,
+    /// Times usage hit `max` (v2 `memory.events max`, v1 `memory.failcnt`).
+    pub max_events: Option<u64>,
+    pub high_events: Option<u64>,
+    /// OOM kills during the interval.
+    pub oom_kills_delta: Option<u64>,
+    pub max_events_per_s: Option<f64>,
+}
+
+impl MemoryView {
+    /// The fields that are readings as they are (usage, limits, event
+    /// counts), no rates: the sampler fills the rest.
+    pub fn levels(m: &MemoryStats) -> MemoryView {
+        MemoryView {
+            current_bytes: m.current,
+            peak_bytes: m.peak,
+            max_bytes: m.max.and_then(Limit::value),
+            high_bytes: m.high.and_then(Limit::value),
+            low_bytes: m.low.and_then(Limit::value),
+            swap_max_bytes: swap_max(m.swap_max, m.memsw_max, m.max),
+            oom_events: m.events.oom,
+            high_events: m.events.high,
+            ..MemoryView::default()
+        }
+    }
+}
+
+/// Swap limit in the `memory.swap` knob's meaning (swap only): v2
+/// `memory.swap.max`; on v1 memory+swap minus memory, as the knob writes it.
+pub fn swap_max(v2: Option<Limit>, memsw: Option<Limit>, mem: Option<Limit>) -> Option<u64> {
+    if let Some(l) = v2 {
+        return l.value();
+    }
+    match (memsw?, mem?) {
+        (Limit::Value(both), Limit::Value(mem)) => Some(both.saturating_sub(mem)),
+        _ => None,
+    }
+}
 
 pub const CONTROLLER: Controller = Controller {
     name: "memory",
@@ -84,6 +160,12 @@ pub const CONTROLLER: Controller = Controller {
         },
         Read {
             at: At::V2("memory"),
+            file: "memory.low",
+            slow: true,
+            apply: |t, s| s.memory.low = with(t, parse::v2_limit),
+        },
+        Read {
+            at: At::V2("memory"),
             file: "memory.swap.max",
             slow: true,
             apply: |t, s| s.memory.swap_max = with(t, parse::v2_limit),
@@ -103,6 +185,7 @@ pub const CONTROLLER: Controller = Controller {
 impl Knob {
     pub const Memory: Knob = Knob("memory");
     pub const MemoryHigh: Knob = Knob("memory.high");
+    pub const MemoryLow: Knob = Knob("memory.low");
     pub const MemorySwap: Knob = Knob("memory.swap");
 }
 
@@ -161,6 +244,37 @@ const KNOBS: &[KnobDef] = &[
         },
         order: |_, _| 5,
         current: |g| bytes(g.memory.high_bytes),
+    },
+    KnobDef {
+        knob: Knob::MemoryLow,
+        aliases: &[],
+        syntax: SIZE,
+        flag: Some(Flag {
+            name: "memory-low",
+            help: "Memory protected from reclaim while under it (v2 only)",
+        }),
+        launch: false,
+        errors: &[],
+        parse: size,
+        plan: |layout, group, s, _| {
+            let Value::Bytes(l) = s.value else {
+                return Err(mismatch(s));
+            };
+            let (dir, v) = layout.knob_dir(group, "memory", s.knob)?;
+            if v == Version::V1 {
+                // v1's memory.soft_limit_in_bytes is no translation: it
+                // picks whom global reclaim hits first, it protects nothing.
+                return Err(CgroupError::Unsupported {
+                    knob: s.knob,
+                    why: "memory.low exists only on cgroup v2; this host's memory controller is v1"
+                        .into(),
+                });
+            }
+            Ok(one(s.knob, dir.join("memory.low"), v2_limit(l)))
+        },
+        order: |_, _| 5,
+        // Unreadable (v1) and `max` both read as null: show nothing then.
+        current: |g| Some(Value::Bytes(Limit::Value(g.memory.low_bytes?))),
     },
     KnobDef {
         knob: Knob::MemorySwap,
@@ -324,5 +438,80 @@ fn explain_refusal(w: &FileWrite, errno: i32) -> Option<String> {
             shown(memory)
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::knob::parse_settings_on;
+    use std::path::Path;
+
+    fn put(dir: &Path, file: &str, text: &str) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join(file), text).unwrap();
+    }
+
+    fn plan(l: &Layout, arg: &str) -> Result<Vec<(String, String)>, String> {
+        let settings = parse_settings_on(&[arg], Host { cpus: 4 }).unwrap();
+        l.plan("g", &settings)
+            .map(|p| {
+                p.iter()
+                    .flat_map(|a| &a.writes)
+                    .map(|w| {
+                        let f = w.path.file_name().unwrap().to_string_lossy().into_owned();
+                        (f, w.contents.clone())
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn hc_memory_low_v2_only() {
+        let t = tempfile::tempdir().unwrap();
+        put(t.path(), "cgroup.controllers", "memory\n");
+        put(t.path(), "cgroup.procs", "");
+        let g = t.path().join("g");
+        for (f, c) in [
+            ("cgroup.procs", ""),
+            ("memory.max", "max\n"),
+            ("memory.low", "0\n"),
+        ] {
+            put(&g, f, c);
+        }
+        let l = Layout::from_root(t.path()).unwrap();
+        assert_eq!(
+            plan(&l, "memory.low=64M"),
+            Ok(vec![("memory.low".into(), (64u64 << 20).to_string())])
+        );
+        assert_eq!(
+            plan(&l, "memory.low=max"),
+            Ok(vec![("memory.low".into(), "max".into())])
+        );
+        put(&g, "memory.low", "33554432\n");
+        let s = l.read_group("g").unwrap();
+        assert_eq!(s.memory.low, Some(Limit::Value(32 << 20)));
+        let view = MemoryView::levels(&s.memory);
+        assert_eq!(view.low_bytes, Some(32 << 20));
+        let snap = crate::model::GroupSnapshot {
+            memory: view,
+            ..Default::default()
+        };
+        assert_eq!(
+            (Knob::MemoryLow.def().current)(&snap).map(|v| v.to_string()),
+            Some("32M".into())
+        );
+
+        let t = tempfile::tempdir().unwrap();
+        let g = t.path().join("memory/g");
+        for d in [t.path().join("memory"), g.clone()] {
+            put(&d, "cgroup.procs", "");
+            put(&d, "memory.limit_in_bytes", "9223372036854771712\n");
+        }
+        let l = Layout::from_root(t.path()).unwrap();
+        let e = plan(&l, "memory.low=64M").unwrap_err();
+        assert!(e.contains("only on cgroup v2"), "{e}");
+        assert_eq!(l.read_group("g").unwrap().memory.low, None);
     }
 }

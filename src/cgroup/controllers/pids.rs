@@ -1,10 +1,40 @@
 //! The pids controller: the same files on v1 and v2.
 
+use serde::Serialize;
+
 use super::{mismatch, no_explanation, no_note, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::knob::{self, Knob, Value, PID_MAX_LIMIT};
 use crate::cgroup::parse;
 use crate::cgroup::stats::Limit;
 use crate::cgroup::write::v2_limit;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PidsStats {
+    pub current: Option<u64>,
+    pub max: Option<Limit>,
+    /// `pids.events` `max`: forks refused because of `pids.max`.
+    pub max_events: Option<u64>,
+}
+
+/// The published pids part of a group (`groups[].pids` in the JSON).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PidsView {
+    pub current: Option<u64>,
+    /// null when unlimited.
+    pub max: Option<u64>,
+    /// Forks refused because of pids.max (cumulative).
+    pub max_events: Option<u64>,
+}
+
+impl PidsView {
+    pub fn levels(p: &PidsStats) -> PidsView {
+        PidsView {
+            current: p.current,
+            max: p.max.and_then(Limit::value),
+            max_events: p.max_events,
+        }
+    }
+}
 
 pub const CONTROLLER: Controller = Controller {
     name: "pids",
