@@ -90,8 +90,8 @@ fn table(s: &Snapshot) -> String {
         .clamp(4, 60);
     let _ = writeln!(
         out,
-        "{:<w$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
-        "PATH", "CPU%", "LIMIT", "THR%", "MEM", "MEM LIMIT", "PIDS", "OOM"
+        "{:<w$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}  {:>6}  {:>6}",
+        "PATH", "CPU%", "LIMIT", "THR%", "MEM", "MEM LIMIT", "PIDS", "OOM", "IO R/s", "IO W/s"
     );
     for g in &s.groups {
         let _ = writeln!(out, "{}", group_row(g, w));
@@ -145,8 +145,12 @@ fn group_row(g: &GroupSnapshot, w: usize) -> String {
         (Some(c), None) => c.to_string(),
         _ => "-".into(),
     };
+    let io = |r: Option<f64>| {
+        r.map(|r| format_size(r.round() as u64))
+            .unwrap_or_else(|| "-".into())
+    };
     format!(
-        "{:<w$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
+        "{:<w$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}  {:>6}  {:>6}",
         clip_left(&escape_controls(&g.path), w),
         pct(g.cpu.usage_percent),
         limit,
@@ -164,6 +168,8 @@ fn group_row(g: &GroupSnapshot, w: usize) -> String {
             .oom_kills
             .map(|n| n.to_string())
             .unwrap_or_else(|| "-".into()),
+        io(g.io.read_bytes_per_s),
+        io(g.io.write_bytes_per_s),
     )
 }
 

@@ -1,5 +1,5 @@
 //! The groups panel: the cgroup tree with CPU, quota, throttling, memory,
-//! pids and OOM columns. Only the visible rows are built.
+//! pids and OOM columns (and disk I/O on wide screens). Only the visible rows are built.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -22,6 +22,10 @@ const COLUMNS: [(GroupSort, u16); 8] = [
     (GroupSort::Name, 0), (GroupSort::Cpu, 6), (GroupSort::CpuLimit, 6), (GroupSort::Throttled, 5),
     (GroupSort::Memory, 7), (GroupSort::MemoryLimit, 7), (GroupSort::Pids, 7), (GroupSort::Oom, 4),
 ];
+
+/// Disk I/O per second, read and written (shown on wide screens).
+#[rustfmt::skip]
+const IO_COLUMNS: [(GroupSort, u16); 2] = [(GroupSort::IoRead, 7), (GroupSort::IoWrite, 7)];
 
 /// Width of the usage-against-quota bar column (shown on wide screens).
 const BAR: u16 = 10;
@@ -53,6 +57,7 @@ impl Widget for GroupsPanel<'_> {
                 sorted: false,
             };
             columns.insert(2, bar);
+            columns.extend(table::columns(&IO_COLUMNS, v.sort, GroupSort::title));
         }
         let mut table = ListTable::of(app, Panel::Groups, "Groups", v, columns);
         table.bottom = bottom;
@@ -82,6 +87,12 @@ impl Widget for GroupsPanel<'_> {
                 pids_cell(g),
                 oom_cell(g),
             ]);
+            if wide {
+                cells.extend([
+                    io_cell(g.io.read_bytes_per_s),
+                    io_cell(g.io.write_bytes_per_s),
+                ]);
+            }
             cells
         });
     }
@@ -179,4 +190,9 @@ fn oom_cell(g: &GroupSnapshot) -> Cell<'static> {
         Some(n) if n > 0 => Cell::from(Span::styled(n.to_string(), theme::error())),
         other => Cell::from(fmt::count(other)),
     }
+}
+
+/// Bytes per second as a size (`5M`), `–` when unknown.
+fn io_cell(rate: Option<f64>) -> Cell<'static> {
+    Cell::from(fmt::bytes(rate.map(|r| r.round() as u64)))
 }
