@@ -66,6 +66,7 @@ pub enum DemoKind {
     Cpu,
     Memory,
     Pids,
+    Io,
 }
 
 #[derive(Args, Debug, Clone)]
