@@ -962,7 +962,7 @@ fn note(a: &Applied) -> Option<String> {
     if a.writes.iter().any(|w| {
         w.path.to_string_lossy().contains("blkio.throttle.") && !w.contents.ends_with(" 0")
     }) {
-        notes.push("cgroup v1 throttles direct I/O only: buffered writes are written back by the kernel unthrottled, charged to no group".to_string());
+        notes.push("cgroup v1 throttles direct I/O only: buffered writes pass unthrottled (the kernel writes them back, charged to no group)".to_string());
     }
     for w in &a.writes {
         let dev = w.contents.split_ascii_whitespace().next().unwrap_or("");
