@@ -1,5 +1,5 @@
 //! The groups panel: the cgroup tree with CPU, quota, throttling, memory,
-//! pids and OOM columns (and disk I/O on wide screens). Only the visible rows are built.
+//! pids and OOM columns (and disk I/O when the panel is wide). Only the visible rows are built.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -23,9 +23,12 @@ const COLUMNS: [(GroupSort, u16); 8] = [
     (GroupSort::Memory, 7), (GroupSort::MemoryLimit, 7), (GroupSort::Pids, 7), (GroupSort::Oom, 4),
 ];
 
-/// Disk I/O per second, read and written (shown on wide screens).
+/// Disk I/O per second, read and written: shown when the panel is at
+/// least `IO_WIDE` wide, so names keep their room (a 160-column dashboard's
+/// groups panel, ~92, has none; a 200-column one's, ~116, has them).
 #[rustfmt::skip]
 const IO_COLUMNS: [(GroupSort, u16); 2] = [(GroupSort::IoRead, 7), (GroupSort::IoWrite, 7)];
+const IO_WIDE: u16 = 110;
 
 /// Width of the usage-against-quota bar column (shown on wide screens).
 const BAR: u16 = 10;
@@ -57,6 +60,9 @@ impl Widget for GroupsPanel<'_> {
                 sorted: false,
             };
             columns.insert(2, bar);
+        }
+        let io = area.width >= IO_WIDE;
+        if io {
             columns.extend(table::columns(&IO_COLUMNS, v.sort, GroupSort::title));
         }
         let mut table = ListTable::of(app, Panel::Groups, "Groups", v, columns);
@@ -87,7 +93,7 @@ impl Widget for GroupsPanel<'_> {
                 pids_cell(g),
                 oom_cell(g),
             ]);
-            if wide {
+            if io {
                 cells.extend([
                     io_cell(g.io.read_bytes_per_s),
                     io_cell(g.io.write_bytes_per_s),
