@@ -220,3 +220,54 @@ fn io_bad_devices_and_rates_write_nothing_live() {
     assert!(err.contains("no block device"), "{err}");
     assert!(!marker.exists(), "the command ran");
 }
+
+/// `run --io-write-bps PATH:5M` limits the launched workload: a direct
+/// writer's own average lands at the limit.
+#[test]
+fn io_run_flag_limits_the_workload_live() {
+    let Some(_l) = common::live("io_run_flag_limits_the_workload_live") else {
+        return;
+    };
+    let (scratch, _) = scratch();
+    let name = format!("io-run-{}", std::process::id());
+    let dir = scratch.to_str().unwrap();
+    let (code, out, err) = cgdash(&[
+        "run",
+        "--name",
+        &name,
+        "--io-write-bps",
+        &format!("{dir}:4M"),
+        "--",
+        common::cgdash_bin(),
+        "stress",
+        "io",
+        "--dir",
+        dir,
+        "--block",
+        "256K",
+        "--size",
+        "16M",
+        "--duration",
+        "4s",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    // "stress io: done (16M written, 4M/s on average)"
+    let done = out
+        .lines()
+        .chain(err.lines())
+        .find(|l| l.contains("stress io: done"))
+        .unwrap_or_else(|| panic!("{out}{err}"));
+    let avg = done
+        .split(", ")
+        .nth(1)
+        .and_then(|s| s.split("/s").next())
+        .unwrap_or_else(|| panic!("{done}"));
+    let mib = match avg.strip_suffix('M') {
+        Some(m) => m.parse::<f64>().unwrap(),
+        None => match avg.strip_suffix('K') {
+            Some(k) => k.parse::<f64>().unwrap() / 1024.0,
+            None => panic!("{done}"),
+        },
+    };
+    assert!((mib - 4.0).abs() <= 0.6, "run --io-write-bps 4M: {done}");
+}
