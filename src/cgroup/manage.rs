@@ -231,8 +231,12 @@ fn create_levels(
         if h.version == Version::V1 && h.has("cpuset") {
             fill_cpuset(&parent, &dir).map_err(|e| match &e {
                 // Removed between the check above and the write (not a
-                // file missing from a directory that is still there).
-                CgroupError::Write { source, .. } if gone(source) && !dir.is_dir() => {
+                // file missing from a directory that is still there); ENODEV:
+                // the kernel is taking it down, its directory may still show.
+                CgroupError::Write { source, .. }
+                    if source.raw_os_error() == Some(libc::ENODEV)
+                        || (gone(source) && !dir.is_dir()) =>
+                {
                     Level::Vanished
                 }
                 _ => Level::Failed(e),
