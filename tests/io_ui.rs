@@ -67,3 +67,68 @@ fn io_columns_show_rates_and_sort() {
     assert!(sorted[3].contains("cgdash"), "{sorted:#?}");
     assert!(sorted[4].contains(" demo "), "{sorted:#?}");
 }
+
+/// The selected group's charts get an I/O chart (write and read rates, the
+/// write limit) when the group has I/O readings, on a tall screen.
+#[test]
+fn io_chart_shows_rates_and_the_write_limit() {
+    use cgdash::model::IoLimitView;
+    use cgdash::ui::Dashboard;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    let screen = |app: &App| {
+        let mut t = Terminal::new(TestBackend::new(160, 48)).unwrap();
+        t.draw(|f| f.render_widget(Dashboard(app), f.area()))
+            .unwrap();
+        let b = t.backend().buffer().clone();
+        (0..b.area.height)
+            .map(|y| {
+                (0..b.area.width)
+                    .map(|x| b[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // Without I/O readings (the fixture's groups): no I/O chart.
+    let app = ui_fixture::app(None);
+    assert!(!screen(&app).contains("io write"));
+    let mut app = ui_fixture::app(None);
+    for i in 40..50 {
+        let mut snap = ui_fixture::snapshot(i, 50.0);
+        for g in &mut snap.groups {
+            if g.path == "cgdash/demo" {
+                g.io = IoView {
+                    read_bytes_per_s: Some(0.0),
+                    write_bytes_per_s: Some(5.0 * 1024.0 * 1024.0),
+                    limits: vec![IoLimitView {
+                        device: "254:0".into(),
+                        write_bps: Some(5 << 20),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+            }
+        }
+        app.update(Action::Snapshot(Arc::new(snap)));
+    }
+    let s = screen(&app);
+    assert!(
+        s.contains("io write 5M/s · read 0/s · write limit 5M/s"),
+        "{s}"
+    );
+    // The writer sits on its limit: drawn as "at limit".
+    // (The plot's rows: between the title and the legend, which names `━`.)
+    let chart: Vec<&str> = s
+        .lines()
+        .skip_while(|l| !l.contains("io write"))
+        .skip(1)
+        .take_while(|l| !l.contains("at limit"))
+        .collect();
+    assert!(
+        chart.iter().any(|l| l.contains('━')),
+        "{}",
+        chart.join("\n")
+    );
+}
