@@ -281,3 +281,44 @@ fn io_run_flag_limits_the_workload_live() {
     };
     assert!((mib - 4.0).abs() <= 0.6, "run --io-write-bps 4M: {done}");
 }
+
+/// `io.weight`: written where the kernel has a weight file (v2 `io.weight`
+/// with iocost, v1 `blkio.bfq.weight` while BFQ is loaded), read back in
+/// the snapshot; refused with the reason where it has none.
+#[test]
+fn io_weight_live() {
+    let Some(l) = common::live("io_weight_live") else {
+        return;
+    };
+    let g = TestGroup::new(&l, "io-weight");
+    let (dir, v) = io_dir(&l, &g.path);
+    let file = match v {
+        Version::V1 => ["blkio.bfq.weight", "blkio.weight"]
+            .into_iter()
+            .find(|f| dir.join(f).exists()),
+        Version::V2 => ["io.weight", "io.bfq.weight"]
+            .into_iter()
+            .find(|f| dir.join(f).exists()),
+    };
+    let (code, out, err) = cgdash(&["set", &g.path, "io.weight=200"]);
+    let Some(file) = file else {
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(err.contains("weight"), "{err}");
+        return;
+    };
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("BFQ"),
+        "the note says where weights act: {out}"
+    );
+    let text = fs::read_to_string(dir.join(file)).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.trim() == "200" || l.trim() == "default 200"),
+        "{file}: {text}"
+    );
+    let (code, json, err) = cgdash(&["snapshot", "--json", "--group", &g.path]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(j["groups"][0]["io"]["weight"], 200, "{json}");
+}

@@ -958,6 +958,10 @@ fn restore_keyed(path: &Path, old: &str, new: &str) -> String {
 /// What a user should know about an applied io setting: v1 throttles only
 /// direct I/O; md/dm devices may ignore a limit.
 fn note(a: &Applied) -> Option<String> {
+    note_in(a, Path::new("/sys"))
+}
+
+fn note_in(a: &Applied, sys: &Path) -> Option<String> {
     let mut notes = Vec::new();
     if a.writes.iter().any(|w| {
         w.path.to_string_lossy().contains("blkio.throttle.") && !w.contents.ends_with(" 0")
@@ -966,7 +970,7 @@ fn note(a: &Applied) -> Option<String> {
     }
     for w in &a.writes {
         let dev = w.contents.split_ascii_whitespace().next().unwrap_or("");
-        if let Some(warn) = stacked_warning(dev, Path::new("/sys")) {
+        if let Some(warn) = stacked_warning(dev, sys) {
             notes.push(warn);
         }
     }

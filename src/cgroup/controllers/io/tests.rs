@@ -442,3 +442,34 @@ fn io_view_rates_per_device_and_total() {
     let v = IoView::new(&IoStats::default(), Some(&[]), 1_000_000_000);
     assert_eq!(v.write_bytes_per_s, None);
 }
+
+#[test]
+fn io_notes_v1_direct_io_and_stacked_devices() {
+    let t = tempfile::tempdir().unwrap();
+    fake_sys(t.path());
+    let applied = |file: &str, contents: &str| Applied {
+        setting: Setting {
+            knob: Knob::IoWriteBps,
+            value: Value::List("x".into()),
+        },
+        writes: vec![FileWrite {
+            knob: Knob::IoWriteBps,
+            path: Path::new("/g").join(file),
+            contents: contents.into(),
+        }],
+    };
+    let n = note_in(
+        &applied("blkio.throttle.write_bps_device", "8:0 100"),
+        t.path(),
+    )
+    .unwrap();
+    assert!(n.contains("direct I/O only"), "{n}");
+    assert_eq!(note_in(&applied("io.max", "8:0 wbps=100"), t.path()), None);
+    let n = note_in(&applied("io.max", "253:3 wbps=100"), t.path()).unwrap();
+    assert!(
+        n.contains("device-mapper") && n.contains("may do nothing"),
+        "{n}"
+    );
+    let n = note_in(&applied("io.max", "9:0 wbps=100"), t.path()).unwrap();
+    assert!(n.contains("md RAID"), "{n}");
+}
