@@ -18,6 +18,14 @@ use common::{cgdash, TestGroup};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// The tests that write run one at a time: two writers at once share the
+/// machine's CPU and disk queue, and the rates each measures get noisier.
+static WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_writer() -> std::sync::MutexGuard<'static, ()> {
+    WRITERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A directory on a block device to write in, and its whole disk.
 fn scratch() -> (PathBuf, String) {
     let dir = std::env::var_os("CGDASH_IO_DIR")
@@ -86,6 +94,7 @@ fn io_write_limit_holds_and_moves_live() {
     let Some(l) = common::live("io_write_limit_holds_and_moves_live") else {
         return;
     };
+    let _one = one_writer();
     let (scratch, disk) = scratch();
     let mut g = TestGroup::new(&l, "io-hold");
     let (dir, v) = io_dir(&l, &g.path);
@@ -127,32 +136,42 @@ fn io_write_limit_holds_and_moves_live() {
         (held - 5.0).abs() <= 0.5,
         "5M limit: the kernel counted {held:.2} MiB/s"
     );
-    // The dashboard's reading agrees (snapshot JSON, kernel counters).
-    let (code, json, err) = cgdash(&["snapshot", "--json", "--group", &g.path]);
+    // The dashboard's reading is the kernel's: its cumulative count lies
+    // between two reads of the counter around it, and its rate (over 3 s;
+    // 1 s of a throttled writer is noisy on a loaded machine) is the limit's.
+    let before = written(&dir, v, &disk);
+    let (code, json, err) = cgdash(&["snapshot", "--json", "--interval", "3s", "--group", &g.path]);
     assert_eq!(code, 0, "{err}");
     let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let after = written(&dir, v, &disk);
     let io = &j["groups"][0]["io"];
+    let total = io["write_bytes_total"].as_u64().unwrap();
+    assert!(
+        (before..=after).contains(&total),
+        "{before} ≤ {total} ≤ {after}: {io}"
+    );
     let shown = io["write_bytes_per_s"].as_f64().unwrap() / MIB;
     assert!(
-        (shown - 5.0).abs() <= 0.75,
+        (shown - 5.0).abs() <= 1.0,
         "snapshot shows {shown:.2} MiB/s: {io}"
     );
     assert_eq!(io["limits"][0]["device"], disk.as_str(), "{io}");
     assert_eq!(io["limits"][0]["write_bps"], 5_242_880, "{io}");
-    // A live change takes effect within two seconds.
-    let target = format!("io.write_bps={disk}:20M");
+    // A live change takes effect within two seconds (to 10M: under the
+    // VM's emulation every MB written costs CPU the other tests need).
+    let target = format!("io.write_bps={disk}:10M");
     let (code, out, err) = cgdash(&["set", &g.path, &target]);
     assert_eq!(code, 0, "{out}{err}");
     std::thread::sleep(Duration::from_millis(500));
     let moved = rate(&dir, v, &disk, Duration::from_millis(1500));
     assert!(
-        moved > 10.0,
-        "2 s after raising 5M → 20M the group writes {moved:.2} MiB/s"
+        moved > 7.5,
+        "2 s after raising 5M → 10M the group writes {moved:.2} MiB/s"
     );
     let held = rate(&dir, v, &disk, Duration::from_secs(3));
     assert!(
-        (held - 20.0).abs() <= 2.0,
-        "20M limit: the kernel counted {held:.2} MiB/s"
+        (held - 10.0).abs() <= 1.0,
+        "10M limit: the kernel counted {held:.2} MiB/s"
     );
     // `max` clears it: the file no longer limits the disk.
     let (code, out, err) = cgdash(&["set", &g.path, "io.write_bps=max"]);
@@ -238,6 +257,7 @@ fn io_run_flag_limits_the_workload_live() {
     let Some(_l) = common::live("io_run_flag_limits_the_workload_live") else {
         return;
     };
+    let _one = one_writer();
     let (scratch, _) = scratch();
     let name = format!("io-run-{}", std::process::id());
     let dir = scratch.to_str().unwrap();
