@@ -123,6 +123,7 @@ pub enum DemoKind {
     Cpu,
     Memory,
     Pids,
+    Io,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -297,6 +298,26 @@ pub enum StressKind {
         rate: String,
         #[arg(long, default_value = "1G")]
         ceiling: String,
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+    },
+    /// Direct (O_DIRECT) writes to a temporary file of at most --size,
+    /// removed when it ends: the workload I/O limits act on (v1 throttles
+    /// direct I/O only).
+    Io {
+        /// Bytes per second (5M), or max: as fast as the disk and the
+        /// group's limit allow.
+        #[arg(long, default_value = "max")]
+        write_rate: String,
+        /// Largest size of the file (writes wrap around).
+        #[arg(long, default_value = "64M")]
+        size: String,
+        /// Bytes per write, a multiple of 4K.
+        #[arg(long, default_value = "1M")]
+        block: String,
+        /// Where the file goes: a directory on the disk to load (not tmpfs).
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
     },

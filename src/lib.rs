@@ -16,4 +16,5 @@ pub mod output;
 pub mod process;
 pub mod sampler;
 pub mod stress;
+pub mod stress_io;
 pub mod ui;

@@ -43,6 +43,9 @@ pub struct GroupSnapshot {
     pub cpuset: CpusetStats,
     pub frozen: Option<bool>,
     pub pressure: Option<Box<Pressure>>,
+    /// Disk I/O: rates, per device, limits (declared with its controller:
+    /// `controllers/io.rs`).
+    pub io: IoView,
     /// Processes directly in this group, in the primary hierarchy (the one
     /// `ProcessSnapshot::cgroup` names): null when the group is not there
     /// (v1: a group made only under another controller).
@@ -75,6 +78,9 @@ pub struct Identity {
 
 /// The cpu part of a group (declared with its controller: `controllers/cpu.rs`).
 pub use crate::cgroup::controllers::cpu::CpuView;
+
+/// The io part of a group (declared with its controller: `controllers/io.rs`).
+pub use crate::cgroup::controllers::io::{IoDeviceView, IoLimitView, IoView};
 
 /// The memory part of a group (`controllers/memory.rs`).
 pub use crate::cgroup::controllers::memory::MemoryView;

@@ -176,6 +176,12 @@ fn hc_readme_json_table_is_the_schema() {
             memory: psi,
             io: psi,
         })),
+        // One device and one limit, or their fields would print nothing.
+        io: cgdash::model::IoView {
+            devices: vec![Default::default()],
+            limits: vec![Default::default()],
+            ..Default::default()
+        },
         ..Default::default()
     };
     let snap = Snapshot {

@@ -58,6 +58,30 @@ mkdir -p $cg/init.scope $cg/system.slice $svc || fatal "create init.scope/system
 echo 1 >$cg/init.scope/cgroup.procs || fatal "move pid 1 into init.scope"
 echo "+cpu +memory +pids +io" >$cg/system.slice/cgroup.subtree_control || fatal "system.slice subtree_control"
 hostname cgdash-vm
+# The scratch disk (vm/run-tests.sh): ext2 on it at /mnt/scratch for the io
+# tests (CGDASH_IO_DIR). The NVMe namespace is probed asynchronously: wait.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	[ -b /dev/nvme0n1 ] && break
+	sleep 0.5
+done
+if [ -b /dev/nvme0n1 ]; then
+	# One partition: the io tests then check that a path on it is limited
+	# on the whole disk (the kernel refuses a partition's MAJ:MIN).
+	printf 'o\nn\np\n1\n\n\nw\n' | fdisk /dev/nvme0n1 >/dev/null 2>&1
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		[ -b /dev/nvme0n1p1 ] && break
+		sleep 0.2
+	done
+	part=/dev/nvme0n1p1
+	[ -b $part ] || part=/dev/nvme0n1
+	mkdir -p /mnt/scratch
+	mke2fs -q $part >/dev/null 2>&1 && mount -t ext4 $part /mnt/scratch ||
+		fatal "scratch disk: mke2fs or mount of $part failed"
+	export CGDASH_IO_DIR=/mnt/scratch
+	echo "VM-INIT: scratch disk $part ($(cat /sys/class/block/${part#/dev/}/dev)) on /mnt/scratch"
+else
+	echo "VM-INIT: WARNING: no scratch disk (/dev/nvme0n1): the io tests will fail"
+fi
 ip link set lo up 2>/dev/null
 echo "VM-INIT: cgroup2: $(cat /sys/fs/cgroup/cgroup.subtree_control); $(nproc) CPU(s), $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
 

@@ -41,7 +41,7 @@
 #   CGDASH_VM_SMP      guest CPUs              (default: 2)
 #   CGDASH_VM_JOBS     test binaries run at once in the guest (default: 2)
 #   CGDASH_VM_SKIP     live test binaries not run, shell globs allowed
-#                      (default: tape e2e_tmux engines_*; empty: all)
+#                      (default: tape e2e_tmux io_demo_tmux engines_*; empty: all)
 #   CGDASH_VM_MEM      guest memory            (default: 512M)
 #   CGDASH_VM_BINS     live (default: tests/*.rs calling common::live), all,
 #                      or test binary names (space separated)
@@ -262,7 +262,8 @@ fi
 # own dockerd and podman: the guest has no container engines (docker.io,
 # podman, runc are host packages .ci/run installs), and on the host they run
 # with CGDASH_LIVE_TESTS=required, where a missing engine is a failure.
-SKIP=${CGDASH_VM_SKIP-tape e2e_tmux engines_*}
+# io_demo_tmux: `demo io` writes in /var/tmp, on no disk in the initramfs.
+SKIP=${CGDASH_VM_SKIP-tape e2e_tmux io_demo_tmux engines_*}
 if [ -n "$SKIP" ] && [ "$BINS" = live ]; then
 	sel=()
 	for t in "${TESTS[@]}"; do
@@ -390,6 +391,17 @@ QEMU_ARGS=(
 	-kernel "$KERNEL" -initrd "$INITRD"
 	-append "console=ttyS0 quiet panic=-1 rdinit=/init"
 )
+# A scratch disk for the io tests (the guest's root is an initramfs: no
+# block device to throttle). NVMe, because the cloud kernel has its driver
+# built in (virtio-blk is a module there, and the guest loads none). Sparse:
+# it costs what the tests write.
+SCRATCH=$RUN/scratch.img
+rm -f "$SCRATCH"
+truncate -s 256M "$SCRATCH"
+QEMU_ARGS+=(
+	-drive "file=$SCRATCH,if=none,id=scratch,format=raw"
+	-device nvme,serial=cgdash-scratch,drive=scratch
+)
 # shellcheck disable=SC2206
 QEMU_ARGS+=(${CGDASH_VM_QEMU_ARGS:-})
 set +e
@@ -402,6 +414,7 @@ else
 fi
 set -e
 T_VM=$(since "$T3")
+rm -f "$SCRATCH"
 
 # Console lines may end in \r; results are matched without it.
 tr -d '\r' <"$LOG" >"$LOG.txt"

@@ -19,10 +19,12 @@ pub enum GroupSort {
     MemoryLimit,
     Pids,
     Oom,
+    IoRead,
+    IoWrite,
 }
 
 impl GroupSort {
-    pub const ALL: [GroupSort; 8] = [
+    pub const ALL: [GroupSort; 10] = [
         GroupSort::Name,
         GroupSort::Cpu,
         GroupSort::CpuLimit,
@@ -31,6 +33,8 @@ impl GroupSort {
         GroupSort::MemoryLimit,
         GroupSort::Pids,
         GroupSort::Oom,
+        GroupSort::IoRead,
+        GroupSort::IoWrite,
     ];
 
     pub fn title(self) -> &'static str {
@@ -43,6 +47,8 @@ impl GroupSort {
             GroupSort::MemoryLimit => "MEMMAX",
             GroupSort::Pids => "PIDS",
             GroupSort::Oom => "OOM",
+            GroupSort::IoRead => "IO R/s",
+            GroupSort::IoWrite => "IO W/s",
         }
     }
 
@@ -242,6 +248,8 @@ fn compare(a: &GroupSnapshot, b: &GroupSnapshot, sort: GroupSort) -> Ordering {
         ),
         GroupSort::Pids => cmp_opt(a.pids.current, b.pids.current),
         GroupSort::Oom => cmp_opt(a.memory.oom_kills, b.memory.oom_kills),
+        GroupSort::IoRead => cmp_opt(a.io.read_bytes_per_s, b.io.read_bytes_per_s),
+        GroupSort::IoWrite => cmp_opt(a.io.write_bytes_per_s, b.io.write_bytes_per_s),
     }
     .then_with(|| a.path.cmp(&b.path))
 }

@@ -46,6 +46,9 @@ impl CpuMax {
 /// The cpu controller's readings (declared with it, in `controllers/cpu.rs`).
 pub use super::controllers::cpu::CpuStats;
 
+/// The io controller's readings (declared with it, in `controllers/io.rs`).
+pub use super::controllers::io::IoStats;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MemoryEvents {
     pub low: Option<u64>,
@@ -100,6 +103,7 @@ pub struct GroupStats {
     pub pids: PidsStats,
     pub cpuset: CpusetStats,
     pub frozen: Option<bool>,
+    pub io: IoStats,
     /// v2 only (per-group PSI files). Boxed: 240 bytes that most groups on
     /// a v1 host don't have, kept per group in the reader and the snapshots.
     pub pressure: Option<Box<Pressure>>,

@@ -84,7 +84,7 @@ impl Layout {
         let mut old: Vec<String> = Vec::with_capacity(writes.len());
         for (i, w) in writes.iter().enumerate() {
             match fs::read_to_string(&w.path) {
-                Ok(t) => old.push(restore_form(&w.path, t.trim())),
+                Ok(t) => old.push(restore_form(w, t.trim())),
                 Err(_) if i + 1 == writes.len() => old.push(String::new()),
                 Err(source) => {
                     return Err(CgroupError::Read {
@@ -350,7 +350,7 @@ fn restore(done: &[&FileWrite], old: &[String]) -> Rollback {
                 explain_write_errno(Some(w.knob), &e)
             )),
             Ok(()) => match fs::read_to_string(&w.path) {
-                Ok(t) if restore_form(&w.path, t.trim()) == *o => None,
+                Ok(t) if restore_form(w, t.trim()) == *o => None,
                 Ok(_) => Some("written back, but it reads differently".into()),
                 Err(e) => Some(format!("written back, but reading it failed: {e}")),
             },
@@ -383,9 +383,10 @@ fn refusal_meaning(w: &FileWrite, err: &std::io::Error) -> String {
 }
 
 /// Old contents in the form the kernel accepts back: as read, unless the
-/// file's controller declares a restore form (v1 `freezer.state`).
-fn restore_form(path: &std::path::Path, old: &str) -> String {
-    super::controllers::restore_form(path, old).unwrap_or_else(|| old.to_string())
+/// file's controller declares a restore form (v1 `freezer.state`, the
+/// io controller's per-device files: the line of the device `w` writes).
+fn restore_form(w: &FileWrite, old: &str) -> String {
+    super::controllers::restore_form(&w.path, old, &w.contents).unwrap_or_else(|| old.to_string())
 }
 
 pub(crate) fn require_file(
@@ -514,6 +515,14 @@ mod tests {
     fn hv_freezer_restores_the_groups_own_request() {
         let t = tempfile::tempdir().unwrap();
         let state = t.path().join("freezer.state");
+        let restore_form = |path: &std::path::Path, old: &str| {
+            let w = FileWrite {
+                knob: Knob::Freeze,
+                path: path.to_path_buf(),
+                contents: "FROZEN".into(),
+            };
+            restore_form(&w, old)
+        };
         // Without self_freezing: FREEZING was heading to FROZEN.
         assert_eq!(restore_form(&state, "FREEZING"), "FROZEN");
         assert_eq!(restore_form(&state, "THAWED"), "THAWED");

@@ -727,9 +727,11 @@ fn explain(e: &CgroupError) -> String {
     }
 }
 
-/// `cpu.cfs_quota_us ← 50000`: which files got which values.
+/// `cpu.cfs_quota_us ← 50000`: which files got which values, and what
+/// they don't say (the controllers' notes: v1 io throttles direct I/O only).
 fn describe(applied: &[Applied]) -> String {
-    applied
+    let notes = cgdash::cgroup::controllers::notes(applied);
+    let files = applied
         .iter()
         .flat_map(|a| &a.writes)
         .map(|w| {
@@ -741,7 +743,11 @@ fn describe(applied: &[Applied]) -> String {
             format!("{file} ← {}", w.contents)
         })
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    match notes.is_empty() {
+        true => files,
+        false => format!("{files} — {}", notes.join("; ")),
+    }
 }
 
 #[cfg(test)]
@@ -870,5 +876,30 @@ mod tests {
         let own = parse::proc_cgroup_path(&mine, ctrl.as_deref()).unwrap();
         let own = display_path(own.trim_matches('/')).to_string();
         assert!(protected_groups(&layout).contains(&own));
+    }
+
+    /// issue 16: the status line after an io limit on v1 says what the
+    /// files don't: only direct I/O is throttled. Not on v2 (io.max).
+    #[test]
+    fn io_v1_limit_says_direct_io_only_in_the_status_line() {
+        let applied = |file: &str, contents: &str| Applied {
+            setting: Setting::parse("io.write_bps=max").unwrap(),
+            writes: vec![cgdash::cgroup::FileWrite {
+                knob: cgdash::cgroup::Knob::IoWriteBps,
+                path: std::path::PathBuf::from(format!("/nonexistent/g/{file}")),
+                contents: contents.into(),
+            }],
+        };
+        let v1 = describe(&[applied("blkio.throttle.write_bps_device", "254:0 5242880")]);
+        assert!(
+            v1.starts_with("blkio.throttle.write_bps_device ← 254:0 5242880")
+                && v1.contains("direct I/O only"),
+            "{v1}"
+        );
+        // Clearing a v1 limit throttles nothing: no note.
+        let clear = describe(&[applied("blkio.throttle.write_bps_device", "254:0 0")]);
+        assert!(!clear.contains("direct I/O"), "{clear}");
+        let v2 = describe(&[applied("io.max", "254:0 wbps=5242880")]);
+        assert_eq!(v2, "io.max ← 254:0 wbps=5242880");
     }
 }

@@ -1,4 +1,4 @@
-//! `cgdash demo [cpu|memory|pids]`: a built-in workload launched in its own
+//! `cgdash demo [cpu|memory|pids|io]`: a built-in workload launched in its own
 //! namespaces and cgroup (`cgdash/demo`), with the dashboard focused on it.
 //! Quitting (q, Ctrl-C, SIGTERM, SIGHUP) stops it and removes its group.
 
@@ -45,6 +45,14 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
             limits: vec!["memory=256M"],
             title: "demo: memory ramp in cgdash/demo vs memory.max=256M, restarted after each OOM kill · m / M halve / double · q quit".into(),
         },
+        DemoKind::Io => Demo {
+            // Direct writes, unpaced: the io.write_bps limit holds them
+            // (v1 throttles direct I/O only). The file is unlinked at once.
+            args: own(&["stress", "io", "--dir", IO_DIR, "--size", "64M"]),
+            // Leaked once per run: the limits are &'static like the others'.
+            limits: vec![Box::leak(format!("io.write_bps={IO_DIR}:5M").into_boxed_str())],
+            title: format!("demo: a direct-I/O writer in cgdash/demo held at io.write_bps={IO_DIR}:5M — e to edit the limit, or cgdash set cgdash/demo io.write_bps={IO_DIR}:20M · q quit"),
+        },
         DemoKind::Pids => Demo {
             args: own(&["stress", "fork", "--max", "1000"]),
             limits: vec!["pids=64"],
@@ -52,6 +60,10 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
         },
     }
 }
+
+/// Where `demo io` writes: a directory on a disk on most systems (/tmp
+/// may be tmpfs, which has no direct I/O and no disk to limit).
+const IO_DIR: &str = "/var/tmp";
 
 fn has_swap() -> bool {
     std::fs::read_to_string("/proc/meminfo")

@@ -56,6 +56,11 @@ pub fn run(group: &str, settings: &[String], roots: &Roots) -> anyhow::Result<Ex
                 report.push_str(&escape_controls(&line));
                 report.push('\n');
             }
+            // What the files don't say (v1 io throttles direct I/O only).
+            for n in cgroup::controllers::notes(&applied) {
+                report.push_str(&escape_controls(&format!("note: {n}")));
+                report.push('\n');
+            }
             // The change is made whether or not anyone can read about it:
             // say so on stderr, and exit 1 for the lost output.
             if let Err(e) = print_stdout(&report) {

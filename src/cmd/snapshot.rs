@@ -100,8 +100,8 @@ fn table(s: &Snapshot) -> String {
         .clamp(4, NAME_WIDTH);
     let _ = writeln!(
         out,
-        "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
-        "PATH", "NAME", "CPU%", "LIMIT", "THR%", "MEM", "MEM LIMIT", "PIDS", "OOM"
+        "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}  {:>6}  {:>6}",
+        "PATH", "NAME", "CPU%", "LIMIT", "THR%", "MEM", "MEM LIMIT", "PIDS", "OOM", "IO R/s", "IO W/s"
     );
     for g in &s.groups {
         let _ = writeln!(out, "{}", group_row(g, w, nw));
@@ -170,8 +170,12 @@ fn group_row(g: &GroupSnapshot, w: usize, nw: usize) -> String {
         (Some(c), None) => c.to_string(),
         _ => "-".into(),
     };
+    let io = |r: Option<f64>| {
+        r.map(|r| format_size(r.round() as u64))
+            .unwrap_or_else(|| "-".into())
+    };
     format!(
-        "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}",
+        "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}  {:>6}  {:>6}",
         clip_left(&escape_controls(&g.path), w),
         clip_right(&escape_controls(&name_cell(g)), nw),
         pct(g.cpu.usage_percent),
@@ -190,6 +194,8 @@ fn group_row(g: &GroupSnapshot, w: usize, nw: usize) -> String {
             .oom_kills
             .map(|n| n.to_string())
             .unwrap_or_else(|| "-".into()),
+        io(g.io.read_bytes_per_s),
+        io(g.io.write_bytes_per_s),
     )
 }
 

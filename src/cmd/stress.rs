@@ -1,4 +1,4 @@
-//! `cgdash stress cpu|memory|fork`: the built-in workloads (see `cgdash::stress`).
+//! `cgdash stress cpu|memory|io|fork`: the built-in workloads (see `cgdash::stress`).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -80,6 +80,31 @@ fn run_kind(args: StressArgs) -> anyhow::Result<()> {
             }
             stress::memory(size("rate", &rate)?, ceiling, duration, &mut p)
                 .context("stress memory")?
+        }
+        StressKind::Io {
+            write_rate,
+            size: file_size,
+            block,
+            dir,
+            duration,
+        } => {
+            let rate = match knob::parse_size(&write_rate) {
+                Ok(Limit::Value(r)) => Some(r),
+                Ok(Limit::Max) => None,
+                Err(e) => {
+                    return Err(
+                        BadInput(format!("invalid --write-rate `{write_rate}`: {e}")).into(),
+                    )
+                }
+            };
+            let plan = cgdash::stress_io::IoPlan {
+                rate,
+                block: size("block", &block)?,
+                size: size("size", &file_size)?,
+                dir,
+                duration,
+            };
+            cgdash::stress_io::write(&plan, &mut p).context("stress io")?;
         }
         StressKind::Fork { max, duration } => {
             stress::fork_storm(max, duration, &mut p).context("stress fork")?;

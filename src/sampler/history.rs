@@ -138,6 +138,11 @@ pub struct GroupHistory {
     pub memory_bytes: Series,
     pub memory_max_bytes: Series,
     pub memory_high_bytes: Series,
+    /// Disk I/O, bytes/s, and the write limit (all disks' `write_bps`
+    /// added up; none when no disk has one).
+    pub io_read_bps: Series,
+    pub io_write_bps: Series,
+    pub io_write_limit_bps: Series,
     /// The group's identity when recorded; another id means a new group.
     id: Option<u64>,
     /// `History::generation` of the last snapshot that had this group.
@@ -154,6 +159,9 @@ impl GroupHistory {
             memory_bytes: Series::new(capacity),
             memory_max_bytes: Series::new(capacity),
             memory_high_bytes: Series::new(capacity),
+            io_read_bps: Series::new(capacity),
+            io_write_bps: Series::new(capacity),
+            io_write_limit_bps: Series::new(capacity),
             id,
             seen: 0,
         }
@@ -169,6 +177,9 @@ impl GroupHistory {
         self.memory_bytes.push(bytes(g.memory.current_bytes));
         self.memory_max_bytes.push(bytes(g.memory.max_bytes));
         self.memory_high_bytes.push(bytes(g.memory.high_bytes));
+        self.io_read_bps.push(g.io.read_bytes_per_s);
+        self.io_write_bps.push(g.io.write_bytes_per_s);
+        self.io_write_limit_bps.push(write_limit(g));
     }
 
     pub fn len(&self) -> usize {
@@ -178,6 +189,15 @@ impl GroupHistory {
     pub fn is_empty(&self) -> bool {
         self.cpu_percent.is_empty()
     }
+}
+
+/// The group's write limit, bytes/s: every disk's `write_bps` added up.
+pub fn write_limit(g: &GroupSnapshot) -> Option<f64> {
+    g.io.limits
+        .iter()
+        .filter_map(|l| l.write_bps)
+        .map(|b| b as f64)
+        .reduce(|a, b| a + b)
 }
 
 /// Histories of every group seen in the recorded snapshots, by path (as in

@@ -26,11 +26,11 @@ use crate::model::{
 };
 use crate::process::{ProcessError, ProcessScanner};
 
-pub use history::{GroupHistory, History, Ring, Series};
+pub use history::{write_limit, GroupHistory, History, Ring, Series};
 pub use thread::{spawn, SamplerHandle};
 
 /// The counters of a group kept for the next delta.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct GroupPrev {
     /// `Sampler::generation` of the sample that last saw the group.
     seen: u64,
@@ -41,6 +41,8 @@ struct GroupPrev {
     nr_throttled: Option<u64>,
     oom_kills: Option<u64>,
     max_events: Option<u64>,
+    /// I/O counters per device (the list only: limits are not kept).
+    io: Option<Vec<crate::cgroup::controllers::io::IoDevice>>,
 }
 
 pub struct Sampler {
@@ -177,8 +179,8 @@ impl Sampler {
         self.reader.read_each(self.filter.as_deref(), &mut |g| {
             let cur = group_prev(g, generation);
             let slot = groups_prev.get_mut(&g.path);
-            let prev = slot.as_deref().copied().filter(|p| p.id == cur.id);
-            out_groups.push(group_snapshot(g, prev.as_ref(), &cur, group_wall));
+            let prev = slot.as_deref().filter(|p| p.id == cur.id);
+            out_groups.push(group_snapshot(g, prev, &cur, group_wall));
             match slot {
                 Some(p) => *p = cur,
                 None => {
@@ -331,6 +333,7 @@ fn group_prev(g: &GroupStats, seen: u64) -> GroupPrev {
         nr_throttled: g.cpu.nr_throttled,
         oom_kills: g.memory.events.oom_kill,
         max_events: max_events(g),
+        io: g.io.devices.clone(),
     }
 }
 
@@ -347,7 +350,8 @@ fn group_snapshot(
     cur: &GroupPrev,
     wall_ns: Option<u64>,
 ) -> GroupSnapshot {
-    let p = prev.copied().unwrap_or_default();
+    let none = GroupPrev::default();
+    let p = prev.unwrap_or(&none);
     // With no previous reading every `p.*` is None, so every rate is None.
     let wall = wall_ns.filter(|_| prev.is_some()).unwrap_or(0);
     let m = &g.memory;
@@ -381,6 +385,7 @@ fn group_snapshot(
         cpuset: g.cpuset.clone(),
         frozen: g.frozen,
         pressure: g.pressure.clone(),
+        io: crate::model::IoView::new(&g.io, prev.and_then(|p| p.io.as_deref()), wall),
         nprocs: g.nprocs,
         identity: Default::default(),
     }

@@ -1,5 +1,6 @@
 //! Charts of the selected group: CPU % with the quota, throttling on its own
-//! scale (time and periods), memory with its `max`/`high` lines, and a
+//! scale (time and periods), memory with its `max`/`high` lines, disk I/O
+//! with the write limit (on tall screens, for groups with I/O readings), and a
 //! vertical marker wherever a limit was changed (the latest one named in the
 //! title). Every chart shows the same time window, so markers line up; limit
 //! lines are drawn last, with their own character, so usage sitting on a
@@ -57,7 +58,24 @@ impl Widget for ChartsPanel<'_> {
             .unwrap_or_default();
         let last_marker = app.markers.iter().rev().find(|m| m.group == g.path);
         let markers: Vec<&Marker> = app.markers.iter().filter(|m| m.group == g.path).collect();
-        let parts: Vec<(Part, Rect)> = if area.height >= 21 {
+        // Disk I/O gets a chart when the group has readings of it (the
+        // io/blkio controller serves it).
+        let io = g.io.write_bytes_per_s.is_some() || g.io.read_bytes_per_s.is_some();
+        let parts: Vec<(Part, Rect)> = if io && area.height >= 28 {
+            let [a, b, c, d] = Layout::vertical([
+                Constraint::Ratio(1, 3),
+                Constraint::Ratio(1, 6),
+                Constraint::Fill(1),
+                Constraint::Ratio(1, 4),
+            ])
+            .areas(area);
+            vec![
+                (Part::Cpu, a),
+                (Part::Throttling, b),
+                (Part::Memory, c),
+                (Part::Io, d),
+            ]
+        } else if area.height >= 21 {
             let [a, b, c] = Layout::vertical([
                 Constraint::Ratio(2, 5),
                 Constraint::Ratio(1, 4),
@@ -94,6 +112,7 @@ impl Widget for ChartsPanel<'_> {
                 Part::Cpu => ctx.cpu(r, buf, compact, alone),
                 Part::Throttling => ctx.throttling(r, buf, compact),
                 Part::Memory => ctx.memory(r, buf, compact),
+                Part::Io => ctx.io(r, buf),
             }
         }
     }
@@ -104,6 +123,7 @@ enum Part {
     Cpu,
     Throttling,
     Memory,
+    Io,
 }
 
 struct Ctx<'a> {
@@ -431,6 +451,52 @@ impl Ctx<'_> {
         let labels = ["0".to_string(), format_size(top as u64)];
         self.chart(block, sets, (top, labels.clone()), area, buf);
         self.mark_reached(&cur, (top, labels), area, buf);
+    }
+
+    /// Disk I/O, bytes/s, written and read, against the write limit.
+    fn io(&self, area: Rect, buf: &mut Buffer) {
+        let g = self.g;
+        let rate = |r: Option<f64>| fmt::bytes(r.map(|r| r.round() as u64));
+        let limit = crate::sampler::write_limit(g);
+        let title = vec![
+            Span::raw(" "),
+            Span::styled(
+                format!("io write {}/s", rate(g.io.write_bytes_per_s)),
+                Style::new().fg(theme::MEMORY).bold(),
+            ),
+            Span::raw(format!(" · read {}/s · ", rate(g.io.read_bytes_per_s))),
+            Span::styled(
+                match limit {
+                    Some(l) => format!("write limit {}/s", format_size(l as u64)),
+                    None => "no write limit".into(),
+                },
+                Style::new().fg(theme::LIMIT),
+            ),
+            Span::raw(" "),
+        ];
+        let mut legend = vec![key("⣀ write", theme::MEMORY), key(" ⣀ read", theme::CPU)];
+        if limit.is_some() {
+            legend.push(key(
+                &format!(" {LIMIT_MARK} limit {AT_LIMIT} at limit"),
+                theme::LIMIT,
+            ));
+        }
+        let block = self.block(title, legend);
+        let Some(h) = self.h else {
+            return block.render(area, buf);
+        };
+        let write = self.series(&h.io_write_bps);
+        let read = self.series(&h.io_read_bps);
+        let max = self.series(&h.io_write_limit_bps);
+        let top = nice_bytes(max_y(&[&write, &read, &max]).max(1024.0) * 1.1);
+        let marks = self.marker_sets(top);
+        let mut sets: Vec<Dataset> = marks.iter().map(|m| line(m, theme::MARKER)).collect();
+        sets.push(line(&read, theme::CPU));
+        sets.push(line(&write, theme::MEMORY));
+        sets.push(limit_line(&max, theme::LIMIT));
+        let labels = ["0".to_string(), format_size(top as u64)];
+        self.chart(block, sets, (top, labels.clone()), area, buf);
+        self.mark_reached(&write, (top, labels), area, buf);
     }
 
     /// Where the usage runs along a limit line (both in one cell), the

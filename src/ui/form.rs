@@ -40,6 +40,14 @@ impl Widget for FormPopup<'_> {
             .border_style(theme::key())
             .title(Line::from(format!(" {} ", self.title)))
             .title_bottom(Line::from(self.footer).centered());
+        // At least LABEL wide, wider for a longer name (`io.write_iops`).
+        let label = f
+            .fields
+            .iter()
+            .map(|x| x.label.chars().count() + 1)
+            .max()
+            .unwrap_or(0)
+            .max(LABEL);
         let mut lines = Vec::with_capacity(f.fields.len() + 1);
         for (i, field) in f.fields.iter().enumerate() {
             let sel = i == f.selected;
@@ -58,7 +66,7 @@ impl Widget for FormPopup<'_> {
             let pad = INPUT.saturating_sub(input.chars().count());
             let mut spans = vec![
                 Span::styled(
-                    format!("{}{:<LABEL$}", if sel { "▶" } else { " " }, field.label),
+                    format!("{}{:<label$}", if sel { "▶" } else { " " }, field.label),
                     if sel { theme::key() } else { Style::new() },
                 ),
                 Span::styled(input, input_style),

@@ -1,5 +1,5 @@
 //! The groups panel: the cgroup tree with CPU, quota, throttling, memory,
-//! pids and OOM columns. Only the visible rows are built.
+//! pids and OOM columns (and disk I/O when the panel is wide). Only the visible rows are built.
 
 use std::borrow::Cow;
 
@@ -24,6 +24,13 @@ const COLUMNS: [(GroupSort, u16); 8] = [
     (GroupSort::Name, 0), (GroupSort::Cpu, 6), (GroupSort::CpuLimit, 6), (GroupSort::Throttled, 5),
     (GroupSort::Memory, 7), (GroupSort::MemoryLimit, 7), (GroupSort::Pids, 7), (GroupSort::Oom, 4),
 ];
+
+/// Disk I/O per second, read and written: shown when the panel is at
+/// least `IO_WIDE` wide, so names keep their room (a 160-column dashboard's
+/// groups panel, ~92, has none; a 200-column one's, ~116, has them).
+#[rustfmt::skip]
+const IO_COLUMNS: [(GroupSort, u16); 2] = [(GroupSort::IoRead, 7), (GroupSort::IoWrite, 7)];
+const IO_WIDE: u16 = 110;
 
 /// Width of the usage-against-quota bar column (shown on wide screens).
 const BAR: u16 = 10;
@@ -65,6 +72,11 @@ impl Widget for GroupsPanel<'_> {
                 sorted: false,
             };
             columns.insert(2, bar);
+        }
+        // Before the NAME column: its width is what the fixed columns leave.
+        let io = area.width >= IO_WIDE;
+        if io {
+            columns.extend(table::columns(&IO_COLUMNS, v.sort, GroupSort::title));
         }
         // Only on hosts with named groups: elsewhere the column would be
         // empty space taken from GROUP. Decided over all groups, not the
@@ -159,6 +171,12 @@ impl Widget for GroupsPanel<'_> {
                 pids_cell(g),
                 oom_cell(g),
             ]);
+            if io {
+                cells.extend([
+                    io_cell(g.io.read_bytes_per_s),
+                    io_cell(g.io.write_bytes_per_s),
+                ]);
+            }
             cells
         });
     }
@@ -287,4 +305,9 @@ fn oom_cell(g: &GroupSnapshot) -> Cell<'static> {
         Some(n) if n > 0 => Cell::from(Span::styled(n.to_string(), theme::error())),
         other => Cell::from(fmt::count(other)),
     }
+}
+
+/// Bytes per second as a size (`5M`), `–` when unknown.
+fn io_cell(rate: Option<f64>) -> Cell<'static> {
+    Cell::from(fmt::bytes(rate.map(|r| r.round() as u64)))
 }

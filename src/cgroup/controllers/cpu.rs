@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::{mismatch, no_explanation, one, with, At, Controller, Flag, KnobDef, Read};
+use super::{mismatch, no_explanation, no_note, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{
     self, shares_to_weight, weight_to_shares, CpuQuota, Host, Knob, Refusal, Setting, Value,
@@ -95,6 +95,7 @@ pub const CONTROLLER: Controller = Controller {
     v2_enable: true,
     knobs: KNOBS,
     explain: no_explanation,
+    note: no_note,
     restore: &[],
     reads: &[
         // Usage: v1 cpuacct when it holds the group; else v2 cpu.stat, which

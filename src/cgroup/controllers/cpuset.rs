@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{mismatch, no_explanation, one, At, Controller, Flag, KnobDef, Read};
+use super::{mismatch, no_explanation, no_note, one, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{self, Host, Knob, Refusal, Setting, Value};
 use crate::cgroup::layout::Layout;
@@ -25,6 +25,7 @@ pub const CONTROLLER: Controller = Controller {
     v2_enable: true,
     knobs: KNOBS,
     explain: no_explanation,
+    note: no_note,
     restore: &[],
     reads: &[
         Read {

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::{mismatch, no_explanation, one, with, At, Controller, KnobDef, Read};
+use super::{mismatch, no_explanation, no_note, one, with, At, Controller, KnobDef, Read};
 use crate::cgroup::knob::{Knob, Value};
 use crate::cgroup::layout::Mode;
 use crate::cgroup::parse;
@@ -17,6 +17,7 @@ pub const CONTROLLER: Controller = Controller {
     v2_enable: false,
     knobs: KNOBS,
     explain: no_explanation,
+    note: no_note,
     restore: &[("freezer.state", restore_state)],
     reads: &[
         Read {
@@ -104,7 +105,7 @@ const KNOBS: &[KnobDef] = &[KnobDef {
 /// `freezer.self_freezing`, so that is what goes back (FREEZING → FROZEN
 /// when that file is missing: the freeze was under way, undoing it would
 /// thaw what someone else froze).
-fn restore_state(path: &Path, old: &str) -> String {
+fn restore_state(path: &Path, old: &str, _new: &str) -> String {
     let own = path
         .parent()
         .and_then(|d| fs::read_to_string(d.join("freezer.self_freezing")).ok());

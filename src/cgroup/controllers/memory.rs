@@ -7,7 +7,7 @@ use std::fs;
 
 use serde::Serialize;
 
-use super::{mismatch, one, with, At, Controller, Flag, KnobDef, Read};
+use super::{mismatch, no_note, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::error::CgroupError;
 use crate::cgroup::knob::{self, Host, Knob, Refusal, Setting, Value};
 use crate::cgroup::layout::{Layout, Version};
@@ -95,6 +95,7 @@ pub const CONTROLLER: Controller = Controller {
     v2_enable: true,
     knobs: KNOBS,
     explain: explain_refusal,
+    note: no_note,
     restore: &[],
     reads: &[
         Read {

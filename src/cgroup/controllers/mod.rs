@@ -12,6 +12,7 @@
 pub mod cpu;
 pub mod cpuset;
 pub mod freezer;
+pub mod io;
 pub mod memory;
 pub mod pids;
 
@@ -76,6 +77,29 @@ pub struct Controller {
     /// alone hides (v1 memory: which of memory and memory+swap is in the
     /// way), if it can; else the knob's declared words.
     pub explain: fn(&FileWrite, i32) -> Option<String>,
+    /// What to tell the user about an applied setting besides the files
+    /// written (v1 io throttles direct I/O only), if anything: `set`
+    /// prints it, the dashboard's status line shows it.
+    pub note: fn(&Applied) -> Option<String>,
+}
+
+/// [`Controller::note`] for controllers with nothing to add.
+pub(crate) fn no_note(_: &Applied) -> Option<String> {
+    None
+}
+
+/// The notes of an applied call, each once.
+pub fn notes(applied: &[Applied]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in applied
+        .iter()
+        .filter_map(|a| (controller_of(a.setting.knob)?.note)(a))
+    {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
 }
 
 /// [`Controller::explain`] for controllers whose declared words suffice.
@@ -122,8 +146,10 @@ pub struct Flag {
     pub help: &'static str,
 }
 
-/// Old contents of a file (its path given) → the form written back.
-pub type Restore = fn(&Path, &str) -> String;
+/// Old contents of a file (its path and the contents being written given:
+/// a per-device file is restored for the device written) → the form
+/// written back.
+pub type Restore = fn(&Path, &str, &str) -> String;
 
 pub type Plan = fn(&Layout, &str, &Setting, &[Setting]) -> Result<Vec<FileWrite>, CgroupError>;
 
@@ -170,13 +196,13 @@ pub fn launch_knobs() -> impl Iterator<Item = Knob> {
 }
 
 /// The restore form of `path`'s old contents, if its controller declares one.
-pub fn restore_form(path: &Path, old: &str) -> Option<String> {
+pub fn restore_form(path: &Path, old: &str, new: &str) -> Option<String> {
     let file = path.file_name()?.to_str()?;
     CONTROLLERS
         .iter()
         .flat_map(|c| c.restore.iter())
         .find(|(f, _)| *f == file)
-        .map(|(_, r)| r(path, old))
+        .map(|(_, r)| r(path, old, new))
 }
 
 /// A setting whose value is of another knob's kind (a bug, not user input).
@@ -197,12 +223,13 @@ pub(crate) fn one(knob: Knob, path: PathBuf, contents: impl Into<String>) -> Vec
 }
 
 /// Every controller cgdash knows, in the order their readings apply.
-pub const CONTROLLERS: [&Controller; 5] = [
+pub const CONTROLLERS: [&Controller; 6] = [
     &cpu::CONTROLLER,
     &memory::CONTROLLER,
     &pids::CONTROLLER,
     &cpuset::CONTROLLER,
     &freezer::CONTROLLER,
+    &io::CONTROLLER,
 ];
 
 /// Readings that belong to no controller: per-group PSI (v2; also on hybrid).

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{mismatch, no_explanation, one, with, At, Controller, Flag, KnobDef, Read};
+use super::{mismatch, no_explanation, no_note, one, with, At, Controller, Flag, KnobDef, Read};
 use crate::cgroup::knob::{self, Knob, Value, PID_MAX_LIMIT};
 use crate::cgroup::parse;
 use crate::cgroup::stats::Limit;
@@ -42,6 +42,7 @@ pub const CONTROLLER: Controller = Controller {
     v2_enable: true,
     knobs: KNOBS,
     explain: no_explanation,
+    note: no_note,
     restore: &[],
     reads: &[
         Read {
