@@ -1,4 +1,4 @@
-//! `cgdash stress cpu|memory|fork`: the built-in workloads (see `cgdash::stress`).
+//! `cgdash stress cpu|memory|bursty|fork`: the built-in workloads (see `cgdash::stress`).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -81,6 +81,12 @@ fn run_kind(args: StressArgs) -> anyhow::Result<()> {
             stress::memory(size("rate", &rate)?, ceiling, duration, &mut p)
                 .context("stress memory")?
         }
+        StressKind::Bursty {
+            threads,
+            burst,
+            every,
+            duration,
+        } => stress::bursty(threads, burst, every, duration, &mut p).context("stress bursty")?,
         StressKind::Fork { max, duration } => {
             stress::fork_storm(max, duration, &mut p).context("stress fork")?;
         }

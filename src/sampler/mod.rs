@@ -8,6 +8,7 @@
 //! process (new start time), and when a counter went backwards.
 
 mod history;
+pub mod periods;
 pub mod rates;
 mod thread;
 
