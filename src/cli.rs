@@ -40,7 +40,7 @@ pub enum Command {
         #[arg(required = true, value_name = "KNOB=VALUE")]
         settings: Vec<String>,
     },
-    /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, a fork storm.
+    /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, bursty threads, a fork storm.
     Stress(StressArgs),
     /// Print a shell completion script, e.g. `cgdash completions bash > ~/.local/share/bash-completion/completions/cgdash`.
     Completions {
@@ -66,6 +66,8 @@ pub enum DemoKind {
     Cpu,
     Memory,
     Pids,
+    /// Bursty threads under a 50 % quota, on the throttling microscope.
+    Throttle,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -398,6 +398,15 @@ pub struct Report {
     pub tid: i32,
     /// Why there are no readings, if there are none.
     pub problem: Option<String>,
+    /// The running kernel's version (major, minor), for the note on kernels
+    /// before 5.4.
+    pub kernel: Option<(u32, u32)>,
+}
+
+/// (major, minor) of a kernel release string (`6.1.0-18-amd64`).
+pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut it = release.trim().split(['.', '-']);
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
 /// A running microscope sampler; dropping it stops the thread.
@@ -456,7 +465,13 @@ fn run(layout: &Layout, group: &str, interval: Duration, stop: &AtomicBool, out:
         }
     };
     let tid = gettid();
-    set(&mut |r| r.tid = tid);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|r| kernel_version(&r));
+    set(&mut |r| {
+        r.tid = tid;
+        r.kernel = kernel;
+    });
     let mut src = match Source::open(layout, group) {
         Ok(s) => s,
         Err(e) => {
@@ -649,6 +664,13 @@ mod tests {
             }
             assert!(t.periods.len() <= 16);
         }
+    }
+
+    #[test]
+    fn micro_kernel_version() {
+        assert_eq!(kernel_version("6.1.0-18-amd64\n"), Some((6, 1)));
+        assert_eq!(kernel_version("4.19.0"), Some((4, 19)));
+        assert_eq!(kernel_version("x"), None);
     }
 
     #[test]
