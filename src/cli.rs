@@ -86,6 +86,10 @@ pub struct SnapshotArgs {
     /// `a/b` and `a/b/c`, not `a/bc`), and their processes.
     #[arg(long)]
     pub group: Option<String>,
+    /// Add each group's CFS periods closed during the interval (`cpu.periods`: used µs,
+    /// throttled, burst µs), read every few ms; groups with a CPU quota only.
+    #[arg(long)]
+    pub periods: bool,
 }
 
 /// Limits, with the same names and value syntax as `cgdash set`.

@@ -371,6 +371,28 @@ pub fn runnable_threads(layout: &Layout, group: &str) -> Option<u64> {
     Some(u64::from(Threads::open(layout, group).runnable()))
 }
 
+/// Threads runnable now directly in `group` (not below), `None` without a
+/// cpu hierarchy or when the group is not in it.
+pub fn runnable_direct(layout: &Layout, group: &str) -> Option<u64> {
+    let h = layout.hierarchy("cpu")?;
+    let file = match h.version {
+        Version::V1 => "tasks",
+        Version::V2 => "cgroup.threads",
+    };
+    let text = std::fs::read_to_string(h.dir(group).join(file)).ok()?;
+    let mut buf = [0u8; 512];
+    let mut n = 0;
+    for tid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        let Ok(f) = File::open(format!("/proc/{tid}/stat")) else {
+            continue;
+        };
+        if let Ok(len) = f.read_at(&mut buf, 0) {
+            n += u64::from(stat_state(&buf[..len]) == Some(b'R'));
+        }
+    }
+    Some(n)
+}
+
 // ---- the thread -------------------------------------------------------------
 
 /// Time between readings. Measured on the 2-CPU v1 host (README, "The

@@ -58,14 +58,14 @@ pub fn words(app: &App, g: &GroupSnapshot, r: &Report, s: &Summary) -> Vec<Line<
                 theme::ok()
             };
             out.push(Line::from(vec![
+                Span::styled(verdict, style),
                 Span::raw(format!(
-                    "average {:.0}% of a CPU vs {}% quota · throttled in {} of {} periods ({share:.0}%) — ",
+                    ": average {:.0}% of a CPU vs {}% quota · throttled in {} of {} periods ({share:.0}%)",
                     avg,
                     format_decimal(q),
                     s.throttled,
                     s.periods
                 )),
-                Span::styled(verdict, style),
             ]));
             if let Some(t) = s.throttled_per_s {
                 out.push(Line::from(format!(
