@@ -148,3 +148,85 @@ fn micro_periods_match_the_kernel_and_show_a_burst() {
     );
     drop(watch);
 }
+
+/// `snapshot --json --periods`: the binding ancestor's quota, runnable
+/// threads, and the periods of the interval (issue 14, item 5).
+#[test]
+fn micro_snapshot_json_periods_and_binding_quota() {
+    let Some(l) = common::live("micro_snapshot_json_periods_and_binding_quota") else {
+        return;
+    };
+    let parent = TestGroup::new(&l, "bind");
+    parent.apply(&["cpu=30%"]).expect("cpu=30%");
+    // No quota of its own (v1 refuses a child's above its parent's).
+    let mut child = TestGroup::new(&l, "bind/child");
+    let mut cmd = Command::new("timeout");
+    cmd.args([
+        "-s",
+        "KILL",
+        "30",
+        cgdash_bin(),
+        "stress",
+        "cpu",
+        "--workers",
+        "2",
+    ]);
+    cmd.args(["--duration", "15s"]);
+    child.spawn(cmd);
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, out, err) = common::cgdash(&[
+        "snapshot",
+        "--json",
+        "--periods",
+        "--interval",
+        "1500ms",
+        "--group",
+        &parent.path,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let g = json["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["path"] == child.path.as_str())
+        .unwrap_or_else(|| panic!("{} not in {out}", child.path));
+    let cpu = &g["cpu"];
+    assert_eq!(cpu["effective_limit_percent"], 30.0, "{cpu}");
+    assert_eq!(cpu["limiting_group"], parent.path.as_str(), "{cpu}");
+    assert!(
+        cpu["runnable_threads"].as_u64().is_some_and(|n| n >= 1),
+        "{cpu}"
+    );
+    assert!(cpu.get("periods").is_none(), "no quota, no periods: {cpu}");
+    let p = json["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["path"] == parent.path.as_str())
+        .unwrap();
+    let periods = p["cpu"]["periods"]
+        .as_array()
+        .expect("periods with --periods");
+    assert!(periods.len() >= 10, "1.5 s of 100 ms periods: {p}");
+    assert!(
+        periods.iter().any(|p| p["throttled"] == true),
+        "2 burners under 30 %: {p}"
+    );
+    assert!(periods.iter().all(|p| p["used_us"].as_u64().is_some()
+        && p["throttled"].is_boolean()
+        && p["burst_us"].as_u64().is_some()));
+    // Without --periods the key is absent (the schema only grows otherwise).
+    let (_, out, _) = common::cgdash(&[
+        "snapshot",
+        "--json",
+        "--interval",
+        "100ms",
+        "--group",
+        &child.path,
+    ]);
+    assert!(!out.contains("\"periods\""), "periods only with --periods");
+    assert!(out.contains("\"runnable_threads\""));
+    drop(child);
+    drop(parent);
+}

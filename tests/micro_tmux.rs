@@ -58,7 +58,10 @@ fn micro_demo_throttle_then_burst_in_tmux() {
             throttled_of(s).is_some_and(|(_, y)| y == 60) && kernel_line(s).is_some()
         })
         .unwrap_or_else(|s| panic!("no full window of periods:\n{s}"));
-    assert!(s.contains("b allow a burst"), "the title says what to press:\n{s}");
+    assert!(
+        s.contains("b allow a burst"),
+        "the title says what to press:\n{s}"
+    );
     let group = group_of(&s).expect("the microscope names the group");
     assert!(group.starts_with("cgdash/demo-throttle"), "{group}");
     // Up to 20 s more for the picture: below quota, throttled in most

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use cgdash::cgroup::controllers::cpu::PeriodView;
 use cgdash::cgroup::{self, knob::format_size, Layout};
 use cgdash::model::{GroupSnapshot, ProcessSnapshot, Snapshot};
 use cgdash::output::{self, escape_controls};
-use cgdash::cgroup::controllers::cpu::PeriodView;
 use cgdash::sampler::periods::{self, Watch};
 use cgdash::sampler::Sampler;
 

@@ -401,7 +401,7 @@ pub fn runnable_direct(layout: &Layout, group: &str) -> Option<u64> {
 /// [`INTERVAL`]'s README row for the number the bench gives.
 pub const INTERVAL: Duration = Duration::from_millis(5);
 /// How often runnable threads are counted while the group runs.
-const RUNNABLE_EVERY: Duration = Duration::from_millis(20);
+const RUNNABLE_EVERY: Duration = Duration::from_millis(50);
 /// How often the thread list is read again.
 const THREADS_EVERY: Duration = Duration::from_millis(1000);
 /// Periods kept (at 100 ms: a minute).
