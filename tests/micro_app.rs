@@ -46,9 +46,7 @@ fn app(burst: Option<u64>) -> App {
 
 fn written(fx: &[Effect]) -> (Vec<String>, Vec<String>) {
     match fx {
-        [Effect::Apply {
-            settings, undo, ..
-        }] => (
+        [Effect::Apply { settings, undo, .. }] => (
             settings.iter().map(|s| s.to_string()).collect(),
             undo.iter().flatten().map(|s| s.to_string()).collect(),
         ),
@@ -74,7 +72,10 @@ fn micro_b_and_period_keys_write_burst_and_period() {
         (vec!["cpu.burst=50ms".into()], vec!["cpu.burst=0ms".into()])
     );
     let mut a = app(Some(50_000));
-    assert_eq!(written(&ch(&mut a, 'b')).0, vec!["cpu.burst=0ms".to_string()]);
+    assert_eq!(
+        written(&ch(&mut a, 'b')).0,
+        vec!["cpu.burst=0ms".to_string()]
+    );
     // Halving the period halves the burst with it (burst ≤ quota).
     assert_eq!(
         written(&ch(&mut a, '[')),
@@ -84,7 +85,21 @@ fn micro_b_and_period_keys_write_burst_and_period() {
         )
     );
     let mut a = app(Some(0));
-    assert_eq!(written(&ch(&mut a, ']')).0, vec!["cpu.period=200ms".to_string()]);
+    assert_eq!(
+        written(&ch(&mut a, ']')).0,
+        vec!["cpu.period=200ms".to_string()]
+    );
+    // Within one refresh, with the microscope open, presses add up.
+    let mut a = app(Some(0));
+    ch(&mut a, 'p');
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.extend(written(&ch(&mut a, '[')).0);
+    }
+    assert_eq!(
+        seen,
+        ["cpu.period=50ms", "cpu.period=25ms", "cpu.period=12500us"]
+    );
     // No burst in this kernel: nothing written, the reason shown.
     let mut a = app(None);
     assert!(ch(&mut a, 'b').is_empty());
@@ -113,7 +128,10 @@ fn micro_panel_tells_what_the_periods_say() {
     // The picture: 50T 50T 20 every 300 ms, 8 threads runnable.
     let mut periods = Vec::new();
     for i in 0..30u64 {
-        for (k, (used, thr)) in [(50, true), (50, true), (20, false)].into_iter().enumerate() {
+        for (k, (used, thr)) in [(50, true), (50, true), (20, false)]
+            .into_iter()
+            .enumerate()
+        {
             periods.push(Period {
                 used_ns: used * 1_000_000,
                 throttled: thr,
@@ -141,12 +159,17 @@ fn micro_panel_tells_what_the_periods_say() {
         let s = screen(&a, w, h);
         let flat: String = s.split('\n').collect::<Vec<_>>().join(" ");
         assert!(s.contains("CPU microscope · cgdash/demo"), "{s}");
-        assert!(s.contains("average below quota, throttled in most periods"), "{s}");
+        assert!(
+            s.contains("average below quota, throttled in most periods"),
+            "{s}"
+        );
         if w == 200 {
             assert!(s.contains("40 of 60 periods (67%)"), "{s}");
             assert!(s.contains("nr_periods 1234 · nr_throttled 800"), "{s}");
             assert!(
-                s.contains("8 runnable threads share a 0.5-CPU quota: a period's quota is gone in ~25 ms"),
+                s.contains(
+                    "8 runnable threads share a 0.5-CPU quota: a period's quota is gone in ~25 ms"
+                ),
                 "{s}"
             );
             assert!(s.contains("binding quota: this group's own (50%)"), "{s}");

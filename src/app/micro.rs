@@ -19,7 +19,15 @@ pub struct Microscope {
     /// The latest report of the microscope's sampler (maybe of a group
     /// selected before: the panel checks `report.group`).
     pub report: Option<Arc<Report>>,
+    /// A period written and not yet seen in a snapshot (group, period µs,
+    /// the snapshot's time at the key press), so that `[ [ [` within one
+    /// refresh halves three times, not once.
+    pending_period: Option<(String, u64, u64)>,
 }
+
+/// How long a period written is trusted over the snapshots' (a refused
+/// write never shows up in them).
+const PENDING_MS: u64 = 3000;
 
 /// What the last [`WINDOW`] periods say.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -159,7 +167,16 @@ impl App {
         let Some(g) = self.editable_group() else {
             return Vec::new();
         };
-        let Some(old) = g.cpu.period_us else {
+        let now = self.snapshot.timestamp_ms;
+        let pending = self
+            .microscope
+            .as_ref()
+            .and_then(|m| m.pending_period.clone())
+            .filter(|(pg, p, at)| {
+                *pg == g.path && Some(*p) != g.cpu.period_us && now <= at + PENDING_MS
+            })
+            .map(|(_, p, _)| p);
+        let Some(old) = pending.or(g.cpu.period_us) else {
             let text = format!("{}: no CPU period to change (no cpu controller)", g.path);
             self.set_status(StatusKind::Error, text);
             return Vec::new();
@@ -191,8 +208,14 @@ impl App {
             }
             v
         };
-        let burst = g.cpu.burst_us;
+        // The burst as it is now (a pending period scaled it already).
+        let burst = g.cpu.burst_us.map(|b| {
+            (b as u128 * old as u128 / g.cpu.period_us.unwrap_or(old).max(1) as u128) as u64
+        });
         let scaled = burst.map(|b| (b as u128 * new as u128 / old as u128) as u64);
+        if let Some(m) = &mut self.microscope {
+            m.pending_period = Some((g.path.clone(), new, now));
+        }
         self.apply(&g.path, settings(new, scaled), Some(settings(old, burst)))
     }
 }
