@@ -395,15 +395,143 @@ pub fn runnable_direct(layout: &Layout, group: &str) -> Option<u64> {
 
 // ---- the thread -------------------------------------------------------------
 
-/// Time between readings. Measured on the 2-CPU v1 host (README, "The
-/// throttling microscope"): a reading (two preads) costs ~10 µs of CPU with
-/// the wake-up, so 5 ms readings cost ~2 ms of CPU per second… see
-/// [`INTERVAL`]'s README row for the number the bench gives.
+/// Time between readings until the period timer's phase is known (and
+/// always for periods under [`MIN_TIMED_PERIOD`]).
 pub const INTERVAL: Duration = Duration::from_millis(5);
 /// How often runnable threads are counted while the group runs.
-const RUNNABLE_EVERY: Duration = Duration::from_millis(50);
-/// How often the thread list is read again.
+const RUNNABLE_EVERY: Duration = Duration::from_millis(200);
+/// How often the thread list and the period are read again.
 const THREADS_EVERY: Duration = Duration::from_millis(1000);
+/// Two readings at most this far apart place a period's end precisely
+/// (the 5 ms interval plus a late wake-up).
+const PRECISE_NS: u64 = 8_000_000;
+/// Periods shorter than this are read every [`INTERVAL`] (around each end
+/// would be as often).
+const MIN_TIMED_PERIOD: u64 = 40_000_000;
+
+/// When to read next. The kernel's period timer keeps its phase (it is
+/// forwarded by whole periods, also after the group was idle), so once a
+/// period's end has been placed within a few ms, readings are needed only
+/// around the next ends: 3 ms before, 1 and 3 ms after, and one mid-period
+/// — 4 readings a period instead of one every 5 ms (the cost: README). Any
+/// end seen imprecisely twice in a row (the phase moved: a new period, a
+/// late timer) goes back to reading every [`INTERVAL`] until one is placed.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    interval_ns: u64,
+    period_ns: Option<u64>,
+    /// A period end, ns on the watch's clock.
+    end: Option<u64>,
+    misses: u32,
+    last_read: Option<u64>,
+    /// The last reading that saw a period end (its after-readings are done).
+    last_closed: Option<u64>,
+    /// Ends seen precisely / imprecisely (how well the timing works).
+    pub precise: u64,
+    pub imprecise: u64,
+}
+
+impl Schedule {
+    pub fn new(interval: Duration) -> Schedule {
+        Schedule {
+            interval_ns: u64::try_from(interval.as_nanos())
+                .unwrap_or(5_000_000)
+                .max(1),
+            period_ns: None,
+            end: None,
+            misses: 0,
+            last_read: None,
+            last_closed: None,
+            precise: 0,
+            imprecise: 0,
+        }
+    }
+
+    /// The group's period (a change forgets the phase).
+    pub fn set_period(&mut self, period_ns: Option<u64>) {
+        if period_ns != self.period_ns {
+            self.period_ns = period_ns;
+            self.end = None;
+        }
+    }
+
+    /// A reading was taken at `at`; `closed`: it saw a period end.
+    pub fn observed(&mut self, at: u64, closed: bool) {
+        if closed {
+            self.last_closed = Some(at);
+            match self.last_read {
+                Some(prev) if at.saturating_sub(prev) <= PRECISE_NS => {
+                    self.end = Some(at - (at - prev) / 2);
+                    self.misses = 0;
+                    self.precise += 1;
+                }
+                _ => {
+                    self.imprecise += 1;
+                    self.misses += 1;
+                    if self.misses >= 2 {
+                        self.end = None;
+                        self.misses = 0;
+                    }
+                }
+            }
+        }
+        self.last_read = Some(at);
+    }
+
+    /// Whether readings are timed around period ends (else every interval).
+    pub fn timed(&self) -> bool {
+        self.end.is_some() && self.period_ns.is_some_and(|p| p >= MIN_TIMED_PERIOD)
+    }
+
+    /// The time of the next reading after `now`.
+    pub fn next(&self, now: u64) -> u64 {
+        let (Some(end), Some(p)) = (self.end, self.period_ns) else {
+            return now + self.interval_ns;
+        };
+        if p < MIN_TIMED_PERIOD {
+            return now + self.interval_ns;
+        }
+        let ms = 1_000_000i64;
+        let offsets = [-3 * ms, ms, 3 * ms, (p / 2) as i64];
+        // The period end at or before now (ends before `end` too: `end`
+        // may be in the future of an old `now`).
+        let k = if now >= end {
+            ((now - end) / p) as i64
+        } else {
+            -(((end - now) / p) as i64) - 1
+        };
+        let soon = now as i64 + 200_000;
+        let seen = |b: i64| {
+            self.last_closed
+                .is_some_and(|c| (c as i64 - b).abs() <= 4 * ms)
+        };
+        (k..k + 3)
+            .flat_map(|k| {
+                let b = end as i64 + k * p as i64;
+                offsets.map(move |o| (b, o))
+            })
+            // The readings just after an end already seen are not needed.
+            .filter(|&(b, o)| !(o > 0 && o <= 3 * ms && seen(b)))
+            .map(|(b, o)| b + o)
+            .filter(|&t| t > soon)
+            .min()
+            .map_or(now + self.interval_ns, |t| t as u64)
+    }
+}
+
+/// The group's CFS period, ns, from its files (re-read every second).
+fn read_period(layout: &Layout, group: &str) -> Option<u64> {
+    let h = layout.hierarchy("cpu")?;
+    let dir = h.dir(group);
+    let us = match h.version {
+        Version::V1 => {
+            parse::single_u64(&std::fs::read_to_string(dir.join("cpu.cfs_period_us")).ok()?)?
+        }
+        Version::V2 => parse::cpu_max(&std::fs::read_to_string(dir.join("cpu.max")).ok()?)?.1,
+    };
+    Some(us * 1000)
+}
+
 /// Periods kept (at 100 ms: a minute).
 pub const KEEP: usize = 600;
 
@@ -423,6 +551,10 @@ pub struct Report {
     /// The running kernel's version (major, minor), for the note on kernels
     /// before 5.4.
     pub kernel: Option<(u32, u32)>,
+    /// Readings are timed around the period ends (the phase is known).
+    pub timed: bool,
+    /// Period ends seen precisely (two readings ≤ 5 ms apart around it) and not.
+    pub ends: (u64, u64),
 }
 
 /// (major, minor) of a kernel release string (`6.1.0-18-amd64`).
@@ -502,13 +634,15 @@ fn run(layout: &Layout, group: &str, interval: Duration, stop: &AtomicBool, out:
         }
     };
     let clock = Instant::now();
+    let since = |t: Instant| u64::try_from(t.duration_since(clock).as_nanos()).unwrap_or(u64::MAX);
     let mut tracker = Tracker::new(KEEP);
+    let mut schedule = Schedule::new(interval);
+    schedule.set_period(read_period(layout, group));
     let mut threads = Threads::open(layout, group);
     let mut threads_at = Instant::now();
     let mut runnable_at: Option<Instant> = None;
     let mut prev_usage = 0;
     let mut published = Instant::now();
-    let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         match src.read() {
             Some(c) => {
@@ -523,8 +657,9 @@ fn run(layout: &Layout, group: &str, interval: Duration, stop: &AtomicBool, out:
                 } else {
                     None
                 };
-                let at = u64::try_from(clock.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                let at = since(Instant::now());
                 let closed = tracker.push(c, at, runnable);
+                schedule.observed(at, closed > 0);
                 if closed > 0 || published.elapsed() >= Duration::from_millis(200) {
                     published = Instant::now();
                     set(&mut |r| {
@@ -534,6 +669,8 @@ fn run(layout: &Layout, group: &str, interval: Duration, stop: &AtomicBool, out:
                         r.base = tracker.base();
                         r.last = Some(c);
                         r.problem = None;
+                        r.timed = schedule.timed();
+                        r.ends = (schedule.precise, schedule.imprecise);
                     });
                 }
             }
@@ -541,15 +678,15 @@ fn run(layout: &Layout, group: &str, interval: Duration, stop: &AtomicBool, out:
         }
         if threads_at.elapsed() >= THREADS_EVERY {
             threads = Threads::open(layout, group);
+            schedule.set_period(read_period(layout, group));
             threads_at = Instant::now();
         }
-        next += interval;
-        let now = Instant::now();
-        match next.checked_duration_since(now) {
-            Some(d) => std::thread::sleep(d),
-            // Late (a loaded machine): no catching up in a burst.
-            None => next = now,
-        }
+        let now = since(Instant::now());
+        let next = schedule.next(now);
+        // Never more than a second asleep: `stop` is looked at in between.
+        std::thread::sleep(Duration::from_nanos(
+            next.saturating_sub(now).min(1_000_000_000),
+        ));
     }
 }
 
@@ -686,6 +823,47 @@ mod tests {
             }
             assert!(t.periods.len() <= 16);
         }
+    }
+
+    #[test]
+    fn micro_schedule_reads_around_period_ends() {
+        let ms = 1_000_000u64;
+        let mut s = Schedule::new(Duration::from_millis(5));
+        s.set_period(Some(100 * ms));
+        // Learning: every 5 ms.
+        assert_eq!(s.next(1_000 * ms), 1_005 * ms);
+        s.observed(1_000 * ms, false);
+        s.observed(1_004 * ms, true); // an end placed at 1002 ms
+        assert!(s.timed());
+        // Around the next end (1102): 1099, 1103, 1105, then mid (1152).
+        assert_eq!(s.next(1_004 * ms), 1_052 * ms, "mid-period first");
+        assert_eq!(s.next(1_052 * ms), 1_099 * ms);
+        assert_eq!(s.next(1_099 * ms), 1_103 * ms);
+        assert_eq!(s.next(1_103 * ms), 1_105 * ms, "not seen at +1: +3");
+        s.observed(1_099 * ms, false);
+        s.observed(1_103 * ms, true);
+        assert_eq!(s.next(1_103 * ms), 1_151 * ms, "seen: mid-period next");
+        // Far later (an idle group): the same phase (now at 1101 ms).
+        assert_eq!(s.next(5_000 * ms), 5_002 * ms);
+        assert_eq!(s.next(5_002 * ms), 5_004 * ms);
+        assert_eq!(s.next(5_004 * ms), 5_051 * ms);
+        assert_eq!(s.next(5_051 * ms), 5_098 * ms);
+        // Two imprecise ends in a row: back to learning.
+        s.observed(5_050 * ms, false);
+        s.observed(5_150 * ms, true);
+        assert!(s.timed());
+        s.observed(5_250 * ms, true);
+        assert!(!s.timed());
+        assert_eq!(s.next(5_250 * ms), 5_255 * ms);
+        // A new period forgets the phase; short periods are read every 5 ms.
+        s.observed(6_000 * ms, false);
+        s.observed(6_003 * ms, true);
+        assert!(s.timed());
+        s.set_period(Some(10 * ms));
+        assert!(!s.timed());
+        s.observed(6_010 * ms, false);
+        s.observed(6_013 * ms, true);
+        assert_eq!(s.next(6_013 * ms), 6_018 * ms);
     }
 
     #[test]
