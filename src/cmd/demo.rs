@@ -68,7 +68,7 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
 }
 
 /// The throttle demo's hint: what to press, and what each does.
-const THROTTLE_TITLE: &str = "demo throttle: 8 threads × 15 ms every 300 ms in cgdash/demo-throttle, 50% quota — b allow a burst · [ ] period · + quota · q quit";
+const THROTTLE_TITLE: &str = "demo throttle: 8 threads × 15 ms every 300 ms, 50% quota — b allow a burst · [ ] period · + quota · q quit";
 
 fn has_swap() -> bool {
     std::fs::read_to_string("/proc/meminfo")

@@ -85,8 +85,13 @@ pub fn words(app: &App, g: &GroupSnapshot, r: &Report, s: &Summary) -> Vec<Line<
     if let Some(last) = r.last {
         out.push(
             Line::from(format!(
-                "kernel cpu.stat: nr_periods {} · nr_throttled {} · nr_bursts {} · since opened: {} periods, {} throttled",
-                last.nr_periods, last.nr_throttled, last.nr_bursts, r.sums.periods, r.sums.throttled
+                "kernel cpu.stat: nr_periods {} · nr_throttled {} · nr_bursts {} · since opened: {} periods, {} throttled · read {}",
+                last.nr_periods,
+                last.nr_throttled,
+                last.nr_bursts,
+                r.sums.periods,
+                r.sums.throttled,
+                if r.timed { "around each period end" } else { "every 5 ms" }
             ))
             .style(theme::dim()),
         );
