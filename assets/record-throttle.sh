@@ -2,7 +2,7 @@
 # Records assets/demo-throttle.gif without vhs (not installable here): plays
 # demo-throttle.tape's keys into `cgdash demo throttle` in tmux at 120×35 (the
 # size tests/tape.rs replays at), captures the screen with its colours
-# (`tmux capture-pane -e`) once a second, draws each frame with
+# (`tmux capture-pane -e`) every 2 s, draws each frame with
 # assets/ansi2png.py and joins them into an animated GIF with Pillow.
 #
 #   sudo assets/record-throttle.sh [OUT.gif]   (default assets/demo-throttle.gif)
@@ -30,15 +30,15 @@ shot() {
 	n=$((n + 1))
 	tmux -L "$sock" capture-pane -e -p >"$tmp/$(printf %03d $n).ansi"
 }
-# As the tape: 8 s throttled, b, 8 s with the burst.
-for _ in 1 2 3 4 5 6 7 8; do sleep 1; shot; done
+# As the tape: 8 s throttled, b, 8 s with the burst; a frame every 2 s.
+for _ in 1 2 3 4; do sleep 2; shot; done
 tmux -L "$sock" send-keys b
-for _ in 1 2 3 4 5 6 7 8; do sleep 1; shot; done
+for _ in 1 2 3 4; do sleep 2; shot; done
 for f in "$tmp"/*.ansi; do python3 assets/ansi2png.py "$f" "${f%.ansi}.png" 120 35; done
 python3 - "$tmp" "$out" <<'PY'
 import glob, sys
 from PIL import Image
 frames = [Image.open(f).convert("RGB").quantize(colors=32) for f in sorted(glob.glob(sys.argv[1] + "/*.png"))]
-frames[0].save(sys.argv[2], save_all=True, append_images=frames[1:], duration=1000, loop=0, optimize=True)
+frames[0].save(sys.argv[2], save_all=True, append_images=frames[1:], duration=1500, loop=0, optimize=True)
 PY
 ls -l "$out"

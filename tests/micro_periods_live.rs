@@ -115,7 +115,6 @@ fn micro_periods_match_the_kernel_and_show_a_burst() {
         eprintln!("no {burst_file}: a kernel before 5.14, no burst part");
         return;
     }
-    let before_throttled = throttled;
     g.apply(&["cpu.burst=50ms"]).expect("cpu.burst=50ms");
     let set_at = watch.report();
     // One 300 ms round lets the burst budget fill; then 6 s.
@@ -139,13 +138,17 @@ fn micro_periods_match_the_kernel_and_show_a_burst() {
     );
     assert!((k3.nr_periods - k2.nr_periods).abs_diff(periods) <= 1);
     assert!((k3.nr_throttled - k2.nr_throttled).abs_diff(throttled) <= 1);
-    // On this idle 2-CPU host: 40 of 60 → 0 or 1. In the v2 VM (slower,
-    // less unused quota to carry over): 50 → 38. Fewer, in any case.
-    assert!(
-        throttled < before_throttled,
-        "with a burst, throttled in {throttled} of {periods} periods (before: {before_throttled})"
-    );
+    // How far throttling falls depends on the unused quota there is to
+    // carry over: on this 2-CPU host 40 of 60 → 0 or 1; in the v2 VM, where
+    // the same workload uses 45 % of the 50 %, 44 → 44 (README). Measured,
+    // not asserted; that the burst is used, is.
     assert!(burst > 0, "burst time shows in the periods");
+    // The kernel's burst time agrees, but for a period's worth at either end.
+    assert!(
+        (k3.burst_ns - k2.burst_ns).abs_diff(burst) <= 60_000_000,
+        "burst {burst} vs the kernel's {}",
+        k3.burst_ns - k2.burst_ns
+    );
     // Within the first second after the write the periods show it.
     let first = between(&set_at, &r2);
     assert!(
