@@ -20,7 +20,7 @@ done
 a=$(cut -d' ' -f1 /proc/"$pid"/task/"$tid"/schedstat)
 sleep "$secs"
 b=$(cut -d' ' -f1 /proc/"$pid"/task/"$tid"/schedstat)
-echo "open:   $(( (b - a) / secs / 1000 )) us of CPU per second (thread $tid, ${secs}s, $(tmux -L "$sock" capture-pane -p | grep -o 'read [a-z0-9 ]*' | head -1), load $(cut -d' ' -f1 /proc/loadavg))"
+echo "open:   $(( (b - a) / secs / 1000 )) us of CPU per second (thread $tid, ${secs}s, $(tmux -L "$sock" capture-pane -p | grep -o 'around each\|every 5 ms' | head -1), load $(cut -d' ' -f1 /proc/loadavg))"
 tmux -L "$sock" send-keys p
 sleep 2
 n=0
