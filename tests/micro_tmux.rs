@@ -16,12 +16,14 @@ const SEC: Duration = Duration::from_secs(1);
 
 /// `throttled in X of Y periods` → (X, Y).
 fn throttled_of(screen: &str) -> Option<(u64, u64)> {
-    let i = screen.find("throttled in ")? + "throttled in ".len();
-    let mut it = screen[i..].split_whitespace();
-    let x = it.next()?.parse().ok()?;
-    it.next().filter(|w| *w == "of")?;
-    let y = it.next()?.parse().ok()?;
-    Some((x, y))
+    // Not the verdict's "throttled in most periods": the one with numbers.
+    screen.match_indices("throttled in ").find_map(|(i, m)| {
+        let mut it = screen[i + m.len()..].split_whitespace();
+        let x = it.next()?.parse().ok()?;
+        it.next().filter(|w| *w == "of")?;
+        let y = it.next()?.parse().ok()?;
+        Some((x, y))
+    })
 }
 
 /// `nr_periods N · nr_throttled M` → (N, M).
@@ -111,15 +113,19 @@ fn micro_demo_throttle_then_burst_in_tmux() {
             .unwrap_or_else(|s| panic!("b did not set the burst:\n{s}"));
         let kernel = std::fs::read_to_string(h.dir(&group).join(file)).unwrap();
         assert_eq!(kernel.trim(), "50000");
-        // The window fills with periods after the burst (6 s), then some.
-        std::thread::sleep(8 * SEC);
-        let s = t.screen();
+        // The window of 60 periods fills with periods after the burst (the
+        // idle periods between bursts are not counted: it takes a while).
+        // On the idle host it reaches 0–4 of 60; a quarter of before at most
+        // leaves room for a machine busy with other work.
+        let s = t
+            .wait_for(30 * SEC, |s| {
+                throttled_of(s).is_some_and(|(x2, _)| x2 * 4 <= x1)
+            })
+            .unwrap_or_else(|s| {
+                panic!("throttling did not fall with the burst (was {x1} of {y1}):\n{s}")
+            });
         let (x2, y2) = throttled_of(&s).unwrap();
         eprintln!("burst 50ms: throttled in {x2} of {y2} periods");
-        assert!(
-            x2 * 3 < x1.max(3),
-            "throttling falls with the burst: {x2} of {y2} (was {x1} of {y1}):\n{s}"
-        );
         assert!(s.contains(" B"), "burst periods marked:\n{s}");
     }
 
