@@ -115,11 +115,14 @@ fn micro_demo_throttle_then_burst_in_tmux() {
         assert_eq!(kernel.trim(), "50000");
         // The window of 60 periods fills with periods after the burst (the
         // idle periods between bursts are not counted: it takes a while).
-        // On the idle host it reaches 0–4 of 60; a quarter of before at most
-        // leaves room for a machine busy with other work.
+        // How far it falls depends on where the bursts start within the
+        // period (the timer's phase): 120 ms of work needs two periods even
+        // with quota + burst = 100 ms; starting 50–90 ms into a period it
+        // spreads over two without throttling (0–4 of 60 here), earlier
+        // the first period still runs out (20 of 60). A third fewer at least.
         let s = t
             .wait_for(30 * SEC, |s| {
-                throttled_of(s).is_some_and(|(x2, _)| x2 * 4 <= x1)
+                throttled_of(s).is_some_and(|(x2, _)| x2 * 3 <= x1 * 2)
             })
             .unwrap_or_else(|s| {
                 panic!("throttling did not fall with the burst (was {x1} of {y1}):\n{s}")
