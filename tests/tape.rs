@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use tmux::{cpu_and_quota, Tmux};
 
+/// The two replays run one at a time: two demos on two CPUs would disturb
+/// each other's readings.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The replay terminal: what the tape's 1200×700 px at font size 14 holds, about.
 const COLS: u16 = 120;
 const ROWS: u16 = 35;
@@ -161,6 +165,7 @@ fn demo_tape_replays() {
     let Some(layout) = common::live("demo_tape_replays") else {
         return;
     };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let tape = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo.tape"))
         .expect("demo.tape");
     let steps = parse(&tape);
@@ -304,6 +309,7 @@ fn demo_throttle_tape_replays() {
     let Some(layout) = common::live("demo_throttle_tape_replays") else {
         return;
     };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let tape = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo-throttle.tape"))
         .expect("demo-throttle.tape");
     let steps = parse(&tape);
