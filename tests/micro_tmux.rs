@@ -120,13 +120,16 @@ fn micro_demo_throttle_then_burst_in_tmux() {
         // with quota + burst = 100 ms; starting 50–90 ms into a period it
         // spreads over two without throttling (0–4 of 60 here), earlier
         // the first period still runs out (20 of 60). A third fewer at least.
-        let s = t
-            .wait_for(30 * SEC, |s| {
-                throttled_of(s).is_some_and(|(x2, _)| x2 * 3 <= x1 * 2)
-            })
-            .unwrap_or_else(|s| {
-                panic!("throttling did not fall with the burst (was {x1} of {y1}):\n{s}")
-            });
+        // In the v2 VM the workload uses 45 % of its 50 % (the guest's own
+        // overhead is charged to it): little unused quota to carry over, and
+        // the burst barely lowers throttling there (README: 44 → 44 of 60).
+        // Asserted on the host (v1), measured in the VM.
+        let falls = |s: &str| throttled_of(s).is_some_and(|(x2, _)| x2 * 3 <= x1 * 2);
+        let s = match t.wait_for(30 * SEC, falls) {
+            Ok(s) => s,
+            Err(s) if h.version == cgdash::cgroup::Version::V2 => s,
+            Err(s) => panic!("throttling did not fall with the burst (was {x1} of {y1}):\n{s}"),
+        };
         let (x2, y2) = throttled_of(&s).unwrap();
         eprintln!("burst 50ms: throttled in {x2} of {y2} periods");
         assert!(s.contains(" B"), "burst periods marked:\n{s}");
