@@ -97,7 +97,7 @@ pub enum Command {
     },
     /// Print a group's current limits, or as the commands of its owner (`--as docker|podman|systemctl|cgset|run`).
     Limits(LimitsArgs),
-    /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, a fork storm.
+    /// Built-in workloads (used by demos and tests): a CPU burner, a memory ramp, bursty threads, a direct-I/O writer, a fork storm.
     Stress(StressArgs),
     /// Print a shell completion script, e.g. `cgdash completions bash > ~/.local/share/bash-completion/completions/cgdash`.
     Completions {
@@ -124,6 +124,8 @@ pub enum DemoKind {
     Memory,
     Pids,
     Io,
+    /// Bursty threads under a 50 % quota, on the throttling microscope.
+    Throttle,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -142,6 +144,10 @@ pub struct SnapshotArgs {
     /// `a/b` and `a/b/c`, not `a/bc`), and their processes; or KIND:NAME (docker:web).
     #[arg(long)]
     pub group: Option<String>,
+    /// Add each group's CFS periods closed during the interval (`cpu.periods`: used µs,
+    /// throttled, burst µs), read every few ms; groups with a CPU quota only.
+    #[arg(long)]
+    pub periods: bool,
     #[command(flatten)]
     pub names: NameArgs,
 }
@@ -321,6 +327,20 @@ pub enum StressKind {
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
     },
+    /// Bursty CPU work: N threads each burn BURST of CPU time at the same
+    /// instants, every EVERY (what CFS quotas throttle while the average looks fine).
+    Bursty {
+        #[arg(long, default_value_t = 8)]
+        threads: u32,
+        /// CPU time each thread burns per burst (e.g. 15ms).
+        #[arg(long, value_parser = parse_short, default_value = "15ms")]
+        burst: Duration,
+        /// Time between bursts (e.g. 300ms).
+        #[arg(long, value_parser = parse_short, default_value = "300ms")]
+        every: Duration,
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+    },
     /// Fork up to N sleeping children (bounded), reporting refused forks.
     Fork {
         #[arg(long, default_value_t = 1000)]
@@ -339,6 +359,24 @@ pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// `1s`, `500ms`, `2.5s`, `1m`, or a bare number of seconds; 50ms–1h.
 pub fn parse_interval(s: &str) -> Result<Duration, String> {
     parse_bounded(s, MAX_INTERVAL, "1h")
+}
+
+/// A duration from 1ms to 1h (`stress bursty --burst/--every`).
+pub fn parse_short(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, mult) = match t.strip_suffix("ms") {
+        Some(n) => (n, 0.001),
+        None => (t.strip_suffix('s').unwrap_or(t), 1.0),
+    };
+    let x: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{t}` is not a duration (try 15ms or 1s)"))?;
+    let secs = x * mult;
+    if !(0.001..=3600.0).contains(&secs) {
+        return Err(format!("`{t}` is out of range (1ms to 1h)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// As [`parse_interval`], up to a week (`stress --duration`).

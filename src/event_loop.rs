@@ -39,6 +39,8 @@ pub enum Input {
     Tick,
     /// The outcome of an effect run off the loop (a write, a launch).
     Done(Action),
+    /// The microscope's latest periods.
+    Periods(Arc<crate::sampler::periods::Report>),
 }
 
 /// A sample and what is known alongside it.
@@ -75,6 +77,10 @@ pub trait Inputs {
     fn next(&mut self, frame: &Buffer, watching: bool) -> impl Future<Output = Input>;
     /// `Effect::Resample`: sample now instead of at the next tick.
     fn resample(&mut self);
+    /// Read this group's periods (internal form) for the microscope, or
+    /// stop reading (`None`): called whenever `App::microscope_target`
+    /// changes. The readings come back as [`Input::Periods`].
+    fn watch_periods(&mut self, _group: Option<String>) {}
 }
 
 /// One limit write, as the app asked for it (`Effect::Apply`).
@@ -119,7 +125,14 @@ pub async fn run<B: Backend>(
 ) -> anyhow::Result<End> {
     let mut dirty = true;
     let mut end = End::Quit;
+    let mut watched: Option<String> = None;
     loop {
+        // The microscope's sampler runs only while it shows a group.
+        let target = app.microscope_target();
+        if target != watched {
+            inputs.watch_periods(target.clone());
+            watched = target;
+        }
         if dirty {
             // A failed draw is a terminal gone (EIO after a hangup): clean up.
             if screen
@@ -173,6 +186,7 @@ pub async fn run<B: Backend>(
             }
             Input::Tick => actions.extend(launcher.exited(&app.owned)),
             Input::Done(a) => actions.push(a),
+            Input::Periods(r) => actions.push(Action::Periods(r)),
         }
         let mut quit = false;
         for a in actions {

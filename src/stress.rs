@@ -82,6 +82,87 @@ pub fn cpu(
     Ok(())
 }
 
+/// The CPU time this thread has used (CLOCK_THREAD_CPUTIME_ID).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Bursty CPU work, the shape that CFS quotas throttle while the average
+/// looks fine: `threads` threads that each burn `burst` of CPU time (not
+/// wall time: under throttling a burst takes longer) at the same instants,
+/// every `every` of wall time. A burst that runs past the next instant
+/// skips it. The average demand is `threads × burst / every` CPUs.
+pub fn bursty(
+    threads: u32,
+    burst: Duration,
+    every: Duration,
+    duration: Option<Duration>,
+    progress: &mut dyn FnMut(String),
+) -> Result<(), StressError> {
+    if threads == 0 || threads > 4096 {
+        return Err(StressError::Invalid("--threads must be 1–4096".into()));
+    }
+    if burst.is_zero() || every.is_zero() || burst > every * 100 {
+        return Err(StressError::Invalid(
+            "--burst and --every must be above zero (and --burst at most 100 × --every)".into(),
+        ));
+    }
+    progress(format!(
+        "stress bursty: {threads} thread(s) × {burst:?} of CPU every {every:?} (average {:.2} CPUs){}",
+        f64::from(threads) * burst.as_secs_f64() / every.as_secs_f64(),
+        duration.map(|d| format!(" for {d:?}")).unwrap_or_default()
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let epoch = Instant::now();
+    let end = deadline(duration);
+    let mut handles = Vec::new();
+    for i in 0..threads {
+        let stop = stop.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("burst-{i}"))
+            .spawn(move || {
+                let mut x: u64 = 1;
+                let mut n: u32 = 0;
+                while !stop.load(Ordering::Relaxed) && !expired(end) {
+                    // Wait for the next instant (all threads share them).
+                    let next = epoch + every * n;
+                    if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    let start = thread_cpu();
+                    while thread_cpu().saturating_sub(start) < burst {
+                        for _ in 0..10_000 {
+                            x = std::hint::black_box(
+                                x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                            );
+                        }
+                    }
+                    // The next instant still ahead (a late burst skips some).
+                    let behind = epoch.elapsed().as_nanos() / every.as_nanos().max(1);
+                    n = u32::try_from(behind + 1).unwrap_or(u32::MAX);
+                }
+                x
+            })
+            .map_err(StressError::Thread)?;
+        handles.push(h);
+    }
+    while !expired(end) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    progress("stress bursty: done".into());
+    Ok(())
+}
+
 const PAGE: usize = 4096;
 const TICK: Duration = Duration::from_millis(100);
 /// Largest single allocation: a tick's share of a huge `--rate` is
@@ -286,6 +367,45 @@ mod tests {
         )
         .unwrap();
         assert!(lines.iter().any(|l| l.contains("holding 8M")), "{lines:?}");
+    }
+
+    #[test]
+    fn bursty_burns_cpu_time_in_bursts() {
+        // 2 threads × 20 ms every 100 ms for 0.5 s: ~10 bursts of 20 ms
+        // of CPU (200 ms in all), whatever the load on the machine.
+        let t0 = process_cpu();
+        let mut lines = Vec::new();
+        bursty(
+            2,
+            Duration::from_millis(20),
+            Duration::from_millis(100),
+            Some(Duration::from_millis(500)),
+            &mut |l| lines.push(l),
+        )
+        .unwrap();
+        let used = process_cpu() - t0;
+        assert!(
+            used >= Duration::from_millis(100) && used < Duration::from_millis(400),
+            "{used:?}"
+        );
+        assert!(lines[0].contains("average 0.40 CPUs"), "{lines:?}");
+        assert!(bursty(
+            0,
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+            None,
+            &mut |_| {}
+        )
+        .is_err());
+    }
+
+    fn process_cpu() -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
     }
 
     #[test]

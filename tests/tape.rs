@@ -1,4 +1,5 @@
-//! Replays `demo.tape` (the VHS script that records assets/demo.gif) into the
+//! Replays `demo.tape` (the VHS script that records assets/demo.gif), and
+//! `demo-throttle.tape` (the microscope; `demo_throttle_tape_replays`), into the
 //! real binary in tmux, and checks at every `Sleep` what a viewer would see:
 //! the demo group at its 20 % quota, then at each quota the `+` presses lead
 //! to, the help overlay while it is open, and after `q` nothing left behind.
@@ -11,6 +12,10 @@ mod tmux;
 use std::time::{Duration, Instant};
 
 use tmux::{cpu_and_quota, Tmux};
+
+/// The two replays run one at a time: two demos on two CPUs would disturb
+/// each other's readings.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The replay terminal: what the tape's 1200×700 px at font size 14 holds, about.
 const COLS: u16 = 120;
@@ -160,6 +165,7 @@ fn demo_tape_replays() {
     let Some(layout) = common::live("demo_tape_replays") else {
         return;
     };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let tape = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo.tape"))
         .expect("demo.tape");
     let steps = parse(&tape);
@@ -291,5 +297,108 @@ fn parser_knows_the_tape_commands() {
             Step::Hide,
             Step::Show,
         ]
+    );
+}
+
+/// Replays `demo-throttle.tape` the same way: after start the microscope
+/// shows the throttled periods and the hint; after `b` the burst is
+/// allowed (and the kernel holds it); after `q` the shell is back and the
+/// group gone.
+#[test]
+fn demo_throttle_tape_replays() {
+    let Some(layout) = common::live("demo_throttle_tape_replays") else {
+        return;
+    };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tape = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo-throttle.tape"))
+        .expect("demo-throttle.tape");
+    let steps = parse(&tape);
+    assert!(steps.contains(&Step::Output("assets/demo-throttle.gif".into())));
+    let bin_dir = std::path::Path::new(common::cgdash_bin())
+        .parent()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
+    let Some(t) = Tmux::start(
+        "tape-throttle",
+        COLS,
+        ROWS,
+        &[("PATH", &path), ("PS1", "$ "), ("TERM", "xterm-256color")],
+        &["bash", "--norc", "--noprofile"],
+    ) else {
+        return;
+    };
+    let (mut line, mut started, mut burst, mut quit) = (String::new(), false, false, false);
+    let mut group: Option<String> = None;
+    let mut checks = 0;
+    for step in &steps {
+        match step {
+            Step::Type(s) => {
+                for c in s.chars() {
+                    let k = c.to_string();
+                    t.text(&k);
+                    match (started, k.as_str()) {
+                        (false, _) => line.push(c),
+                        (true, "b") => burst = !burst,
+                        (true, "q") => quit = true,
+                        (true, other) => {
+                            panic!("demo-throttle.tape presses `{other}`: teach the replay")
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            Step::Key(k) => {
+                t.key(tmux_key(k));
+                if k == "Enter" && !started {
+                    assert_eq!(line.trim(), "cgdash demo throttle");
+                    started = true;
+                }
+            }
+            Step::Sleep(d) => {
+                std::thread::sleep(*d);
+                if !started {
+                    continue;
+                }
+                checks += 1;
+                let grace = Duration::from_secs(5);
+                if quit {
+                    t.wait_for(grace, |s| !s.contains("cgdash │") && s.contains("$ "))
+                        .unwrap_or_else(|s| panic!("after q the shell should be back:\n{s}"));
+                    continue;
+                }
+                let want = if burst {
+                    "burst: 50ms allowed"
+                } else {
+                    "burst: none"
+                };
+                let s = t
+                    .wait_for(grace, |s| {
+                        s.contains("CPU microscope · cgdash/demo-throttle")
+                            && s.contains("b allow a burst")
+                            && s.contains(want)
+                    })
+                    .unwrap_or_else(|s| panic!("expected the microscope with `{want}`:\n{s}"));
+                if group.is_none() {
+                    let i = s.find("CPU microscope · ").unwrap() + "CPU microscope · ".len();
+                    group = s[i..].split_whitespace().next().map(str::to_string);
+                }
+            }
+            Step::Output(_) | Step::Set(..) | Step::Hide | Step::Show => {}
+        }
+    }
+    assert!(
+        quit && checks >= 3,
+        "the tape quits after a few checkpoints"
+    );
+    let g = group.expect("the demo's group was seen");
+    let end = Instant::now() + Duration::from_secs(15);
+    while layout.group_exists(&g) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !layout.group_exists(&g),
+        "{g} is still there after quitting"
     );
 }

@@ -135,6 +135,15 @@ pub enum Action {
     OpenSignal(SignalKind),
     /// `o`: the last lines a workload started with `n` printed.
     ShowOutput,
+    /// `p`: the throttling microscope on the selected group (again: off).
+    ToggleMicroscope,
+    /// `b`: allow a CPU burst as large as the quota (again: none).
+    ToggleBurst,
+    /// `[` / `]`: halve / double the CPU period (the quota keeps its %).
+    PeriodShorter,
+    PeriodLonger,
+    /// The microscope's latest periods (from its sampler thread).
+    Periods(Arc<crate::sampler::periods::Report>),
     ToggleHelp,
     /// Text input in the filter and the forms.
     Input(char),

@@ -8,6 +8,7 @@ pub mod form;
 pub mod groups;
 pub mod keymap;
 mod limits;
+pub mod micro;
 mod overlay;
 pub mod procs;
 mod quick;
@@ -130,6 +131,8 @@ pub struct App {
     /// The editor last submitted (with the label of its write), reopened as
     /// typed if the kernel refuses the write.
     edit_stash: Option<(String, Box<EditForm>)>,
+    /// The throttling microscope, while open (`p`).
+    pub microscope: Option<micro::Microscope>,
 }
 
 impl App {
@@ -157,6 +160,7 @@ impl App {
             names_roots: None,
             launch_stash: None,
             edit_stash: None,
+            microscope: None,
         }
     }
 
@@ -294,6 +298,7 @@ impl App {
                 }
             }
             Action::Failed(e) => self.set_status(StatusKind::Error, e),
+            Action::Periods(r) => self.on_periods(r),
             Action::WriteRefused { group, knob } => self.on_write_refused(&group, knob),
             other => {
                 return match std::mem::take(&mut self.overlay) {
@@ -414,6 +419,11 @@ impl App {
             Action::ToggleFreeze => return self.quick_freeze(),
             Action::Undo => return self.undo(),
             Action::ShowOutput => return self.show_output(),
+            Action::ToggleMicroscope => self.toggle_microscope(),
+            Action::ToggleBurst => return self.quick_burst(),
+            Action::PeriodShorter | Action::PeriodLonger => {
+                return self.quick_period(matches!(action, Action::PeriodLonger))
+            }
             Action::OpenEditor => {
                 if let Some(g) = self.editable_group() {
                     self.overlay = Overlay::Edit(Box::new(EditForm::new(&g)));

@@ -44,6 +44,8 @@ pub struct Options {
     pub ask_on_quit: bool,
     /// Where the engines' metadata is, for group names (issue 13).
     pub names: cgdash::names::Roots,
+    /// Open on the throttling microscope (`demo throttle`).
+    pub microscope: bool,
 }
 
 impl Options {
@@ -56,6 +58,7 @@ impl Options {
             ask_on_quit: true,
             // The environment's roots (CGDASH_*_ROOT), then the defaults.
             names: cgdash::names::Roots::from_flags(&Default::default()),
+            microscope: false,
         }
     }
 }
@@ -361,6 +364,9 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
     if let Some(f) = &opts.focus {
         app.focus_group(f);
     }
+    if opts.microscope {
+        app.open_microscope();
+    }
 
     let sigterm = signal(UnixSignal::terminate())?;
     let sighup = signal(UnixSignal::hangup())?;
@@ -385,7 +391,12 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
     // Only while workloads run: has one of them exited?
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The microscope's readings are drawn this often while it is open.
+    let mut periods_tick = tokio::time::interval(PERIODS_REDRAW);
+    periods_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut inputs = RealInputs {
+        periods: None,
+        periods_tick,
         layout,
         input,
         snapshots,
@@ -417,6 +428,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The real inputs: the terminal (read on its own thread), the sampler
 /// thread, Unix signals, a clock, and the answers of writes and launches.
 struct RealInputs {
+    /// The microscope's sampler thread, while it shows a group.
+    periods: Option<sampler::periods::Watch>,
+    periods_tick: tokio::time::Interval,
     layout: Layout,
     input: mpsc::UnboundedReceiver<Event>,
     snapshots: tokio::sync::watch::Receiver<Arc<cgdash::model::Snapshot>>,
@@ -451,6 +465,10 @@ impl Inputs for RealInputs {
             }
             Some(a) = self.done.recv() => Input::Done(a),
             _ = self.tick.tick(), if watching => Input::Tick,
+            _ = self.periods_tick.tick(), if self.periods.is_some() => match &self.periods {
+                Some(w) => Input::Periods(Arc::new(w.report())),
+                None => Input::Tick,
+            },
             _ = self.sigterm.recv() => Input::Signal(OsSignal::Term),
             _ = self.sighup.recv() => Input::Signal(OsSignal::Hup),
             _ = self.sigint.recv() => Input::Signal(OsSignal::Int),
@@ -460,7 +478,18 @@ impl Inputs for RealInputs {
     fn resample(&mut self) {
         self.sampler.resample();
     }
+
+    fn watch_periods(&mut self, group: Option<String>) {
+        // Dropping the old watch stops (and joins) its thread first.
+        self.periods = None;
+        self.periods = group.map(|g| {
+            sampler::periods::Watch::start(self.layout.clone(), &g, sampler::periods::INTERVAL)
+        });
+    }
 }
+
+/// How often the microscope is redrawn with new periods.
+const PERIODS_REDRAW: Duration = Duration::from_millis(500);
 
 /// Launches with `launch::launch` off the loop, keeps each launched
 /// workload's output, signals with kill(2).

@@ -1,5 +1,6 @@
-//! `cgdash demo [cpu|memory|pids|io]`: a built-in workload launched in its own
-//! namespaces and cgroup (`cgdash/demo`), with the dashboard focused on it.
+//! `cgdash demo [cpu|memory|pids|io|throttle]`: a built-in workload launched in its own
+//! namespaces and cgroup (`cgdash/demo`; `throttle`: `cgdash/demo-throttle`,
+//! opened on the throttling microscope), with the dashboard focused on it.
 //! Quitting (q, Ctrl-C, SIGTERM, SIGHUP) stops it and removes its group.
 
 use std::process::ExitCode;
@@ -15,6 +16,8 @@ use crate::cli::DemoKind;
 
 /// What each demo runs and how it is limited.
 struct Demo {
+    /// The group's name under `cgdash/` (`demo-PID` if taken).
+    name: &'static str,
     /// Arguments of `cgdash` itself (the built-in stress workloads).
     args: Vec<String>,
     limits: Vec<&'static str>,
@@ -29,11 +32,13 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
     };
     match kind {
         DemoKind::Cpu => Demo {
+            name: "demo",
             args: own(&["stress", "cpu", "--workers", "1"]),
             limits: vec!["cpu=20%"],
             title: "demo: one CPU burner in cgdash/demo, started at a 20% quota — press + / - to change the quota · ? help · q quit".into(),
         },
         DemoKind::Memory => Demo {
+            name: "demo",
             // The ramp is restarted after each OOM kill, so kills keep coming.
             args: vec![
                 "/bin/sh".into(),
@@ -46,6 +51,7 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
             title: "demo: memory ramp in cgdash/demo vs memory.max=256M, restarted after each OOM kill · m / M halve / double · q quit".into(),
         },
         DemoKind::Io => Demo {
+            name: "demo",
             // Direct writes, unpaced: the io.write_bps limit holds them
             // (v1 throttles direct I/O only). The file is unlinked at once.
             args: own(&["stress", "io", "--dir", IO_DIR, "--size", "64M"]),
@@ -53,7 +59,16 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
             limits: vec![Box::leak(format!("io.write_bps={IO_DIR}:5M").into_boxed_str())],
             title: format!("demo: a direct-I/O writer in cgdash/demo held at io.write_bps={IO_DIR}:5M — e to edit the limit, or cgdash set cgdash/demo io.write_bps={IO_DIR}:20M · q quit"),
         },
+        DemoKind::Throttle => Demo {
+            name: "demo-throttle",
+            args: own(&[
+                "stress", "bursty", "--threads", "8", "--burst", "15ms", "--every", "300ms",
+            ]),
+            limits: vec!["cpu=50%"],
+            title: THROTTLE_TITLE.into(),
+        },
         DemoKind::Pids => Demo {
+            name: "demo",
             args: own(&["stress", "fork", "--max", "1000"]),
             limits: vec!["pids=64"],
             title: "demo: a fork storm in cgdash/demo held at pids.max=64 — e to edit the limit · q quit".into(),
@@ -64,6 +79,8 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
 /// Where `demo io` writes: a directory on a disk on most systems (/tmp
 /// may be tmpfs, which has no direct I/O and no disk to limit).
 const IO_DIR: &str = "/var/tmp";
+/// The throttle demo's hint: what to press, and what each does.
+const THROTTLE_TITLE: &str = "demo throttle: 8 threads × 15 ms every 300 ms, 50% quota — b allow a burst · [ ] period · + quota · q quit";
 
 fn has_swap() -> bool {
     std::fs::read_to_string("/proc/meminfo")
@@ -82,7 +99,10 @@ fn start(layout: &Layout, d: &Demo, extra: &[&str]) -> Result<Workload, LaunchEr
     let settings: Vec<Setting> = parse_settings(&limits).map_err(LaunchError::BadLimits)?;
     let mut last = None;
     // `demo` unless another demo runs; then `demo-PID`.
-    for name in ["demo".to_string(), format!("demo-{}", std::process::id())] {
+    for name in [
+        d.name.to_string(),
+        format!("{}-{}", d.name, std::process::id()),
+    ] {
         let mut spec = LaunchSpec::new(d.args.clone());
         spec.name = Some(name);
         spec.settings = settings.clone();
@@ -122,11 +142,13 @@ pub fn run(kind: DemoKind, interval: Duration) -> anyhow::Result<ExitCode> {
     .context("starting the demo workload")?;
     let mut opts = Options::new(interval);
     opts.focus = Some(w.group().to_string());
-    opts.title = Some(if w.group() == "cgdash/demo" {
+    let wanted = format!("cgdash/{}", d.name);
+    opts.title = Some(if w.group() == wanted {
         d.title
     } else {
-        d.title.replace("cgdash/demo", w.group())
+        d.title.replace(&wanted, w.group())
     });
+    opts.microscope = kind == DemoKind::Throttle;
     opts.ask_on_quit = false;
     opts.workloads.push(w);
     dashboard::run_with(opts)

@@ -12,10 +12,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use cgdash::cgroup::controllers::cpu::PeriodView;
 use cgdash::cgroup::{self, knob::format_size, Layout};
 use cgdash::model::{GroupSnapshot, ProcessSnapshot, Snapshot};
 use cgdash::names::{self, lookup::label, Resolver};
 use cgdash::output::{self, escape_controls};
+use cgdash::sampler::periods::{self, Watch};
 use cgdash::sampler::Sampler;
 
 use crate::cli::SnapshotArgs;
@@ -50,9 +52,47 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         }
         sampler.set_group_filter(Some(&g));
     }
-    sampler.sample();
+    let first = sampler.sample();
+    // `--periods`: a period sampler on each group with a quota, for the interval.
+    let watches: Vec<Watch> = if args.periods && args.root.is_none() {
+        first
+            .groups
+            .iter()
+            .filter(|g| g.cpu.quota_us.is_some())
+            .take(MAX_PERIOD_GROUPS)
+            .map(|g| {
+                Watch::start(
+                    sampler.layout().clone(),
+                    &cgroup::normalize_path(&g.path),
+                    periods::INTERVAL,
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    drop(first);
     std::thread::sleep(args.interval);
-    let snap = sampler.sample();
+    let mut snap = sampler.sample();
+    for w in watches {
+        let r = w.report();
+        let path = cgroup::display_path(&w.group).to_string();
+        if let Some(g) = snap.groups.iter_mut().find(|g| g.path == path) {
+            g.cpu.periods = Some(
+                r.periods
+                    .iter()
+                    .map(|p| PeriodView {
+                        used_us: p.used_ns / 1000,
+                        throttled: p.throttled,
+                        burst_us: p.burst_ns / 1000,
+                    })
+                    .collect(),
+            );
+        }
+    }
+    if args.root.is_none() {
+        fill_runnable(sampler.layout(), &mut snap.groups);
+    }
     // Out of descriptors, or a hierarchy / `/proc` unreadable: the lists
     // would be short (or empty) with nothing to say so. No output.
     if let Some(p) = sampler.problem() {
@@ -67,6 +107,30 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     };
     // `snapshot | head` closes the pipe early: a quiet exit, not a panic.
     output::stdout_status(output::print_stdout(&text))
+}
+
+/// Groups `--periods` reads at most (a thread each).
+const MAX_PERIOD_GROUPS: usize = 64;
+
+/// `cpu.runnable_threads`: threads in state R in each group and below.
+fn fill_runnable(layout: &Layout, groups: &mut [GroupSnapshot]) {
+    let direct: Vec<Option<u64>> = groups
+        .iter()
+        .map(|g| periods::runnable_direct(layout, &cgroup::normalize_path(&g.path)))
+        .collect();
+    let paths: Vec<String> = groups.iter().map(|g| g.path.clone()).collect();
+    for g in groups.iter_mut() {
+        let prefix = format!("{}/", g.path);
+        let mut sum = None;
+        for (p, d) in paths.iter().zip(&direct) {
+            if g.path == "/" || *p == g.path || p.starts_with(&prefix) {
+                if let Some(d) = d {
+                    sum = Some(sum.unwrap_or(0) + d);
+                }
+            }
+        }
+        g.cpu.runnable_threads = sum;
+    }
 }
 
 fn table(s: &Snapshot) -> String {

@@ -1,4 +1,4 @@
-//! `cgdash stress cpu|memory|io|fork`: the built-in workloads (see `cgdash::stress`).
+//! `cgdash stress cpu|memory|bursty|io|fork`: the built-in workloads (see `cgdash::stress`).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -106,6 +106,12 @@ fn run_kind(args: StressArgs) -> anyhow::Result<()> {
             };
             cgdash::stress_io::write(&plan, &mut p).context("stress io")?;
         }
+        StressKind::Bursty {
+            threads,
+            burst,
+            every,
+            duration,
+        } => stress::bursty(threads, burst, every, duration, &mut p).context("stress bursty")?,
         StressKind::Fork { max, duration } => {
             stress::fork_storm(max, duration, &mut p).context("stress fork")?;
         }

@@ -284,7 +284,7 @@ fn run(name: &str, settings: &[Setting]) -> Rendered {
     let mut flags = Vec::new();
     for s in settings {
         match s.knob.def().flag {
-            Some(flag) => flags.push(format!("--{flag} {}", sh(&s.value.to_string()))),
+            Some(flag) => flags.push(format!("--{} {}", flag.name, sh(&s.value.to_string()))),
             None => r.missing.push(format!(
                 "{s}: no equivalent: `cgdash run` has no flag for it"
             )),

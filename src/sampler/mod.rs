@@ -7,7 +7,9 @@
 //! recreated under the same path (new inode), for a pid reused by another
 //! process (new start time), and when a counter went backwards.
 
+mod binding;
 mod history;
+pub mod periods;
 pub mod rates;
 mod thread;
 
@@ -210,6 +212,11 @@ impl Sampler {
             .map(|g| Arc::from(g.path.as_str()))
             .collect();
         let processes = self.sample_processes(clock(), &names);
+        // The quota that binds each group (ancestors outside a filter read from their files).
+        binding::fill(
+            &mut out_groups,
+            self.filter.is_some().then_some(&self.layout),
+        );
         let timestamp_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)

@@ -9,6 +9,7 @@ pub mod format;
 pub mod groups;
 pub mod header;
 pub mod help;
+pub mod microscope;
 pub mod processes;
 pub mod screen;
 pub mod status;
@@ -32,6 +33,9 @@ pub struct Areas {
     pub groups: Option<Rect>,
     pub charts: Option<Rect>,
     pub processes: Option<Rect>,
+    /// The throttling microscope, while open: the charts' place (wide), or
+    /// the charts' and processes' (narrow).
+    pub microscope: Option<Rect>,
     pub status: Rect,
 }
 
@@ -53,6 +57,25 @@ impl Areas {
             ..Areas::default()
         };
         match app.zoom {
+            None if app.microscope.is_some() => {
+                if body.width >= 140 {
+                    let [left, right] =
+                        Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)])
+                            .areas(body);
+                    let [g, p] =
+                        Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)])
+                            .areas(left);
+                    a.groups = Some(g);
+                    a.processes = Some(p);
+                    a.microscope = Some(right);
+                } else {
+                    let [g, m] =
+                        Layout::vertical([Constraint::Percentage(30), Constraint::Fill(1)])
+                            .areas(body);
+                    a.groups = Some(g);
+                    a.microscope = Some(m);
+                }
+            }
             Some(Panel::Groups) => a.groups = Some(body),
             Some(Panel::Processes) => a.processes = Some(body),
             None if body.width >= 140 => {
@@ -151,6 +174,9 @@ impl Widget for Dashboard<'_> {
         }
         if let Some(r) = a.processes {
             processes::ProcessesPanel(app).render(r, buf);
+        }
+        if let Some(r) = a.microscope {
+            microscope::MicroscopePanel(app).render(r, buf);
         }
         status::StatusLine(app).render(a.status, buf);
         match &app.overlay {

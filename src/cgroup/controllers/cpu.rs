@@ -70,6 +70,27 @@ pub struct CpuView {
     pub nr_bursts: Option<u64>,
     /// CPU time run beyond the quota by bursting, ns (cumulative).
     pub burst_total_ns: Option<u64>,
+    /// Threads runnable (state R) in the group and below at the reading;
+    /// null where not read (`snapshot` reads it; the dashboard only for the
+    /// group in the microscope, which shows it itself).
+    pub runnable_threads: Option<u64>,
+    /// The tightest CPU quota on the path (this group's or an ancestor's), %
+    /// of one CPU; null when no group on the path has one.
+    pub effective_limit_percent: Option<f64>,
+    /// The group whose quota that is (display form).
+    pub limiting_group: Option<String>,
+    /// The CFS periods closed during the interval (`snapshot --periods`
+    /// only, groups with a quota): CPU used, throttled, burst.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub periods: Option<Vec<PeriodView>>,
+}
+
+/// One CFS period as the microscope saw it (`cpu.periods[]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PeriodView {
+    pub used_us: u64,
+    pub throttled: bool,
+    pub burst_us: u64,
 }
 
 impl CpuView {
