@@ -26,7 +26,9 @@ fn main() -> ExitCode {
     // empty lists (`set`, `stress` and the launcher's helper need few).
     if matches!(
         cli.command,
-        None | Some(Command::Demo { .. } | Command::Run(_) | Command::Snapshot(_))
+        None | Some(
+            Command::Demo { .. } | Command::Run(_) | Command::Snapshot(_) | Command::Export(_)
+        )
     ) {
         if let Err(e) = cgdash::fds::ensure_minimum() {
             cgdash::errln!("cgdash: {e}");
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Some(Command::Demo { kind }) => cmd::demo::run(kind, cli.interval),
         Some(Command::Run(args)) => cmd::run::run(*args, cli.interval),
         Some(Command::Snapshot(args)) => cmd::snapshot::run(args),
+        Some(Command::Export(args)) => cmd::export::run(args),
         Some(Command::Set { group, settings }) => cmd::set::run(&group, &settings),
         Some(Command::Stress(args)) => cmd::stress::run(args),
         Some(Command::Completions { shell }) => cmd::completions::completions(shell),
