@@ -143,7 +143,21 @@ pub struct Server {
 
 impl Server {
     pub fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cgdash"))
+        Server::start_under(&[], args)
+    }
+
+    /// As `start`, run under a wrapper command (`strace -f -o LOG`).
+    pub fn start_under(wrapper: &[&str], args: &[&str]) -> Server {
+        let bin = env!("CARGO_BIN_EXE_cgdash");
+        let mut cmd = match wrapper.split_first() {
+            Some((w, rest)) => {
+                let mut c = Command::new(w);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
             .arg("export")
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
@@ -222,7 +236,9 @@ pub fn try_request(
 ) -> std::io::Result<Resp> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    // `Connection: close`: read_to_end must end (Prometheus keeps
+    // connections alive otherwise).
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
