@@ -40,7 +40,7 @@
 #   CGDASH_VM_BIN_TIMEOUT  one test binary in the guest, seconds (default: 300)
 #   CGDASH_VM_SMP      guest CPUs              (default: 2)
 #   CGDASH_VM_JOBS     test binaries run at once in the guest (default: 2)
-#   CGDASH_VM_SKIP     live test binaries not run (default: tape e2e_tmux;
+#   CGDASH_VM_SKIP     live test binaries not run (default: tape e2e_tmux export_prom;
 #                      empty: all)
 #   CGDASH_VM_MEM      guest memory            (default: 512M)
 #   CGDASH_VM_BINS     live (default: tests/*.rs calling common::live), all,
@@ -258,7 +258,9 @@ fi
 # the most CPU-hungry binaries (a dashboard redrawing a 200x50 tmux pane),
 # and beside the other binaries they made CPU-% and cleanup-deadline tests
 # fail (3 of 3 runs with 3 lanes). CGDASH_VM_SKIP= (empty) runs them too.
-SKIP=${CGDASH_VM_SKIP-tape e2e_tmux}
+# export_prom needs prometheus and strace, which the guest doesn't have (the
+# exporter's own live tests, export_live, do run here on v2).
+SKIP=${CGDASH_VM_SKIP-tape e2e_tmux export_prom}
 if [ -n "$SKIP" ] && [ "$BINS" = live ]; then
 	sel=()
 	for t in "${TESTS[@]}"; do
