@@ -205,10 +205,20 @@ fn bad_input_exits_2_and_serves_nothing() {
         (vec!["export", "--group", "../x"], "--group"),
         (vec!["export", "--min-interval", "0"], "greater than zero"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_cgdash"))
+        // A deadline: if bad input were accepted, the exporter would serve
+        // for ever.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cgdash"))
             .args(&args)
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("run");
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
