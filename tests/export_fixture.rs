@@ -255,3 +255,21 @@ fn allow_remote_binds_the_unspecified_address() {
         "{line}"
     );
 }
+
+/// A limit changed between two scrapes 5 s or more apart shows at the next
+/// one (not on the reader's every-fifth-read schedule for limits).
+#[test]
+fn a_changed_limit_shows_at_the_next_scrape_after_a_pause() {
+    let dir = tempfile::tempdir().unwrap();
+    v2_tree(dir.path());
+    let s = Server::start(&["--root", root_arg(dir.path()), "--min-interval", "50ms"]);
+    let sel = r#"id="/cgdash/demo""#;
+    let quota = |m: &str| value(m, "container_spec_cpu_quota", sel);
+    assert_eq!(quota(&s.metrics()), Some(20000.0));
+    // A second read soon after: counters only (as in the dashboard).
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    s.metrics();
+    export_util::write(&dir.path().join("cgdash/demo"), "cpu.max", "50000 100000\n");
+    std::thread::sleep(std::time::Duration::from_millis(5200));
+    assert_eq!(quota(&s.metrics()), Some(50000.0));
+}

@@ -81,9 +81,9 @@ pub struct Exporter {
     machine: Machine,
 }
 
-/// After this long without a read, a scrape re-reads every file of every
-/// group (limits too) rather than the reader's every-fifth-tick schedule,
-/// which at a 15 s scrape interval would leave limits 75 s stale.
+/// After this long without a read, a scrape re-reads every kept file of
+/// every group (limits too) rather than on the reader's every-fifth-tick
+/// schedule, which at a 15 s scrape interval would leave limits 75 s stale.
 const FULL_READ_AFTER: Duration = Duration::from_secs(5);
 
 impl Exporter {
@@ -132,7 +132,7 @@ impl Exporter {
                 .read_at
                 .is_none_or(|t| now.saturating_duration_since(t) >= FULL_READ_AFTER)
             {
-                st.sampler.invalidate();
+                st.sampler.reader_mut().refresh_all_next();
             }
             st.snapshot = st.sampler.sample();
             st.read_at = Some(now);
