@@ -33,6 +33,10 @@
 #   bench/overhead.sh --profile [--procs N --groups G --seconds S]
 #       where cgdash's time goes under the load: the files it opens per tick
 #       (strace), its syscalls, a perf profile (cpu-clock) and its memory map
+#   bench/overhead.sh --export [--scrape 15] [--seconds 120] [--runs 3] ...
+#       `cgdash export` scraped every --scrape seconds (curl, as Prometheus
+#       would) beside the dashboard at 1 s, same load, interleaved: CPU per
+#       scrape (its own cpuacct group, ns-exact), peak RSS, scrape latency
 #
 # Peers: apt-get install btop htop (top is procps);
 #        cargo install --locked bottom   (a few minutes to compile)
@@ -52,6 +56,7 @@ PROCS=2000 GROUPS_N=200 SECONDS_M=30 RUNS=3 WARMUP=3
 TOOLS="cgdash btop htop top btm"
 SCALING=0 PROFILE=0 SCALES="200/20 2000/200 10000/1000"
 FLOOR=1 RAW="" CGDASH=""
+EXPORT=0 SCRAPE=15
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 
@@ -69,6 +74,8 @@ while [ $# -gt 0 ]; do
 	--tools) TOOLS=$2; shift 2 ;;
 	--scaling) SCALING=1; shift ;;
 	--profile) PROFILE=1; shift ;;
+	--export) EXPORT=1; shift ;;
+	--scrape) SCRAPE=$2; shift 2 ;;
 	--scales) SCALES=$2; shift 2 ;;
 	--cgdash) CGDASH=$2; shift 2 ;;
 	--no-floor) FLOOR=0; shift ;;
@@ -77,7 +84,7 @@ while [ $# -gt 0 ]; do
 	*) echo "unknown option: $1" >&2; usage 2 ;;
 	esac
 done
-for v in PROCS GROUPS_N SECONDS_M RUNS WARMUP; do
+for v in PROCS GROUPS_N SECONDS_M RUNS WARMUP SCRAPE; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 [ "$RUNS" -ge 1 ] && [ "$SECONDS_M" -ge 1 ] || die "--runs and --seconds must be >= 1"
@@ -87,6 +94,11 @@ done
 for c in tmux gcc awk ps; do command -v "$c" >/dev/null || die "needs $c"; done
 [ "$SCALING" = 1 ] || [ "$PROFILE" = 1 ] && TOOLS="cgdash"
 [ "$PROFILE" = 1 ] && FLOOR=0
+if [ "$EXPORT" = 1 ]; then
+	TOOLS="cgdash" FLOOR=0
+	command -v curl >/dev/null || die "--export needs curl"
+	[ "$SCRAPE" -ge 1 ] || die "--scrape must be >= 1"
+fi
 
 BENCH_ID="cgdash-bench-$$"
 SOCK="$BENCH_ID"                      # our own tmux server: never the user's
@@ -441,6 +453,52 @@ measure() {
 	sleep 1
 }
 
+# `cgdash export` (issue 15): started on a free loopback port, moved into
+# the cross-check group, scraped once (the first read opens every file),
+# then every SCRAPE s for SECONDS_M s. Appends to $TMP/export.tsv:
+# run wall_s scrapes cpu_ms_per_scrape acct_ms_per_scrape cpu_ms_per_s hwm_kib latency_ms body_bytes series
+measure_export() {
+	local run=$1 out="$TMP/export-$run.out" pid url="" i c1 c2 a1 a2 w1 w2 hwm lat=0 l scrapes
+	"$CGDASH" export --listen 127.0.0.1:0 >"$out" 2>"$TMP/export-$run.err" &
+	pid=$!
+	CUR_TOOL="$pid $(proc_start "$pid")"
+	echo "$pid" >"$ACCT_GROUP/cgroup.procs" 2>/dev/null || log "export: could not move pid $pid to the cross-check group"
+	for ((i = 0; i < 200; i++)); do
+		url=$(sed -n 's/^cgdash export: serving //p' "$out")
+		[ -n "$url" ] && break
+		sleep 0.05
+	done
+	if [ -z "$url" ]; then
+		log "export did not start: $(cat "$TMP/export-$run.err")"
+		kill_tool "$CUR_TOOL"; CUR_TOOL=""
+		return
+	fi
+	curl -s -o /dev/null "$url"
+	nap "$SCRAPE"
+	scrapes=$(( SECONDS_M / SCRAPE ))
+	[ "$scrapes" -ge 1 ] || scrapes=1
+	c1=$(tree_ticks "$pid"); a1=$(acct_ns); w1=$(now_us)
+	for ((i = 0; i < scrapes; i++)); do
+		l=$(curl -s -o "$TMP/export-body" -w '%{time_total}' "$url") || log "export: scrape failed"
+		lat=$(awk -v a="$lat" -v b="$l" 'BEGIN { print a + b }')
+		nap "$SCRAPE"
+	done
+	c2=$(tree_ticks "$pid"); a2=$(acct_ns); w2=$(now_us)
+	hwm=$(tree_hwm "$pid")
+	kill -0 "$pid" 2>/dev/null || log "export exited early: $(cat "$TMP/export-$run.err")"
+	kill_tool "$CUR_TOOL"
+	wait "$pid" 2>/dev/null
+	CUR_TOOL=""
+	awk -v OFS='\t' -v run="$run" -v n="$scrapes" -v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" \
+		-v a1="$a1" -v a2="$a2" -v hz="$HZ" -v hwm="$hwm" -v lat="$lat" \
+		-v bytes="$(wc -c <"$TMP/export-body")" -v series="$(grep -vc '^#' "$TMP/export-body")" 'BEGIN {
+			wall = (w2 - w1) / 1e6
+			printf "%d\t%.1f\t%d\t%.2f\t%.2f\t%.3f\t%d\t%.1f\t%d\t%d\n", run, wall, n,
+				(c2 - c1) * 1000 / hz / n, (a2 - a1) / 1e6 / n, (a2 - a1) / 1e6 / wall, hwm, lat * 1000 / n, bytes, series
+		}' | tee -a "$TMP/export.tsv" | awk -F'\t' '{ printf "# run %s export      %6.2f ms per scrape (cpuacct; stat %.2f)  %.3f ms/s  hwm %.1f MiB  latency %.1f ms  %d bytes, %d series\n", $1, $5, $4, $6, $7 / 1024, $8, $9, $10 }' >&2
+	sleep 1
+}
+
 # ---------------------------------------------------------------- the load
 NPIDS_OTHER=0
 load() { # load PROCS GROUPS
@@ -680,6 +738,33 @@ if [ "$PROFILE" = 1 ]; then
 	load "$PROCS" "$GROUPS_N"
 	profile
 	unload_all
+elif [ "$EXPORT" = 1 ]; then
+	load "$PROCS" "$GROUPS_N"
+	: >"$TMP/export.tsv"
+	for ((run = 1; run <= RUNS; run++)); do
+		log "run $run/$RUNS, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		if [ $((run % 2)) = 1 ]; then measure_export "$run"; measure cgdash "$run"; else measure cgdash "$run"; measure_export "$run"; fi
+	done
+	unload_all
+	echo
+	echo "| | CPU per scrape / refresh, median (min–max) | CPU per second | peak RSS | scrape latency | exposition |"
+	echo "|---|---|---|---|---|---|"
+	awk -F'\t' '
+		function median(arr, n,    i, j, t) {
+			for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
+			return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+		}
+		{ c[++n] = $5; s[n] = $6; if ($7 > rss) rss = $7; l[n] = $8; b = $9; se = $10; lo = (n == 1 || $5 < lo) ? $5 : lo; hi = ($5 > hi) ? $5 : hi }
+		END { if (n) printf "| `cgdash export`, scraped every '"$SCRAPE"' s | %.1f ms (%.1f–%.1f) | %.2f ms/s | %.1f MiB | %.0f ms | %d KiB, %d series |\n", median(c, n), lo, hi, median(s, n), rss / 1024, median(l, n), b / 1024, se }' "$TMP/export.tsv"
+	awk -F'\t' -v P="$PROCS" -v G="$GROUPS_N" '
+		function median(arr, n,    i, j, t) {
+			for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
+			return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+		}
+		$1 == "cgdash" && $3 == P && $4 == G && $12 == "ok" { c[++n] = $7; if ($8 > rss) rss = $8; lo = (n == 1 || $7 < lo) ? $7 : lo; hi = ($7 > hi) ? $7 : hi }
+		END { if (n) printf "| the dashboard, `cgdash --interval 1s` | %.1f ms (%.1f–%.1f) | %.1f ms/s | %.1f MiB | – | – |\n", median(c, n), lo, hi, median(c, n), rss / 1024 }' "$RAW"
+	echo
+	echo "Load: $PROCS extra idle processes, $GROUPS_N extra groups (half the processes in them), $NPIDS_OTHER pids in all; $(nproc) CPUs, cgroup $MODE. The exporter: scraped by curl every $SCRAPE s for ${SECONDS_M} s after a first scrape, CPU from its own cpuacct group (ns-exact) divided by the scrapes; the dashboard in tmux 200x50 at 1 s. $RUNS interleaved runs. Command: bench/overhead.sh --export --procs $PROCS --groups $GROUPS_N --scrape $SCRAPE --seconds $SECONDS_M --runs $RUNS"
 elif [ "$SCALING" = 0 ]; then
 	load "$PROCS" "$GROUPS_N"
 	run_all

@@ -85,6 +85,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print one sample (two reads, rates over the interval) as a table or JSON.
     Snapshot(SnapshotArgs),
+    /// Serve the groups as Prometheus metrics with cAdvisor's names (GET /metrics), e.g. for a Prometheus server.
+    Export(ExportArgs),
     /// Change limits of an existing group, e.g. `cgdash set cgdash/demo cpu=50% memory=256M`.
     Set {
         /// Group path relative to the hierarchy root (e.g. cgdash/demo), or KIND:NAME (docker:web, podman:api, pod:NS/NAME, unit:nginx.service, cgdash:NAME).
@@ -150,6 +152,32 @@ pub struct SnapshotArgs {
     pub periods: bool,
     #[command(flatten)]
     pub names: NameArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// Address to serve on (IP:PORT; port 0 picks a free one). Loopback unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:9789")]
+    pub listen: String,
+    /// Allow a non-loopback --listen address (e.g. 0.0.0.0:9789): the metrics name every
+    /// group, container and image on the host, and the endpoint has no authentication.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Only this group and the groups below it (whole path components).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Only groups of these kinds (docker,podman,containerd,cri-o,k8s-pod,systemd-unit,…).
+    #[arg(long, value_delimiter = ',')]
+    pub kind: Vec<String>,
+    /// Only groups at most this many levels below the root (0 = the root only).
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// Scrapes closer together than this share one read of the groups.
+    #[arg(long, value_parser = parse_interval, default_value = "1s")]
+    pub min_interval: Duration,
+    /// Read cgroups from this directory (laid out like /sys/fs/cgroup) instead of the mounts.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
 }
 
 /// A knob as the command line shows it, declared by its controller

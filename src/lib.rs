@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cgroup;
 pub mod event_loop;
+pub mod export;
 pub mod fds;
 pub mod fnv;
 pub mod launch;

@@ -42,7 +42,11 @@ fn main() -> ExitCode {
     if matches!(
         cli.command,
         None | Some(
-            Command::Demo { .. } | Command::Run(_) | Command::Snapshot(_) | Command::Limits(_)
+            Command::Demo { .. }
+                | Command::Run(_)
+                | Command::Snapshot(_)
+                | Command::Limits(_)
+                | Command::Export(_)
         )
     ) {
         if let Err(e) = cgdash::fds::ensure_minimum() {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Some(Command::Demo { kind }) => cmd::demo::run(kind, cli.interval),
         Some(Command::Run(args)) => cmd::run::run(*args, cli.interval),
         Some(Command::Snapshot(args)) => cmd::snapshot::run(args),
+        Some(Command::Export(args)) => cmd::export::run(args),
         Some(Command::Set {
             group,
             settings,

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod dashboard;
 pub mod demo;
+pub mod export;
 pub mod limits;
 pub mod run;
 pub mod set;
