@@ -9,6 +9,7 @@ pub mod cgroup;
 pub mod event_loop;
 pub mod fds;
 pub mod fnv;
+pub mod image;
 pub mod launch;
 pub mod model;
 pub mod output;
