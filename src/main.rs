@@ -35,7 +35,8 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         None => cmd::dashboard::run(cli.interval),
-        Some(Command::Demo { kind }) => cmd::demo::run(kind, cli.interval),
+        Some(Command::Demo { kind, image }) => cmd::demo::run(kind, image, cli.interval),
+        Some(Command::Images(args)) => cmd::images::run(args),
         Some(Command::Run(args)) => cmd::run::run(*args, cli.interval),
         Some(Command::Snapshot(args)) => cmd::snapshot::run(args),
         Some(Command::Set { group, settings }) => cmd::set::run(&group, &settings),

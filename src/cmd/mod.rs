@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod dashboard;
 pub mod demo;
+pub mod images;
 pub mod run;
 pub mod set;
 pub mod snapshot;

@@ -210,11 +210,21 @@ pub fn prepare_with(
             spec.hostname = Some(h.clone());
         }
     }
-    let hostname = spec
-        .hostname
-        .clone()
-        .or_else(|| spec.name.clone())
-        .unwrap_or_else(|| stem.clone());
+    // The hostname is fixed here (not left to default to the group name,
+    // known only at launch) so HOSTNAME and /etc/hosts agree with it.
+    let hostname = if spec.share.contains(&Namespace::Uts) {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "localhost".into())
+    } else {
+        let h = spec
+            .hostname
+            .clone()
+            .or_else(|| spec.name.clone())
+            .unwrap_or_else(|| stem.clone());
+        spec.hostname = Some(h.clone());
+        h
+    };
     let own_net = !spec.share.contains(&Namespace::Net);
     let (hosts, resolv) = net_files(own_net, &hostname);
     write_etc(&lower, &files_root, "hosts", &hosts)?;
