@@ -40,8 +40,8 @@
 #   CGDASH_VM_BIN_TIMEOUT  one test binary in the guest, seconds (default: 300)
 #   CGDASH_VM_SMP      guest CPUs              (default: 2)
 #   CGDASH_VM_JOBS     test binaries run at once in the guest (default: 2)
-#   CGDASH_VM_SKIP     live test binaries not run (default: tape e2e_tmux;
-#                      empty: all)
+#   CGDASH_VM_SKIP     live test binaries not run, shell globs allowed
+#                      (default: tape e2e_tmux engines_*; empty: all)
 #   CGDASH_VM_MEM      guest memory            (default: 512M)
 #   CGDASH_VM_BINS     live (default: tests/*.rs calling common::live), all,
 #                      or test binary names (space separated)
@@ -258,12 +258,23 @@ fi
 # the most CPU-hungry binaries (a dashboard redrawing a 200x50 tmux pane),
 # and beside the other binaries they made CPU-% and cleanup-deadline tests
 # fail (3 of 3 runs with 3 lanes). CGDASH_VM_SKIP= (empty) runs them too.
-SKIP=${CGDASH_VM_SKIP-tape e2e_tmux}
+# Also left out: engines_* (tests/engines_*.rs, issue 13), which start their
+# own dockerd and podman: the guest has no container engines (docker.io,
+# podman, runc are host packages .ci/run installs), and on the host they run
+# with CGDASH_LIVE_TESTS=required, where a missing engine is a failure.
+SKIP=${CGDASH_VM_SKIP-tape e2e_tmux engines_*}
 if [ -n "$SKIP" ] && [ "$BINS" = live ]; then
 	sel=()
 	for t in "${TESTS[@]}"; do
 		n=$(basename "$t")
-		[[ " $SKIP " == *" ${n%-*} "* ]] || sel+=("$t")
+		skip=0
+		set -f # the patterns are matched against names, not expanded as files
+		for pat in $SKIP; do
+			# shellcheck disable=SC2053 # $pat is a glob on purpose
+			[[ ${n%-*} == $pat ]] && skip=1
+		done
+		set +f
+		((skip)) || sel+=("$t")
 	done
 	say "not run in the VM (CGDASH_VM_SKIP): $SKIP"
 	TESTS=("${sel[@]}")

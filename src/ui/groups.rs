@@ -1,6 +1,8 @@
 //! The groups panel: the cgroup tree with CPU, quota, throttling, memory,
 //! pids and OOM columns. Only the visible rows are built.
 
+use std::borrow::Cow;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
@@ -9,7 +11,7 @@ use ratatui::widgets::{Cell, Widget};
 
 use super::table::{self, Column, ListTable};
 use super::{format as fmt, theme};
-use crate::app::groups::{leaf_name, GroupSort};
+use crate::app::groups::{display_identity, leaf_name, short_hashes, GroupRow, GroupSort};
 use crate::app::{App, Panel};
 use crate::model::GroupSnapshot;
 
@@ -25,6 +27,12 @@ const COLUMNS: [(GroupSort, u16); 8] = [
 
 /// Width of the usage-against-quota bar column (shown on wide screens).
 const BAR: u16 = 10;
+
+/// Width of the NAME column (kind badge, name, image), shown on wide
+/// screens when some group has a name (issue 13). Narrower, the tree shows
+/// the badge and name in place of the directory (`▸ dkr web`): a column of
+/// its own left GROUP 12 characters at 80 wide.
+const NAME: u16 = 34;
 
 impl Widget for GroupsPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -54,6 +62,20 @@ impl Widget for GroupsPanel<'_> {
             };
             columns.insert(2, bar);
         }
+        // Only on hosts with named groups: elsewhere the column would be
+        // empty space taken from GROUP. Decided over all groups, not the
+        // filtered rows, so it does not come and go while typing a filter.
+        let named = snap.groups.iter().any(|g| g.identity.name.is_some())
+            || v.rows.iter().any(|r| r.pod_of.is_some());
+        let name_column = named && wide;
+        if name_column {
+            let name = Column {
+                title: "NAME",
+                width: Constraint::Length(NAME),
+                sorted: false,
+            };
+            columns.insert(1, name);
+        }
         let mut table = ListTable::of(app, Panel::Groups, "Groups", v, columns);
         table.bottom = bottom;
         // Said as the process panel says it (the root group is always
@@ -68,8 +90,14 @@ impl Widget for GroupsPanel<'_> {
         table.render(area, buf, |i, _| {
             let r = &v.rows[i];
             let g = &snap.groups[r.index];
-            let mut cells = Vec::with_capacity(9);
-            cells.push(name_cell(app, g, r.depth, r.has_children, r.expanded));
+            let mut cells = Vec::with_capacity(10);
+            let in_tree = (!name_column)
+                .then(|| display_identity(&snap.groups, r))
+                .flatten();
+            cells.push(name_cell(app, g, r, in_tree));
+            if name_column {
+                cells.push(identity_cell(&snap.groups, r));
+            }
             cells.push(cpu_cell(g));
             if wide {
                 cells.push(bar_cell(g, snap.cpus));
@@ -87,10 +115,17 @@ impl Widget for GroupsPanel<'_> {
     }
 }
 
-fn name_cell<'a>(app: &App, g: &'a GroupSnapshot, depth: u16, kids: bool, open: bool) -> Cell<'a> {
-    let mut spans = Vec::with_capacity(4);
-    spans.push(Span::raw("  ".repeat(depth.min(12) as usize)));
-    spans.push(Span::raw(match (kids, open) {
+/// The tree cell: indent, fold marker, ownership, then the directory (long
+/// ids cut to 12) — or, given `named` (narrow screens), the badge and name.
+fn name_cell<'a>(
+    app: &App,
+    g: &'a GroupSnapshot,
+    r: &GroupRow,
+    named: Option<(&'a str, Cow<'a, str>, Option<&'a str>)>,
+) -> Cell<'a> {
+    let mut spans = Vec::with_capacity(5);
+    spans.push(Span::raw("  ".repeat(r.depth.min(12) as usize)));
+    spans.push(Span::raw(match (r.has_children, r.expanded) {
         (true, true) => "▾ ",
         (true, false) => "▸ ",
         _ => "  ",
@@ -103,13 +138,37 @@ fn name_cell<'a>(app: &App, g: &'a GroupSnapshot, depth: u16, kids: bool, open: 
             Style::new().fg(theme::OWNED),
         ));
     }
-    let mut name = Span::raw(leaf_name(&g.path));
+    let mut name = match named {
+        Some((badge, name, _)) => {
+            spans.push(Span::styled(badge, Style::new().fg(theme::BADGE)));
+            spans.push(Span::raw(" "));
+            Span::raw(name)
+        }
+        None => Span::raw(short_hashes(leaf_name(&g.path))),
+    };
     if g.frozen == Some(true) {
         name = name.style(Style::new().add_modifier(Modifier::ITALIC));
         spans.push(name);
         spans.push(Span::styled(" ❄", Style::new().fg(theme::MEMORY)));
     } else {
         spans.push(name);
+    }
+    Cell::from(Line::from(spans))
+}
+
+/// `dkr web` (badge, name) and the image dimmed after it.
+fn identity_cell<'a>(groups: &'a [GroupSnapshot], r: &GroupRow) -> Cell<'a> {
+    let Some((badge, name, image)) = display_identity(groups, r) else {
+        return Cell::from("");
+    };
+    let mut spans = vec![
+        Span::styled(badge, Style::new().fg(theme::BADGE)),
+        Span::raw(" "),
+        Span::raw(name),
+    ];
+    if let Some(image) = image {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(image, theme::dim()));
     }
     Cell::from(Line::from(spans))
 }

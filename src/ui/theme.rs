@@ -10,6 +10,8 @@ pub const MEMORY: Color = Color::Cyan;
 pub const HIGH: Color = Color::Yellow;
 pub const MARKER: Color = Color::White;
 pub const OWNED: Color = Color::LightMagenta;
+/// The kind badge of a named group (`dkr web`).
+pub const BADGE: Color = Color::LightCyan;
 
 pub fn header() -> Style {
     Style::new().fg(Color::Black).bg(Color::Cyan)

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use cgdash::cgroup::{Layout, Version};
 
+pub mod engines;
+
 /// Tests in one binary run in parallel threads and share the parent
 /// `cgdash-test-<pid>`: creating a child and removing the parent must not interleave.
 static PARENT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
