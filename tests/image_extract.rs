@@ -10,6 +10,9 @@
 //! it goes through `common::live`, which also makes the VM run this binary.
 
 mod common;
+mod image_util;
+
+use image_util::oci_dir;
 
 use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -397,43 +400,6 @@ fn links_modes_and_owners() {
     let d = std::fs::metadata(r.join("ro")).unwrap();
     assert_eq!(d.mode() & 0o777, 0o555);
     assert_eq!(std::fs::read(r.join("ro/later")).unwrap(), b"later");
-}
-
-/// An OCI layout directory with one image of `layers` (raw blobs, diff_ids
-/// computed from `tars`), named `name`.
-pub fn oci_dir(dir: &Path, name: &str, tars: &[Vec<u8>], blobs: &[Vec<u8>], config: serde_json::Value) {
-    let b = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&b).unwrap();
-    let put = |bytes: &[u8]| -> String {
-        let hex = format!("{:x}", Sha256::digest(bytes));
-        std::fs::write(b.join(&hex), bytes).unwrap();
-        format!("sha256:{hex}")
-    };
-    let diff_ids: Vec<String> = tars
-        .iter()
-        .map(|t| format!("sha256:{:x}", Sha256::digest(t)))
-        .collect();
-    let mut cfg = config;
-    cfg["rootfs"] = serde_json::json!({"type": "layers", "diff_ids": diff_ids});
-    let cfg_bytes = serde_json::to_vec(&cfg).unwrap();
-    let cfg_d = put(&cfg_bytes);
-    let layers: Vec<serde_json::Value> = blobs
-        .iter()
-        .map(|l| {
-            serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                "digest": put(l), "size": l.len()})
-        })
-        .collect();
-    let manifest = serde_json::json!({"schemaVersion": 2,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg_d, "size": cfg_bytes.len()},
-        "layers": layers});
-    let mb = serde_json::to_vec(&manifest).unwrap();
-    let md = put(&mb);
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": mb.len(),
-         "annotations": {"org.opencontainers.image.ref.name": name}}]});
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
 }
 
 fn cache_names(c: &Path) -> Vec<String> {
