@@ -361,3 +361,61 @@ fn bad_images_start_nothing() {
     let out = run_cmd(c, T);
     assert_eq!(out.code, 2, "{out:?}");
 }
+
+/// Without root: the image is unpacked into a cache the caller owns, the
+/// caller is root inside its user namespace (files of other owners become
+/// its own), the image's non-root User is reported, not honoured, and
+/// nothing is left (the overlay's work dir, mode 000, included).
+#[test]
+fn rootless_image_run() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let Some(_layout) = common::live("rootless_image_run") else {
+        return;
+    };
+    if !need_busybox("rootless_image_run") {
+        return;
+    }
+    let mut cfg = config();
+    cfg["config"]["User"] = "app".into();
+    let f = Fixture::new(cfg).unwrap();
+    let base = f.tmp.path();
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _ = Command::new("chmod").args(["-R", "a+rX"]).arg(base.join("img")).status();
+    std::fs::create_dir(f.cache()).unwrap();
+    std::os::unix::fs::chown(f.cache(), Some(65534), Some(65534)).unwrap();
+    let bin = base.join("cgdash");
+    std::fs::copy(common::cgdash_bin(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let overlay = std::fs::read_to_string("/proc/filesystems")
+        .unwrap_or_default()
+        .contains("overlay");
+    let modes: &[&str] = if overlay { &["copy", "overlay"] } else { &["copy"] };
+    for mode in modes {
+        let mut c = Command::new(&bin);
+        c.args(["run", "--image", &f.img(), "--", "/bin/sh", "-c", "id -u; touch /new && echo wrote"])
+            .env("CGDASH_IMAGE_CACHE", f.cache())
+            .env("CGDASH_IMAGE_WRITABLE", mode)
+            .env_remove("XDG_RUNTIME_DIR")
+            .uid(65534)
+            .gid(65534);
+        let out = run_cmd(c, T);
+        assert_eq!(out.code, 0, "{mode}: {out:?}");
+        assert_eq!(out.stdout, "0\nwrote\n", "{mode}: {out:?}");
+        assert!(out.stderr.contains("User app (uid 1000) needs root"), "{mode}: {out:?}");
+        assert_eq!(f.runs(), Vec::<String>::new(), "{mode}: run directory left");
+        f.assert_no_mounts();
+    }
+    let img = f.images();
+    assert_eq!(img.len(), 1);
+    let bb = f.cache().join(&img[0]).join("rootfs/bin/busybox");
+    assert_eq!(std::fs::metadata(bb).unwrap().uid(), 65534);
+    let mut c = Command::new(&bin);
+    c.args(["images", "prune"])
+        .env("CGDASH_IMAGE_CACHE", f.cache())
+        .uid(65534)
+        .gid(65534);
+    let out = run_cmd(c, T);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(f.images(), Vec::<String>::new(), "{out:?}");
+}
