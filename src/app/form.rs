@@ -199,6 +199,8 @@ const L_PIDS: usize = 4;
 const L_SHARE: usize = 5;
 const L_HOSTNAME: usize = 6;
 const L_KEEP: usize = 7;
+/// Last, so the fields above keep their places (issue 17).
+const L_IMAGE: usize = 8;
 
 const SHAREABLE: [&str; 7] = ["net", "ipc", "uts", "pid", "mount", "cgroup", "user"];
 
@@ -239,6 +241,11 @@ impl LaunchForm {
                 "no".into(),
                 "yes: keep its group after it exits (--keep)",
             ),
+            Field::new(
+                "image",
+                String::new(),
+                "docker save / OCI archive or layout dir (--image); a command replaces its Cmd",
+            ),
         ];
         LaunchForm {
             fields: Fields {
@@ -258,6 +265,7 @@ impl LaunchForm {
             LaunchField::Pids => L_PIDS,
             LaunchField::Share => L_SHARE,
             LaunchField::Hostname => L_HOSTNAME,
+            LaunchField::Image => L_IMAGE,
         };
         self.fields.fields[i].error = Some(why.to_string());
         self.fields.selected = i;
@@ -269,8 +277,15 @@ impl LaunchForm {
         }
         let get = |i: usize| self.fields.fields[i].input.trim().to_string();
         let mut errors: Vec<(usize, String)> = Vec::new();
+        let image = Some(get(L_IMAGE)).filter(|i| !i.is_empty());
+        if let Some(i) = &image {
+            if let Err(e) = std::fs::metadata(i) {
+                errors.push((L_IMAGE, e.to_string()));
+            }
+        }
         let command = match split_command(&get(L_COMMAND)) {
-            Ok(c) if c.is_empty() => {
+            // With an image, its Entrypoint/Cmd is the default command.
+            Ok(c) if c.is_empty() && image.is_none() => {
                 errors.push((L_COMMAND, "a command is required".into()));
                 c
             }
@@ -336,6 +351,7 @@ impl LaunchForm {
             share,
             hostname,
             keep,
+            image,
         })
     }
 }
