@@ -20,21 +20,39 @@ const SCRIPT: &str = "echo hi; env; echo LS $(ls /); \
 
 fn run_image(cache: &Path, image: &Path, extra: &[&str], name: &str) -> Out {
     let mut c = Command::new(common::cgdash_bin());
-    c.args(["run", "--image", &image.to_string_lossy(), "--name", name, "--memory", "64M"])
-        .args(extra)
-        .env("CGDASH_IMAGE_CACHE", cache);
+    c.args([
+        "run",
+        "--image",
+        &image.to_string_lossy(),
+        "--name",
+        name,
+        "--memory",
+        "64M",
+    ])
+    .args(extra)
+    .env("CGDASH_IMAGE_CACHE", cache);
     run_cmd(c, Duration::from_secs(120))
 }
 
 fn check(out: &Out, what: &str) {
     assert_eq!(out.code, 0, "{what}: {out:?}");
     let o = &out.stdout;
-    assert!(o.lines().next() == Some("hi"), "{what}: Cmd did not run: {out:?}");
-    assert!(o.lines().any(|l| l == "FOO=bar"), "{what}: Env missing: {o}");
+    assert!(
+        o.lines().next() == Some("hi"),
+        "{what}: Cmd did not run: {out:?}"
+    );
+    assert!(
+        o.lines().any(|l| l == "FOO=bar"),
+        "{what}: Env missing: {o}"
+    );
     let ls = o.lines().find_map(|l| l.strip_prefix("LS ")).unwrap_or("");
     let mut ls: Vec<&str> = ls.split_whitespace().collect();
     ls.sort();
-    assert_eq!(ls, ["bin", "dev", "etc", "proc", "sys", "tmp"], "{what}: {o}");
+    assert_eq!(
+        ls,
+        ["bin", "dev", "etc", "proc", "sys", "tmp"],
+        "{what}: {o}"
+    );
     let mem = o.lines().find_map(|l| l.strip_prefix("MEM=")).unwrap_or("");
     assert_eq!(mem, (64u64 << 20).to_string(), "{what}: {o}");
 }
@@ -65,7 +83,14 @@ fn podman_saved_archives_run() {
         ("oci-dir", "ocidir"),
     ] {
         let out = tmp.path().join(file);
-        p.ok(&["save", "--format", format, "-o", &out.to_string_lossy(), "cgimg"]);
+        p.ok(&[
+            "save",
+            "--format",
+            format,
+            "-o",
+            &out.to_string_lossy(),
+            "cgimg",
+        ]);
         let first = run_image(&cache, &out, &[], &name);
         check(&first, format);
         // The second run reuses the cache (meta.json untouched).
@@ -86,14 +111,29 @@ fn podman_saved_archives_run() {
     }
     // Several images in one archive: --image-name picks.
     let multi = tmp.path().join("multi.tar");
-    p.ok(&["save", "-m", "-o", &multi.to_string_lossy(), "cgimg", "cgother"]);
+    p.ok(&[
+        "save",
+        "-m",
+        "-o",
+        &multi.to_string_lossy(),
+        "cgimg",
+        "cgother",
+    ]);
     let out = run_image(&cache, &multi, &[], &name);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--image-name"), "{out:?}");
     let out = run_image(&cache, &multi, &["--image-name", "cgother"], &name);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout.trim(), "other");
-    check(&run_image(&cache, &multi, &["--image-name", "localhost/cgimg:latest"], &name), "multi");
+    check(
+        &run_image(
+            &cache,
+            &multi,
+            &["--image-name", "localhost/cgimg:latest"],
+            &name,
+        ),
+        "multi",
+    );
 }
 
 #[test]
@@ -111,6 +151,9 @@ fn docker_saved_archive_runs() {
     d.ok(&["save", "-o", &tar.to_string_lossy(), "cgimg:latest"]);
     let name = unique("img-docker");
     let _c = Cleanup::new(&layout, &name);
-    check(&run_image(&cache, &tar, &["--cpu", "50%"], &name), "docker save");
+    check(
+        &run_image(&cache, &tar, &["--cpu", "50%"], &name),
+        "docker save",
+    );
     assert_eq!(runs_left(&cache), 0);
 }

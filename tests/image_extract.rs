@@ -18,9 +18,8 @@ use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use cgdash::image::extract::{Extractor, Limits};
 use cgdash::image::cache;
-use sha2::{Digest, Sha256};
+use cgdash::image::extract::{Extractor, Limits};
 
 /// One tar member with a raw (unchecked) name.
 struct E<'a> {
@@ -38,7 +37,11 @@ fn e<'a>(name: &'a str, kind: tar::EntryType) -> E<'a> {
         kind,
         link: b"",
         data: b"",
-        mode: if kind == tar::EntryType::Directory { 0o755 } else { 0o644 },
+        mode: if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        },
         uid: 0,
     }
 }
@@ -119,15 +122,26 @@ impl Area {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["sentinel"], "something was written outside the tree");
-        assert_eq!(std::fs::read(self.outside.join("sentinel")).unwrap(), b"untouched");
+        assert_eq!(
+            names,
+            ["sentinel"],
+            "something was written outside the tree"
+        );
+        assert_eq!(
+            std::fs::read(self.outside.join("sentinel")).unwrap(),
+            b"untouched"
+        );
         let parent: Vec<String> = std::fs::read_dir(self.root.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         let mut parent = parent;
         parent.sort();
-        assert_eq!(parent, ["outside", "root"], "something was written beside the tree");
+        assert_eq!(
+            parent,
+            ["outside", "root"],
+            "something was written beside the tree"
+        );
     }
 }
 
@@ -135,8 +149,12 @@ impl Area {
 fn apply(root: &Path, layers: &[Vec<u8>], limits: Limits) -> Result<(), String> {
     let mut x = Extractor::new(root, limits).map_err(|e| e.to_string())?;
     for (i, l) in layers.iter().enumerate() {
-        x.apply(Box::new(std::io::Cursor::new(l.clone())), None, &format!("layer {i}"))
-            .map_err(|e| e.to_string())?;
+        x.apply(
+            Box::new(std::io::Cursor::new(l.clone())),
+            None,
+            &format!("layer {i}"),
+        )
+        .map_err(|e| e.to_string())?;
     }
     x.finish().map(|_| ()).map_err(|e| e.to_string())
 }
@@ -155,9 +173,21 @@ fn refused(layers: &[Vec<u8>], entry: &str, why: &str) -> Area {
 
 #[test]
 fn dotdot_and_absolute_names_are_refused() {
-    refused(&[tar_of(&[file("../outside/evil", b"x")])], "../outside/evil", "`..`");
-    refused(&[tar_of(&[file("a/../../outside/evil", b"x")])], "a/../../outside/evil", "`..`");
-    refused(&[tar_of(&[file("/tmp/cgdash-evil", b"x")])], "/tmp/cgdash-evil", "absolute");
+    refused(
+        &[tar_of(&[file("../outside/evil", b"x")])],
+        "../outside/evil",
+        "`..`",
+    );
+    refused(
+        &[tar_of(&[file("a/../../outside/evil", b"x")])],
+        "a/../../outside/evil",
+        "`..`",
+    );
+    refused(
+        &[tar_of(&[file("/tmp/cgdash-evil", b"x")])],
+        "/tmp/cgdash-evil",
+        "absolute",
+    );
     assert!(!Path::new("/tmp/cgdash-evil").exists());
 }
 
@@ -169,7 +199,10 @@ fn symlinks_out_of_the_tree_are_refused() {
         "climbs out",
     );
     refused(
-        &[tar_of(&[dir("a"), symlink("a/b", "../../outside/sentinel")])],
+        &[tar_of(&[
+            dir("a"),
+            symlink("a/b", "../../outside/sentinel"),
+        ])],
         "a/b",
         "climbs out",
     );
@@ -184,7 +217,10 @@ fn writing_through_a_symlinked_parent_is_refused() {
     let outside = a.outside.to_string_lossy().into_owned();
     let layer = tar_of(&[symlink("d", &outside), file("d/evil", b"x")]);
     let err = apply(&a.root, &[layer], Limits::default()).unwrap_err();
-    assert!(err.contains("\"d/evil\"") && err.contains("parent d is a symlink"), "{err}");
+    assert!(
+        err.contains("\"d/evil\"") && err.contains("parent d is a symlink"),
+        "{err}"
+    );
     a.assert_outside_untouched();
 
     // Across layers, and a directory entry and a hard link the same way.
@@ -192,13 +228,19 @@ fn writing_through_a_symlinked_parent_is_refused() {
     let l1 = tar_of(&[symlink("d", &outside)]);
     let l2 = tar_of(&[dir("d/sub")]);
     let err = apply(&a.root, &[l1.clone(), l2], Limits::default()).unwrap_err();
-    assert!(err.contains("\"d/sub\"") && err.contains("symlink"), "{err}");
+    assert!(
+        err.contains("\"d/sub\"") && err.contains("symlink"),
+        "{err}"
+    );
     a.assert_outside_untouched();
 
     let a = area();
     let l2 = tar_of(&[file("x", b"1"), hardlink("d/evil", "x")]);
     let err = apply(&a.root, &[l1.clone(), l2], Limits::default()).unwrap_err();
-    assert!(err.contains("\"d/evil\"") && err.contains("symlink"), "{err}");
+    assert!(
+        err.contains("\"d/evil\"") && err.contains("symlink"),
+        "{err}"
+    );
     a.assert_outside_untouched();
 
     // A relative link inside the tree is no better as a parent.
@@ -221,9 +263,17 @@ fn hard_links_out_of_the_tree_are_refused() {
     let outside = a.outside.to_string_lossy().into_owned();
     let l = tar_of(&[symlink("o", &outside), hardlink("h", "o/sentinel")]);
     let err = apply(&a.root, &[l], Limits::default()).unwrap_err();
-    assert!(err.contains("\"h\"") && err.contains("not inside the tree"), "{err}");
+    assert!(
+        err.contains("\"h\"") && err.contains("not inside the tree"),
+        "{err}"
+    );
     a.assert_outside_untouched();
-    assert_eq!(std::fs::metadata(a.outside.join("sentinel")).unwrap().nlink(), 1);
+    assert_eq!(
+        std::fs::metadata(a.outside.join("sentinel"))
+            .unwrap()
+            .nlink(),
+        1
+    );
     // To something that does not exist, and to a directory.
     refused(&[tar_of(&[hardlink("h", "nope")])], "h", "does not exist");
     refused(&[tar_of(&[dir("d"), hardlink("h", "d")])], "h", "directory");
@@ -246,9 +296,17 @@ fn device_nodes_are_refused_unless_allowed() {
     refused(&[l], "dev/sda", "device node 8:0");
     // A fifo is harmless.
     let a = area();
-    apply(&a.root, &[tar_of(&[e("fifo", tar::EntryType::Fifo)])], Limits::default()).unwrap();
+    apply(
+        &a.root,
+        &[tar_of(&[e("fifo", tar::EntryType::Fifo)])],
+        Limits::default(),
+    )
+    .unwrap();
     use std::os::unix::fs::FileTypeExt;
-    assert!(std::fs::symlink_metadata(a.root.join("fifo")).unwrap().file_type().is_fifo());
+    assert!(std::fs::symlink_metadata(a.root.join("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
 }
 
 #[test]
@@ -263,13 +321,23 @@ fn bombs_are_refused() {
     let names: Vec<String> = (0..50).map(|i| format!("f{i}")).collect();
     let many: Vec<E> = names.iter().map(|n| file(n, b"")).collect();
     let err = apply(&a.root, &[tar_of(&many)], small(|l| l.max_entries = 20)).unwrap_err();
-    assert!(err.contains("\"f20\"") && err.contains("more than 20 entries"), "{err}");
+    assert!(
+        err.contains("\"f20\"") && err.contains("more than 20 entries"),
+        "{err}"
+    );
     // One file too large.
     let a = area();
     let big = vec![7u8; 10_000];
-    let err = apply(&a.root, &[tar_of(&[file("big", &big)])], small(|l| l.max_file_bytes = 4096))
-        .unwrap_err();
-    assert!(err.contains("\"big\"") && err.contains("larger than 4096"), "{err}");
+    let err = apply(
+        &a.root,
+        &[tar_of(&[file("big", &big)])],
+        small(|l| l.max_file_bytes = 4096),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("\"big\"") && err.contains("larger than 4096"),
+        "{err}"
+    );
     // All together too large (each file fine).
     let a = area();
     let chunk = vec![1u8; 3000];
@@ -345,7 +413,10 @@ fn whiteouts_and_opaque_directories() {
     let l3 = tar_of(&[dir("c"), file("c/again", b"1")]);
     apply(&a.root, &[l1, gzip(&l2), zstd(&l3)], Limits::default()).unwrap();
     let r = &a.root;
-    assert!(!r.join("a/x").exists() && !r.join("a/sub").exists(), "opaque dir kept lower content");
+    assert!(
+        !r.join("a/x").exists() && !r.join("a/sub").exists(),
+        "opaque dir kept lower content"
+    );
     assert_eq!(std::fs::read(r.join("a/new")).unwrap(), b"n");
     assert!(!r.join("a/.wh..wh..opq").exists());
     assert!(!r.join("b/z").exists() && r.join("b").is_dir());
@@ -389,12 +460,15 @@ fn links_modes_and_owners() {
     let m = std::fs::symlink_metadata(r.join("bin/su")).unwrap();
     assert_eq!(m.permissions().mode() & 0o7777, 0o4755);
     assert_eq!(m.nlink(), 2, "hard link kept");
+    assert_eq!(std::fs::metadata(r.join("bin/su2")).unwrap().ino(), m.ino());
     assert_eq!(
-        std::fs::metadata(r.join("bin/su2")).unwrap().ino(),
-        m.ino()
+        std::fs::read_link(r.join("bin/sh")).unwrap(),
+        Path::new("su")
     );
-    assert_eq!(std::fs::read_link(r.join("bin/sh")).unwrap(), Path::new("su"));
-    assert_eq!(std::fs::read_link(r.join("bin/abs")).unwrap(), Path::new("/bin/su"));
+    assert_eq!(
+        std::fs::read_link(r.join("bin/abs")).unwrap(),
+        Path::new("/bin/su")
+    );
     let o = std::fs::metadata(r.join("home/u/f")).unwrap();
     assert_eq!((o.uid(), o.gid(), o.mode() & 0o777), (1234, 1234, 0o600));
     let d = std::fs::metadata(r.join("ro")).unwrap();
@@ -420,13 +494,23 @@ fn a_refused_image_leaves_no_partial_tree_in_the_cache() {
     let c = tmp.path().join("cache");
     let good = tar_of(&[dir("etc"), file("etc/a", b"a"), file("big", &[1u8; 5000])]);
     let bad = tar_of(&[file("ok-before", b"x"), file("../escape", b"x")]);
-    oci_dir(&img, "localhost/bad:1", &[good.clone(), bad.clone()], &[good, bad], serde_json::json!({}));
+    oci_dir(
+        &img,
+        "localhost/bad:1",
+        &[good.clone(), bad.clone()],
+        &[good, bad],
+        serde_json::json!({}),
+    );
     let src = cgdash::image::Source::open(&img).unwrap();
     let found = src.pick(None).unwrap();
     let err = cache::ensure(&c, &src, &found, "img", &Limits::default()).unwrap_err();
     assert!(err.to_string().contains("\"../escape\""), "{err}");
     assert_eq!(err.exit_code(), 2);
-    assert_eq!(cache_names(&c), Vec::<String>::new(), "partial extraction left behind");
+    assert_eq!(
+        cache_names(&c),
+        Vec::<String>::new(),
+        "partial extraction left behind"
+    );
     assert!(!tmp.path().join("escape").exists());
 }
 
@@ -451,11 +535,23 @@ fn archives_with_several_images_need_a_name() {
     let tmp = tempfile::tempdir().unwrap();
     let one = tmp.path().join("one");
     let l = tar_of(&[file("a", b"1")]);
-    oci_dir(&one, "localhost/app:latest", &[l.clone()], &[l.clone()], serde_json::json!({}));
+    oci_dir(
+        &one,
+        "localhost/app:latest",
+        std::slice::from_ref(&l),
+        std::slice::from_ref(&l),
+        serde_json::json!({}),
+    );
     // A second manifest in the same layout.
     let two = tmp.path().join("two");
     let l2 = tar_of(&[file("b", b"2")]);
-    oci_dir(&two, "localhost/other:2", &[l2.clone()], &[l2], serde_json::json!({}));
+    oci_dir(
+        &two,
+        "localhost/other:2",
+        std::slice::from_ref(&l2),
+        std::slice::from_ref(&l2),
+        serde_json::json!({}),
+    );
     for e in std::fs::read_dir(two.join("blobs/sha256")).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), one.join("blobs/sha256").join(e.file_name())).unwrap();
@@ -471,8 +567,17 @@ fn archives_with_several_images_need_a_name() {
     std::fs::write(one.join("index.json"), serde_json::to_vec(&i1).unwrap()).unwrap();
     let src = cgdash::image::Source::open(&one).unwrap();
     let err = src.pick(None).unwrap_err().to_string();
-    assert!(err.contains("--image-name") && err.contains("localhost/other:2"), "{err}");
-    assert_eq!(src.pick(Some("other:2")).unwrap().names, ["localhost/other:2"]);
-    assert_eq!(src.pick(Some("app")).unwrap().names, ["localhost/app:latest"]);
+    assert!(
+        err.contains("--image-name") && err.contains("localhost/other:2"),
+        "{err}"
+    );
+    assert_eq!(
+        src.pick(Some("other:2")).unwrap().names,
+        ["localhost/other:2"]
+    );
+    assert_eq!(
+        src.pick(Some("app")).unwrap().names,
+        ["localhost/app:latest"]
+    );
     assert!(src.pick(Some("nope")).is_err());
 }

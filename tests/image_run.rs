@@ -31,8 +31,8 @@ impl Fixture {
         image_util::oci_dir(
             &tmp.path().join("img"),
             "localhost/imgtest:latest",
-            &[layer.clone()],
-            &[layer],
+            std::slice::from_ref(&layer),
+            std::slice::from_ref(&layer),
             config,
         );
         Some(Fixture { tmp })
@@ -132,14 +132,31 @@ fn run_image_checks(mode: &str) {
     let name = unique(&format!("img-{mode}"));
     let cleanup = Cleanup::new(&layout, &name);
     let args = [
-        "run", "--image", &f.img(), "--name", &name, "--memory", "64M", "--pids", "50",
+        "run",
+        "--image",
+        &f.img(),
+        "--name",
+        &name,
+        "--memory",
+        "64M",
+        "--pids",
+        "50",
     ];
-    let out = f.run(&args, &[("CGDASH_IMAGE_WRITABLE", mode), ("CGDASH_TEST_SECRET", "leak")]);
+    let out = f.run(
+        &args,
+        &[
+            ("CGDASH_IMAGE_WRITABLE", mode),
+            ("CGDASH_TEST_SECRET", "leak"),
+        ],
+    );
     assert_eq!(out.code, 0, "{out:?}");
     let o = &out.stdout;
     assert!(o.contains("CMD-RAN"), "{out:?}");
     assert!(o.lines().any(|l| l == "FOO=bar"), "image Env missing: {o}");
-    assert!(!o.contains("CGDASH_TEST_SECRET"), "the host's environment leaked: {o}");
+    assert!(
+        !o.contains("CGDASH_TEST_SECRET"),
+        "the host's environment leaked: {o}"
+    );
     assert!(o.lines().any(|l| l == "HOSTNAME=imghost"), "{o}");
     assert_eq!(line(o, "CWD="), "/work/dir");
     assert_eq!(line(o, "HOST="), "imghost");
@@ -161,7 +178,14 @@ fn run_image_checks(mode: &str) {
     // Writes land in the run's own layer, never in the shared tree.
     let out = f.run(
         &[
-            "run", "--image", &f.img(), "--name", &name, "--", "/bin/sh", "-c",
+            "run",
+            "--image",
+            &f.img(),
+            "--name",
+            &name,
+            "--",
+            "/bin/sh",
+            "-c",
             "echo x > /bin/evil && echo x > /etc/passwd && echo wrote",
         ],
         &[("CGDASH_IMAGE_WRITABLE", mode)],
@@ -169,15 +193,30 @@ fn run_image_checks(mode: &str) {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("wrote"));
     let lower = f.cache().join(&f.images()[0]).join("rootfs");
-    assert!(!lower.join("bin/evil").exists(), "a run wrote into the cache");
+    assert!(
+        !lower.join("bin/evil").exists(),
+        "a run wrote into the cache"
+    );
     assert!(std::fs::read_to_string(lower.join("etc/passwd"))
         .unwrap()
         .starts_with("root:"));
     let out = f.run(
-        &["run", "--image", &f.img(), "--name", &name, "--", "/bin/ls", "/bin/evil"],
+        &[
+            "run",
+            "--image",
+            &f.img(),
+            "--name",
+            &name,
+            "--",
+            "/bin/ls",
+            "/bin/evil",
+        ],
         &[("CGDASH_IMAGE_WRITABLE", mode)],
     );
-    assert_ne!(out.code, 0, "a later run saw an earlier run's write: {out:?}");
+    assert_ne!(
+        out.code, 0,
+        "a later run saw an earlier run's write: {out:?}"
+    );
     assert_eq!(f.runs(), Vec::<String>::new());
     f.assert_no_mounts();
 }
@@ -215,7 +254,14 @@ fn command_after_dashes_replaces_cmd_and_user_is_honoured() {
     let _c = Cleanup::new(&layout, &name);
     let out = f.run(
         &[
-            "run", "--image", &f.img(), "--name", &name, "--", "/bin/sh", "-c",
+            "run",
+            "--image",
+            &f.img(),
+            "--name",
+            &name,
+            "--",
+            "/bin/sh",
+            "-c",
             "echo override; id -u; id -g; echo HOME=$HOME",
         ],
         &[],
@@ -225,12 +271,32 @@ fn command_after_dashes_replaces_cmd_and_user_is_honoured() {
     let l: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(l, ["override", "1000", "1000", "HOME=/home/app"], "{out:?}");
     // A bare name is found in the image's PATH.
-    let out = f.run(&["run", "--image", &f.img(), "--name", &name, "--", "echo", "bare"], &[]);
+    let out = f.run(
+        &[
+            "run",
+            "--image",
+            &f.img(),
+            "--name",
+            &name,
+            "--",
+            "echo",
+            "bare",
+        ],
+        &[],
+    );
     assert_eq!(out.stdout.trim(), "bare", "{out:?}");
     // --share net: the host's resolv.conf.
     let out = f.run(
         &[
-            "run", "--image", &f.img(), "--name", &name, "--share", "net", "--", "cat",
+            "run",
+            "--image",
+            &f.img(),
+            "--name",
+            &name,
+            "--share",
+            "net",
+            "--",
+            "cat",
             "/etc/resolv.conf",
         ],
         &[],
@@ -278,12 +344,25 @@ fn cache_is_reused_kept_runs_stay_and_prune_spares_running_images() {
     let out = run_cmd(f.cmd(&["images", "--json"]), T);
     assert_eq!(out.code, 0, "{out:?}");
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(v["images"][0]["meta"]["names"][0], "localhost/imgtest:latest");
+    assert_eq!(
+        v["images"][0]["meta"]["names"][0],
+        "localhost/imgtest:latest"
+    );
     assert_eq!(v["images"][0]["in_use"], false);
     assert!(v["images"][0]["last_use"].as_u64().is_some());
 
     // --keep keeps the run's layer (and prune leaves it).
-    let keep = ["run", "--image", &f.img(), "--name", &name, "--keep", "--", "touch", "/kept-file"];
+    let keep = [
+        "run",
+        "--image",
+        &f.img(),
+        "--name",
+        &name,
+        "--keep",
+        "--",
+        "touch",
+        "/kept-file",
+    ];
     let out = f.run(&keep, &[]);
     assert_eq!(out.code, 0, "{out:?}");
     let _ = layout.remove_group(&format!("cgdash/{name}"), Duration::from_secs(3));
@@ -296,7 +375,16 @@ fn cache_is_reused_kept_runs_stay_and_prune_spares_running_images() {
 
     // A running cgdash holds its image: prune keeps it.
     let mut child = f
-        .cmd(&["run", "--image", &f.img(), "--name", &name, "--", "sleep", "60"])
+        .cmd(&[
+            "run",
+            "--image",
+            &f.img(),
+            "--name",
+            &name,
+            "--",
+            "sleep",
+            "60",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -316,7 +404,10 @@ fn cache_is_reused_kept_runs_stay_and_prune_spares_running_images() {
     let _ = child.kill();
     let _ = child.wait();
     // Its lifeline ends the workload; wait until the helper is gone.
-    assert!(wait_for(T, || !helper_runs(&name)), "the workload outlived its cgdash");
+    assert!(
+        wait_for(T, || !helper_runs(&name)),
+        "the workload outlived its cgdash"
+    );
     let out = run_cmd(f.cmd(&["images", "prune"]), T);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("removed sha256-"), "{out:?}");
@@ -381,7 +472,10 @@ fn rootless_image_run() {
     let f = Fixture::new(cfg).unwrap();
     let base = f.tmp.path();
     std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _ = Command::new("chmod").args(["-R", "a+rX"]).arg(base.join("img")).status();
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(base.join("img"))
+        .status();
     std::fs::create_dir(f.cache()).unwrap();
     std::os::unix::fs::chown(f.cache(), Some(65534), Some(65534)).unwrap();
     let bin = base.join("cgdash");
@@ -390,19 +484,34 @@ fn rootless_image_run() {
     let overlay = std::fs::read_to_string("/proc/filesystems")
         .unwrap_or_default()
         .contains("overlay");
-    let modes: &[&str] = if overlay { &["copy", "overlay"] } else { &["copy"] };
+    let modes: &[&str] = if overlay {
+        &["copy", "overlay"]
+    } else {
+        &["copy"]
+    };
     for mode in modes {
         let mut c = Command::new(&bin);
-        c.args(["run", "--image", &f.img(), "--", "/bin/sh", "-c", "id -u; touch /new && echo wrote"])
-            .env("CGDASH_IMAGE_CACHE", f.cache())
-            .env("CGDASH_IMAGE_WRITABLE", mode)
-            .env_remove("XDG_RUNTIME_DIR")
-            .uid(65534)
-            .gid(65534);
+        c.args([
+            "run",
+            "--image",
+            &f.img(),
+            "--",
+            "/bin/sh",
+            "-c",
+            "id -u; touch /new && echo wrote",
+        ])
+        .env("CGDASH_IMAGE_CACHE", f.cache())
+        .env("CGDASH_IMAGE_WRITABLE", mode)
+        .env_remove("XDG_RUNTIME_DIR")
+        .uid(65534)
+        .gid(65534);
         let out = run_cmd(c, T);
         assert_eq!(out.code, 0, "{mode}: {out:?}");
         assert_eq!(out.stdout, "0\nwrote\n", "{mode}: {out:?}");
-        assert!(out.stderr.contains("User app (uid 1000) needs root"), "{mode}: {out:?}");
+        assert!(
+            out.stderr.contains("User app (uid 1000) needs root"),
+            "{mode}: {out:?}"
+        );
         assert_eq!(f.runs(), Vec::<String>::new(), "{mode}: run directory left");
         f.assert_no_mounts();
     }

@@ -26,8 +26,8 @@ fn fixture() -> Option<(tempfile::TempDir, String, PathBuf)> {
     image_util::oci_dir(
         &img,
         "localhost/sleeper:latest",
-        &[layer.clone()],
-        &[layer],
+        std::slice::from_ref(&layer),
+        std::slice::from_ref(&layer),
         serde_json::json!({"config": {"Cmd": ["/bin/sh", "-c", "exec sleep 300"]}}),
     );
     let cache = tmp.path().join("cache");
@@ -39,7 +39,12 @@ fn cmdlines(layout: &cgdash::cgroup::Layout, group: &str) -> Vec<String> {
         .procs(group)
         .iter()
         .filter_map(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim().to_string())
+        .map(|c| {
+            String::from_utf8_lossy(&c)
+                .replace('\0', " ")
+                .trim()
+                .to_string()
+        })
         .collect()
 }
 
@@ -91,7 +96,11 @@ fn launch_form_runs_an_image() {
     let started = launch_util::wait_for(30 * SEC, || {
         cmdlines(&layout, &group).iter().any(|c| c == "sleep 300")
     });
-    assert!(started, "the image's Cmd is not running in {group}:\n{}", t.screen());
+    assert!(
+        started,
+        "the image's Cmd is not running in {group}:\n{}",
+        t.screen()
+    );
     assert_eq!(runs(&cache), 1, "one run directory while it runs");
     t.wait_for(10 * SEC, |s| s.contains(&name))
         .unwrap_or_else(|s| panic!("the dashboard does not show {name}:\n{s}"));

@@ -141,7 +141,11 @@ pub fn run(
     });
     if let Some(i) = &image {
         let t = opts.title.take().unwrap_or_default();
-        let rest = t.split_once(" — ").or(t.split_once(" · ")).map(|x| x.1).unwrap_or("");
+        let rest = t
+            .split_once(" — ")
+            .or(t.split_once(" · "))
+            .map(|x| x.1)
+            .unwrap_or("");
         opts.title = Some(format!(
             "demo: image {} in {} — {rest}",
             i.display(),

@@ -160,7 +160,10 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
         cgdash::errln!("cgdash: kept {group} (remove it with rmdir in each hierarchy, or reuse it with `cgdash set`)");
     }
     if let Some(d) = kept_layer {
-        cgdash::errln!("cgdash: kept the image run's writable layer in {}", d.display());
+        cgdash::errln!(
+            "cgdash: kept the image run's writable layer in {}",
+            d.display()
+        );
     }
     Ok(ExitCode::from(exit.code().clamp(0, 255) as u8))
 }

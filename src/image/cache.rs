@@ -153,7 +153,11 @@ pub fn ensure(
 fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn unpack(
@@ -165,7 +169,14 @@ fn unpack(
     dest: &Path,
 ) -> Result<(), ImageError> {
     mkdirs(cache)?;
-    let hex: String = found.id.rsplit(':').next().unwrap_or("").chars().take(16).collect();
+    let hex: String = found
+        .id
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(16)
+        .collect();
     let tmp = cache.join(unique(&format!("tmp-{hex}")));
     std::fs::create_dir(&tmp)
         .map_err(|e| ImageError::system(format!("creating {}: {e}", tmp.display())))?;
@@ -346,7 +357,8 @@ pub fn prune(cache: &Path) -> Result<Pruned, ImageError> {
                 out.freed_bytes += fsops::du(&dir);
                 fsops::remove_tree(&dir)
                     .map_err(|e| ImageError::system(format!("removing {}: {e}", dir.display())))?;
-                out.stale.push(format!("runs/{}", e.file_name().to_string_lossy()));
+                out.stale
+                    .push(format!("runs/{}", e.file_name().to_string_lossy()));
             }
         }
     }

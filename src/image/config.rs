@@ -99,7 +99,9 @@ pub fn resolve_user(user: &str, passwd: &str, group: &str) -> Result<User, Strin
         .or_else(|| pw.iter().find(|f| u.parse::<u32>().is_ok() && f[2] == u));
     let uid: u32 = match (u.parse::<u32>(), entry) {
         (Ok(n), _) => n,
-        (Err(_), Some(f)) => f[2].parse().map_err(|_| format!("bad uid in /etc/passwd for {u}"))?,
+        (Err(_), Some(f)) => f[2]
+            .parse()
+            .map_err(|_| format!("bad uid in /etc/passwd for {u}"))?,
         (Err(_), None) => return Err(format!("user {u:?} is not in the image's /etc/passwd")),
     };
     let gid: u32 = match g {
@@ -126,7 +128,9 @@ pub fn resolve_user(user: &str, passwd: &str, group: &str) -> Result<User, Strin
             }
         }
     }
-    let home = entry.map(|f| f[5].to_string()).unwrap_or_else(|| "/".into());
+    let home = entry
+        .map(|f| f[5].to_string())
+        .unwrap_or_else(|| "/".into());
     Ok(User {
         uid,
         gid,
@@ -160,7 +164,10 @@ mod tests {
         let pw = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/false\n";
         let gr = "root:x:0:\nwww:x:33:\nstaff:x:50:www,other\n";
         let u = resolve_user("www", pw, gr).unwrap();
-        assert_eq!((u.uid, u.gid, u.groups.clone(), u.home.as_str()), (33, 33, vec![33, 50], "/var/www"));
+        assert_eq!(
+            (u.uid, u.gid, u.groups.clone(), u.home.as_str()),
+            (33, 33, vec![33, 50], "/var/www")
+        );
         assert_eq!(resolve_user("1000:1000", pw, gr).unwrap().uid, 1000);
         assert_eq!(resolve_user("33:staff", pw, gr).unwrap().gid, 50);
         assert!(resolve_user("nobody", pw, gr).is_err());

@@ -188,8 +188,8 @@ impl Extractor {
         diff_id: Option<&str>,
         what: &str,
     ) -> Result<(), ImageError> {
-        let tar_stream = decompress(layer)
-            .map_err(|e| ImageError::bad(format!("{what}: cannot read: {e}")))?;
+        let tar_stream =
+            decompress(layer).map_err(|e| ImageError::bad(format!("{what}: cannot read: {e}")))?;
         let meter = Rc::new(Meter::default());
         meter
             .max_total
@@ -349,9 +349,7 @@ impl Extractor {
         meter: &Meter,
         what: &str,
     ) -> Result<(), ImageError> {
-        let raw = entry
-            .path_bytes()
-            .into_owned();
+        let raw = entry.path_bytes().into_owned();
         let shown = PathBuf::from(OsStr::from_bytes(&raw));
         if raw.len() > self.limits.max_name {
             return Err(refuse(
@@ -380,8 +378,9 @@ impl Extractor {
             let parent = self.parent_of(&shown, &comps)?;
             if target == b".wh..opq" {
                 let dir_rel = rel.parent().unwrap_or(Path::new("")).to_path_buf();
-                self.opaque(parent.as_raw_fd(), &dir_rel)
-                    .map_err(|e| ImageError::system(format!("{what}: opaque {}: {e}", shown.display())))?;
+                self.opaque(parent.as_raw_fd(), &dir_rel).map_err(|e| {
+                    ImageError::system(format!("{what}: opaque {}: {e}", shown.display()))
+                })?;
             } else {
                 let t = OsStr::from_bytes(target);
                 if target.is_empty() || target == b"." || target == b".." {
@@ -440,8 +439,11 @@ impl Extractor {
                 // SAFETY: a fresh fd we own.
                 let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
                 let max = self.limits.max_file_bytes;
-                let n = io::copy(&mut (&mut *entry).take(max + 1), &mut f)
-                    .map_err(|e| match meter.tripped.get() {
+                let n =
+                    io::copy(&mut (&mut *entry).take(max + 1), &mut f).map_err(|e| match meter
+                        .tripped
+                        .get()
+                    {
                         Some(_) => self.io_err(what, meter, e),
                         None => sys(e),
                     })?;
@@ -473,10 +475,7 @@ impl Extractor {
                 if escapes(&rel, t) {
                     return Err(refuse(
                         &shown,
-                        format!(
-                            "symlink to {} climbs out of the image's root",
-                            t.display()
-                        ),
+                        format!("symlink to {} climbs out of the image's root", t.display()),
                     ));
                 }
                 if existing.is_some() {
@@ -516,7 +515,10 @@ impl Extractor {
                 let tparent = self.parent_of(&shown, &tcomps).map_err(|_| {
                     refuse(
                         &shown,
-                        format!("hard link target {} is not inside the tree", tpath.display()),
+                        format!(
+                            "hard link target {} is not inside the tree",
+                            tpath.display()
+                        ),
                     )
                 })?;
                 let tname = *tcomps.last().unwrap_or(&OsStr::new(""));
@@ -586,14 +588,17 @@ impl Extractor {
                 let nc = cstr(name).map_err(sys)?;
                 let dev = libc::makedev(major, minor);
                 // SAFETY: valid dirfd and C string.
-                if unsafe { libc::mknodat(pfd, nc.as_ptr(), ty | (mode & 0o777) as libc::mode_t, dev) }
-                    < 0
+                if unsafe {
+                    libc::mknodat(pfd, nc.as_ptr(), ty | (mode & 0o777) as libc::mode_t, dev)
+                } < 0
                 {
                     return Err(sys(io::Error::last_os_error()));
                 }
                 if self.as_root {
                     // SAFETY: valid dirfd and C string.
-                    unsafe { libc::fchownat(pfd, nc.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) };
+                    unsafe {
+                        libc::fchownat(pfd, nc.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW)
+                    };
                 }
             }
             // PAX globals, GNU volume labels, …: no file to make.
@@ -703,8 +708,14 @@ mod tests {
     fn symlink_escapes() {
         assert!(!escapes(Path::new("bin/sh"), Path::new("busybox")));
         assert!(!escapes(Path::new("bin/sh"), Path::new("/bin/busybox")));
-        assert!(!escapes(Path::new("usr/bin/x"), Path::new("../../bin/busybox")));
-        assert!(escapes(Path::new("usr/bin/x"), Path::new("../../../etc/shadow")));
+        assert!(!escapes(
+            Path::new("usr/bin/x"),
+            Path::new("../../bin/busybox")
+        ));
+        assert!(escapes(
+            Path::new("usr/bin/x"),
+            Path::new("../../../etc/shadow")
+        ));
         assert!(escapes(Path::new("x"), Path::new("..")));
         assert!(escapes(Path::new("a/x"), Path::new("b/../../..")));
     }

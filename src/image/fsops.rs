@@ -246,8 +246,11 @@ pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<u64> {
             continue;
         }
         if ft.is_fifo() {
-            nix::unistd::mkfifo(&d, nix::sys::stat::Mode::from_bits_truncate(m.mode() & 0o777))
-                .map_err(io::Error::from)?;
+            nix::unistd::mkfifo(
+                &d,
+                nix::sys::stat::Mode::from_bits_truncate(m.mode() & 0o777),
+            )
+            .map_err(io::Error::from)?;
             continue;
         }
         // Sockets and device nodes: nothing a fresh run needs.

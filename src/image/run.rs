@@ -85,7 +85,14 @@ pub fn prepare(
     want: Option<&str>,
     args: &[String],
 ) -> Result<ImageRun, ImageError> {
-    prepare_with(spec, image, want, args, &cache::cache_dir(), &Limits::default())
+    prepare_with(
+        spec,
+        image,
+        want,
+        args,
+        &cache::cache_dir(),
+        &Limits::default(),
+    )
 }
 
 /// [`prepare`] with an explicit cache directory and limits (tests).
@@ -116,14 +123,12 @@ pub fn prepare_with(
         .cloned()
         .unwrap_or_else(|| found.id.chars().take(19).collect());
     let t0 = std::time::Instant::now();
-    let held = cache::ensure(
-        cache_dir,
-        &src,
-        &found,
-        &image.to_string_lossy(),
-        limits,
-    )?;
-    let unpack_seconds = if held.hit { 0.0 } else { t0.elapsed().as_secs_f64() };
+    let held = cache::ensure(cache_dir, &src, &found, &image.to_string_lossy(), limits)?;
+    let unpack_seconds = if held.hit {
+        0.0
+    } else {
+        t0.elapsed().as_secs_f64()
+    };
     let cfg = &found.config.config;
     let mut notes = Vec::new();
 
@@ -285,10 +290,7 @@ pub fn net_files(own_net: bool, hostname: &str) -> (String, String) {
         let hosts = std::fs::read_to_string("/etc/hosts")
             .unwrap_or_else(|_| "127.0.0.1\tlocalhost\n::1\tlocalhost\n".into());
         let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        (
-            format!("{hosts}127.0.1.1\t{hostname}\n"),
-            resolv,
-        )
+        (format!("{hosts}127.0.1.1\t{hostname}\n"), resolv)
     }
 }
 

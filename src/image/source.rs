@@ -104,8 +104,9 @@ impl Source {
 
     /// Reads a member (bounded by `limit` bytes).
     pub fn open_member(&self, name: &str) -> Result<Box<dyn Read>, ImageError> {
-        let clean = normal(name)
-            .ok_or_else(|| ImageError::bad(format!("{}: bad member name {name:?}", self.path.display())))?;
+        let clean = normal(name).ok_or_else(|| {
+            ImageError::bad(format!("{}: bad member name {name:?}", self.path.display()))
+        })?;
         let missing = || {
             ImageError::bad(format!(
                 "{}: {clean} is missing from the image",
@@ -123,7 +124,10 @@ impl Source {
                     .map_err(|e| ImageError::bad(format!("{}: {e}", file.display())))?;
                 f.seek(SeekFrom::Start(off))
                     .map_err(|e| ImageError::bad(format!("{}: {e}", file.display())))?;
-                Ok(Box::new(io::BufReader::with_capacity(256 << 10, f.take(len))))
+                Ok(Box::new(io::BufReader::with_capacity(
+                    256 << 10,
+                    f.take(len),
+                )))
             }
         }
     }
@@ -215,7 +219,11 @@ impl Source {
         }
     }
 
-    fn config(&self, member: &str, digest: Option<&str>) -> Result<(String, ImageConfig), ImageError> {
+    fn config(
+        &self,
+        member: &str,
+        digest: Option<&str>,
+    ) -> Result<(String, ImageConfig), ImageError> {
         let bytes = self.read_json_bytes(member)?;
         let got = format!("sha256:{:x}", Sha256::digest(&bytes));
         if let Some(d) = digest {
@@ -287,7 +295,8 @@ impl Source {
         for d in index.manifests {
             let names = d.names();
             if let Some(m) = self.resolve_manifest(&d, 0)? {
-                let (id, config) = self.config(&blob_path(&m.config.digest)?, Some(&m.config.digest))?;
+                let (id, config) =
+                    self.config(&blob_path(&m.config.digest)?, Some(&m.config.digest))?;
                 let layers = m
                     .layers
                     .iter()
@@ -382,7 +391,10 @@ struct Descriptor {
 impl Descriptor {
     fn names(&self) -> Vec<String> {
         let mut v = Vec::new();
-        for k in ["io.containerd.image.name", "org.opencontainers.image.ref.name"] {
+        for k in [
+            "io.containerd.image.name",
+            "org.opencontainers.image.ref.name",
+        ] {
             if let Some(n) = self.annotations.get(k) {
                 if !v.contains(n) {
                     v.push(n.clone());

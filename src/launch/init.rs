@@ -64,14 +64,21 @@ pub fn run(spec: &HelperSpec) -> ! {
     if let Some(dir) = &spec.cwd {
         // After pivot_root: the image's tree, made if missing (as runtimes do).
         let dir = std::path::Path::new("/").join(dir);
-        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::env::set_current_dir(&dir)) {
+        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::env::set_current_dir(&dir))
+        {
             fail(format!("working directory {}: {e}", dir.display()));
         }
     }
     let user = spec.user.as_ref().map(|(u, g, groups)| {
-        let groups: Vec<nix::unistd::Gid> =
-            groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
-        (nix::unistd::Uid::from_raw(*u), nix::unistd::Gid::from_raw(*g), groups)
+        let groups: Vec<nix::unistd::Gid> = groups
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        (
+            nix::unistd::Uid::from_raw(*u),
+            nix::unistd::Gid::from_raw(*g),
+            groups,
+        )
     });
     // Reports a failed exec back: the write end closes on a successful exec.
     let (err_r, err_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
@@ -197,8 +204,12 @@ fn exec_workload(
     if let Some((uid, gid, groups)) = user {
         let r = nix::unistd::setgroups(groups)
             .map_err(|e| format!("setgroups: {}", e.desc()))
-            .and_then(|_| nix::unistd::setgid(*gid).map_err(|e| format!("setgid {gid}: {}", e.desc())))
-            .and_then(|_| nix::unistd::setuid(*uid).map_err(|e| format!("setuid {uid}: {}", e.desc())));
+            .and_then(|_| {
+                nix::unistd::setgid(*gid).map_err(|e| format!("setgid {gid}: {}", e.desc()))
+            })
+            .and_then(|_| {
+                nix::unistd::setuid(*uid).map_err(|e| format!("setuid {uid}: {}", e.desc()))
+            });
         if let Err(m) = r {
             let mut b = vec![USER_FAILED];
             b.extend_from_slice(m.as_bytes());

@@ -77,7 +77,13 @@ pub fn setup(spec: &HelperSpec) -> R {
         let opts = o
             .options()
             .ok_or_else(|| format!("overlay paths unusable in mount options: {o:?}"))?;
-        mnt("overlay", root, Some("overlay"), MsFlags::empty(), Some(&opts))?;
+        mnt(
+            "overlay",
+            root,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(&opts),
+        )?;
     }
     if spec.rootfs.is_some() {
         // pivot_root needs the new root to be a mount point.

@@ -8,7 +8,13 @@ use sha2::{Digest, Sha256};
 
 /// An OCI layout directory with one image of `layers` (raw blobs, diff_ids
 /// computed from `tars`), named `name`.
-pub fn oci_dir(dir: &Path, name: &str, tars: &[Vec<u8>], blobs: &[Vec<u8>], config: serde_json::Value) {
+pub fn oci_dir(
+    dir: &Path,
+    name: &str,
+    tars: &[Vec<u8>],
+    blobs: &[Vec<u8>],
+    config: serde_json::Value,
+) {
     let b = dir.join("blobs/sha256");
     std::fs::create_dir_all(&b).unwrap();
     let put = |bytes: &[u8]| -> String {
@@ -43,7 +49,6 @@ pub fn oci_dir(dir: &Path, name: &str, tars: &[Vec<u8>], blobs: &[Vec<u8>], conf
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
 }
 
-
 /// A statically linked busybox on the host, if any.
 pub fn busybox() -> Option<PathBuf> {
     ["/bin/busybox", "/usr/bin/busybox"]
@@ -72,13 +77,15 @@ pub fn busybox_layer(bb: &Path) -> Vec<u8> {
     h.set_size(bin.len() as u64);
     b.append_data(&mut h, "bin/busybox", &bin[..]).unwrap();
     for a in [
-        "sh", "echo", "env", "cat", "ls", "id", "hostname", "pwd", "sleep", "touch", "mkdir", "true",
+        "sh", "echo", "env", "cat", "ls", "id", "hostname", "pwd", "sleep", "touch", "mkdir",
+        "true",
     ] {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
         h.set_mode(0o777);
-        b.append_link(&mut h, format!("bin/{a}"), "busybox").unwrap();
+        b.append_link(&mut h, format!("bin/{a}"), "busybox")
+            .unwrap();
     }
     let file = |b: &mut tar::Builder<Vec<u8>>, p: &str, data: &[u8]| {
         let mut h = tar::Header::new_gnu();
@@ -86,7 +93,11 @@ pub fn busybox_layer(bb: &Path) -> Vec<u8> {
         h.set_size(data.len() as u64);
         b.append_data(&mut h, p, data).unwrap();
     };
-    file(&mut b, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n");
+    file(
+        &mut b,
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
+    );
     file(&mut b, "etc/group", b"root:x:0:\napp:x:1000:\n");
     file(&mut b, "marker-image", b"from the image\n");
     b.into_inner().unwrap()
