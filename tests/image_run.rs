@@ -174,6 +174,12 @@ fn run_image_checks(mode: &str) {
     assert_eq!(f.runs(), Vec::<String>::new(), "run directory left behind");
     f.assert_no_mounts();
     assert_eq!(f.images().len(), 1);
+    // Private: the cache holds images' set-uid programs.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(f.cache()).unwrap().permissions().mode();
+        assert_eq!(m & 0o777, 0o700, "cache mode {m:o}");
+    }
 
     // Writes land in the run's own layer, never in the shared tree.
     let out = f.run(
@@ -390,11 +396,16 @@ fn cache_is_reused_kept_runs_stay_and_prune_spares_running_images() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Running: its sleep is in the group (not merely unpacking).
+    let group = format!("cgdash/{name}");
     let running = wait_for(T, || {
-        let out = run_cmd(f.cmd(&["images", "--json"]), T);
-        out.stdout.contains("\"in_use\": true")
+        layout.procs(&group).iter().any(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep"))
+        })
     });
-    assert!(running, "the running image never showed as in use");
+    assert!(running, "the image's workload never ran");
+    let out = run_cmd(f.cmd(&["images", "--json"]), T);
+    assert!(out.stdout.contains("\"in_use\": true"), "{out:?}");
     let out = run_cmd(f.cmd(&["images", "prune"]), T);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("in use"), "{out:?}");
@@ -403,18 +414,53 @@ fn cache_is_reused_kept_runs_stay_and_prune_spares_running_images() {
     // stays, unlocked; prune removes it and now the image too.
     let _ = child.kill();
     let _ = child.wait();
-    // Its lifeline ends the workload; wait until the helper is gone.
+    // Its lifeline ends the workload; wait until the helper is gone and
+    // the lock with it.
     assert!(
         wait_for(T, || !helper_runs(&name)),
         "the workload outlived its cgdash"
     );
+    let free = wait_for(T, || {
+        let out = run_cmd(f.cmd(&["images", "--json"]), T);
+        out.stdout.contains("\"in_use\": false")
+    });
+    assert!(
+        free,
+        "the image stayed in use after its cgdash died: {}",
+        lock_holders(&f.cache().join(&img[0]).join("lock"))
+    );
     let out = run_cmd(f.cmd(&["images", "prune"]), T);
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("removed sha256-"), "{out:?}");
+    assert!(
+        out.stdout.contains("removed sha256-"),
+        "{out:?}\nholders: {}",
+        lock_holders(&f.cache().join(&img[0]).join("lock"))
+    );
     assert_eq!(f.images(), Vec::<String>::new());
     assert_eq!(f.runs(), runs, "prune must leave only the kept run");
     f.assert_no_mounts();
     common_cleanup_kept(&kept);
+}
+
+/// Who holds a flock on `file` (from /proc/locks), for failure messages.
+fn lock_holders(file: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(ino) = std::fs::metadata(file).map(|m| m.ino()) else {
+        return "lock file gone".into();
+    };
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    locks
+        .lines()
+        .filter(|l| l.contains(&format!(":{ino} ")))
+        .map(|l| {
+            let pid = l.split_whitespace().nth(4).unwrap_or("?");
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .unwrap_or_default();
+            format!("{l} [{cmd}]")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Whether a `cgdash-launch NAME` process still exists.

@@ -98,6 +98,23 @@ fn mkdirs(p: &Path) -> Result<(), ImageError> {
         .map_err(|e| ImageError::system(format!("creating {}: {e}", p.display())))
 }
 
+/// Creates the cache directory, private (0700): it holds images' set-uid
+/// programs and what root workloads wrote in their layers (they keep
+/// CAP_FSETID), which other users must not reach and execute on the host —
+/// as docker keeps /var/lib/docker private. Runs never need the way in:
+/// after pivot_root the tree's ancestors are out of reach anyway.
+fn private_cache(cache: &Path) -> Result<(), ImageError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    mkdirs(cache)?;
+    let m = std::fs::metadata(cache)
+        .map_err(|e| ImageError::system(format!("{}: {e}", cache.display())))?;
+    if m.mode() & 0o077 != 0 && m.uid() == nix::unistd::geteuid().as_raw() {
+        std::fs::set_permissions(cache, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| ImageError::system(format!("chmod 700 {}: {e}", cache.display())))?;
+    }
+    Ok(())
+}
+
 /// A cached image in use by this process: a shared lock on it.
 #[derive(Debug)]
 pub struct Held {
@@ -168,7 +185,7 @@ fn unpack(
     limits: &Limits,
     dest: &Path,
 ) -> Result<(), ImageError> {
-    mkdirs(cache)?;
+    private_cache(cache)?;
     let hex: String = found
         .id
         .rsplit(':')
@@ -367,6 +384,7 @@ pub fn prune(cache: &Path) -> Result<Pruned, ImageError> {
 
 /// A new run directory under `cache/runs`, exclusively locked.
 pub(crate) fn new_run_dir(cache: &Path, stem: &str) -> Result<(PathBuf, File), ImageError> {
+    private_cache(cache)?;
     let runs = cache.join("runs");
     mkdirs(&runs)?;
     let dir = runs.join(unique(stem));
