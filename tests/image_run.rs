@@ -324,7 +324,12 @@ fn cache_is_reused_kept_runs_stay_and_prune_spares_running_images() {
     let name = unique("img-cache");
     let _c = Cleanup::new(&layout, &name);
     let quick = ["run", "--image", &f.img(), "--name", &name, "--", "true"];
-    assert_eq!(f.run(&quick, &[]).code, 0);
+    let first = f.run(&quick, &[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(
+        first.stderr.contains("unpacked localhost/imgtest:latest"),
+        "{first:?}"
+    );
     let img = f.images();
     assert_eq!(img.len(), 1);
     let meta = f.cache().join(&img[0]).join("meta.json");
@@ -335,7 +340,12 @@ fn cache_is_reused_kept_runs_stay_and_prune_spares_running_images() {
             .unwrap()
             .ino()
     };
-    assert_eq!(f.run(&quick, &[]).code, 0);
+    let second = f.run(&quick, &[]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(
+        !second.stderr.contains("unpacked"),
+        "second run unpacked again: {second:?}"
+    );
     assert_eq!(f.images(), img, "second run unpacked again");
     assert_eq!(std::fs::read_to_string(&meta).unwrap(), before);
     {

@@ -51,7 +51,9 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     if let Some(image) = &args.image {
         match cgdash::image::prepare(&mut spec, image, args.image_name.as_deref(), &args.command) {
             Ok(r) => {
-                if std::io::stderr().is_terminal() && !r.cache_hit {
+                // Once per image: says where the first start's time went
+                // (and that later starts reuse the cache).
+                if !r.cache_hit {
                     cgdash::errln!(
                         "cgdash: unpacked {} in {:.1}s ({} writable layer)",
                         r.image,
