@@ -80,9 +80,14 @@ pub enum Command {
     Demo {
         #[arg(value_enum, default_value_t = DemoKind::Cpu)]
         kind: DemoKind,
+        /// Run this image's own command (docker save / OCI archive or layout) under the demo's limits.
+        #[arg(long, value_name = "REF")]
+        image: Option<PathBuf>,
     },
     /// Launch CMD isolated in namespaces, limited by its own cgroup; exit code = CMD's.
     Run(Box<RunArgs>),
+    /// List the image cache of `run --image` (size, last use); `images prune` removes unused entries.
+    Images(ImagesArgs),
     /// Print one sample (two reads, rates over the interval) as a table or JSON.
     Snapshot(SnapshotArgs),
     /// Serve the groups as Prometheus metrics with cAdvisor's names (GET /metrics), e.g. for a Prometheus server.
@@ -295,9 +300,17 @@ pub struct RunArgs {
     /// Name of the workload and its group (cgdash/NAME); default: the command's name plus a number.
     #[arg(long)]
     pub name: Option<String>,
-    /// Keep the group after the workload exits.
+    /// Keep the group after the workload exits (with --image, its writable layer too).
     #[arg(long)]
     pub keep: bool,
+    /// Run a container image: a `docker save` tarball, an OCI archive or an OCI
+    /// layout directory. Its Entrypoint+Cmd run unless CMD is given (CMD
+    /// replaces Cmd); Env, WorkingDir, User and Hostname are honoured.
+    #[arg(long, value_name = "REF", conflicts_with = "rootfs")]
+    pub image: Option<PathBuf>,
+    /// Which image of a multi-image archive (NAME[:TAG]).
+    #[arg(long, value_name = "NAME:TAG", requires = "image")]
+    pub image_name: Option<String>,
     /// Open the dashboard on the workload while it runs.
     #[arg(long)]
     pub tui: bool,
@@ -306,8 +319,27 @@ pub struct RunArgs {
     #[arg(long)]
     pub privileged: bool,
     /// The command and its arguments.
-    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+    #[arg(
+        trailing_var_arg = true,
+        required_unless_present = "image",
+        value_name = "CMD"
+    )]
     pub command: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    pub action: Option<ImagesAction>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ImagesAction {
+    /// Remove cached images no running cgdash uses, and what killed runs left (kept runs stay).
+    Prune,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -10,6 +10,7 @@ pub mod event_loop;
 pub mod export;
 pub mod fds;
 pub mod fnv;
+pub mod image;
 pub mod launch;
 pub mod model;
 pub mod names;

@@ -56,7 +56,8 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         None => cmd::dashboard::run_named(cli.interval, cli.group, cmd::limits::roots(&cli.names)),
-        Some(Command::Demo { kind }) => cmd::demo::run(kind, cli.interval),
+        Some(Command::Demo { kind, image }) => cmd::demo::run(kind, image, cli.interval),
+        Some(Command::Images(args)) => cmd::images::run(args),
         Some(Command::Run(args)) => cmd::run::run(*args, cli.interval),
         Some(Command::Snapshot(args)) => cmd::snapshot::run(args),
         Some(Command::Export(args)) => cmd::export::run(args),

@@ -55,6 +55,8 @@ pub struct LaunchRequest {
     pub hostname: Option<String>,
     /// Keep the group after the workload exits (`--keep`).
     pub keep: bool,
+    /// A container image to run (`--image`): archive or OCI layout path.
+    pub image: Option<String>,
 }
 
 /// A workload the dashboard started (or was handed by `demo` / `run --tui`).
@@ -78,6 +80,7 @@ pub enum LaunchField {
     Knob(Knob),
     Share,
     Hostname,
+    Image,
 }
 
 /// Why a launch failed, and the field to mark (None: not one field's fault).

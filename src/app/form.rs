@@ -245,6 +245,11 @@ impl LaunchForm {
                 "no".into(),
                 "yes: keep its group after it exits (--keep)",
             ),
+            Field::new(
+                "image",
+                String::new(),
+                "docker save / OCI archive or layout dir (--image); a command replaces its Cmd",
+            ),
         ]);
         LaunchForm {
             fields: Fields {
@@ -267,6 +272,11 @@ impl LaunchForm {
         self.share() + 2
     }
 
+    /// Last, so the fields above keep their places (issue 17).
+    fn image(&self) -> usize {
+        self.share() + 3
+    }
+
     /// The index of `field`'s text field, if the form has one.
     pub fn index(&self, field: LaunchField) -> Option<usize> {
         match field {
@@ -275,6 +285,7 @@ impl LaunchForm {
             LaunchField::Knob(k) => self.knobs.iter().position(|&o| o == k).map(|i| L_KNOBS + i),
             LaunchField::Share => Some(self.share()),
             LaunchField::Hostname => Some(self.hostname()),
+            LaunchField::Image => Some(self.image()),
         }
     }
 
@@ -292,8 +303,15 @@ impl LaunchForm {
         }
         let get = |i: usize| self.fields.fields[i].input.trim().to_string();
         let mut errors: Vec<(usize, String)> = Vec::new();
+        let image = Some(get(self.image())).filter(|i| !i.is_empty());
+        if let Some(i) = &image {
+            if let Err(e) = std::fs::metadata(i) {
+                errors.push((self.image(), e.to_string()));
+            }
+        }
         let command = match split_command(&get(L_COMMAND)) {
-            Ok(c) if c.is_empty() => {
+            // With an image, its Entrypoint/Cmd is the default command.
+            Ok(c) if c.is_empty() && image.is_none() => {
                 errors.push((L_COMMAND, "a command is required".into()));
                 c
             }
@@ -355,6 +373,7 @@ impl LaunchForm {
             share,
             hostname,
             keep,
+            image,
         })
     }
 }

@@ -695,11 +695,27 @@ fn launch_request(
         field: None,
     })?;
     spec.stdio = StdioMode::Pipe(w.as_raw_fd());
+    // An image (issue 17): its tree and config; the run lives as long as the workload.
+    let image_run = match &req.image {
+        Some(img) => {
+            let args = spec.command.clone();
+            let r = cgdash::image::prepare(&mut spec, std::path::Path::new(img), None, &args)
+                .map_err(|e| LaunchFailure {
+                    message: e.to_string(),
+                    field: Some(LaunchField::Image),
+                })?;
+            Some(r)
+        }
+        None => None,
+    };
     let launched = launch::launch(layout, &spec);
     // Our copy of the write end closes: the reader sees EOF when the
     // workload's copies are gone.
     drop(w);
-    let workload = launched.map_err(|e| failure(&e))?;
+    let mut workload = launched.map_err(|e| failure(&e))?;
+    if let Some(r) = image_run {
+        workload.attach(Box::new(r));
+    }
     Ok((workload, spawn_output_reader(r)))
 }
 

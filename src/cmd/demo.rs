@@ -93,7 +93,12 @@ fn has_swap() -> bool {
         .is_some_and(|kb| kb > 0)
 }
 
-fn start(layout: &Layout, d: &Demo, extra: &[&str]) -> Result<Workload, LaunchError> {
+fn start(
+    layout: &Layout,
+    d: &Demo,
+    extra: &[&str],
+    image: Option<&std::path::Path>,
+) -> Result<Workload, LaunchError> {
     let mut limits: Vec<&str> = d.limits.clone();
     limits.extend_from_slice(extra);
     let settings: Vec<Setting> = parse_settings(&limits).map_err(LaunchError::BadLimits)?;
@@ -107,15 +112,33 @@ fn start(layout: &Layout, d: &Demo, extra: &[&str]) -> Result<Workload, LaunchEr
         spec.name = Some(name);
         spec.settings = settings.clone();
         spec.stdio = StdioMode::Null;
+        // --image: the image's own command under this demo's limits.
+        let run = match image {
+            Some(i) => Some(
+                cgdash::image::prepare(&mut spec, i, None, &[])
+                    .map_err(|e| LaunchError::Setup(e.to_string()))?,
+            ),
+            None => None,
+        };
         match launch::launch(layout, &spec) {
             Err(e @ LaunchError::NameTaken(_)) => last = Some(e),
+            Ok(mut w) => {
+                if let Some(r) = run {
+                    w.attach(Box::new(r));
+                }
+                return Ok(w);
+            }
             other => return other,
         }
     }
     Err(last.unwrap_or(LaunchError::NoCommand))
 }
 
-pub fn run(kind: DemoKind, interval: Duration) -> anyhow::Result<ExitCode> {
+pub fn run(
+    kind: DemoKind,
+    image: Option<std::path::PathBuf>,
+    interval: Duration,
+) -> anyhow::Result<ExitCode> {
     dashboard::need_terminal()?;
     if let Some(why) = dashboard::read_only_reason() {
         anyhow::bail!("`cgdash demo` creates a cgroup and namespaces: {why}. Run it as root (sudo cgdash demo).");
@@ -135,9 +158,10 @@ pub fn run(kind: DemoKind, interval: Duration) -> anyhow::Result<ExitCode> {
         // Without swap limited too, the ramp would swap instead of being OOM-killed.
         let mut with_swap = extra.clone();
         with_swap.push("memory.swap=0");
-        start(&layout, &d, &with_swap).or_else(|_| start(&layout, &d, &extra))
+        start(&layout, &d, &with_swap, image.as_deref())
+            .or_else(|_| start(&layout, &d, &extra, image.as_deref()))
     } else {
-        start(&layout, &d, &extra)
+        start(&layout, &d, &extra, image.as_deref())
     }
     .context("starting the demo workload")?;
     let mut opts = Options::new(interval);
@@ -149,6 +173,19 @@ pub fn run(kind: DemoKind, interval: Duration) -> anyhow::Result<ExitCode> {
         d.title.replace(&wanted, w.group())
     });
     opts.microscope = kind == DemoKind::Throttle;
+    if let Some(i) = &image {
+        let t = opts.title.take().unwrap_or_default();
+        let rest = t
+            .split_once(" — ")
+            .or(t.split_once(" · "))
+            .map(|x| x.1)
+            .unwrap_or("");
+        opts.title = Some(format!(
+            "demo: image {} in {} — {rest}",
+            i.display(),
+            w.group()
+        ));
+    }
     opts.ask_on_quit = false;
     opts.workloads.push(w);
     dashboard::run_with(opts)

@@ -4,6 +4,7 @@ pub mod completions;
 pub mod dashboard;
 pub mod demo;
 pub mod export;
+pub mod images;
 pub mod limits;
 pub mod run;
 pub mod set;

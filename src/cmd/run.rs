@@ -45,8 +45,36 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     spec.keep = args.keep;
     spec.privileged = args.privileged;
     spec.stdio = StdioMode::Inherit;
+    // --image: the image becomes the rootfs and the process config; the
+    // run (writable layer, cache lock) is attached to the workload below.
+    let mut image_run = None;
+    if let Some(image) = &args.image {
+        match cgdash::image::prepare(&mut spec, image, args.image_name.as_deref(), &args.command) {
+            Ok(r) => {
+                // Once per image: says where the first start's time went
+                // (and that later starts reuse the cache).
+                if !r.cache_hit {
+                    cgdash::errln!(
+                        "cgdash: unpacked {} in {:.1}s ({} writable layer)",
+                        r.image,
+                        r.unpack_seconds,
+                        r.writable.name()
+                    );
+                }
+                for n in &r.notes {
+                    cgdash::errln!("cgdash: note: {n}");
+                }
+                image_run = Some(r);
+            }
+            Err(e) => {
+                cgdash::errln!("cgdash: {e}");
+                cgdash::errln!("cgdash: nothing was started");
+                return Ok(ExitCode::from(e.exit_code()));
+            }
+        }
+    }
     if args.tui {
-        return run_in_dashboard(&layout, spec, _interval);
+        return run_in_dashboard(&layout, spec, image_run, _interval);
     }
 
     // Block the stop signals before launching, so one arriving in between is
@@ -73,6 +101,13 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     };
     for n in w.notes() {
         cgdash::errln!("cgdash: note: {n}");
+    }
+    let kept_layer = image_run
+        .as_ref()
+        .filter(|r| r.keep)
+        .map(|r| r.run_dir.clone());
+    if let Some(r) = image_run {
+        w.attach(Box::new(r));
     }
     // Tell a person (not a script) where to look and what to `cgdash set`.
     if std::io::stderr().is_terminal() && !w.group().is_empty() {
@@ -126,6 +161,12 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     } else if keep && !group.is_empty() {
         cgdash::errln!("cgdash: kept {group} (remove it with rmdir in each hierarchy, or reuse it with `cgdash set`)");
     }
+    if let Some(d) = kept_layer {
+        cgdash::errln!(
+            "cgdash: kept the image run's writable layer in {}",
+            d.display()
+        );
+    }
     Ok(ExitCode::from(exit.code().clamp(0, 255) as u8))
 }
 
@@ -135,6 +176,7 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
 fn run_in_dashboard(
     layout: &Layout,
     mut spec: LaunchSpec,
+    image_run: Option<cgdash::image::ImageRun>,
     interval: Duration,
 ) -> anyhow::Result<ExitCode> {
     if let Some(why) = super::dashboard::read_only_reason() {
@@ -144,7 +186,7 @@ fn run_in_dashboard(
     }
     super::dashboard::need_terminal()?;
     spec.stdio = StdioMode::Null;
-    let w = match launch::launch(layout, &spec) {
+    let mut w = match launch::launch(layout, &spec) {
         Ok(w) => w,
         Err(e) => {
             cgdash::errln!("cgdash: {e}");
@@ -152,11 +194,17 @@ fn run_in_dashboard(
             return Ok(ExitCode::from(e.exit_code()));
         }
     };
+    let what = match &image_run {
+        Some(r) => format!("image {} ({})", r.image, spec.command.join(" ")),
+        None => spec.command.join(" "),
+    };
+    if let Some(r) = image_run {
+        w.attach(Box::new(r));
+    }
     let mut opts = super::dashboard::Options::new(interval);
     opts.focus = Some(w.group().to_string());
     opts.title = Some(format!(
-        "cgdash run: {} in {} — + / - change the CPU quota · e edit limits · q quit (stops it)",
-        spec.command.join(" "),
+        "cgdash run: {what} in {} — + / - change the CPU quota · e edit limits · q quit (stops it)",
         w.group()
     ));
     opts.workloads.push(w);

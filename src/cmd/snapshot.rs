@@ -165,7 +165,17 @@ fn table(s: &Snapshot) -> String {
     let _ = writeln!(
         out,
         "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}  {:>6}  {:>6}",
-        "PATH", "NAME", "CPU%", "LIMIT", "THR%", "MEM", "MEM LIMIT", "PIDS", "OOM", "IO R/s", "IO W/s"
+        "PATH",
+        "NAME",
+        "CPU%",
+        "LIMIT",
+        "THR%",
+        "MEM",
+        "MEM LIMIT",
+        "PIDS",
+        "OOM",
+        "IO R/s",
+        "IO W/s"
     );
     for g in &s.groups {
         let _ = writeln!(out, "{}", group_row(g, w, nw));

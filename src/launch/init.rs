@@ -54,6 +54,32 @@ pub fn run(spec: &HelperSpec) -> ! {
     let (Ok(exe), Ok(argv)) = (exe, argv) else {
         fail("the command contains a NUL byte".into())
     };
+    let env: Option<Vec<CString>> = match &spec.env {
+        Some(vars) => match vars.iter().map(|v| CString::new(v.as_bytes())).collect() {
+            Ok(v) => Some(v),
+            Err(_) => fail("the environment contains a NUL byte".into()),
+        },
+        None => None,
+    };
+    if let Some(dir) = &spec.cwd {
+        // After pivot_root: the image's tree, made if missing (as runtimes do).
+        let dir = std::path::Path::new("/").join(dir);
+        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::env::set_current_dir(&dir))
+        {
+            fail(format!("working directory {}: {e}", dir.display()));
+        }
+    }
+    let user = spec.user.as_ref().map(|(u, g, groups)| {
+        let groups: Vec<nix::unistd::Gid> = groups
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        (
+            nix::unistd::Uid::from_raw(*u),
+            nix::unistd::Gid::from_raw(*g),
+            groups,
+        )
+    });
     // Reports a failed exec back: the write end closes on a successful exec.
     let (err_r, err_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(p) => p,
@@ -66,7 +92,14 @@ pub fn run(spec: &HelperSpec) -> ! {
             if spec.foreground_tty {
                 take_terminal();
             }
-            exec_workload(&exe, &argv, err_w.as_raw_fd(), spec.privileged)
+            exec_workload(
+                &exe,
+                &argv,
+                env.as_deref(),
+                user.as_ref(),
+                err_w.as_raw_fd(),
+                spec.privileged,
+            )
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => fail(super::fork_error(e)),
@@ -83,6 +116,13 @@ pub fn run(spec: &HelperSpec) -> ! {
             let _ = waitpid(workload, None);
             send(spec.status_fd, &Msg::ExecFailed(i32::from_ne_bytes(b)));
             die(super::error::exec_exit_code(i32::from_ne_bytes(b)))
+        }
+        Some((&USER_FAILED, m)) => {
+            let _ = waitpid(workload, None);
+            fail(format!(
+                "switching to the image's user: {}",
+                String::from_utf8_lossy(m)
+            ))
         }
         Some((&CAPS_FAILED, m)) => {
             let _ = waitpid(workload, None);
@@ -116,10 +156,21 @@ fn take_terminal() {
 /// First byte of the workload's report to init when it could not exec.
 const EXEC_FAILED: u8 = b'E';
 const CAPS_FAILED: u8 = b'C';
+const USER_FAILED: u8 = b'U';
+
+/// The image's user: (uid, gid, supplementary groups).
+type User = (nix::unistd::Uid, nix::unistd::Gid, Vec<nix::unistd::Gid>);
 
 /// In the forked workload process: undo what init set up for itself, drop
 /// the capabilities a workload does not need (unless `privileged`), then exec.
-fn exec_workload(exe: &CString, argv: &[CString], err_fd: i32, privileged: bool) -> ! {
+fn exec_workload(
+    exe: &CString,
+    argv: &[CString],
+    env: Option<&[CString]>,
+    user: Option<&User>,
+    err_fd: i32,
+    privileged: bool,
+) -> ! {
     // Our signal mask and ignored dispositions would survive exec: the
     // workload starts with the defaults (Rust ignores SIGPIPE at startup).
     let _ = SigSet::all().thread_unblock();
@@ -148,7 +199,32 @@ fn exec_workload(exe: &CString, argv: &[CString], err_fd: i32, privileged: bool)
             die(125)
         }
     }
-    let e = match nix::unistd::execv(exe, argv) {
+    // The image's user, after the capabilities are cut (CAP_SETUID and
+    // CAP_SETGID are kept for this); the kernel clears the rest on setuid.
+    if let Some((uid, gid, groups)) = user {
+        let r = nix::unistd::setgroups(groups)
+            .map_err(|e| format!("setgroups: {}", e.desc()))
+            .and_then(|_| {
+                nix::unistd::setgid(*gid).map_err(|e| format!("setgid {gid}: {}", e.desc()))
+            })
+            .and_then(|_| {
+                nix::unistd::setuid(*uid).map_err(|e| format!("setuid {uid}: {}", e.desc()))
+            });
+        if let Err(m) = r {
+            let mut b = vec![USER_FAILED];
+            b.extend_from_slice(m.as_bytes());
+            // SAFETY: writing a local buffer to our error pipe.
+            unsafe {
+                libc::write(err_fd, b.as_ptr().cast(), b.len());
+            }
+            die(125)
+        }
+    }
+    let res = match env {
+        Some(env) => nix::unistd::execve(exe, argv, env),
+        None => nix::unistd::execv(exe, argv),
+    };
+    let e = match res {
         Err(e) => e,
         Ok(never) => match never {},
     };

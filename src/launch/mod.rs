@@ -33,7 +33,7 @@ mod title;
 mod workload;
 
 pub use error::LaunchError;
-pub use spec::{validate_name, LaunchSpec, Namespace, StdioMode};
+pub use spec::{name_stem, validate_name, LaunchSpec, Namespace, Overlay, StdioMode};
 pub use stale::{cleanup_stale, state_dir};
 pub use start::launch;
 pub use workload::{Workload, WorkloadExit};

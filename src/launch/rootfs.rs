@@ -71,6 +71,20 @@ pub fn setup(spec: &HelperSpec) -> R {
         Some(r) => r.clone(),
         None => "/".into(),
     };
+    if let (Some(o), Some(root)) = (&spec.overlay, &spec.rootfs) {
+        // An image's writable layer, mounted here so it ends with this
+        // mount namespace (nothing is left mounted on the host).
+        let opts = o
+            .options()
+            .ok_or_else(|| format!("overlay paths unusable in mount options: {o:?}"))?;
+        mnt(
+            "overlay",
+            root,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(&opts),
+        )?;
+    }
     if spec.rootfs.is_some() {
         // pivot_root needs the new root to be a mount point.
         bind(&base, &base, true)?;

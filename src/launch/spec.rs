@@ -121,6 +121,52 @@ pub struct LaunchSpec {
     /// exec. Off by default: a root workload with `CAP_SYS_ADMIN` can mount
     /// a fresh cgroupfs and lift its own limits.
     pub privileged: bool,
+    /// The workload's environment (`KEY=VALUE`); `None` inherits the caller's.
+    /// Set from an image's config (`--image`).
+    pub env: Option<Vec<String>>,
+    /// Working directory inside (made if missing); default `/` with a rootfs.
+    pub cwd: Option<String>,
+    /// Run as (uid, gid, supplementary groups) inside; `None` keeps root.
+    pub user: Option<(u32, u32, Vec<u32>)>,
+    /// Mount an overlay on `rootfs` first (an image's writable layer).
+    pub overlay: Option<Overlay>,
+    /// Stem of the default name instead of the command's (`--image`: the
+    /// image's name, so the dashboard shows `app-1`).
+    pub name_stem: Option<String>,
+}
+
+/// An overlay mounted by the workload's init, in its own mount namespace (so
+/// it never outlives the workload): `lower` read-only, writes go to `upper`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overlay {
+    pub lower: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    /// `userxattr`: needed for an overlay mounted in a user namespace.
+    pub userxattr: bool,
+}
+
+impl Overlay {
+    /// The mount options; `None` when a path holds a character the option
+    /// syntax cannot carry (`,` `:` or a newline).
+    pub fn options(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        for (k, p) in [
+            ("lowerdir", &self.lower),
+            ("upperdir", &self.upper),
+            ("workdir", &self.work),
+        ] {
+            let s = p.to_str()?;
+            if s.contains([',', ':', '\\', '\n']) {
+                return None;
+            }
+            parts.push(format!("{k}={s}"));
+        }
+        if self.userxattr {
+            parts.push("userxattr".into());
+        }
+        Some(parts.join(","))
+    }
 }
 
 impl LaunchSpec {
@@ -136,6 +182,11 @@ impl LaunchSpec {
             stdio: StdioMode::Inherit,
             helper: None,
             privileged: false,
+            env: None,
+            cwd: None,
+            user: None,
+            overlay: None,
+            name_stem: None,
         }
     }
 
@@ -172,6 +223,15 @@ pub struct HelperSpec {
     pub foreground_tty: bool,
     /// The workload keeps every capability (`--privileged`).
     pub privileged: bool,
+    /// Environment of the workload (`None`: inherited).
+    #[serde(default)]
+    pub env: Option<Vec<String>>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub user: Option<(u32, u32, Vec<u32>)>,
+    #[serde(default)]
+    pub overlay: Option<Overlay>,
     /// fd the helper and init report on (lines, see `status.rs`).
     pub status_fd: i32,
     /// fd that reaches EOF when the launching process dies.

@@ -63,7 +63,13 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
                 ));
             }
             let abs = spec::check_rootfs(r)?;
-            (spec::resolve_in_rootfs(&abs, argv0)?, Some(abs))
+            // With an overlay the tree to look in is its lower layer: the
+            // mount point stays empty until init mounts it.
+            let look = match &spec.overlay {
+                Some(o) => spec::check_rootfs(&o.lower)?,
+                None => abs.clone(),
+            };
+            (spec::resolve_in_rootfs(&look, argv0)?, Some(abs))
         }
         None => (
             spec::resolve_host(argv0)?.to_string_lossy().into_owned(),
@@ -118,7 +124,11 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
                 spec::validate_name(n)?;
                 n.clone()
             }
-            None => format!("{}-{}", spec::name_stem(argv0), std::process::id()),
+            None => format!(
+                "{}-{}",
+                spec::name_stem(spec.name_stem.as_deref().unwrap_or(argv0)),
+                std::process::id()
+            ),
         };
         (name, String::new(), None)
     };
@@ -180,6 +190,10 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         new_session: spec.stdio.detached(),
         foreground_tty: spec.stdio == StdioMode::Inherit && in_tty_foreground(),
         privileged: spec.privileged,
+        env: spec.env.clone(),
+        cwd: spec.cwd.clone(),
+        user: spec.user.clone(),
+        overlay: spec.overlay.clone(),
         status_fd: status_w.as_raw_fd(),
         lifeline_fd: life_r.as_raw_fd(),
     };
@@ -266,6 +280,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         cleaned: false,
         notes,
         foreground_tty,
+        attached: Default::default(),
     };
     // Wait for "started" (and init's pid) or an error.
     let end = Instant::now() + START_TIMEOUT;
@@ -324,7 +339,7 @@ fn create_named_group(
             vec![n.clone()]
         }
         None => {
-            let stem = spec::name_stem(argv0);
+            let stem = spec::name_stem(spec.name_stem.as_deref().unwrap_or(argv0));
             (1..=1000).map(|i| format!("{stem}-{i}")).collect()
         }
     };

@@ -63,9 +63,29 @@ pub struct Workload {
     pub(super) notes: Vec<String>,
     /// The workload was handed the terminal: take it back when it ends.
     pub(super) foreground_tty: bool,
+    /// Things that must live exactly as long as the workload (an image run's
+    /// writable layer and cache lock): dropped after the cleanup, since
+    /// fields drop after `Drop::drop` runs.
+    pub(super) attached: Attached,
+}
+
+/// See [`Workload::attach`].
+#[derive(Default)]
+pub struct Attached(Vec<Box<dyn std::any::Any + Send>>);
+
+impl std::fmt::Debug for Attached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Attached({})", self.0.len())
+    }
 }
 
 impl Workload {
+    /// Keeps `thing` until the workload has ended and been cleaned up, then
+    /// drops it (e.g. an image run, whose Drop removes its writable layer).
+    pub fn attach(&mut self, thing: Box<dyn std::any::Any + Send>) {
+        self.attached.0.push(thing);
+    }
+
     /// The group, relative to the hierarchy root (`cgdash/NAME`); empty when
     /// it runs without a group of its own (not root, no limits requested).
     pub fn group(&self) -> &str {
