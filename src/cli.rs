@@ -183,6 +183,9 @@ pub struct ExportArgs {
     /// Read cgroups from this directory (laid out like /sys/fs/cgroup) instead of the mounts.
     #[arg(long)]
     pub root: Option<PathBuf>,
+    /// Where the engines' metadata is, for the `name`/`image`/`pod`/… labels.
+    #[command(flatten)]
+    pub names: NameArgs,
 }
 
 /// A knob as the command line shows it, declared by its controller

@@ -55,6 +55,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         // Groups only: no series is per process, so no /proc/PID file is read.
         None => Sampler::cgroups_only(Layout::detect()?),
     };
+    // Labels from the engines' files under the flags' / environment's roots.
+    sampler.set_names(Some(cgdash::names::Resolver::new(super::limits::roots(
+        &args.names,
+    ))));
     if let Some(g) = &args.group {
         let g = match cgroup::validate_group_name(g) {
             Ok(g) => g,
