@@ -383,11 +383,10 @@ mod tests {
             &mut |l| lines.push(l),
         )
         .unwrap();
+        // The process's CPU clock also counts the other unit tests running
+        // beside this one in the same process: only the floor is this test's.
         let used = process_cpu() - t0;
-        assert!(
-            used >= Duration::from_millis(100) && used < Duration::from_millis(400),
-            "{used:?}"
-        );
+        assert!(used >= Duration::from_millis(100), "{used:?}");
         assert!(lines[0].contains("average 0.40 CPUs"), "{lines:?}");
         assert!(bursty(
             0,

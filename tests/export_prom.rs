@@ -224,10 +224,11 @@ fn export_prom_real_prometheus_scrapes_a_throttled_run() {
         prom.query(&format!("container_spec_memory_limit_bytes{{{id}}}")),
         Some(67108864.0)
     );
-    // Every kubelet label is there, empty (dashboards select on them).
+    // Every kubelet label is there, empty (dashboards select on them);
+    // `name` is the run's name (issue 13: cgdash's own groups are named).
     assert_eq!(
         prom.query(&format!(
-            "container_spec_cpu_quota{{{id},container=\"\",pod=\"\",namespace=\"\",name=\"\",image=\"\"}}"
+            "container_spec_cpu_quota{{{id},container=\"\",pod=\"\",namespace=\"\",name=\"{name}\",image=\"\"}}"
         )),
         Some(20000.0)
     );

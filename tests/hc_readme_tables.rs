@@ -176,6 +176,11 @@ fn hc_readme_json_table_is_the_schema() {
             memory: psi,
             io: psi,
         })),
+        // `snapshot --periods`' list, present only when asked for.
+        cpu: cgdash::model::CpuView {
+            periods: Some(vec![Default::default()]),
+            ..Default::default()
+        },
         // One device and one limit, or their fields would print nothing.
         io: cgdash::model::IoView {
             devices: vec![Default::default()],

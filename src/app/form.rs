@@ -448,7 +448,7 @@ mod tests {
         let labels: Vec<&str> = f.fields.fields.iter().map(|x| x.label).collect();
         assert_eq!(
             labels,
-            ["command", "name", "cpu", "memory", "pids", "share", "hostname", "keep"]
+            ["command", "name", "cpu", "memory", "pids", "share", "hostname", "keep", "image"]
         );
         f.fields.fields[L_COMMAND].input = "true".into();
         for (i, k) in declared.iter().enumerate() {

@@ -48,7 +48,10 @@ pub fn current_limits(g: &GroupSnapshot, root: (Option<&str>, Option<&str>)) -> 
                 (Value::List(l), Knob::CpusetMems) => {
                     l.trim().is_empty() || Some(l.trim()) == root.1
                 }
-                (Value::List(l), _) => l.trim().is_empty(),
+                // io.*_bps/_iops with no device limited read `max`.
+                (Value::List(l), _) => l.trim().is_empty() || l.trim() == "max",
+                // The kernel's default io.weight (v2 and bfq alike).
+                (Value::Count(Limit::Value(100)), Knob::IoWeight) => true,
                 (Value::Bool(_), _) => true,
                 _ => false,
             };

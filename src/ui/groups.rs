@@ -73,11 +73,6 @@ impl Widget for GroupsPanel<'_> {
             };
             columns.insert(2, bar);
         }
-        // Before the NAME column: its width is what the fixed columns leave.
-        let io = area.width >= IO_WIDE;
-        if io {
-            columns.extend(table::columns(&IO_COLUMNS, v.sort, GroupSort::title));
-        }
         // Only on hosts with named groups: elsewhere the column would be
         // empty space taken from GROUP. Decided over all groups, not the
         // filtered rows, so it does not come and go while typing a filter.
@@ -87,6 +82,13 @@ impl Widget for GroupsPanel<'_> {
             .any(|g| g.identity.name.is_some() && g.identity.kind.as_deref() != Some("cgdash"))
             || v.rows.iter().any(|r| r.pod_of.is_some());
         let name_column = named && wide;
+        // Before the NAME column: its width is what the fixed columns leave.
+        // With names on screen the I/O columns wait for NAME_MAX more
+        // columns, so they don't take the names' room.
+        let io = area.width >= IO_WIDE + if name_column { NAME_MAX } else { 0 };
+        if io {
+            columns.extend(table::columns(&IO_COLUMNS, v.sort, GroupSort::title));
+        }
         if name_column {
             // What the fixed columns (and one space after each) leave
             // inside the border.
