@@ -84,8 +84,12 @@ impl Widget for GroupsPanel<'_> {
         let name_column = named && wide;
         // Before the NAME column: its width is what the fixed columns leave.
         // With names on screen the I/O columns wait for NAME_MAX more
-        // columns, so they don't take the names' room.
-        let io = area.width >= IO_WIDE + if name_column { NAME_MAX } else { 0 };
+        // columns, so they don't take the names' room — unless a group has
+        // an I/O limit (`demo io`, a limited writer): then they are what the
+        // user is looking at.
+        let io_limited = || snap.groups.iter().any(|g| !g.io.limits.is_empty());
+        let io = area.width >= IO_WIDE + if name_column { NAME_MAX } else { 0 }
+            || (area.width >= IO_WIDE && io_limited());
         if io {
             columns.extend(table::columns(&IO_COLUMNS, v.sort, GroupSort::title));
         }
