@@ -42,7 +42,7 @@
 #   CGDASH_VM_JOBS     test binaries run at once in the guest (default: 2)
 #   CGDASH_VM_SKIP     live test binaries not run, shell globs allowed
 #                      (default: tape e2e_tmux io_demo_tmux export_prom engines_* image_engines*; empty: all)
-#   CGDASH_VM_MEM      guest memory            (default: 512M)
+#   CGDASH_VM_MEM      guest memory            (default: 1536M)
 #   CGDASH_VM_BINS     live (default: tests/*.rs calling common::live), all,
 #                      or test binary names (space separated)
 #   CGDASH_VM_VERBOSE=1  stream the guest console while it runs
@@ -70,7 +70,12 @@ TIMEOUT=${CGDASH_VM_TIMEOUT:-600}
 BIN_TIMEOUT=${CGDASH_VM_BIN_TIMEOUT:-300}
 SMP=${CGDASH_VM_SMP:-2}
 JOBS=${CGDASH_VM_JOBS:-2}
-MEM=${CGDASH_VM_MEM:-512M}
+# The initramfs (the test binaries, stripped) is unpacked into the guest's
+# RAM: 160 MB with the 29 live binaries of issues 13-17, and at 512M the
+# kernel ran out while unpacking ("Initramfs unpacking failed: write error",
+# then init died). 1536M leaves room for the archive, its unpacked copy and
+# the tests' memory limits.
+MEM=${CGDASH_VM_MEM:-1536M}
 LOG=$RUN/console.log
 # The guest's userland is busybox-static, plus these host programs (with
 # their libraries) where busybox differs from a Debian/Ubuntu host in ways the
