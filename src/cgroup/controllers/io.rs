@@ -183,19 +183,13 @@ pub const CONTROLLER: Controller = Controller {
 /// v2 `io.stat`: `MAJ:MIN rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0`
 /// (newer kernels append more `key=value`s: ignored).
 pub fn parse_io_stat(text: &str) -> Vec<IoDevice> {
-    text.lines()
-        .filter_map(|l| {
-            let mut it = l.split_ascii_whitespace();
-            let dev = it.next().filter(|d| is_majmin(d))?;
+    keyed_device_lines(text)
+        .map(|(dev, kvs)| {
             let mut d = IoDevice {
                 dev: dev.to_string(),
                 ..Default::default()
             };
-            for kv in it {
-                let Some((k, v)) = kv.split_once('=') else {
-                    continue;
-                };
-                let v = v.parse().ok();
+            for (k, v) in kvs {
                 match k {
                     "rbytes" => d.rbytes = v,
                     "wbytes" => d.wbytes = v,
@@ -206,9 +200,41 @@ pub fn parse_io_stat(text: &str) -> Vec<IoDevice> {
                     _ => {}
                 }
             }
-            Some(d)
+            d
         })
         .collect()
+}
+
+/// The v2 per-device files' lines (`io.stat`, `io.max`): `MAJ:MIN k=v k=v…`,
+/// each value a number or `None` (`max`, or unparsable). Lines that don't
+/// start with a device are skipped.
+fn keyed_device_lines(
+    text: &str,
+) -> impl Iterator<Item = (&str, impl Iterator<Item = (&str, Option<u64>)>)> {
+    text.lines().filter_map(|l| {
+        let mut it = l.split_ascii_whitespace();
+        let dev = it.next().filter(|d| is_majmin(d))?;
+        let kvs = it.filter_map(|kv| kv.split_once('=').map(|(k, v)| (k, v.parse().ok())));
+        Some((dev, kvs))
+    })
+}
+
+/// The entry for `dev` in a per-device list, added (default) when missing:
+/// v1 spreads one device over several lines and files.
+fn entry_for<'a, T>(
+    list: &'a mut Vec<T>,
+    dev: &str,
+    dev_of: fn(&T) -> &str,
+    with_dev: fn(String) -> T,
+) -> &'a mut T {
+    let i = match list.iter().position(|x| dev_of(x) == dev) {
+        Some(i) => i,
+        None => {
+            list.push(with_dev(dev.to_string()));
+            list.len() - 1
+        }
+    };
+    &mut list[i]
 }
 
 /// v1 `blkio.throttle.io_service_bytes(_recursive)` / `io_serviced`:
@@ -229,35 +255,28 @@ fn merge_v1(devs: &mut Vec<IoDevice>, text: &str, fields: [DevField; 3]) {
         if !is_majmin(dev) {
             continue;
         }
-        let i = match devs.iter().position(|d| d.dev == dev) {
-            Some(i) => i,
-            None => {
-                devs.push(IoDevice {
-                    dev: dev.to_string(),
-                    ..Default::default()
-                });
-                devs.len() - 1
-            }
-        };
-        *f(&mut devs[i]) = n.parse().ok();
+        let d = entry_for(
+            devs,
+            dev,
+            |d| &d.dev,
+            |dev| IoDevice {
+                dev,
+                ..Default::default()
+            },
+        );
+        *f(d) = n.parse().ok();
     }
 }
 
 /// v2 `io.max`: `MAJ:MIN rbps=max wbps=5242880 riops=max wiops=max`.
 pub fn parse_io_max(text: &str) -> Vec<IoLimit> {
-    text.lines()
-        .filter_map(|l| {
-            let mut it = l.split_ascii_whitespace();
-            let dev = it.next().filter(|d| is_majmin(d))?;
+    keyed_device_lines(text)
+        .map(|(dev, kvs)| {
             let mut lim = IoLimit {
                 dev: dev.to_string(),
                 ..Default::default()
             };
-            for kv in it {
-                let Some((k, v)) = kv.split_once('=') else {
-                    continue;
-                };
-                let v = v.parse().ok();
+            for (k, v) in kvs {
                 match k {
                     "rbps" => lim.rbps = v,
                     "wbps" => lim.wbps = v,
@@ -266,7 +285,7 @@ pub fn parse_io_max(text: &str) -> Vec<IoLimit> {
                     _ => {}
                 }
             }
-            Some(lim)
+            lim
         })
         .collect()
 }
@@ -282,17 +301,16 @@ fn merge_v1_limit(limits: &mut Vec<IoLimit>, text: Option<&str>, f: LimField) {
         if !is_majmin(dev) || n == 0 {
             continue;
         }
-        let i = match limits.iter().position(|x| x.dev == dev) {
-            Some(i) => i,
-            None => {
-                limits.push(IoLimit {
-                    dev: dev.to_string(),
-                    ..Default::default()
-                });
-                limits.len() - 1
-            }
-        };
-        *f(&mut limits[i]) = Some(n);
+        let lim = entry_for(
+            limits,
+            dev,
+            |l| &l.dev,
+            |dev| IoLimit {
+                dev,
+                ..Default::default()
+            },
+        );
+        *f(lim) = Some(n);
     }
 }
 
