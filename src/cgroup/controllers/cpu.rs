@@ -566,17 +566,7 @@ mod tests {
 
     fn plan(l: &Layout, args: &[&str]) -> Result<Vec<(String, String)>, String> {
         let settings = parse_settings_on(args, Host { cpus: 64 }).unwrap();
-        l.plan("g", &settings)
-            .map(|p| {
-                p.iter()
-                    .flat_map(|a| &a.writes)
-                    .map(|w| {
-                        let f = w.path.file_name().unwrap().to_string_lossy().into_owned();
-                        (f, w.contents.clone())
-                    })
-                    .collect()
-            })
-            .map_err(|e| e.to_string())
+        crate::cgroup::controllers::planned_writes(l, &settings)
     }
 
     fn pair(f: &str, c: &str) -> (String, String) {

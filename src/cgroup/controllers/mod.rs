@@ -370,6 +370,26 @@ pub(crate) fn with<T>(t: Option<&str>, f: impl Fn(&str) -> Option<T>) -> Option<
     t.and_then(f)
 }
 
+/// For the controllers' tests: the (file name, contents) pairs the plan for
+/// `settings` on group `g` writes, in order, or the planner's error.
+#[cfg(test)]
+pub(crate) fn planned_writes(
+    l: &crate::cgroup::Layout,
+    settings: &[crate::cgroup::knob::Setting],
+) -> Result<Vec<(String, String)>, String> {
+    l.plan("g", settings)
+        .map(|p| {
+            p.iter()
+                .flat_map(|a| &a.writes)
+                .map(|w| {
+                    let f = w.path.file_name().unwrap().to_string_lossy().into_owned();
+                    (f, w.contents.clone())
+                })
+                .collect()
+        })
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

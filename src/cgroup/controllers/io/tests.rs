@@ -144,17 +144,7 @@ fn v2_tree(root: &Path, io: bool) -> Layout {
 /// host's /sys, so the tests use the device of `/`).
 fn plan(l: &Layout, args: &[String]) -> Result<Vec<(String, String)>, String> {
     let settings = parse_settings_on(args, Host { cpus: 4 }).map_err(|e| format!("{e:?}"))?;
-    l.plan("g", &settings)
-        .map(|p| {
-            p.iter()
-                .flat_map(|a| &a.writes)
-                .map(|w| {
-                    let f = w.path.file_name().unwrap().to_string_lossy().into_owned();
-                    (f, w.contents.clone())
-                })
-                .collect()
-        })
-        .map_err(|e| e.to_string())
+    crate::cgroup::controllers::planned_writes(l, &settings)
 }
 
 fn pair(f: &str, c: &str) -> (String, String) {
