@@ -154,10 +154,26 @@ fn v2_memory_high_throttles_a_ramp_near_the_limit() {
         "the ramp never got near memory.high: {} MiB",
         highest / MIB
     );
+    // memory.high is a throttle, not a wall: the kernel lets usage pass it and
+    // makes the group pay in reclaim and sleeps. With no swap in the VM the
+    // anonymous ramp can't be reclaimed, so how far past 32 MiB it gets in
+    // 4 s depends on how busy the VM is (40 MiB alone, 47 MiB once in CI with
+    // the other lane running). Unthrottled, the 128 MiB buffer fills in
+    // milliseconds: half of it is the line between "held" and "not held".
     assert!(
-        highest <= 40 * MIB,
-        "memory.high did not hold the ramp near 32 MiB: reached {} MiB",
+        highest <= 64 * MIB,
+        "memory.high did not hold the ramp near 32 MiB: reached {} MiB of the 128 MiB buffer",
         highest / MIB
+    );
+    let stalled = s
+        .pressure
+        .as_ref()
+        .and_then(|p| p.memory)
+        .and_then(|m| m.some)
+        .map_or(0, |l| l.total_us);
+    assert!(
+        stalled > 0,
+        "a throttled ramp stalls on memory: memory.pressure some total is 0"
     );
     let high_events = s.memory.events.high.expect("memory.events high");
     assert!(
