@@ -66,12 +66,14 @@ fn micro_demo_throttle_then_burst_in_tmux() {
     );
     let group = group_of(&s).expect("the microscope names the group");
     assert!(group.starts_with("cgdash/demo-throttle"), "{group}");
-    // Up to 20 s more for the picture: below quota, throttled in most
-    // periods (a machine busy with other work throttles less: then at least
+    // Up to 20 s more for the picture: below quota, yet throttled — in every
+    // burst, one period of 2.5, ≈20 of 60 (src/cmd/demo.rs says why not
+    // "most"; a machine busy with other work throttles less: then at least
     // a fifth of the periods).
     let s = t
         .wait_for(20 * SEC, |s| {
-            s.contains("average below quota, throttled in most periods")
+            s.contains("average below quota, yet throttled")
+                || s.contains("average below quota, throttled in most periods")
         })
         .unwrap_or_else(|s| s);
     let (x1, y1) = throttled_of(&s).unwrap();
@@ -113,18 +115,14 @@ fn micro_demo_throttle_then_burst_in_tmux() {
             .unwrap_or_else(|s| panic!("b did not set the burst:\n{s}"));
         let kernel = std::fs::read_to_string(h.dir(&group).join(file)).unwrap();
         assert_eq!(kernel.trim(), "50000");
-        // The window of 60 periods fills with periods after the burst (the
-        // idle periods between bursts are not counted: it takes a while).
-        // How far it falls depends on where the bursts start within the
-        // period (the timer's phase): 120 ms of work needs two periods even
-        // with quota + burst = 100 ms; starting 50–90 ms into a period it
-        // spreads over two without throttling (0–4 of 60 here), earlier
-        // the first period still runs out (20 of 60). A third fewer at least.
-        // In the v2 VM the workload uses 45 % of its 50 % (the guest's own
-        // overhead is charged to it): little unused quota to carry over, and
-        // the burst barely lowers throttling there (README: 44 → 44 of 60).
-        // Asserted on the host (v1), measured in the VM.
-        let falls = |s: &str| throttled_of(s).is_some_and(|(x2, _)| x2 * 3 <= x1 * 2);
+        // The window of 60 periods fills with periods after the burst (6 s).
+        // 96 ms of work fits in quota + burst (100 ms) wherever a burst
+        // starts: throttling falls to near zero (0 of 60 measured; a quarter
+        // of before at most, so one late timer on a busy host is not a
+        // failure). In the v2 VM the guest's own overhead is charged to the
+        // workload (less unused quota to carry over): asserted on the host
+        // (v1), measured in the VM.
+        let falls = |s: &str| throttled_of(s).is_some_and(|(x2, _)| x2 * 4 <= x1);
         let s = match t.wait_for(30 * SEC, falls) {
             Ok(s) => s,
             Err(s) if h.version == cgdash::cgroup::Version::V2 => s,

@@ -120,8 +120,8 @@ fn snapshot_group<'a>(snap: &'a serde_json::Value, path: &str) -> &'a serde_json
 }
 
 #[test]
-fn v2_memory_high_throttles_a_ramp_near_the_limit() {
-    let Some(l) = v2("v2_memory_high_throttles_a_ramp_near_the_limit") else {
+fn v2_memory_high_breach_shows_in_events_and_pressure() {
+    let Some(l) = v2("v2_memory_high_breach_shows_in_events_and_pressure") else {
         return;
     };
     let mut g = TestGroup::new(&l, "v2-memhigh");
@@ -154,27 +154,14 @@ fn v2_memory_high_throttles_a_ramp_near_the_limit() {
         "the ramp never got near memory.high: {} MiB",
         highest / MIB
     );
-    // memory.high is a throttle, not a wall: the kernel lets usage pass it and
-    // makes the group pay in reclaim and sleeps. With no swap in the VM the
-    // anonymous ramp can't be reclaimed, so how far past 32 MiB it gets in
-    // 4 s depends on how busy the VM is (40 MiB alone, 47 MiB once in CI with
-    // the other lane running). Unthrottled, the 128 MiB buffer fills in
-    // milliseconds: half of it is the line between "held" and "not held".
-    assert!(
-        highest <= 64 * MIB,
-        "memory.high did not hold the ramp near 32 MiB: reached {} MiB of the 128 MiB buffer",
-        highest / MIB
-    );
-    let stalled = s
-        .pressure
-        .as_ref()
-        .and_then(|p| p.memory)
-        .and_then(|m| m.some)
-        .map_or(0, |l| l.total_us);
-    assert!(
-        stalled > 0,
-        "a throttled ramp stalls on memory: memory.pressure some total is 0"
-    );
+    // memory.high is a throttle, not a wall, and how far past it an
+    // anonymous ramp gets is the kernel's business, not cgdash's: with no
+    // swap in the VM the ramp can't be reclaimed, and while reclaim frees
+    // anything at all (the initramfs' page cache) the kernel retries rather
+    // than making the task sleep. Measured here: 40 MiB on a quiet run, 47
+    // in CI beside the other lane, the whole 128 MiB on a host busy with
+    // builds. What is cgdash's: the limit is written, and the breach shows
+    // in the readings it reports — memory.events high and memory.pressure.
     let high_events = s.memory.events.high.expect("memory.events high");
     assert!(
         high_events >= 1,
@@ -200,14 +187,17 @@ fn v2_memory_high_throttles_a_ramp_near_the_limit() {
         mem_psi.total_us > 0,
         "memory.pressure some total stayed 0 while throttled"
     );
-    // Still climbing its events while it runs.
+    // Still climbing its events while it runs — while the ramp is held:
+    // once the whole buffer is charged, dd rewrites pages it has and
+    // charges nothing more.
     assert!(
-        wait_for(Duration::from_secs(3), || stats(&g)
-            .memory
-            .events
-            .high
-            .unwrap_or(0)
-            > high_events),
+        highest >= 120 * MIB
+            || wait_for(Duration::from_secs(3), || stats(&g)
+                .memory
+                .events
+                .high
+                .unwrap_or(0)
+                > high_events),
         "memory.events high stopped growing"
     );
 }

@@ -62,7 +62,7 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
         DemoKind::Throttle => Demo {
             name: "demo-throttle",
             args: own(&[
-                "stress", "bursty", "--threads", "8", "--burst", "15ms", "--every", "300ms",
+                "stress", "bursty", "--threads", "8", "--burst", "12ms", "--every", "250ms",
             ]),
             limits: vec!["cpu=50%"],
             title: THROTTLE_TITLE.into(),
@@ -80,7 +80,16 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
 /// may be tmpfs, which has no direct I/O and no disk to limit).
 const IO_DIR: &str = "/var/tmp";
 /// The throttle demo's hint: what to press, and what each does.
-const THROTTLE_TITLE: &str = "demo throttle: 8 threads × 15 ms every 300 ms, 50% quota — b allow a burst · [ ] period · + quota · q quit";
+///
+/// The shape: 8 × 12 ms = 96 ms of work at once, above the 50 ms quota (so
+/// every burst is throttled, wherever it starts within a period) and within
+/// quota + the largest burst the kernel allows (burst ≤ quota: 100 ms), so
+/// `b` makes every burst fit, wherever it starts. 250 ms between bursts
+/// keeps the average (38 %) below the quota and lets the burst budget refill.
+/// The 8 × 15 ms (120 ms) cannot fit in 100 ms: after `b` it was
+/// still throttled in one period of three when a burst began early in a
+/// period (the timer's phase, fixed for a run: 300 ms is three periods).
+const THROTTLE_TITLE: &str = "demo throttle: 8 threads × 12 ms every 250 ms, 50% quota — b allow a burst · [ ] period · + quota · q quit";
 
 fn has_swap() -> bool {
     std::fs::read_to_string("/proc/meminfo")
