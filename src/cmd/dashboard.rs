@@ -479,6 +479,14 @@ impl Inputs for RealInputs {
         self.sampler.resample();
     }
 
+    fn read_process_io(&mut self, on: bool) {
+        self.sampler.set_process_io(on);
+        // Rates need two readings: the next sample gives the first.
+        if on {
+            self.sampler.resample();
+        }
+    }
+
     fn watch_periods(&mut self, group: Option<String>) {
         // Dropping the old watch stops (and joins) its thread first.
         self.periods = None;

@@ -118,6 +118,15 @@ impl Sampler {
         self.filter = prefix.map(normalize_path).filter(|p| !p.is_empty());
     }
 
+    /// Read each process's `/proc/PID/io` (`ProcessSnapshot::io`) from the
+    /// next sample on, or stop reading it: one more file per process, so
+    /// only while something shows it.
+    pub fn set_process_io(&mut self, on: bool) {
+        if let Some(s) = self.scanner.as_mut() {
+            s.set_io(on);
+        }
+    }
+
     /// The process scanner, e.g. to tune how often cgroups are re-read.
     pub fn scanner_mut(&mut self) -> Option<&mut ProcessScanner> {
         self.scanner.as_mut()
@@ -268,6 +277,7 @@ impl Sampler {
         let (members, filter) = (&self.members, self.filter.as_deref());
         let complete = self.members_complete;
         let total = self.memory_total.filter(|&t| t > 0);
+        let io = scanner.io();
         // Sized once: growing by doubling would leave a peak of 1.5× the
         // rows (the first scan knows no count: the kernel's task count is an
         // upper bound, threads included).
@@ -313,6 +323,7 @@ impl Sampler {
                 start_time: r.start_time,
                 cgroup,
                 command: r.command,
+                io: io.then(|| crate::process::ProcIoView::new(r.io, r.io_prev)),
             });
         });
         out
