@@ -557,4 +557,16 @@ mod tests {
         assert!(e.contains("only on cgroup v2"), "{e}");
         assert_eq!(l.read_group("g").unwrap().memory.low, None);
     }
+
+    /// v1 `memory.stat`: the totals (group and below) win; the group's own
+    /// lines where a kernel prints no totals; nothing when either is missing.
+    #[test]
+    fn io_v1_dirty_prefers_the_totals() {
+        let both = "dirty 1\nwriteback 2\ntotal_dirty 30\ntotal_writeback 40\n";
+        assert_eq!(v1_dirty(both), Some((30, 40)));
+        assert_eq!(v1_dirty("cache 5\ndirty 1\nwriteback 2\n"), Some((1, 2)));
+        assert_eq!(v1_dirty("cache 5\ndirty 1\n"), None);
+        // `total_dirty` is not `dirty` (keys match whole).
+        assert_eq!(v1_dirty("total_dirty 3\nwriteback 4\n"), None);
+    }
 }
