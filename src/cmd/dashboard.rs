@@ -46,6 +46,8 @@ pub struct Options {
     pub names: cgdash::names::Roots,
     /// Open on the throttling microscope (`demo throttle`).
     pub microscope: bool,
+    /// Open on the I/O microscope (`demo io`).
+    pub io_microscope: bool,
 }
 
 impl Options {
@@ -59,6 +61,7 @@ impl Options {
             // The environment's roots (CGDASH_*_ROOT), then the defaults.
             names: cgdash::names::Roots::from_flags(&Default::default()),
             microscope: false,
+            io_microscope: false,
         }
     }
 }
@@ -366,6 +369,9 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
     }
     if opts.microscope {
         app.open_microscope();
+    }
+    if opts.io_microscope {
+        app.io_microscope = true;
     }
 
     let sigterm = signal(UnixSignal::terminate())?;

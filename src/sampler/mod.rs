@@ -28,7 +28,7 @@ use crate::model::{
 };
 use crate::process::{ProcessError, ProcessScanner};
 
-pub use history::{write_limit, GroupHistory, History, Ring, Series};
+pub use history::{read_limit, write_limit, GroupHistory, History, Ring, Series};
 pub use thread::{spawn, SamplerHandle};
 
 /// The counters of a group kept for the next delta.
