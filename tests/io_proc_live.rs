@@ -262,3 +262,45 @@ fn io_proc_unreadable_io_is_null_not_zero_live() {
         }
     }
 }
+
+/// What reading `/proc/PID/io` costs the sampler per refresh on this host
+/// (`cargo test --release --test io_proc_live -- --ignored --nocapture`):
+/// the sampler thread's CPU time per sample, I/O off and on, after a warm-up
+/// (the first reads are of every process; after that only those that ran).
+#[test]
+#[ignore = "a measurement, not a check: run it by hand"]
+fn io_proc_cost_per_refresh() {
+    use cgdash::sampler::Sampler;
+    fn thread_cpu_ms() -> f64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid out-pointer.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+    }
+    let l = Layout::detect().expect("layout");
+    let mut s = Sampler::new(l, PathBuf::from("/proc")).expect("sampler");
+    let n = s.sample().processes.len();
+    let mut run = |io: bool| {
+        s.set_process_io(io);
+        for _ in 0..3 {
+            s.sample();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let mut ms = Vec::new();
+        for _ in 0..10 {
+            std::thread::sleep(Duration::from_millis(1000));
+            let t = thread_cpu_ms();
+            s.sample();
+            ms.push(thread_cpu_ms() - t);
+        }
+        ms.sort_by(f64::total_cmp);
+        ms[ms.len() / 2]
+    };
+    let (off, on, off2) = (run(false), run(true), run(false));
+    eprintln!(
+        "io_proc_cost: {n} processes; CPU ms per sample, median of 10: io off {off:.2}, on {on:.2}, off again {off2:.2}"
+    );
+}

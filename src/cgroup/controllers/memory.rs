@@ -152,7 +152,7 @@ pub const CONTROLLER: Controller = Controller {
             file: "memory.stat",
             slow: false,
             apply: |t, s| {
-                (s.memory.dirty, s.memory.writeback) = with(t, |t| v1_dirty(t)).unzip();
+                (s.memory.dirty, s.memory.writeback) = with(t, v1_dirty).unzip();
             },
         },
         Read {
