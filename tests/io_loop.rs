@@ -1,7 +1,7 @@
 //! The dashboard's real event loop asks the sampler to read every
 //! process's `/proc/PID/io` only while the process panel shows the IO R/s /
-//! IO W/s columns (a 200-column screen) or is sorted by them, and tells it
-//! to stop when neither holds any more.
+//! IO W/s columns (a 200-column screen) or is sorted by them, or the I/O
+//! microscope is open, and tells it to stop when none holds any more.
 
 mod ui_fixture;
 
@@ -115,4 +115,11 @@ fn io_loop_reads_process_io_only_while_shown_or_sorted() {
     assert_eq!(sorted.seen[6], vec![true]);
     assert_eq!(sorted.seen[7], vec![true], "IO W/s sorts too");
     assert_eq!(sorted.seen[8], vec![true, false]);
+    // 80×24 with the I/O microscope open (it lists the busiest processes): on.
+    let micro = run(
+        80,
+        24,
+        vec![sample(0), key(KeyCode::Char('i')), key(KeyCode::Char('i'))],
+    );
+    assert_eq!(micro.calls, vec![true, false]);
 }

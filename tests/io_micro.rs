@@ -157,6 +157,15 @@ fn io_micro_screens() {
     let s = screen(&a, 200, 50);
     assert!(s.contains("read 0/s · no limit"), "{s}");
     assert!(s.contains("vda 254:0"), "{s}");
+    // Which process writes: the group's busiest, from `/proc/PID/io`.
+    let writer = s
+        .lines()
+        .find(|l| l.contains("5003 "))
+        .expect("writer line");
+    assert!(
+        writer.contains("10M") && writer.contains("cgdash stress cpu"),
+        "{writer}"
+    );
     // The groups panel keeps its IO columns beside it.
     assert!(s.contains("IO W/s"), "{s}");
     // v2: the other truth.

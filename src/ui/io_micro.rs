@@ -163,6 +163,45 @@ fn disks(g: &GroupSnapshot) -> Vec<Line<'static>> {
     out
 }
 
+/// Processes listed at most (the busiest first).
+const PROCS: usize = 3;
+
+/// The group's processes doing I/O (`/proc/PID/io`; the group and below),
+/// the busiest first: which process it is.
+fn processes(app: &App, g: &GroupSnapshot) -> Vec<Line<'static>> {
+    let busy = |p: &&crate::model::ProcessSnapshot| {
+        p.io.map_or(0.0, |i| {
+            i.read_bytes_per_s.unwrap_or(0.0) + i.write_bytes_per_s.unwrap_or(0.0)
+        })
+    };
+    let mut ps: Vec<_> = app
+        .snapshot
+        .processes
+        .iter()
+        .filter(|p| crate::app::groups::is_within(&p.cgroup, &g.path))
+        .filter(|p| busy(p) > 0.0)
+        .collect();
+    if ps.is_empty() {
+        return Vec::new();
+    }
+    ps.sort_by(|a, b| busy(b).total_cmp(&busy(a)).then(a.pid.cmp(&b.pid)));
+    let mut out = vec![Line::from(Span::styled(
+        format!("{:<12} {:>7} {:>7} COMMAND", "PID", "R/s", "W/s"),
+        theme::column_header(),
+    ))];
+    for p in ps.iter().take(PROCS) {
+        let io = p.io.unwrap_or_default();
+        out.push(Line::from(format!(
+            "{:<12} {:>7} {:>7} {}",
+            p.pid,
+            rate(io.read_bytes_per_s),
+            rate(io.write_bytes_per_s),
+            super::processes::short_command(&p.command)
+        )));
+    }
+    out
+}
+
 /// Where the charts go in `area`: write and read side by side when there is
 /// width, the dirty memory below; on a short panel write and dirty memory
 /// side by side (the read rate is in the words and the table).
@@ -230,10 +269,11 @@ impl Widget for IoMicroscopePanel<'_> {
             return;
         };
         let mut lines = words(app, g);
-        let table = disks(g);
-        // The table only where the charts keep room.
-        if inner.height as usize >= lines.len() + table.len() + 10 {
-            lines.extend(table);
+        // The tables only where the charts keep room.
+        for table in [disks(g), processes(app, g)] {
+            if inner.height as usize >= lines.len() + table.len() + 12 {
+                lines.extend(table);
+            }
         }
         let text_h = (wrapped_height(&lines, inner.width) as u16).min(inner.height);
         let text = Paragraph::new(lines).wrap(Wrap { trim: true });

@@ -35,12 +35,13 @@ pub fn shows_io(area: Rect) -> bool {
 
 /// Whether the dashboard drawn on `screen` needs each process's
 /// `/proc/PID/io` read: its process panel shows the I/O columns, or sorts
-/// by them (hidden columns sort too, with `s`).
+/// by them (hidden columns sort too, with `s`), or the I/O microscope
+/// lists the group's busiest processes.
 pub fn reads_io(screen: Rect, app: &App) -> bool {
     let shown = super::Areas::new(screen, app)
         .processes
         .is_some_and(shows_io);
-    shown || app.procs.sort.needs_io()
+    shown || app.procs.sort.needs_io() || app.io_microscope
 }
 
 impl Widget for ProcessesPanel<'_> {
