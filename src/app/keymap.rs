@@ -150,7 +150,7 @@ pub const NORMAL: &[Binding] = &[
     bind(&[ch('n')], Action::OpenLaunch, "launch a command in a new group"),
     bind(&[ch('o')], Action::ShowOutput, "output of a workload launched with n"),
     bind(&[ch('p')], Action::ToggleMicroscope, "CPU microscope: every CFS period of the group"),
-    bind(&[ch('i')], Action::ToggleIoMicroscope, "I/O microscope: read/write against the limits, dirty memory"),
+    bind(&[ch('i')], Action::ToggleIoMicroscope, "I/O microscope: I/O vs its limits, dirty memory"),
     bind(&[ch('w')], Action::IoWriteDown, "I/O write limit: halve (each disk that has one)"),
     bind(&[ch('W')], Action::IoWriteUp, "I/O write limit: double (each disk that has one)"),
     bind(&[ch('b')], Action::ToggleBurst, "CPU burst: as large as the quota / none"),
