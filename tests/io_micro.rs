@@ -177,6 +177,11 @@ fn io_micro_screens() {
         "{s}"
     );
     assert!(!s.contains("v1 throttles"), "{s}");
+    // A group without I/O readings says so instead of empty charts' numbers.
+    let mut none = ui_fixture::app(None);
+    ch(&mut none, 'i');
+    let s = screen(&none, 80, 24);
+    assert!(s.contains("no I/O readings for this group yet"), "{s}");
     // `i` again closes it; `p` replaces it with the CPU microscope.
     ch(&mut a, 'i');
     assert!(!screen(&a, 80, 24).contains("I/O microscope ·"));

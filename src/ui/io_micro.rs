@@ -45,7 +45,7 @@ pub fn words(app: &App, g: &GroupSnapshot) -> Vec<Line<'static>> {
     let io = &g.io;
     if io.write_bytes_per_s.is_none() && io.read_bytes_per_s.is_none() && io.limits.is_empty() {
         out.push(Line::from(Span::styled(
-            "no I/O readings: the io/blkio controller does not serve this group",
+            "no I/O readings for this group yet (no disk used in the last interval, or no io/blkio controller serves it)",
             theme::dim(),
         )));
         return out;
