@@ -365,8 +365,16 @@ impl ProcessScanner {
                 }
                 Gate::Read(ran) => ran,
             };
+            // Its run time before this scan: a process whose `stat` is re-read
+            // only because it is due (every FULL_EVERY ticks) may not have
+            // run, and then its I/O counters stand too.
+            let ran_before = self.cache.get(&pid).map_or(0, |c| c.ran_ns);
             if let Some(mut row) = self.scan_one(pid, ran) {
-                self.add_io(&mut row, false);
+                let idle = ran_before != 0
+                    && !row.fresh
+                    && row.threads == 1
+                    && self.cache.get(&pid).map(|c| c.ran_ns) == Some(ran_before);
+                self.add_io(&mut row, idle);
                 emit(row);
             }
         }
@@ -422,9 +430,10 @@ impl ProcessScanner {
     }
 
     /// Fills `row.io` when I/O is read. A single-threaded process that has
-    /// not run since its last reading (`unchanged`: taken from the cache) has
-    /// neither read nor dirtied anything — the counters move only in the
-    /// task's own syscalls and page faults — so its last reading stands,
+    /// not run since its last reading (`unchanged`: its schedstat run time
+    /// stood still) has neither read nor dirtied anything — the counters
+    /// move only in the task's own system calls and page faults (reaping a
+    /// child, which adds the child's, is one) — so its last reading stands,
     /// confirmed now, without reading the file.
     fn add_io(&mut self, row: &mut ProcRow, unchanged: bool) {
         if !self.io {

@@ -758,25 +758,37 @@ fn pio_io_is_read_only_when_asked_and_sleepers_keep_their_reading() {
         (None, None)
     );
     // The sleeper: its io file changes behind its back every tick (which a
-    // process that did not run can't do). A tick that reads its stat reads
-    // the file too; a tick that takes it from the cache (schedstat
-    // unchanged) keeps the last reading, unread.
-    let mut last = (7, 8);
-    let mut from_cache = 0;
+    // process that did not run can't do). While its schedstat run time
+    // stands still its last reading stands, unread — on the ticks it is
+    // taken from the cache and on those its stat is re-read because due.
+    let (mut from_cache, mut due) = (0, 0);
     for i in 0..2 * FULL_EVERY {
         io(52, 100 + i, 200 + i);
         let rows = s.scan();
         let r = by_pid(&rows, 52).io.expect("52");
-        let got = (r.read_bytes, r.write_bytes);
+        assert_eq!(
+            (r.read_bytes, r.write_bytes),
+            (7, 8),
+            "tick {i}: not re-read"
+        );
         if s.cache.get(&52).map(|c| c.stat_tick) == Some(s.tick) {
-            assert_eq!(got, (100 + i, 200 + i), "read with stat");
+            due += 1;
         } else {
-            assert_eq!(got, last, "taken from the cache: not re-read");
             from_cache += 1;
         }
-        last = got;
     }
-    assert!(from_cache > 0, "the sleeper was never taken from the cache");
+    assert!(
+        from_cache > 0 && due > 0,
+        "{from_cache} from the cache, {due} due"
+    );
+    // It runs (schedstat moves): read at once.
+    sched(52, 2000);
+    io(52, 70, 80);
+    let rows = s.scan();
+    let r = by_pid(&rows, 52);
+    let (cur, prev) = (r.io.expect("cur"), r.io_prev.expect("prev"));
+    assert_eq!((cur.read_bytes, cur.write_bytes), (70, 80));
+    assert_eq!((prev.read_bytes, prev.write_bytes), (7, 8));
     // Off again: nothing read, and the readings are forgotten.
     s.set_io(false);
     let rows = s.scan();
