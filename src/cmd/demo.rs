@@ -57,7 +57,8 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
             args: own(&["stress", "io", "--dir", IO_DIR, "--size", "64M"]),
             // Leaked once per run: the limits are &'static like the others'.
             limits: vec![Box::leak(format!("io.write_bps={IO_DIR}:5M").into_boxed_str())],
-            title: format!("demo: a direct-I/O writer in cgdash/demo held at io.write_bps={IO_DIR}:5M — W / w double / halve it (or e, or cgdash set cgdash/demo io.write_bps={IO_DIR}:20M) · q quit"),
+            // The keys first: an 80-column title bar shows only its start.
+            title: format!("demo: W / w double / halve the write limit, io.write_bps={IO_DIR}:5M, of a direct-I/O writer in cgdash/demo · e edit (or cgdash set cgdash/demo io.write_bps={IO_DIR}:20M) · q quit"),
         },
         DemoKind::Throttle => Demo {
             name: "demo-throttle",
