@@ -81,6 +81,10 @@ pub trait Inputs {
     /// stop reading (`None`): called whenever `App::microscope_target`
     /// changes. The readings come back as [`Input::Periods`].
     fn watch_periods(&mut self, _group: Option<String>) {}
+    /// Read every process's `/proc/PID/io`, or stop: called whenever
+    /// `ui::processes::reads_io` changes (the process panel's I/O columns
+    /// shown, or sorted by).
+    fn read_process_io(&mut self, _on: bool) {}
 }
 
 /// One limit write, as the app asked for it (`Effect::Apply`).
@@ -126,12 +130,20 @@ pub async fn run<B: Backend>(
     let mut dirty = true;
     let mut end = End::Quit;
     let mut watched: Option<String> = None;
+    let mut reading_io = false;
     loop {
         // The microscope's sampler runs only while it shows a group.
         let target = app.microscope_target();
         if target != watched {
             inputs.watch_periods(target.clone());
             watched = target;
+        }
+        // Per-process I/O is read only while the process panel shows it.
+        let size = screen.size();
+        let io = crate::ui::processes::reads_io(Rect::new(0, 0, size.width, size.height), app);
+        if io != reading_io {
+            inputs.read_process_io(io);
+            reading_io = io;
         }
         if dirty {
             // A failed draw is a terminal gone (EIO after a hangup): clean up.

@@ -85,6 +85,9 @@ pub use crate::cgroup::controllers::io::{IoDeviceView, IoLimitView, IoView};
 /// The memory part of a group (`controllers/memory.rs`).
 pub use crate::cgroup::controllers::memory::MemoryView;
 
+/// The I/O of a process (`process/pio.rs`).
+pub use crate::process::ProcIoView;
+
 /// The pids part of a group (`controllers/pids.rs`).
 pub use crate::cgroup::controllers::pids::PidsView;
 
@@ -110,6 +113,9 @@ pub struct ProcessSnapshot {
     pub cgroup: Arc<str>,
     /// Command line (or `[comm]` for kernel threads).
     pub command: Arc<str>,
+    /// Storage I/O from `/proc/PID/io` (`process/pio.rs`): null when not read
+    /// (the dashboard reads it only while its process panel shows it).
+    pub io: Option<ProcIoView>,
 }
 
 impl Snapshot {
@@ -140,10 +146,16 @@ mod tests {
             start_time: 1_764_399_000,
             cgroup: "cgdash/demo".into(),
             command: "burn --cpu".into(),
+            io: Some(ProcIoView {
+                read_bytes: Some(0),
+                write_bytes: None,
+                read_bytes_per_s: Some(0.5),
+                write_bytes_per_s: None,
+            }),
         };
         assert_eq!(
             serde_json::to_string(&p).unwrap(),
-            r#"{"pid":42,"ppid":1,"uid":0,"user":"root","state":"R","cpu_percent":20.5,"cpu_time_ns":7,"rss_bytes":4096,"mem_percent":null,"threads":2,"start_time":1764399000,"cgroup":"cgdash/demo","command":"burn --cpu"}"#
+            r#"{"pid":42,"ppid":1,"uid":0,"user":"root","state":"R","cpu_percent":20.5,"cpu_time_ns":7,"rss_bytes":4096,"mem_percent":null,"threads":2,"start_time":1764399000,"cgroup":"cgdash/demo","command":"burn --cpu","io":{"read_bytes":0,"write_bytes":null,"read_bytes_per_s":0.5,"write_bytes_per_s":null}}"#
         );
     }
 }

@@ -63,6 +63,16 @@ fn v1(dir: &Path, controller: &str, k: u64, i: u64) {
                 &format!("{}\n", (2u64 << 20) * (k + 1)),
             );
             put(dir, "memory.failcnt", &format!("{}\n", 3 * k + i));
+            // The group's own dirty/writeback, then the totals (group and below): the totals count.
+            put(
+                dir,
+                "memory.stat",
+                &format!(
+                    "cache 1\ndirty 1\nwriteback 2\ntotal_cache 9\ntotal_dirty {}\ntotal_writeback {}\n",
+                    4096 * k + i,
+                    512 * k + i
+                ),
+            );
             put(
                 dir,
                 "memory.oom_control",
@@ -129,6 +139,15 @@ fn v2(dir: &Path, k: u64, i: u64, root: bool) {
         },
     );
     put(dir, "memory.swap.max", &format!("{}\n", 4096 * k));
+    put(
+        dir,
+        "memory.stat",
+        &format!(
+            "anon 1\nfile 2\nfile_dirty {}\nfile_writeback {}\nfile_thp 0\n",
+            4096 * k + i,
+            512 * k + i
+        ),
+    );
     put(
         dir,
         "memory.events",
@@ -271,6 +290,8 @@ fn check_values(tree: Tree, c: &[GroupStats], k: u64, slow_k: u64) {
         );
         assert_eq!(g.memory.events.max, Some(3 * k));
         assert_eq!(g.memory.events.oom_kill, Some(5 * k));
+        assert_eq!(g.memory.dirty, Some(4096 * k + 1), "v2 file_dirty");
+        assert_eq!(g.memory.writeback, Some(512 * k + 1), "v2 file_writeback");
         let high = if slow_k.is_multiple_of(2) {
             Limit::Max
         } else {
@@ -296,6 +317,8 @@ fn check_values(tree: Tree, c: &[GroupStats], k: u64, slow_k: u64) {
             "v1 throttled_time is ns"
         );
         assert_eq!(g.memory.failcnt, Some(3 * k + 1));
+        assert_eq!(g.memory.dirty, Some(4096 * k + 1), "v1 total_dirty");
+        assert_eq!(g.memory.writeback, Some(512 * k + 1), "v1 total_writeback");
         assert_eq!(g.memory.events.oom_kill, Some(2 * k + 1));
         assert_eq!(g.memory.peak, Some(8192 * slow_k + 1));
         assert_eq!(g.cpu.shares, Some(1024 + 10 * slow_k));

@@ -191,7 +191,11 @@ fn hc_readme_json_table_is_the_schema() {
     };
     let snap = Snapshot {
         groups: vec![group],
-        processes: vec![ProcessSnapshot::default()],
+        // Its I/O present (the dashboard leaves it null while not shown).
+        processes: vec![ProcessSnapshot {
+            io: Some(Default::default()),
+            ..Default::default()
+        }],
         ..Default::default()
     };
     let mut printed = BTreeSet::new();

@@ -1,5 +1,6 @@
 //! issue 16, "Done when": `cgdash demo io` shows a writer at 5 MB/s in the
-//! groups panel, and `set` raises it live. The real binary in tmux at
+//! groups panel, `set` raises it live, and the I/O microscope's `w` key
+//! halves it with the chart following. The real binary in tmux at
 //! 200×50 (run under `flock /tmp/cgdash-demo.lock`: the demo's group).
 //! Host only (vm/run-tests.sh skips it): the demo writes in /var/tmp,
 //! which the VM's initramfs has on no disk.
@@ -64,6 +65,19 @@ fn io_demo_writer_held_at_5m_and_raised_live() {
         io_write(s, &leaf).is_some_and(|r| (r - 20.0).abs() <= 2.0)
     })
     .unwrap_or_else(|s| panic!("IO W/s of {leaf} did not follow to 20M:\n{s}"));
+    // The demo opens on the I/O microscope; `w` halves the limit (20M →
+    // 10M): the write chart's limit line and the column follow.
+    // (Limits are slow-moving files, re-read every 5th refresh: a change
+    // made by another program shows within 5 s; wait for it before `w`.)
+    t.wait_for(8 * SEC, |s| {
+        s.contains("I/O microscope · ") && s.contains("limit 20M/s")
+    })
+    .unwrap_or_else(|s| panic!("the microscope does not show the 20M limit:\n{s}"));
+    t.key("w");
+    t.wait_for(6 * SEC, |s| {
+        s.contains("limit 10M/s") && io_write(s, &leaf).is_some_and(|r| (r - 10.0).abs() <= 1.0)
+    })
+    .unwrap_or_else(|s| panic!("w did not bring {leaf} to 10M:\n{s}"));
     t.key("q");
     let h = layout
         .hierarchy("blkio")

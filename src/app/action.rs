@@ -140,6 +140,11 @@ pub enum Action {
     ShowOutput,
     /// `p`: the throttling microscope on the selected group (again: off).
     ToggleMicroscope,
+    /// `i`: the I/O microscope on the selected group (again: off).
+    ToggleIoMicroscope,
+    /// `w` / `W`: halve / double the group's write limit on each disk it has one on.
+    IoWriteDown,
+    IoWriteUp,
     /// `b`: allow a CPU burst as large as the quota (again: none).
     ToggleBurst,
     /// `[` / `]`: halve / double the CPU period (the quota keeps its %).

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::{App, Effect, StatusKind};
 use crate::cgroup::knob::{Knob, Setting, Value};
+use crate::cgroup::Limit;
 use crate::sampler::periods::{Period, Report};
 
 /// Periods the words and the distribution are about (at 100 ms: 6 s).
@@ -107,6 +108,7 @@ impl App {
 
     /// Opens the microscope (the demo starts with it open).
     pub fn open_microscope(&mut self) {
+        self.io_microscope = false;
         self.microscope.get_or_insert_with(Microscope::default);
     }
 
@@ -217,6 +219,110 @@ impl App {
             m.pending_period = Some((g.path.clone(), new, now));
         }
         self.apply(&g.path, settings(new, scaled), Some(settings(old, burst)))
+    }
+}
+
+/// A write limit changed with `w` / `W` and not yet seen in a snapshot
+/// (group, the per-disk rates written, the snapshot's time at the key
+/// press), so that `W W` within one refresh doubles twice.
+#[derive(Clone, Debug)]
+pub struct IoPending {
+    group: String,
+    rates: Vec<(String, u64)>,
+    at_ms: u64,
+}
+
+/// `w` never halves a write limit below this (64 KiB/s).
+pub const IO_WRITE_FLOOR: u64 = 64 * 1024;
+
+/// A rate as `io.write_bps` takes it: `10M` where that is exact, else bytes.
+fn rate_text(n: u64) -> String {
+    let short = crate::cgroup::knob::format_size(n);
+    match crate::cgroup::knob::parse_size(&short) {
+        Ok(Limit::Value(v)) if v == n => short,
+        _ => n.to_string(),
+    }
+}
+
+/// `io.write_bps` of `rates` (disk `MAJ:MIN`, bytes/s).
+fn write_setting(rates: &[(String, u64)]) -> Vec<Setting> {
+    let list = rates
+        .iter()
+        .map(|(d, r)| format!("{d}:{}", rate_text(*r)))
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![Setting {
+        knob: Knob::IoWriteBps,
+        value: Value::List(list),
+    }]
+}
+
+impl App {
+    /// `i`: the I/O microscope (in the CPU microscope's place: one at a time).
+    pub(super) fn toggle_io_microscope(&mut self) {
+        self.io_microscope = !self.io_microscope;
+        if self.io_microscope {
+            self.microscope = None;
+            self.set_status(
+                StatusKind::Info,
+                "I/O microscope: write and read against their limits, dirty memory (w/W halve/double the write limit, i closes)",
+            );
+        }
+    }
+
+    /// `w` / `W`: every disk's write limit of the group halved / doubled.
+    /// Without one there is nothing to scale: say how to set one.
+    pub(super) fn quick_io_write(&mut self, up: bool) -> Vec<Effect> {
+        let Some(g) = self.editable_group() else {
+            return Vec::new();
+        };
+        let now = self.snapshot.timestamp_ms;
+        let seen: Vec<(String, u64)> =
+            g.io.limits
+                .iter()
+                .filter_map(|l| Some((l.device.clone(), l.write_bps?)))
+                .collect();
+        let old = match &self.io_pending {
+            Some(p) if p.group == g.path && p.rates != seen && now <= p.at_ms + PENDING_MS => {
+                p.rates.clone()
+            }
+            _ => seen,
+        };
+        if old.is_empty() {
+            let text = format!(
+                "{}: no write limit to {} (e sets one: io.write_bps=/dev/vda:5M)",
+                g.path,
+                if up { "double" } else { "halve" }
+            );
+            self.set_status(StatusKind::Info, text);
+            return Vec::new();
+        }
+        let new: Vec<(String, u64)> = old
+            .iter()
+            .map(|(d, r)| {
+                let n = if up {
+                    r.saturating_mul(2)
+                } else {
+                    (r / 2).max(IO_WRITE_FLOOR)
+                };
+                (d.clone(), n)
+            })
+            .collect();
+        if new == old {
+            let text = format!(
+                "{}: the write limit is at {}/s, the least w sets (e sets any)",
+                g.path,
+                crate::cgroup::knob::format_size(IO_WRITE_FLOOR)
+            );
+            self.set_status(StatusKind::Info, text);
+            return Vec::new();
+        }
+        self.io_pending = Some(IoPending {
+            group: g.path.clone(),
+            rates: new.clone(),
+            at_ms: now,
+        });
+        self.apply(&g.path, write_setting(&new), Some(write_setting(&old)))
     }
 }
 

@@ -133,6 +133,10 @@ pub struct App {
     edit_stash: Option<(String, Box<EditForm>)>,
     /// The throttling microscope, while open (`p`).
     pub microscope: Option<micro::Microscope>,
+    /// The I/O microscope is open (`i`; in the CPU microscope's place).
+    pub io_microscope: bool,
+    /// A write limit changed with `w`/`W` and not yet in a snapshot.
+    io_pending: Option<micro::IoPending>,
 }
 
 impl App {
@@ -161,6 +165,8 @@ impl App {
             launch_stash: None,
             edit_stash: None,
             microscope: None,
+            io_microscope: false,
+            io_pending: None,
         }
     }
 
@@ -420,6 +426,10 @@ impl App {
             Action::Undo => return self.undo(),
             Action::ShowOutput => return self.show_output(),
             Action::ToggleMicroscope => self.toggle_microscope(),
+            Action::ToggleIoMicroscope => self.toggle_io_microscope(),
+            Action::IoWriteDown | Action::IoWriteUp => {
+                return self.quick_io_write(matches!(action, Action::IoWriteUp))
+            }
             Action::ToggleBurst => return self.quick_burst(),
             Action::PeriodShorter | Action::PeriodLonger => {
                 return self.quick_period(matches!(action, Action::PeriodLonger))

@@ -18,12 +18,15 @@ pub enum ProcSort {
     Mem,
     Rss,
     Time,
+    /// Storage bytes read / written per second (`/proc/PID/io`).
+    IoRead,
+    IoWrite,
     Cgroup,
     Command,
 }
 
 impl ProcSort {
-    pub const ALL: [ProcSort; 9] = [
+    pub const ALL: [ProcSort; 11] = [
         ProcSort::Pid,
         ProcSort::User,
         ProcSort::State,
@@ -31,6 +34,8 @@ impl ProcSort {
         ProcSort::Mem,
         ProcSort::Rss,
         ProcSort::Time,
+        ProcSort::IoRead,
+        ProcSort::IoWrite,
         ProcSort::Cgroup,
         ProcSort::Command,
     ];
@@ -44,6 +49,8 @@ impl ProcSort {
             ProcSort::Mem => "MEM%",
             ProcSort::Rss => "RSS",
             ProcSort::Time => "TIME+",
+            ProcSort::IoRead => "IO R/s",
+            ProcSort::IoWrite => "IO W/s",
             ProcSort::Cgroup => "CGROUP",
             ProcSort::Command => "COMMAND",
         }
@@ -57,8 +64,18 @@ impl ProcSort {
     pub fn default_descending(self) -> bool {
         matches!(
             self,
-            ProcSort::Cpu | ProcSort::Mem | ProcSort::Rss | ProcSort::Time
+            ProcSort::Cpu
+                | ProcSort::Mem
+                | ProcSort::Rss
+                | ProcSort::Time
+                | ProcSort::IoRead
+                | ProcSort::IoWrite
         )
+    }
+
+    /// Whether sorting by it needs `/proc/PID/io` read.
+    pub fn needs_io(self) -> bool {
+        matches!(self, ProcSort::IoRead | ProcSort::IoWrite)
     }
 }
 
@@ -87,6 +104,15 @@ fn compare(a: &ProcessSnapshot, b: &ProcessSnapshot, sort: ProcSort) -> Ordering
         ProcSort::Mem => cmp_f(a.mem_percent, b.mem_percent),
         ProcSort::Rss => a.rss_bytes.cmp(&b.rss_bytes),
         ProcSort::Time => a.cpu_time_ns.cmp(&b.cpu_time_ns),
+        // Unreadable (another user's, or not read): below every reading.
+        ProcSort::IoRead => cmp_f(
+            a.io.and_then(|i| i.read_bytes_per_s),
+            b.io.and_then(|i| i.read_bytes_per_s),
+        ),
+        ProcSort::IoWrite => cmp_f(
+            a.io.and_then(|i| i.write_bytes_per_s),
+            b.io.and_then(|i| i.write_bytes_per_s),
+        ),
         ProcSort::Cgroup => a.cgroup.cmp(&b.cgroup),
         ProcSort::Command => a.command.cmp(&b.command),
     }

@@ -46,6 +46,8 @@ pub struct Options {
     pub names: cgdash::names::Roots,
     /// Open on the throttling microscope (`demo throttle`).
     pub microscope: bool,
+    /// Open on the I/O microscope (`demo io`).
+    pub io_microscope: bool,
 }
 
 impl Options {
@@ -59,6 +61,7 @@ impl Options {
             // The environment's roots (CGDASH_*_ROOT), then the defaults.
             names: cgdash::names::Roots::from_flags(&Default::default()),
             microscope: false,
+            io_microscope: false,
         }
     }
 }
@@ -367,6 +370,9 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
     if opts.microscope {
         app.open_microscope();
     }
+    if opts.io_microscope {
+        app.io_microscope = true;
+    }
 
     let sigterm = signal(UnixSignal::terminate())?;
     let sighup = signal(UnixSignal::hangup())?;
@@ -477,6 +483,14 @@ impl Inputs for RealInputs {
 
     fn resample(&mut self) {
         self.sampler.resample();
+    }
+
+    fn read_process_io(&mut self, on: bool) {
+        self.sampler.set_process_io(on);
+        // Rates need two readings: the next sample gives the first.
+        if on {
+            self.sampler.resample();
+        }
     }
 
     fn watch_periods(&mut self, group: Option<String>) {

@@ -57,7 +57,8 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
             args: own(&["stress", "io", "--dir", IO_DIR, "--size", "64M"]),
             // Leaked once per run: the limits are &'static like the others'.
             limits: vec![Box::leak(format!("io.write_bps={IO_DIR}:5M").into_boxed_str())],
-            title: format!("demo: a direct-I/O writer in cgdash/demo held at io.write_bps={IO_DIR}:5M — e to edit the limit, or cgdash set cgdash/demo io.write_bps={IO_DIR}:20M · q quit"),
+            // The keys first: an 80-column title bar shows only its start.
+            title: format!("demo: W / w double / halve the write limit, io.write_bps={IO_DIR}:5M, of a direct-I/O writer in cgdash/demo · e edit (or cgdash set cgdash/demo io.write_bps={IO_DIR}:20M) · q quit"),
         },
         DemoKind::Throttle => Demo {
             name: "demo-throttle",
@@ -182,6 +183,7 @@ pub fn run(
         d.title.replace(&wanted, w.group())
     });
     opts.microscope = kind == DemoKind::Throttle;
+    opts.io_microscope = kind == DemoKind::Io;
     if let Some(i) = &image {
         let t = opts.title.take().unwrap_or_default();
         let rest = t

@@ -34,6 +34,8 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     };
     let roots = crate::cmd::limits::roots(&args.names);
     sampler.set_names(Some(Resolver::new(roots.clone())));
+    // A one-shot: each process's `/proc/PID/io` is read on both samples.
+    sampler.set_process_io(true);
     if let Some(g) = &args.group {
         // A bad or unknown --group (path or KIND:NAME) is bad input: exit 2 (README).
         let g = match names::resolve_group_arg(sampler.layout(), &roots, g) {
@@ -190,19 +192,21 @@ fn table(s: &Snapshot) -> String {
         });
         let _ = writeln!(
             out,
-            "\n{:>7}  {:<9} S  {:>6}  {:>6}  {:>4}  {:<24}  COMMAND",
-            "PID", "USER", "CPU%", "RSS", "THR", "CGROUP"
+            "\n{:>7}  {:<9} S  {:>6}  {:>6}  {:>4}  {:>6}  {:>6}  {:<24}  COMMAND",
+            "PID", "USER", "CPU%", "RSS", "THR", "IO R/s", "IO W/s", "CGROUP"
         );
         for p in procs.iter().take(TOP_PROCESSES) {
             let _ = writeln!(
                 out,
-                "{:>7}  {:<9} {}  {:>6}  {:>6}  {:>4}  {:<24}  {}",
+                "{:>7}  {:<9} {}  {:>6}  {:>6}  {:>4}  {:>6}  {:>6}  {:<24}  {}",
                 p.pid,
                 clip_right(&escape_controls(&p.user), 9),
                 p.state,
                 pct(p.cpu_percent),
                 format_size(p.rss_bytes),
                 p.threads,
+                rate(p.io.and_then(|i| i.read_bytes_per_s)),
+                rate(p.io.and_then(|i| i.write_bytes_per_s)),
                 clip_left(&escape_controls(&p.cgroup), 24),
                 clip_right(&escape_controls(&p.command), 80)
             );
@@ -244,10 +248,7 @@ fn group_row(g: &GroupSnapshot, w: usize, nw: usize) -> String {
         (Some(c), None) => c.to_string(),
         _ => "-".into(),
     };
-    let io = |r: Option<f64>| {
-        r.map(|r| format_size(r.round() as u64))
-            .unwrap_or_else(|| "-".into())
-    };
+    let io = rate;
     format!(
         "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}  {:>6}  {:>6}",
         clip_left(&escape_controls(&g.path), w),
@@ -271,6 +272,12 @@ fn group_row(g: &GroupSnapshot, w: usize, nw: usize) -> String {
         io(g.io.read_bytes_per_s),
         io(g.io.write_bytes_per_s),
     )
+}
+
+/// Bytes per second as a size (`5.0M`), `-` when unknown.
+fn rate(r: Option<f64>) -> String {
+    r.map(|r| format_size(r.round() as u64))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn pct(x: Option<f64>) -> String {

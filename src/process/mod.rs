@@ -19,6 +19,7 @@
 //! Hand-written raw reads instead of the `procfs` crate: this is the hot loop
 //! (measured in issue 2: procfs `status()` ≈ 3× a raw read, ~200 allocations).
 
+pub mod pio;
 mod stat;
 mod users;
 
@@ -35,6 +36,7 @@ use crate::cgroup::{display_path, primary_path_of, Layout};
 use crate::fnv::PidMap;
 
 pub use crate::fds::FdBudget;
+pub use pio::{parse_io, IoSample, ProcIoView};
 pub use stat::{parse_stat, Stat};
 pub use users::{parse_passwd, Users};
 
@@ -80,6 +82,11 @@ pub struct ProcRow {
     /// The previous scan's reading of this same process (pid and start
     /// time): its CPU time (ns) and when it was taken. `None` when new.
     pub prev: Option<(u64, Instant)>,
+    /// `/proc/PID/io` now and at the previous scan, while the scanner reads
+    /// it ([`ProcessScanner::set_io`]); `None`: not read, or unreadable
+    /// (another user's process when not root).
+    pub io: Option<IoSample>,
+    pub io_prev: Option<IoSample>,
 }
 
 /// What the scanner remembers about a process between ticks.
@@ -111,6 +118,8 @@ struct Cached {
     /// When `last` was last confirmed (a `stat` read, or a schedstat read
     /// that showed it unchanged).
     read_at: Option<Instant>,
+    /// The last `/proc/PID/io` reading (while I/O is read).
+    io: Option<IoSample>,
 }
 
 /// The per-tick numbers of the last `stat` read.
@@ -206,6 +215,8 @@ pub struct ProcessScanner {
     /// except the rows' own Vec.
     path: String,
     buf: Box<[u8; 4096]>,
+    /// Read `/proc/PID/io` too (see [`ProcessScanner::set_io`]).
+    io: bool,
 }
 
 impl ProcessScanner {
@@ -233,6 +244,7 @@ impl ProcessScanner {
             cache_len: 0,
             path: String::with_capacity(64),
             buf: Box::new([0; 4096]),
+            io: false,
         })
     }
 
@@ -270,6 +282,24 @@ impl ProcessScanner {
             }
             self.open_fds = self.cache.values().map(|c| c.fds()).sum();
         }
+    }
+
+    /// Whether to read each process's `/proc/PID/io` (storage bytes read
+    /// and written) into [`ProcRow::io`]: one more open and read per process
+    /// that ran since the last scan, so off unless something shows it.
+    /// Turning it off forgets the readings (rates start over when it is
+    /// turned on again).
+    pub fn set_io(&mut self, on: bool) {
+        if self.io && !on {
+            for c in self.cache.values_mut() {
+                c.io = None;
+            }
+        }
+        self.io = on;
+    }
+
+    pub fn io(&self) -> bool {
+        self.io
     }
 
     /// Number of `/proc/PID/{stat,schedstat}` files currently kept open.
@@ -324,28 +354,42 @@ impl ProcessScanner {
                 continue;
             };
             let ran = match self.gate(pid) {
-                Gate::Unchanged(row) => {
+                Gate::Unchanged(mut row) => {
                     if row.ppid > 0 && !self.seen_now(row.ppid) {
                         deferred.push(row);
                     } else {
+                        self.add_io(&mut row, true);
                         emit(row);
                     }
                     continue;
                 }
                 Gate::Read(ran) => ran,
             };
-            if let Some(row) = self.scan_one(pid, ran) {
+            // Its run time before this scan: a process whose `stat` is re-read
+            // only because it is due (every FULL_EVERY ticks) may not have
+            // run, and then its I/O counters stand too.
+            let ran_before = self.cache.get(&pid).map_or(0, |c| c.ran_ns);
+            if let Some(mut row) = self.scan_one(pid, ran) {
+                let idle = ran_before != 0
+                    && !row.fresh
+                    && row.threads == 1
+                    && self.cache.get(&pid).map(|c| c.ran_ns) == Some(ran_before);
+                self.add_io(&mut row, idle);
                 emit(row);
             }
         }
-        for row in deferred {
+        for mut row in deferred {
             if self.seen_now(row.ppid) {
+                self.add_io(&mut row, true);
                 emit(row);
                 continue;
             }
             let pid = row.pid;
             match self.scan_one(pid, None) {
-                Some(row) => emit(row),
+                Some(mut row) => {
+                    self.add_io(&mut row, false);
+                    emit(row)
+                }
                 // Exited just now: forget it.
                 None => {
                     if let Some(c) = self.cache.get_mut(&pid) {
@@ -383,6 +427,39 @@ impl ProcessScanner {
                 None
             }
         }
+    }
+
+    /// Fills `row.io` when I/O is read. A single-threaded process that has
+    /// not run since its last reading (`unchanged`: its schedstat run time
+    /// stood still) has neither read nor dirtied anything — the counters
+    /// move only in the task's own system calls and page faults (reaping a
+    /// child, which adds the child's, is one) — so its last reading stands,
+    /// confirmed now, without reading the file.
+    fn add_io(&mut self, row: &mut ProcRow, unchanged: bool) {
+        if !self.io {
+            return;
+        }
+        let pid = row.pid;
+        let prev = self.cache.get(&pid).and_then(|c| c.io);
+        let cur = match prev {
+            Some(p) if unchanged => Some(IoSample {
+                at: Instant::now(),
+                ..p
+            }),
+            _ => self.read_proc_file(pid, "io").and_then(|n| {
+                let (read_bytes, write_bytes) = parse_io(&self.buf[..n])?;
+                Some(IoSample {
+                    read_bytes,
+                    write_bytes,
+                    at: Instant::now(),
+                })
+            }),
+        };
+        if let Some(c) = self.cache.get_mut(&pid) {
+            c.io = cur;
+        }
+        row.io = cur;
+        row.io_prev = prev.filter(|_| cur.is_some());
     }
 
     /// Whether `pid` has been seen in the scan under way.
@@ -487,12 +564,15 @@ impl ProcessScanner {
         if let Some(name) = new_comm {
             // New pid, pid reused (other start time) or exec (other comm).
             // After an exec it is the same process: keep its open files.
+            // Its I/O counters too (they count across exec).
             let kept = match self.cache.get_mut(&pid) {
-                Some(c) if c.starttime == starttime => (c.stat_fd.take(), c.sched_fd.take()),
-                _ => (None, None),
+                Some(c) if c.starttime == starttime => {
+                    (c.stat_fd.take(), c.sched_fd.take(), c.io.take())
+                }
+                _ => (None, None, None),
             };
             let mut entry = self.describe(pid, &name, comm, starttime)?;
-            (entry.stat_fd, entry.sched_fd) = kept;
+            (entry.stat_fd, entry.sched_fd, entry.io) = kept;
             self.cache.insert(pid, entry);
         } else {
             let due = self
@@ -571,6 +651,7 @@ impl ProcessScanner {
             stat_tick: self.tick,
             last: Last::default(),
             read_at: None,
+            io: None,
         }))
     }
 
@@ -698,6 +779,8 @@ fn row_of(u: &Units, pid: i32, c: &Cached, l: Last, fresh: bool, read_at: Instan
         fresh,
         read_at,
         prev: None,
+        io: None,
+        io_prev: None,
     }
 }
 

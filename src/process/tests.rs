@@ -696,3 +696,102 @@ fn hr_unlistable_proc_is_a_problem_not_an_empty_list() {
     assert_eq!(s.scan().len(), 1);
     assert_eq!(s.problem(), None, "cleared by a complete scan");
 }
+
+/// `/proc/PID/io` is read only while asked, its counters and the previous
+/// reading land in the row, a missing or unreadable file is `None` (not 0),
+/// and a sleeper taken from the cache keeps its last reading unread.
+#[test]
+fn pio_io_is_read_only_when_asked_and_sleepers_keep_their_reading() {
+    let f = Fixture::new();
+    let io = |pid: i32, r: u64, w: u64| {
+        fs::write(
+            f.root().join(format!("{pid}/io")),
+            format!("rchar: 99999\nwchar: 99999\nsyscr: 1\nsyscw: 1\nread_bytes: {r}\nwrite_bytes: {w}\ncancelled_write_bytes: 0\n"),
+        )
+        .expect("io")
+    };
+    let sched = |pid: i32, ran: u64| {
+        fs::write(
+            f.root().join(format!("{pid}/schedstat")),
+            format!("{ran} 0 1\n"),
+        )
+        .expect("schedstat")
+    };
+    f.proc(
+        1,
+        &stat_line(1, "init", 'S', 0, 1, 1, 1, 1, 1),
+        b"init\0",
+        &cgroup_file("/"),
+    );
+    sched(1, 5);
+    // 50: a writer; 51: no io file (as unreadable: EACCES for another
+    // user's process); 52: a single-threaded sleeper.
+    for pid in [50, 51, 52] {
+        f.proc(
+            pid,
+            &stat_line(pid, "p", 'S', 1, 1, 1, 1, 50, 10),
+            b"p\0",
+            &cgroup_file("/"),
+        );
+    }
+    io(50, 0, 1000);
+    io(52, 7, 8);
+    sched(52, 1000);
+    let mut s = f.scanner();
+    let rows = s.scan();
+    assert!(rows.iter().all(|r| r.io.is_none()), "off by default");
+    s.set_io(true);
+    let rows = s.scan();
+    let w = by_pid(&rows, 50).io.expect("50 read");
+    assert_eq!((w.read_bytes, w.write_bytes), (0, 1000));
+    assert!(by_pid(&rows, 50).io_prev.is_none(), "first reading");
+    assert_eq!(by_pid(&rows, 51).io, None);
+    io(50, 4096, 5000);
+    let rows = s.scan();
+    let r = by_pid(&rows, 50);
+    let (cur, prev) = (r.io.expect("cur"), r.io_prev.expect("prev"));
+    assert_eq!((cur.write_bytes, prev.write_bytes), (5000, 1000));
+    assert_eq!(cur.read_bytes, 4096);
+    assert!(cur.at >= prev.at);
+    assert_eq!(
+        (by_pid(&rows, 51).io, by_pid(&rows, 51).io_prev),
+        (None, None)
+    );
+    // The sleeper: its io file changes behind its back every tick (which a
+    // process that did not run can't do). While its schedstat run time
+    // stands still its last reading stands, unread — on the ticks it is
+    // taken from the cache and on those its stat is re-read because due.
+    let (mut from_cache, mut due) = (0, 0);
+    for i in 0..2 * FULL_EVERY {
+        io(52, 100 + i, 200 + i);
+        let rows = s.scan();
+        let r = by_pid(&rows, 52).io.expect("52");
+        assert_eq!(
+            (r.read_bytes, r.write_bytes),
+            (7, 8),
+            "tick {i}: not re-read"
+        );
+        if s.cache.get(&52).map(|c| c.stat_tick) == Some(s.tick) {
+            due += 1;
+        } else {
+            from_cache += 1;
+        }
+    }
+    assert!(
+        from_cache > 0 && due > 0,
+        "{from_cache} from the cache, {due} due"
+    );
+    // It runs (schedstat moves): read at once.
+    sched(52, 2000);
+    io(52, 70, 80);
+    let rows = s.scan();
+    let r = by_pid(&rows, 52);
+    let (cur, prev) = (r.io.expect("cur"), r.io_prev.expect("prev"));
+    assert_eq!((cur.read_bytes, cur.write_bytes), (70, 80));
+    assert_eq!((prev.read_bytes, prev.write_bytes), (7, 8));
+    // Off again: nothing read, and the readings are forgotten.
+    s.set_io(false);
+    let rows = s.scan();
+    assert!(rows.iter().all(|r| r.io.is_none() && r.io_prev.is_none()));
+    assert!(s.cache.values().all(|c| c.io.is_none()));
+}

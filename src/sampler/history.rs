@@ -143,6 +143,11 @@ pub struct GroupHistory {
     pub io_read_bps: Series,
     pub io_write_bps: Series,
     pub io_write_limit_bps: Series,
+    /// The read limit, as the write one (the I/O microscope).
+    pub io_read_limit_bps: Series,
+    /// Dirty page cache and page cache under writeback (`memory.stat`).
+    pub memory_dirty_bytes: Series,
+    pub memory_writeback_bytes: Series,
     /// The group's identity when recorded; another id means a new group.
     id: Option<u64>,
     /// `History::generation` of the last snapshot that had this group.
@@ -162,6 +167,9 @@ impl GroupHistory {
             io_read_bps: Series::new(capacity),
             io_write_bps: Series::new(capacity),
             io_write_limit_bps: Series::new(capacity),
+            io_read_limit_bps: Series::new(capacity),
+            memory_dirty_bytes: Series::new(capacity),
+            memory_writeback_bytes: Series::new(capacity),
             id,
             seen: 0,
         }
@@ -180,6 +188,10 @@ impl GroupHistory {
         self.io_read_bps.push(g.io.read_bytes_per_s);
         self.io_write_bps.push(g.io.write_bytes_per_s);
         self.io_write_limit_bps.push(write_limit(g));
+        self.io_read_limit_bps.push(read_limit(g));
+        self.memory_dirty_bytes.push(bytes(g.memory.dirty_bytes));
+        self.memory_writeback_bytes
+            .push(bytes(g.memory.writeback_bytes));
     }
 
     pub fn len(&self) -> usize {
@@ -196,6 +208,15 @@ pub fn write_limit(g: &GroupSnapshot) -> Option<f64> {
     g.io.limits
         .iter()
         .filter_map(|l| l.write_bps)
+        .map(|b| b as f64)
+        .reduce(|a, b| a + b)
+}
+
+/// The group's read limit, bytes/s: every disk's `read_bps` added up.
+pub fn read_limit(g: &GroupSnapshot) -> Option<f64> {
+    g.io.limits
+        .iter()
+        .filter_map(|l| l.read_bps)
         .map(|b| b as f64)
         .reduce(|a, b| a + b)
 }

@@ -28,7 +28,7 @@ use crate::model::{
 };
 use crate::process::{ProcessError, ProcessScanner};
 
-pub use history::{write_limit, GroupHistory, History, Ring, Series};
+pub use history::{read_limit, write_limit, GroupHistory, History, Ring, Series};
 pub use thread::{spawn, SamplerHandle};
 
 /// The counters of a group kept for the next delta.
@@ -116,6 +116,15 @@ impl Sampler {
     /// processes in them. `None` or `/` = everything.
     pub fn set_group_filter(&mut self, prefix: Option<&str>) {
         self.filter = prefix.map(normalize_path).filter(|p| !p.is_empty());
+    }
+
+    /// Read each process's `/proc/PID/io` (`ProcessSnapshot::io`) from the
+    /// next sample on, or stop reading it: one more file per process, so
+    /// only while something shows it.
+    pub fn set_process_io(&mut self, on: bool) {
+        if let Some(s) = self.scanner.as_mut() {
+            s.set_io(on);
+        }
     }
 
     /// The process scanner, e.g. to tune how often cgroups are re-read.
@@ -268,6 +277,7 @@ impl Sampler {
         let (members, filter) = (&self.members, self.filter.as_deref());
         let complete = self.members_complete;
         let total = self.memory_total.filter(|&t| t > 0);
+        let io = scanner.io();
         // Sized once: growing by doubling would leave a peak of 1.5× the
         // rows (the first scan knows no count: the kernel's task count is an
         // upper bound, threads included).
@@ -313,6 +323,7 @@ impl Sampler {
                 start_time: r.start_time,
                 cgroup,
                 command: r.command,
+                io: io.then(|| crate::process::ProcIoView::new(r.io, r.io_prev)),
             });
         });
         out

@@ -21,6 +21,7 @@ const FIRST_INTERVAL: Duration = Duration::from_millis(250);
 enum Msg {
     Resample,
     SetInterval(Duration),
+    ProcessIo(bool),
 }
 
 /// Controls a sampler thread; dropping it stops the thread.
@@ -44,6 +45,14 @@ impl SamplerHandle {
     /// Why the latest snapshot may be incomplete (see `Sampler::problem`).
     pub fn problem(&self) -> Option<String> {
         self.problem.lock().map(|p| p.clone()).unwrap_or(None)
+    }
+
+    /// Reads `/proc/PID/io` of every process from the next tick on, or stops
+    /// (see `Sampler::set_process_io`).
+    pub fn set_process_io(&self, on: bool) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::ProcessIo(on));
+        }
     }
 
     /// Changes the time between samples from the next tick on.
@@ -133,6 +142,7 @@ fn run(
                     sampler.invalidate();
                     break;
                 }
+                Ok(Msg::ProcessIo(on)) => sampler.set_process_io(on),
                 Ok(Msg::SetInterval(d)) => {
                     interval = d.max(Duration::from_millis(10));
                     next_wait = interval;

@@ -51,13 +51,6 @@ impl Widget for ChartsPanel<'_> {
                 .render(inner, buf);
             return;
         };
-        let h = app.history.get(&g.path);
-        // The points' times (one list for every series of the group).
-        let ts: Vec<u64> = h
-            .map(|h| app.history.timestamps(h).collect())
-            .unwrap_or_default();
-        let last_marker = app.markers.iter().rev().find(|m| m.group == g.path);
-        let markers: Vec<&Marker> = app.markers.iter().filter(|m| m.group == g.path).collect();
         // Disk I/O gets a chart when the group has readings of it (the
         // io/blkio controller serves it).
         let io = g.io.write_bytes_per_s.is_some() || g.io.read_bytes_per_s.is_some();
@@ -94,36 +87,57 @@ impl Widget for ChartsPanel<'_> {
         } else {
             vec![(Part::Cpu, area)]
         };
-        let narrowest = parts.iter().map(|p| p.1.width).min().unwrap_or(area.width);
-        let ctx = Ctx {
-            g,
-            h,
-            ts: &ts,
-            markers: &markers,
-            last_marker,
-            now_ms: app.snapshot.timestamp_ms,
-            cpus: app.snapshot.cpus,
-            window: window_s(narrowest, &ts, app.snapshot.timestamp_ms),
-        };
-        let alone = parts.len() == 1;
-        for (part, r) in parts {
-            let compact = r.width < 60;
-            match part {
-                Part::Cpu => ctx.cpu(r, buf, compact, alone),
-                Part::Throttling => ctx.throttling(r, buf, compact),
-                Part::Memory => ctx.memory(r, buf, compact),
-                Part::Io => ctx.io(r, buf),
-            }
+        draw_parts(app, g, &parts, buf);
+    }
+}
+
+/// Draws `parts` of group `g`'s charts in one time window, with the
+/// markers of its limit changes (this panel, and the I/O microscope).
+pub(super) fn draw_parts(app: &App, g: &GroupSnapshot, parts: &[(Part, Rect)], buf: &mut Buffer) {
+    let h = app.history.get(&g.path);
+    // The points' times (one list for every series of the group).
+    let ts: Vec<u64> = h
+        .map(|h| app.history.timestamps(h).collect())
+        .unwrap_or_default();
+    let last_marker = app.markers.iter().rev().find(|m| m.group == g.path);
+    let markers: Vec<&Marker> = app.markers.iter().filter(|m| m.group == g.path).collect();
+    let narrowest = parts.iter().map(|p| p.1.width).min().unwrap_or(0);
+    let ctx = Ctx {
+        g,
+        h,
+        ts: &ts,
+        markers: &markers,
+        last_marker,
+        now_ms: app.snapshot.timestamp_ms,
+        cpus: app.snapshot.cpus,
+        window: window_s(narrowest, &ts, app.snapshot.timestamp_ms),
+    };
+    let alone = parts.len() == 1;
+    for &(part, r) in parts {
+        let compact = r.width < 60;
+        match part {
+            Part::Cpu => ctx.cpu(r, buf, compact, alone),
+            Part::Throttling => ctx.throttling(r, buf, compact),
+            Part::Memory => ctx.memory(r, buf, compact),
+            Part::Io => ctx.io(r, buf),
+            Part::IoWrite => ctx.io_one(r, buf, true),
+            Part::IoRead => ctx.io_one(r, buf, false),
+            Part::Dirty => ctx.dirty(r, buf),
         }
     }
 }
 
 #[derive(Clone, Copy)]
-enum Part {
+pub(super) enum Part {
     Cpu,
     Throttling,
     Memory,
     Io,
+    /// One direction against its own limit (the I/O microscope).
+    IoWrite,
+    IoRead,
+    /// Dirty and writeback page cache (the I/O microscope).
+    Dirty,
 }
 
 struct Ctx<'a> {
@@ -497,6 +511,103 @@ impl Ctx<'_> {
         let labels = ["0".to_string(), format_size(top as u64)];
         self.chart(block, sets, (top, labels.clone()), area, buf);
         self.mark_reached(&write, (top, labels), area, buf);
+    }
+
+    /// One direction of disk I/O, bytes/s, against its limit (all disks'
+    /// `write_bps` or `read_bps` added up).
+    fn io_one(&self, area: Rect, buf: &mut Buffer, write: bool) {
+        let g = self.g;
+        let rate = |r: Option<f64>| fmt::bytes(r.map(|r| r.round() as u64));
+        let (name, now, limit, color) = if write {
+            let l = crate::sampler::write_limit(g);
+            ("write", g.io.write_bytes_per_s, l, theme::MEMORY)
+        } else {
+            let l = crate::sampler::read_limit(g);
+            ("read", g.io.read_bytes_per_s, l, theme::CPU)
+        };
+        let title = vec![
+            Span::raw(" "),
+            Span::styled(
+                format!("{name} {}/s", rate(now)),
+                Style::new().fg(color).bold(),
+            ),
+            Span::raw(" · "),
+            Span::styled(
+                match limit {
+                    Some(l) => format!("limit {}/s", format_size(l as u64)),
+                    None => "no limit".into(),
+                },
+                Style::new().fg(theme::LIMIT),
+            ),
+            Span::raw(" "),
+        ];
+        let mut legend = vec![key(&format!("⣀ {name}"), color)];
+        if limit.is_some() {
+            legend.push(key(
+                &format!(" {LIMIT_MARK} limit {AT_LIMIT} at limit"),
+                theme::LIMIT,
+            ));
+        }
+        // The last change of the group's limits (the write limit's keys).
+        if write {
+            legend.push(Span::raw(" "));
+            legend.extend(self.marker_span(true));
+        }
+        let block = self.block(title, legend);
+        let Some(h) = self.h else {
+            return block.render(area, buf);
+        };
+        let (vals, lim) = if write {
+            (&h.io_write_bps, &h.io_write_limit_bps)
+        } else {
+            (&h.io_read_bps, &h.io_read_limit_bps)
+        };
+        let cur = self.series(vals);
+        let max = self.series(lim);
+        let top = nice_bytes(max_y(&[&cur, &max]).max(1024.0) * 1.1);
+        let marks = self.marker_sets(top);
+        let mut sets: Vec<Dataset> = marks.iter().map(|m| line(m, theme::MARKER)).collect();
+        sets.push(line(&cur, color));
+        sets.push(limit_line(&max, theme::LIMIT));
+        let labels = ["0".to_string(), format_size(top as u64)];
+        self.chart(block, sets, (top, labels.clone()), area, buf);
+        self.mark_reached(&cur, (top, labels), area, buf);
+    }
+
+    /// Dirty page cache (written to, not yet on its way to disk) and page
+    /// cache under writeback, bytes.
+    fn dirty(&self, area: Rect, buf: &mut Buffer) {
+        let g = self.g;
+        let title = vec![
+            Span::raw(" "),
+            Span::styled(
+                format!("dirty {}", fmt::bytes(g.memory.dirty_bytes)),
+                Style::new().fg(theme::THROTTLED).bold(),
+            ),
+            Span::raw(" · "),
+            Span::styled(
+                format!("writeback {}", fmt::bytes(g.memory.writeback_bytes)),
+                Style::new().fg(theme::PERIODS),
+            ),
+            Span::raw(" "),
+        ];
+        let legend = vec![
+            key("⣀ dirty", theme::THROTTLED),
+            key(" ⣀ writeback", theme::PERIODS),
+        ];
+        let block = self.block(title, legend);
+        let Some(h) = self.h else {
+            return block.render(area, buf);
+        };
+        let dirty = self.series(&h.memory_dirty_bytes);
+        let wb = self.series(&h.memory_writeback_bytes);
+        let top = nice_bytes(max_y(&[&dirty, &wb]) * 1.1);
+        let marks = self.marker_sets(top);
+        let mut sets: Vec<Dataset> = marks.iter().map(|m| line(m, theme::MARKER)).collect();
+        sets.push(line(&wb, theme::PERIODS));
+        sets.push(line(&dirty, theme::THROTTLED));
+        let labels = ["0".to_string(), format_size(top as u64)];
+        self.chart(block, sets, (top, labels), area, buf);
     }
 
     /// Where the usage runs along a limit line (both in one cell), the

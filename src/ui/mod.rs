@@ -9,6 +9,7 @@ pub mod format;
 pub mod groups;
 pub mod header;
 pub mod help;
+pub mod io_micro;
 pub mod microscope;
 pub mod processes;
 pub mod screen;
@@ -33,8 +34,8 @@ pub struct Areas {
     pub groups: Option<Rect>,
     pub charts: Option<Rect>,
     pub processes: Option<Rect>,
-    /// The throttling microscope, while open: the charts' place (wide), or
-    /// the charts' and processes' (narrow).
+    /// The throttling microscope or the I/O one, while open: the charts'
+    /// place (wide), or the charts' and processes' (narrow).
     pub microscope: Option<Rect>,
     pub status: Rect,
 }
@@ -57,10 +58,13 @@ impl Areas {
             ..Areas::default()
         };
         match app.zoom {
-            None if app.microscope.is_some() => {
+            None if app.microscope.is_some() || app.io_microscope => {
                 if body.width >= 140 {
+                    // The I/O microscope leaves the lists their usual
+                    // width (the groups' IO columns need ~110 columns).
+                    let left_w = if app.io_microscope { 58 } else { 50 };
                     let [left, right] =
-                        Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)])
+                        Layout::horizontal([Constraint::Percentage(left_w), Constraint::Fill(1)])
                             .areas(body);
                     let [g, p] =
                         Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)])
@@ -176,7 +180,11 @@ impl Widget for Dashboard<'_> {
             processes::ProcessesPanel(app).render(r, buf);
         }
         if let Some(r) = a.microscope {
-            microscope::MicroscopePanel(app).render(r, buf);
+            if app.io_microscope {
+                io_micro::IoMicroscopePanel(app).render(r, buf);
+            } else {
+                microscope::MicroscopePanel(app).render(r, buf);
+            }
         }
         status::StatusLine(app).render(a.status, buf);
         match &app.overlay {

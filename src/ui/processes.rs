@@ -14,14 +14,35 @@ use crate::app::{App, Panel};
 
 pub struct ProcessesPanel<'a>(pub &'a App);
 
-/// The columns (CGROUP only on wide screens): sort key, width (0: what the
-/// others leave).
+/// The columns (CGROUP only on wide screens, IO R/s and W/s on wider
+/// ones): sort key, width (0: what the others leave).
 #[rustfmt::skip]
-const COLUMNS: [(ProcSort, u16); 9] = [
+const COLUMNS: [(ProcSort, u16); 11] = [
     (ProcSort::Pid, 7), (ProcSort::User, 8), (ProcSort::State, 1), (ProcSort::Cpu, 5),
-    (ProcSort::Mem, 5), (ProcSort::Rss, 6), (ProcSort::Time, 9), (ProcSort::Cgroup, 24),
-    (ProcSort::Command, 0),
+    (ProcSort::Mem, 5), (ProcSort::Rss, 6), (ProcSort::Time, 9), (ProcSort::IoRead, 6),
+    (ProcSort::IoWrite, 6), (ProcSort::Cgroup, 24), (ProcSort::Command, 0),
 ];
+
+/// The panel width from which the I/O columns show: with CGROUP, 30
+/// columns are left for the command. The sampler reads `/proc/PID/io` only
+/// while they show (or the list is sorted by them): [`reads_io`].
+pub const IO_WIDE: u16 = 110;
+
+/// Whether a process panel in `area` shows the I/O columns.
+pub fn shows_io(area: Rect) -> bool {
+    area.width >= IO_WIDE
+}
+
+/// Whether the dashboard drawn on `screen` needs each process's
+/// `/proc/PID/io` read: its process panel shows the I/O columns, or sorts
+/// by them (hidden columns sort too, with `s`), or the I/O microscope
+/// lists the group's busiest processes.
+pub fn reads_io(screen: Rect, app: &App) -> bool {
+    let shown = super::Areas::new(screen, app)
+        .processes
+        .is_some_and(shows_io);
+    shown || app.procs.sort.needs_io() || app.io_microscope
+}
 
 impl Widget for ProcessesPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -32,9 +53,11 @@ impl Widget for ProcessesPanel<'_> {
             None => "all",
         };
         let with_cgroup = table::wide(area);
+        let with_io = shows_io(area);
         let shown: Vec<(ProcSort, u16)> = COLUMNS
             .into_iter()
             .filter(|(s, _)| with_cgroup || *s != ProcSort::Cgroup)
+            .filter(|(s, _)| with_io || !s.needs_io())
             .collect();
         let columns = table::columns(&shown, v.sort, ProcSort::title);
         let empty = v.rows.is_empty().then(|| {
@@ -86,6 +109,13 @@ impl Widget for ProcessesPanel<'_> {
                 Cell::from(fmt::bytes(Some(p.rss_bytes))),
                 Cell::from(fmt::cpu_time(p.cpu_time_ns)),
             ];
+            if with_io {
+                // `–` where `/proc/PID/io` can't be read (another user's
+                // process, not root) or on its first reading: never 0.
+                let rate = |r: Option<f64>| Cell::from(fmt::bytes(r.map(|r| r.round() as u64)));
+                cells.push(rate(p.io.and_then(|i| i.read_bytes_per_s)));
+                cells.push(rate(p.io.and_then(|i| i.write_bytes_per_s)));
+            }
             if with_cgroup {
                 cells.push(Cell::from(tail(&crate::app::groups::short_hashes(
                     crate::cgroup::display_path(p.cgroup.trim_matches('/')),

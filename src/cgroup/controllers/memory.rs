@@ -32,6 +32,12 @@ pub struct MemoryStats {
     pub failcnt: Option<u64>,
     /// v2 `memory.events`; on v1 only `oom_kill` (from `memory.oom_control`) is filled.
     pub events: MemoryEvents,
+    /// Page cache written to and not yet on its way to disk, and on its
+    /// way (`memory.stat`: v1 `total_dirty` / `total_writeback`, the group
+    /// and below; v2 `file_dirty` / `file_writeback`). What buffered writes
+    /// pile up as: on v1 they are not throttled by `blkio`.
+    pub dirty: Option<u64>,
+    pub writeback: Option<u64>,
 }
 
 /// The published memory part of a group (`groups[].memory` in the JSON:
@@ -57,6 +63,10 @@ pub struct MemoryView {
     /// OOM kills during the interval.
     pub oom_kills_delta: Option<u64>,
     pub max_events_per_s: Option<f64>,
+    /// Dirty page cache / page cache under writeback (`memory.stat`: v1
+    /// `total_dirty`, `total_writeback`; v2 `file_dirty`, `file_writeback`).
+    pub dirty_bytes: Option<u64>,
+    pub writeback_bytes: Option<u64>,
 }
 
 impl MemoryView {
@@ -72,9 +82,30 @@ impl MemoryView {
             swap_max_bytes: swap_max(m.swap_max, m.memsw_max, m.max),
             oom_events: m.events.oom,
             high_events: m.events.high,
+            dirty_bytes: m.dirty,
+            writeback_bytes: m.writeback,
             ..MemoryView::default()
         }
     }
+}
+
+/// v1 `memory.stat`'s dirty and writeback bytes of the group and its
+/// descendants (`total_dirty`, `total_writeback`; `dirty`, `writeback` —
+/// the group's own — where the totals are missing, as with
+/// `memory.use_hierarchy` off on old kernels).
+pub fn v1_dirty(t: &str) -> Option<(u64, u64)> {
+    let total = || {
+        Some((
+            parse::flat_key(t, "total_dirty")?,
+            parse::flat_key(t, "total_writeback")?,
+        ))
+    };
+    total().or_else(|| {
+        Some((
+            parse::flat_key(t, "dirty")?,
+            parse::flat_key(t, "writeback")?,
+        ))
+    })
 }
 
 /// Swap limit in the `memory.swap` knob's meaning (swap only): v2
@@ -115,6 +146,28 @@ pub const CONTROLLER: Controller = Controller {
             file: "memory.oom_control",
             slow: false,
             apply: |t, s| s.memory.events.oom_kill = with(t, |t| parse::flat_key(t, "oom_kill")),
+        },
+        Read {
+            at: At::V1("memory"),
+            file: "memory.stat",
+            slow: false,
+            apply: |t, s| {
+                (s.memory.dirty, s.memory.writeback) = with(t, v1_dirty).unzip();
+            },
+        },
+        Read {
+            at: At::V2("memory"),
+            file: "memory.stat",
+            slow: false,
+            apply: |t, s| {
+                (s.memory.dirty, s.memory.writeback) = with(t, |t| {
+                    Some((
+                        parse::flat_key(t, "file_dirty")?,
+                        parse::flat_key(t, "file_writeback")?,
+                    ))
+                })
+                .unzip();
+            },
         },
         Read {
             at: At::V2("memory"),
@@ -503,5 +556,17 @@ mod tests {
         let e = plan(&l, "memory.low=64M").unwrap_err();
         assert!(e.contains("only on cgroup v2"), "{e}");
         assert_eq!(l.read_group("g").unwrap().memory.low, None);
+    }
+
+    /// v1 `memory.stat`: the totals (group and below) win; the group's own
+    /// lines where a kernel prints no totals; nothing when either is missing.
+    #[test]
+    fn io_v1_dirty_prefers_the_totals() {
+        let both = "dirty 1\nwriteback 2\ntotal_dirty 30\ntotal_writeback 40\n";
+        assert_eq!(v1_dirty(both), Some((30, 40)));
+        assert_eq!(v1_dirty("cache 5\ndirty 1\nwriteback 2\n"), Some((1, 2)));
+        assert_eq!(v1_dirty("cache 5\ndirty 1\n"), None);
+        // `total_dirty` is not `dirty` (keys match whole).
+        assert_eq!(v1_dirty("total_dirty 3\nwriteback 4\n"), None);
     }
 }
