@@ -294,12 +294,40 @@ pub struct IsolationArgs {
     pub rootfs: Option<PathBuf>,
 }
 
+/// `run`'s network (issue 19): `--net none|veth|host`, ports, rates.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NetArgs {
+    /// The workload's network: none (its own namespace, lo only), veth (a veth
+    /// pair on the cgdash bridge, eth0 with an address of the cgdash subnet),
+    /// host (the host's network, same as --share net).
+    #[arg(long, value_name = "none|veth|host")]
+    pub net: Option<String>,
+    /// Publish a TCP port of a --net veth workload: [IP:]HOST_PORT:PORT[/tcp];
+    /// on 127.0.0.1 unless an IP is given (0.0.0.0: every address). Repeatable.
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST_PORT:PORT")]
+    pub publish: Vec<String>,
+    /// The subnet of --net veth (default 10.213.0.0/24, or $CGDASH_NET_SUBNET).
+    #[arg(long, value_name = "CIDR")]
+    pub net_subnet: Option<String>,
+    /// The bridge of --net veth (default cgdash0, or $CGDASH_NET_BRIDGE).
+    #[arg(long, value_name = "NAME")]
+    pub net_bridge: Option<String>,
+    /// net.rate_in: bytes/s into a --net veth workload (10M, max).
+    #[arg(long, value_name = "BYTES/S")]
+    pub net_rate_in: Option<String>,
+    /// net.rate_out: bytes/s out of a --net veth workload (10M, max).
+    #[arg(long, value_name = "BYTES/S")]
+    pub net_rate_out: Option<String>,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub isolation: IsolationArgs,
+    #[command(flatten)]
+    pub network: NetArgs,
     /// Name of the workload and its group (cgdash/NAME); default: the command's name plus a number.
     #[arg(long)]
     pub name: Option<String>,

@@ -14,6 +14,7 @@ pub mod image;
 pub mod launch;
 pub mod model;
 pub mod names;
+pub mod net;
 pub mod output;
 pub mod process;
 pub mod sampler;

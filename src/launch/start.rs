@@ -76,6 +76,22 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
             None,
         ),
     };
+    // --net veth: checked (subnet free, ports bindable) before anything is made.
+    let mut listeners = Vec::new();
+    if let Some(net) = &spec.net {
+        if !root {
+            return Err(LaunchError::Conflict(
+                "--net veth needs root (it creates network devices)".into(),
+            ));
+        }
+        if !has(Namespace::Net) {
+            return Err(LaunchError::Conflict(
+                "--net veth needs a network namespace of its own (remove net from --share)"
+                    .into(),
+            ));
+        }
+        listeners = crate::net::prepare(net).map_err(LaunchError::Conflict)?;
+    }
     let helper_exe = spec
         .helper
         .clone()
@@ -194,6 +210,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         cwd: spec.cwd.clone(),
         user: spec.user.clone(),
         overlay: spec.overlay.clone(),
+        wait_net: spec.net.is_some(),
         status_fd: status_w.as_raw_fd(),
         lifeline_fd: life_r.as_raw_fd(),
     };
@@ -281,6 +298,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         notes,
         foreground_tty,
         attached: Default::default(),
+        net: None,
     };
     // Wait for "started" (and init's pid) or an error.
     let end = Instant::now() + START_TIMEOUT;
@@ -298,6 +316,10 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
                     })
                 }
                 Msg::Init(p) => w.init_pid = Some(p),
+                Msg::NetNs => match net_up(spec, &mut w, &mut listeners) {
+                    Ok(()) => {}
+                    Err(e) => error = Some(e),
+                },
                 m @ (Msg::Exit(_) | Msg::Signal(_)) => w.absorb(vec![m]),
             }
         }
@@ -324,6 +346,30 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
     }
     w.workload_pid = w.init_pid.and_then(first_child);
     Ok(w)
+}
+
+/// The helper waits in its new network namespace: put the veth in, record
+/// it in the state file, then let the helper go on (one byte on the lifeline).
+fn net_up(
+    spec: &LaunchSpec,
+    w: &mut Workload,
+    listeners: &mut Vec<(crate::net::Publish, std::net::TcpListener)>,
+) -> Result<(), LaunchError> {
+    let (Some(net), Some(helper)) = (&spec.net, w.helper.as_ref().map(|c| c.id())) else {
+        return Err(LaunchError::Setup("the helper asked for a network it was not given".into()));
+    };
+    let ns = PathBuf::from(format!("/proc/{helper}/ns/net"));
+    let handle =
+        crate::net::setup(net, &ns, std::mem::take(listeners)).map_err(LaunchError::Net)?;
+    if let Some(s) = &w.state_file {
+        stale::record_net(s, &handle.state);
+    }
+    w.net = Some(handle.state.clone());
+    w.attach(Box::new(handle));
+    if let Some(l) = &w.lifeline {
+        nix::unistd::write(l, b"1").map_err(|e| LaunchError::nix("lifeline", e))?;
+    }
+    Ok(())
 }
 
 /// Creates `cgdash/NAME` (writing the state file first). A given name that
