@@ -86,8 +86,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         }
         if !has(Namespace::Net) {
             return Err(LaunchError::Conflict(
-                "--net veth needs a network namespace of its own (remove net from --share)"
-                    .into(),
+                "--net veth needs a network namespace of its own (remove net from --share)".into(),
             ));
         }
         listeners = crate::net::prepare(net).map_err(LaunchError::Conflict)?;
@@ -356,7 +355,9 @@ fn net_up(
     listeners: &mut Vec<(crate::net::Publish, std::net::TcpListener)>,
 ) -> Result<(), LaunchError> {
     let (Some(net), Some(helper)) = (&spec.net, w.helper.as_ref().map(|c| c.id())) else {
-        return Err(LaunchError::Setup("the helper asked for a network it was not given".into()));
+        return Err(LaunchError::Setup(
+            "the helper asked for a network it was not given".into(),
+        ));
     };
     let ns = PathBuf::from(format!("/proc/{helper}/ns/net"));
     let handle =

@@ -120,7 +120,11 @@ impl Subnet {
     /// Whether two prefixes share any address.
     pub fn overlaps(&self, addr: Ipv4Addr, prefix: u8) -> bool {
         let p = prefix.min(self.prefix);
-        let m = if p == 0 { 0 } else { u32::MAX << (32 - p as u32) };
+        let m = if p == 0 {
+            0
+        } else {
+            u32::MAX << (32 - p as u32)
+        };
         u32::from(addr) & m == u32::from(self.net) & m
     }
 }
@@ -191,11 +195,7 @@ impl VethSpec {
     pub fn new(subnet: Option<&str>, bridge: Option<&str>) -> Result<VethSpec, String> {
         let env_subnet = std::env::var(SUBNET_ENV).ok().filter(|s| !s.is_empty());
         let env_bridge = std::env::var(BRIDGE_ENV).ok().filter(|s| !s.is_empty());
-        let subnet = Subnet::parse(
-            subnet
-                .or(env_subnet.as_deref())
-                .unwrap_or(DEFAULT_SUBNET),
-        )?;
+        let subnet = Subnet::parse(subnet.or(env_subnet.as_deref()).unwrap_or(DEFAULT_SUBNET))?;
         let bridge = bridge
             .or(env_bridge.as_deref())
             .unwrap_or(DEFAULT_BRIDGE)
@@ -214,8 +214,7 @@ impl VethSpec {
 fn check_ifname(n: &str) -> Result<(), String> {
     let ok = !n.is_empty()
         && n.len() <= 15
-        && n
-            .chars()
+        && n.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
@@ -231,9 +230,9 @@ pub fn parse_rate(v: &str) -> Result<Option<u64>, String> {
     match crate::cgroup::knob::parse_size(v) {
         Ok(crate::cgroup::Limit::Max) => Ok(None),
         Ok(crate::cgroup::Limit::Value(b)) if (1000..=(1u64 << 40)).contains(&b) => Ok(Some(b)),
-        Ok(crate::cgroup::Limit::Value(b)) => Err(format!(
-            "{b} bytes/s is outside 1000 bytes/s – 1T bytes/s"
-        )),
+        Ok(crate::cgroup::Limit::Value(b)) => {
+            Err(format!("{b} bytes/s is outside 1000 bytes/s – 1T bytes/s"))
+        }
         Err(e) => Err(e),
     }
 }
@@ -456,7 +455,12 @@ pub fn setup(
         s.set_up(br.index, None).map_err(err)?;
     }
     // Claim an address: the first whose veth name can be created.
-    let existing: Vec<String> = s.links().map_err(err)?.into_iter().map(|l| l.name).collect();
+    let existing: Vec<String> = s
+        .links()
+        .map_err(err)?
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
     let mut claimed = None;
     for addr in spec.subnet.hosts() {
         let name = veth_name(addr);
@@ -514,7 +518,10 @@ pub fn setup(
     if let Err(e) = inside {
         return Err(undo(&mut s, e));
     }
-    for (k, r) in [(NetKnob::RateIn, spec.rate_in), (NetKnob::RateOut, spec.rate_out)] {
+    for (k, r) in [
+        (NetKnob::RateIn, spec.rate_in),
+        (NetKnob::RateOut, spec.rate_out),
+    ] {
         if let Some(rate) = r {
             if let Err(e) = set_rate(&state, netns, k, Some(rate)) {
                 return Err(undo(&mut s, e));
@@ -678,7 +685,9 @@ mod tests {
         assert_eq!(NetMode::parse("veth"), Ok(NetMode::Veth));
         assert_eq!(NetMode::parse("HOST"), Ok(NetMode::Host));
         assert_eq!(NetMode::parse("none"), Ok(NetMode::None));
-        assert!(NetMode::parse("veth,nat").unwrap_err().contains("not built"));
+        assert!(NetMode::parse("veth,nat")
+            .unwrap_err()
+            .contains("not built"));
         assert!(NetMode::parse("bridge").unwrap_err().contains("bridge"));
     }
 
@@ -695,10 +704,18 @@ mod tests {
         assert!(s.overlaps(Ipv4Addr::new(10, 0, 0, 0), 8));
         assert!(s.overlaps(Ipv4Addr::new(10, 213, 0, 77), 32));
         assert!(!s.overlaps(Ipv4Addr::new(10, 213, 1, 0), 24));
-        for bad in ["10.213.0.1/24", "10.213.0.0", "10.213.0.0/31", "x/24", "127.0.0.0/8"] {
+        for bad in [
+            "10.213.0.1/24",
+            "10.213.0.0",
+            "10.213.0.0/31",
+            "x/24",
+            "127.0.0.0/8",
+        ] {
             assert!(Subnet::parse(bad).is_err(), "{bad}");
         }
-        assert!(Subnet::parse("10.213.0.5/24").unwrap_err().contains("10.213.0.0/24"));
+        assert!(Subnet::parse("10.213.0.5/24")
+            .unwrap_err()
+            .contains("10.213.0.0/24"));
     }
 
     #[test]

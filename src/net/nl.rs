@@ -353,14 +353,8 @@ impl Socket {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             // SAFETY: reading into our buffer.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    0,
-                )
-            };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 let e = Errno::last();
                 if e == Errno::EINTR {
@@ -683,7 +677,10 @@ mod tests {
         m.str(IFLA_IFNAME, "p");
         m.end().end().end();
         let b = m.finish(7);
-        assert_eq!(u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize, b.len());
+        assert_eq!(
+            u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize,
+            b.len()
+        );
         assert_eq!(b.len() % 4, 0);
         let top = attrs(&b[32..]);
         assert_eq!(top[0], (IFLA_IFNAME, &b"h\0"[..]));
