@@ -57,6 +57,8 @@ pub struct LaunchRequest {
     pub keep: bool,
     /// A container image to run (`--image`): archive or OCI layout path.
     pub image: Option<String>,
+    /// `--net`: `veth` or `host` (`None`: lo only).
+    pub net: Option<String>,
 }
 
 /// A workload the dashboard started (or was handed by `demo` / `run --tui`).
@@ -81,6 +83,8 @@ pub enum LaunchField {
     Share,
     Hostname,
     Image,
+    /// `net` (issue 19).
+    Net,
 }
 
 /// Why a launch failed, and the field to mark (None: not one field's fault).

@@ -250,6 +250,11 @@ impl LaunchForm {
                 String::new(),
                 "docker save / OCI archive or layout dir (--image); a command replaces its Cmd",
             ),
+            Field::new(
+                "net",
+                String::new(),
+                "none (lo only), veth (eth0 on the cgdash bridge) or host (--net)",
+            ),
         ]);
         LaunchForm {
             fields: Fields {
@@ -277,6 +282,11 @@ impl LaunchForm {
         self.share() + 3
     }
 
+    /// After the image (issue 19), for the same reason.
+    fn net(&self) -> usize {
+        self.share() + 4
+    }
+
     /// The index of `field`'s text field, if the form has one.
     pub fn index(&self, field: LaunchField) -> Option<usize> {
         match field {
@@ -286,6 +296,7 @@ impl LaunchForm {
             LaunchField::Share => Some(self.share()),
             LaunchField::Hostname => Some(self.hostname()),
             LaunchField::Image => Some(self.image()),
+            LaunchField::Net => Some(self.net()),
         }
     }
 
@@ -358,6 +369,20 @@ impl LaunchForm {
                 false
             }
         };
+        let net = match crate::net::NetMode::parse(&get(self.net())) {
+            Ok(crate::net::NetMode::None) => None,
+            Ok(m) if m == crate::net::NetMode::Host || !share.iter().any(|s| s == "net") => {
+                Some(get(self.net()).to_lowercase())
+            }
+            Ok(_) => {
+                errors.push((self.net(), "veth needs net not shared".into()));
+                None
+            }
+            Err(e) => {
+                errors.push((self.net(), short_error(&e)));
+                None
+            }
+        };
         if !errors.is_empty() {
             let n = errors.len();
             for (i, e) in errors {
@@ -374,6 +399,7 @@ impl LaunchForm {
             hostname,
             keep,
             image,
+            net,
         })
     }
 }
@@ -448,7 +474,10 @@ mod tests {
         let labels: Vec<&str> = f.fields.fields.iter().map(|x| x.label).collect();
         assert_eq!(
             labels,
-            ["command", "name", "cpu", "memory", "pids", "share", "hostname", "keep", "image"]
+            [
+                "command", "name", "cpu", "memory", "pids", "share", "hostname", "keep", "image",
+                "net"
+            ]
         );
         f.fields.fields[L_COMMAND].input = "true".into();
         for (i, k) in declared.iter().enumerate() {

@@ -689,6 +689,22 @@ fn launch_request(
     spec.share = Namespace::parse_list(&req.share).map_err(|e| failure(&e))?;
     spec.hostname = req.hostname;
     spec.keep = req.keep;
+    // --net: veth on the default bridge and subnet (no published ports:
+    // they would live in this dashboard's process); host = --share net.
+    let net_failure = |message: String| LaunchFailure {
+        message,
+        field: Some(LaunchField::Net),
+    };
+    match req.net.as_deref().map(cgdash::net::NetMode::parse) {
+        Some(Ok(cgdash::net::NetMode::Veth)) => {
+            spec.net = Some(cgdash::net::VethSpec::new(None, None).map_err(net_failure)?);
+        }
+        Some(Ok(cgdash::net::NetMode::Host)) if !spec.share.contains(&Namespace::Net) => {
+            spec.share.push(Namespace::Net);
+        }
+        Some(Err(e)) => return Err(net_failure(e)),
+        _ => {}
+    }
     // Output into a pipe whose last lines the dashboard keeps (`o`).
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| LaunchFailure {
         message: format!("cannot make the output pipe: {}", e.desc()),
@@ -732,6 +748,10 @@ fn failure(e: &LaunchError) -> LaunchFailure {
         LaunchError::Setup(m) if m.starts_with("exec ") => Some(LaunchField::Command),
         LaunchError::BadName(_) | LaunchError::NameTaken(_) => Some(LaunchField::Name),
         LaunchError::UnknownNamespace(_) => Some(LaunchField::Share),
+        LaunchError::Net(_) => Some(LaunchField::Net),
+        LaunchError::Conflict(m) if m.contains("--net") || m.contains("subnet") => {
+            Some(LaunchField::Net)
+        }
         LaunchError::BadLimits(errs) => errs.iter().find_map(|k| match k {
             KnobError::BadValue { knob, .. } | KnobError::Duplicate(knob) => knob_field(*knob),
             _ => None,

@@ -332,12 +332,17 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
         if st.group != format!("cgdash/{name}") || owner_alive(&st) {
             continue;
         }
-        if let Some(net) = &st.net {
-            // The veth died with the workload's network namespace; the
-            // bridge goes if nothing else is on it and cgdash made it.
-            crate::net::teardown(net);
-        }
+        // The veth dies with the workload's network namespace; the bridge
+        // goes if nothing else is on it and cgdash made it. Only once the
+        // workload is gone (its group removed), before the state that
+        // names them is.
+        let teardown = || {
+            if let Some(net) = &st.net {
+                crate::net::teardown(net);
+            }
+        };
         if !layout.group_exists(&st.group) {
+            teardown();
             remove_state(&path);
             continue;
         }
@@ -354,12 +359,44 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
             Duration::from_millis(200)
         };
         if layout.remove_group(&st.group, grace).is_ok() {
+            teardown();
             remove_state(&path);
             removed.push(st.group);
         }
     }
     layout.remove_parent_if_empty("cgdash");
+    sweep_bridges(dir);
     removed
+}
+
+/// Bridges cgdash made (a `bridge-NAME` marker) that no live launch names
+/// and that have no port left are removed: also those whose last workload's
+/// state was swept by a cgdash that knew nothing of networks.
+fn sweep_bridges(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut markers = Vec::new();
+    let mut live = Vec::new();
+    for e in entries.flatten() {
+        let Some(n) = e.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if let Some(b) = n.strip_prefix("bridge-") {
+            markers.push(b.to_string());
+        } else if n.ends_with(".json") {
+            if let Some(st) = read_state(&e.path()) {
+                if let Some(net) = st.net.as_ref().filter(|_| owner_alive(&st)) {
+                    live.push(net.bridge.clone());
+                }
+            }
+        }
+    }
+    for b in markers {
+        if !live.contains(&b) {
+            crate::net::remove_unused_bridge(&b);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -147,6 +147,19 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         };
         (name, String::new(), None)
     };
+    // The bridge this launch will use, recorded before it exists: stale
+    // cleanup leaves a bridge alone while a live launch names it.
+    if let (Some(net), Some(s)) = (&spec.net, &state_file) {
+        stale::record_net(
+            s,
+            &crate::net::NetState {
+                bridge: net.bridge.clone(),
+                veth: String::new(),
+                addr: std::net::Ipv4Addr::UNSPECIFIED,
+                prefix: net.subnet.prefix,
+            },
+        );
+    }
     // From here on, undo everything on error.
     let undo = |e: LaunchError| -> LaunchError {
         if !group.is_empty() {

@@ -583,6 +583,13 @@ pub fn get_rate(st: &NetState, netns: &Path, knob: NetKnob) -> Result<Option<u64
     Ok(s.root_qdisc(link.index).map_err(err)?.and_then(|(_, r)| r))
 }
 
+/// [`remove_bridge_if_unused`] on a socket of its own (stale cleanup).
+pub fn remove_unused_bridge(bridge: &str) {
+    if let Ok(mut s) = nl::Socket::open() {
+        remove_bridge_if_unused(&mut s, bridge);
+    }
+}
+
 /// Deletes the bridge if cgdash made it and no port is left on it.
 fn remove_bridge_if_unused(s: &mut nl::Socket, bridge: &str) {
     let marker = bridge_marker(bridge);
@@ -609,8 +616,17 @@ pub fn teardown(st: &NetState) {
     let Ok(mut s) = nl::Socket::open() else {
         return;
     };
-    if let Ok(Some(_)) = s.link(&st.veth) {
-        let _ = s.del_link(&st.veth);
+    // A dying namespace takes its veth along asynchronously (and a delete
+    // can race with that): wait until it is gone, briefly, so the bridge is
+    // seen without it.
+    for _ in 0..60 {
+        match s.link(&st.veth) {
+            Ok(Some(_)) => {
+                let _ = s.del_link(&st.veth);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => break,
+        }
     }
     remove_bridge_if_unused(&mut s, &st.bridge);
 }
