@@ -432,6 +432,44 @@ pub enum StressKind {
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
     },
+    /// A tiny HTTP/1.1 server: each request burns --work of CPU time (so its
+    /// latency follows a CPU quota) and is answered with --bytes of body (so
+    /// its throughput follows a bandwidth limit); `GET /?bytes=N` asks for N.
+    Serve {
+        /// Address and port to listen on (port 0: any free one, printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// CPU time burnt per request (2ms, 500us, 0).
+        #[arg(long, default_value = "2ms")]
+        work: String,
+        /// Body bytes per response (64K, 1M, 0).
+        #[arg(long, default_value = "0")]
+        bytes: String,
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+    },
+    /// Load an HTTP server (`stress serve`) at a fixed rate and report
+    /// throughput and latency percentiles (from when each request was due).
+    Load {
+        /// IP:PORT of the server (no name lookup).
+        #[arg(long)]
+        target: String,
+        /// Requests per second over all connections (100/s), or max (back-to-back).
+        #[arg(long, default_value = "100/s")]
+        rate: String,
+        /// Connections (kept alive), requests spread round-robin over them.
+        #[arg(long, default_value_t = 1)]
+        connections: u32,
+        /// How long to send; answers still due are awaited 2 s more.
+        #[arg(long, value_parser = parse_duration, default_value = "10s")]
+        duration: Duration,
+        /// Ask for this many body bytes per response (default: the server's --bytes).
+        #[arg(long)]
+        bytes: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fork up to N sleeping children (bounded), reporting refused forks.
     Fork {
         #[arg(long, default_value_t = 1000)]

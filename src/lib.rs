@@ -20,4 +20,5 @@ pub mod process;
 pub mod sampler;
 pub mod stress;
 pub mod stress_io;
+pub mod stress_net;
 pub mod ui;

@@ -143,6 +143,12 @@ pub struct GroupHistory {
     pub io_read_bps: Series,
     pub io_write_bps: Series,
     pub io_write_limit_bps: Series,
+    /// Network bytes/s received and sent (all interfaces but `lo`), and
+    /// the bandwidth limits (`net.rate_in`, `net.rate_out`).
+    pub net_rx_bps: Series,
+    pub net_tx_bps: Series,
+    pub net_rate_in: Series,
+    pub net_rate_out: Series,
     /// The group's identity when recorded; another id means a new group.
     id: Option<u64>,
     /// `History::generation` of the last snapshot that had this group.
@@ -162,6 +168,10 @@ impl GroupHistory {
             io_read_bps: Series::new(capacity),
             io_write_bps: Series::new(capacity),
             io_write_limit_bps: Series::new(capacity),
+            net_rx_bps: Series::new(capacity),
+            net_tx_bps: Series::new(capacity),
+            net_rate_in: Series::new(capacity),
+            net_rate_out: Series::new(capacity),
             id,
             seen: 0,
         }
@@ -180,6 +190,11 @@ impl GroupHistory {
         self.io_read_bps.push(g.io.read_bytes_per_s);
         self.io_write_bps.push(g.io.write_bytes_per_s);
         self.io_write_limit_bps.push(write_limit(g));
+        let net = g.net.as_ref();
+        self.net_rx_bps.push(net.and_then(|n| n.rx_bytes_per_s));
+        self.net_tx_bps.push(net.and_then(|n| n.tx_bytes_per_s));
+        self.net_rate_in.push(bytes(net.and_then(|n| n.rate_in)));
+        self.net_rate_out.push(bytes(net.and_then(|n| n.rate_out)));
     }
 
     pub fn len(&self) -> usize {
