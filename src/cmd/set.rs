@@ -157,6 +157,7 @@ fn apply_net(
         };
         match cgdash::net::set_rate(st, ns, *k, *rate) {
             Ok(()) => {
+                cgdash::launch::record_net_rate(group, *k, *rate);
                 let what = if rate.is_some() {
                     "tbf qdisc"
                 } else {

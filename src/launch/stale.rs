@@ -265,6 +265,42 @@ pub fn net_of_group(group: &str) -> Result<(crate::net::NetState, PathBuf), Stri
     Ok((net, PathBuf::from(format!("/proc/{pid}/ns/net"))))
 }
 
+/// Records a rate limit `set` changed in the state file of `group` (as
+/// [`record_helper`]): what the dashboard and `snapshot` show.
+pub fn record_net_rate(group: &str, knob: crate::net::NetKnob, rate: Option<u64>) {
+    let Some(name) = group.strip_prefix("cgdash/") else {
+        return;
+    };
+    let path = state_file(&state_dir(), name);
+    let Some(mut st) = read_state(&path) else {
+        return;
+    };
+    let Some(net) = st.net.as_mut() else { return };
+    match knob {
+        crate::net::NetKnob::RateIn => net.rate_in = rate,
+        crate::net::NetKnob::RateOut => net.rate_out = rate,
+    }
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    if write_new(&tmp, &st).is_err() || fs::rename(&tmp, &path).is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+}
+
+/// The limits (`rate_in`, `rate_out`) recorded for a live cgdash workload
+/// `group` with a veth; `None` for any other group.
+pub fn net_rates(group: &str) -> Option<(Option<u64>, Option<u64>)> {
+    let name = group.strip_prefix("cgdash/")?;
+    if name.contains('/') || validate_name_ok(name).is_err() {
+        return None;
+    }
+    let st = read_state(&state_file(&state_dir(), name))?;
+    if st.group != group {
+        return None;
+    }
+    let net = st.net?;
+    Some((net.rate_in, net.rate_out))
+}
+
 fn validate_name_ok(name: &str) -> Result<(), LaunchError> {
     super::spec::validate_name(name)
 }

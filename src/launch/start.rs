@@ -157,6 +157,8 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
                 veth: String::new(),
                 addr: std::net::Ipv4Addr::UNSPECIFIED,
                 prefix: net.subnet.prefix,
+                rate_in: None,
+                rate_out: None,
             },
         );
     }

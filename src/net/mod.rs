@@ -292,6 +292,13 @@ pub struct NetState {
     pub veth: String,
     pub addr: Ipv4Addr,
     pub prefix: u8,
+    /// The limits last set by cgdash (launch, `set`), bytes/s: what the
+    /// dashboard and `snapshot` show (reading them back from the kernel
+    /// would mean entering the workload's namespace every sample).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_in: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_out: Option<u64>,
 }
 
 fn err(e: nl::NlError) -> String {
@@ -488,6 +495,8 @@ pub fn setup(
         veth: veth.clone(),
         addr,
         prefix: spec.subnet.prefix,
+        rate_in: spec.rate_in,
+        rate_out: spec.rate_out,
     };
     let undo = |s: &mut nl::Socket, e: String| -> String {
         let _ = s.del_link(&veth);

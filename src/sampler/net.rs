@@ -304,6 +304,13 @@ impl NetReader {
             let prev = self.prev.get(path).filter(|p| p.key == key);
             let view = view(&devs, prev.map(|p| (p.devs.as_slice(), p.at)), at, key, pid);
             self.prev.insert(path.clone(), Prev { key, at, devs });
+            let mut view = view;
+            // A `cgdash run --net veth` workload: its limits, as recorded
+            // in its launcher's state file (issue 19).
+            if let Some((rate_in, rate_out)) = crate::launch::net_rates(path) {
+                view.rate_in = rate_in;
+                view.rate_out = rate_out;
+            }
             groups[i].net = Some(view);
         }
         for &(i, _, _) in &found {
