@@ -133,6 +133,8 @@ pub enum DemoKind {
     Io,
     /// Bursty threads under a 50 % quota, on the throttling microscope.
     Throttle,
+    /// An HTTP server (--net veth, published) under a CPU quota and net.rate_out, loaded from the host.
+    Net,
 }
 
 #[derive(Args, Debug, Clone)]

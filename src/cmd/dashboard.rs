@@ -46,6 +46,9 @@ pub struct Options {
     pub names: cgdash::names::Roots,
     /// Open on the throttling microscope (`demo throttle`).
     pub microscope: bool,
+    /// Output pipes of handed workloads, by group (`cgdash/demo-net-load`):
+    /// their last lines show with `o`, as for workloads launched with `n`.
+    pub outputs: Vec<(String, std::os::fd::OwnedFd)>,
 }
 
 impl Options {
@@ -59,6 +62,7 @@ impl Options {
             // The environment's roots (CGDASH_*_ROOT), then the defaults.
             names: cgdash::names::Roots::from_flags(&Default::default()),
             microscope: false,
+            outputs: Vec::new(),
         }
     }
 }
@@ -388,6 +392,9 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
         workloads: Arc::clone(workloads),
         outputs: Arc::default(),
     };
+    for (group, pipe) in opts.outputs {
+        lock(&launcher.outputs).insert(group, spawn_output_reader(pipe));
+    }
     // Only while workloads run: has one of them exited?
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
