@@ -309,8 +309,7 @@ impl NetReader {
         for &(i, _, _) in &found {
             seen_paths.push(&groups[i].path);
         }
-        self.prev
-            .retain(|p, _| seen_paths.iter().any(|s| *s == p.as_str()));
+        self.prev.retain(|p, _| seen_paths.contains(&p.as_str()));
         self.found = found;
     }
 }
