@@ -592,7 +592,8 @@ pub struct LoadReport {
     pub ok: u64,
     /// Refused connections, resets, non-200 answers, short bodies.
     pub errors: u64,
-    /// Still unanswered 2 s after `--duration` (given up).
+    /// Still unanswered 2 s after `--duration` (given up), with the
+    /// requests due after it on its connection (never sent).
     pub unfinished: u64,
     /// Body bytes received in answers.
     pub bytes: u64,
@@ -762,6 +763,15 @@ fn load_connection(
             Exchange::GaveUp { body } => {
                 st.unfinished += 1;
                 st.bytes += body;
+                // The requests still due after it were never sent: due,
+                // and unfinished, too (the count stays the schedule's).
+                if let Some((first, every)) = slot {
+                    let due_in = end.saturating_duration_since(start + first);
+                    let all = due_in.as_nanos().div_ceil(every.as_nanos().max(1));
+                    let left = (all as u64).saturating_sub(u64::from(k));
+                    st.requests += left;
+                    st.unfinished += left;
+                }
                 break;
             }
         }

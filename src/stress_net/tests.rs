@@ -233,3 +233,36 @@ fn a_port_in_use_is_refused_by_name() {
     .to_string();
     assert!(e.contains(&addr.to_string()) && e.contains("in use"), "{e}");
 }
+
+/// Coordinated omission: a server slower than the offered rate builds a
+/// backlog, and latency counted from when each request was *due* shows it.
+/// 20/s × 80 ms of CPU on one connection: request k can't be answered
+/// before (k+1)·80 ms, and was due at k·50 ms, so the 15th waits ≥ 500 ms
+/// however fast the machine (a slower one only waits longer); from the
+/// send, each would look like ~80 ms.
+#[test]
+fn latency_counts_from_when_a_request_was_due() {
+    let (addr, stop, h) = server(Duration::from_millis(80), 0);
+    let r = load(
+        &LoadPlan {
+            target: addr,
+            rate: Some(20.0),
+            connections: 1,
+            duration: Duration::from_secs(1),
+            bytes: None,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(r.requests, 20, "{r:?}");
+    assert_eq!(r.latency_from, "due");
+    // (On a machine too busy to serve 1.6 s of CPU within the 2 s of
+    // grace, the backlog shows as unfinished requests instead.)
+    assert!(
+        r.latency_ms.max.is_some_and(|m| m >= 500.0) || r.unfinished > 0,
+        "{r:?}"
+    );
+    assert_eq!(r.ok + r.errors + r.unfinished, 20, "{r:?}");
+    stop.store(true, Ordering::Relaxed);
+    h.join().unwrap();
+}
