@@ -317,6 +317,35 @@ fn bridge_marker(bridge: &str) -> PathBuf {
 pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, TcpListener)>, String> {
     let mut s = nl::Socket::open().map_err(err)?;
     let links = s.links().map_err(err)?;
+    let addrs = s.addrs().map_err(err)?;
+    let routes = s.routes().map_err(err)?;
+    check_free(spec, &links, &addrs, &routes)?;
+    let mut out = Vec::new();
+    for p in &spec.publish {
+        if out.iter().any(|(q, _): &(Publish, _)| q.host == p.host) {
+            return Err(format!("-p {}: published twice", p.host));
+        }
+        let l = TcpListener::bind(p.host).map_err(|e| {
+            format!(
+                "-p {}:{}: cannot listen on {}: {e}",
+                p.host.port(),
+                p.port,
+                p.host
+            )
+        })?;
+        out.push((*p, l));
+    }
+    Ok(out)
+}
+
+/// Whether `spec`'s subnet and bridge are usable among the host's links,
+/// addresses and routes: `Err` names the clash.
+pub fn check_free(
+    spec: &VethSpec,
+    links: &[nl::Link],
+    addrs: &[nl::Addr],
+    routes: &[nl::Route],
+) -> Result<(), String> {
     let bridge = links.iter().find(|l| l.name == spec.bridge);
     if let Some(b) = bridge {
         if b.kind.as_deref() != Some("bridge") {
@@ -334,7 +363,7 @@ pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, TcpListener)>, String> {
             .map(|l| l.name.clone())
             .unwrap_or_else(|| format!("link {i}"))
     };
-    for a in s.addrs().map_err(err)? {
+    for a in addrs {
         if Some(a.index) == bridge.map(|b| b.index) {
             if a.addr != spec.subnet.gateway() || a.prefix != spec.subnet.prefix {
                 return Err(format!(
@@ -361,7 +390,7 @@ pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, TcpListener)>, String> {
             ));
         }
     }
-    for r in s.routes().map_err(err)? {
+    for r in routes {
         if r.prefix == 0 || (bridge.is_some() && r.oif == bridge.map(|b| b.index)) {
             continue;
         }
@@ -378,22 +407,7 @@ pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, TcpListener)>, String> {
             ));
         }
     }
-    let mut out = Vec::new();
-    for p in &spec.publish {
-        if out.iter().any(|(q, _): &(Publish, _)| q.host == p.host) {
-            return Err(format!("-p {}: published twice", p.host));
-        }
-        let l = TcpListener::bind(p.host).map_err(|e| {
-            format!(
-                "-p {}:{}: cannot listen on {}: {e}",
-                p.host.port(),
-                p.port,
-                p.host
-            )
-        })?;
-        out.push((*p, l));
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// The veth of a running workload; dropping it tears down what is left
@@ -770,6 +784,65 @@ mod tests {
         assert_eq!(parse_setting("cpu=50%"), Ok(None));
         let e = parse_setting("net.rate_in=lots").unwrap_err();
         assert!(e.contains("`lots`") && e.contains("net.rate_in"), "{e}");
+    }
+
+    /// The clash check on made-up host tables: an address or a route
+    /// overlapping the subnet (a route alone, without an address, too), a
+    /// bridge with another address, a name that is not a bridge; the default
+    /// route and our own bridge's gateway and route are fine.
+    #[test]
+    fn clashes_with_addresses_routes_and_bridges() {
+        let spec = VethSpec {
+            subnet: Subnet::parse("10.213.0.0/24").unwrap(),
+            bridge: "cgdash0".into(),
+            publish: Vec::new(),
+            rate_in: None,
+            rate_out: None,
+        };
+        let link = |index, name: &str, kind: Option<&str>| nl::Link {
+            index,
+            name: name.into(),
+            master: None,
+            kind: kind.map(Into::into),
+            up: true,
+        };
+        let addr = |index, a: [u8; 4], prefix| nl::Addr {
+            index,
+            addr: Ipv4Addr::from(a),
+            prefix,
+        };
+        let route = |a: [u8; 4], prefix, oif| nl::Route {
+            dst: Ipv4Addr::from(a),
+            prefix,
+            oif: Some(oif),
+        };
+        let links = vec![
+            link(1, "lo", None),
+            link(2, "eth0", None),
+            link(5, "cgdash0", Some("bridge")),
+        ];
+        let ok_addrs = vec![
+            addr(1, [127, 0, 0, 1], 8),
+            addr(2, [192, 0, 2, 2], 24),
+            addr(5, [10, 213, 0, 1], 24),
+        ];
+        let ok_routes = vec![
+            route([0, 0, 0, 0], 0, 2),
+            route([192, 0, 2, 0], 24, 2),
+            route([10, 213, 0, 0], 24, 5),
+        ];
+        assert_eq!(check_free(&spec, &links, &ok_addrs, &ok_routes), Ok(()));
+        let e = check_free(&spec, &links, &[addr(2, [10, 213, 0, 9], 16)], &ok_routes).unwrap_err();
+        assert!(e.contains("address 10.213.0.9/16 of eth0"), "{e}");
+        let e = check_free(&spec, &links, &ok_addrs, &[route([10, 0, 0, 0], 8, 2)]).unwrap_err();
+        assert!(e.contains("route to 10.0.0.0/8 via eth0"), "{e}");
+        let e = check_free(&spec, &links, &[addr(5, [10, 213, 0, 7], 24)], &[]).unwrap_err();
+        assert!(
+            e.contains("bridge cgdash0 has the address 10.213.0.7/24"),
+            "{e}"
+        );
+        let e = check_free(&spec, &[link(5, "cgdash0", Some("veth"))], &[], &[]).unwrap_err();
+        assert!(e.contains("not a bridge (a veth)"), "{e}");
     }
 
     #[test]
