@@ -365,6 +365,12 @@ fn nothing_is_left_after_exit_sigterm_and_sigkill() {
     let out = cgdash(&a, Duration::from_secs(30));
     assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stderr.contains("eth0 10.214.73.2/24"), "{out:?}");
+    // The workload's first command already sees eth0 up with its address:
+    // the helper waited for the veth before starting it.
+    assert!(
+        out.stdout.contains("eth0") && out.stdout.contains("10.214.73.2/24"),
+        "{out:?}"
+    );
     assert_eq!(wait_gone(&net), Vec::<String>::new(), "after a normal exit");
     assert!(!state_exists(&w));
 
