@@ -9,6 +9,7 @@
 //! the guard removes the test's veths and bridge even when a test fails.
 
 mod common;
+mod image_util;
 mod launch_util;
 
 use std::io::{Read as _, Write as _};
@@ -493,4 +494,55 @@ fn bad_input_is_refused_with_nothing_created() {
         Duration::from_secs(10),
     );
     assert_eq!(out.code, 2, "{out:?}");
+}
+
+/// With `--image`, `/etc/hosts` holds the workload's eth0 address and its
+/// hostname, as a runtime writes it, and `/etc/resolv.conf` says no name
+/// server is reachable (no NAT).
+#[test]
+fn image_workload_gets_its_address_in_etc_hosts() {
+    let Some(layout) = common::live("image_workload_gets_its_address_in_etc_hosts") else {
+        return;
+    };
+    let Some(bb) = image_util::busybox() else {
+        assert!(
+            std::env::var("CGDASH_LIVE_TESTS").as_deref() != Ok("required"),
+            "busybox-static is needed"
+        );
+        eprintln!("SKIP image_workload_gets_its_address_in_etc_hosts: no busybox");
+        return;
+    };
+    let net = Net::new(5);
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = image_util::busybox_layer(&bb);
+    image_util::oci_dir(
+        &tmp.path().join("img"),
+        "localhost/cgdt-vt:latest",
+        std::slice::from_ref(&layer),
+        std::slice::from_ref(&layer),
+        serde_json::json!({"config": {"Cmd": ["/bin/sh", "-c", "cat /etc/hosts /etc/resolv.conf"], "Hostname": "vthost"}}),
+    );
+    let w = name("img");
+    let _g = Cleanup::new(&layout, &w);
+    let img = tmp.path().join("img").to_string_lossy().into_owned();
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--image".into(),
+        img,
+        "--name".into(),
+        w.clone(),
+    ];
+    args.extend(net.args());
+    let mut cmd = std::process::Command::new(common::cgdash_bin());
+    cmd.args(&args)
+        .env("CGDASH_IMAGE_CACHE", tmp.path().join("cache"));
+    let out = launch_util::run_cmd(cmd, Duration::from_secs(60));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.lines().any(|l| l == "10.214.75.2\tvthost"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("127.0.0.1\tlocalhost"), "{out:?}");
+    assert!(out.stdout.contains("no name server reachable"), "{out:?}");
+    assert_eq!(wait_gone(&net), Vec::<String>::new());
 }

@@ -136,6 +136,9 @@ pub struct LaunchSpec {
     /// `--net veth`: a veth pair on a cgdash bridge (needs root and a
     /// network namespace of its own); `None`: `lo` only, or the host's.
     pub net: Option<crate::net::VethSpec>,
+    /// With `net`: the workload's `/etc/hosts` as a host path (an image
+    /// run's writable tree), to get `ADDR HOSTNAME` once the address is known.
+    pub etc_hosts: Option<PathBuf>,
 }
 
 /// An overlay mounted by the workload's init, in its own mount namespace (so
@@ -191,6 +194,7 @@ impl LaunchSpec {
             overlay: None,
             name_stem: None,
             net: None,
+            etc_hosts: None,
         }
     }
 

@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -379,6 +380,17 @@ fn net_up(
         crate::net::setup(net, &ns, std::mem::take(listeners)).map_err(LaunchError::Net)?;
     if let Some(s) = &w.state_file {
         stale::record_net(s, &handle.state);
+    }
+    if let Some(hosts) = &spec.etc_hosts {
+        // As a runtime writes it: the workload's own address and hostname.
+        let host = spec.hostname.as_deref().unwrap_or(&w.name);
+        let line = format!("{}\t{host}\n", handle.state.addr);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(hosts)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .map_err(|e| LaunchError::io(format!("adding eth0 to {}", hosts.display()), e))?;
     }
     w.net = Some(handle.state.clone());
     w.attach(Box::new(handle));
