@@ -1,5 +1,6 @@
 //! issue 19, "Done when": `cgdash demo net` shows a served workload whose
-//! throughput follows its rate limit. The real binary in tmux at 200×50
+//! throughput follows its rate limit, set with `cgdash set` and with the
+//! editor. The real binary in tmux at 200×50
 //! (run under `flock /tmp/cgdash-demo.lock`: the demo's groups), on a
 //! test-only bridge and subnet (`CGDASH_NET_BRIDGE`, `CGDASH_NET_SUBNET`),
 //! traffic on loopback and the demo's veth only.
@@ -112,6 +113,25 @@ fn net_demo_throughput_follows_the_rate_limit() {
     // The chart's title names the limit.
     t.wait_for(5 * SEC, |s| s.contains("rate_out 256K/s"))
         .unwrap_or_else(|s| panic!("no rate_out 256K/s in the chart title:\n{s}"));
+    // The editor has the network knobs of a --net veth workload: `e`, the
+    // last field (net.rate_out), 512K, Enter — written, and followed.
+    t.key("e");
+    t.wait_for(5 * SEC, |s| s.contains("net.rate_out"))
+        .unwrap_or_else(|s| panic!("no net.rate_out in the editor:\n{s}"));
+    t.key("Up");
+    for _ in 0..8 {
+        t.key("BSpace");
+    }
+    t.text("512K");
+    t.key("Enter");
+    t.wait_for(8 * SEC, |s| {
+        s.contains(&format!("✓ {group}: net.rate_out=512K"))
+    })
+    .unwrap_or_else(|s| panic!("the editor's net.rate_out=512K was not written:\n{s}"));
+    t.wait_for(10 * SEC, |s| {
+        net_tx(s, &leaf).is_some_and(|r| (380.0..=600.0).contains(&r))
+    })
+    .unwrap_or_else(|s| panic!("NET TX/s of {leaf} did not follow to 512K:\n{s}"));
     t.key("q");
     let gone = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(100));

@@ -215,6 +215,15 @@ pub enum Effect {
         /// Settings that restore the previous values (None: not undoable).
         undo: Option<Vec<Setting>>,
     },
+    /// Set network knobs (traffic control on a `--net veth` workload's
+    /// veth, not cgroup files) off the UI path; answered with
+    /// `Action::Applied` (not undoable).
+    SetNet {
+        /// Internal group form (`cgdash/demo`).
+        group: String,
+        net: Vec<(crate::net::NetKnob, Option<u64>)>,
+        label: String,
+    },
     Signal {
         pid: i32,
         signal: SignalKind,

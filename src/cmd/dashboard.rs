@@ -617,6 +617,47 @@ impl Writer for Writers {
     fn submit(&mut self, job: WriteJob) {
         Writers::submit(self, job)
     }
+
+    /// On a thread of its own (it may enter the workload's namespace):
+    /// finds the veth in the launcher's state file, sets each knob, records it.
+    fn submit_net(
+        &mut self,
+        group: String,
+        net: Vec<(cgdash::net::NetKnob, Option<u64>)>,
+        label: String,
+    ) -> Option<Action> {
+        let done = self.done.clone();
+        let shown = display_path(&group).to_string();
+        let work = move || {
+            let result = cgdash::launch::net_of_group(&group)
+                .map_err(|why| {
+                    format!(
+                        "{} works only for workloads started with --net veth: {why}",
+                        net.first().map_or("net", |(k, _)| k.name())
+                    )
+                })
+                .and_then(|(st, ns)| {
+                    for (k, r) in &net {
+                        cgdash::net::set_rate(&st, &ns, *k, *r)?;
+                        cgdash::launch::record_net_rate(&group, *k, *r);
+                    }
+                    Ok(format!("tbf on {} / eth0", st.veth))
+                });
+            let _ = done.send(Action::Applied {
+                group: shown,
+                label,
+                undo: None,
+                result,
+            });
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("cgdash-net-writer".into())
+            .spawn(work)
+        {
+            return Some(Action::Failed(format!("cannot start a writer thread: {e}")));
+        }
+        None
+    }
 }
 
 impl Writers {

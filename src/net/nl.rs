@@ -103,11 +103,14 @@ pub struct Tbf {
 
 impl Tbf {
     /// The bucket cgdash uses for `rate`: 20 ms of traffic (at least two
-    /// full-size frames, so a GSO-less veth never stalls), and a queue of
-    /// 100 ms beyond it — what `tc … tbf rate R burst B latency 100ms` sets.
+    /// full-size frames), and a queue of 100 ms beyond it — what `tc … tbf
+    /// rate R burst B latency 100ms` sets —, but at least 256 KiB: a veth
+    /// hands tbf 64 KiB GSO packets, which it splits, and a queue smaller
+    /// than a few of them drops segments of every one at low rates, which
+    /// stalled TCP for seconds (measured: 0 B/s at 256K with a 31 KB queue).
     pub fn for_rate(rate: u64) -> Tbf {
         let burst = (rate / 50).clamp(2 * 1514, 16 << 20) as u32;
-        let limit = (rate / 10 + burst as u64).min(u32::MAX as u64) as u32;
+        let limit = (rate / 10 + burst as u64).clamp(256 << 10, u32::MAX as u64) as u32;
         Tbf { rate, burst, limit }
     }
 }
@@ -696,10 +699,11 @@ mod tests {
 
     #[test]
     fn token_bucket_sizes() {
-        let t = Tbf::for_rate(2 << 20);
-        assert_eq!(t.burst, (2 << 20) / 50);
-        assert_eq!(t.limit, (2 << 20) / 10 + t.burst);
-        // A tiny rate still holds two full frames.
+        let t = Tbf::for_rate(4 << 20);
+        assert_eq!(t.burst, (4 << 20) / 50);
+        assert_eq!(t.limit, (4 << 20) / 10 + t.burst);
+        // A tiny rate still holds two full frames, and a few GSO packets.
         assert_eq!(Tbf::for_rate(1000).burst, 3028);
+        assert_eq!(Tbf::for_rate(256 << 10).limit, 256 << 10);
     }
 }
