@@ -190,7 +190,12 @@ impl Server {
             }
             let stream = match self.listener.accept() {
                 Ok((s, _)) => s,
-                Err(_) => continue,
+                // Out of descriptors (EMFILE) leaves the connection queued
+                // and the listener readable: don't spin on it.
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
             };
             counts.connections.fetch_add(1, Ordering::Relaxed);
             if active.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
@@ -710,6 +715,8 @@ fn load_connection(
 ) -> ConnStats {
     let mut st = ConnStats::default();
     let mut conn: Option<(TcpStream, Vec<u8>)> = None;
+    // Body bytes are read into this and dropped.
+    let mut chunk = vec![0u8; 64 << 10];
     let give_up = end + GRACE;
     let mut k: u32 = 0;
     loop {
@@ -745,7 +752,7 @@ fn load_connection(
         let Some((s, buf)) = conn.as_mut() else {
             continue;
         };
-        match exchange(s, buf, request, give_up) {
+        match exchange(s, buf, &mut chunk, request, give_up) {
             Exchange::Ok { body, keep } => {
                 st.ok += 1;
                 st.bytes += body;
@@ -786,13 +793,18 @@ enum Exchange {
 }
 
 /// Sends one request and reads its answer (until `give_up`).
-fn exchange(s: &mut TcpStream, buf: &mut Vec<u8>, request: &[u8], give_up: Instant) -> Exchange {
+fn exchange(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    chunk: &mut [u8],
+    request: &[u8],
+    give_up: Instant,
+) -> Exchange {
     let failed = Exchange::Failed { body: 0 };
     let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
     if s.write_all(request).is_err() {
         return failed;
     }
-    let mut chunk = vec![0u8; 64 << 10];
     let head_end = loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {
             break i;
@@ -800,7 +812,7 @@ fn exchange(s: &mut TcpStream, buf: &mut Vec<u8>, request: &[u8], give_up: Insta
         if buf.len() > MAX_HEAD {
             return failed;
         }
-        match fill(s, buf, &mut chunk, give_up) {
+        match fill(s, buf, chunk, give_up) {
             Ok(_) => {}
             Err(true) => return Exchange::GaveUp { body: 0 },
             Err(false) => return failed,

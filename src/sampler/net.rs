@@ -12,7 +12,10 @@
 //!   no ptrace rights (PID 1's is readable where its `ns/net` is not). The
 //!   inode is cached per pid: read when a pid is first seen, on its next
 //!   two samples (a runtime may `setns` a process after placing it in its
-//!   group), then every 16th sample.
+//!   group), then every [`RECHECK`]th sample (processes change namespace
+//!   after their start only by `setns`/`unshare`, which is rare: the
+//!   re-check is a safety net, kept cheap — a `stat` of `net/dev` costs about
+//!   twice one of `/proc/PID/stat`).
 //! - `net/dev` is read only for groups with a namespace other than the
 //!   host's (PID 1's and cgdash's own), once per namespace per sample.
 //! - Groups sharing one namespace (a pod's containers and its pause
@@ -32,6 +35,9 @@ use serde::Serialize;
 
 use crate::fnv::PidMap;
 use crate::model::GroupSnapshot;
+
+/// How often (in samples) a known pid's namespace is `stat`ed again.
+pub const RECHECK: u64 = 64;
 
 /// One interface's line of `/proc/PID/net/dev` (cumulative counters).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -230,7 +236,7 @@ impl NetReader {
             let key = match entry {
                 // Already placed this sample (listed in two groups' procs).
                 Some(e) if e.seen == generation => e.key,
-                Some(e) if e.age >= 3 && !(generation + pid as u64).is_multiple_of(16) => {
+                Some(e) if e.age >= 3 && !(generation + pid as u64).is_multiple_of(RECHECK) => {
                     self.pids.insert(
                         pid,
                         PidNs {

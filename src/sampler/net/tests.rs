@@ -220,19 +220,19 @@ fn own_namespaces_only_each_read_once() {
     assert!(rx > 0.0 && rx <= 100_000.0 / 0.05, "{rx}");
     assert_eq!(docker.tx_bytes_per_s, Some(0.0));
     assert_eq!(r.stats, stats + 6);
-    // Four samples on, only every 16th sample re-reads a pid's namespace.
+    // Four samples on, only every RECHECK-th sample re-reads a pid's namespace.
     for _ in 0..3 {
         r.begin();
         r.observe(1, &[201, 200]);
         r.finish(&mut groups);
     }
     let before = r.stats;
-    for _ in 0..16 {
+    for _ in 0..RECHECK {
         r.begin();
         r.observe(1, &[201, 200]);
         r.finish(&mut groups);
     }
-    assert_eq!(r.stats - before, 2, "each pid once in 16 samples");
+    assert_eq!(r.stats - before, 2, "each pid once in RECHECK samples");
 }
 
 #[test]
