@@ -488,12 +488,31 @@ fn bad_input_is_refused_with_nothing_created() {
     );
     // The held port is still ours.
     assert_eq!(held.local_addr().unwrap().port(), busy);
-    // set on a group without a veth.
+    // set on a group without a veth: refused with the reason, nothing
+    // written — not even the cgroup knob given with it.
+    let g = common::TestGroup::new(&layout, "cgdt-vt-noveth");
     let out = cgdash(
-        &["set", "cgdash/nonexistent-cgdt-vt", "net.rate_out=2M"],
+        &["set", &g.path, "pids=77", "net.rate_out=2M"],
         Duration::from_secs(10),
     );
     assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "net.rate_out works only for workloads started with --net veth: {} has no cgdash veth",
+            g.path
+        )),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("nothing was written"), "{out:?}");
+    let pids = std::fs::read_to_string(
+        layout
+            .hierarchy("pids")
+            .unwrap()
+            .dir(&g.path)
+            .join("pids.max"),
+    )
+    .unwrap();
+    assert_eq!(pids.trim(), "max", "the cgroup knob was not written either");
 }
 
 /// With `--image`, `/etc/hosts` holds the workload's eth0 address and its
