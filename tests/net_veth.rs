@@ -23,22 +23,6 @@ use launch_util::{cgdash, spawn_cgdash, wait_for, Cleanup};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-const SERVER: &str = r#"
-import socket, sys
-n = int(sys.argv[2])
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(8)
-buf = b"x" * 65536
-while True:
-    c, _ = s.accept(); c.recv(16); left = n
-    try:
-        while left > 0:
-            left -= c.send(buf[:min(left, 65536)])
-    except OSError:
-        pass
-    c.close()
-"#;
-
 /// The test's network: bridge, subnet, and the guard that removes them.
 struct Net {
     bridge: String,
@@ -115,13 +99,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn server_script() -> String {
-    let p = std::env::temp_dir().join(format!("cgdt-vt-{}-server.py", std::process::id()));
-    std::fs::write(&p, SERVER).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
-/// Starts `cgdash run --net veth -p PORT:9000 EXTRA -- python3 server BYTES`.
+/// Starts `cgdash run --net veth -p PORT:9000 EXTRA -- cgdash stress serve`
+/// answering every request with BYTES (the built-in server: nothing else
+/// needs to be installed, in the VM either).
 fn start_server(
     layout: &Layout,
     net: &Net,
@@ -136,12 +116,17 @@ fn start_server(
     args.extend(extra.iter().map(|s| s.to_string()));
     args.extend([
         "--".into(),
-        "timeout".into(),
-        "60".into(),
-        "/usr/bin/python3".into(),
-        server_script(),
-        "9000".into(),
+        common::cgdash_bin().into(),
+        "stress".into(),
+        "serve".into(),
+        "--listen".into(),
+        "0.0.0.0:9000".into(),
+        "--work".into(),
+        "0".into(),
+        "--bytes".into(),
         bytes.to_string(),
+        "--duration".into(),
+        "60s".into(),
     ]);
     let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     let mut c = Cleanup::new(layout, wname);
@@ -149,20 +134,27 @@ fn start_server(
     c
 }
 
-/// Connects through the published port until the server answers; returns
-/// the stream once the first bytes came, and how many.
+/// Sends one HTTP request through the published port, retrying until the
+/// server answers; returns the stream once the response head came, the body
+/// bytes read with it, and when the request was sent.
 fn connect(port: u16) -> (TcpStream, u64, Instant) {
     let end = Instant::now() + Duration::from_secs(15);
     loop {
         assert!(Instant::now() < end, "the published port never answered");
         if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
             let t0 = Instant::now();
-            let _ = c.write_all(b"go");
+            let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: cgdt-vt\r\n\r\n");
             c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut head = Vec::new();
             let mut buf = [0u8; 65536];
-            if let Ok(n) = c.read(&mut buf) {
-                if n > 0 {
-                    return (c, n as u64, t0);
+            while let Ok(n) = c.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(&buf[..n]);
+                if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                    assert!(head.starts_with(b"HTTP/1.1 200"), "{:?}", &head[..i]);
+                    return (c, (head.len() - i - 4) as u64, t0);
                 }
             }
         }
@@ -219,11 +211,12 @@ fn published_port_answers_and_rate_out_holds_a_transfer() {
     let rx0 = counter(&dev, "rx_bytes");
     let (mut c, mut got, t0) = connect(port);
     let mut buf = vec![0u8; 65536];
-    while let Ok(n) = c.read(&mut buf) {
-        if n == 0 {
-            break;
+    // The body's end (the connection stays open: keep-alive).
+    while got < total {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n as u64,
         }
-        got += n as u64;
     }
     let secs = t0.elapsed().as_secs_f64();
     let wire = counter(&dev, "rx_bytes") - rx0;
@@ -357,7 +350,7 @@ fn nothing_is_left_after_exit_sigterm_and_sigkill() {
             "--",
             "sh",
             "-c",
-            "ip -br addr 2>/dev/null; exit 3",
+            "echo eth0 $(cat /sys/class/net/eth0/operstate); cat /proc/net/fib_trie; exit 3",
         ]
         .map(String::from),
     );
@@ -369,7 +362,7 @@ fn nothing_is_left_after_exit_sigterm_and_sigkill() {
     // The workload's first command already sees eth0 up with its address:
     // the helper waited for the veth before starting it.
     assert!(
-        out.stdout.contains("eth0") && out.stdout.contains("10.214.73.2/24"),
+        out.stdout.contains("eth0 up") && out.stdout.contains("|-- 10.214.73.2"),
         "{out:?}"
     );
     assert_eq!(wait_gone(&net), Vec::<String>::new(), "after a normal exit");
