@@ -90,6 +90,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
                 "--net veth needs a network namespace of its own (remove net from --share)".into(),
             ));
         }
+        crate::net::kernel_support().map_err(LaunchError::Net)?;
         listeners = crate::net::prepare(net).map_err(LaunchError::Conflict)?;
     }
     let helper_exe = spec

@@ -310,6 +310,40 @@ fn bridge_marker(bridge: &str) -> PathBuf {
     crate::launch::state_dir().join(format!("bridge-{bridge}"))
 }
 
+/// Whether this kernel can make what `--net veth` needs — a bridge, a veth
+/// pair, a tbf qdisc —, tried in a throw-away network namespace (a thread's
+/// own, gone with the thread): `Err` says which is missing, in words.
+pub fn kernel_support() -> Result<(), String> {
+    std::thread::spawn(|| -> Result<(), String> {
+        // SAFETY: affects this short-lived thread only.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } < 0 {
+            return Err(format!(
+                "cannot make a network namespace: {}",
+                nix::errno::Errno::last().desc()
+            ));
+        }
+        let missing = |what: &str, e: nl::NlError| {
+            format!(
+                "this kernel cannot make a {what} ({}): --net veth needs veth, bridge and \
+                 sch_tbf (CONFIG_VETH, CONFIG_BRIDGE, CONFIG_NET_SCH_TBF; modprobe them)",
+                e.errno.desc()
+            )
+        };
+        let mut s = nl::Socket::open().map_err(err)?;
+        s.add_bridge("probe0").map_err(|e| missing("bridge", e))?;
+        let ns = std::fs::File::open("/proc/thread-self/ns/net")
+            .map_err(|e| format!("/proc/thread-self/ns/net: {e}"))?;
+        s.add_veth("probe1", "probe2", &ns)
+            .map_err(|e| missing("veth pair", e))?;
+        let l = s.link("probe1").map_err(err)?.ok_or("probe1 vanished")?;
+        s.set_tbf(l.index, nl::Tbf::for_rate(1 << 20))
+            .map_err(|e| missing("tbf qdisc", e))?;
+        Ok(())
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the probe thread panicked".into()))
+}
+
 /// Checks, before anything is created, that `subnet` is free on this host
 /// (no address or route of another link overlaps it; our bridge may hold
 /// exactly its gateway address) and binds the published ports (a port in
