@@ -133,6 +133,8 @@ pub enum DemoKind {
     Io,
     /// Bursty threads under a 50 % quota, on the throttling microscope.
     Throttle,
+    /// An HTTP server (--net veth, published) under a CPU quota and net.rate_out, loaded from the host.
+    Net,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -294,12 +296,40 @@ pub struct IsolationArgs {
     pub rootfs: Option<PathBuf>,
 }
 
+/// `run`'s network (issue 19): `--net none|veth|host`, ports, rates.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NetArgs {
+    /// The workload's network: none (its own namespace, lo only), veth (a veth
+    /// pair on the cgdash bridge, eth0 with an address of the cgdash subnet),
+    /// host (the host's network, same as --share net).
+    #[arg(long, value_name = "none|veth|host")]
+    pub net: Option<String>,
+    /// Publish a TCP port of a --net veth workload: [IP:]HOST_PORT:PORT[/tcp];
+    /// on 127.0.0.1 unless an IP is given (0.0.0.0: every address). Repeatable.
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST_PORT:PORT")]
+    pub publish: Vec<String>,
+    /// The subnet of --net veth (default 10.213.0.0/24, or $CGDASH_NET_SUBNET).
+    #[arg(long, value_name = "CIDR")]
+    pub net_subnet: Option<String>,
+    /// The bridge of --net veth (default cgdash0, or $CGDASH_NET_BRIDGE).
+    #[arg(long, value_name = "NAME")]
+    pub net_bridge: Option<String>,
+    /// net.rate_in: bytes/s into a --net veth workload (10M, max).
+    #[arg(long, value_name = "BYTES/S")]
+    pub net_rate_in: Option<String>,
+    /// net.rate_out: bytes/s out of a --net veth workload (10M, max).
+    #[arg(long, value_name = "BYTES/S")]
+    pub net_rate_out: Option<String>,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub isolation: IsolationArgs,
+    #[command(flatten)]
+    pub network: NetArgs,
     /// Name of the workload and its group (cgdash/NAME); default: the command's name plus a number.
     #[arg(long)]
     pub name: Option<String>,
@@ -403,6 +433,44 @@ pub enum StressKind {
         every: Duration,
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
+    },
+    /// A tiny HTTP/1.1 server: each request burns --work of CPU time (so its
+    /// latency follows a CPU quota) and is answered with --bytes of body (so
+    /// its throughput follows a bandwidth limit); `GET /?bytes=N` asks for N.
+    Serve {
+        /// Address and port to listen on (port 0: any free one, printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// CPU time burnt per request (2ms, 500us, 0).
+        #[arg(long, default_value = "2ms")]
+        work: String,
+        /// Body bytes per response (64K, 1M, 0).
+        #[arg(long, default_value = "0")]
+        bytes: String,
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+    },
+    /// Load an HTTP server (`stress serve`) at a fixed rate and report
+    /// throughput and latency percentiles (from when each request was due).
+    Load {
+        /// IP:PORT of the server (no name lookup).
+        #[arg(long)]
+        target: String,
+        /// Requests per second over all connections (100/s), or max (back-to-back).
+        #[arg(long, default_value = "100/s")]
+        rate: String,
+        /// Connections (kept alive), requests spread round-robin over them.
+        #[arg(long, default_value_t = 1)]
+        connections: u32,
+        /// How long to send; answers still due are awaited 2 s more.
+        #[arg(long, value_parser = parse_duration, default_value = "10s")]
+        duration: Duration,
+        /// Ask for this many body bytes per response (default: the server's --bytes).
+        #[arg(long)]
+        bytes: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Fork up to N sleeping children (bounded), reporting refused forks.
     Fork {

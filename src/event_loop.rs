@@ -101,6 +101,22 @@ pub struct WriteJob {
 /// `Action::Applied` (then `Action::WriteRefused` when a knob is to blame).
 pub trait Writer {
     fn submit(&mut self, job: WriteJob);
+    /// Sets network knobs (`Effect::SetNet`); answers with `Action::Applied`.
+    /// Default: refused (writers without network support).
+    fn submit_net(
+        &mut self,
+        group: String,
+        net: Vec<(crate::net::NetKnob, Option<u64>)>,
+        label: String,
+    ) -> Option<Action> {
+        let _ = net;
+        Some(Action::Applied {
+            group,
+            label,
+            undo: None,
+            result: Err("network knobs are not supported here".into()),
+        })
+    }
 }
 
 /// Starts workloads and watches them, signals processes.
@@ -234,6 +250,12 @@ fn execute(
                 label,
                 undo,
             }),
+            Effect::SetNet { group, net, label } => {
+                if let Some(answer) = writer.submit_net(group, net, label) {
+                    let more = app.update(answer);
+                    quit |= execute(more, app, inputs, writer, launcher);
+                }
+            }
             Effect::Signal { pid, signal } => {
                 let result = launcher.signal(pid, signal);
                 let more = app.update(Action::Signalled {

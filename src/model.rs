@@ -46,6 +46,9 @@ pub struct GroupSnapshot {
     /// Disk I/O: rates, per device, limits (declared with its controller:
     /// `controllers/io.rs`).
     pub io: IoView,
+    /// Network of the group's own network namespace (`sampler/net.rs`):
+    /// `null` when its processes are in the host's.
+    pub net: Option<NetView>,
     /// Processes directly in this group, in the primary hierarchy (the one
     /// `ProcessSnapshot::cgroup` names): null when the group is not there
     /// (v1: a group made only under another controller).
@@ -81,6 +84,9 @@ pub use crate::cgroup::controllers::cpu::CpuView;
 
 /// The io part of a group (declared with its controller: `controllers/io.rs`).
 pub use crate::cgroup::controllers::io::{IoDeviceView, IoLimitView, IoView};
+
+/// The network part of a group (`sampler/net.rs`).
+pub use crate::sampler::net::{NetInterfaceView, NetView};
 
 /// The memory part of a group (`controllers/memory.rs`).
 pub use crate::cgroup::controllers::memory::MemoryView;

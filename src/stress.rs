@@ -83,7 +83,7 @@ pub fn cpu(
 }
 
 /// The CPU time this thread has used (CLOCK_THREAD_CPUTIME_ID).
-fn thread_cpu() -> Duration {
+pub(crate) fn thread_cpu() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

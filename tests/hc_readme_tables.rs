@@ -187,6 +187,11 @@ fn hc_readme_json_table_is_the_schema() {
             limits: vec![Default::default()],
             ..Default::default()
         },
+        // A group in a network namespace of its own, with an interface.
+        net: Some(cgdash::model::NetView {
+            interfaces: vec![Default::default()],
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let snap = Snapshot {

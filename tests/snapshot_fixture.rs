@@ -209,6 +209,8 @@ fn table_shows_groups_and_limits() {
         "MEM LIMIT",
         "PIDS",
         "OOM",
+        "NET RX/s",
+        "NET TX/s",
     ] {
         assert!(header.contains(col), "{header}");
     }
@@ -230,6 +232,9 @@ fn table_shows_groups_and_limits() {
             "2/64",
             "2",
             // IO R/s, W/s: the fixture has no io files (unknown, not 0).
+            "-",
+            "-",
+            // NET RX/s, TX/s: a --root tree's groups have no network reading.
             "-",
             "-"
         ],

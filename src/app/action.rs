@@ -57,6 +57,8 @@ pub struct LaunchRequest {
     pub keep: bool,
     /// A container image to run (`--image`): archive or OCI layout path.
     pub image: Option<String>,
+    /// `--net`: `veth` or `host` (`None`: lo only).
+    pub net: Option<String>,
 }
 
 /// A workload the dashboard started (or was handed by `demo` / `run --tui`).
@@ -81,6 +83,8 @@ pub enum LaunchField {
     Share,
     Hostname,
     Image,
+    /// `net` (issue 19).
+    Net,
 }
 
 /// Why a launch failed, and the field to mark (None: not one field's fault).
@@ -215,6 +219,15 @@ pub enum Effect {
         label: String,
         /// Settings that restore the previous values (None: not undoable).
         undo: Option<Vec<Setting>>,
+    },
+    /// Set network knobs (traffic control on a `--net veth` workload's
+    /// veth, not cgroup files) off the UI path; answered with
+    /// `Action::Applied` (not undoable).
+    SetNet {
+        /// Internal group form (`cgdash/demo`).
+        group: String,
+        net: Vec<(crate::net::NetKnob, Option<u64>)>,
+        label: String,
     },
     Signal {
         pid: i32,

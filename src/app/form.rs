@@ -98,6 +98,9 @@ pub struct EditForm {
     /// Display path of the group.
     pub group: String,
     pub knobs: Vec<Knob>,
+    /// The network knobs' fields, after the knobs' (issue 19): only for a
+    /// `cgdash/…` group in a network namespace of its own.
+    pub net_knobs: Vec<crate::net::NetKnob>,
     pub fields: Fields,
 }
 
@@ -106,12 +109,14 @@ pub struct EditForm {
 pub struct EditSubmission {
     pub settings: Vec<Setting>,
     pub undo: Vec<Setting>,
+    /// Changed network knobs (`None`: max), written apart (not cgroup files).
+    pub net: Vec<(crate::net::NetKnob, Option<u64>)>,
 }
 
 impl EditForm {
     pub fn new(g: &GroupSnapshot) -> EditForm {
         let knobs: Vec<Knob> = Knob::all().collect();
-        let fields = knobs
+        let mut fields: Vec<Field> = knobs
             .iter()
             .map(|&k| {
                 Field::new(
@@ -121,9 +126,30 @@ impl EditForm {
                 )
             })
             .collect();
+        let mut net_knobs = Vec::new();
+        if let Some(n) = g
+            .net
+            .as_ref()
+            .filter(|_| crate::cgroup::normalize_path(&g.path).starts_with("cgdash/"))
+        {
+            for k in crate::net::NetKnob::ALL {
+                let v = match k {
+                    crate::net::NetKnob::RateIn => n.rate_in,
+                    crate::net::NetKnob::RateOut => n.rate_out,
+                };
+                let v = v.map_or("max".to_string(), crate::cgroup::knob::format_size);
+                fields.push(Field::new(
+                    k.name(),
+                    v,
+                    "bytes/s like 10M, or max (--net veth workloads only)",
+                ));
+                net_knobs.push(k);
+            }
+        }
         EditForm {
             group: g.path.clone(),
             knobs,
+            net_knobs,
             fields: Fields {
                 fields,
                 selected: 0,
@@ -151,6 +177,19 @@ impl EditForm {
                 Err(e) => f.error = Some(short_error(&e.to_string())),
             }
         }
+        let mut net = Vec::new();
+        let first_net = self.knobs.len();
+        for (i, &k) in self.net_knobs.iter().enumerate() {
+            let f = &mut self.fields.fields[first_net + i];
+            f.error = None;
+            if !f.changed() {
+                continue;
+            }
+            match crate::net::parse_rate(f.input.trim()) {
+                Ok(r) => net.push((k, r)),
+                Err(e) => f.error = Some(e),
+            }
+        }
         let errors = self
             .fields
             .fields
@@ -161,7 +200,11 @@ impl EditForm {
             self.fields.select_first_error();
             return Err(errors);
         }
-        Ok(EditSubmission { settings, undo })
+        Ok(EditSubmission {
+            settings,
+            undo,
+            net,
+        })
     }
 }
 
@@ -250,6 +293,11 @@ impl LaunchForm {
                 String::new(),
                 "docker save / OCI archive or layout dir (--image); a command replaces its Cmd",
             ),
+            Field::new(
+                "net",
+                String::new(),
+                "none (lo only), veth (eth0 on the cgdash bridge) or host (--net)",
+            ),
         ]);
         LaunchForm {
             fields: Fields {
@@ -277,6 +325,11 @@ impl LaunchForm {
         self.share() + 3
     }
 
+    /// After the image (issue 19), for the same reason.
+    fn net(&self) -> usize {
+        self.share() + 4
+    }
+
     /// The index of `field`'s text field, if the form has one.
     pub fn index(&self, field: LaunchField) -> Option<usize> {
         match field {
@@ -286,6 +339,7 @@ impl LaunchForm {
             LaunchField::Share => Some(self.share()),
             LaunchField::Hostname => Some(self.hostname()),
             LaunchField::Image => Some(self.image()),
+            LaunchField::Net => Some(self.net()),
         }
     }
 
@@ -358,6 +412,20 @@ impl LaunchForm {
                 false
             }
         };
+        let net = match crate::net::NetMode::parse(&get(self.net())) {
+            Ok(crate::net::NetMode::None) => None,
+            Ok(m) if m == crate::net::NetMode::Host || !share.iter().any(|s| s == "net") => {
+                Some(get(self.net()).to_lowercase())
+            }
+            Ok(_) => {
+                errors.push((self.net(), "veth needs net not shared".into()));
+                None
+            }
+            Err(e) => {
+                errors.push((self.net(), short_error(&e)));
+                None
+            }
+        };
         if !errors.is_empty() {
             let n = errors.len();
             for (i, e) in errors {
@@ -374,6 +442,7 @@ impl LaunchForm {
             hostname,
             keep,
             image,
+            net,
         })
     }
 }
@@ -425,6 +494,41 @@ pub fn split_command(s: &str) -> Result<Vec<String>, String> {
 mod tests {
     use super::*;
 
+    /// issue 19: a `cgdash/…` group in a namespace of its own gets the two
+    /// network fields (prefilled from the readings: `max` when unlimited);
+    /// a changed valid one is submitted apart from the cgroup knobs, a bad
+    /// one is marked; other groups get none.
+    #[test]
+    fn net_fields_for_cgdash_groups_with_a_namespace() {
+        let mut g = GroupSnapshot {
+            path: "cgdash/web".into(),
+            ..Default::default()
+        };
+        let plain = EditForm::new(&g);
+        assert!(plain.net_knobs.is_empty());
+        assert_eq!(plain.fields.fields.len(), plain.knobs.len());
+        g.net = Some(crate::sampler::net::NetView {
+            rate_out: Some(2 << 20),
+            ..Default::default()
+        });
+        let mut f = EditForm::new(&g);
+        let n = f.knobs.len();
+        assert_eq!(f.fields.fields[n].label, "net.rate_in");
+        assert_eq!(f.fields.fields[n].input, "max");
+        assert_eq!(f.fields.fields[n + 1].input, "2M");
+        assert_eq!(f.submit().unwrap().net, vec![]);
+        f.fields.fields[n + 1].input = "lots".into();
+        assert_eq!(f.submit(), Err(1));
+        assert!(f.fields.fields[n + 1].error.is_some());
+        f.fields.fields[n + 1].input = "4M".into();
+        let sub = f.submit().unwrap();
+        assert!(sub.settings.is_empty());
+        assert_eq!(sub.net, vec![(crate::net::NetKnob::RateOut, Some(4 << 20))]);
+        // Not under cgdash/: no veth of ours, no fields.
+        g.path = "docker/abc".into();
+        assert!(EditForm::new(&g).net_knobs.is_empty());
+    }
+
     #[test]
     fn split() {
         assert_eq!(
@@ -448,7 +552,10 @@ mod tests {
         let labels: Vec<&str> = f.fields.fields.iter().map(|x| x.label).collect();
         assert_eq!(
             labels,
-            ["command", "name", "cpu", "memory", "pids", "share", "hostname", "keep", "image"]
+            [
+                "command", "name", "cpu", "memory", "pids", "share", "hostname", "keep", "image",
+                "net"
+            ]
         );
         f.fields.fields[L_COMMAND].input = "true".into();
         for (i, k) in declared.iter().enumerate() {

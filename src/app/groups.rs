@@ -21,10 +21,12 @@ pub enum GroupSort {
     Oom,
     IoRead,
     IoWrite,
+    NetRx,
+    NetTx,
 }
 
 impl GroupSort {
-    pub const ALL: [GroupSort; 10] = [
+    pub const ALL: [GroupSort; 12] = [
         GroupSort::Name,
         GroupSort::Cpu,
         GroupSort::CpuLimit,
@@ -35,6 +37,8 @@ impl GroupSort {
         GroupSort::Oom,
         GroupSort::IoRead,
         GroupSort::IoWrite,
+        GroupSort::NetRx,
+        GroupSort::NetTx,
     ];
 
     pub fn title(self) -> &'static str {
@@ -49,6 +53,8 @@ impl GroupSort {
             GroupSort::Oom => "OOM",
             GroupSort::IoRead => "IO R/s",
             GroupSort::IoWrite => "IO W/s",
+            GroupSort::NetRx => "NET RX/s",
+            GroupSort::NetTx => "NET TX/s",
         }
     }
 
@@ -250,6 +256,14 @@ fn compare(a: &GroupSnapshot, b: &GroupSnapshot, sort: GroupSort) -> Ordering {
         GroupSort::Oom => cmp_opt(a.memory.oom_kills, b.memory.oom_kills),
         GroupSort::IoRead => cmp_opt(a.io.read_bytes_per_s, b.io.read_bytes_per_s),
         GroupSort::IoWrite => cmp_opt(a.io.write_bytes_per_s, b.io.write_bytes_per_s),
+        GroupSort::NetRx => cmp_opt(
+            a.net.as_ref().and_then(|n| n.rx_bytes_per_s),
+            b.net.as_ref().and_then(|n| n.rx_bytes_per_s),
+        ),
+        GroupSort::NetTx => cmp_opt(
+            a.net.as_ref().and_then(|n| n.tx_bytes_per_s),
+            b.net.as_ref().and_then(|n| n.tx_bytes_per_s),
+        ),
     }
     .then_with(|| a.path.cmp(&b.path))
 }

@@ -42,24 +42,51 @@ impl App {
                     self.set_status(StatusKind::Info, "edit cancelled, nothing written")
                 }
                 Action::Submit => match form.submit() {
-                    Ok(sub) if sub.settings.is_empty() => {
+                    Ok(sub) if sub.settings.is_empty() && sub.net.is_empty() => {
                         self.set_status(StatusKind::Info, "nothing changed, nothing written")
                     }
                     Ok(sub) => {
                         let group = form.group.clone();
+                        // Network knobs: their own effect (traffic control,
+                        // only on cgdash's --net veth workloads).
+                        let mut effects = Vec::new();
+                        if !sub.net.is_empty() {
+                            let label = sub
+                                .net
+                                .iter()
+                                .map(|(k, r)| {
+                                    format!(
+                                        "{}={}",
+                                        k.name(),
+                                        r.map_or("max".into(), crate::cgroup::knob::format_size)
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" ");
+                            self.set_status(StatusKind::Info, format!("{group}: writing {label}…"));
+                            effects.push(Effect::SetNet {
+                                group: crate::cgroup::normalize_path(&group),
+                                net: sub.net,
+                                label,
+                            });
+                        }
+                        if sub.settings.is_empty() {
+                            return effects;
+                        }
                         let label = sub
                             .settings
                             .iter()
                             .map(|s| s.to_string())
                             .collect::<Vec<_>>()
                             .join(" ");
-                        return self.apply_labelled(
+                        effects.extend(self.apply_labelled(
                             &group,
                             sub.settings,
                             Some(sub.undo),
                             label,
                             Some(form),
-                        );
+                        ));
+                        return effects;
                     }
                     Err(n) => {
                         self.set_status(

@@ -48,6 +48,9 @@ pub struct Options {
     pub microscope: bool,
     /// Open on the I/O microscope (`demo io`).
     pub io_microscope: bool,
+    /// Output pipes of handed workloads, by group (`cgdash/demo-net-load`):
+    /// their last lines show with `o`, as for workloads launched with `n`.
+    pub outputs: Vec<(String, std::os::fd::OwnedFd)>,
 }
 
 impl Options {
@@ -62,6 +65,7 @@ impl Options {
             names: cgdash::names::Roots::from_flags(&Default::default()),
             microscope: false,
             io_microscope: false,
+            outputs: Vec::new(),
         }
     }
 }
@@ -394,6 +398,9 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
         workloads: Arc::clone(workloads),
         outputs: Arc::default(),
     };
+    for (group, pipe) in opts.outputs {
+        lock(&launcher.outputs).insert(group, spawn_output_reader(pipe));
+    }
     // Only while workloads run: has one of them exited?
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -624,6 +631,47 @@ impl Writer for Writers {
     fn submit(&mut self, job: WriteJob) {
         Writers::submit(self, job)
     }
+
+    /// On a thread of its own (it may enter the workload's namespace):
+    /// finds the veth in the launcher's state file, sets each knob, records it.
+    fn submit_net(
+        &mut self,
+        group: String,
+        net: Vec<(cgdash::net::NetKnob, Option<u64>)>,
+        label: String,
+    ) -> Option<Action> {
+        let done = self.done.clone();
+        let shown = display_path(&group).to_string();
+        let work = move || {
+            let result = cgdash::launch::net_of_group(&group)
+                .map_err(|why| {
+                    format!(
+                        "{} works only for workloads started with --net veth: {why}",
+                        net.first().map_or("net", |(k, _)| k.name())
+                    )
+                })
+                .and_then(|(st, ns)| {
+                    for (k, r) in &net {
+                        cgdash::net::set_rate(&st, &ns, *k, *r)?;
+                        cgdash::launch::record_net_rate(&group, *k, *r);
+                    }
+                    Ok(format!("tbf on {} / eth0", st.veth))
+                });
+            let _ = done.send(Action::Applied {
+                group: shown,
+                label,
+                undo: None,
+                result,
+            });
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("cgdash-net-writer".into())
+            .spawn(work)
+        {
+            return Some(Action::Failed(format!("cannot start a writer thread: {e}")));
+        }
+        None
+    }
 }
 
 impl Writers {
@@ -703,6 +751,22 @@ fn launch_request(
     spec.share = Namespace::parse_list(&req.share).map_err(|e| failure(&e))?;
     spec.hostname = req.hostname;
     spec.keep = req.keep;
+    // --net: veth on the default bridge and subnet (no published ports:
+    // they would live in this dashboard's process); host = --share net.
+    let net_failure = |message: String| LaunchFailure {
+        message,
+        field: Some(LaunchField::Net),
+    };
+    match req.net.as_deref().map(cgdash::net::NetMode::parse) {
+        Some(Ok(cgdash::net::NetMode::Veth)) => {
+            spec.net = Some(cgdash::net::VethSpec::new(None, None).map_err(net_failure)?);
+        }
+        Some(Ok(cgdash::net::NetMode::Host)) if !spec.share.contains(&Namespace::Net) => {
+            spec.share.push(Namespace::Net);
+        }
+        Some(Err(e)) => return Err(net_failure(e)),
+        _ => {}
+    }
     // Output into a pipe whose last lines the dashboard keeps (`o`).
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| LaunchFailure {
         message: format!("cannot make the output pipe: {}", e.desc()),
@@ -746,6 +810,10 @@ fn failure(e: &LaunchError) -> LaunchFailure {
         LaunchError::Setup(m) if m.starts_with("exec ") => Some(LaunchField::Command),
         LaunchError::BadName(_) | LaunchError::NameTaken(_) => Some(LaunchField::Name),
         LaunchError::UnknownNamespace(_) => Some(LaunchField::Share),
+        LaunchError::Net(_) => Some(LaunchField::Net),
+        LaunchError::Conflict(m) if m.contains("--net") || m.contains("subnet") => {
+            Some(LaunchField::Net)
+        }
         LaunchError::BadLimits(errs) => errs.iter().find_map(|k| match k {
             KnobError::BadValue { knob, .. } | KnobError::Duplicate(knob) => knob_field(*knob),
             _ => None,

@@ -68,6 +68,15 @@ fn demo(kind: DemoKind, exe: &str) -> Demo {
             limits: vec!["cpu=50%"],
             title: THROTTLE_TITLE.into(),
         },
+        // Built by `run_net` (two workloads); this entry is its server.
+        DemoKind::Net => Demo {
+            name: "demo-net",
+            args: own(&[
+                "stress", "serve", "--listen", "0.0.0.0:8080", "--work", "15ms", "--bytes", "64K",
+            ]),
+            limits: vec!["cpu=20%"],
+            title: String::new(),
+        },
         DemoKind::Pids => Demo {
             name: "demo",
             args: own(&["stress", "fork", "--max", "1000"]),
@@ -159,6 +168,12 @@ pub fn run(
     }
     let exe = std::env::current_exe().context("finding the cgdash binary")?;
     let d = demo(kind, &exe.to_string_lossy());
+    if kind == DemoKind::Net {
+        if image.is_some() {
+            anyhow::bail!("`demo net` runs its own server: --image is not for it");
+        }
+        return run_net(&layout, d, &exe.to_string_lossy(), interval);
+    }
     let mut extra: Vec<&str> = Vec::new();
     if kind == DemoKind::Memory && layout.version_of("memory") == Some(Version::V2) {
         // v2 throttles (reclaims) above memory.high before max OOM-kills.
@@ -199,5 +214,79 @@ pub fn run(
     }
     opts.ask_on_quit = false;
     opts.workloads.push(w);
+    dashboard::run_with(opts)
+}
+
+/// The server's bandwidth limit at the start (bytes/s out of it).
+const NET_RATE: &str = "1M";
+/// Requests per second the load sends: 10 × 15 ms of CPU = 15 % of a CPU,
+/// just under the 20 % quota (so `-` makes it queue), and 10 × 64 KiB =
+/// 640 KiB/s, under the 1 MiB/s rate (so halving it caps the throughput).
+const NET_LOAD_RATE: &str = "10/s";
+
+/// `demo net`: the server in `cgdash/demo-net` (--net veth, its port 8080
+/// published on a free port of 127.0.0.1, cpu=20%, net.rate_out=1M) and
+/// the load in `cgdash/demo-net-load` (the host's network, no limits),
+/// reporting every 3 s; its reports show with `o`.
+fn run_net(layout: &Layout, d: Demo, exe: &str, interval: Duration) -> anyhow::Result<ExitCode> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("finding a free port")?
+        .port();
+    let mut net = cgdash::net::VethSpec::new(None, None).map_err(anyhow::Error::msg)?;
+    net.publish.push(cgdash::net::Publish {
+        host: std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port),
+        port: 8080,
+    });
+    net.rate_out = cgdash::net::parse_rate(NET_RATE).map_err(anyhow::Error::msg)?;
+    let settings = parse_settings(&d.limits).map_err(LaunchError::BadLimits)?;
+    let launch_named = |stem: &str, f: &dyn Fn(&mut LaunchSpec)| -> Result<Workload, LaunchError> {
+        let mut last = None;
+        for name in [stem.to_string(), format!("{stem}-{}", std::process::id())] {
+            let mut spec = LaunchSpec::new(Vec::<String>::new());
+            spec.name = Some(name);
+            spec.stdio = StdioMode::Null;
+            f(&mut spec);
+            match launch::launch(layout, &spec) {
+                Err(e @ LaunchError::NameTaken(_)) => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or(LaunchError::NoCommand))
+    };
+    let server = launch_named(d.name, &|spec| {
+        spec.command = d.args.clone();
+        spec.settings = settings.clone();
+        spec.net = Some(net.clone());
+    })
+    .context("starting the demo server")?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("output pipe")?;
+    let target = format!("127.0.0.1:{port}");
+    let load = launch_named("demo-net-load", &|spec| {
+        spec.command = vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            format!(
+                "sleep 1; while :; do '{exe}' stress load --target {target} --rate {NET_LOAD_RATE} --duration 3s; done"
+            ),
+        ];
+        spec.share = vec![launch::Namespace::Net];
+        spec.stdio = StdioMode::Pipe(std::os::fd::AsRawFd::as_raw_fd(&w));
+    });
+    drop(w);
+    let load = load.context("starting the demo load")?;
+    let mut opts = Options::new(interval);
+    opts.focus = Some(server.group().to_string());
+    opts.title = Some(format!(
+        "demo net: HTTP server in {} (cpu=20%, net.rate_out={NET_RATE}, 127.0.0.1:{port}), loaded at {NET_LOAD_RATE} from {} — + / - quota · o on the load: latency · cgdash set {} net.rate_out=512K · q quit",
+        server.group(),
+        load.group(),
+        server.group()
+    ));
+    opts.ask_on_quit = false;
+    opts.outputs
+        .push((cgdash::cgroup::display_path(load.group()).to_string(), r));
+    opts.workloads.push(server);
+    opts.workloads.push(load);
     dashboard::run_with(opts)
 }

@@ -53,7 +53,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             Layout::from_root(root).with_context(|| format!("--root {}", root.display()))?,
         ),
         // Groups only: no series is per process, so no /proc/PID file is read.
-        None => Sampler::cgroups_only(Layout::detect()?),
+        None => {
+            // The host's groups: their members' `/proc/PID/net/dev` too
+            // (container_network_*); a --root tree's pids are not ours.
+            let mut s = Sampler::cgroups_only(Layout::detect()?);
+            s.set_net(Some("/proc".into()));
+            s
+        }
     };
     // Labels from the engines' files under the flags' / environment's roots.
     sampler.set_names(Some(cgdash::names::Resolver::new(super::limits::roots(

@@ -25,10 +25,18 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let share = match Namespace::parse_list(&args.isolation.share) {
+    let mut share = match Namespace::parse_list(&args.isolation.share) {
         Ok(s) => s,
         Err(e) => {
             cgdash::errln!("cgdash: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let net = match net_spec(&args.network, &mut share) {
+        Ok(n) => n,
+        Err(e) => {
+            cgdash::errln!("cgdash: {e}");
+            cgdash::errln!("cgdash: nothing was started");
             return Ok(ExitCode::from(2));
         }
     };
@@ -40,6 +48,7 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     spec.name = args.name.clone();
     spec.settings = settings;
     spec.share = share;
+    spec.net = net;
     spec.hostname = args.isolation.hostname.clone();
     spec.rootfs = args.isolation.rootfs.clone();
     spec.keep = args.keep;
@@ -101,6 +110,22 @@ pub fn run(args: RunArgs, _interval: Duration) -> anyhow::Result<ExitCode> {
     };
     for n in w.notes() {
         cgdash::errln!("cgdash: note: {n}");
+    }
+    if let (Some(n), Some(v)) = (w.net(), &spec.net) {
+        let ports: Vec<String> = v
+            .publish
+            .iter()
+            .map(|p| format!(" {} → {}:{}", p.host, n.addr, p.port))
+            .collect();
+        cgdash::errln!(
+            "cgdash: eth0 {}/{} on {} ({}){}{}",
+            n.addr,
+            n.prefix,
+            n.bridge,
+            n.veth,
+            if ports.is_empty() { "" } else { "; published" },
+            ports.join(",")
+        );
     }
     let kept_layer = image_run
         .as_ref()
@@ -215,6 +240,61 @@ fn run_in_dashboard(
         Some(Some(e)) => ExitCode::from(e.code().clamp(0, 255) as u8),
         _ => code,
     })
+}
+
+/// `--net`, `-p`, `--net-*` → the veth to make (`None`: lo only, or the
+/// host's network, added to `share`). Every flag is checked here: nothing
+/// is created for a bad one.
+fn net_spec(
+    a: &crate::cli::NetArgs,
+    share: &mut Vec<Namespace>,
+) -> Result<Option<cgdash::net::VethSpec>, String> {
+    use cgdash::net::{self, NetMode};
+    let mode = match a.net.as_deref() {
+        Some(m) => NetMode::parse(m)?,
+        None if share.contains(&Namespace::Net) => NetMode::Host,
+        None => NetMode::None,
+    };
+    if mode != NetMode::Host && a.net.is_some() && share.contains(&Namespace::Net) {
+        return Err(format!(
+            "--net {} conflicts with --share net (which is --net host)",
+            a.net.as_deref().unwrap_or_default()
+        ));
+    }
+    if mode != NetMode::Veth {
+        let veth_only = [
+            (!a.publish.is_empty(), "-p"),
+            (a.net_subnet.is_some(), "--net-subnet"),
+            (a.net_bridge.is_some(), "--net-bridge"),
+            (a.net_rate_in.is_some(), "--net-rate-in"),
+            (a.net_rate_out.is_some(), "--net-rate-out"),
+        ];
+        if let Some((_, f)) = veth_only.iter().find(|(given, _)| *given) {
+            return Err(format!("{f} works only with --net veth"));
+        }
+        if mode == NetMode::Host && !share.contains(&Namespace::Net) {
+            share.push(Namespace::Net);
+        }
+        return Ok(None);
+    }
+    let mut v = net::VethSpec::new(a.net_subnet.as_deref(), a.net_bridge.as_deref())?;
+    for p in &a.publish {
+        v.publish.push(net::Publish::parse(p)?);
+    }
+    for (flag, val, dst) in [
+        ("net.rate_in", &a.net_rate_in, &mut v.rate_in),
+        ("net.rate_out", &a.net_rate_out, &mut v.rate_out),
+    ] {
+        if let Some(val) = val {
+            *dst = net::parse_rate(val).map_err(|why| {
+                format!(
+                    "invalid value `{val}` for {flag}: {why}; expected {}",
+                    net::NetKnob::SYNTAX
+                )
+            })?;
+        }
+    }
+    Ok(Some(v))
 }
 
 /// Waits up to `timeout` for one of `set` (blocked) to arrive; says whether

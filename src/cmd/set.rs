@@ -16,10 +16,25 @@ fn say(line: &str) {
 /// `roots`: where the engines' metadata is (`KIND:NAME` groups, the
 /// owner's note).
 pub fn run(group: &str, settings: &[String], roots: &Roots) -> anyhow::Result<ExitCode> {
-    let parsed = match knob::parse_settings(settings) {
-        Ok(p) => p,
-        Err(errors) => {
-            for e in &errors {
+    // `net.*` knobs are traffic control on a --net veth workload's veth,
+    // not cgroup files: split them off, check both kinds before any write.
+    let mut net_settings = Vec::new();
+    let mut cgroup_settings = Vec::new();
+    let mut net_errors = Vec::new();
+    for s in settings {
+        match cgdash::net::parse_setting(s) {
+            Ok(Some(n)) => net_settings.push(n),
+            Ok(None) => cgroup_settings.push(s.clone()),
+            Err(e) => net_errors.push(e),
+        }
+    }
+    let parsed = match knob::parse_settings(&cgroup_settings) {
+        Ok(p) if net_errors.is_empty() => p,
+        other => {
+            for e in &net_errors {
+                say(e);
+            }
+            for e in other.err().unwrap_or_default() {
                 say(&e.to_string());
             }
             say("nothing was written");
@@ -37,6 +52,24 @@ pub fn run(group: &str, settings: &[String], roots: &Roots) -> anyhow::Result<Ex
             return Ok(ExitCode::from(2));
         }
     };
+    let net = if net_settings.is_empty() {
+        None
+    } else {
+        match cgdash::launch::net_of_group(&group) {
+            Ok(n) => Some(n),
+            Err(why) => {
+                let k = net_settings[0].0.name();
+                say(&format!(
+                    "{k} works only for workloads started with --net veth: {why}"
+                ));
+                say("nothing was written");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    };
+    if parsed.is_empty() {
+        return Ok(apply_net(&group, &net_settings, net.as_ref()));
+    }
     match layout.apply(&group, &parsed) {
         Ok(applied) => {
             let mut report = String::new();
@@ -77,7 +110,7 @@ pub fn run(group: &str, settings: &[String], roots: &Roots) -> anyhow::Result<Ex
             if let Some(note) = owner_note(&layout, roots, &group, &parsed) {
                 say(&note);
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(apply_net(&group, &net_settings, net.as_ref()))
         }
         Err(e) => {
             say(&e.to_string());
@@ -105,6 +138,47 @@ pub fn run(group: &str, settings: &[String], roots: &Roots) -> anyhow::Result<Ex
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Sets the `net.*` knobs (traffic control on the veth), one line each.
+fn apply_net(
+    group: &str,
+    settings: &[(cgdash::net::NetKnob, Option<u64>)],
+    net: Option<&(cgdash::net::NetState, std::path::PathBuf)>,
+) -> ExitCode {
+    let Some((st, ns)) = net else {
+        return ExitCode::SUCCESS;
+    };
+    for (k, rate) in settings {
+        let value = rate.map_or("max".to_string(), knob::format_size);
+        let dev = match k {
+            cgdash::net::NetKnob::RateIn => st.veth.clone(),
+            cgdash::net::NetKnob::RateOut => "eth0 (in the workload)".into(),
+        };
+        match cgdash::net::set_rate(st, ns, *k, *rate) {
+            Ok(()) => {
+                cgdash::launch::record_net_rate(group, *k, *rate);
+                let what = if rate.is_some() {
+                    "tbf qdisc"
+                } else {
+                    "no qdisc"
+                };
+                let line = format!(
+                    "{}: {}={value} ({dev} ← {what})",
+                    cgroup::display_path(group),
+                    k.name()
+                );
+                if print_stdout(&format!("{}\n", escape_controls(&line))).is_err() {
+                    return ExitCode::from(1);
+                }
+            }
+            Err(e) => {
+                say(&format!("{}={value}: {e}", k.name()));
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// The owner's note for a write to `group` (see `names::owner`).

@@ -166,7 +166,7 @@ fn table(s: &Snapshot) -> String {
         .clamp(4, NAME_WIDTH);
     let _ = writeln!(
         out,
-        "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}  {:>6}  {:>6}",
+        "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}  {:>6}  {:>6}  {:>8}  {:>8}",
         "PATH",
         "NAME",
         "CPU%",
@@ -177,7 +177,9 @@ fn table(s: &Snapshot) -> String {
         "PIDS",
         "OOM",
         "IO R/s",
-        "IO W/s"
+        "IO W/s",
+        "NET RX/s",
+        "NET TX/s"
     );
     for g in &s.groups {
         let _ = writeln!(out, "{}", group_row(g, w, nw));
@@ -249,8 +251,14 @@ fn group_row(g: &GroupSnapshot, w: usize, nw: usize) -> String {
         _ => "-".into(),
     };
     let io = rate;
+    // `-`: in the host's namespace; `shared`: another group carries it.
+    let net = |f: fn(&cgdash::model::NetView) -> Option<f64>| match &g.net {
+        Some(n) if n.shared_with.is_some() => "shared".to_string(),
+        Some(n) => io(f(n)),
+        None => "-".into(),
+    };
     format!(
-        "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}  {:>6}  {:>6}",
+        "{:<w$}  {:<nw$}  {:>6}  {:>6}  {:>5}  {:>7}  {:>9}  {:>5}  {:>3}  {:>6}  {:>6}  {:>8}  {:>8}",
         clip_left(&escape_controls(&g.path), w),
         clip_right(&escape_controls(&name_cell(g)), nw),
         pct(g.cpu.usage_percent),
@@ -271,6 +279,8 @@ fn group_row(g: &GroupSnapshot, w: usize, nw: usize) -> String {
             .unwrap_or_else(|| "-".into()),
         io(g.io.read_bytes_per_s),
         io(g.io.write_bytes_per_s),
+        net(|n| n.rx_bytes_per_s),
+        net(|n| n.tx_bytes_per_s),
     )
 }
 

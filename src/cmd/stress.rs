@@ -1,4 +1,4 @@
-//! `cgdash stress cpu|memory|bursty|io|fork`: the built-in workloads (see `cgdash::stress`).
+//! `cgdash stress cpu|memory|bursty|io|fork|serve|load`: the built-in workloads (see `cgdash::stress`).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use cgdash::cgroup::{knob, Limit};
 use cgdash::stress;
+use cgdash::stress_net;
 
 use crate::cli::{StressArgs, StressKind};
 
@@ -21,6 +22,14 @@ fn size(flag: &str, v: &str) -> anyhow::Result<u64> {
         Ok(Limit::Max) => Err(BadInput(format!("--{flag} needs a size, not `{v}`")).into()),
         Err(e) => Err(BadInput(format!("invalid --{flag} `{v}`: {e}")).into()),
     }
+}
+
+/// A byte count: `0`, `64K`, `1M` (`max` is not one).
+fn byte_count(flag: &str, v: &str) -> anyhow::Result<u64> {
+    if v.trim() == "0" {
+        return Ok(0);
+    }
+    size(flag, v)
 }
 
 /// Bad input is exit 2 (README), other failures 1.
@@ -112,6 +121,47 @@ fn run_kind(args: StressArgs) -> anyhow::Result<()> {
             every,
             duration,
         } => stress::bursty(threads, burst, every, duration, &mut p).context("stress bursty")?,
+        StressKind::Serve {
+            listen,
+            work,
+            bytes,
+            duration,
+        } => {
+            let plan = stress_net::ServePlan {
+                listen: stress_net::parse_addr("listen", &listen)?,
+                work: stress_net::parse_work(&work)?,
+                bytes: byte_count("bytes", &bytes)?,
+                duration,
+            };
+            stress_net::Server::bind(plan)?
+                .run(&mut p)
+                .context("stress serve")?;
+        }
+        StressKind::Load {
+            target,
+            rate,
+            connections,
+            duration,
+            bytes,
+            json,
+        } => {
+            let plan = stress_net::LoadPlan {
+                target: stress_net::parse_addr("target", &target)?,
+                rate: stress_net::parse_rate(&rate)?,
+                connections,
+                duration,
+                bytes: bytes.map(|b| byte_count("bytes", &b)).transpose()?,
+            };
+            // With --json only the report goes to stdout.
+            let mut quiet = |_: String| {};
+            let progress: &mut dyn FnMut(String) = if json { &mut quiet } else { &mut p };
+            let report = stress_net::load(&plan, progress).context("stress load")?;
+            if json {
+                p(serde_json::to_string_pretty(&report)?);
+            } else {
+                p(stress_net::report_table(&report));
+            }
+        }
         StressKind::Fork { max, duration } => {
             stress::fork_storm(max, duration, &mut p).context("stress fork")?;
         }

@@ -6,7 +6,7 @@
 //! `name`, `image` plus the `container`, `pod`, `namespace` kubelet adds),
 //! always present, empty when unknown, so dashboards' selectors match.
 
-use crate::model::{GroupSnapshot, Identity};
+use crate::model::{GroupSnapshot, Identity, NetInterfaceView};
 
 use super::format::{push_label, Encoder, Family, Type};
 
@@ -503,10 +503,97 @@ pub const GROUPS: Family = gauge(
     None,
 );
 
+/// A per-interface network counter (cAdvisor's `interface` label).
+pub struct NetMetric {
+    pub family: Family,
+    pub get: fn(&NetInterfaceView) -> u64,
+}
+
+/// cAdvisor's network counters, for groups in a network namespace of their
+/// own (`groups[].net`): one sample per interface, `lo` left out as
+/// cAdvisor leaves it out, and a namespace shared by several groups (a
+/// pod's containers) on the one group that carries it (`shared_with`).
+pub const NET_METRICS: &[NetMetric] = &[
+    NetMetric {
+        family: counter(
+            "container_network_receive_bytes_total",
+            "Cumulative count of bytes received.",
+            B,
+        ),
+        get: |i| i.rx_bytes,
+    },
+    NetMetric {
+        family: counter(
+            "container_network_receive_packets_total",
+            "Cumulative count of packets received.",
+            None,
+        ),
+        get: |i| i.rx_packets,
+    },
+    NetMetric {
+        family: counter(
+            "container_network_receive_packets_dropped_total",
+            "Cumulative count of packets dropped while receiving.",
+            None,
+        ),
+        get: |i| i.rx_drops,
+    },
+    NetMetric {
+        family: counter(
+            "container_network_receive_errors_total",
+            "Cumulative count of errors encountered while receiving.",
+            None,
+        ),
+        get: |i| i.rx_errors,
+    },
+    NetMetric {
+        family: counter(
+            "container_network_transmit_bytes_total",
+            "Cumulative count of bytes transmitted.",
+            B,
+        ),
+        get: |i| i.tx_bytes,
+    },
+    NetMetric {
+        family: counter(
+            "container_network_transmit_packets_total",
+            "Cumulative count of packets transmitted.",
+            None,
+        ),
+        get: |i| i.tx_packets,
+    },
+    NetMetric {
+        family: counter(
+            "container_network_transmit_packets_dropped_total",
+            "Cumulative count of packets dropped while transmitting.",
+            None,
+        ),
+        get: |i| i.tx_drops,
+    },
+    NetMetric {
+        family: counter(
+            "container_network_transmit_errors_total",
+            "Cumulative count of errors encountered while transmitting.",
+            None,
+        ),
+        get: |i| i.tx_errors,
+    },
+];
+
+/// The interfaces a group's network series are about.
+fn net_interfaces(g: &GroupSnapshot) -> impl Iterator<Item = &NetInterfaceView> {
+    g.net
+        .iter()
+        .filter(|n| n.shared_with.is_none())
+        .flat_map(|n| n.interfaces.iter())
+        .filter(|i| i.name != "lo")
+}
+
 /// Everything exported, for the index page.
 pub fn all_families() -> Vec<Family> {
     let mut v = vec![MACHINE_CPU_CORES, MACHINE_MEMORY_BYTES, SCRAPE_ERROR];
     v.extend(METRICS.iter().map(|m| m.family));
+    v.extend(NET_METRICS.iter().map(|m| m.family));
     v.extend([SAMPLE_INTERVAL, GROUPS]);
     v
 }
@@ -549,6 +636,21 @@ pub fn render(
             }
         }
     }
+    for m in NET_METRICS {
+        let mut started = false;
+        for r in rows {
+            for i in net_interfaces(r.group) {
+                if !started {
+                    enc.family(&m.family);
+                    started = true;
+                }
+                labels.clear();
+                labels.push_str(&r.labels);
+                push_label(&mut labels, "interface", &i.name);
+                enc.sample(&labels, (m.get)(i) as f64);
+            }
+        }
+    }
     if let Some(s) = interval_s {
         enc.family(&SAMPLE_INTERVAL);
         enc.sample("", s);
@@ -560,6 +662,7 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::format::Format;
     use std::sync::Arc;
 
     #[test]
@@ -588,6 +691,86 @@ mod tests {
                 assert!(!f.name.ends_with("_total"), "{}", f.name);
             }
         }
+    }
+
+    /// A container's namespace: one series per interface but `lo`, with
+    /// cAdvisor's names and `interface` label; a group sharing another's
+    /// namespace exports none (a pod is not counted once per container).
+    #[test]
+    fn network_counters_per_interface_without_lo_or_shared() {
+        use crate::model::{NetInterfaceView, NetView};
+        let iface = |name: &str, b: u64| NetInterfaceView {
+            name: name.into(),
+            rx_bytes: b,
+            tx_bytes: b + 1,
+            rx_packets: 10,
+            tx_packets: 11,
+            rx_errors: 1,
+            tx_errors: 2,
+            rx_drops: 3,
+            tx_drops: 4,
+            ..Default::default()
+        };
+        let owner = GroupSnapshot {
+            path: "/system.slice/docker-abc.scope".into(),
+            net: Some(NetView {
+                interfaces: vec![iface("lo", 5), iface("eth0", 1000), iface("eth1", 7)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let shared = GroupSnapshot {
+            path: "/kubepods/pod1/app".into(),
+            net: Some(NetView {
+                shared_with: Some("kubepods/pod1/pause".into()),
+                interfaces: vec![iface("eth0", 99)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let host = GroupSnapshot {
+            path: "/".into(),
+            ..Default::default()
+        };
+        let extra = Extra::default();
+        let rows: Vec<Row> = [&host, &owner, &shared]
+            .into_iter()
+            .map(|g| Row {
+                labels: labels(&g.path, &Identity::default()),
+                group: g,
+                extra: &extra,
+            })
+            .collect();
+        let machine = Machine {
+            labels: String::new(),
+            cpus: 2,
+            memory_bytes: None,
+        };
+        for format in [Format::Text, Format::OpenMetrics] {
+            let mut enc = Encoder::new(format, 4096);
+            render(&mut enc, &machine, &rows, false, None);
+            let out = enc.finish();
+            let l = r#"container="",id="/system.slice/docker-abc.scope",image="",name="",namespace="",pod="""#;
+            for (name, eth0) in [
+                ("container_network_receive_bytes_total", 1000),
+                ("container_network_transmit_bytes_total", 1001),
+                ("container_network_receive_packets_total", 10),
+                ("container_network_transmit_packets_total", 11),
+                ("container_network_receive_errors_total", 1),
+                ("container_network_transmit_errors_total", 2),
+                ("container_network_receive_packets_dropped_total", 3),
+                ("container_network_transmit_packets_dropped_total", 4),
+            ] {
+                let line = format!("{name}{{{l},interface=\"eth0\"}} {eth0}\n");
+                assert!(out.contains(&line), "{format:?}: no {line}\n{out}");
+                assert_eq!(out.matches(&format!("\n{name}{{")).count(), 2, "{out}");
+            }
+            assert!(!out.contains("interface=\"lo\""), "{out}");
+            assert!(!out.contains("pod1/app"), "{out}");
+        }
+        assert!(all_families()
+            .iter()
+            .any(|f| f.name == "container_network_transmit_packets_dropped_total"));
     }
 
     #[test]

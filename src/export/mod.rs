@@ -8,8 +8,11 @@
 //!   many scrapers ask, and keeps the rendered bodies to share.
 //!
 //! Reads group files only (a `Sampler::cgroups_only`, plus `memory.stat`,
-//! v1 `cpu.shares` and one `stat` of a new group's directory): no
-//! `/proc/PID/*` file is read, since no per-process series is exported.
+//! v1 `cpu.shares` and one `stat` of a new group's directory), and for the
+//! network series `/proc/PID/net/dev` of one member per network namespace
+//! other than the host's (a `stat` of it per member tells the namespaces
+//! apart): no other `/proc/PID/*` file, since no per-process series is
+//! exported.
 //! Never writes to a cgroup.
 //!
 //! Counters are the kernel's, passed through: monotonic while the group

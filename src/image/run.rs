@@ -231,9 +231,20 @@ pub fn prepare_with(
         h
     };
     let own_net = !spec.share.contains(&Namespace::Net);
-    let (hosts, resolv) = net_files(own_net, &hostname);
+    let (hosts, mut resolv) = net_files(own_net, &hostname);
+    if spec.net.is_some() {
+        // --net veth (issue 19): eth0's address is added to /etc/hosts by
+        // the launcher once claimed; no NAT, so still no name server.
+        resolv = "# cgdash: --net veth without NAT: the host and the bridge only, no name server reachable\n".into();
+    }
     write_etc(&lower, &files_root, "hosts", &hosts)?;
     write_etc(&lower, &files_root, "resolv.conf", &resolv)?;
+    let hosts_path = files_root.join("etc/hosts");
+    if spec.net.is_some()
+        && std::fs::symlink_metadata(&hosts_path).is_ok_and(|m| m.file_type().is_file())
+    {
+        spec.etc_hosts = Some(hosts_path);
+    }
 
     // The process.
     let command = cfg.command(args);

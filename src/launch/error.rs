@@ -41,6 +41,9 @@ pub enum LaunchError {
     Cgroup(#[from] CgroupError),
     #[error("cannot start the launcher helper {exe}: {source}")]
     Spawn { exe: PathBuf, source: io::Error },
+    /// `--net veth` could not be set up (the kernel's refusal, in words).
+    #[error("setting up the workload's network failed: {0}")]
+    Net(String),
     #[error("setting up the workload failed: {0}")]
     Setup(String),
     #[error("cannot execute {exe}: {}{}", errno_desc(*.errno), exec_hint(*.errno))]

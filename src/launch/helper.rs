@@ -79,6 +79,10 @@ pub fn main(args: &[String]) -> i32 {
     if let Err(m) = enter_namespaces(&spec) {
         return fail(m);
     }
+    if spec.wait_net && !wait_for_net(&spec) {
+        // The launcher gave up (its error says why) or died.
+        return SETUP_FAILED;
+    }
     // SAFETY: this process is single-threaded (a fresh exec of cgdash that
     // started no threads), so the child may do anything after fork.
     let init_pid = match unsafe { fork() } {
@@ -88,6 +92,21 @@ pub fn main(args: &[String]) -> i32 {
     };
     send(spec.status_fd, &Msg::Init(init_pid.as_raw()));
     supervise(&spec, &sfd, init_pid)
+}
+
+/// Tells the launcher our network namespace exists, then waits until it
+/// has put the veth in (one byte on the lifeline); EOF: it gave up.
+fn wait_for_net(spec: &HelperSpec) -> bool {
+    send(spec.status_fd, &Msg::NetNs);
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: reading one byte into our buffer from the lifeline fd.
+        let n = unsafe { libc::read(spec.lifeline_fd, b.as_mut_ptr().cast(), 1) };
+        if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+            continue;
+        }
+        return n == 1;
+    }
 }
 
 /// unshare everything asked for; map the user first when rootless.

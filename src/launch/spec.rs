@@ -133,6 +133,12 @@ pub struct LaunchSpec {
     /// Stem of the default name instead of the command's (`--image`: the
     /// image's name, so the dashboard shows `app-1`).
     pub name_stem: Option<String>,
+    /// `--net veth`: a veth pair on a cgdash bridge (needs root and a
+    /// network namespace of its own); `None`: `lo` only, or the host's.
+    pub net: Option<crate::net::VethSpec>,
+    /// With `net`: the workload's `/etc/hosts` as a host path (an image
+    /// run's writable tree), to get `ADDR HOSTNAME` once the address is known.
+    pub etc_hosts: Option<PathBuf>,
 }
 
 /// An overlay mounted by the workload's init, in its own mount namespace (so
@@ -187,6 +193,8 @@ impl LaunchSpec {
             user: None,
             overlay: None,
             name_stem: None,
+            net: None,
+            etc_hosts: None,
         }
     }
 
@@ -232,6 +240,10 @@ pub struct HelperSpec {
     pub user: Option<(u32, u32, Vec<u32>)>,
     #[serde(default)]
     pub overlay: Option<Overlay>,
+    /// The launcher sets up a veth in the new network namespace: the helper
+    /// says `netns` and waits for one byte on the lifeline before going on.
+    #[serde(default)]
+    pub wait_net: bool,
     /// fd the helper and init report on (lines, see `status.rs`).
     pub status_fd: i32,
     /// fd that reaches EOF when the launching process dies.

@@ -41,6 +41,10 @@ struct State {
     helper_pid: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     helper_start: Option<u64>,
+    /// `--net veth`: the veth and bridge made for it (torn down by stale
+    /// cleanup; found by `set` for the `net.*` knobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    net: Option<crate::net::NetState>,
 }
 
 /// `/run/cgdash` as root; for other users `$XDG_RUNTIME_DIR/cgdash`, else
@@ -167,6 +171,7 @@ fn write_state_in(dir: &Path, name: &str, group: &str) -> Result<Option<PathBuf>
         owner_start: process_start(me).unwrap_or(0),
         helper_pid: None,
         helper_start: None,
+        net: None,
     };
     let path = state_file(dir, name);
     let err = |e| LaunchError::io(format!("cannot write {}", path.display()), e);
@@ -218,6 +223,86 @@ pub(crate) fn record_helper(path: &Path, helper: i32) {
     if write_new(&tmp, &st).is_err() || fs::rename(&tmp, path).is_err() {
         let _ = fs::remove_file(&tmp);
     }
+}
+
+/// Adds what `--net veth` made to our state file (as [`record_helper`]).
+pub(crate) fn record_net(path: &Path, net: &crate::net::NetState) {
+    let Some(mut st) = read_state(path) else {
+        return;
+    };
+    st.net = Some(net.clone());
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    if write_new(&tmp, &st).is_err() || fs::rename(&tmp, path).is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+}
+
+/// A running `--net veth` workload's network, for the `net.*` knobs: what
+/// was made, and the workload's network namespace (`/proc/HELPER/ns/net`,
+/// the helper checked to be the very process recorded, still alive, and its
+/// owner too). `Err`: why `group` has no cgdash veth.
+pub fn net_of_group(group: &str) -> Result<(crate::net::NetState, PathBuf), String> {
+    let none = || format!("{group} has no cgdash veth");
+    let name = group.strip_prefix("cgdash/").ok_or_else(none)?;
+    if validate_name_ok(name).is_err() {
+        return Err(none());
+    }
+    let dir = state_dir();
+    if private_dir_checks(&dir, nix::unistd::geteuid().as_raw()).is_err() {
+        return Err(none());
+    }
+    let st = read_state(&state_file(&dir, name)).ok_or_else(none)?;
+    if st.group != group || !owner_alive(&st) {
+        return Err(none());
+    }
+    let net = st.net.clone().ok_or_else(none)?;
+    let (Some(pid), Some(start)) = (st.helper_pid, st.helper_start) else {
+        return Err(none());
+    };
+    if process_start(pid) != Some(start) {
+        return Err(format!("{group}: its workload has ended"));
+    }
+    Ok((net, PathBuf::from(format!("/proc/{pid}/ns/net"))))
+}
+
+/// Records a rate limit `set` changed in the state file of `group` (as
+/// [`record_helper`]): what the dashboard and `snapshot` show.
+pub fn record_net_rate(group: &str, knob: crate::net::NetKnob, rate: Option<u64>) {
+    let Some(name) = group.strip_prefix("cgdash/") else {
+        return;
+    };
+    let path = state_file(&state_dir(), name);
+    let Some(mut st) = read_state(&path) else {
+        return;
+    };
+    let Some(net) = st.net.as_mut() else { return };
+    match knob {
+        crate::net::NetKnob::RateIn => net.rate_in = rate,
+        crate::net::NetKnob::RateOut => net.rate_out = rate,
+    }
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    if write_new(&tmp, &st).is_err() || fs::rename(&tmp, &path).is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+}
+
+/// The limits (`rate_in`, `rate_out`) recorded for a live cgdash workload
+/// `group` with a veth; `None` for any other group.
+pub fn net_rates(group: &str) -> Option<(Option<u64>, Option<u64>)> {
+    let name = group.strip_prefix("cgdash/")?;
+    if name.contains('/') || validate_name_ok(name).is_err() {
+        return None;
+    }
+    let st = read_state(&state_file(&state_dir(), name))?;
+    if st.group != group {
+        return None;
+    }
+    let net = st.net?;
+    Some((net.rate_in, net.rate_out))
+}
+
+fn validate_name_ok(name: &str) -> Result<(), LaunchError> {
+    super::spec::validate_name(name)
 }
 
 pub(crate) fn remove_state(path: &Path) {
@@ -283,7 +368,17 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
         if st.group != format!("cgdash/{name}") || owner_alive(&st) {
             continue;
         }
+        // The veth dies with the workload's network namespace; the bridge
+        // goes if nothing else is on it and cgdash made it. Only once the
+        // workload is gone (its group removed), before the state that
+        // names them is.
+        let teardown = || {
+            if let Some(net) = &st.net {
+                crate::net::teardown(net);
+            }
+        };
         if !layout.group_exists(&st.group) {
+            teardown();
             remove_state(&path);
             continue;
         }
@@ -300,12 +395,44 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
             Duration::from_millis(200)
         };
         if layout.remove_group(&st.group, grace).is_ok() {
+            teardown();
             remove_state(&path);
             removed.push(st.group);
         }
     }
     layout.remove_parent_if_empty("cgdash");
+    sweep_bridges(dir);
     removed
+}
+
+/// Bridges cgdash made (a `bridge-NAME` marker) that no live launch names
+/// and that have no port left are removed: also those whose last workload's
+/// state was swept by a cgdash that knew nothing of networks.
+fn sweep_bridges(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut markers = Vec::new();
+    let mut live = Vec::new();
+    for e in entries.flatten() {
+        let Some(n) = e.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if let Some(b) = n.strip_prefix("bridge-") {
+            markers.push(b.to_string());
+        } else if n.ends_with(".json") {
+            if let Some(st) = read_state(&e.path()) {
+                if let Some(net) = st.net.as_ref().filter(|_| owner_alive(&st)) {
+                    live.push(net.bridge.clone());
+                }
+            }
+        }
+    }
+    for b in markers {
+        if !live.contains(&b) {
+            crate::net::remove_unused_bridge(&b);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -320,6 +447,7 @@ mod tests {
             owner_start: 1,
             helper_pid: None,
             helper_start: None,
+            net: None,
         }
     }
 

@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -76,6 +77,22 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
             None,
         ),
     };
+    // --net veth: checked (subnet free, ports bindable) before anything is made.
+    let mut listeners = Vec::new();
+    if let Some(net) = &spec.net {
+        if !root {
+            return Err(LaunchError::Conflict(
+                "--net veth needs root (it creates network devices)".into(),
+            ));
+        }
+        if !has(Namespace::Net) {
+            return Err(LaunchError::Conflict(
+                "--net veth needs a network namespace of its own (remove net from --share)".into(),
+            ));
+        }
+        crate::net::kernel_support().map_err(LaunchError::Net)?;
+        listeners = crate::net::prepare(net).map_err(LaunchError::Conflict)?;
+    }
     let helper_exe = spec
         .helper
         .clone()
@@ -132,6 +149,21 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         };
         (name, String::new(), None)
     };
+    // The bridge this launch will use, recorded before it exists: stale
+    // cleanup leaves a bridge alone while a live launch names it.
+    if let (Some(net), Some(s)) = (&spec.net, &state_file) {
+        stale::record_net(
+            s,
+            &crate::net::NetState {
+                bridge: net.bridge.clone(),
+                veth: String::new(),
+                addr: std::net::Ipv4Addr::UNSPECIFIED,
+                prefix: net.subnet.prefix,
+                rate_in: None,
+                rate_out: None,
+            },
+        );
+    }
     // From here on, undo everything on error.
     let undo = |e: LaunchError| -> LaunchError {
         if !group.is_empty() {
@@ -194,6 +226,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         cwd: spec.cwd.clone(),
         user: spec.user.clone(),
         overlay: spec.overlay.clone(),
+        wait_net: spec.net.is_some(),
         status_fd: status_w.as_raw_fd(),
         lifeline_fd: life_r.as_raw_fd(),
     };
@@ -281,6 +314,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
         notes,
         foreground_tty,
         attached: Default::default(),
+        net: None,
     };
     // Wait for "started" (and init's pid) or an error.
     let end = Instant::now() + START_TIMEOUT;
@@ -298,6 +332,10 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
                     })
                 }
                 Msg::Init(p) => w.init_pid = Some(p),
+                Msg::NetNs => match net_up(spec, &mut w, &mut listeners) {
+                    Ok(()) => {}
+                    Err(e) => error = Some(e),
+                },
                 m @ (Msg::Exit(_) | Msg::Signal(_)) => w.absorb(vec![m]),
             }
         }
@@ -324,6 +362,43 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
     }
     w.workload_pid = w.init_pid.and_then(first_child);
     Ok(w)
+}
+
+/// The helper waits in its new network namespace: put the veth in, record
+/// it in the state file, then let the helper go on (one byte on the lifeline).
+fn net_up(
+    spec: &LaunchSpec,
+    w: &mut Workload,
+    listeners: &mut Vec<(crate::net::Publish, std::net::TcpListener)>,
+) -> Result<(), LaunchError> {
+    let (Some(net), Some(helper)) = (&spec.net, w.helper.as_ref().map(|c| c.id())) else {
+        return Err(LaunchError::Setup(
+            "the helper asked for a network it was not given".into(),
+        ));
+    };
+    let ns = PathBuf::from(format!("/proc/{helper}/ns/net"));
+    let handle =
+        crate::net::setup(net, &ns, std::mem::take(listeners)).map_err(LaunchError::Net)?;
+    if let Some(s) = &w.state_file {
+        stale::record_net(s, &handle.state);
+    }
+    if let Some(hosts) = &spec.etc_hosts {
+        // As a runtime writes it: the workload's own address and hostname.
+        let host = spec.hostname.as_deref().unwrap_or(&w.name);
+        let line = format!("{}\t{host}\n", handle.state.addr);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(hosts)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .map_err(|e| LaunchError::io(format!("adding eth0 to {}", hosts.display()), e))?;
+    }
+    w.net = Some(handle.state.clone());
+    w.attach(Box::new(handle));
+    if let Some(l) = &w.lifeline {
+        nix::unistd::write(l, b"1").map_err(|e| LaunchError::nix("lifeline", e))?;
+    }
+    Ok(())
 }
 
 /// Creates `cgdash/NAME` (writing the state file first). A given name that

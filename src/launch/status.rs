@@ -15,6 +15,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
     Init(i32),
+    /// helper: its network namespace exists; it waits for the launcher.
+    NetNs,
     Started,
     Error(String),
     ExecFailed(i32),
@@ -28,6 +30,7 @@ impl Msg {
         Some(match word {
             "init" => Msg::Init(rest.trim().parse().ok()?),
             "started" => Msg::Started,
+            "netns" => Msg::NetNs,
             "error" => Msg::Error(rest.to_string()),
             "execfail" => Msg::ExecFailed(rest.trim().parse().ok()?),
             "exit" => Msg::Exit(rest.trim().parse().ok()?),
@@ -40,6 +43,7 @@ impl Msg {
         match self {
             Msg::Init(p) => format!("init {p}\n"),
             Msg::Started => "started\n".into(),
+            Msg::NetNs => "netns\n".into(),
             // One line, bounded, so the write stays atomic.
             Msg::Error(m) => {
                 let m: String = m.replace('\n', " ").chars().take(400).collect();

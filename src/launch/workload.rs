@@ -67,6 +67,8 @@ pub struct Workload {
     /// writable layer and cache lock): dropped after the cleanup, since
     /// fields drop after `Drop::drop` runs.
     pub(super) attached: Attached,
+    /// `--net veth`: what was made (the veth, its address, the bridge).
+    pub(super) net: Option<crate::net::NetState>,
 }
 
 /// See [`Workload::attach`].
@@ -94,6 +96,11 @@ impl Workload {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// `--net veth`: the workload's veth and address.
+    pub fn net(&self) -> Option<&crate::net::NetState> {
+        self.net.as_ref()
     }
 
     /// Host pid of the workload process (pid 2 in its namespace), or of our
@@ -125,7 +132,7 @@ impl Workload {
                 Msg::Exit(c) => self.exit = Some(WorkloadExit::Code(c)),
                 Msg::Signal(s) => self.exit = Some(WorkloadExit::Signal(s)),
                 Msg::Init(p) => self.init_pid = Some(p),
-                Msg::Started | Msg::Error(_) | Msg::ExecFailed(_) => {}
+                Msg::Started | Msg::NetNs | Msg::Error(_) | Msg::ExecFailed(_) => {}
             }
         }
     }

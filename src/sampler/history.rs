@@ -148,6 +148,12 @@ pub struct GroupHistory {
     /// Dirty page cache and page cache under writeback (`memory.stat`).
     pub memory_dirty_bytes: Series,
     pub memory_writeback_bytes: Series,
+    /// Network bytes/s received and sent (all interfaces but `lo`), and
+    /// the bandwidth limits (`net.rate_in`, `net.rate_out`).
+    pub net_rx_bps: Series,
+    pub net_tx_bps: Series,
+    pub net_rate_in: Series,
+    pub net_rate_out: Series,
     /// The group's identity when recorded; another id means a new group.
     id: Option<u64>,
     /// `History::generation` of the last snapshot that had this group.
@@ -170,6 +176,10 @@ impl GroupHistory {
             io_read_limit_bps: Series::new(capacity),
             memory_dirty_bytes: Series::new(capacity),
             memory_writeback_bytes: Series::new(capacity),
+            net_rx_bps: Series::new(capacity),
+            net_tx_bps: Series::new(capacity),
+            net_rate_in: Series::new(capacity),
+            net_rate_out: Series::new(capacity),
             id,
             seen: 0,
         }
@@ -192,6 +202,11 @@ impl GroupHistory {
         self.memory_dirty_bytes.push(bytes(g.memory.dirty_bytes));
         self.memory_writeback_bytes
             .push(bytes(g.memory.writeback_bytes));
+        let net = g.net.as_ref();
+        self.net_rx_bps.push(net.and_then(|n| n.rx_bytes_per_s));
+        self.net_tx_bps.push(net.and_then(|n| n.tx_bytes_per_s));
+        self.net_rate_in.push(bytes(net.and_then(|n| n.rate_in)));
+        self.net_rate_out.push(bytes(net.and_then(|n| n.rate_out)));
     }
 
     pub fn len(&self) -> usize {

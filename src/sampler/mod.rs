@@ -9,6 +9,7 @@
 
 mod binding;
 mod history;
+pub mod net;
 pub mod periods;
 pub mod rates;
 mod thread;
@@ -71,6 +72,9 @@ pub struct Sampler {
     members_complete: bool,
     /// Names groups (issue 13) when they appear; `None`: paths only.
     names: Option<crate::names::Resolver>,
+    /// Network readings of groups in namespaces of their own (`None`: off,
+    /// e.g. a fixture tree whose pids are not this host's).
+    net: Option<net::NetReader>,
 }
 
 impl Sampler {
@@ -84,6 +88,7 @@ impl Sampler {
         scanner.set_cgroup_refresh(0);
         let mut s = Sampler::cgroups_only(layout);
         s.memory_total = read_mem_total(&proc_root);
+        s.net = Some(net::NetReader::new(proc_root.clone()));
         s.scanner = Some(scanner);
         Ok(s)
     }
@@ -108,7 +113,20 @@ impl Sampler {
             members: PidMap::default(),
             members_complete: false,
             names: Some(crate::names::Resolver::new(Default::default())),
+            net: None,
         }
+    }
+
+    /// Reads the network of groups in namespaces of their own from
+    /// `proc_root` (`/proc`); on by default with processes (`new`), off for
+    /// `cgroups_only`. `None` turns it off.
+    pub fn set_net(&mut self, proc_root: Option<PathBuf>) {
+        self.net = proc_root.map(net::NetReader::new);
+    }
+
+    /// `(net/dev reads, net/dev stats)` so far, `None` when off (tests, benches).
+    pub fn net_reads(&self) -> Option<(u64, u64)> {
+        self.net.as_ref().map(|n| (n.reads, n.stats))
     }
 
     /// Only groups at or below `prefix` (a group path, compared by whole
@@ -186,6 +204,10 @@ impl Sampler {
         let mut unlisted = Vec::new();
         let mut out_groups = Vec::with_capacity(self.groups_prev.len() + 8);
         let (groups_prev, members) = (&mut self.groups_prev, &mut self.members);
+        let mut net = self.net.as_mut();
+        if let Some(n) = net.as_mut() {
+            n.begin();
+        }
         // By reference: the reader's cached stats are not copied per tick.
         self.reader.read_each(self.filter.as_deref(), &mut |g| {
             let cur = group_prev(g, generation);
@@ -197,6 +219,9 @@ impl Sampler {
                 None => {
                     groups_prev.insert(g.path.clone(), cur);
                 }
+            }
+            if let (Some(n), Some(pids)) = (net.as_mut(), &g.procs) {
+                n.observe(out_groups.len() - 1, pids);
             }
             if track_members {
                 let i = out_groups.len() - 1;
@@ -216,6 +241,9 @@ impl Sampler {
             names.end_tick();
         }
         self.read_unlisted(&out_groups, &unlisted);
+        if let Some(n) = self.net.as_mut() {
+            n.finish(&mut out_groups);
+        }
         let names: Vec<Arc<str>> = out_groups
             .iter()
             .map(|g| Arc::from(g.path.as_str()))
@@ -262,8 +290,14 @@ impl Sampler {
                     continue;
                 }
             };
-            let pids = text.lines().filter_map(|l| l.trim().parse::<i32>().ok());
-            self.members.extend(pids.map(|pid| (pid, i)));
+            let pids: Vec<i32> = text
+                .lines()
+                .filter_map(|l| l.trim().parse::<i32>().ok())
+                .collect();
+            if let Some(n) = self.net.as_mut() {
+                n.observe(i, &pids);
+            }
+            self.members.extend(pids.iter().map(|&pid| (pid, i)));
         }
     }
 
@@ -404,6 +438,7 @@ fn group_snapshot(
         frozen: g.frozen,
         pressure: g.pressure.clone(),
         io: crate::model::IoView::new(&g.io, prev.and_then(|p| p.io.as_deref()), wall),
+        net: None,
         nprocs: g.nprocs,
         identity: Default::default(),
     }

@@ -1,6 +1,8 @@
 //! Charts of the selected group: CPU % with the quota, throttling on its own
 //! scale (time and periods), memory with its `max`/`high` lines, disk I/O
-//! with the write limit (on tall screens, for groups with I/O readings), and a
+//! with the write limit (on tall screens, for groups with I/O readings) or,
+//! in its place, the network of a group in a namespace of its own with the
+//! bandwidth limits, and a
 //! vertical marker wherever a limit was changed (the latest one named in the
 //! title). Every chart shows the same time window, so markers line up; limit
 //! lines are drawn last, with their own character, so usage sitting on a
@@ -54,7 +56,17 @@ impl Widget for ChartsPanel<'_> {
         // Disk I/O gets a chart when the group has readings of it (the
         // io/blkio controller serves it).
         let io = g.io.write_bytes_per_s.is_some() || g.io.read_bytes_per_s.is_some();
-        let parts: Vec<(Part, Rect)> = if io && area.height >= 28 {
+        // The network's chart takes that place for a group in a namespace
+        // of its own with an interface besides `lo` or a bandwidth limit
+        // (a `cgdash run` workload has only `lo`: its I/O chart stays).
+        let net = g.net.as_ref().is_some_and(|n| {
+            n.shared_with.is_none()
+                && (n.rate_in.is_some()
+                    || n.rate_out.is_some()
+                    || n.interfaces.iter().any(|i| i.name != "lo"))
+        });
+        let last = if net { Part::Net } else { Part::Io };
+        let parts: Vec<(Part, Rect)> = if (io || net) && area.height >= 28 {
             let [a, b, c, d] = Layout::vertical([
                 Constraint::Ratio(1, 3),
                 Constraint::Ratio(1, 6),
@@ -66,7 +78,7 @@ impl Widget for ChartsPanel<'_> {
                 (Part::Cpu, a),
                 (Part::Throttling, b),
                 (Part::Memory, c),
-                (Part::Io, d),
+                (last, d),
             ]
         } else if area.height >= 21 {
             let [a, b, c] = Layout::vertical([
@@ -123,6 +135,7 @@ pub(super) fn draw_parts(app: &App, g: &GroupSnapshot, parts: &[(Part, Rect)], b
             Part::IoWrite => ctx.io_one(r, buf, true),
             Part::IoRead => ctx.io_one(r, buf, false),
             Part::Dirty => ctx.dirty(r, buf),
+            Part::Net => ctx.net(r, buf),
         }
     }
 }
@@ -138,6 +151,7 @@ pub(super) enum Part {
     IoRead,
     /// Dirty and writeback page cache (the I/O microscope).
     Dirty,
+    Net,
 }
 
 struct Ctx<'a> {
@@ -511,6 +525,59 @@ impl Ctx<'_> {
         let labels = ["0".to_string(), format_size(top as u64)];
         self.chart(block, sets, (top, labels.clone()), area, buf);
         self.mark_reached(&write, (top, labels), area, buf);
+    }
+
+    /// Network bytes/s, sent and received (all interfaces but `lo`),
+    /// against the bandwidth limits.
+    fn net(&self, area: Rect, buf: &mut Buffer) {
+        let Some(n) = self.g.net.as_ref() else {
+            return;
+        };
+        let rate = |r: Option<f64>| fmt::bytes(r.map(|r| r.round() as u64));
+        let limit = |l: Option<u64>, what: &str| match l {
+            Some(l) => format!("{what} {}/s", format_size(l)),
+            None => format!("no {what}"),
+        };
+        let title = vec![
+            Span::raw(" "),
+            Span::styled(
+                format!("net tx {}/s", rate(n.tx_bytes_per_s)),
+                Style::new().fg(theme::MEMORY).bold(),
+            ),
+            Span::raw(format!(" · rx {}/s · ", rate(n.rx_bytes_per_s))),
+            Span::styled(limit(n.rate_out, "rate_out"), Style::new().fg(theme::LIMIT)),
+            Span::raw(" · "),
+            Span::styled(limit(n.rate_in, "rate_in"), Style::new().fg(theme::HIGH)),
+            Span::raw(" "),
+        ];
+        let mut legend = vec![key("⣀ tx", theme::MEMORY), key(" ⣀ rx", theme::CPU)];
+        if n.rate_out.is_some() {
+            legend.push(key(
+                &format!(" {LIMIT_MARK} rate_out {AT_LIMIT} at limit"),
+                theme::LIMIT,
+            ));
+        }
+        if n.rate_in.is_some() {
+            legend.push(key(&format!(" {LIMIT_MARK} rate_in"), theme::HIGH));
+        }
+        let block = self.block(title, legend);
+        let Some(h) = self.h else {
+            return block.render(area, buf);
+        };
+        let tx = self.series(&h.net_tx_bps);
+        let rx = self.series(&h.net_rx_bps);
+        let out = self.series(&h.net_rate_out);
+        let inn = self.series(&h.net_rate_in);
+        let top = nice_bytes(max_y(&[&tx, &rx, &out, &inn]).max(1024.0) * 1.1);
+        let marks = self.marker_sets(top);
+        let mut sets: Vec<Dataset> = marks.iter().map(|m| line(m, theme::MARKER)).collect();
+        sets.push(line(&rx, theme::CPU));
+        sets.push(line(&tx, theme::MEMORY));
+        sets.push(limit_line(&inn, theme::HIGH));
+        sets.push(limit_line(&out, theme::LIMIT));
+        let labels = ["0".to_string(), format_size(top as u64)];
+        self.chart(block, sets, (top, labels.clone()), area, buf);
+        self.mark_reached(&tx, (top, labels), area, buf);
     }
 
     /// One direction of disk I/O, bytes/s, against its limit (all disks'

@@ -32,6 +32,13 @@ const COLUMNS: [(GroupSort, u16); 8] = [
 const IO_COLUMNS: [(GroupSort, u16); 2] = [(GroupSort::IoRead, 7), (GroupSort::IoWrite, 7)];
 const IO_WIDE: u16 = 110;
 
+/// Network bytes per second received and sent, of groups in a network
+/// namespace of their own: shown when some group has one and the panel is
+/// at least `NET_WIDE` wide (plus the I/O columns' room when they show).
+#[rustfmt::skip]
+const NET_COLUMNS: [(GroupSort, u16); 2] = [(GroupSort::NetRx, 8), (GroupSort::NetTx, 8)];
+const NET_WIDE: u16 = 96;
+
 /// Width of the usage-against-quota bar column (shown on wide screens).
 const BAR: u16 = 10;
 
@@ -92,6 +99,23 @@ impl Widget for GroupsPanel<'_> {
             || (area.width >= IO_WIDE && io_limited());
         if io {
             columns.extend(table::columns(&IO_COLUMNS, v.sort, GroupSort::title));
+        }
+        // As the I/O columns: after the names' room, unless a group has a
+        // bandwidth limit (then the rates are what the user looks at).
+        let has_net = snap.groups.iter().any(|g| g.net.is_some());
+        let net_limited = || {
+            snap.groups.iter().any(|g| {
+                g.net
+                    .as_ref()
+                    .is_some_and(|n| n.rate_in.is_some() || n.rate_out.is_some())
+            })
+        };
+        let net_min = NET_WIDE + if io { 16 } else { 0 };
+        let net = has_net
+            && (area.width >= net_min + if name_column { NAME_MAX } else { 0 }
+                || (area.width >= net_min && net_limited()));
+        if net {
+            columns.extend(table::columns(&NET_COLUMNS, v.sort, GroupSort::title));
         }
         if name_column {
             // What the fixed columns (and one space after each) leave
@@ -182,6 +206,9 @@ impl Widget for GroupsPanel<'_> {
                     io_cell(g.io.read_bytes_per_s),
                     io_cell(g.io.write_bytes_per_s),
                 ]);
+            }
+            if net {
+                cells.extend(net_cells(g));
             }
             cells
         });
@@ -310,6 +337,20 @@ fn oom_cell(g: &GroupSnapshot) -> Cell<'static> {
     match g.memory.oom_kills {
         Some(n) if n > 0 => Cell::from(Span::styled(n.to_string(), theme::error())),
         other => Cell::from(fmt::count(other)),
+    }
+}
+
+/// NET RX/s and TX/s: `–` for a group in the host's namespace (or before
+/// its second reading); `shared` dimmed where another group in the same
+/// namespace carries the numbers (a pod's containers).
+fn net_cells(g: &GroupSnapshot) -> [Cell<'static>; 2] {
+    match &g.net {
+        Some(n) if n.shared_with.is_some() => {
+            let c = || Cell::from(Span::styled("shared", theme::dim()));
+            [c(), c()]
+        }
+        Some(n) => [io_cell(n.rx_bytes_per_s), io_cell(n.tx_bytes_per_s)],
+        None => [Cell::from("–"), Cell::from("–")],
     }
 }
 

@@ -1,0 +1,888 @@
+//! `--net veth`: a workload that can talk (issue 19).
+//!
+//! ```text
+//!  host netns                                   workload netns
+//!  127.0.0.1:HOST_PORT ─ proxy thread ─┐
+//!                   cgdash0 10.213.0.1/24 ── cgvXXXXXXXX ══ veth ══ eth0 10.213.0.N/24
+//!                   (bridge)                 tbf: rate_in            tbf: rate_out
+//!                                                                    default via 10.213.0.1
+//! ```
+//!
+//! Everything is made through netlink (`nl.rs`), by the launching process,
+//! while the helper waits in its fresh network namespace (before init and
+//! the workload exist), so the workload starts with `eth0` up. The host side
+//! is named after the address (`cgv` + its 8 hex digits): creating it with
+//! `NLM_F_EXCL` is what claims an address, so two launches never share one.
+//! Published ports are a TCP proxy thread in the launching process (as
+//! docker's userland proxy): 127.0.0.1 cannot be DNATed onto a bridge
+//! without `route_localnet`, and no firewall rule is needed.
+//!
+//! Torn down: the veth dies with the workload's network namespace (the
+//! launcher deletes its side too); the bridge is removed when no port is
+//! left on it and cgdash made it (a marker file in the state directory).
+
+pub mod nl;
+
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::AsRawFd as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The default subnet: clear of docker's 172.17.0.0/16 and podman's
+/// 10.88.0.0/16 (and of libvirt's 192.168.122.0/24).
+pub const DEFAULT_SUBNET: &str = "10.213.0.0/24";
+/// The default bridge.
+pub const DEFAULT_BRIDGE: &str = "cgdash0";
+/// Environment overrides of the defaults (`--net-subnet`, `--net-bridge` win).
+pub const SUBNET_ENV: &str = "CGDASH_NET_SUBNET";
+pub const BRIDGE_ENV: &str = "CGDASH_NET_BRIDGE";
+
+/// `--net`: which network the workload gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NetMode {
+    /// Its own network namespace with `lo` only (the default).
+    #[default]
+    None,
+    /// Its own namespace, plus a veth on a cgdash bridge.
+    Veth,
+    /// The host's network (`--share net`).
+    Host,
+}
+
+impl NetMode {
+    pub fn parse(s: &str) -> Result<NetMode, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" | "" => Ok(NetMode::None),
+            "veth" => Ok(NetMode::Veth),
+            "host" => Ok(NetMode::Host),
+            "veth,nat" => Err(
+                "--net veth,nat (outbound NAT) is not built: the workload reaches the host \
+                 and its bridge only"
+                    .into(),
+            ),
+            other => Err(format!("--net {other}: expected none, veth or host")),
+        }
+    }
+}
+
+/// An IPv4 subnet (`10.213.0.0/24`), at most /30 small, at least /8 large.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subnet {
+    pub net: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl Subnet {
+    pub fn parse(s: &str) -> Result<Subnet, String> {
+        let bad = |why: &str| format!("subnet `{s}`: {why}; expected e.g. {DEFAULT_SUBNET}");
+        let (a, p) = s.trim().split_once('/').ok_or_else(|| bad("no /PREFIX"))?;
+        let addr: Ipv4Addr = a.parse().map_err(|_| bad("not an IPv4 address"))?;
+        let prefix: u8 = p.parse().map_err(|_| bad("not a prefix length"))?;
+        if !(8..=30).contains(&prefix) {
+            return Err(bad("the prefix must be between /8 and /30"));
+        }
+        let net = Subnet { net: addr, prefix };
+        if net.network() != addr {
+            return Err(bad(&format!(
+                "host bits set (the network is {}/{prefix})",
+                net.network()
+            )));
+        }
+        if addr.is_loopback() || addr.is_multicast() || addr.is_unspecified() {
+            return Err(bad("not a usable private range"));
+        }
+        Ok(net)
+    }
+    fn mask(&self) -> u32 {
+        u32::MAX << (32 - self.prefix as u32)
+    }
+    pub fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.net) & self.mask())
+    }
+    /// The bridge's address (the first).
+    pub fn gateway(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.network()) + 1)
+    }
+    /// Workload addresses: the second to the last before broadcast.
+    pub fn hosts(&self) -> impl Iterator<Item = Ipv4Addr> {
+        let base = u32::from(self.network());
+        let size = 1u32 << (32 - self.prefix as u32);
+        (2..size - 1).map(move |i| Ipv4Addr::from(base + i))
+    }
+    pub fn contains(&self, a: Ipv4Addr) -> bool {
+        u32::from(a) & self.mask() == u32::from(self.network())
+    }
+    /// Whether two prefixes share any address.
+    pub fn overlaps(&self, addr: Ipv4Addr, prefix: u8) -> bool {
+        let p = prefix.min(self.prefix);
+        let m = if p == 0 {
+            0
+        } else {
+            u32::MAX << (32 - p as u32)
+        };
+        u32::from(addr) & m == u32::from(self.net) & m
+    }
+}
+
+impl std::fmt::Display for Subnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.prefix)
+    }
+}
+
+/// `-p [IP:]HOST_PORT:PORT[/tcp]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Publish {
+    pub host: SocketAddrV4,
+    pub port: u16,
+}
+
+impl Publish {
+    pub fn parse(s: &str) -> Result<Publish, String> {
+        let bad = |why: &str| {
+            format!("-p {s}: {why}; expected HOST_PORT:PORT, e.g. 8080:80 or 0.0.0.0:8080:80")
+        };
+        let (spec, proto) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, p.to_ascii_lowercase()),
+            None => (s.trim(), "tcp".to_string()),
+        };
+        if proto != "tcp" {
+            return Err(bad(&format!("only tcp is published, not {proto}")));
+        }
+        let parts: Vec<&str> = spec.split(':').collect();
+        let port = |p: &str| -> Result<u16, String> {
+            match p.parse::<u16>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(bad(&format!("`{p}` is not a port (1–65535)"))),
+            }
+        };
+        let (ip, hp, cp) = match parts.as_slice() {
+            [hp, cp] => (Ipv4Addr::LOCALHOST, port(hp)?, port(cp)?),
+            [ip, hp, cp] => (
+                ip.parse()
+                    .map_err(|_| bad(&format!("`{ip}` is not an IPv4 address")))?,
+                port(hp)?,
+                port(cp)?,
+            ),
+            _ => return Err(bad("not HOST_PORT:PORT")),
+        };
+        Ok(Publish {
+            host: SocketAddrV4::new(ip, hp),
+            port: cp,
+        })
+    }
+}
+
+/// What `--net veth` was asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VethSpec {
+    pub subnet: Subnet,
+    pub bridge: String,
+    pub publish: Vec<Publish>,
+    /// Bytes/s into the workload (tbf on the host side of the veth).
+    pub rate_in: Option<u64>,
+    /// Bytes/s out of the workload (tbf on its eth0).
+    pub rate_out: Option<u64>,
+}
+
+impl VethSpec {
+    /// From the flags, else the environment, else the defaults.
+    pub fn new(subnet: Option<&str>, bridge: Option<&str>) -> Result<VethSpec, String> {
+        let env_subnet = std::env::var(SUBNET_ENV).ok().filter(|s| !s.is_empty());
+        let env_bridge = std::env::var(BRIDGE_ENV).ok().filter(|s| !s.is_empty());
+        let subnet = Subnet::parse(subnet.or(env_subnet.as_deref()).unwrap_or(DEFAULT_SUBNET))?;
+        let bridge = bridge
+            .or(env_bridge.as_deref())
+            .unwrap_or(DEFAULT_BRIDGE)
+            .to_string();
+        check_ifname(&bridge)?;
+        Ok(VethSpec {
+            subnet,
+            bridge,
+            publish: Vec::new(),
+            rate_in: None,
+            rate_out: None,
+        })
+    }
+}
+
+fn check_ifname(n: &str) -> Result<(), String> {
+    let ok = !n.is_empty()
+        && n.len() <= 15
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "bridge name `{n}`: 1–15 characters of A–Z, a–z, 0–9, - _ ."
+        ))
+    }
+}
+
+/// A `net.rate_*` value: bytes/s (`10M`, binary units as for memory) or `max`.
+pub fn parse_rate(v: &str) -> Result<Option<u64>, String> {
+    match crate::cgroup::knob::parse_size(v) {
+        Ok(crate::cgroup::Limit::Max) => Ok(None),
+        Ok(crate::cgroup::Limit::Value(b)) if (1000..=(1u64 << 40)).contains(&b) => Ok(Some(b)),
+        Ok(crate::cgroup::Limit::Value(b)) => {
+            Err(format!("{b} bytes/s is outside 1000 bytes/s – 1T bytes/s"))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The network knobs (not cgroup files: traffic control on the veth).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetKnob {
+    RateIn,
+    RateOut,
+}
+
+impl NetKnob {
+    pub const ALL: [NetKnob; 2] = [NetKnob::RateIn, NetKnob::RateOut];
+    pub fn name(self) -> &'static str {
+        match self {
+            NetKnob::RateIn => "net.rate_in",
+            NetKnob::RateOut => "net.rate_out",
+        }
+    }
+    pub fn from_name(n: &str) -> Option<NetKnob> {
+        match n.trim() {
+            "net.rate_in" | "net-rate-in" => Some(NetKnob::RateIn),
+            "net.rate_out" | "net-rate-out" => Some(NetKnob::RateOut),
+            _ => None,
+        }
+    }
+    pub const SYNTAX: &'static str = "bytes/s like 10M or 500K (1K = 1024), or max";
+}
+
+/// `net.rate_in=2M` → the knob and its rate (`None`: max). `Ok(None)` when
+/// the text names no net knob (a cgroup knob, for the caller to parse).
+#[allow(clippy::type_complexity)]
+pub fn parse_setting(s: &str) -> Result<Option<(NetKnob, Option<u64>)>, String> {
+    let Some((name, value)) = s.split_once('=') else {
+        return Ok(None);
+    };
+    let Some(k) = NetKnob::from_name(name) else {
+        return Ok(None);
+    };
+    let rate = parse_rate(value.trim()).map_err(|why| {
+        format!(
+            "invalid value `{}` for {}: {why}; expected {}",
+            value.trim(),
+            k.name(),
+            NetKnob::SYNTAX
+        )
+    })?;
+    Ok(Some((k, rate)))
+}
+
+/// What was made for one workload, recorded in its state file so that the
+/// `set` of another cgdash and stale cleanup can find it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetState {
+    pub bridge: String,
+    /// The host side of the veth.
+    pub veth: String,
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+    /// The limits last set by cgdash (launch, `set`), bytes/s: what the
+    /// dashboard and `snapshot` show (reading them back from the kernel
+    /// would mean entering the workload's namespace every sample).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_in: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_out: Option<u64>,
+}
+
+fn err(e: nl::NlError) -> String {
+    e.to_string()
+}
+
+/// The marker saying cgdash made `bridge` (so it may remove it).
+fn bridge_marker(bridge: &str) -> PathBuf {
+    crate::launch::state_dir().join(format!("bridge-{bridge}"))
+}
+
+/// Whether this kernel can make what `--net veth` needs — a bridge, a veth
+/// pair, a tbf qdisc —, tried in a throw-away network namespace (a thread's
+/// own, gone with the thread): `Err` says which is missing, in words.
+pub fn kernel_support() -> Result<(), String> {
+    std::thread::spawn(|| -> Result<(), String> {
+        // SAFETY: affects this short-lived thread only.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } < 0 {
+            return Err(format!(
+                "cannot make a network namespace: {}",
+                nix::errno::Errno::last().desc()
+            ));
+        }
+        let missing = |what: &str, e: nl::NlError| {
+            format!(
+                "this kernel cannot make a {what} ({}): --net veth needs veth, bridge and \
+                 sch_tbf (CONFIG_VETH, CONFIG_BRIDGE, CONFIG_NET_SCH_TBF; modprobe them)",
+                e.errno.desc()
+            )
+        };
+        let mut s = nl::Socket::open().map_err(err)?;
+        s.add_bridge("probe0").map_err(|e| missing("bridge", e))?;
+        let ns = std::fs::File::open("/proc/thread-self/ns/net")
+            .map_err(|e| format!("/proc/thread-self/ns/net: {e}"))?;
+        s.add_veth("probe1", "probe2", &ns)
+            .map_err(|e| missing("veth pair", e))?;
+        let l = s.link("probe1").map_err(err)?.ok_or("probe1 vanished")?;
+        s.set_tbf(l.index, nl::Tbf::for_rate(1 << 20))
+            .map_err(|e| missing("tbf qdisc", e))?;
+        Ok(())
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the probe thread panicked".into()))
+}
+
+/// Checks, before anything is created, that `subnet` is free on this host
+/// (no address or route of another link overlaps it; our bridge may hold
+/// exactly its gateway address) and binds the published ports (a port in
+/// use is refused here). Returns the bound listeners.
+pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, TcpListener)>, String> {
+    let mut s = nl::Socket::open().map_err(err)?;
+    let links = s.links().map_err(err)?;
+    let addrs = s.addrs().map_err(err)?;
+    let routes = s.routes().map_err(err)?;
+    check_free(spec, &links, &addrs, &routes)?;
+    let mut out = Vec::new();
+    for p in &spec.publish {
+        if out.iter().any(|(q, _): &(Publish, _)| q.host == p.host) {
+            return Err(format!("-p {}: published twice", p.host));
+        }
+        let l = TcpListener::bind(p.host).map_err(|e| {
+            format!(
+                "-p {}:{}: cannot listen on {}: {e}",
+                p.host.port(),
+                p.port,
+                p.host
+            )
+        })?;
+        out.push((*p, l));
+    }
+    Ok(out)
+}
+
+/// Whether `spec`'s subnet and bridge are usable among the host's links,
+/// addresses and routes: `Err` names the clash.
+pub fn check_free(
+    spec: &VethSpec,
+    links: &[nl::Link],
+    addrs: &[nl::Addr],
+    routes: &[nl::Route],
+) -> Result<(), String> {
+    let bridge = links.iter().find(|l| l.name == spec.bridge);
+    if let Some(b) = bridge {
+        if b.kind.as_deref() != Some("bridge") {
+            return Err(format!(
+                "{} exists and is not a bridge (a {}); pick another with --net-bridge",
+                b.name,
+                b.kind.as_deref().unwrap_or("device")
+            ));
+        }
+    }
+    let name_of = |i: i32| {
+        links
+            .iter()
+            .find(|l| l.index == i)
+            .map(|l| l.name.clone())
+            .unwrap_or_else(|| format!("link {i}"))
+    };
+    for a in addrs {
+        if Some(a.index) == bridge.map(|b| b.index) {
+            if a.addr != spec.subnet.gateway() || a.prefix != spec.subnet.prefix {
+                return Err(format!(
+                    "the bridge {} has the address {}/{}, not {}/{} of subnet {}: pick \
+                     another subnet or bridge (--net-subnet, --net-bridge)",
+                    spec.bridge,
+                    a.addr,
+                    a.prefix,
+                    spec.subnet.gateway(),
+                    spec.subnet.prefix,
+                    spec.subnet
+                ));
+            }
+            continue;
+        }
+        if spec.subnet.overlaps(a.addr, a.prefix) {
+            return Err(format!(
+                "subnet {} clashes with the address {}/{} of {} on this host: pick \
+                 another with --net-subnet or {SUBNET_ENV}",
+                spec.subnet,
+                a.addr,
+                a.prefix,
+                name_of(a.index)
+            ));
+        }
+    }
+    for r in routes {
+        if r.prefix == 0 || (bridge.is_some() && r.oif == bridge.map(|b| b.index)) {
+            continue;
+        }
+        if spec.subnet.overlaps(r.dst, r.prefix) {
+            return Err(format!(
+                "subnet {} clashes with the route to {}/{}{} on this host: pick another \
+                 with --net-subnet or {SUBNET_ENV}",
+                spec.subnet,
+                r.dst,
+                r.prefix,
+                r.oif
+                    .map(|i| format!(" via {}", name_of(i)))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The veth of a running workload; dropping it tears down what is left
+/// (proxies stop, the host side is deleted, the bridge goes if empty and ours).
+pub struct NetHandle {
+    pub state: NetState,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for NetHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NetHandle({:?})", self.state)
+    }
+}
+
+/// Host-side name of the veth for `addr`.
+pub fn veth_name(addr: Ipv4Addr) -> String {
+    format!("cgv{:08x}", u32::from(addr))
+}
+
+/// Makes the bridge (if missing), the veth pair into the network namespace
+/// `netns` (an open `/proc/PID/ns/net` of the waiting helper), the
+/// addresses, the default route and the rate limits; starts the proxies.
+/// On error, removes what it made.
+pub fn setup(
+    spec: &VethSpec,
+    netns: &Path,
+    listeners: Vec<(Publish, TcpListener)>,
+) -> Result<NetHandle, String> {
+    let mut s = nl::Socket::open().map_err(err)?;
+    let ns_file = std::fs::File::open(netns).map_err(|e| format!("{}: {e}", netns.display()))?;
+    // The bridge.
+    let br = match s.link(&spec.bridge).map_err(err)? {
+        Some(b) => b,
+        None => {
+            match s.add_bridge(&spec.bridge) {
+                Ok(()) => {
+                    let _ = std::fs::write(bridge_marker(&spec.bridge), b"cgdash\n");
+                }
+                Err(e) if e.errno == nix::errno::Errno::EEXIST => {}
+                Err(e) => return Err(err(e)),
+            }
+            s.link(&spec.bridge)
+                .map_err(err)?
+                .ok_or_else(|| format!("the bridge {} vanished", spec.bridge))?
+        }
+    };
+    let gw = spec.subnet.gateway();
+    let has_gw = s
+        .addrs()
+        .map_err(err)?
+        .iter()
+        .any(|a| a.index == br.index && a.addr == gw);
+    if !has_gw {
+        match s.add_addr(br.index, gw, spec.subnet.prefix) {
+            Ok(()) => {}
+            Err(e) if e.errno == nix::errno::Errno::EEXIST => {}
+            Err(e) => {
+                remove_bridge_if_unused(&mut s, &spec.bridge);
+                return Err(err(e));
+            }
+        }
+    }
+    if !br.up {
+        s.set_up(br.index, None).map_err(err)?;
+    }
+    // Claim an address: the first whose veth name can be created.
+    let existing: Vec<String> = s
+        .links()
+        .map_err(err)?
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    let mut claimed = None;
+    for addr in spec.subnet.hosts() {
+        let name = veth_name(addr);
+        if existing.contains(&name) {
+            continue;
+        }
+        match s.add_veth(&name, "eth0", &ns_file) {
+            Ok(()) => {
+                claimed = Some((addr, name));
+                break;
+            }
+            Err(e) if e.errno == nix::errno::Errno::EEXIST => continue,
+            Err(e) => {
+                remove_bridge_if_unused(&mut s, &spec.bridge);
+                return Err(err(e));
+            }
+        }
+    }
+    let Some((addr, veth)) = claimed else {
+        remove_bridge_if_unused(&mut s, &spec.bridge);
+        return Err(format!("no free address left in {}", spec.subnet));
+    };
+    let state = NetState {
+        bridge: spec.bridge.clone(),
+        veth: veth.clone(),
+        addr,
+        prefix: spec.subnet.prefix,
+        rate_in: spec.rate_in,
+        rate_out: spec.rate_out,
+    };
+    let undo = |s: &mut nl::Socket, e: String| -> String {
+        let _ = s.del_link(&veth);
+        remove_bridge_if_unused(s, &spec.bridge);
+        e
+    };
+    let host = match s.link(&veth) {
+        Ok(Some(l)) => l,
+        Ok(None) => return Err(undo(&mut s, format!("{veth} vanished"))),
+        Err(e) => return Err(undo(&mut s, err(e))),
+    };
+    if let Err(e) = s.set_up(host.index, Some(br.index)) {
+        return Err(undo(&mut s, err(e)));
+    }
+    // Inside: eth0's address, up, default route (lo is up already).
+    let inside = (|| -> Result<(), String> {
+        let mut ins = nl::Socket::in_netns(netns).map_err(err)?;
+        let eth0 = ins
+            .link("eth0")
+            .map_err(err)?
+            .ok_or("eth0 is missing in the workload's namespace")?;
+        ins.add_addr(eth0.index, addr, spec.subnet.prefix)
+            .map_err(err)?;
+        ins.set_up(eth0.index, None).map_err(err)?;
+        ins.add_default_route(gw, eth0.index).map_err(err)?;
+        Ok(())
+    })();
+    if let Err(e) = inside {
+        return Err(undo(&mut s, e));
+    }
+    for (k, r) in [
+        (NetKnob::RateIn, spec.rate_in),
+        (NetKnob::RateOut, spec.rate_out),
+    ] {
+        if let Some(rate) = r {
+            if let Err(e) = set_rate(&state, netns, k, Some(rate)) {
+                return Err(undo(&mut s, e));
+            }
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for (p, l) in listeners {
+        let target = SocketAddr::V4(SocketAddrV4::new(addr, p.port));
+        let stop = stop.clone();
+        let spawned = std::thread::Builder::new()
+            .name("cgdash-proxy".into())
+            .spawn(move || proxy(l, target, stop));
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => return Err(undo(&mut s, format!("starting the port proxy: {e}"))),
+        }
+    }
+    Ok(NetHandle {
+        state,
+        stop,
+        threads,
+    })
+}
+
+/// Sets (or with `None` removes) a rate limit of a running workload:
+/// `rate_in` on the host side, `rate_out` on eth0 inside `netns`.
+pub fn set_rate(
+    st: &NetState,
+    netns: &Path,
+    knob: NetKnob,
+    rate: Option<u64>,
+) -> Result<(), String> {
+    let (mut s, ifname) = match knob {
+        NetKnob::RateIn => (nl::Socket::open().map_err(err)?, st.veth.as_str()),
+        NetKnob::RateOut => (nl::Socket::in_netns(netns).map_err(err)?, "eth0"),
+    };
+    let link = s
+        .link(ifname)
+        .map_err(err)?
+        .ok_or_else(|| format!("{ifname} is gone (the workload ended?)"))?;
+    match rate {
+        Some(r) => s.set_tbf(link.index, nl::Tbf::for_rate(r)).map_err(err),
+        None => s.del_root_qdisc(link.index).map_err(err),
+    }
+}
+
+/// The current rate limit on one side (`None`: none), read back from the kernel.
+pub fn get_rate(st: &NetState, netns: &Path, knob: NetKnob) -> Result<Option<u64>, String> {
+    let (mut s, ifname) = match knob {
+        NetKnob::RateIn => (nl::Socket::open().map_err(err)?, st.veth.as_str()),
+        NetKnob::RateOut => (nl::Socket::in_netns(netns).map_err(err)?, "eth0"),
+    };
+    let link = s
+        .link(ifname)
+        .map_err(err)?
+        .ok_or_else(|| format!("{ifname} is gone"))?;
+    Ok(s.root_qdisc(link.index).map_err(err)?.and_then(|(_, r)| r))
+}
+
+/// [`remove_bridge_if_unused`] on a socket of its own (stale cleanup).
+pub fn remove_unused_bridge(bridge: &str) {
+    if let Ok(mut s) = nl::Socket::open() {
+        remove_bridge_if_unused(&mut s, bridge);
+    }
+}
+
+/// Deletes the bridge if cgdash made it and no port is left on it.
+fn remove_bridge_if_unused(s: &mut nl::Socket, bridge: &str) {
+    let marker = bridge_marker(bridge);
+    if !marker.exists() {
+        return;
+    }
+    let Ok(links) = s.links() else { return };
+    let Some(br) = links.iter().find(|l| l.name == bridge) else {
+        let _ = std::fs::remove_file(&marker);
+        return;
+    };
+    if links.iter().any(|l| l.master == Some(br.index)) {
+        return;
+    }
+    if s.del_link(bridge).is_ok() {
+        let _ = std::fs::remove_file(&marker);
+    }
+}
+
+/// Removes what a workload's network left on the host (its veth side if the
+/// namespace has not taken it yet, the bridge if unused and ours). Used at
+/// the end of a run and by stale cleanup.
+pub fn teardown(st: &NetState) {
+    let Ok(mut s) = nl::Socket::open() else {
+        return;
+    };
+    // A dying namespace takes its veth along asynchronously (and a delete
+    // can race with that): wait until it is gone, briefly, so the bridge is
+    // seen without it.
+    for _ in 0..60 {
+        match s.link(&st.veth) {
+            Ok(Some(_)) => {
+                let _ = s.del_link(&st.veth);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => break,
+        }
+    }
+    remove_bridge_if_unused(&mut s, &st.bridge);
+}
+
+impl Drop for NetHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        teardown(&self.state);
+    }
+}
+
+/// Accepts on `l` until `stop`, relaying each connection to `target`.
+fn proxy(l: TcpListener, target: SocketAddr, stop: Arc<AtomicBool>) {
+    let _ = l.set_nonblocking(true);
+    while !stop.load(Ordering::SeqCst) {
+        let mut pfd = libc::pollfd {
+            fd: l.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 200) };
+        let Ok((client, _)) = l.accept() else {
+            continue;
+        };
+        let _ = client.set_nonblocking(false);
+        let _ = std::thread::Builder::new()
+            .name("cgdash-proxy-conn".into())
+            .spawn(move || relay(client, target));
+    }
+}
+
+/// Copies both ways until each side has closed its half.
+fn relay(client: TcpStream, target: SocketAddr) {
+    let Ok(server) = TcpStream::connect_timeout(&target, Duration::from_secs(5)) else {
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let up = std::thread::spawn(move || pump(client, server));
+    pump(s2, c2);
+    let _ = up.join();
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(NetMode::parse("veth"), Ok(NetMode::Veth));
+        assert_eq!(NetMode::parse("HOST"), Ok(NetMode::Host));
+        assert_eq!(NetMode::parse("none"), Ok(NetMode::None));
+        assert!(NetMode::parse("veth,nat")
+            .unwrap_err()
+            .contains("not built"));
+        assert!(NetMode::parse("bridge").unwrap_err().contains("bridge"));
+    }
+
+    #[test]
+    fn subnets() {
+        let s = Subnet::parse(DEFAULT_SUBNET).unwrap();
+        assert_eq!(s.gateway(), Ipv4Addr::new(10, 213, 0, 1));
+        assert_eq!(s.hosts().next(), Some(Ipv4Addr::new(10, 213, 0, 2)));
+        assert_eq!(s.hosts().last(), Some(Ipv4Addr::new(10, 213, 0, 254)));
+        assert!(s.contains(Ipv4Addr::new(10, 213, 0, 9)));
+        // docker's and podman's defaults do not clash with it.
+        assert!(!s.overlaps(Ipv4Addr::new(172, 17, 0, 1), 16));
+        assert!(!s.overlaps(Ipv4Addr::new(10, 88, 0, 1), 16));
+        assert!(s.overlaps(Ipv4Addr::new(10, 0, 0, 0), 8));
+        assert!(s.overlaps(Ipv4Addr::new(10, 213, 0, 77), 32));
+        assert!(!s.overlaps(Ipv4Addr::new(10, 213, 1, 0), 24));
+        for bad in [
+            "10.213.0.1/24",
+            "10.213.0.0",
+            "10.213.0.0/31",
+            "x/24",
+            "127.0.0.0/8",
+        ] {
+            assert!(Subnet::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Subnet::parse("10.213.0.5/24")
+            .unwrap_err()
+            .contains("10.213.0.0/24"));
+    }
+
+    #[test]
+    fn publishing() {
+        let p = Publish::parse("8080:80").unwrap();
+        assert_eq!(p.host, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(p.port, 80);
+        let p = Publish::parse("0.0.0.0:8080:80/tcp").unwrap();
+        assert_eq!(p.host, "0.0.0.0:8080".parse().unwrap());
+        for bad in ["80", "0:80", "8080:70000", "8080:80/udp", "x:1:2", "a:b"] {
+            assert!(Publish::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Publish::parse("8080:80/udp").unwrap_err().contains("udp"));
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("2M"), Ok(Some(2 << 20)));
+        assert_eq!(parse_rate("max"), Ok(None));
+        assert!(parse_rate("12").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("-1M").is_err());
+        assert_eq!(
+            parse_setting("net.rate_out=10M"),
+            Ok(Some((NetKnob::RateOut, Some(10 << 20))))
+        );
+        assert_eq!(parse_setting("cpu=50%"), Ok(None));
+        let e = parse_setting("net.rate_in=lots").unwrap_err();
+        assert!(e.contains("`lots`") && e.contains("net.rate_in"), "{e}");
+    }
+
+    /// The clash check on made-up host tables: an address or a route
+    /// overlapping the subnet (a route alone, without an address, too), a
+    /// bridge with another address, a name that is not a bridge; the default
+    /// route and our own bridge's gateway and route are fine.
+    #[test]
+    fn clashes_with_addresses_routes_and_bridges() {
+        let spec = VethSpec {
+            subnet: Subnet::parse("10.213.0.0/24").unwrap(),
+            bridge: "cgdash0".into(),
+            publish: Vec::new(),
+            rate_in: None,
+            rate_out: None,
+        };
+        let link = |index, name: &str, kind: Option<&str>| nl::Link {
+            index,
+            name: name.into(),
+            master: None,
+            kind: kind.map(Into::into),
+            up: true,
+        };
+        let addr = |index, a: [u8; 4], prefix| nl::Addr {
+            index,
+            addr: Ipv4Addr::from(a),
+            prefix,
+        };
+        let route = |a: [u8; 4], prefix, oif| nl::Route {
+            dst: Ipv4Addr::from(a),
+            prefix,
+            oif: Some(oif),
+        };
+        let links = vec![
+            link(1, "lo", None),
+            link(2, "eth0", None),
+            link(5, "cgdash0", Some("bridge")),
+        ];
+        let ok_addrs = vec![
+            addr(1, [127, 0, 0, 1], 8),
+            addr(2, [192, 0, 2, 2], 24),
+            addr(5, [10, 213, 0, 1], 24),
+        ];
+        let ok_routes = vec![
+            route([0, 0, 0, 0], 0, 2),
+            route([192, 0, 2, 0], 24, 2),
+            route([10, 213, 0, 0], 24, 5),
+        ];
+        assert_eq!(check_free(&spec, &links, &ok_addrs, &ok_routes), Ok(()));
+        let e = check_free(&spec, &links, &[addr(2, [10, 213, 0, 9], 16)], &ok_routes).unwrap_err();
+        assert!(e.contains("address 10.213.0.9/16 of eth0"), "{e}");
+        let e = check_free(&spec, &links, &ok_addrs, &[route([10, 0, 0, 0], 8, 2)]).unwrap_err();
+        assert!(e.contains("route to 10.0.0.0/8 via eth0"), "{e}");
+        let e = check_free(&spec, &links, &[addr(5, [10, 213, 0, 7], 24)], &[]).unwrap_err();
+        assert!(
+            e.contains("bridge cgdash0 has the address 10.213.0.7/24"),
+            "{e}"
+        );
+        let e = check_free(&spec, &[link(5, "cgdash0", Some("veth"))], &[], &[]).unwrap_err();
+        assert!(e.contains("not a bridge (a veth)"), "{e}");
+    }
+
+    #[test]
+    fn veth_names_fit_ifnamsiz() {
+        let n = veth_name(Ipv4Addr::new(10, 213, 0, 2));
+        assert_eq!(n, "cgv0ad50002");
+        assert!(n.len() <= 15);
+    }
+}
