@@ -234,7 +234,9 @@ fn pread_all(f: &File, buf: &mut Vec<u8>) -> bool {
             Ok(0) => return true,
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
-                if n < chunk.len() {
+                // A seq_file hands out a page of whole records at a time:
+                // only a read well short of the buffer is the end.
+                if n < chunk.len() / 2 {
                     return true;
                 }
             }
