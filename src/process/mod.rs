@@ -134,6 +134,17 @@ enum Gate {
     Read(Option<u64>),
 }
 
+/// What the caller of [`ProcessScanner::scan_each_with`] knows already.
+#[derive(Default)]
+pub struct Hints<'a> {
+    pub quiet: Option<Quiet<'a>>,
+    /// Processes whose group the caller knows (the sampler: from the
+    /// groups' `cgroup.procs`): a new one's `/proc/PID/cgroup` is not read
+    /// and its row's `cgroup` is empty (issue 18: one file less per process
+    /// at startup).
+    pub placed: Option<&'a dyn Fn(i32) -> bool>,
+}
+
 /// Processes to take from the cache without reading anything (issue 18):
 /// the sampler's word that nothing in their group ran since the last scan
 /// (see `sampler::quiet`). Only single-threaded processes seen in the last
@@ -322,12 +333,13 @@ impl ProcessScanner {
     /// order) instead of collecting them: the sampler turns rows into its
     /// snapshot as they come, with no second per-process array.
     pub fn scan_each(&mut self, emit: &mut dyn FnMut(ProcRow)) {
-        self.scan_each_quiet(None, emit);
+        self.scan_each_with(Hints::default(), emit);
     }
 
-    /// [`Self::scan_each`], taking from the cache without reading anything
-    /// the processes `quiet` vouches for (see [`Quiet`]).
-    pub fn scan_each_quiet(&mut self, quiet: Option<Quiet<'_>>, emit: &mut dyn FnMut(ProcRow)) {
+    /// [`Self::scan_each`] with what the caller knows already (see [`Hints`]).
+    pub fn scan_each_with(&mut self, hints: Hints<'_>, emit: &mut dyn FnMut(ProcRow)) {
+        let quiet = hints.quiet;
+        let placed = |pid| hints.placed.is_some_and(|f| f(pid));
         self.tick += 1;
         self.problem = None;
         self.skipped = 0;
@@ -360,7 +372,7 @@ impl ProcessScanner {
                 }
                 Gate::Read(ran) => ran,
             };
-            if let Some(row) = self.scan_one(pid, ran) {
+            if let Some(row) = self.scan_one(pid, ran, placed(pid)) {
                 emit(row);
             }
         }
@@ -370,7 +382,7 @@ impl ProcessScanner {
                 continue;
             }
             let pid = row.pid;
-            match self.scan_one(pid, None) {
+            match self.scan_one(pid, None, placed(pid)) {
                 Some(row) => emit(row),
                 // Exited just now: forget it.
                 None => {
@@ -534,7 +546,9 @@ impl ProcessScanner {
     }
 
     /// `ran`: the process's schedstat run time if [`Self::gate`] read it.
-    fn scan_one(&mut self, pid: i32, ran: Option<u64>) -> Option<ProcRow> {
+    /// `placed`: the caller knows the process's group (its
+    /// `/proc/PID/cgroup` is not read for a new process).
+    fn scan_one(&mut self, pid: i32, ran: Option<u64>, placed: bool) -> Option<ProcRow> {
         // Run time first, then stat: if it has not moved by the next tick,
         // nothing in stat has either.
         // (Only single-threaded processes are ever taken from the cache, so
@@ -581,7 +595,16 @@ impl ProcessScanner {
                 Some(c) if c.starttime == starttime => (c.stat_fd.take(), c.sched_fd.take()),
                 _ => (None, None),
             };
-            let mut entry = self.describe(pid, &name, comm, starttime)?;
+            // The owner of any of its files is the process's (`task_dump_owner`):
+            // the open `stat` saves a path lookup.
+            let uid = match (
+                &opened,
+                self.cache.get(&pid).and_then(|c| c.stat_fd.as_ref()),
+            ) {
+                (Some(f), _) | (None, Some(f)) => f.metadata().ok().map(|m| m.uid()),
+                _ => None,
+            };
+            let mut entry = self.describe(pid, &name, comm, starttime, uid, placed)?;
             (entry.stat_fd, entry.sched_fd) = kept;
             self.cache.insert(pid, entry);
         } else {
@@ -630,18 +653,30 @@ impl ProcessScanner {
         Some(row)
     }
 
-    /// Reads what changes only on exec or migration: uid, command line, cgroup.
+    /// Reads what changes only on exec or migration: uid (unless known),
+    /// command line, cgroup (unless `placed`: left empty).
     fn describe(
         &mut self,
         pid: i32,
         name: &[u8],
         comm: u64,
         starttime: u64,
+        uid: Option<u32>,
+        placed: bool,
     ) -> Option<Box<Cached>> {
-        self.set_path(pid, "");
-        let uid = fs::metadata(&self.path).ok()?.uid();
+        let uid = match uid {
+            Some(u) => u,
+            None => {
+                self.set_path(pid, "");
+                fs::metadata(&self.path).ok()?.uid()
+            }
+        };
         let command = self.read_cmdline(pid, name)?;
-        let cgroup = self.read_cgroup(pid)?;
+        let cgroup = if placed {
+            self.intern("")
+        } else {
+            self.read_cgroup(pid)?
+        };
         let refresh = self.cgroup_refresh.max(1);
         Some(Box::new(Cached {
             starttime,

@@ -27,7 +27,7 @@ use crate::fnv::PidMap;
 use crate::model::{
     CpuView, GroupSnapshot, MemoryView, PidsView, ProcessSnapshot, Snapshot, SCHEMA_VERSION,
 };
-use crate::process::{ProcessError, ProcessScanner, Quiet};
+use crate::process::{Hints, ProcessError, ProcessScanner, Quiet};
 use quiet::QuietPids;
 
 pub use history::{write_limit, GroupHistory, History, Ring, Series};
@@ -338,7 +338,14 @@ impl Sampler {
             pids: f,
             at: groups_real,
         });
-        scanner.scan_each_quiet(quiet, &mut |r| {
+        // Placed by the groups' lists (all of them read): `/proc/PID/cgroup`
+        // of a new process is not needed.
+        let placed = move |pid| complete && members.contains_key(&pid);
+        let hints = Hints {
+            quiet,
+            placed: Some(&placed),
+        };
+        scanner.scan_each_with(hints, &mut |r| {
             let cgroup = match members.get(&r.pid) {
                 Some(&i) => groups[i].clone(),
                 // Filtered, and in none of the groups read: in another group
