@@ -281,6 +281,7 @@ impl Sampler {
             mode: Some(self.layout.mode),
             cpus: self.cpus,
             memory_total_bytes: self.memory_total,
+            sampler: self.path_name(),
             groups: out_groups,
             processes,
         }
