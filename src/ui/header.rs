@@ -47,10 +47,6 @@ impl Widget for Header<'_> {
             s.groups.len(),
             s.processes.len()
         ));
-        // How the rows were read (issue 18): `proc-skip`, `proc`.
-        if !s.sampler.is_empty() && s.sampler != "none" {
-            pieces.push(format!("read: {}", s.sampler));
-        }
         let room = area.width.saturating_sub(right.chars().count() as u16) as usize;
         let mut info = String::new();
         for p in pieces {
