@@ -29,7 +29,8 @@
 #                     [--tools "cgdash btop htop top btm"] [--warmup 3]
 #                     [--cgdash PATH] [--no-floor] [--raw FILE]
 #   bench/overhead.sh --scaling [--scales "200/20 2000/200 10000/1000"] ...
-#       cgdash and the floor only, once per load size
+#       cgdash and the floor once per load size (--tools "cgdash top btop":
+#       the peers too, interleaved in the same runs; one row per tool)
 #   bench/overhead.sh --profile [--procs N --groups G --seconds S]
 #       where cgdash's time goes under the load: the files it opens per tick
 #       (strace), its syscalls, a perf profile (cpu-clock) and its memory map
@@ -55,7 +56,7 @@ export LC_ALL=C   # a '.' in $EPOCHREALTIME, plain ps/awk output
 PROCS=2000 GROUPS_N=200 SECONDS_M=30 RUNS=3 WARMUP=3
 TOOLS="cgdash btop htop top btm"
 SCALING=0 PROFILE=0 SCALES="200/20 2000/200 10000/1000"
-FLOOR=1 RAW="" CGDASH=""
+FLOOR=1 RAW="" CGDASH="" TOOLS_SET=0
 EXPORT=0 SCRAPE=15
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -71,7 +72,7 @@ while [ $# -gt 0 ]; do
 	--seconds) SECONDS_M=$2; shift 2 ;;
 	--runs) RUNS=$2; shift 2 ;;
 	--warmup) WARMUP=$2; shift 2 ;;
-	--tools) TOOLS=$2; shift 2 ;;
+	--tools) TOOLS=$2; TOOLS_SET=1; shift 2 ;;
 	--scaling) SCALING=1; shift ;;
 	--profile) PROFILE=1; shift ;;
 	--export) EXPORT=1; shift ;;
@@ -92,7 +93,8 @@ done
 # `cargo install bottom` puts btm in ~/.cargo/bin, often not on root's PATH
 [ -d "${CARGO_HOME:-$HOME/.cargo}/bin" ] && PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 for c in tmux gcc awk ps; do command -v "$c" >/dev/null || die "needs $c"; done
-[ "$SCALING" = 1 ] || [ "$PROFILE" = 1 ] && TOOLS="cgdash"
+[ "$PROFILE" = 1 ] && TOOLS="cgdash"
+[ "$SCALING" = 1 ] && [ "$TOOLS_SET" = 0 ] && TOOLS="cgdash"
 [ "$PROFILE" = 1 ] && FLOOR=0
 if [ "$EXPORT" = 1 ]; then
 	TOOLS="cgdash" FLOOR=0
@@ -777,35 +779,39 @@ elif [ "$SCALING" = 0 ]; then
 	echo
 	echo "CPU = the tool's utime+stime (threads and children included) per wall second = ms per 1 s refresh; cpuacct = the same from its own cpuacct group (ns-exact); startup CPU = CPU in the first second after start; first paint = until the pane shows a character (polled every 20 ms; a command that prints at once shows after $PAINT_BASE ms here); tmux = the tmux server's CPU while the tool ran. cgdash ÷ tool = median over runs of the same-run ratio."
 else
-	echo "| processes | groups | pids in all | group dirs (cpuacct+memory) | cgdash ms per refresh, median (min–max) | floor ms | floor (pread) ms | cgdash ÷ floor | cgdash peak RSS | cgdash startup CPU |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| processes / groups | pids in all | tool | CPU ms per refresh, median (min–max) | cgdash ÷ tool (same run) | peak RSS | startup CPU (1st s) |"
+	echo "|---|---|---|---|---|---|---|"
 	for sc in $SCALES; do
 		PROCS=${sc%/*} GROUPS_N=${sc#*/}
 		load "$PROCS" "$GROUPS_N"
 		run_all
 		unload_all
+		# one row per tool: median (min–max), the median over runs of the
+		# same-run ratio cgdash ÷ tool, peak RSS, median startup CPU
 		awk -F'\t' -v P="$PROCS" -v G="$GROUPS_N" -v N="$NPIDS_OTHER" '
 		function median(arr, n,    i, j, t) {
 			for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
 			return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
 		}
 		$3 == P && $4 == G && $12 == "ok" {
-			if ($16 != "") { if (gmin == "" || $16 + 0 < gmin) gmin = $16 + 0; if ($16 + 0 > gmax) gmax = $16 + 0; if ($17 + 0 < gmin) gmin = $17 + 0 }
-			if ($1 == "cgdash") { c[++nc] = $6; cr[$2] = $6; if ($8 > rss) rss = $8; s[++ns] = $9 }
-			if ($1 == "floor") { f[++nf] = $6; fr[$2] = $6 }
-			if ($1 == "floor-pread") fp[++nfp] = $6
+			if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1; ver[$1] = $13 }
+			k = ++n[$1]; c[$1, k] = $6; st[$1, k] = $9; run[$1, k] = $2; cpu[$1, $2] = $6
+			if ($8 > rss[$1]) rss[$1] = $8
 		}
 		END {
-			gd = gmax ? (gmin == gmax ? gmax : gmin "–" gmax) : "–"
-			if (nc == 0) { printf "| %d | %d | %d | %s | failed | | | | | |\n", P, G, N, gd; exit }
-			lo = c[1]; hi = c[1]; for (i = 1; i <= nc; i++) { if (c[i] < lo) lo = c[i]; if (c[i] > hi) hi = c[i] }
-			nr = 0; for (r in cr) if ((r in fr) && fr[r] > 0) q[++nr] = cr[r] / fr[r]
-			printf "| %d | %d | %d | %s | %.1f (%.1f–%.1f) | %s | %s | %s | %.1f MiB | %.0f ms |\n", P, G, N, gd, median(c, nc), lo, hi,
-				nf ? sprintf("%.1f", median(f, nf)) : "–", nfp ? sprintf("%.1f", median(fp, nfp)) : "–", nr ? sprintf("%.2f×", median(q, nr)) : "–", rss / 1024, median(s, ns)
+			for (i = 1; i <= nt; i++) {
+				t = order[i]; m = n[t]
+				for (k = 1; k <= m; k++) { a[k] = c[t, k]; b[k] = st[t, k] }
+				lo = a[1]; hi = a[1]; for (k = 1; k <= m; k++) { if (a[k] < lo) lo = a[k]; if (a[k] > hi) hi = a[k] }
+				med = median(a, m); smed = median(b, m)
+				nr = 0; for (k = 1; k <= m; k++) { r = run[t, k]; if (t != "cgdash" && (("cgdash", r) in cpu) && c[t, k] > 0) q[++nr] = cpu["cgdash", r] / c[t, k] }
+				printf "| %s / %s | %s | %s | %.1f (%.1f–%.1f) | %s | %.1f MiB | %.0f ms |\n", P, G, N, ver[t], med, lo, hi,
+					nr ? sprintf("%.2f×", median(q, nr)) : "–", rss[t] / 1024, smed
+			}
 		}' "$RAW"
 	done
 	echo
-	echo "cgdash --interval 1s in tmux 200x50, ${SECONDS_M} s after a ${WARMUP} s warm-up, $RUNS runs interleaved with the floor; processes/groups are the extra load (half the processes in the groups). Command: bench/overhead.sh --scaling --seconds $SECONDS_M --runs $RUNS"
+	echo "Each tool in tmux 200x50 at a 1 s refresh, ${SECONDS_M} s after a ${WARMUP} s warm-up, $RUNS runs interleaved (order rotates); processes/groups are the extra load (half the processes in the groups). Command: bench/overhead.sh --scaling --tools \"$TOOLS\" --seconds $SECONDS_M --runs $RUNS$([ "$FLOOR" = 1 ] || echo ' --no-floor')"
 fi
 echo
 echo "raw results: $RAW"

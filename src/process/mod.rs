@@ -143,6 +143,28 @@ enum Gate {
     Read(Option<u64>),
 }
 
+/// What the caller of [`ProcessScanner::scan_each_with`] knows already.
+#[derive(Default)]
+pub struct Hints<'a> {
+    pub quiet: Option<Quiet<'a>>,
+    /// Processes whose group the caller knows (the sampler: from the
+    /// groups' `cgroup.procs`): a new one's `/proc/PID/cgroup` is not read
+    /// and its row's `cgroup` is empty (issue 18: one file less per process
+    /// at startup).
+    pub placed: Option<&'a dyn Fn(i32) -> bool>,
+}
+
+/// Processes to take from the cache without reading anything (issue 18):
+/// the sampler's word that nothing in their group ran since the last scan
+/// (see `sampler::quiet`). Only single-threaded processes seen in the last
+/// scan, with no `stat` re-read due, are taken on it.
+pub struct Quiet<'a> {
+    pub pids: &'a dyn Fn(i32) -> bool,
+    /// When the group counters were read: the skipped rows' reading time
+    /// (they did not run between then and their previous reading).
+    pub at: Instant,
+}
+
 /// Clock and memory units the kernel reports in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Units {
@@ -211,6 +233,11 @@ pub struct ProcessScanner {
     open_fds: usize,
     /// `cache.len()` as of the last scan (read while an entry is borrowed).
     cache_len: usize,
+    /// Rows of the last scan taken on [`Quiet`]'s word.
+    skipped: usize,
+    /// The descriptor budget said no during this scan: don't ask again
+    /// until the next (each refusal costs a getrlimit once at the hard limit).
+    fd_full: bool,
     /// Reused buffers: no allocation per process in the steady state
     /// except the rows' own Vec.
     path: String,
@@ -242,6 +269,8 @@ impl ProcessScanner {
             fd_budget: FdBudget::auto(),
             open_fds: 0,
             cache_len: 0,
+            skipped: 0,
+            fd_full: false,
             path: String::with_capacity(64),
             buf: Box::new([0; 4096]),
             io: false,
@@ -334,8 +363,17 @@ impl ProcessScanner {
     /// order) instead of collecting them: the sampler turns rows into its
     /// snapshot as they come, with no second per-process array.
     pub fn scan_each(&mut self, emit: &mut dyn FnMut(ProcRow)) {
+        self.scan_each_with(Hints::default(), emit);
+    }
+
+    /// [`Self::scan_each`] with what the caller knows already (see [`Hints`]).
+    pub fn scan_each_with(&mut self, hints: Hints<'_>, emit: &mut dyn FnMut(ProcRow)) {
+        let quiet = hints.quiet;
+        let placed = |pid| hints.placed.is_some_and(|f| f(pid));
         self.tick += 1;
         self.problem = None;
+        self.skipped = 0;
+        self.fd_full = false;
         let tick = self.tick;
         let dir = match fs::read_dir(&self.proc_root) {
             Ok(d) => d,
@@ -353,7 +391,7 @@ impl ProcessScanner {
             let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
                 continue;
             };
-            let ran = match self.gate(pid) {
+            let ran = match self.gate(pid, quiet.as_ref()) {
                 Gate::Unchanged(mut row) => {
                     if row.ppid > 0 && !self.seen_now(row.ppid) {
                         deferred.push(row);
@@ -369,7 +407,7 @@ impl ProcessScanner {
             // only because it is due (every FULL_EVERY ticks) may not have
             // run, and then its I/O counters stand too.
             let ran_before = self.cache.get(&pid).map_or(0, |c| c.ran_ns);
-            if let Some(mut row) = self.scan_one(pid, ran) {
+            if let Some(mut row) = self.scan_one(pid, ran, placed(pid)) {
                 let idle = ran_before != 0
                     && !row.fresh
                     && row.threads == 1
@@ -385,7 +423,7 @@ impl ProcessScanner {
                 continue;
             }
             let pid = row.pid;
-            match self.scan_one(pid, None) {
+            match self.scan_one(pid, None, placed(pid)) {
                 Some(mut row) => {
                     self.add_io(&mut row, false);
                     emit(row)
@@ -399,18 +437,56 @@ impl ProcessScanner {
             }
         }
         self.cache.retain(|_, c| c.seen_tick == tick);
-        self.open_fds = self.cache.values().map(|c| c.fds()).sum();
         self.cache_len = self.cache.len();
+        self.trim_stat_files();
+        self.open_fds = self.cache.values().map(|c| c.fds()).sum();
         if tick.is_multiple_of(64) {
             // Strings only the set still holds belong to gone processes.
             self.strings.retain(|s| Arc::strong_count(s) > 1);
         }
     }
 
+    /// Rows the last scan took from the cache on [`Quiet`]'s word alone.
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
     /// Why the last scan may have left processes out (`None`: it is
     /// complete). An empty list is then not "no processes".
     pub fn problem(&self) -> Option<&str> {
         self.problem.as_deref()
+    }
+
+    /// Whether one more file may be kept open (asks the budget at most until
+    /// its first refusal in a scan).
+    fn may_keep(&mut self) -> bool {
+        if self.fd_full {
+            return false;
+        }
+        let ok = self.fd_budget.allows(self.open_fds);
+        self.fd_full = !ok;
+        ok
+    }
+
+    /// `stat` files are kept only while every process's `schedstat` has
+    /// room besides. The first scan can't know how many processes there
+    /// are, and kept the `stat` of the first ones it met (at 10,000
+    /// processes half the budget, so the other half's `schedstat` was
+    /// opened and closed every tick): close what is over.
+    fn trim_stat_files(&mut self) {
+        let room = self.fd_budget.limit().saturating_sub(self.cache_len);
+        let mut stat = self.cache.values().filter(|c| c.stat_fd.is_some()).count();
+        if stat <= room {
+            return;
+        }
+        for c in self.cache.values_mut() {
+            if stat <= room {
+                break;
+            }
+            if c.stat_fd.take().is_some() {
+                stat -= 1;
+            }
+        }
     }
 
     /// Opens `self.path`; running out of descriptors is recorded as the
@@ -480,7 +556,7 @@ impl ProcessScanner {
 
     /// A cached single-threaded process whose run time has not moved since
     /// its last `stat` read: its row from the cache (see the module docs).
-    fn gate(&mut self, pid: i32) -> Gate {
+    fn gate(&mut self, pid: i32, quiet: Option<&Quiet<'_>>) -> Gate {
         let tick = self.tick;
         let Some(c) = self.cache.get(&pid) else {
             return Gate::Read(None);
@@ -488,6 +564,20 @@ impl ProcessScanner {
         let l = c.last;
         let full_due = (tick + u64::from(pid.unsigned_abs())).is_multiple_of(FULL_EVERY)
             || tick.saturating_sub(c.stat_tick) >= FULL_EVERY;
+        let vouched = quiet.filter(|q| {
+            c.seen_tick + 1 == tick
+                && l.threads == 1
+                && !matches!(l.state, b'Z' | b'X' | b'x')
+                && !c.cgroup_due(tick, self.cgroup_refresh)
+                && !full_due
+                && (q.pids)(pid)
+        });
+        if let Some(q) = vouched {
+            return match self.skip(pid, q.at) {
+                Some(row) => Gate::Unchanged(row),
+                None => Gate::Read(None),
+            };
+        }
         if c.ran_ns == 0
             || l.threads != 1
             || matches!(l.state, b'Z' | b'X' | b'x')
@@ -501,7 +591,7 @@ impl ProcessScanner {
         let Some((ran, opened)) = self.read_ran(pid) else {
             return Gate::Read(None);
         };
-        let keep = opened.is_some() && self.fd_budget.allows(self.open_fds);
+        let keep = opened.is_some() && self.may_keep();
         let Some(c) = self.cache.get_mut(&pid) else {
             return Gate::Read(Some(ran));
         };
@@ -520,8 +610,22 @@ impl ProcessScanner {
         Gate::Unchanged(row)
     }
 
+    /// The cached row of a process [`Quiet`] vouches for, as of `at`.
+    fn skip(&mut self, pid: i32, at: Instant) -> Option<ProcRow> {
+        let tick = self.tick;
+        let c = self.cache.get_mut(&pid)?;
+        self.skipped += 1;
+        c.seen_tick = tick;
+        let prev = c.read_at.replace(at);
+        let mut row = row_of(&self.units, pid, c, c.last, false, at);
+        row.prev = prev.map(|t| (row.cpu_time_ns, t));
+        Some(row)
+    }
+
     /// `ran`: the process's schedstat run time if [`Self::gate`] read it.
-    fn scan_one(&mut self, pid: i32, ran: Option<u64>) -> Option<ProcRow> {
+    /// `placed`: the caller knows the process's group (its
+    /// `/proc/PID/cgroup` is not read for a new process).
+    fn scan_one(&mut self, pid: i32, ran: Option<u64>, placed: bool) -> Option<ProcRow> {
         // Run time first, then stat: if it has not moved by the next tick,
         // nothing in stat has either.
         // (Only single-threaded processes are ever taken from the cache, so
@@ -571,7 +675,16 @@ impl ProcessScanner {
                 }
                 _ => (None, None, None),
             };
-            let mut entry = self.describe(pid, &name, comm, starttime)?;
+            // The owner of any of its files is the process's (`task_dump_owner`):
+            // the open `stat` saves a path lookup.
+            let uid = match (
+                &opened,
+                self.cache.get(&pid).and_then(|c| c.stat_fd.as_ref()),
+            ) {
+                (Some(f), _) | (None, Some(f)) => f.metadata().ok().map(|m| m.uid()),
+                _ => None,
+            };
+            let mut entry = self.describe(pid, &name, comm, starttime, uid, placed)?;
             (entry.stat_fd, entry.sched_fd, entry.io) = kept;
             self.cache.insert(pid, entry);
         } else {
@@ -602,7 +715,7 @@ impl ProcessScanner {
         // read only when a process ran, is kept open only while there is
         // room for every process's `schedstat` besides.
         if let Some(f) = sched_opened {
-            if c.sched_fd.is_none() && self.fd_budget.allows(self.open_fds) {
+            if c.sched_fd.is_none() && !self.fd_full && self.fd_budget.allows(self.open_fds) {
                 c.sched_fd = Some(f);
                 self.open_fds += 1;
             }
@@ -620,18 +733,30 @@ impl ProcessScanner {
         Some(row)
     }
 
-    /// Reads what changes only on exec or migration: uid, command line, cgroup.
+    /// Reads what changes only on exec or migration: uid (unless known),
+    /// command line, cgroup (unless `placed`: left empty).
     fn describe(
         &mut self,
         pid: i32,
         name: &[u8],
         comm: u64,
         starttime: u64,
+        uid: Option<u32>,
+        placed: bool,
     ) -> Option<Box<Cached>> {
-        self.set_path(pid, "");
-        let uid = fs::metadata(&self.path).ok()?.uid();
+        let uid = match uid {
+            Some(u) => u,
+            None => {
+                self.set_path(pid, "");
+                fs::metadata(&self.path).ok()?.uid()
+            }
+        };
         let command = self.read_cmdline(pid, name)?;
-        let cgroup = self.read_cgroup(pid)?;
+        let cgroup = if placed {
+            self.intern("")
+        } else {
+            self.read_cgroup(pid)?
+        };
         let refresh = self.cgroup_refresh.max(1);
         Some(Box::new(Cached {
             starttime,

@@ -445,6 +445,36 @@ fn low_fd_budget_still_scans_everything() {
     }
 }
 
+/// Issue 18: the first scan can't know how many processes there are and
+/// keeps `stat` files for the first ones it meets; from the second scan on
+/// every process's `schedstat` (read every tick) has room before them. (At
+/// 10,000 processes the first scan's `stat` files took half the budget for
+/// good, and 5,000 `schedstat` files were opened and closed every tick.)
+#[test]
+fn schedstat_files_get_the_budget_before_stat_files() {
+    let Some(mut s) = real_scanner() else { return };
+    let n = s.scan().len();
+    let mut s = real_scanner().expect("scanner");
+    let budget = n + 20;
+    s.set_fd_budget(Some(budget));
+    let kept = |s: &ProcessScanner| {
+        let stat = s.cache.values().filter(|c| c.stat_fd.is_some()).count();
+        let sched = s.cache.values().filter(|c| c.sched_fd.is_some()).count();
+        (stat, sched)
+    };
+    s.scan();
+    let rows = s.scan();
+    let single = rows.iter().filter(|r| r.threads == 1).count();
+    let (stat, sched) = kept(&s);
+    assert!(stat + sched <= budget, "{stat} + {sched} > {budget}");
+    // Others' processes come and go between scans: a margin of 20.
+    assert!(
+        sched + 20 >= single,
+        "schedstat kept for {sched} of {single} single-threaded processes ({stat} stat files)"
+    );
+    assert!(stat <= 40, "{stat} stat files kept with room for only ~20");
+}
+
 #[test]
 fn sleeping_processes_are_taken_from_the_cache_only_while_schedstat_stands_still() {
     let f = Fixture::new();

@@ -11,6 +11,7 @@ mod binding;
 mod history;
 pub mod net;
 pub mod periods;
+mod quiet;
 pub mod rates;
 mod thread;
 
@@ -27,7 +28,8 @@ use crate::fnv::PidMap;
 use crate::model::{
     CpuView, GroupSnapshot, MemoryView, PidsView, ProcessSnapshot, Snapshot, SCHEMA_VERSION,
 };
-use crate::process::{ProcessError, ProcessScanner};
+use crate::process::{Hints, ProcessError, ProcessScanner, Quiet};
+use quiet::QuietPids;
 
 pub use history::{read_limit, write_limit, GroupHistory, History, Ring, Series};
 pub use thread::{spawn, SamplerHandle};
@@ -75,6 +77,9 @@ pub struct Sampler {
     /// Network readings of groups in namespaces of their own (`None`: off,
     /// e.g. a fixture tree whose pids are not this host's).
     net: Option<net::NetReader>,
+    /// Processes in groups whose CPU counter did not move are not read
+    /// (issue 18); `None`: every process is read (`proc`).
+    quiet: Option<QuietPids>,
 }
 
 impl Sampler {
@@ -90,6 +95,7 @@ impl Sampler {
         s.memory_total = read_mem_total(&proc_root);
         s.net = Some(net::NetReader::new(proc_root.clone()));
         s.scanner = Some(scanner);
+        s.set_skip_quiet(true);
         Ok(s)
     }
 
@@ -114,6 +120,36 @@ impl Sampler {
             members_complete: false,
             names: Some(crate::names::Resolver::new(Default::default())),
             net: None,
+            quiet: None,
+        }
+    }
+
+    /// Whether processes in groups whose CPU counter did not move since the
+    /// last sample are taken from the cache without reading their files
+    /// (issue 18; on by default where a counter hierarchy exists). Off,
+    /// every process is read as before: the equivalence tests' reference.
+    pub fn set_skip_quiet(&mut self, on: bool) {
+        self.quiet = on
+            .then(|| QuietPids::new(&self.layout))
+            .filter(|q| q.enabled() && self.scanner.is_some());
+    }
+
+    /// Which path reads the processes: `proc-skip` (processes in quiet
+    /// groups are not read), `proc` (every process), `none` (groups only).
+    pub fn path_name(&self) -> &'static str {
+        match (&self.scanner, &self.quiet) {
+            (None, _) => "none",
+            (Some(_), None) => "proc",
+            (Some(_), Some(_)) => "proc-skip",
+        }
+    }
+
+    /// Rows the last sample took from the cache because their group's CPU
+    /// counter did not move (0 with `proc`).
+    pub fn skipped(&self) -> usize {
+        match (&self.scanner, &self.quiet) {
+            (Some(s), Some(_)) => s.skipped(),
+            _ => 0,
         }
     }
 
@@ -193,6 +229,12 @@ impl Sampler {
     /// reads; called once before the groups are read, once before processes).
     pub(crate) fn sample_with(&mut self, clock: &mut dyn FnMut() -> Instant) -> Snapshot {
         let groups_at = clock();
+        // The same instant on the real clock: rows skipped on their group's
+        // word are as of then.
+        let groups_real = Instant::now();
+        if let Some(q) = self.quiet.as_mut() {
+            q.begin();
+        }
         let group_wall = self.groups_at.map(|t| ns_between(t, groups_at));
         self.groups_at = Some(groups_at);
         self.generation += 1;
@@ -208,11 +250,18 @@ impl Sampler {
         if let Some(n) = net.as_mut() {
             n.begin();
         }
+        let mut quiet = self.quiet.as_mut();
         // By reference: the reader's cached stats are not copied per tick.
         self.reader.read_each(self.filter.as_deref(), &mut |g| {
             let cur = group_prev(g, generation);
             let slot = groups_prev.get_mut(&g.path);
             let prev = slot.as_deref().filter(|p| p.id == cur.id);
+            if let Some(q) = quiet.as_deref_mut() {
+                // Nothing in it ran since the last sample.
+                if prev.is_some_and(|p| p.usage_ns.is_some() && p.usage_ns == cur.usage_ns) {
+                    q.add_group(&g.path, g.id, g.procs.as_deref());
+                }
+            }
             out_groups.push(group_snapshot(g, prev, &cur, group_wall));
             match slot {
                 Some(p) => *p = cur,
@@ -248,7 +297,10 @@ impl Sampler {
             .iter()
             .map(|g| Arc::from(g.path.as_str()))
             .collect();
-        let processes = self.sample_processes(clock(), &names);
+        let processes = self.sample_processes(clock(), groups_real, &names);
+        if let Some(q) = self.quiet.as_mut() {
+            q.end();
+        }
         // The quota that binds each group (ancestors outside a filter read from their files).
         binding::fill(
             &mut out_groups,
@@ -266,6 +318,7 @@ impl Sampler {
             mode: Some(self.layout.mode),
             cpus: self.cpus,
             memory_total_bytes: self.memory_total,
+            sampler: self.path_name(),
             groups: out_groups,
             processes,
         }
@@ -302,7 +355,12 @@ impl Sampler {
     }
 
     /// `groups`: the path of each group read this tick, by index.
-    fn sample_processes(&mut self, at: Instant, groups: &[Arc<str>]) -> Vec<ProcessSnapshot> {
+    fn sample_processes(
+        &mut self,
+        at: Instant,
+        groups_real: Instant,
+        groups: &[Arc<str>],
+    ) -> Vec<ProcessSnapshot> {
         let Some(scanner) = self.scanner.as_mut() else {
             return Vec::new();
         };
@@ -320,7 +378,19 @@ impl Sampler {
             n => n,
         };
         let mut out = Vec::with_capacity(expect + 64);
-        scanner.scan_each(&mut |r| {
+        let vouch = self.quiet.as_ref().map(|q| move |pid| q.skip(pid));
+        let quiet = vouch.as_ref().map(|f| Quiet {
+            pids: f,
+            at: groups_real,
+        });
+        // Placed by the groups' lists (all of them read): `/proc/PID/cgroup`
+        // of a new process is not needed.
+        let placed = move |pid| complete && members.contains_key(&pid);
+        let hints = Hints {
+            quiet,
+            placed: Some(&placed),
+        };
+        scanner.scan_each_with(hints, &mut |r| {
             let cgroup = match members.get(&r.pid) {
                 Some(&i) => groups[i].clone(),
                 // Filtered, and in none of the groups read: in another group
@@ -337,10 +407,13 @@ impl Sampler {
             // `at` is the (injectable) clock at the scan's start; each row is
             // placed by how far into the scan it was read (and its previous
             // reading by how far into the previous scan).
-            let read_at = at + r.read_at.saturating_duration_since(scan_start);
-            let prev = r.prev.zip(prev_scan).map(|((cpu, t), (p_at, p_start))| {
-                (cpu, p_at + t.saturating_duration_since(p_start))
-            });
+            // (Rows taken on their group's word are as of the group read,
+            // before the scan.)
+            let read_at = place(at, scan_start, r.read_at);
+            let prev = r
+                .prev
+                .zip(prev_scan)
+                .map(|((cpu, t), (p_at, p_start))| (cpu, place(p_at, p_start, t)));
             out.push(ProcessSnapshot {
                 pid: r.pid,
                 ppid: r.ppid,
@@ -369,6 +442,16 @@ impl Sampler {
 fn under(path: &str, prefix: &str) -> bool {
     path.strip_prefix(prefix)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// `t` on the sampler's (injectable) clock, given that `real` on the real
+/// clock is `at` there.
+fn place(at: Instant, real: Instant, t: Instant) -> Instant {
+    if t >= real {
+        at + (t - real)
+    } else {
+        at.checked_sub(real - t).unwrap_or(at)
+    }
 }
 
 fn ns_between(earlier: Instant, later: Instant) -> u64 {

@@ -448,3 +448,161 @@ fn hr_counts_agree_with_process_rows_across_v1_hierarchies() {
         assert!(json["pids"]["current"].is_null(), "{json}");
     }
 }
+
+/// Issue 18: v1 with `cpu` and `cpuacct` mounted apart (as on this project's
+/// machines). Pids 10 and 11 in `a`, 12 in `other`, in both hierarchies;
+/// the counters are `cpuacct/*/cpuacct.usage`.
+fn split_v1(cg: &Path) {
+    for c in ["cpu", "cpuacct"] {
+        write(&cg.join(c), "cgroup.procs", "1\n");
+        write(&cg.join(c).join("a"), "cgroup.procs", "10\n11\n");
+        write(&cg.join(c).join("other"), "cgroup.procs", "12\n");
+        write(&cg.join(c).join("b"), "cgroup.procs", "");
+    }
+    for (g, ns) in [("", 5), ("a", 1), ("other", 1), ("b", 1)] {
+        write(
+            &cg.join("cpuacct").join(g),
+            "cpuacct.usage",
+            &format!("{ns}\n"),
+        );
+    }
+}
+
+/// [`proc_fixture`] plus pid 1, the others' parent: a row whose parent is
+/// gone is read (reparenting does not run it), so without it nothing would
+/// ever be taken from the cache.
+fn proc_fixture_with_init(proc: &Path) {
+    proc_fixture(proc);
+    let d = proc.join("1");
+    write(
+        &d,
+        "stat",
+        "1 (init) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 1000 256 0
+",
+    );
+    write(&d, "cmdline", "init\0");
+    write(&d, "cgroup", "2:cpuacct:/\n1:cpu:/\n0::/\n");
+}
+
+/// Rows of one sample by pid: (CPU time ns, CPU %).
+fn cpu_of(snap: &Snapshot, pid: i32) -> (u64, Option<f64>) {
+    let p = snap
+        .processes
+        .iter()
+        .find(|p| p.pid == pid)
+        .unwrap_or_else(|| panic!("pid {pid}: {:?}", snap.processes));
+    (p.cpu_time_ns, p.cpu_percent)
+}
+
+/// The fixture's `stat` can change behind a group counter's back (the
+/// kernel's cannot): what the skipping sampler shows then tells whether it
+/// read the file. A process is read again as soon as its group's counter
+/// moves, or when it was listed in another group the tick before (here: a
+/// move in `cpuacct` only, which the cpu hierarchy's lists don't show).
+#[test]
+fn quiet_groups_processes_are_taken_from_the_cache() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proc = &dir.path().join("proc");
+    proc_fixture_with_init(proc);
+    let cg = dir.path().join("cg");
+    split_v1(&cg);
+    let layout = Layout::from_root(&cg).expect("layout");
+    let mut s = Sampler::new(layout.clone(), proc.to_path_buf()).expect("sampler");
+    assert_eq!(s.path_name(), "proc-skip");
+    let hz = s
+        .scanner_mut()
+        .map(|sc| sc.units().ticks_per_sec)
+        .expect("scanner");
+    let tick_ns = 1_000_000_000 / hz;
+    let mut clock = FakeClock::new();
+    let step = Duration::from_secs(1);
+    // 1st: no previous counters; 2nd: `a` quiet once (listed, not yet
+    // skipped); 3rd: quiet twice running — 10 and 11 are not read.
+    for _ in 0..3 {
+        clock.sample(&mut s, step);
+    }
+    // Its counter moves: pid 1, in the root, is read every tick.
+    write(&cg.join("cpuacct"), "cpuacct.usage", "6\n");
+    clock.sample(&mut s, step);
+    assert_eq!(s.skipped(), 3, "10, 11 and 12: their groups are quiet");
+    write(&proc.join("10"), "stat", &proc_stat(10, 7, 100));
+    let snap = clock.sample(&mut s, step);
+    assert_eq!(cpu_of(&snap, 10), (0, Some(0.0)), "not read: a is quiet");
+    assert!(s.skipped() >= 2);
+
+    // `a`'s counter moves: 10 is read, the 7 ticks over the last second.
+    write(&cg.join("cpuacct/a"), "cpuacct.usage", "70000001\n");
+    let snap = clock.sample(&mut s, step);
+    assert_eq!(cpu_of(&snap, 10).0, 7 * tick_ns);
+    assert!(cpu_of(&snap, 10).1.is_some_and(|c| c > 0.0));
+
+    // Quiet again for two ticks: skipped again. (Three: on the scanner's
+    // 9th tick 11 is read anyway, its every-10th-tick `stat`.)
+    for _ in 0..3 {
+        clock.sample(&mut s, step);
+    }
+    assert!(s.skipped() >= 2, "{}", s.skipped());
+    // 11 moves to `b` in cpuacct only (and `b` is quiet): listed in another
+    // group than the tick before, so it is read.
+    write(&cg.join("cpuacct/a"), "cgroup.procs", "10\n");
+    write(&cg.join("cpuacct/b"), "cgroup.procs", "11\n");
+    write(&proc.join("11"), "stat", &proc_stat(11, 3, 100));
+    let snap = clock.sample(&mut s, step);
+    assert_eq!(cpu_of(&snap, 11).0, 3 * tick_ns, "moved: read");
+    assert!(
+        s.quiet.as_ref().is_some_and(|q| q.open_files() >= 3),
+        "the cpuacct lists are kept open"
+    );
+    assert_eq!(cpu_of(&snap, 10).0, 7 * tick_ns);
+
+    // The reference path reads every process every tick.
+    let mut full = Sampler::new(layout, proc.to_path_buf()).expect("sampler");
+    full.set_skip_quiet(false);
+    assert_eq!(full.path_name(), "proc");
+    for _ in 0..4 {
+        full.sample();
+    }
+    assert_eq!(full.skipped(), 0);
+}
+
+/// v2 (the counter's hierarchy is the one that places processes): the
+/// group reader's own `cgroup.procs` lists are used; a process whose
+/// `stat` says it has two threads is always read.
+#[test]
+fn quiet_skip_on_v2_uses_the_readers_lists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cg = dir.path().join("cg");
+    v2_tree(&cg);
+    let proc = &dir.path().join("proc");
+    proc_fixture_with_init(proc);
+    // 11 has two threads.
+    write(
+        &proc.join("11"),
+        "stat",
+        "11 (w) S 1 11 11 0 -1 0 0 0 0 0 0 0 0 0 20 0 2 0 100 1000 256 0\n",
+    );
+    let layout = Layout::from_root(&cg).expect("layout");
+    let mut s = Sampler::new(layout, proc.to_path_buf()).expect("sampler");
+    let mut clock = FakeClock::new();
+    for _ in 0..3 {
+        clock.sample(&mut s, Duration::from_secs(1));
+    }
+    assert_eq!(
+        s.skipped(),
+        2,
+        "1 and 10: 11 has two threads, 12 is in no group read"
+    );
+    write(&proc.join("10"), "stat", &proc_stat(10, 5, 100));
+    write(
+        &proc.join("11"),
+        "stat",
+        "11 (w) S 1 11 11 0 -1 0 0 0 0 0 5 0 0 0 20 0 2 0 100 1000 256 0\n",
+    );
+    let snap = clock.sample(&mut s, Duration::from_secs(1));
+    assert_eq!(cpu_of(&snap, 10).0, 0, "skipped");
+    assert!(cpu_of(&snap, 11).0 > 0, "two threads: read");
+    // cpu.stat's usage_usec moves: read.
+    write(&cg.join("a"), "cpu.stat", &cpu_stat(50_000, 0, 0, 0));
+    let snap = clock.sample(&mut s, Duration::from_secs(1));
+    assert!(cpu_of(&snap, 10).0 > 0, "a moved: read");
+}

@@ -104,6 +104,7 @@ pub fn snapshot(i: u64, quota: f64) -> Snapshot {
         mode: Some(Mode::Hybrid),
         cpus: 2,
         memory_total_bytes: Some(8192 * MIB),
+        sampler: "",
         groups: vec![
             group("/", Some(demo_cpu + 9.1), None, None, 3100 * MIB, None, 140),
             group("cgdash", Some(demo_cpu), None, Some(0.0), 2 * MIB, None, 3),
