@@ -14,6 +14,7 @@ mod manage;
 pub mod parse;
 mod read;
 mod reader;
+pub(crate) use reader::pread_all;
 mod stats;
 mod write;
 

@@ -417,7 +417,7 @@ fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool) -> bool {
 }
 
 /// Reads a whole (small, virtual) file from offset 0 into `buf`.
-fn pread_all(f: &File, buf: &mut Vec<u8>) -> bool {
+pub(crate) fn pread_all(f: &File, buf: &mut Vec<u8>) -> bool {
     buf.clear();
     let mut chunk = [0u8; 4096];
     loop {

@@ -37,9 +37,9 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
+use crate::cgroup::pread_all;
 use crate::cgroup::{Hierarchy, Layout, Version};
 use crate::fds::FdBudget;
 use crate::fnv::PidMap;
@@ -223,25 +223,4 @@ pub(super) fn counter_hierarchy(layout: &Layout) -> Option<&Hierarchy> {
         .iter()
         .find(|h| h.version == Version::V1 && h.has("cpuacct"))
         .or_else(|| layout.unified())
-}
-
-/// Reads a whole small virtual file from offset 0.
-fn pread_all(f: &File, buf: &mut Vec<u8>) -> bool {
-    buf.clear();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match f.read_at(&mut chunk, buf.len() as u64) {
-            Ok(0) => return true,
-            Ok(n) => {
-                buf.extend_from_slice(&chunk[..n]);
-                // A seq_file hands out a page of whole records at a time:
-                // only a read well short of the buffer is the end.
-                if n < chunk.len() / 2 {
-                    return true;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
 }
