@@ -174,7 +174,6 @@ fn net_read_live_lo_traffic_of_an_own_namespace() {
 /// interface: the totals (which leave out `lo`) follow it. Nothing of it is
 /// visible on the host; the pair goes with the namespaces.
 #[test]
-#[ignore = "flaky since issue 18's sampler was merged with this one: in 1 of 2 runs the group gets no network reading for 30 s (not understood yet; issue 19 stays open). Run it with --ignored"]
 fn net_read_live_veth_inside_own_namespaces() {
     let test = "net_read_live_veth_inside_own_namespaces";
     let Some(layout) = common::live(test) else {

@@ -15,11 +15,13 @@
 //! Membership comes from the `cgroup.procs` of the hierarchy the counter is
 //! read from: on hosts where `cpu` and `cpuacct` are mounted apart (v1,
 //! this project's machines) that is not the hierarchy that places processes
-//! in the dashboard, so its files are read here, kept open within a budget
-//! of their own (1/16 of `RLIMIT_NOFILE`; the scanner's half and the group
-//! reader's quarter are unchanged). A group past the budget is opened and
-//! read each tick only while it is quiet; its processes are read as before
-//! when even that fails.
+//! in the dashboard, so its files are read here, each tick only while the
+//! group is quiet. On v2 they are kept open within a budget of their own
+//! (1/16 of `RLIMIT_NOFILE`; the scanner's half and the group reader's
+//! quarter are unchanged); v1's are opened each time, because a kept v1
+//! `cgroup.procs` repeats its first list while it is read again within a
+//! second (see the group reader's `procs_file`). A group whose list can't
+//! be read has its processes read as before.
 //!
 //! What the scanner still does for a skipped process: it is listed by the
 //! `/proc` readdir every tick (new pids appear, exited ones drop out); its
@@ -191,7 +193,11 @@ impl QuietPids {
         if !pread_all(&f, &mut self.buf) {
             return false;
         }
-        if self.budget.allows(self.open) {
+        // Kept only on v2: a kept v1 `cgroup.procs` repeats the list it
+        // gave first while read again within a second (see the group
+        // reader's `procs_file`), and a stale list here would vouch for a
+        // process that left the quiet group and ran elsewhere.
+        if h.version == Version::V2 && self.budget.allows(self.open) {
             k.file = Some(f);
             self.open += 1;
         }

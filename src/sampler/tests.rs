@@ -549,9 +549,13 @@ fn quiet_groups_processes_are_taken_from_the_cache() {
     write(&proc.join("11"), "stat", &proc_stat(11, 3, 100));
     let snap = clock.sample(&mut s, step);
     assert_eq!(cpu_of(&snap, 11).0, 3 * tick_ns, "moved: read");
-    assert!(
-        s.quiet.as_ref().is_some_and(|q| q.open_files() >= 3),
-        "the cpuacct lists are kept open"
+    // v1 lists are opened afresh each read: a kept v1 `cgroup.procs`
+    // repeats its first list while read within a second (the group
+    // reader's `procs_file`; tests/scale_moves_live.rs on a real kernel).
+    assert_eq!(
+        s.quiet.as_ref().map(|q| q.open_files()),
+        Some(0),
+        "the v1 cpuacct lists must not be kept open"
     );
     assert_eq!(cpu_of(&snap, 10).0, 7 * tick_ns);
 
