@@ -95,6 +95,9 @@ pub struct GroupReader {
     open: usize,
     /// Why the last walk may have missed groups (see `problem`).
     walk_problem: Option<String>,
+    /// This tick: a kept group's file could not be opened (out of
+    /// descriptors); the group shows its last readings.
+    fd_problem: Option<String>,
 }
 
 impl GroupReader {
@@ -109,6 +112,7 @@ impl GroupReader {
             budget: FdBudget::share_of(4),
             open: 0,
             walk_problem: None,
+            fd_problem: None,
         }
     }
 
@@ -137,10 +141,11 @@ impl GroupReader {
         }
     }
 
-    /// Why the group list may be incomplete: a directory of the last walk
-    /// could not be listed (out of descriptors, permission). `None`: complete.
+    /// Why the group list or readings may be incomplete: a directory of the
+    /// last walk could not be listed (out of descriptors, permission), or a
+    /// group's file could not be opened this tick. `None`: complete.
     pub fn problem(&self) -> Option<&str> {
-        self.walk_problem.as_deref()
+        self.walk_problem.as_deref().or(self.fd_problem.as_deref())
     }
 
     /// Whether group directories are watched (the walk runs only when a
@@ -211,6 +216,7 @@ impl GroupReader {
     /// [`GroupReader::read`], handing each group to `f` by reference (the
     /// sampler's way: nothing is copied per tick).
     pub fn read_each(&mut self, filter: Option<&str>, f: &mut dyn FnMut(&GroupStats)) {
+        self.fd_problem = None;
         let changed = self.hierarchy_changed();
         let every = if self.watch.is_some() {
             SAFETY_REWALK_EVERY
@@ -258,9 +264,22 @@ impl GroupReader {
                         || std::fs::metadata(&c.id_dir)
                             .map(|m| Some(std::os::unix::fs::MetadataExt::ino(&m)) == c.stats.id)
                             .unwrap_or(false);
-                    if same && refresh(c, &mut self.buf, slow) {
-                        f(&c.stats);
-                        continue;
+                    if same {
+                        match refresh(c, &mut self.buf, slow) {
+                            Refresh::Read => {
+                                f(&c.stats);
+                                continue;
+                            }
+                            // Still there (a full read would fail the same
+                            // way and drop it silently): its last readings,
+                            // and the sample says it is incomplete.
+                            Refresh::NoDescriptors(why) => {
+                                self.fd_problem.get_or_insert(why);
+                                f(&c.stats);
+                                continue;
+                            }
+                            Refresh::Failed => {}
+                        }
                     }
                     // A file failed: the group is gone or was recreated.
                     self.open -= fds(&c.files);
@@ -306,6 +325,13 @@ impl GroupReader {
             });
             let procs = procs_file(&self.layout, path, keep);
             let Some(stats) = read else {
+                // Still there, yet unreadable (out of descriptors): say so
+                // rather than drop it without a word.
+                if self.fd_problem.is_none() && self.layout.group_exists(path) {
+                    self.fd_problem = Some(format!(
+                        "cannot read group {path} (its files could not be opened)"
+                    ));
+                }
                 gone.push(path.clone());
                 continue;
             };
@@ -400,18 +426,40 @@ fn fill_procs(text: &str, s: &mut GroupStats) {
     s.procs = Some(pids);
 }
 
-/// pread every kept file into `c.stats`. False when one failed (group gone).
-fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool) -> bool {
+/// What [`refresh`] found.
+enum Refresh {
+    Read,
+    /// A file failed: the group is gone or was recreated.
+    Failed,
+    /// A file could not be opened for want of descriptors (EMFILE/ENFILE):
+    /// the group is there, its readings are the last ones (the message says
+    /// which file).
+    NoDescriptors(String),
+}
+
+/// Whether opening failed for want of descriptors, not because the file is gone.
+fn out_of_fds(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// pread every kept file into `c.stats`.
+fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool) -> Refresh {
     for k in &c.files {
         if k.slow && !slow {
             continue;
         }
         let ok = match &k.src {
             Source::Open(f) => pread_all(f, buf),
-            Source::Path(p) => File::open(p).is_ok_and(|f| pread_all(&f, buf)),
+            Source::Path(p) => match File::open(p) {
+                Ok(f) => pread_all(&f, buf),
+                Err(e) if out_of_fds(&e) => {
+                    return Refresh::NoDescriptors(format!("cannot open {}: {e}", p.display()))
+                }
+                Err(_) => false,
+            },
         };
         if !ok {
-            return false;
+            return Refresh::Failed;
         }
         let text = String::from_utf8_lossy(buf);
         let s = &mut c.stats;
@@ -424,7 +472,7 @@ fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool) -> bool {
             }
         }
     }
-    true
+    Refresh::Read
 }
 
 /// Reads a whole (small, virtual) file from offset 0 into `buf`.
