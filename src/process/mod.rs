@@ -19,6 +19,7 @@
 //! Hand-written raw reads instead of the `procfs` crate: this is the hot loop
 //! (measured in issue 2: procfs `status()` ≈ 3× a raw read, ~200 allocations).
 
+pub mod ebpf;
 pub mod pio;
 mod stat;
 mod users;
@@ -152,6 +153,19 @@ pub struct Hints<'a> {
     /// and its row's `cgroup` is empty (issue 18: one file less per process
     /// at startup).
     pub placed: Option<&'a dyn Fn(i32) -> bool>,
+    /// The eBPF pass's word on which processes changed (issue 18): when
+    /// given, `/proc` is not listed; see [`Ran`].
+    pub ran: Option<Ran<'a>>,
+}
+
+/// What an eBPF pass (`ebpf::Tasks::pass`) said: every process not named
+/// in `pids`, not in `exits`, and already cached has not run, moved or been
+/// reparented since the last scan, so its cached row is exact (only the
+/// periodic `stat` re-read for RSS is still done).
+pub struct Ran<'a> {
+    pub pass: &'a ebpf::Ran,
+    /// When the pass ran: the unchanged rows' reading time.
+    pub at: Instant,
 }
 
 /// Processes to take from the cache without reading anything (issue 18):
@@ -374,7 +388,11 @@ impl ProcessScanner {
         self.problem = None;
         self.skipped = 0;
         self.fd_full = false;
-        let tick = self.tick;
+        if let Some(ran) = hints.ran {
+            self.scan_ran(&ran, &placed, emit);
+            self.finish_scan();
+            return;
+        }
         let dir = match fs::read_dir(&self.proc_root) {
             Ok(d) => d,
             Err(e) => {
@@ -436,6 +454,12 @@ impl ProcessScanner {
                 }
             }
         }
+        self.finish_scan();
+    }
+
+    /// Forgets processes not seen in the scan just done, trims kept files.
+    fn finish_scan(&mut self) {
+        let tick = self.tick;
         self.cache.retain(|_, c| c.seen_tick == tick);
         self.cache_len = self.cache.len();
         self.trim_stat_files();
@@ -443,6 +467,51 @@ impl ProcessScanner {
         if tick.is_multiple_of(64) {
             // Strings only the set still holds belong to gone processes.
             self.strings.retain(|s| Arc::strong_count(s) > 1);
+        }
+    }
+
+    /// The eBPF path's scan: the processes are the cached ones and those
+    /// the pass named, less the exits; only the named (and those due for
+    /// their periodic `stat`) are read.
+    fn scan_ran(
+        &mut self,
+        ran: &Ran<'_>,
+        placed: &dyn Fn(i32) -> bool,
+        emit: &mut dyn FnMut(ProcRow),
+    ) {
+        let tick = self.tick;
+        let pass = ran.pass;
+        for &(pid, start_ns) in &pass.exits {
+            let ticks = ebpf_start_ticks(&self.units, start_ns);
+            if self.cache.get(&pid).is_some_and(|c| c.starttime == ticks) {
+                self.cache.remove(&pid);
+            }
+        }
+        let mut pids: Vec<i32> = self.cache.keys().copied().collect();
+        pids.extend(pass.pids.keys().filter(|p| !self.cache.contains_key(p)));
+        for pid in pids {
+            let named = pass.pids.contains_key(&pid);
+            let quiet = !named
+                && self.cache.get(&pid).is_some_and(|c| {
+                    !((tick + u64::from(pid.unsigned_abs())).is_multiple_of(FULL_EVERY)
+                        || tick.saturating_sub(c.stat_tick) >= FULL_EVERY)
+                });
+            if quiet {
+                if let Some(mut row) = self.skip(pid, ran.at) {
+                    self.add_io(&mut row, true);
+                    emit(row);
+                }
+                continue;
+            }
+            let before = self.cache.get(&pid).map(|c| c.last.cpu_ticks);
+            // Some(0): no `schedstat` read (0 = unknown run time: the `/proc`
+            // path's gate reads `stat` if it takes over).
+            if let Some(mut row) = self.scan_one(pid, Some(0), placed(pid)) {
+                // Not named: it did not run; its I/O counters stand too.
+                let idle = !named && !row.fresh && before.is_some();
+                self.add_io(&mut row, idle);
+                emit(row);
+            }
         }
     }
 
@@ -907,6 +976,13 @@ fn row_of(u: &Units, pid: i32, c: &Cached, l: Last, fresh: bool, read_at: Instan
         io: None,
         io_prev: None,
     }
+}
+
+/// A task's `start_boottime` (ns, as the eBPF program reports it) in the
+/// clock ticks of `/proc/PID/stat`'s start time (the kernel's
+/// `nsec_to_clock_t`: a division by NSEC_PER_SEC / USER_HZ).
+fn ebpf_start_ticks(u: &Units, ns: u64) -> u64 {
+    ns / (1_000_000_000 / u.ticks_per_sec.clamp(1, 1_000_000_000))
 }
 
 /// The first field of `/proc/PID/schedstat`: the task's total run time, ns.
