@@ -121,6 +121,10 @@ struct Cached {
     read_at: Option<Instant>,
     /// The last `/proc/PID/io` reading (while I/O is read).
     io: Option<IoSample>,
+    /// An eBPF pass has named it (the eBPF path takes only such processes
+    /// from the cache: one the kernel's task iterator does not visit — on
+    /// 6.18, pid 1 — is read every tick).
+    named: bool,
 }
 
 /// The per-tick numbers of the last `stat` read.
@@ -132,6 +136,11 @@ struct Last {
     rss_pages: u64,
     threads: u64,
 }
+
+/// The eBPF path lists `/proc` every this many ticks besides its first
+/// (processes the task iterator does not visit; see [`ProcessScanner`]'s
+/// `scan_ran`).
+pub const RELIST: u64 = 30;
 
 /// `stat` is re-read at least every this many ticks even for a process
 /// that has not run (its RSS can shrink under reclaim while it sleeps).
@@ -489,12 +498,30 @@ impl ProcessScanner {
         }
         let mut pids: Vec<i32> = self.cache.keys().copied().collect();
         pids.extend(pass.pids.keys().filter(|p| !self.cache.contains_key(p)));
+        // `/proc` is listed too at the start and every RELIST ticks: the
+        // task iterator is not the only word on which processes exist (on
+        // 6.18 it does not visit pid 1).
+        if self.cache.is_empty() || tick.is_multiple_of(RELIST) {
+            match fs::read_dir(&self.proc_root) {
+                Ok(dir) => {
+                    let listed = dir
+                        .flatten()
+                        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()));
+                    let extra: Vec<i32> = listed
+                        .filter(|p| !self.cache.contains_key(p) && !pass.pids.contains_key(p))
+                        .collect();
+                    pids.extend(extra);
+                }
+                Err(e) => self.problem = Some(format!("cannot list {}: {e}", self.root)),
+            }
+        }
         for pid in pids {
             let named = pass.pids.contains_key(&pid);
             let quiet = !named
                 && self.cache.get(&pid).is_some_and(|c| {
-                    !((tick + u64::from(pid.unsigned_abs())).is_multiple_of(FULL_EVERY)
-                        || tick.saturating_sub(c.stat_tick) >= FULL_EVERY)
+                    c.named
+                        && !((tick + u64::from(pid.unsigned_abs())).is_multiple_of(FULL_EVERY)
+                            || tick.saturating_sub(c.stat_tick) >= FULL_EVERY)
                 });
             if quiet {
                 if let Some(mut row) = self.skip(pid, ran.at) {
@@ -507,6 +534,11 @@ impl ProcessScanner {
             // Some(0): no `schedstat` read (0 = unknown run time: the `/proc`
             // path's gate reads `stat` if it takes over).
             if let Some(mut row) = self.scan_one(pid, Some(0), placed(pid)) {
+                if named {
+                    if let Some(c) = self.cache.get_mut(&pid) {
+                        c.named = true;
+                    }
+                }
                 // Not named: it did not run; its I/O counters stand too.
                 let idle = !named && !row.fresh && before.is_some();
                 self.add_io(&mut row, idle);
@@ -846,6 +878,7 @@ impl ProcessScanner {
             last: Last::default(),
             read_at: None,
             io: None,
+            named: false,
         }))
     }
 
