@@ -434,3 +434,47 @@ fn the_command_line_says_which_path_it_took() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("not root"), "{err}");
 }
+
+/// Not a test: the CPU time of one `Sampler::sample` on each path, on
+/// whatever runs on this machine (`cargo test --test ebpf_live cost --
+/// --ignored --nocapture`; with bench/overhead.sh's load for numbers at
+/// scale). Interleaved rounds, this thread's CPU time, medians.
+#[test]
+#[ignore = "prints numbers, asserts nothing"]
+fn cost_per_sample() {
+    let Some(layout) = common::live("cost_per_sample") else {
+        return;
+    };
+    let mut paths = Vec::new();
+    for choice in [PathChoice::Ebpf, PathChoice::Proc] {
+        let mut s = Sampler::new(layout.clone(), "/proc".into()).expect("sampler");
+        s.choose(choice).expect("path");
+        frugal(&mut s);
+        s.sample();
+        paths.push((s, Vec::new()));
+    }
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    for _ in 0..rounds {
+        for (s, costs) in paths.iter_mut() {
+            let t = thread_cpu();
+            let snap = s.sample();
+            costs.push((thread_cpu() - t).as_secs_f64() * 1000.0);
+            assert!(!snap.processes.is_empty());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for (s, costs) in paths.iter_mut() {
+        costs.sort_by(|a, b| a.total_cmp(b));
+        eprintln!(
+            "{:10} {:7.2} ms per sample (median of {rounds}; {:.2}–{:.2}), {} rows skipped last",
+            s.path_name(),
+            costs[costs.len() / 2],
+            costs[0],
+            costs[costs.len() - 1],
+            s.skipped()
+        );
+    }
+}
