@@ -55,7 +55,7 @@ struct exit_rec {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 262144);
+	__uint(max_entries, 262144); /* the loader sets it: 4x the tasks */
 	__type(key, __u32);
 	__type(value, struct last);
 } last SEC(".maps");

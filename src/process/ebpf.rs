@@ -101,6 +101,7 @@ impl Tasks {
         // need it again. Parsed BTF is ~10 MiB of memory: one at a time,
         // never two (the peak RSS), and gone once loaded (`malloc_trim`).
         let mut ebpf = EbpfLoader::new()
+            .map_max_entries("last", last_entries(task_count()))
             .load(&OBJECT.0)
             .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))?;
         let btf = Btf::from_sys_fs()
@@ -192,6 +193,29 @@ impl Tasks {
     }
 }
 
+/// Room in the per-task map: 4× the tasks there are now, a power of two
+/// between 16 K and 1 M. The kernel sizes the hash table's buckets by it
+/// (16 bytes each: 1 MiB at 10,000 tasks); past it a task is reported
+/// every pass (`F_NOROOM`: slower, never wrong).
+fn last_entries(tasks: Option<u32>) -> u32 {
+    tasks
+        .unwrap_or(0)
+        .saturating_mul(4)
+        .clamp(1 << 14, 1 << 20)
+        .next_power_of_two()
+}
+
+/// Tasks (threads included) on the machine: `/proc/loadavg`'s 4th field.
+fn task_count() -> Option<u32> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace()
+        .nth(3)?
+        .split_once('/')?
+        .1
+        .parse()
+        .ok()
+}
+
 fn prog<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, Unavailable>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program>,
@@ -228,6 +252,14 @@ fn chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_task_map_is_sized_by_the_tasks_there_are() {
+        assert_eq!(last_entries(None), 16384);
+        assert_eq!(last_entries(Some(300)), 16384);
+        assert_eq!(last_entries(Some(10_100)), 65536);
+        assert_eq!(last_entries(Some(u32::MAX)), 1 << 20);
+    }
 
     #[test]
     fn the_embedded_object_is_an_ebpf_elf_with_both_programs() {
