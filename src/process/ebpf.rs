@@ -20,7 +20,7 @@
 //!
 //! Loading needs root (CAP_BPF + CAP_PERFMON), BTF (`/sys/kernel/btf/vmlinux`)
 //! and a kernel that accepts the programs (task iterators and `tp_btf`:
-//! 5.8+; tested on 5.10-era Debian 6.1 and 6.18). When any of it is missing
+//! 5.8+; tested on Debian's 6.1 and on 6.18). When any of it is missing
 //! [`Tasks::load`] says why and the sampler stays on the `/proc` path.
 
 use std::collections::HashSet;

@@ -354,6 +354,11 @@ impl ProcessScanner {
         self.io
     }
 
+    /// The proc filesystem scanned (`/proc`, or a fixture tree).
+    pub fn proc_root(&self) -> &Path {
+        &self.proc_root
+    }
+
     /// Number of `/proc/PID/{stat,schedstat}` files currently kept open.
     pub fn open_files(&self) -> usize {
         self.open_fds

@@ -186,12 +186,27 @@ impl Sampler {
     /// remembers why ([`Sampler::ebpf_off`]). Groups-only samplers have no
     /// processes to read: nothing is loaded.
     pub fn choose(&mut self, choice: PathChoice) -> Result<&'static str, String> {
-        self.ebpf = None;
+        if self.ebpf.take().is_some() && self.quiet.is_some() {
+            // Its lists stopped at the tick the eBPF path took over: start over.
+            self.quiet = Some(QuietPids::new(&self.layout));
+        }
         self.ebpf_off = None;
-        if self.scanner.is_none() || choice == PathChoice::Proc {
+        let Some(scanner) = self.scanner.as_ref() else {
+            return Ok(self.path_name());
+        };
+        if choice == PathChoice::Proc {
             return Ok(self.path_name());
         }
-        match crate::process::ebpf::Tasks::load() {
+        // The kernel's tasks are the host's `/proc`, not a fixture tree's.
+        let loaded = if scanner.proc_root() == Path::new("/proc") {
+            crate::process::ebpf::Tasks::load()
+        } else {
+            Err(crate::process::ebpf::Unavailable(format!(
+                "processes come from {}, not /proc",
+                scanner.proc_root().display()
+            )))
+        };
+        match loaded {
             Ok(t) => {
                 self.ebpf = Some(t);
                 // The processes the last scan knew are not in the kernel's
