@@ -241,8 +241,12 @@ fn ebpf_sampler_matches_the_proc_one() {
         mover_pid = mover_pid.or_else(|| child_of(&b, mover));
         churn_pid = churn_pid.or_else(|| child_of(&b, churner));
         orphan_pid = orphan_pid.or_else(|| {
+            // bash's `sleep 40` (not its short-lived mktemp or mkfifo).
             let bash = child_of(&b, parent)?;
-            child_of(&b, bash as u32)
+            b.processes
+                .iter()
+                .find(|p| p.ppid == bash && &*p.command == "sleep 40")
+                .map(|p| p.pid)
         });
         let (ra, rb) = (rows(&a, &groups), rows(&b, &groups));
         let mut now_odd = HashSet::new();
