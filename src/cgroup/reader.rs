@@ -350,17 +350,8 @@ fn id_dir(layout: &Layout, group: &str) -> PathBuf {
 
 /// `cgroup.procs` of `group` in the primary hierarchy (its process list),
 /// opened (or its path); `None` when missing.
-///
-/// Never kept open on v1: there the kernel caches a group's pid list per
-/// group and hands it again to an open file that re-reads it, until the list
-/// has been unused for a second (cgroup-v1.c, `CGROUP_PIDLIST_DESTROY_DELAY`):
-/// re-read every tick, a kept file would show the first list forever — a
-/// process moved in or out, or started in a new group, would not show.
-/// A fresh open loads a fresh list.
 fn procs_file(layout: &Layout, group: &str, keep_open: bool) -> Option<Kept> {
-    let primary = layout.primary();
-    let p = primary.dir(group).join("cgroup.procs");
-    let keep_open = keep_open && primary.version != crate::cgroup::Version::V1;
+    let p = layout.primary().dir(group).join("cgroup.procs");
     let src = if keep_open {
         Source::Open(File::open(p).ok()?)
     } else if p.exists() {

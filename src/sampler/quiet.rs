@@ -191,9 +191,7 @@ impl QuietPids {
         if !pread_all(&f, &mut self.buf) {
             return false;
         }
-        // Not kept on v1: an open file re-read within a second gets the
-        // kernel's cached pid list again (see `cgroup::reader::procs_file`).
-        if h.version != Version::V1 && self.budget.allows(self.open) {
+        if self.budget.allows(self.open) {
             k.file = Some(f);
             self.open += 1;
         }

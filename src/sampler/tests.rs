@@ -549,10 +549,9 @@ fn quiet_groups_processes_are_taken_from_the_cache() {
     write(&proc.join("11"), "stat", &proc_stat(11, 3, 100));
     let snap = clock.sample(&mut s, step);
     assert_eq!(cpu_of(&snap, 11).0, 3 * tick_ns, "moved: read");
-    assert_eq!(
-        s.quiet.as_ref().map(|q| q.open_files()),
-        Some(0),
-        "v1 cpuacct lists are opened afresh each tick (the kernel's cached pid list)"
+    assert!(
+        s.quiet.as_ref().is_some_and(|q| q.open_files() >= 3),
+        "the cpuacct lists are kept open"
     );
     assert_eq!(cpu_of(&snap, 10).0, 7 * tick_ns);
 
