@@ -121,6 +121,10 @@ struct Cached {
     read_at: Option<Instant>,
     /// The last `/proc/PID/io` reading (while I/O is read).
     io: Option<IoSample>,
+    /// The command line was empty when read (shown as `[comm]`) in a
+    /// process that is not a kernel thread: caught between fork and exec's
+    /// argument setup. Read again the next time the process is read.
+    provisional: bool,
     /// An eBPF pass has named it (the eBPF path takes only such processes
     /// from the cache: one the kernel's task iterator does not visit — on
     /// 6.18, pid 1 — is read every tick).
@@ -762,6 +766,8 @@ impl ProcessScanner {
         };
         // Copied only when needed: the buffer is reused for the reads below.
         let new_comm = (!same_comm).then(|| st.comm.to_vec());
+        let provisional = self.cache.get(&pid).is_some_and(|c| c.provisional);
+        let retry_comm = (same_comm && provisional).then(|| st.comm.to_vec());
         // Copy the numbers out: the buffer is reused for the reads below.
         let (ppid, state, starttime) = (st.ppid, st.state, st.starttime);
         let (cpu_ticks, rss_pages, threads) = (
@@ -792,8 +798,18 @@ impl ProcessScanner {
             };
             let mut entry = self.describe(pid, &name, comm, starttime, uid, placed)?;
             (entry.stat_fd, entry.sched_fd, entry.io) = kept;
+            // Kernel threads (kthreadd, 2, and its children) have no
+            // command line; any other process's is read again.
+            entry.provisional = entry.command.starts_with('[') && pid != 2 && ppid != 2;
             self.cache.insert(pid, entry);
         } else {
+            if let Some(name) = retry_comm {
+                let command = self.read_cmdline(pid, &name)?;
+                if let Some(c) = self.cache.get_mut(&pid) {
+                    c.provisional = command.starts_with('[');
+                    c.command = command;
+                }
+            }
             let due = self
                 .cache
                 .get(&pid)
@@ -884,6 +900,7 @@ impl ProcessScanner {
             read_at: None,
             io: None,
             named: false,
+            provisional: false,
         }))
     }
 

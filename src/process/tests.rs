@@ -968,3 +968,32 @@ fn the_ebpf_path_lists_proc_every_relist_ticks() {
     }
     assert_eq!(first, Some(RELIST), "found by the listing at tick {RELIST}");
 }
+
+#[test]
+fn an_empty_command_line_caught_before_exec_is_read_again() {
+    let f = Fixture::new();
+    let cg = cgroup_file("/");
+    // Between fork and exec's argument setup: no command line yet.
+    f.proc(20, &stat_line(20, "sh", 'R', 1, 1, 0, 1, 100, 10), b"", &cg);
+    // A kernel thread (child of kthreadd) never has one.
+    f.proc(
+        21,
+        &stat_line(21, "kworker/0:1", 'I', 2, 1, 0, 1, 50, 0),
+        b"",
+        &cg,
+    );
+    let mut s = f.scanner();
+    let rows = s.scan();
+    assert_eq!(by_pid(&rows, 20).command.as_ref(), "[sh]");
+    assert_eq!(by_pid(&rows, 21).command.as_ref(), "[kworker/0:1]");
+    // It ran (same comm: no exec since) and has its arguments now.
+    f.proc(
+        20,
+        &stat_line(20, "sh", 'S', 1, 2, 0, 1, 100, 10),
+        b"sh\0-c\0exec sleep 40\0",
+        &cg,
+    );
+    let rows = scan_with_pass(&mut s, &pass(&[20, 21], &[]));
+    assert_eq!(by_pid(&rows, 20).command.as_ref(), "sh -c exec sleep 40");
+    assert_eq!(by_pid(&rows, 21).command.as_ref(), "[kworker/0:1]");
+}
