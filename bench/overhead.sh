@@ -29,8 +29,11 @@
 #                     [--tools "cgdash btop htop top btm"] [--warmup 3]
 #                     [--cgdash PATH] [--no-floor] [--raw FILE]
 #   bench/overhead.sh --scaling [--scales "200/20 2000/200 10000/1000"] ...
-#       cgdash and the floor once per load size (--tools "cgdash top btop":
-#       the peers too, interleaved in the same runs; one row per tool)
+#       cgdash's two process paths (tools cgdash-ebpf = --sampler ebpf and
+#       cgdash-proc = --sampler proc; `cgdash` is the default, auto) and the
+#       floor once per load size (--tools "cgdash-ebpf cgdash-proc top btop":
+#       the peers too, interleaved in the same runs; one row per tool, the
+#       same-run ratio of each cgdash variant to each peer)
 #   bench/overhead.sh --profile [--procs N --groups G --seconds S]
 #       where cgdash's time goes under the load: the files it opens per tick
 #       (strace), its syscalls, a perf profile (cpu-clock) and its memory map
@@ -94,7 +97,7 @@ done
 [ -d "${CARGO_HOME:-$HOME/.cargo}/bin" ] && PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 for c in tmux gcc awk ps; do command -v "$c" >/dev/null || die "needs $c"; done
 [ "$PROFILE" = 1 ] && TOOLS="cgdash"
-[ "$SCALING" = 1 ] && [ "$TOOLS_SET" = 0 ] && TOOLS="cgdash"
+[ "$SCALING" = 1 ] && [ "$TOOLS_SET" = 0 ] && TOOLS="cgdash-ebpf cgdash-proc"
 [ "$PROFILE" = 1 ] && FLOOR=0
 if [ "$EXPORT" = 1 ]; then
 	TOOLS="cgdash" FLOOR=0
@@ -323,7 +326,7 @@ infocmp tmux-256color >/dev/null 2>&1 && TERMNAME=tmux-256color
 
 have_tool() {
 	case "$1" in
-	cgdash) [ -x "$CGDASH" ] ;;
+	cgdash | cgdash-ebpf | cgdash-proc) [ -x "$CGDASH" ] ;;
 	floor | floor-pread) return 0 ;;
 	*) command -v "$1" >/dev/null ;;
 	esac
@@ -332,6 +335,7 @@ have_tool() {
 tool_version() {
 	case "$1" in
 	cgdash) "$CGDASH" --version 2>/dev/null | head -1 || echo cgdash ;;
+	cgdash-ebpf | cgdash-proc) echo "$("$CGDASH" --version 2>/dev/null | head -1 || echo cgdash) --sampler ${1#cgdash-}" ;;
 	btop) echo "btop $(btop --version 2>/dev/null | awk '{ print $NF; exit }')" ;;
 	htop) htop --version 2>/dev/null | head -1 ;;
 	top) echo "top ($(top -V 2>&1 | sed -n 's/.*\(procps[-a-z]* [0-9.]*\).*/\1/p' | head -1))" ;;
@@ -348,6 +352,10 @@ tool_cmd() {
 	local env="env -u XDG_CONFIG_HOME HOME=$home LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=$TERMNAME"
 	case "$tool" in
 	cgdash) echo "exec $env $CGDASH --interval 1s" ;;
+	# Issue 18: the two process paths, forced (the eBPF one fails to start
+	# rather than fall back: a row that says ebpf measured ebpf).
+	cgdash-ebpf) echo "exec $env $CGDASH --interval 1s --sampler ebpf" ;;
+	cgdash-proc) echo "exec $env $CGDASH --interval 1s --sampler proc" ;;
 	btop)
 		mkdir -p "$home/.config/btop"
 		echo "update_ms = 1000" >"$home/.config/btop/btop.conf"
@@ -567,7 +575,7 @@ unload_all() { # kill the sleepers, remove the gNNN groups (keep the parents)
 }
 
 # ---------------------------------------------------------------- cgdash binary
-if [[ " $TOOLS " == *" cgdash "* ]]; then
+if [[ " $TOOLS " == *" cgdash"[\ -]* ]]; then
 	# Cargo says where the binary is (target/<host-tuple>/release/, see
 	# .cargo/config.toml), building it first if it is missing or stale.
 	if [ -z "$CGDASH" ] && command -v cargo >/dev/null; then
@@ -779,7 +787,8 @@ elif [ "$SCALING" = 0 ]; then
 	echo
 	echo "CPU = the tool's utime+stime (threads and children included) per wall second = ms per 1 s refresh; cpuacct = the same from its own cpuacct group (ns-exact); startup CPU = CPU in the first second after start; first paint = until the pane shows a character (polled every 20 ms; a command that prints at once shows after $PAINT_BASE ms here); tmux = the tmux server's CPU while the tool ran. cgdash ÷ tool = median over runs of the same-run ratio."
 else
-	echo "| processes / groups | pids in all | tool | CPU ms per refresh, median (min–max) | cgdash ÷ tool (same run) | peak RSS | startup CPU (1st s) |"
+	CG_LIST=$(for t in $TOOLS; do case "$t" in cgdash*) printf '%s ' "$t" ;; esac; done)
+	echo "| processes / groups | pids in all | tool | CPU ms per refresh, median (min–max) | $(echo $CG_LIST | sed 's/ / \/ /g') ÷ tool (same run) | peak RSS | startup CPU (1st s) |"
 	echo "|---|---|---|---|---|---|---|"
 	for sc in $SCALES; do
 		PROCS=${sc%/*} GROUPS_N=${sc#*/}
@@ -788,7 +797,7 @@ else
 		unload_all
 		# one row per tool: median (min–max), the median over runs of the
 		# same-run ratio cgdash ÷ tool, peak RSS, median startup CPU
-		awk -F'\t' -v P="$PROCS" -v G="$GROUPS_N" -v N="$NPIDS_OTHER" '
+		awk -F'\t' -v P="$PROCS" -v G="$GROUPS_N" -v N="$NPIDS_OTHER" -v CG="$CG_LIST" '
 		function median(arr, n,    i, j, t) {
 			for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
 			return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
@@ -804,9 +813,15 @@ else
 				for (k = 1; k <= m; k++) { a[k] = c[t, k]; b[k] = st[t, k] }
 				lo = a[1]; hi = a[1]; for (k = 1; k <= m; k++) { if (a[k] < lo) lo = a[k]; if (a[k] > hi) hi = a[k] }
 				med = median(a, m); smed = median(b, m)
-				nr = 0; for (k = 1; k <= m; k++) { r = run[t, k]; if (t != "cgdash" && (("cgdash", r) in cpu) && c[t, k] > 0) q[++nr] = cpu["cgdash", r] / c[t, k] }
+				# the same-run ratio of each cgdash variant (CG) to this tool
+				ratios = ""; ncg = split(CG, cgs, " ")
+				for (j = 1; j <= ncg; j++) {
+					g = cgs[j]; nr = 0
+					for (k = 1; k <= m; k++) { r = run[t, k]; if (t !~ /^cgdash/ && ((g, r) in cpu) && c[t, k] > 0) q[++nr] = cpu[g, r] / c[t, k] }
+					ratios = ratios (j > 1 ? " / " : "") (nr ? sprintf("%.2f×", median(q, nr)) : "–")
+				}
 				printf "| %s / %s | %s | %s | %.1f (%.1f–%.1f) | %s | %.1f MiB | %.0f ms |\n", P, G, N, ver[t], med, lo, hi,
-					nr ? sprintf("%.2f×", median(q, nr)) : "–", rss[t] / 1024, smed
+					ratios, rss[t] / 1024, smed
 			}
 		}' "$RAW"
 	done

@@ -19,11 +19,23 @@ pub struct Cli {
     /// Refresh interval of the dashboard (e.g. 1s, 500ms).
     #[arg(long, global = true, value_parser = parse_interval, default_value = "1s")]
     pub interval: Duration,
+    /// How processes are read: ebpf (the kernel names the processes that ran; root + BTF),
+    /// proc (/proc), auto (ebpf when it loads, else proc) [env: CGDASH_SAMPLER] [default: auto].
+    #[arg(long, global = true, value_enum, value_name = "PATH")]
+    pub sampler: Option<SamplerArg>,
     /// Dashboard: select this group when it appears (a path or KIND:NAME, e.g. docker:web).
     #[arg(long)]
     pub group: Option<String>,
     #[command(flatten)]
     pub names: NameArgs,
+}
+
+/// `--sampler`: which path reads the processes (issue 18).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SamplerArg {
+    Auto,
+    Proc,
+    Ebpf,
 }
 
 /// Where the container engines keep the metadata group names come from.

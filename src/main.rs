@@ -25,6 +25,8 @@ fn declared_knobs() -> &'static [cli::CliKnob] {
     })
 }
 
+use cgdash::sampler::PathChoice;
+
 fn main() -> ExitCode {
     one_malloc_arena();
     // The launcher re-executes cgdash as its helper under this argv[0]
@@ -52,6 +54,20 @@ fn main() -> ExitCode {
         if let Err(e) = cgdash::fds::ensure_minimum() {
             cgdash::errln!("cgdash: {e}");
             return ExitCode::from(1);
+        }
+    }
+    // `--sampler`, else CGDASH_SAMPLER, else auto (issue 18).
+    let choice = match cli.sampler {
+        Some(cli::SamplerArg::Auto) => Ok(PathChoice::Auto),
+        Some(cli::SamplerArg::Proc) => Ok(PathChoice::Proc),
+        Some(cli::SamplerArg::Ebpf) => Ok(PathChoice::Ebpf),
+        None => PathChoice::from_env(),
+    };
+    match choice {
+        Ok(c) => cgdash::sampler::set_choice(c),
+        Err(e) => {
+            cgdash::errln!("cgdash: {e}");
+            return ExitCode::from(2);
         }
     }
     let result = match cli.command {

@@ -26,7 +26,9 @@ pub struct Snapshot {
     /// Number of CPUs online (the ceiling of meaningful CPU %).
     pub cpus: u32,
     pub memory_total_bytes: Option<u64>,
-    /// How the process rows were read (issue 18): `proc-skip` (processes in
+    /// How the process rows were read (issue 18): `ebpf` (the kernel's task
+    /// iterator named the processes that ran; only those were read),
+    /// `proc-skip` (processes in
     /// groups whose CPU counter did not move were not read: their cached
     /// rows, exact), `proc` (every process's files), `none` (groups only);
     /// empty in snapshots not made by a sampler.

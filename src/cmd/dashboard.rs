@@ -350,6 +350,9 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
         }
     }
     let mut sampler = Sampler::new(layout.clone(), "/proc".into()).context("reading /proc")?;
+    sampler
+        .choose(cgdash::sampler::choice())
+        .map_err(anyhow::Error::msg)?;
     sampler.set_names(Some(cgdash::names::Resolver::new(opts.names.clone())));
     let (snapshots, sampler_handle) = sampler::spawn(sampler, opts.interval);
 

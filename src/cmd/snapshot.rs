@@ -32,6 +32,10 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         ),
         None => Sampler::new(Layout::detect()?, PathBuf::from("/proc"))?,
     };
+    if let Err(e) = sampler.choose(cgdash::sampler::choice()) {
+        cgdash::errln!("cgdash: {e}");
+        return Ok(ExitCode::from(1));
+    }
     let roots = crate::cmd::limits::roots(&args.names);
     sampler.set_names(Some(Resolver::new(roots.clone())));
     // A one-shot: each process's `/proc/PID/io` is read on both samples.

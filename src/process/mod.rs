@@ -19,6 +19,7 @@
 //! Hand-written raw reads instead of the `procfs` crate: this is the hot loop
 //! (measured in issue 2: procfs `status()` ≈ 3× a raw read, ~200 allocations).
 
+pub mod ebpf;
 pub mod pio;
 mod stat;
 mod users;
@@ -120,6 +121,14 @@ struct Cached {
     read_at: Option<Instant>,
     /// The last `/proc/PID/io` reading (while I/O is read).
     io: Option<IoSample>,
+    /// The command line was empty when read (shown as `[comm]`) in a
+    /// process that is not a kernel thread: caught between fork and exec's
+    /// argument setup. Read again the next time the process is read.
+    provisional: bool,
+    /// An eBPF pass has named it (the eBPF path takes only such processes
+    /// from the cache: one the kernel's task iterator does not visit — on
+    /// 6.18, pid 1 — is read every tick).
+    named: bool,
 }
 
 /// The per-tick numbers of the last `stat` read.
@@ -131,6 +140,11 @@ struct Last {
     rss_pages: u64,
     threads: u64,
 }
+
+/// The eBPF path lists `/proc` every this many ticks besides its first
+/// (processes the task iterator does not visit; see [`ProcessScanner`]'s
+/// `scan_ran`).
+pub const RELIST: u64 = 30;
 
 /// `stat` is re-read at least every this many ticks even for a process
 /// that has not run (its RSS can shrink under reclaim while it sleeps).
@@ -152,6 +166,19 @@ pub struct Hints<'a> {
     /// and its row's `cgroup` is empty (issue 18: one file less per process
     /// at startup).
     pub placed: Option<&'a dyn Fn(i32) -> bool>,
+    /// The eBPF pass's word on which processes changed (issue 18): when
+    /// given, `/proc` is not listed; see [`Ran`].
+    pub ran: Option<Ran<'a>>,
+}
+
+/// What an eBPF pass (`ebpf::Tasks::pass`) said: every process not named
+/// in `pids`, not in `exits`, and already cached has not run, moved or been
+/// reparented since the last scan, so its cached row is exact (only the
+/// periodic `stat` re-read for RSS is still done).
+pub struct Ran<'a> {
+    pub pass: &'a ebpf::Ran,
+    /// When the pass ran: the unchanged rows' reading time.
+    pub at: Instant,
 }
 
 /// Processes to take from the cache without reading anything (issue 18):
@@ -331,6 +358,11 @@ impl ProcessScanner {
         self.io
     }
 
+    /// The proc filesystem scanned (`/proc`, or a fixture tree).
+    pub fn proc_root(&self) -> &Path {
+        &self.proc_root
+    }
+
     /// Number of `/proc/PID/{stat,schedstat}` files currently kept open.
     pub fn open_files(&self) -> usize {
         self.open_fds
@@ -374,7 +406,11 @@ impl ProcessScanner {
         self.problem = None;
         self.skipped = 0;
         self.fd_full = false;
-        let tick = self.tick;
+        if let Some(ran) = hints.ran {
+            self.scan_ran(&ran, &placed, emit);
+            self.finish_scan();
+            return;
+        }
         let dir = match fs::read_dir(&self.proc_root) {
             Ok(d) => d,
             Err(e) => {
@@ -436,6 +472,12 @@ impl ProcessScanner {
                 }
             }
         }
+        self.finish_scan();
+    }
+
+    /// Forgets processes not seen in the scan just done, trims kept files.
+    fn finish_scan(&mut self) {
+        let tick = self.tick;
         self.cache.retain(|_, c| c.seen_tick == tick);
         self.cache_len = self.cache.len();
         self.trim_stat_files();
@@ -443,6 +485,74 @@ impl ProcessScanner {
         if tick.is_multiple_of(64) {
             // Strings only the set still holds belong to gone processes.
             self.strings.retain(|s| Arc::strong_count(s) > 1);
+        }
+    }
+
+    /// The eBPF path's scan: the processes are the cached ones and those
+    /// the pass named, less the exits; only the named (and those due for
+    /// their periodic `stat`) are read.
+    fn scan_ran(
+        &mut self,
+        ran: &Ran<'_>,
+        placed: &dyn Fn(i32) -> bool,
+        emit: &mut dyn FnMut(ProcRow),
+    ) {
+        let tick = self.tick;
+        let pass = ran.pass;
+        for &(pid, start_ns) in &pass.exits {
+            let ticks = ebpf_start_ticks(&self.units, start_ns);
+            if self.cache.get(&pid).is_some_and(|c| c.starttime == ticks) {
+                self.cache.remove(&pid);
+            }
+        }
+        let mut pids: Vec<i32> = self.cache.keys().copied().collect();
+        pids.extend(pass.pids.keys().filter(|p| !self.cache.contains_key(p)));
+        // `/proc` is listed too at the start and every RELIST ticks: the
+        // task iterator is not the only word on which processes exist (on
+        // 6.18 it does not visit pid 1).
+        if self.cache.is_empty() || tick.is_multiple_of(RELIST) {
+            match fs::read_dir(&self.proc_root) {
+                Ok(dir) => {
+                    let listed = dir
+                        .flatten()
+                        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()));
+                    let extra: Vec<i32> = listed
+                        .filter(|p| !self.cache.contains_key(p) && !pass.pids.contains_key(p))
+                        .collect();
+                    pids.extend(extra);
+                }
+                Err(e) => self.problem = Some(format!("cannot list {}: {e}", self.root)),
+            }
+        }
+        for pid in pids {
+            let named = pass.pids.contains_key(&pid);
+            let quiet = !named
+                && self.cache.get(&pid).is_some_and(|c| {
+                    c.named
+                        && !((tick + u64::from(pid.unsigned_abs())).is_multiple_of(FULL_EVERY)
+                            || tick.saturating_sub(c.stat_tick) >= FULL_EVERY)
+                });
+            if quiet {
+                if let Some(mut row) = self.skip(pid, ran.at) {
+                    self.add_io(&mut row, true);
+                    emit(row);
+                }
+                continue;
+            }
+            let before = self.cache.get(&pid).map(|c| c.last.cpu_ticks);
+            // Some(0): no `schedstat` read (0 = unknown run time: the `/proc`
+            // path's gate reads `stat` if it takes over).
+            if let Some(mut row) = self.scan_one(pid, Some(0), placed(pid)) {
+                if named {
+                    if let Some(c) = self.cache.get_mut(&pid) {
+                        c.named = true;
+                    }
+                }
+                // Not named: it did not run; its I/O counters stand too.
+                let idle = !named && !row.fresh && before.is_some();
+                self.add_io(&mut row, idle);
+                emit(row);
+            }
         }
     }
 
@@ -656,6 +766,8 @@ impl ProcessScanner {
         };
         // Copied only when needed: the buffer is reused for the reads below.
         let new_comm = (!same_comm).then(|| st.comm.to_vec());
+        let provisional = self.cache.get(&pid).is_some_and(|c| c.provisional);
+        let retry_comm = (same_comm && provisional).then(|| st.comm.to_vec());
         // Copy the numbers out: the buffer is reused for the reads below.
         let (ppid, state, starttime) = (st.ppid, st.state, st.starttime);
         let (cpu_ticks, rss_pages, threads) = (
@@ -686,8 +798,18 @@ impl ProcessScanner {
             };
             let mut entry = self.describe(pid, &name, comm, starttime, uid, placed)?;
             (entry.stat_fd, entry.sched_fd, entry.io) = kept;
+            // Kernel threads (kthreadd, 2, and its children) have no
+            // command line; any other process's is read again.
+            entry.provisional = entry.command.starts_with('[') && pid != 2 && ppid != 2;
             self.cache.insert(pid, entry);
         } else {
+            if let Some(name) = retry_comm {
+                let command = self.read_cmdline(pid, &name)?;
+                if let Some(c) = self.cache.get_mut(&pid) {
+                    c.provisional = command.starts_with('[');
+                    c.command = command;
+                }
+            }
             let due = self
                 .cache
                 .get(&pid)
@@ -777,6 +899,8 @@ impl ProcessScanner {
             last: Last::default(),
             read_at: None,
             io: None,
+            named: false,
+            provisional: false,
         }))
     }
 
@@ -907,6 +1031,13 @@ fn row_of(u: &Units, pid: i32, c: &Cached, l: Last, fresh: bool, read_at: Instan
         io: None,
         io_prev: None,
     }
+}
+
+/// A task's `start_boottime` (ns, as the eBPF program reports it) in the
+/// clock ticks of `/proc/PID/stat`'s start time (the kernel's
+/// `nsec_to_clock_t`: a division by NSEC_PER_SEC / USER_HZ).
+fn ebpf_start_ticks(u: &Units, ns: u64) -> u64 {
+    ns / (1_000_000_000 / u.ticks_per_sec.clamp(1, 1_000_000_000))
 }
 
 /// The first field of `/proc/PID/schedstat`: the task's total run time, ns.

@@ -825,3 +825,175 @@ fn pio_io_is_read_only_when_asked_and_sleepers_keep_their_reading() {
     assert!(rows.iter().all(|r| r.io.is_none() && r.io_prev.is_none()));
     assert!(s.cache.values().all(|c| c.io.is_none()));
 }
+
+/// The eBPF path's word (`Hints::ran`), without BPF: a pass that names
+/// processes. Start times in ns, as the kernel's `start_boottime`.
+fn pass(named: &[i32], exits: &[(i32, u64)]) -> ebpf::Ran {
+    let mut r = ebpf::Ran::default();
+    for &p in named {
+        r.pids.insert(p, ebpf::flags::RAN);
+    }
+    r.exits = exits.to_vec();
+    r
+}
+
+fn scan_with_pass(s: &mut ProcessScanner, p: &ebpf::Ran) -> Vec<ProcRow> {
+    let mut out = Vec::new();
+    let hints = Hints {
+        ran: Some(Ran {
+            pass: p,
+            at: Instant::now(),
+        }),
+        ..Hints::default()
+    };
+    s.scan_each_with(hints, &mut |r| out.push(r));
+    out
+}
+
+#[test]
+fn the_ebpf_pass_decides_what_is_read() {
+    let f = Fixture::new();
+    let cg = cgroup_file("/");
+    // pid 1: never named by a pass (6.18's iterator skips it); start times
+    // 100 and 200 ticks (1 s and 2 s after boot).
+    f.proc(
+        1,
+        &stat_line(1, "init", 'S', 0, 1, 0, 1, 5, 10),
+        b"init\0",
+        &cg,
+    );
+    f.proc(
+        10,
+        &stat_line(10, "a", 'S', 1, 5, 0, 1, 100, 10),
+        b"a\0",
+        &cg,
+    );
+    f.proc(
+        11,
+        &stat_line(11, "b", 'S', 1, 7, 0, 1, 200, 10),
+        b"b\0",
+        &cg,
+    );
+    let mut s = f.scanner();
+    // First pass: every task is new; /proc is listed too (pid 1).
+    let rows = scan_with_pass(&mut s, &pass(&[10, 11], &[]));
+    let mut pids: Vec<i32> = rows.iter().map(|r| r.pid).collect();
+    pids.sort();
+    assert_eq!(pids, [1, 10, 11]);
+    // All three "run"; the pass names only 10.
+    f.proc(
+        1,
+        &stat_line(1, "init", 'S', 0, 9, 0, 1, 5, 10),
+        b"init\0",
+        &cg,
+    );
+    f.proc(
+        10,
+        &stat_line(10, "a", 'R', 1, 50, 0, 1, 100, 10),
+        b"a\0",
+        &cg,
+    );
+    f.proc(
+        11,
+        &stat_line(11, "b", 'R', 1, 70, 0, 1, 200, 10),
+        b"b\0",
+        &cg,
+    );
+    let rows = scan_with_pass(&mut s, &pass(&[10], &[]));
+    let u = s.units();
+    assert_eq!(
+        by_pid(&rows, 10).cpu_time_ns,
+        u.ticks_to_ns(50),
+        "named: read"
+    );
+    assert_eq!(by_pid(&rows, 10).state, 'R');
+    assert_eq!(
+        by_pid(&rows, 11).cpu_time_ns,
+        u.ticks_to_ns(7),
+        "not named: the cached row, nothing read"
+    );
+    assert_eq!(by_pid(&rows, 11).state, 'S');
+    assert_eq!(
+        by_pid(&rows, 1).cpu_time_ns,
+        u.ticks_to_ns(9),
+        "never named by a pass: read every tick"
+    );
+    assert_eq!(s.skipped(), 1);
+    // An exit of another process that had pid 11 (other start time) does
+    // not remove this one; its own does, even before its directory goes.
+    let ns = |ticks: u64| ticks * 1_000_000_000 / u.ticks_per_sec;
+    let rows = scan_with_pass(&mut s, &pass(&[], &[(11, ns(150))]));
+    assert!(rows.iter().any(|r| r.pid == 11), "a reused pid's exit");
+    let rows = scan_with_pass(&mut s, &pass(&[], &[(11, ns(200))]));
+    assert!(!rows.iter().any(|r| r.pid == 11), "its own exit");
+    // A process no pass names and the listing has not seen yet is not
+    // made up; once named it is read.
+    f.proc(
+        12,
+        &stat_line(12, "c", 'S', 1, 3, 0, 1, 300, 10),
+        b"c\0",
+        &cg,
+    );
+    let rows = scan_with_pass(&mut s, &pass(&[], &[]));
+    assert!(!rows.iter().any(|r| r.pid == 12));
+    let rows = scan_with_pass(&mut s, &pass(&[12], &[]));
+    assert_eq!(by_pid(&rows, 12).command.as_ref(), "c");
+}
+
+#[test]
+fn the_ebpf_path_lists_proc_every_relist_ticks() {
+    let f = Fixture::new();
+    let cg = cgroup_file("/");
+    f.proc(
+        10,
+        &stat_line(10, "a", 'S', 1, 5, 0, 1, 100, 10),
+        b"a\0",
+        &cg,
+    );
+    let mut s = f.scanner();
+    scan_with_pass(&mut s, &pass(&[10], &[]));
+    // A process the iterator never reports (as pid 1 on 6.18).
+    f.proc(
+        13,
+        &stat_line(13, "d", 'S', 1, 3, 0, 1, 300, 10),
+        b"d\0",
+        &cg,
+    );
+    let mut first = None;
+    for tick in 2..=RELIST + 1 {
+        let rows = scan_with_pass(&mut s, &pass(&[], &[]));
+        if first.is_none() && rows.iter().any(|r| r.pid == 13) {
+            first = Some(tick);
+        }
+    }
+    assert_eq!(first, Some(RELIST), "found by the listing at tick {RELIST}");
+}
+
+#[test]
+fn an_empty_command_line_caught_before_exec_is_read_again() {
+    let f = Fixture::new();
+    let cg = cgroup_file("/");
+    // Between fork and exec's argument setup: no command line yet.
+    f.proc(20, &stat_line(20, "sh", 'R', 1, 1, 0, 1, 100, 10), b"", &cg);
+    // A kernel thread (child of kthreadd) never has one.
+    f.proc(
+        21,
+        &stat_line(21, "kworker/0:1", 'I', 2, 1, 0, 1, 50, 0),
+        b"",
+        &cg,
+    );
+    let mut s = f.scanner();
+    let rows = s.scan();
+    assert_eq!(by_pid(&rows, 20).command.as_ref(), "[sh]");
+    assert_eq!(by_pid(&rows, 21).command.as_ref(), "[kworker/0:1]");
+    // It ran (same comm: no exec since) and has its arguments now.
+    f.proc(
+        20,
+        &stat_line(20, "sh", 'S', 1, 2, 0, 1, 100, 10),
+        b"sh\0-c\0exec sleep 40\0",
+        &cg,
+    );
+    let rows = scan_with_pass(&mut s, &pass(&[20, 21], &[]));
+    assert_eq!(by_pid(&rows, 20).command.as_ref(), "sh -c exec sleep 40");
+    assert_eq!(by_pid(&rows, 21).command.as_ref(), "[kworker/0:1]");
+}

@@ -80,6 +80,59 @@ pub struct Sampler {
     /// Processes in groups whose CPU counter did not move are not read
     /// (issue 18); `None`: every process is read (`proc`).
     quiet: Option<QuietPids>,
+    /// The eBPF path (issue 18): which processes ran, from the kernel;
+    /// `None`: the `/proc` path (see [`Sampler::choose`]).
+    ebpf: Option<crate::process::ebpf::Tasks>,
+    ran: crate::process::ebpf::Ran,
+    /// Why the eBPF path is not used (after `choose` with `Auto`, or a
+    /// failed pass).
+    ebpf_off: Option<String>,
+}
+
+/// Which path reads the processes (`--sampler`, `CGDASH_SAMPLER`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathChoice {
+    /// eBPF when it loads (root, BTF, the kernel accepts it), else `/proc`.
+    Auto,
+    /// `/proc` only (quiet groups skipped: `proc-skip`).
+    Proc,
+    /// eBPF or an error saying why not.
+    Ebpf,
+}
+
+static CHOICE: std::sync::OnceLock<PathChoice> = std::sync::OnceLock::new();
+
+/// The process path the commands choose (`main` sets it from `--sampler`
+/// or `CGDASH_SAMPLER`; once).
+pub fn set_choice(c: PathChoice) {
+    let _ = CHOICE.set(c);
+}
+
+/// The choice [`set_choice`] made; `Auto` when none was.
+pub fn choice() -> PathChoice {
+    CHOICE.get().copied().unwrap_or(PathChoice::Auto)
+}
+
+impl PathChoice {
+    /// `auto`, `proc` or `ebpf`; anything else is an error naming it.
+    pub fn parse(s: &str) -> Result<PathChoice, String> {
+        match s.trim() {
+            "auto" | "" => Ok(PathChoice::Auto),
+            "proc" => Ok(PathChoice::Proc),
+            "ebpf" => Ok(PathChoice::Ebpf),
+            other => Err(format!(
+                "unknown sampler {other:?}: expected auto, proc or ebpf"
+            )),
+        }
+    }
+
+    /// From the `CGDASH_SAMPLER` environment variable (unset: `auto`).
+    pub fn from_env() -> Result<PathChoice, String> {
+        match std::env::var("CGDASH_SAMPLER") {
+            Ok(v) => PathChoice::parse(&v).map_err(|e| format!("CGDASH_SAMPLER: {e}")),
+            Err(_) => Ok(PathChoice::Auto),
+        }
+    }
 }
 
 impl Sampler {
@@ -121,7 +174,56 @@ impl Sampler {
             names: Some(crate::names::Resolver::new(Default::default())),
             net: None,
             quiet: None,
+            ebpf: None,
+            ran: Default::default(),
+            ebpf_off: None,
         }
+    }
+
+    /// Chooses the process path. `Auto` and `Ebpf` load the eBPF programs
+    /// (a few ms where they can't work: see `process::ebpf`); `Ebpf` fails
+    /// with the reason when they don't load, `Auto` keeps `/proc` and
+    /// remembers why ([`Sampler::ebpf_off`]). Groups-only samplers have no
+    /// processes to read: nothing is loaded.
+    pub fn choose(&mut self, choice: PathChoice) -> Result<&'static str, String> {
+        if self.ebpf.take().is_some() && self.quiet.is_some() {
+            // Its lists stopped at the tick the eBPF path took over: start over.
+            self.quiet = Some(QuietPids::new(&self.layout));
+        }
+        self.ebpf_off = None;
+        let Some(scanner) = self.scanner.as_ref() else {
+            return Ok(self.path_name());
+        };
+        if choice == PathChoice::Proc {
+            return Ok(self.path_name());
+        }
+        // The kernel's tasks are the host's `/proc`, not a fixture tree's.
+        let loaded = if scanner.proc_root() == Path::new("/proc") {
+            crate::process::ebpf::Tasks::load()
+        } else {
+            Err(crate::process::ebpf::Unavailable(format!(
+                "processes come from {}, not /proc",
+                scanner.proc_root().display()
+            )))
+        };
+        match loaded {
+            Ok(t) => {
+                self.ebpf = Some(t);
+                // The processes the last scan knew are not in the kernel's
+                // memory: the first pass names every task anyway.
+            }
+            Err(e) if choice == PathChoice::Ebpf => {
+                return Err(format!("the eBPF sampler is not available: {e}"))
+            }
+            Err(e) => self.ebpf_off = Some(e.0),
+        }
+        Ok(self.path_name())
+    }
+
+    /// Why `auto` did not take the eBPF path, or why it was left (`None`:
+    /// it is used, or was not asked for).
+    pub fn ebpf_off(&self) -> Option<&str> {
+        self.ebpf_off.as_deref()
     }
 
     /// Whether processes in groups whose CPU counter did not move since the
@@ -139,6 +241,7 @@ impl Sampler {
     pub fn path_name(&self) -> &'static str {
         match (&self.scanner, &self.quiet) {
             (None, _) => "none",
+            _ if self.ebpf.is_some() => "ebpf",
             (Some(_), None) => "proc",
             (Some(_), Some(_)) => "proc-skip",
         }
@@ -148,6 +251,7 @@ impl Sampler {
     /// counter did not move (0 with `proc`).
     pub fn skipped(&self) -> usize {
         match (&self.scanner, &self.quiet) {
+            (Some(s), _) if self.ebpf.is_some() => s.skipped(),
             (Some(s), Some(_)) => s.skipped(),
             _ => 0,
         }
@@ -232,7 +336,9 @@ impl Sampler {
         // The same instant on the real clock: rows skipped on their group's
         // word are as of then.
         let groups_real = Instant::now();
-        if let Some(q) = self.quiet.as_mut() {
+        // The eBPF path knows who ran without the groups' word.
+        let use_quiet = self.ebpf.is_none();
+        if let Some(q) = self.quiet.as_mut().filter(|_| use_quiet) {
             q.begin();
         }
         let group_wall = self.groups_at.map(|t| ns_between(t, groups_at));
@@ -250,7 +356,7 @@ impl Sampler {
         if let Some(n) = net.as_mut() {
             n.begin();
         }
-        let mut quiet = self.quiet.as_mut();
+        let mut quiet = self.quiet.as_mut().filter(|_| use_quiet);
         // By reference: the reader's cached stats are not copied per tick.
         self.reader.read_each(self.filter.as_deref(), &mut |g| {
             let cur = group_prev(g, generation);
@@ -298,7 +404,7 @@ impl Sampler {
             .map(|g| Arc::from(g.path.as_str()))
             .collect();
         let processes = self.sample_processes(clock(), groups_real, &names);
-        if let Some(q) = self.quiet.as_mut() {
+        if let Some(q) = self.quiet.as_mut().filter(|_| use_quiet) {
             q.end();
         }
         // The quota that binds each group (ancestors outside a filter read from their files).
@@ -364,6 +470,23 @@ impl Sampler {
         let Some(scanner) = self.scanner.as_mut() else {
             return Vec::new();
         };
+        // The eBPF pass first: which processes ran since the last one.
+        let mut pass_at = None;
+        if let Some(t) = self.ebpf.as_mut() {
+            let at = Instant::now();
+            match t.pass(&mut self.ran) {
+                Ok(()) => pass_at = Some(at),
+                Err(e) => {
+                    // Its memory is now ahead of the scanner's: leave it.
+                    self.ebpf = None;
+                    self.ebpf_off = Some(format!("eBPF pass failed: {e}"));
+                    // Its lists are from before the eBPF path: start over.
+                    if self.quiet.is_some() {
+                        self.quiet = Some(QuietPids::new(&self.layout));
+                    }
+                }
+            }
+        }
         let scan_start = Instant::now();
         let prev_scan = self.prev_scan.replace((at, scan_start));
         let (members, filter) = (&self.members, self.filter.as_deref());
@@ -378,7 +501,11 @@ impl Sampler {
             n => n,
         };
         let mut out = Vec::with_capacity(expect + 64);
-        let vouch = self.quiet.as_ref().map(|q| move |pid| q.skip(pid));
+        let vouch = self
+            .quiet
+            .as_ref()
+            .filter(|_| pass_at.is_none())
+            .map(|q| move |pid| q.skip(pid));
         let quiet = vouch.as_ref().map(|f| Quiet {
             pids: f,
             at: groups_real,
@@ -386,9 +513,11 @@ impl Sampler {
         // Placed by the groups' lists (all of them read): `/proc/PID/cgroup`
         // of a new process is not needed.
         let placed = move |pid| complete && members.contains_key(&pid);
+        let pass = &self.ran;
         let hints = Hints {
             quiet,
             placed: Some(&placed),
+            ran: pass_at.map(|at| crate::process::Ran { pass, at }),
         };
         scanner.scan_each_with(hints, &mut |r| {
             let cgroup = match members.get(&r.pid) {

@@ -610,3 +610,32 @@ fn quiet_skip_on_v2_uses_the_readers_lists() {
     let snap = clock.sample(&mut s, Duration::from_secs(1));
     assert!(cpu_of(&snap, 10).0 > 0, "a moved: read");
 }
+
+#[test]
+fn the_process_path_is_chosen_by_name_and_proc_never_loads_ebpf() {
+    assert_eq!(PathChoice::parse("auto"), Ok(PathChoice::Auto));
+    assert_eq!(PathChoice::parse(" proc "), Ok(PathChoice::Proc));
+    assert_eq!(PathChoice::parse("ebpf"), Ok(PathChoice::Ebpf));
+    let e = PathChoice::parse("bpf").unwrap_err();
+    assert!(
+        e.contains("\"bpf\"") && e.contains("auto, proc or ebpf"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proc = &dir.path().join("proc");
+    proc_fixture_with_init(proc);
+    let cg = dir.path().join("cg");
+    split_v1(&cg);
+    let layout = Layout::from_root(&cg).expect("layout");
+    let mut s = Sampler::new(layout.clone(), proc.to_path_buf()).expect("sampler");
+    assert_eq!(s.choose(PathChoice::Proc), Ok("proc-skip"));
+    assert_eq!(s.ebpf_off(), None);
+    // A fixture's processes are not the kernel's: never the eBPF path.
+    let e = s.choose(PathChoice::Ebpf).unwrap_err();
+    assert!(e.contains("not /proc"), "{e}");
+    assert_eq!(s.choose(PathChoice::Auto), Ok("proc-skip"));
+    assert!(s.ebpf_off().is_some_and(|w| w.contains("not /proc")));
+    // Groups only: nothing to load, whatever is asked.
+    let mut g = Sampler::cgroups_only(layout);
+    assert_eq!(g.choose(PathChoice::Ebpf), Ok("none"));
+}

@@ -1,4 +1,5 @@
-//! The top line: host, cgroup mode, refresh interval, privileges.
+//! The top line: host, cgroup mode, refresh interval, counts, how processes
+//! are read, privileges.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -47,6 +48,11 @@ impl Widget for Header<'_> {
             s.groups.len(),
             s.processes.len()
         ));
+        // How the processes were read (issue 18): `ebpf`, `proc-skip`, `proc`;
+        // least important, so the first piece a narrow terminal drops.
+        if !s.sampler.is_empty() && s.sampler != "none" {
+            pieces.push(format!("read: {}", s.sampler));
+        }
         let room = area.width.saturating_sub(right.chars().count() as u16) as usize;
         let mut info = String::new();
         for p in pieces {

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: (MIT OR Apache-2.0) AND GPL-2.0-only
+/* cgdash's eBPF process sampler (issue 18): which processes ran.
+ *
+ * `tasks` is a task iterator (iter/task) that user space runs once per
+ * tick. It visits every task (thread) and writes a record — the task's
+ * process id and why — only for tasks that changed since the last pass:
+ * their run time moved (se.sum_exec_runtime: the task ran, which is how
+ * CPU time, state, threads, exec and exit change), they are new (or their
+ * pid was reused: another start time), they moved to another cgroup (the
+ * css_set pointer changed: a move does not run the task), their parent
+ * changed (reparenting does not run the child either), or — for a process
+ * leader — the process's dead threads' run time (signal->sum_sched_runtime,
+ * where a thread's run time goes when it dies) moved: a thread that ran and
+ * died between two passes is not visited again, so its process is flagged
+ * through that sum. The last values are kept per task in `last`.
+ *
+ * `freed` (tp_btf/sched_process_free, after the task is gone from /proc)
+ * forgets a task's entry and, for a process leader, reports the exit in
+ * the `exits` ring buffer.
+ *
+ * Rebuilt by bpf/build.sh into src/bpf/tasks.bpf.o (committed; CI checks
+ * the rebuilt object is byte-identical). */
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define F_NEW 1     /* first seen, or the pid was reused */
+#define F_RAN 2     /* run time moved */
+#define F_MOVED 4   /* another cgroup (css_set) */
+#define F_PARENT 8  /* another parent */
+#define F_DEAD 16   /* (leader) dead threads' run time moved */
+#define F_NOROOM 32 /* `last` is full: reported every pass */
+
+struct last {
+	__u64 start;    /* start_boottime, ns */
+	__u64 runtime;  /* se.sum_exec_runtime, ns */
+	__u64 dead;     /* signal->sum_sched_runtime (leaders), ns */
+	__u64 cgroups;  /* the css_set pointer, compared only */
+	__u32 ppid;
+	__u32 pad;
+};
+
+struct rec {
+	__u32 tgid;
+	__u32 flags;
+};
+
+struct exit_rec {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start; /* start_boottime, ns: a reused pid is another process */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 262144); /* the loader sets it: 4x the tasks */
+	__type(key, __u32);
+	__type(value, struct last);
+} last SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 262144);
+} exits SEC(".maps");
+
+/* Exits the ring buffer had no room for (user space then re-lists /proc). */
+__u64 lost_exits = 0;
+
+SEC("iter/task")
+int tasks(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *t = ctx->task;
+	struct last now = {}, *old;
+	struct rec r = {};
+	__u32 tid;
+
+	if (!t)
+		return 0;
+	tid = t->pid;
+	now.start = t->start_boottime;
+	now.runtime = t->se.sum_exec_runtime;
+	now.cgroups = (__u64)t->cgroups;
+	now.ppid = t->real_parent->tgid;
+	if (t->pid == t->tgid)
+		now.dead = t->signal->sum_sched_runtime;
+	r.tgid = t->tgid;
+	old = bpf_map_lookup_elem(&last, &tid);
+	if (!old || old->start != now.start) {
+		r.flags = F_NEW;
+	} else {
+		if (old->runtime != now.runtime)
+			r.flags |= F_RAN;
+		if (old->cgroups != now.cgroups)
+			r.flags |= F_MOVED;
+		if (old->ppid != now.ppid)
+			r.flags |= F_PARENT;
+		if (old->dead != now.dead)
+			r.flags |= F_DEAD;
+		if (!r.flags)
+			return 0;
+	}
+	if (bpf_map_update_elem(&last, &tid, &now, BPF_ANY))
+		r.flags |= F_NOROOM;
+	bpf_seq_write(seq, &r, sizeof(r));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_free")
+int freed(__u64 *ctx)
+{
+	struct task_struct *t = (struct task_struct *)ctx[0];
+	struct exit_rec e = {};
+	struct last *old;
+	__u32 tid = t->pid;
+
+	old = bpf_map_lookup_elem(&last, &tid);
+	/* The pid may already be another task's (pids are freed before this
+	 * runs, after an RCU grace period): only its own entry goes. */
+	if (old && old->start == t->start_boottime)
+		bpf_map_delete_elem(&last, &tid);
+	if (t->pid != t->tgid)
+		return 0;
+	e.tgid = t->tgid;
+	e.start = t->start_boottime;
+	if (bpf_ringbuf_output(&exits, &e, sizeof(e), 0))
+		__sync_fetch_and_add(&lost_exits, 1);
+	return 0;
+}

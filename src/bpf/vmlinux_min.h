@@ -1,0 +1,66 @@
+/* The few kernel types tasks.bpf.c reads, written by hand (not generated
+ * from a kernel's BTF) so the object does not depend on the build machine's
+ * kernel. `preserve_access_index` makes every field access a CO-RE
+ * relocation: the loader (aya) resolves the offsets against the running
+ * kernel's /sys/kernel/btf/vmlinux, so only the names and types matter here,
+ * not the layout. */
+#ifndef CGDASH_VMLINUX_MIN_H
+#define CGDASH_VMLINUX_MIN_H
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+enum {
+	BPF_F_NO_PREALLOC = 1,
+};
+
+enum {
+	BPF_ANY = 0,
+};
+
+struct sched_entity {
+	__u64 sum_exec_runtime;
+} __attribute__((preserve_access_index));
+
+struct signal_struct {
+	__u64 sum_sched_runtime;
+} __attribute__((preserve_access_index));
+
+struct css_set;
+
+struct task_struct {
+	int pid;
+	int tgid;
+	struct sched_entity se;
+	__u64 start_boottime;
+	struct task_struct *real_parent;
+	struct css_set *cgroups;
+	struct signal_struct *signal;
+} __attribute__((preserve_access_index));
+
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	__u64 session_id;
+	__u64 seq_num;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+} __attribute__((preserve_access_index));
+
+#endif

@@ -1,0 +1,275 @@
+//! The eBPF path of the process sampler (issue 18): which processes ran
+//! since the last tick, from the kernel, in one pass.
+//!
+//! `src/bpf/tasks.bpf.c` (compiled ahead by `bpf/build.sh` into
+//! `src/bpf/tasks.bpf.o`, embedded here) is a task iterator that visits
+//! every task and writes an 8-byte record — process id, why — only for the
+//! tasks whose run time moved, that are new (or whose pid was reused), that
+//! moved to another cgroup or got another parent, and for process leaders
+//! whose dead threads' run time moved (a thread that ran and died between
+//! two passes). A second program on `sched_process_free` reports process
+//! exits in a ring buffer. See [`Tasks::pass`].
+//!
+//! The scanner then reads `/proc/PID/stat` only of the processes the pass
+//! named (and, as the `/proc` path does, every [`super::FULL_EVERY`]th
+//! tick of each process for its RSS); every other row is its cached one,
+//! exactly: a process none of whose threads ran, that did not move and
+//! whose parent did not change has the same CPU time, state, threads and
+//! command. No `/proc` listing, no `schedstat` read: a tick costs
+//! O(processes that ran) in user space.
+//!
+//! Loading needs root (CAP_BPF + CAP_PERFMON), BTF (`/sys/kernel/btf/vmlinux`)
+//! and a kernel that accepts the programs (task iterators and `tp_btf`:
+//! 5.8+; tested on Debian's 6.1 and on 6.18). When any of it is missing
+//! [`Tasks::load`] says why and the sampler stays on the `/proc` path.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::{self, Read};
+use std::path::Path;
+
+use aya::maps::{MapData, RingBuf};
+use aya::programs::{BtfTracePoint, Iter};
+use aya::{Btf, Ebpf, EbpfLoader};
+
+use crate::fnv::PidMap;
+
+/// The compiled object, aligned for the ELF parser.
+#[repr(C, align(8))]
+struct Aligned<T: ?Sized>(T);
+static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!("../bpf/tasks.bpf.o"));
+
+/// Why the task was reported (`F_*` in tasks.bpf.c).
+pub mod flags {
+    pub const NEW: u32 = 1;
+    pub const RAN: u32 = 2;
+    pub const MOVED: u32 = 4;
+    pub const PARENT: u32 = 8;
+    pub const DEAD: u32 = 16;
+    pub const NOROOM: u32 = 32;
+}
+
+/// Why the eBPF path can't be used here (shown to the user, kept short).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable(pub String);
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
+/// What one pass found: the processes to read, and those gone.
+#[derive(Debug, Default)]
+pub struct Ran {
+    /// Process id → why (OR of [`flags`] over its tasks).
+    pub pids: PidMap<u32>,
+    /// Processes freed since the last pass: pid and start time
+    /// (`start_boottime`, ns), so that a reused pid is not taken for it.
+    pub exits: Vec<(i32, u64)>,
+    /// The ring buffer overflowed: some exits were not reported (the
+    /// scanner finds them by its periodic `stat` re-read).
+    pub lost_exits: bool,
+    /// Task records read (threads included).
+    pub records: usize,
+}
+
+pub struct Tasks {
+    ebpf: Ebpf,
+    exits: RingBuf<MapData>,
+    lost_seen: u64,
+    buf: Vec<u8>,
+    passes: u64,
+}
+
+const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
+
+impl Tasks {
+    /// Loads and attaches the programs. Cheap checks first (root, BTF) so
+    /// that where it can't work it costs a `geteuid` and a `stat`.
+    pub fn load() -> Result<Tasks, Unavailable> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(Unavailable("not root".into()));
+        }
+        if !Path::new(BTF_PATH).exists() {
+            return Err(Unavailable(format!("no kernel BTF ({BTF_PATH})")));
+        }
+        // The loader parses the kernel's BTF itself (CO-RE relocations) and
+        // drops it with the temporary loader; the programs' attach points
+        // need it again. Parsed BTF is ~10 MiB of memory: one at a time,
+        // never two (the peak RSS), and gone once loaded (`malloc_trim`).
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries("last", last_entries(task_count()))
+            .load(&OBJECT.0)
+            .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))?;
+        let btf = Btf::from_sys_fs()
+            .map_err(|e| Unavailable(format!("cannot read kernel BTF {BTF_PATH}: {e}")))?;
+        let iter: &mut Iter = prog(&mut ebpf, "tasks")?;
+        iter.load("task", &btf)
+            .map_err(|e| Unavailable(format!("task iterator refused: {}", chain(&e))))?;
+        let free: &mut BtfTracePoint = prog(&mut ebpf, "freed")?;
+        free.load("sched_process_free", &btf)
+            .map_err(|e| Unavailable(format!("sched_process_free refused: {}", chain(&e))))?;
+        free.attach()
+            .map_err(|e| Unavailable(format!("sched_process_free not attached: {}", chain(&e))))?;
+        let map = ebpf
+            .take_map("exits")
+            .ok_or_else(|| Unavailable("no `exits` map in the object".into()))?;
+        let exits = RingBuf::try_from(map)
+            .map_err(|e| Unavailable(format!("`exits` ring buffer: {}", chain(&e))))?;
+        drop(btf);
+        // SAFETY: malloc_trim only returns free heap memory to the kernel.
+        unsafe { libc::malloc_trim(0) };
+        Ok(Tasks {
+            ebpf,
+            exits,
+            lost_seen: 0,
+            buf: Vec::with_capacity(64 * 1024),
+            passes: 0,
+        })
+    }
+
+    /// Runs the iterator once and drains the exits: `out` is cleared and
+    /// filled. An error leaves the kernel's per-task memory ahead of the
+    /// caller's: stop using this path then (the sampler falls back to
+    /// `/proc`).
+    pub fn pass(&mut self, out: &mut Ran) -> io::Result<()> {
+        out.pids.clear();
+        out.exits.clear();
+        out.lost_exits = false;
+        out.records = 0;
+        let iter: &mut Iter = self
+            .ebpf
+            .program_mut("tasks")
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| io::Error::other("task iterator gone"))?;
+        let id = iter.attach().map_err(io::Error::other)?;
+        let link = iter.take_link(id).map_err(io::Error::other)?;
+        let mut file = link.into_file().map_err(io::Error::other)?;
+        self.buf.clear();
+        file.read_to_end(&mut self.buf)?;
+        self.passes += 1;
+        for rec in self.buf.chunks_exact(8) {
+            let tgid = u32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]);
+            let why = u32::from_ne_bytes([rec[4], rec[5], rec[6], rec[7]]);
+            let Ok(pid) = i32::try_from(tgid) else {
+                continue;
+            };
+            *out.pids.entry(pid).or_insert(0) |= why;
+            out.records += 1;
+        }
+        while let Some(item) = self.exits.next() {
+            if item.len() >= 16 {
+                let tgid = u32::from_ne_bytes([item[0], item[1], item[2], item[3]]);
+                let mut start = [0; 8];
+                start.copy_from_slice(&item[8..16]);
+                if let Ok(pid) = i32::try_from(tgid) {
+                    out.exits.push((pid, u64::from_ne_bytes(start)));
+                }
+            }
+        }
+        let lost = self.lost_exits();
+        out.lost_exits = lost != self.lost_seen;
+        self.lost_seen = lost;
+        Ok(())
+    }
+
+    /// Passes run so far.
+    pub fn passes(&self) -> u64 {
+        self.passes
+    }
+
+    /// The object's `lost_exits` counter (its `.bss`), 0 if unreadable.
+    fn lost_exits(&self) -> u64 {
+        let Some(map) = self.ebpf.map(".bss") else {
+            return 0;
+        };
+        aya::maps::Array::<_, u64>::try_from(map)
+            .ok()
+            .and_then(|a| a.get(&0, 0).ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Room in the per-task map: 4× the tasks there are now, a power of two
+/// between 16 K and 1 M. The kernel sizes the hash table's buckets by it
+/// (16 bytes each: 1 MiB at 10,000 tasks); past it a task is reported
+/// every pass (`F_NOROOM`: slower, never wrong).
+fn last_entries(tasks: Option<u32>) -> u32 {
+    tasks
+        .unwrap_or(0)
+        .saturating_mul(4)
+        .clamp(1 << 14, 1 << 20)
+        .next_power_of_two()
+}
+
+/// Tasks (threads included) on the machine: `/proc/loadavg`'s 4th field.
+fn task_count() -> Option<u32> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace()
+        .nth(3)?
+        .split_once('/')?
+        .1
+        .parse()
+        .ok()
+}
+
+fn prog<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, Unavailable>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program>,
+{
+    ebpf.program_mut(name)
+        .and_then(|p| p.try_into().ok())
+        .ok_or_else(|| Unavailable(format!("no program `{name}` in the object")))
+}
+
+/// An error with its sources, one line (the verifier's log is cut).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    let mut seen = HashSet::new();
+    while let Some(x) = src {
+        let t = x.to_string();
+        if seen.insert(t.clone()) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = x.source();
+    }
+    if s.len() > 300 {
+        let mut cut = 300;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_task_map_is_sized_by_the_tasks_there_are() {
+        assert_eq!(last_entries(None), 16384);
+        assert_eq!(last_entries(Some(300)), 16384);
+        assert_eq!(last_entries(Some(10_100)), 65536);
+        assert_eq!(last_entries(Some(u32::MAX)), 1 << 20);
+    }
+
+    #[test]
+    fn the_embedded_object_is_an_ebpf_elf_with_both_programs() {
+        let o = &OBJECT.0;
+        assert_eq!(&o[..4], b"\x7fELF");
+        // e_machine = EM_BPF (247)
+        assert_eq!(u16::from_le_bytes([o[18], o[19]]), 247);
+        let text = String::from_utf8_lossy(o);
+        for s in ["iter/task", "tp_btf/sched_process_free", "exits", "last"] {
+            assert!(text.contains(s), "{s} missing from the object");
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! Issue 18 items 1–2: the eBPF process path against the full `/proc` path
+//! (every process's files read), side by side on one live workload, in
+//! test groups `bpf-*`: idle processes, one that sleeps and then burns the
+//! CPU, one that exec()s, one that exits, a multi-threaded process whose
+//! short-lived threads burn and die between two ticks while the rest of it
+//! sleeps (their run time reaches the process only through the dead
+//! threads' sum), a sleeping process moved to another group, and one whose
+//! parent exits (reparented without running). Every tick the two samplers
+//! read one right after the other; each process's CPU time, CPU %, command,
+//! group and parent must agree.
+//!
+//! How close "agree" is, without a timed guess (as in scale_skip_live.rs):
+//! the two samplers read the same process at two moments at most `span`
+//! apart (the time both samples of a tick took), so over one interval
+//! their CPU time can differ by what the process used in those two gaps,
+//! plus `stat`'s clock-tick rounding (2 ticks of 10 ms). A process the eBPF
+//! path failed to read while it (or one of its threads) ran would be off
+//! by the whole run. A row that differs in presence, command, group or
+//! parent is allowed for one tick (a change between the two reads), never
+//! two in a row: a stale cached row stays stale. The end checks use the
+//! kernel's own counters as the full path read them last.
+//!
+//! Also: the eBPF path *is* taken where it can be (root + BTF: a failure
+//! to load is a test failure, not a silent fallback), and the command line
+//! says which path it took, falls back when not root, and refuses bad input.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cgdash::model::Snapshot;
+use cgdash::sampler::{PathChoice, Sampler};
+use common::TestGroup;
+
+const HELPER_ENV: &str = "CGDASH_BPF_THREAD_CHURN";
+
+/// Run as a workload (this test binary re-executed with HELPER_ENV): every
+/// 700 ms a new thread burns 250 ms of CPU time and exits, while the main
+/// thread and this one sleep. Ends after 40 s.
+#[test]
+#[ignore = "a workload for ebpf_sampler_matches_the_proc_one, not a test"]
+fn thread_churn_workload() {
+    if std::env::var(HELPER_ENV).is_err() {
+        return;
+    }
+    let end = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < end {
+        std::thread::spawn(|| {
+            let start = thread_cpu();
+            let mut x = 1u64;
+            while thread_cpu() - start < Duration::from_millis(250) {
+                for _ in 0..10_000 {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(700));
+    }
+}
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// bash sleeping without a child for S seconds: a `read -t` on a FIFO
+/// nobody writes (builtins only: the process does not run meanwhile).
+fn nap(s: &str) -> String {
+    format!("read -t {s} -u 3 x")
+}
+
+const FIFO: &str =
+    r#"f=$(mktemp -u /tmp/cgdash-bpf.XXXXXX); mkfifo "$f"; exec 3<>"$f"; rm -f "$f"; "#;
+
+fn spawn_bash(g: &mut TestGroup, script: &str) -> u32 {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-s", "KILL", "40", "bash", "-c"])
+        .arg(format!("{FIFO}{script}"));
+    g.spawn(cmd)
+}
+
+/// The child of `parent` (the workload under `timeout`), once it is there.
+fn child_of(snap: &Snapshot, parent: u32) -> Option<i32> {
+    snap.processes
+        .iter()
+        .find(|p| p.ppid == parent as i32)
+        .map(|p| p.pid)
+}
+
+/// Two samplers in one process: an eighth of the descriptors each for
+/// processes, a sixteenth for groups (as scale_skip_live.rs).
+fn frugal(s: &mut Sampler) {
+    let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit");
+    let soft = usize::try_from(soft).unwrap_or(1024).min(1 << 20);
+    if let Some(sc) = s.scanner_mut() {
+        sc.set_fd_budget(Some(soft / 8));
+    }
+    s.reader_mut().set_max_open(soft / 16);
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    cpu_percent: Option<f64>,
+    cpu_time_ns: u64,
+    command: String,
+    cgroup: String,
+    ppid: i32,
+}
+
+fn rows(snap: &Snapshot, groups: &HashSet<String>) -> HashMap<i32, Row> {
+    snap.processes
+        .iter()
+        .filter(|p| groups.contains(&*p.cgroup))
+        .map(|p| {
+            (
+                p.pid,
+                Row {
+                    cpu_percent: p.cpu_percent,
+                    cpu_time_ns: p.cpu_time_ns,
+                    command: p.command.to_string(),
+                    cgroup: p.cgroup.to_string(),
+                    ppid: p.ppid,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Moves `pid` into `to` in every hierarchy (both groups are this test's).
+fn move_to(to: &TestGroup, pid: i32) {
+    for f in to.layout.procs_files(&to.path) {
+        std::fs::write(&f, pid.to_string()).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+    }
+}
+
+#[test]
+fn ebpf_sampler_matches_the_proc_one() {
+    let Some(layout) = common::live("ebpf_sampler_matches_the_proc_one") else {
+        return;
+    };
+    // Where it can work it must be used: root is given (live), and both
+    // this host and the v2 VM's kernel have BTF.
+    let mut ebpf = Sampler::new(layout.clone(), "/proc".into()).expect("sampler");
+    let path = ebpf
+        .choose(PathChoice::Ebpf)
+        .unwrap_or_else(|e| panic!("root and BTF here, but: {e}"));
+    assert_eq!(path, "ebpf");
+    assert_eq!(ebpf.path_name(), "ebpf");
+    let mut full = Sampler::new(layout.clone(), "/proc".into()).expect("sampler");
+    full.set_skip_quiet(false);
+    assert_eq!(full.choose(PathChoice::Proc), Ok("proc"));
+    frugal(&mut ebpf);
+    frugal(&mut full);
+
+    let mut idle = TestGroup::new(&layout, "bpf-idle");
+    let mut late = TestGroup::new(&layout, "bpf-late");
+    let mut exec = TestGroup::new(&layout, "bpf-exec");
+    let mut exit = TestGroup::new(&layout, "bpf-exit");
+    let mut threads = TestGroup::new(&layout, "bpf-threads");
+    let mut from = TestGroup::new(&layout, "bpf-from");
+    let to = TestGroup::new(&layout, "bpf-to");
+    let mut orphan = TestGroup::new(&layout, "bpf-orphan");
+    for _ in 0..3 {
+        idle.spawn_sh("exec sleep 40", Duration::from_secs(40));
+    }
+    spawn_bash(&mut idle, &nap("40"));
+    // Idle 3 s, then burns ~2-3 s (builtins only: one process), idle again.
+    let burner = spawn_bash(
+        &mut late,
+        &format!(
+            "{}; end=$((SECONDS+3)); while [ $SECONDS -lt $end ]; do :; done; {}",
+            nap("3"),
+            nap("40")
+        ),
+    );
+    let execer = spawn_bash(&mut exec, &format!("{}; exec sleep 40", nap("4")));
+    let exiter = spawn_bash(&mut exit, &format!("{}; exit 0", nap("5")));
+    let mover = spawn_bash(&mut from, &nap("40"));
+    // `sleep` loses its parent (bash exits) after 3 s, without running.
+    let parent = spawn_bash(&mut orphan, &format!("sleep 40 & {}; exit 0", nap("3")));
+    let mut churn = Command::new("timeout");
+    churn
+        .args(["-s", "KILL", "40"])
+        .arg(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "thread_churn_workload",
+            "--include-ignored",
+            "--test-threads=1",
+        ])
+        .env(HELPER_ENV, "1");
+    let churner = threads.spawn(churn);
+    let groups: HashSet<String> = [&idle, &late, &exec, &exit, &threads, &from, &to, &orphan]
+        .iter()
+        .map(|g| g.path.clone())
+        .collect();
+
+    let hz = 100.0; // USER_HZ: `stat`'s clock ticks
+    let interval = Duration::from_millis(400);
+    let started = Instant::now();
+    let end = started + Duration::from_secs(10);
+    let mut last_span = Duration::ZERO;
+    let mut last_at: Option<Instant> = None;
+    let mut transient: HashSet<(i32, &str)> = HashSet::new();
+    let (mut skipped, mut ticks) = (0, 0);
+    let (mut burner_pid, mut exec_pid, mut exit_pid) = (None, None, None);
+    let (mut mover_pid, mut churn_pid, mut orphan_pid) = (None, None, None);
+    let mut moved = false;
+    let (mut a, mut b) = (Snapshot::default(), Snapshot::default());
+    let mut worst = (0.0f64, 0.0f64);
+    while Instant::now() < end {
+        if !moved && started.elapsed() > Duration::from_secs(4) {
+            if let Some(pid) = mover_pid {
+                move_to(&to, pid);
+                moved = true;
+            }
+        }
+        let t0 = Instant::now();
+        a = ebpf.sample();
+        b = full.sample();
+        let span = t0.elapsed();
+        assert_eq!(
+            a.sampler,
+            "ebpf",
+            "still on the eBPF path: {:?}",
+            ebpf.ebpf_off()
+        );
+        skipped += ebpf.skipped();
+        ticks += 1;
+        burner_pid = burner_pid.or_else(|| child_of(&b, burner));
+        exec_pid = exec_pid.or_else(|| child_of(&b, execer));
+        exit_pid = exit_pid.or_else(|| child_of(&b, exiter));
+        mover_pid = mover_pid.or_else(|| child_of(&b, mover));
+        churn_pid = churn_pid.or_else(|| child_of(&b, churner));
+        orphan_pid = orphan_pid.or_else(|| {
+            // bash's `sleep 40` (not its short-lived mktemp or mkfifo).
+            let bash = child_of(&b, parent)?;
+            b.processes
+                .iter()
+                .find(|p| p.ppid == bash && &*p.command == "sleep 40")
+                .map(|p| p.pid)
+        });
+        let (ra, rb) = (rows(&a, &groups), rows(&b, &groups));
+        let mut now_odd = HashSet::new();
+        // Presence over the whole machine (not only the test's groups): a
+        // process gone since must not linger on the eBPF path.
+        let all_a: HashSet<i32> = a.processes.iter().map(|p| p.pid).collect();
+        let all_b: HashSet<i32> = b.processes.iter().map(|p| p.pid).collect();
+        for &pid in all_a.symmetric_difference(&all_b) {
+            now_odd.insert((pid, "presence anywhere"));
+        }
+        let wall = last_at.map(|t| t0.duration_since(t));
+        for pid in ra.keys().chain(rb.keys()).copied().collect::<HashSet<_>>() {
+            let (x, y) = match (ra.get(&pid), rb.get(&pid)) {
+                (Some(x), Some(y)) => (x, y),
+                _ => {
+                    now_odd.insert((pid, "presence"));
+                    continue;
+                }
+            };
+            for (what, differs) in [
+                ("command", x.command != y.command),
+                ("cgroup", x.cgroup != y.cgroup),
+                ("ppid", x.ppid != y.ppid),
+            ] {
+                if differs {
+                    now_odd.insert((pid, what));
+                }
+            }
+            // CPU time so far: the full path read later, by at most `span`.
+            let slack_ns = span.as_nanos() as u64 + 2 * 10_000_000;
+            assert!(
+                y.cpu_time_ns + 10_000_000 >= x.cpu_time_ns
+                    && y.cpu_time_ns - x.cpu_time_ns.min(y.cpu_time_ns) <= slack_ns,
+                "pid {pid} ({}): CPU time {} ns on the eBPF path vs {} ns on /proc (slack {slack_ns} ns, tick {ticks})",
+                y.command,
+                x.cpu_time_ns,
+                y.cpu_time_ns
+            );
+            if let (Some(p), Some(q), Some(wall)) = (x.cpu_percent, y.cpu_percent, wall) {
+                let slack_ms = (last_span + span).as_secs_f64() * 1000.0 + 2000.0 / hz;
+                let tol = 100.0 * slack_ms / wall.as_secs_f64() / 1000.0;
+                assert!(
+                    (p - q).abs() <= tol,
+                    "pid {pid} ({}): eBPF path {p:.1} % vs /proc {q:.1} % (tolerance {tol:.1} %, tick {ticks})",
+                    y.command
+                );
+                if (p - q).abs() > worst.0 {
+                    worst = ((p - q).abs(), tol);
+                }
+            } else if x.cpu_percent.is_some() != y.cpu_percent.is_some() {
+                now_odd.insert((pid, "rate"));
+            }
+        }
+        for odd in &now_odd {
+            let find = |s: &Snapshot| {
+                s.processes
+                    .iter()
+                    .find(|p| p.pid == odd.0)
+                    .map(|p| format!("{} in {:?}", p.command, p.cgroup))
+            };
+            assert!(
+                !transient.contains(odd),
+                "pid {} differs in {} two ticks running: eBPF {:?} {:?} vs /proc {:?} {:?}",
+                odd.0,
+                odd.1,
+                ra.get(&odd.0),
+                find(&a),
+                rb.get(&odd.0),
+                find(&b)
+            );
+        }
+        transient = now_odd;
+        last_span = span;
+        last_at = Some(t0);
+        std::thread::sleep(interval.saturating_sub(t0.elapsed()));
+    }
+    eprintln!(
+        "{ticks} ticks, {skipped} rows from the cache on the eBPF pass's word; largest CPU % difference {:.2} (tolerance then {:.1})",
+        worst.0, worst.1
+    );
+    // Idle rows were not read: at least the 8 idle processes (4 × timeout
+    // + child) on most ticks.
+    assert!(
+        skipped >= 8 * ticks / 3,
+        "{skipped} rows skipped in {ticks} ticks"
+    );
+    let (ra, rb) = (rows(&a, &groups), rows(&b, &groups));
+    let burner_pid = burner_pid.expect("burner seen");
+    assert!(
+        rb[&burner_pid].cpu_time_ns >= 300_000_000,
+        "the burner burned (/proc: {} ns)",
+        rb[&burner_pid].cpu_time_ns
+    );
+    assert_eq!(
+        ra[&burner_pid].cpu_time_ns, rb[&burner_pid].cpu_time_ns,
+        "idle since: the same CPU time on both paths"
+    );
+    let exec_pid = exec_pid.expect("execer seen");
+    assert_eq!(ra[&exec_pid].command, "sleep 40");
+    assert_eq!(rb[&exec_pid].command, "sleep 40");
+    let exit_pid = exit_pid.expect("exiter seen");
+    assert!(!ra.contains_key(&exit_pid) && !rb.contains_key(&exit_pid));
+    let churn_pid = churn_pid.expect("thread churner seen");
+    assert!(
+        rb[&churn_pid].cpu_time_ns >= 1_000_000_000,
+        "the churner's dead threads burned (/proc: {} ns)",
+        rb[&churn_pid].cpu_time_ns
+    );
+    let mover_pid = mover_pid.expect("mover seen");
+    assert!(moved, "the mover was moved");
+    // Both paths place processes by the groups' `cgroup.procs` (not by the
+    // scanner): they agree. Against the kernel's word they may both be
+    // stale on v1, where the group reader keeps `cgroup.procs` open and the
+    // kernel hands an open file its cached pid list again as long as it is
+    // re-read within a second (cgroup-v1's pidlist cache; a known problem of
+    // the group reader, not of either process path): reported, not asserted.
+    assert_eq!(ra[&mover_pid].cgroup, rb[&mover_pid].cgroup);
+    if rb[&mover_pid].cgroup != to.path {
+        eprintln!(
+            "KNOWN: the moved pid {mover_pid} shows in {} on both paths; the kernel says {} (stale v1 cgroup.procs)",
+            rb[&mover_pid].cgroup, to.path
+        );
+    }
+    let orphan_pid = orphan_pid.expect("orphan seen");
+    assert_eq!(ra[&orphan_pid].ppid, rb[&orphan_pid].ppid);
+    assert_ne!(ra[&orphan_pid].ppid, parent as i32);
+}
+
+#[test]
+fn the_command_line_says_which_path_it_took() {
+    if common::live("the_command_line_says_which_path_it_took").is_none() {
+        return;
+    }
+    let sampler_of = |args: &[&str], env: Option<&str>| {
+        let mut cmd = Command::new(common::cgdash_bin());
+        cmd.args(args);
+        if let Some(v) = env {
+            cmd.env("CGDASH_SAMPLER", v);
+        } else {
+            cmd.env_remove("CGDASH_SAMPLER");
+        }
+        let out = cmd.output().expect("cgdash runs");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        (
+            out.status.code(),
+            v["sampler"].as_str().unwrap_or("").to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let snap = ["snapshot", "--json", "--interval", "200ms"];
+    // Root with BTF: auto is eBPF.
+    let (code, s, err) = sampler_of(&snap, None);
+    assert_eq!((code, s.as_str()), (Some(0), "ebpf"), "{err}");
+    let (_, s, _) = sampler_of(&[&snap[..], &["--sampler", "proc"]].concat(), None);
+    assert_eq!(s, "proc-skip");
+    let (_, s, _) = sampler_of(&snap, Some("proc"));
+    assert_eq!(s, "proc-skip", "CGDASH_SAMPLER=proc");
+    // The flag wins over the environment.
+    let (_, s, _) = sampler_of(&[&snap[..], &["--sampler", "ebpf"]].concat(), Some("proc"));
+    assert_eq!(s, "ebpf");
+    let (code, s, err) = sampler_of(&snap, Some("bogus"));
+    assert_eq!((code, s.as_str()), (Some(2), ""));
+    assert!(
+        err.contains("CGDASH_SAMPLER") && err.contains("bogus"),
+        "{err}"
+    );
+    // Not root: auto falls back to /proc, a forced eBPF says why.
+    let nobody = |extra: &[&str]| {
+        let out = Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(common::cgdash_bin())
+            .args(snap)
+            .args(extra)
+            .env_remove("CGDASH_SAMPLER")
+            .output()
+            .expect("setpriv runs");
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (
+            out.status.code(),
+            v["sampler"].as_str().unwrap_or("").to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, s, err) = nobody(&[]);
+    assert_eq!((code, s.as_str()), (Some(0), "proc-skip"), "{err}");
+    let (code, _, err) = nobody(&["--sampler", "ebpf"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not root"), "{err}");
+}
+
+/// Not a test: the CPU time of one `Sampler::sample` on each path, on
+/// whatever runs on this machine (`cargo test --test ebpf_live cost --
+/// --ignored --nocapture`; with bench/overhead.sh's load for numbers at
+/// scale). Interleaved rounds, this thread's CPU time, medians.
+#[test]
+#[ignore = "prints numbers, asserts nothing"]
+fn cost_per_sample() {
+    let Some(layout) = common::live("cost_per_sample") else {
+        return;
+    };
+    let mut paths = Vec::new();
+    for choice in [PathChoice::Ebpf, PathChoice::Proc] {
+        let mut s = Sampler::new(layout.clone(), "/proc".into()).expect("sampler");
+        s.choose(choice).expect("path");
+        frugal(&mut s);
+        s.sample();
+        paths.push((s, Vec::new()));
+    }
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    for _ in 0..rounds {
+        for (s, costs) in paths.iter_mut() {
+            let t = thread_cpu();
+            let snap = s.sample();
+            costs.push((thread_cpu() - t).as_secs_f64() * 1000.0);
+            assert!(!snap.processes.is_empty());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for (s, costs) in paths.iter_mut() {
+        costs.sort_by(|a, b| a.total_cmp(b));
+        eprintln!(
+            "{:10} {:7.2} ms per sample (median of {rounds}; {:.2}–{:.2}), {} rows skipped last",
+            s.path_name(),
+            costs[costs.len() / 2],
+            costs[0],
+            costs[costs.len() - 1],
+            s.skipped()
+        );
+    }
+}
