@@ -358,18 +358,13 @@ fn ebpf_sampler_matches_the_proc_one() {
     let mover_pid = mover_pid.expect("mover seen");
     assert!(moved, "the mover was moved");
     // Both paths place processes by the groups' `cgroup.procs` (not by the
-    // scanner): they agree. Against the kernel's word they may both be
-    // stale on v1, where the group reader keeps `cgroup.procs` open and the
-    // kernel hands an open file its cached pid list again as long as it is
-    // re-read within a second (cgroup-v1's pidlist cache; a known problem of
-    // the group reader, not of either process path): reported, not asserted.
+    // scanner): they agree, and with the kernel (v1's lists are opened
+    // afresh each tick: a kept one repeats its first list).
     assert_eq!(ra[&mover_pid].cgroup, rb[&mover_pid].cgroup);
-    if rb[&mover_pid].cgroup != to.path {
-        eprintln!(
-            "KNOWN: the moved pid {mover_pid} shows in {} on both paths; the kernel says {} (stale v1 cgroup.procs)",
-            rb[&mover_pid].cgroup, to.path
-        );
-    }
+    assert_eq!(
+        &*rb[&mover_pid].cgroup, to.path,
+        "the moved pid {mover_pid} is placed where the kernel says"
+    );
     let orphan_pid = orphan_pid.expect("orphan seen");
     assert_eq!(ra[&orphan_pid].ppid, rb[&orphan_pid].ppid);
     assert_ne!(ra[&orphan_pid].ppid, parent as i32);
