@@ -87,13 +87,17 @@ impl Drop for Net {
     }
 }
 
-/// Whether this kernel has veth, bridge and tbf (the v2 VM's kernel has
-/// them as modules it does not ship): without them the test says so and
-/// passes — `run --net veth` then fails with that reason (exit 125, nothing
-/// made), checked here.
+/// Whether this kernel has veth, bridge and tbf (a kernel built without
+/// them): without them the test says so and passes — `run --net veth` then
+/// fails with that reason (exit 125, nothing made), checked here. Where the
+/// real path is expected (`CGDASH_EXPECT_VETH=1`: the v2 VM, which loads
+/// the modules), a kernel without them fails the test.
 fn supported(test: &str) -> bool {
     match cgdash::net::kernel_support() {
         Ok(()) => true,
+        Err(why) if common::expect_veth() => {
+            panic!("{test}: CGDASH_EXPECT_VETH=1 but this kernel cannot do --net veth: {why}")
+        }
         Err(why) => {
             eprintln!("SKIP {test}: {why}");
             let out = cgdash(

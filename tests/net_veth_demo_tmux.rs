@@ -76,7 +76,11 @@ fn net_demo_throughput_follows_the_rate_limit() {
         return;
     };
     if let Err(why) = cgdash::net::kernel_support() {
-        // (The v2 VM's kernel: see tests/net_veth.rs.)
+        // (A kernel without veth/bridge/tbf: see tests/net_veth.rs.)
+        assert!(
+            !common::expect_veth(),
+            "CGDASH_EXPECT_VETH=1 but this kernel cannot do --net veth: {why}"
+        );
         eprintln!("SKIP net_demo_throughput_follows_the_rate_limit: {why}");
         return;
     }

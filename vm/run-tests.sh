@@ -59,6 +59,13 @@ set -euo pipefail
 # linux-image-6.1.0-*-cloud-amd64 is used instead, with a warning.
 KERNEL_PKG=linux-image-6.1.0-47-cloud-amd64
 QEMU_PKGS=(qemu-system-x86 qemu-system-data seabios busybox-static)
+# Kernel modules the guest loads (vm/init.sh, busybox insmod) before the
+# tests: the cloud kernel has these as modules, and `--net veth`
+# (tests/net_veth*.rs) needs a bridge, veth pairs and the tbf qdisc. Their
+# dependencies (bridge: stp, llc) are read from each .ko's own `depends=`
+# (.modinfo; the package ships no modules.dep, depmod makes it at install)
+# and loaded first. A module the kernel has built in is skipped.
+VM_MODULES=(veth bridge sch_tbf)
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VMDIR=$REPO/vm
@@ -98,7 +105,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 T0=$(now)
 
 # --- 1. tools ----------------------------------------------------------------
-for c in cargo gcc apt-get apt-cache dpkg dpkg-query ldd strip timeout; do
+for c in cargo gcc apt-get apt-cache dpkg dpkg-query ldd strip objcopy timeout; do
 	command -v "$c" >/dev/null || die "missing tool: $c"
 done
 
@@ -146,7 +153,7 @@ missing_libs() {
 
 ROOT=$CACHE/root
 STAMP=$CACHE/ready
-WANT="kernel=$KERNEL_PKG pkgs=${QEMU_PKGS[*]} v=3"
+WANT="kernel=$KERNEL_PKG pkgs=${QEMU_PKGS[*]} modules=${VM_MODULES[*]} v=4"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ] || [ ! -x "$ROOT/usr/bin/qemu-system-x86_64" ]; then
 	say "fetching kernel, qemu and busybox into $CACHE (once)"
 	rm -rf "$CACHE/debs" "$ROOT" "$STAMP"
@@ -173,9 +180,15 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ] || [ ! -x "$ROOT/usr/bin/qemu-sy
 		rm -f "$CACHE"/debs/qemu-system-common_*.deb
 		download "qemu-system-common=$qver" || die "apt-get download qemu-system-common=$qver failed"
 	fi
-	# Only the kernel image is needed from the kernel package (not its
-	# modules); it unpacks beside the rest.
-	(dpkg-deb --fsys-tarfile "$CACHE/debs/${kpkg}_"*.deb | tar -xf - -C "$ROOT" --wildcards './boot/vmlinuz-*') &
+	# From the kernel package: the image, and the module trees VM_MODULES
+	# and their dependencies come from (unpacked aside, only the few .ko
+	# files kept: see below).
+	KMODS=$CACHE/kmods
+	rm -rf "$KMODS"
+	mkdir -p "$KMODS"
+	(dpkg-deb --fsys-tarfile "$CACHE/debs/${kpkg}_"*.deb | tar -xf - -C "$KMODS" --wildcards \
+		'./boot/vmlinuz-*' './lib/modules/*/kernel/net/*' './lib/modules/*/kernel/drivers/net/*' \
+		'./lib/modules/*/kernel/lib/*' './lib/modules/*/modules.builtin') &
 	kjob=$!
 	for d in "$CACHE"/debs/*.deb; do
 		case $d in */qemu-system-common_* | */linux-image-*) continue ;; esac
@@ -185,6 +198,28 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ] || [ ! -x "$ROOT/usr/bin/qemu-sy
 	dpkg-deb --fsys-tarfile "$CACHE"/debs/qemu-system-common_*.deb |
 		tar -xOf - ./usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so >"$ROOT/qemu-modules/accel-tcg-x86_64.so"
 	wait "$kjob" || die "unpacking $kpkg failed"
+	mkdir -p "$ROOT/boot" "$ROOT/vm-modules"
+	mv "$KMODS"/boot/vmlinuz-* "$ROOT/boot/"
+	# VM_MODULES in dependency order: $ROOT/vm-modules/NAME.ko and, one name
+	# a line, $ROOT/vm-modules/order (what the guest insmods, in that order).
+	kmod_order=()
+	add_module() { # name [needed-by]
+		local m=$1 f deps d
+		for d in "${kmod_order[@]}"; do [ "$d" = "$m" ] && return 0; done
+		f=$(find "$KMODS/lib/modules" -name "$m.ko" | head -1)
+		if [ -z "$f" ]; then
+			grep -q "/$m\.ko\$" "$KMODS"/lib/modules/*/modules.builtin && return 0
+			die "kernel module $m${2:+ (needed by $2)} is neither in $kpkg nor built in"
+		fi
+		objcopy -O binary --only-section=.modinfo "$f" "$KMODS/modinfo" || die "objcopy .modinfo of $f failed"
+		deps=$(tr '\0' '\n' <"$KMODS/modinfo" | sed -n 's/^depends=//p' | tr ',' ' ')
+		for d in $deps; do add_module "$d" "$m"; done
+		cp "$f" "$ROOT/vm-modules/$m.ko"
+		kmod_order+=("$m")
+	}
+	for m in "${VM_MODULES[@]}"; do add_module "$m"; done
+	printf '%s\n' "${kmod_order[@]}" >"$ROOT/vm-modules/order"
+	rm -rf "$KMODS"
 	echo "$kpkg" >"$CACHE/kernel-package"
 	echo "$WANT" >"$STAMP"
 fi
@@ -349,6 +384,9 @@ for d in /etc/terminfo /lib/terminfo /usr/share/terminfo /usr/lib/locale/C.utf8;
 	[ -d "$d" ] && mkdir -p "$STAGE$d" && cp -rL "$d/." "$STAGE$d/"
 done
 cp "$EXIT_HELPER" "$STAGE/bin/vm-exit"
+# The kernel modules (VM_MODULES and their dependencies), loaded by init.sh.
+[ -f "$ROOT/vm-modules/order" ] || die "no $ROOT/vm-modules/order (delete $CACHE and retry)"
+cp -r "$ROOT/vm-modules" "$STAGE/vm-modules"
 cp "$VMDIR/init.sh" "$STAGE/init"
 chmod 755 "$STAGE/init"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$STAGE/etc/passwd"
