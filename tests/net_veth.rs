@@ -36,6 +36,14 @@ impl Net {
             subnet: Subnet::parse(&format!("10.214.{}.0/24", 70 + n)).unwrap(),
         }
     }
+    /// A network named with this helper's prefix (`netvm-bN`, subnet
+    /// 10.214.8N.0/24), for the tests added with issue 19's last gaps.
+    fn netvm(n: u8) -> Net {
+        Net {
+            bridge: format!("netvm-b{n}"),
+            subnet: Subnet::parse(&format!("10.214.{}.0/24", 80 + n)).unwrap(),
+        }
+    }
     fn args(&self) -> Vec<String> {
         vec![
             "--net".into(),
@@ -608,4 +616,65 @@ fn image_workload_gets_its_address_in_etc_hosts() {
     assert!(out.stdout.contains("127.0.0.1\tlocalhost"), "{out:?}");
     assert!(out.stdout.contains("no name server reachable"), "{out:?}");
     assert_eq!(wait_gone(&net), Vec::<String>::new());
+}
+
+/// `set` is all or nothing across the network and cgroup knobs, like a
+/// multi-knob cgroup `set`: the rates are set first (their old values read
+/// back from the kernel), and when the kernel then refuses a cgroup knob
+/// (`cpuset.cpus=1000`: no such CPU, which only the write finds out) both
+/// rates are put back — checked in the kernel (the tbf on each side) and in
+/// the state file `snapshot` reads.
+#[test]
+fn a_refused_set_puts_the_rates_back() {
+    let Some(layout) = common::live("a_refused_set_puts_the_rates_back") else {
+        return;
+    };
+    if !supported("a_refused_set_puts_the_rates_back") {
+        return;
+    }
+    let net = Net::netvm(1);
+    let wname = format!("netvm-{}-rb", std::process::id());
+    let (_c, _pid) = run_sleep(&layout, &net, &wname); // --net-rate-in 1M
+    let group = format!("cgdash/{wname}");
+    let (st, ns) = cgdash::launch::net_of_group(&group).unwrap();
+    let rate = |k| cgdash::net::get_rate(&st, &ns, k).unwrap();
+    use cgdash::net::NetKnob::{RateIn, RateOut};
+    assert_eq!((rate(RateIn), rate(RateOut)), (Some(1 << 20), None));
+    let out = cgdash(
+        &[
+            "set",
+            &group,
+            "net.rate_in=2M",
+            "net.rate_out=4M",
+            "cpuset.cpus=1000",
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    // Both were written (said on stdout), then put back (stderr).
+    assert!(out.stdout.contains("net.rate_in=2M"), "{out:?}");
+    assert!(out.stdout.contains("net.rate_out=4M"), "{out:?}");
+    assert!(out.stderr.contains("cpuset.cpus"), "{out:?}");
+    assert!(
+        out.stderr.contains("net.rate_out put back as it was")
+            && out.stderr.contains("net.rate_in put back as it was"),
+        "{out:?}"
+    );
+    assert_eq!(
+        (rate(RateIn), rate(RateOut)),
+        (Some(1 << 20), None),
+        "the kernel's rates after the refused set"
+    );
+    assert_eq!(
+        cgdash::launch::net_rates(&group),
+        Some((Some(1 << 20), None)),
+        "the state file's rates"
+    );
+    // And a set the kernel takes changes both.
+    let out = cgdash(
+        &["set", &group, "net.rate_in=max", "net.rate_out=4M"],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!((rate(RateIn), rate(RateOut)), (None, Some(4 << 20)));
 }

@@ -22,6 +22,7 @@
 //! left on it and cgdash made it (a marker file in the state directory).
 
 pub mod nl;
+pub mod rate;
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
