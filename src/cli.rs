@@ -304,9 +304,14 @@ pub struct NetArgs {
     /// host (the host's network, same as --share net).
     #[arg(long, value_name = "none|veth|host")]
     pub net: Option<String>,
-    /// Publish a TCP port of a --net veth workload: [IP:]HOST_PORT:PORT[/tcp];
-    /// on 127.0.0.1 unless an IP is given (0.0.0.0: every address). Repeatable.
-    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST_PORT:PORT")]
+    /// Publish a port of a --net veth workload: [IP:]HOST_PORT:PORT[/tcp|/udp]
+    /// (TCP unless /udp); on 127.0.0.1 unless an IP is given (0.0.0.0: every
+    /// address). Repeatable.
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "[IP:]HOST_PORT:PORT[/udp]"
+    )]
     pub publish: Vec<String>,
     /// The subnet of --net veth (default 10.213.0.0/24, or $CGDASH_NET_SUBNET).
     #[arg(long, value_name = "CIDR")]
@@ -449,6 +454,9 @@ pub enum StressKind {
         bytes: String,
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
+        /// Also echo UDP datagrams on the same address and port.
+        #[arg(long)]
+        udp: bool,
     },
     /// Load an HTTP server (`stress serve`) at a fixed rate and report
     /// throughput and latency percentiles (from when each request was due).

@@ -636,6 +636,16 @@ fn a_refused_set_puts_the_rates_back() {
     let wname = format!("netvm-{}-rb", std::process::id());
     let (_c, _pid) = run_sleep(&layout, &net, &wname); // --net-rate-in 1M
     let group = format!("cgdash/{wname}");
+    // The veth shows before the launcher records it (and the rates it set)
+    // in the state file: wait for that, as `set` would be told to.
+    assert!(
+        wait_for(Duration::from_secs(10), || cgdash::launch::net_of_group(
+            &group
+        )
+        .is_ok()),
+        "{group}: {:?}",
+        cgdash::launch::net_of_group(&group)
+    );
     let (st, ns) = cgdash::launch::net_of_group(&group).unwrap();
     let rate = |k| cgdash::net::get_rate(&st, &ns, k).unwrap();
     use cgdash::net::NetKnob::{RateIn, RateOut};
@@ -677,4 +687,117 @@ fn a_refused_set_puts_the_rates_back() {
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!((rate(RateIn), rate(RateOut)), (None, Some(4 << 20)));
+}
+
+/// `-p HOST:PORT:PORT/udp`: a UDP port published on loopback answers (the
+/// built-in server's `--udp` echo in the workload), through the veth — the
+/// host side's packet counters move with the datagrams —, beside a TCP port
+/// with the same number; a UDP port in use is refused with nothing made.
+#[test]
+fn published_udp_port_answers() {
+    let Some(layout) = common::live("published_udp_port_answers") else {
+        return;
+    };
+    if !supported("published_udp_port_answers") {
+        return;
+    }
+    let net = Net::netvm(2);
+    let free_udp = || {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    // In use: refused before anything is made.
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().port();
+    let wname = format!("netvm-{}-udpbusy", std::process::id());
+    let mut args: Vec<String> = vec!["run".into(), "--name".into(), wname.clone()];
+    args.extend(net.args());
+    args.extend([
+        "-p".into(),
+        format!("127.0.0.1:{busy}:9000/udp"),
+        "--".into(),
+        "true".into(),
+    ]);
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let out = cgdash(&a, Duration::from_secs(30));
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("cannot listen on 127.0.0.1:{busy} (udp)")),
+        "{out:?}"
+    );
+    assert!(net.leftovers().is_empty(), "{:?}", net.leftovers());
+    assert!(!state_exists(&wname));
+
+    let (uport, tport) = (free_udp(), free_port());
+    let wname = format!("netvm-{}-udp", std::process::id());
+    let mut args: Vec<String> = vec!["run".into(), "--name".into(), wname.clone()];
+    args.extend(net.args());
+    args.extend([
+        "-p".into(),
+        format!("127.0.0.1:{uport}:9000/udp"),
+        "-p".into(),
+        format!("127.0.0.1:{tport}:9000"),
+        "--".into(),
+        common::cgdash_bin().into(),
+        "stress".into(),
+        "serve".into(),
+        "--listen".into(),
+        "0.0.0.0:9000".into(),
+        "--udp".into(),
+        "--work".into(),
+        "0".into(),
+        "--bytes".into(),
+        "1K".into(),
+        "--duration".into(),
+        "60s".into(),
+    ]);
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let mut c = Cleanup::new(&layout, &wname);
+    c.children.push(spawn_cgdash(&a));
+    let dev = wait_veth(&net);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let to: std::net::SocketAddr = ([127, 0, 0, 1], uport).into();
+    let mut buf = [0u8; 2048];
+    // Until the server listens (a datagram sent before is simply lost).
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(
+            Instant::now() < end,
+            "the published UDP port never answered"
+        );
+        client.send_to(b"hello", to).unwrap();
+        if let Ok((n, from)) = client.recv_from(&mut buf) {
+            assert_eq!((&buf[..n], from), (&b"hello"[..], to));
+            break;
+        }
+    }
+    // Then every datagram, whole, through the veth: 20 out and 20 back
+    // at least on its counters (other traffic can only add to them).
+    let (tx0, rx0) = (counter(&dev, "tx_packets"), counter(&dev, "rx_packets"));
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for i in 0..20 {
+        let msg = format!("{i}:{}", "u".repeat(1000));
+        client.send_to(msg.as_bytes(), to).unwrap();
+        let (n, _) = client.recv_from(&mut buf).expect("an echo");
+        assert_eq!(&buf[..n], msg.as_bytes());
+    }
+    let (tx, rx) = (
+        counter(&dev, "tx_packets") - tx0,
+        counter(&dev, "rx_packets") - rx0,
+    );
+    assert!(
+        tx >= 20 && rx >= 20,
+        "veth packets: {tx} to, {rx} from the workload"
+    );
+    // The TCP port with the same number still serves HTTP.
+    let (_s, _, _) = connect(tport);
 }

@@ -256,6 +256,13 @@ pub fn net_of_group(group: &str) -> Result<(crate::net::NetState, PathBuf), Stri
         return Err(none());
     }
     let net = st.net.clone().ok_or_else(none)?;
+    // The bridge is recorded before the veth exists (stale cleanup must
+    // know it): until the veth is made, there is nothing to set.
+    if net.veth.is_empty() {
+        return Err(format!(
+            "{group}: its veth is still being made (try again in a moment)"
+        ));
+    }
     let (Some(pid), Some(start)) = (st.helper_pid, st.helper_start) else {
         return Err(none());
     };

@@ -369,7 +369,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
 fn net_up(
     spec: &LaunchSpec,
     w: &mut Workload,
-    listeners: &mut Vec<(crate::net::Publish, std::net::TcpListener)>,
+    listeners: &mut Vec<(crate::net::Publish, crate::net::proxy::Listener)>,
 ) -> Result<(), LaunchError> {
     let (Some(net), Some(helper)) = (&spec.net, w.helper.as_ref().map(|c| c.id())) else {
         return Err(LaunchError::Setup(

@@ -13,20 +13,20 @@
 //! the workload exist), so the workload starts with `eth0` up. The host side
 //! is named after the address (`cgv` + its 8 hex digits): creating it with
 //! `NLM_F_EXCL` is what claims an address, so two launches never share one.
-//! Published ports are a TCP proxy thread in the launching process (as
-//! docker's userland proxy): 127.0.0.1 cannot be DNATed onto a bridge
-//! without `route_localnet`, and no firewall rule is needed.
+//! Published ports (TCP, or UDP with `/udp`) are proxy threads in the
+//! launching process (as docker's userland proxy, `proxy.rs`): 127.0.0.1
+//! cannot be DNATed onto a bridge without `route_localnet`, and no firewall
+//! rule is needed.
 //!
 //! Torn down: the veth dies with the workload's network namespace (the
 //! launcher deletes its side too); the bridge is removed when no port is
 //! left on it and cgdash made it (a marker file in the state directory).
 
 pub mod nl;
+pub mod proxy;
 pub mod rate;
 
-use std::io::{Read as _, Write as _};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::os::fd::AsRawFd as _;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -141,20 +141,42 @@ impl std::fmt::Display for Subnet {
 pub struct Publish {
     pub host: SocketAddrV4,
     pub port: u16,
+    pub proto: Proto,
+}
+
+/// The protocol of a published port (`-p …/tcp`, the default, or `/udp`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
 }
 
 impl Publish {
     pub fn parse(s: &str) -> Result<Publish, String> {
         let bad = |why: &str| {
-            format!("-p {s}: {why}; expected HOST_PORT:PORT, e.g. 8080:80 or 0.0.0.0:8080:80")
+            format!(
+                "-p {s}: {why}; expected [IP:]HOST_PORT:PORT[/tcp|/udp], e.g. 8080:80, 0.0.0.0:8080:80 or 5353:53/udp"
+            )
         };
         let (spec, proto) = match s.trim().split_once('/') {
             Some((a, p)) => (a, p.to_ascii_lowercase()),
             None => (s.trim(), "tcp".to_string()),
         };
-        if proto != "tcp" {
-            return Err(bad(&format!("only tcp is published, not {proto}")));
-        }
+        let proto = match proto.as_str() {
+            "tcp" => Proto::Tcp,
+            "udp" => Proto::Udp,
+            other => return Err(bad(&format!("`{other}` is not tcp or udp"))),
+        };
         let parts: Vec<&str> = spec.split(':').collect();
         let port = |p: &str| -> Result<u16, String> {
             match p.parse::<u16>() {
@@ -175,6 +197,7 @@ impl Publish {
         Ok(Publish {
             host: SocketAddrV4::new(ip, hp),
             port: cp,
+            proto,
         })
     }
 }
@@ -349,7 +372,7 @@ pub fn kernel_support() -> Result<(), String> {
 /// (no address or route of another link overlaps it; our bridge may hold
 /// exactly its gateway address) and binds the published ports (a port in
 /// use is refused here). Returns the bound listeners.
-pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, TcpListener)>, String> {
+pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, proxy::Listener)>, String> {
     let mut s = nl::Socket::open().map_err(err)?;
     let links = s.links().map_err(err)?;
     let addrs = s.addrs().map_err(err)?;
@@ -357,17 +380,27 @@ pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, TcpListener)>, String> {
     check_free(spec, &links, &addrs, &routes)?;
     let mut out = Vec::new();
     for p in &spec.publish {
-        if out.iter().any(|(q, _): &(Publish, _)| q.host == p.host) {
-            return Err(format!("-p {}: published twice", p.host));
+        // TCP and UDP ports are apart: 53/tcp and 53/udp may both be published.
+        if out
+            .iter()
+            .any(|(q, _): &(Publish, _)| q.host == p.host && q.proto == p.proto)
+        {
+            return Err(format!("-p {}/{}: published twice", p.host, p.proto));
         }
-        let l = TcpListener::bind(p.host).map_err(|e| {
+        let why = |e: std::io::Error| {
             format!(
-                "-p {}:{}: cannot listen on {}: {e}",
+                "-p {}:{}/{}: cannot listen on {} ({}): {e}",
                 p.host.port(),
                 p.port,
-                p.host
+                p.proto,
+                p.host,
+                p.proto
             )
-        })?;
+        };
+        let l = match p.proto {
+            Proto::Tcp => proxy::Listener::Tcp(TcpListener::bind(p.host).map_err(why)?),
+            Proto::Udp => proxy::Listener::Udp(UdpSocket::bind(p.host).map_err(why)?),
+        };
         out.push((*p, l));
     }
     Ok(out)
@@ -471,7 +504,7 @@ pub fn veth_name(addr: Ipv4Addr) -> String {
 pub fn setup(
     spec: &VethSpec,
     netns: &Path,
-    listeners: Vec<(Publish, TcpListener)>,
+    listeners: Vec<(Publish, proxy::Listener)>,
 ) -> Result<NetHandle, String> {
     let mut s = nl::Socket::open().map_err(err)?;
     let ns_file = std::fs::File::open(netns).map_err(|e| format!("{}: {e}", netns.display()))?;
@@ -593,7 +626,7 @@ pub fn setup(
         let stop = stop.clone();
         let spawned = std::thread::Builder::new()
             .name("cgdash-proxy".into())
-            .spawn(move || proxy(l, target, stop));
+            .spawn(move || proxy::run(l, target, stop));
         match spawned {
             Ok(t) => threads.push(t),
             Err(e) => return Err(undo(&mut s, format!("starting the port proxy: {e}"))),
@@ -699,57 +732,6 @@ impl Drop for NetHandle {
     }
 }
 
-/// Accepts on `l` until `stop`, relaying each connection to `target`.
-fn proxy(l: TcpListener, target: SocketAddr, stop: Arc<AtomicBool>) {
-    let _ = l.set_nonblocking(true);
-    while !stop.load(Ordering::SeqCst) {
-        let mut pfd = libc::pollfd {
-            fd: l.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, 200) };
-        let Ok((client, _)) = l.accept() else {
-            continue;
-        };
-        let _ = client.set_nonblocking(false);
-        let _ = std::thread::Builder::new()
-            .name("cgdash-proxy-conn".into())
-            .spawn(move || relay(client, target));
-    }
-}
-
-/// Copies both ways until each side has closed its half.
-fn relay(client: TcpStream, target: SocketAddr) {
-    let Ok(server) = TcpStream::connect_timeout(&target, Duration::from_secs(5)) else {
-        return;
-    };
-    let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
-        return;
-    };
-    let up = std::thread::spawn(move || pump(client, server));
-    pump(s2, c2);
-    let _ = up.join();
-}
-
-fn pump(mut from: TcpStream, mut to: TcpStream) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if to.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = to.shutdown(std::net::Shutdown::Write);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -799,10 +781,25 @@ mod tests {
         assert_eq!(p.port, 80);
         let p = Publish::parse("0.0.0.0:8080:80/tcp").unwrap();
         assert_eq!(p.host, "0.0.0.0:8080".parse().unwrap());
-        for bad in ["80", "0:80", "8080:70000", "8080:80/udp", "x:1:2", "a:b"] {
+        assert_eq!(p.proto, Proto::Tcp);
+        let p = Publish::parse("127.0.0.1:5353:53/UDP").unwrap();
+        assert_eq!(p.host, "127.0.0.1:5353".parse().unwrap());
+        assert_eq!((p.port, p.proto), (53, Proto::Udp));
+        assert_eq!(Publish::parse("5353:53/udp").unwrap().proto, Proto::Udp);
+        for bad in [
+            "80",
+            "0:80",
+            "8080:70000",
+            "8080:80/sctp",
+            "8080:80/",
+            "x:1:2",
+            "a:b",
+        ] {
             assert!(Publish::parse(bad).is_err(), "{bad}");
         }
-        assert!(Publish::parse("8080:80/udp").unwrap_err().contains("udp"));
+        assert!(Publish::parse("8080:80/sctp")
+            .unwrap_err()
+            .contains("`sctp` is not tcp or udp"));
     }
 
     #[test]
