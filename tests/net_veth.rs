@@ -495,7 +495,10 @@ fn bad_input_is_refused_with_nothing_created() {
         ),
         (vec!["--net-rate-in".into(), "fast".into()], "`fast`".into()),
         (vec!["-p".into(), format!("{busy}:80")], format!("{busy}")),
-        (vec!["-p".into(), "8080:80/udp".into()], "udp".into()),
+        (
+            vec!["-p".into(), "8080:80/sctp".into()],
+            "`sctp` is not tcp or udp".into(),
+        ),
         (
             vec!["--net-bridge".into(), "lo".into()],
             "lo exists and is not a bridge".into(),
