@@ -84,8 +84,9 @@ else
 fi
 ip link set lo up 2>/dev/null
 # The kernel modules vm/run-tests.sh packed (VM_MODULES there: veth, bridge,
-# sch_tbf and what they depend on), in dependency order. With them the
-# network tests take the real `--net veth` path, and must
+# sch_tbf, nf_tables' nat and masquerade, and what they depend on), in
+# dependency order. With them the network tests take the real `--net veth`
+# (and `veth,nat`) path, and must
 # (CGDASH_EXPECT_VETH=1: a kernel without them is a failure, not a skip).
 if [ -f /vm-modules/order ]; then
 	loaded=""

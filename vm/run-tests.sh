@@ -61,11 +61,13 @@ KERNEL_PKG=linux-image-6.1.0-47-cloud-amd64
 QEMU_PKGS=(qemu-system-x86 qemu-system-data seabios busybox-static)
 # Kernel modules the guest loads (vm/init.sh, busybox insmod) before the
 # tests: the cloud kernel has these as modules, and `--net veth`
-# (tests/net_veth*.rs) needs a bridge, veth pairs and the tbf qdisc. Their
-# dependencies (bridge: stp, llc) are read from each .ko's own `depends=`
-# (.modinfo; the package ships no modules.dep, depmod makes it at install)
-# and loaded first. A module the kernel has built in is skipped.
-VM_MODULES=(veth bridge sch_tbf)
+# (tests/net_veth*.rs) needs a bridge, veth pairs and the tbf qdisc, and
+# `--net veth,nat` (tests/net_nat.rs) nf_tables with its nat chain type and
+# masquerade. Their dependencies (bridge: stp, llc; nft_masq: nf_nat,
+# nf_conntrack, …) are read from each .ko's own `depends=` (.modinfo; the
+# package ships no modules.dep, depmod makes it at install) and loaded
+# first. A module the kernel has built in is skipped.
+VM_MODULES=(veth bridge sch_tbf nf_tables nft_chain_nat nft_masq)
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VMDIR=$REPO/vm
@@ -153,7 +155,7 @@ missing_libs() {
 
 ROOT=$CACHE/root
 STAMP=$CACHE/ready
-WANT="kernel=$KERNEL_PKG pkgs=${QEMU_PKGS[*]} modules=${VM_MODULES[*]} v=4"
+WANT="kernel=$KERNEL_PKG pkgs=${QEMU_PKGS[*]} modules=${VM_MODULES[*]} v=5"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ] || [ ! -x "$ROOT/usr/bin/qemu-system-x86_64" ]; then
 	say "fetching kernel, qemu and busybox into $CACHE (once)"
 	rm -rf "$CACHE/debs" "$ROOT" "$STAMP"

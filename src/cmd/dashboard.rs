@@ -799,8 +799,10 @@ fn launch_request(
         field: Some(LaunchField::Net),
     };
     match req.net.as_deref().map(cgdash::net::NetMode::parse) {
-        Some(Ok(cgdash::net::NetMode::Veth)) => {
-            spec.net = Some(cgdash::net::VethSpec::new(None, None).map_err(net_failure)?);
+        Some(Ok(m @ (cgdash::net::NetMode::Veth | cgdash::net::NetMode::VethNat))) => {
+            let mut v = cgdash::net::VethSpec::new(None, None).map_err(net_failure)?;
+            v.nat = m == cgdash::net::NetMode::VethNat;
+            spec.net = Some(v);
         }
         Some(Ok(cgdash::net::NetMode::Host)) if !spec.share.contains(&Namespace::Net) => {
             spec.share.push(Namespace::Net);

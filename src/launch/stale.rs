@@ -409,6 +409,7 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
     }
     layout.remove_parent_if_empty("cgdash");
     sweep_bridges(dir);
+    crate::net::sweep_nat();
     removed
 }
 

@@ -161,6 +161,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
                 prefix: net.subnet.prefix,
                 rate_in: None,
                 rate_out: None,
+                nat: net.nat,
             },
         );
     }

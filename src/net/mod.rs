@@ -22,6 +22,7 @@
 //! launcher deletes its side too); the bridge is removed when no port is
 //! left on it and cgdash made it (a marker file in the state directory).
 
+pub mod nft;
 pub mod nl;
 pub mod proxy;
 pub mod rate;
@@ -51,6 +52,8 @@ pub enum NetMode {
     None,
     /// Its own namespace, plus a veth on a cgdash bridge.
     Veth,
+    /// `veth`, and outbound NAT through the host's address.
+    VethNat,
     /// The host's network (`--share net`).
     Host,
 }
@@ -60,13 +63,11 @@ impl NetMode {
         match s.trim().to_ascii_lowercase().as_str() {
             "none" | "" => Ok(NetMode::None),
             "veth" => Ok(NetMode::Veth),
+            "veth,nat" | "nat,veth" => Ok(NetMode::VethNat),
             "host" => Ok(NetMode::Host),
-            "veth,nat" => Err(
-                "--net veth,nat (outbound NAT) is not built: the workload reaches the host \
-                 and its bridge only"
-                    .into(),
-            ),
-            other => Err(format!("--net {other}: expected none, veth or host")),
+            other => Err(format!(
+                "--net {other}: expected none, veth, veth,nat or host"
+            )),
         }
     }
 }
@@ -212,6 +213,9 @@ pub struct VethSpec {
     pub rate_in: Option<u64>,
     /// Bytes/s out of the workload (tbf on its eth0).
     pub rate_out: Option<u64>,
+    /// Outbound NAT (`--net veth,nat`): an nf_tables masquerade rule for
+    /// the workload's address (`nft.rs`).
+    pub nat: bool,
 }
 
 impl VethSpec {
@@ -231,6 +235,7 @@ impl VethSpec {
             publish: Vec::new(),
             rate_in: None,
             rate_out: None,
+            nat: false,
         })
     }
 }
@@ -323,6 +328,9 @@ pub struct NetState {
     pub rate_in: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_out: Option<u64>,
+    /// Outbound NAT: the nf_tables table `ip cgdash-VETH` is ours to delete.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nat: bool,
 }
 
 fn err(e: nl::NlError) -> String {
@@ -378,6 +386,9 @@ pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, proxy::Listener)>, Strin
     let addrs = s.addrs().map_err(err)?;
     let routes = s.routes().map_err(err)?;
     check_free(spec, &links, &addrs, &routes)?;
+    if spec.nat {
+        check_forwarding(std::path::Path::new("/proc/sys/net/ipv4/ip_forward"))?;
+    }
     let mut out = Vec::new();
     for p in &spec.publish {
         // TCP and UDP ports are apart: 53/tcp and 53/udp may both be published.
@@ -404,6 +415,25 @@ pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, proxy::Listener)>, Strin
         out.push((*p, l));
     }
     Ok(out)
+}
+
+/// `--net veth,nat` needs the host to forward IPv4 (the workload's packets
+/// go from the bridge out of another link). cgdash does not change the
+/// host's sysctls: it refuses, and says how.
+pub fn check_forwarding(ip_forward: &Path) -> Result<(), String> {
+    match std::fs::read_to_string(ip_forward) {
+        Ok(v) if v.trim() == "1" => Ok(()),
+        Ok(_) => Err(format!(
+            "--net veth,nat needs IPv4 forwarding, which is off here ({} is 0); \
+             cgdash does not change the host's sysctls: `sysctl -w net.ipv4.ip_forward=1` \
+             (as docker does), or leave out nat",
+            ip_forward.display()
+        )),
+        Err(e) => Err(format!(
+            "--net veth,nat: reading {}: {e}",
+            ip_forward.display()
+        )),
+    }
 }
 
 /// Whether `spec`'s subnet and bridge are usable among the host's links,
@@ -579,8 +609,12 @@ pub fn setup(
         prefix: spec.subnet.prefix,
         rate_in: spec.rate_in,
         rate_out: spec.rate_out,
+        nat: spec.nat,
     };
     let undo = |s: &mut nl::Socket, e: String| -> String {
+        if spec.nat {
+            remove_nat(&veth);
+        }
         let _ = s.del_link(&veth);
         remove_bridge_if_unused(s, &spec.bridge);
         e
@@ -608,6 +642,12 @@ pub fn setup(
     })();
     if let Err(e) = inside {
         return Err(undo(&mut s, e));
+    }
+    if spec.nat {
+        let _ = std::fs::write(nat_marker(&veth), b"cgdash\n");
+        if let Err(e) = nft::add_nat(&veth, addr, &spec.bridge) {
+            return Err(undo(&mut s, err(e)));
+        }
     }
     for (k, r) in [
         (NetKnob::RateIn, spec.rate_in),
@@ -674,6 +714,50 @@ pub fn get_rate(st: &NetState, netns: &Path, knob: NetKnob) -> Result<Option<u64
     Ok(s.root_qdisc(link.index).map_err(err)?.and_then(|(_, r)| r))
 }
 
+/// The marker saying cgdash made the NAT table of `veth` (written before
+/// the table, removed after it): what stale cleanup looks for, so it never
+/// has to list nf_tables (which would load the module on a host that never
+/// used it).
+fn nat_marker(veth: &str) -> PathBuf {
+    crate::launch::state_dir().join(format!("nat-{veth}"))
+}
+
+/// Deletes the NAT table of `veth` and its marker.
+fn remove_nat(veth: &str) {
+    if nft::del_nat(veth).is_ok() {
+        let _ = std::fs::remove_file(nat_marker(veth));
+    }
+}
+
+/// Stale cleanup of `--net veth,nat`: deletes the NAT tables (by their
+/// markers) whose veth is gone — left by a launcher killed between making
+/// a table and recording it in its state file. Returns the veths.
+pub fn sweep_nat() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(crate::launch::state_dir()) else {
+        return Vec::new();
+    };
+    let veths: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix("nat-")
+                .map(str::to_string)
+        })
+        .collect();
+    if veths.is_empty() {
+        return Vec::new();
+    }
+    let Ok(links) = nl::Socket::open().and_then(|mut s| s.links()) else {
+        return Vec::new();
+    };
+    veths
+        .into_iter()
+        .filter(|v| !links.iter().any(|l| l.name == *v))
+        .inspect(|v| remove_nat(v))
+        .collect()
+}
+
 /// [`remove_bridge_if_unused`] on a socket of its own (stale cleanup).
 pub fn remove_unused_bridge(bridge: &str) {
     if let Ok(mut s) = nl::Socket::open() {
@@ -704,6 +788,9 @@ fn remove_bridge_if_unused(s: &mut nl::Socket, bridge: &str) {
 /// namespace has not taken it yet, the bridge if unused and ours). Used at
 /// the end of a run and by stale cleanup.
 pub fn teardown(st: &NetState) {
+    if st.nat && !st.veth.is_empty() {
+        remove_nat(&st.veth);
+    }
     let Ok(mut s) = nl::Socket::open() else {
         return;
     };
@@ -741,9 +828,8 @@ mod tests {
         assert_eq!(NetMode::parse("veth"), Ok(NetMode::Veth));
         assert_eq!(NetMode::parse("HOST"), Ok(NetMode::Host));
         assert_eq!(NetMode::parse("none"), Ok(NetMode::None));
-        assert!(NetMode::parse("veth,nat")
-            .unwrap_err()
-            .contains("not built"));
+        assert_eq!(NetMode::parse("veth,nat"), Ok(NetMode::VethNat));
+        assert_eq!(NetMode::parse("Veth,NAT"), Ok(NetMode::VethNat));
         assert!(NetMode::parse("bridge").unwrap_err().contains("bridge"));
     }
 
@@ -830,6 +916,7 @@ mod tests {
             publish: Vec::new(),
             rate_in: None,
             rate_out: None,
+            nat: false,
         };
         let link = |index, name: &str, kind: Option<&str>| nl::Link {
             index,
