@@ -305,7 +305,7 @@ impl LaunchForm {
             Field::new(
                 "net",
                 String::new(),
-                "none (lo only), veth (eth0 on the cgdash bridge) or host (--net)",
+                "none (lo only), veth (eth0 on the cgdash bridge), veth,nat (and out) or host (--net)",
             ),
         ]);
         LaunchForm {
