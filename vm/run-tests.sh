@@ -41,7 +41,8 @@
 #   CGDASH_VM_SMP      guest CPUs              (default: 2)
 #   CGDASH_VM_JOBS     test binaries run at once in the guest (default: 2)
 #   CGDASH_VM_SKIP     live test binaries not run, shell globs allowed
-#                      (default: tape e2e_tmux io_demo_tmux export_prom engines_* image_engines*; empty: all)
+#                      (default: tape e2e_tmux io_demo_tmux net_veth_demo_tmux export_prom engines_*
+#                      image_engines*; empty: all)
 #   CGDASH_VM_MEM      guest memory            (default: 1536M)
 #   CGDASH_VM_BINS     live (default: tests/*.rs calling common::live), all,
 #                      or test binary names (space separated)
@@ -311,7 +312,14 @@ fi
 # image_engines* (tests/image_engines.rs, issue 17) too, for the same reason:
 # podman and docker save the archives it runs (image_run and image_extract,
 # with hand-made OCI layouts and crafted archives, do run in the VM).
-SKIP=${CGDASH_VM_SKIP-tape e2e_tmux io_demo_tmux export_prom engines_* image_engines*}
+# net_veth_demo_tmux (`demo net` in tmux, issue 19): since the guest loads
+# the network modules it runs for real here, and passes alone or beside
+# net_veth, but beside app_e2e (another dashboard in tmux) the editor's rate
+# write was answered only after 14.6 s (done, not lost: the kernel and the
+# state file had it), past its 8 s — 2 runs of 6; the network itself is
+# exercised here by net_veth and net_nat. CGDASH_VM_BINS=net_veth_demo_tmux
+# runs it.
+SKIP=${CGDASH_VM_SKIP-tape e2e_tmux io_demo_tmux net_veth_demo_tmux export_prom engines_* image_engines*}
 if [ -n "$SKIP" ] && [ "$BINS" = live ]; then
 	sel=()
 	for t in "${TESTS[@]}"; do
