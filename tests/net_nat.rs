@@ -245,6 +245,29 @@ fn nat_reaches_outside_only_when_asked_and_leaves_nothing() {
     let _ = launcher.wait();
     assert!(made, "the NAT table never appeared: {:?}", tables(&a_ns));
     assert!(!tables(&a_ns).is_empty());
+    // The workload dies with its launcher (its helper watches the
+    // lifeline), its namespace and veth with it — asynchronously: the next
+    // start cleans up once it is gone (as for the bridge), so wait for that
+    // first (a slow VM took more than the cleanup's 3 s grace).
+    let group = format!("cgdash/{name}");
+    let a2 = a_ns.clone();
+    let veth_in_a = move || {
+        let mut s = Socket::in_netns(&a2).unwrap();
+        s.links()
+            .unwrap()
+            .iter()
+            .any(|l| l.name.starts_with("cgv0ad653"))
+    };
+    assert!(
+        wait_for(Duration::from_secs(60), || layout.procs(&group).is_empty()
+            && !veth_in_a()),
+        "the workload outlived its SIGKILLed launcher: {:?}",
+        layout.procs(&group)
+    );
+    assert!(
+        !tables(&a_ns).is_empty(),
+        "the table went with the workload?"
+    );
     let out = cgdash_in(
         &a_ns,
         &["run", "--name", &format!("{name}-next"), "--", "true"],
