@@ -375,6 +375,11 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
         if st.group != format!("cgdash/{name}") || owner_alive(&st) {
             continue;
         }
+        // A launch from another network namespace: its bridge, veth and
+        // NAT table are there, not here; left for a cgdash started there.
+        if st.net.as_ref().is_some_and(|n| !n.here()) {
+            continue;
+        }
         // The veth dies with the workload's network namespace; the bridge
         // goes if nothing else is on it and cgdash made it. Only once the
         // workload is gone (its group removed), before the state that

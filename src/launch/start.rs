@@ -162,6 +162,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
                 rate_in: None,
                 rate_out: None,
                 nat: net.nat,
+                netns: crate::net::own_netns(),
             },
         );
     }

@@ -331,6 +331,30 @@ pub struct NetState {
     /// Outbound NAT: the nf_tables table `ip cgdash-VETH` is ours to delete.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nat: bool,
+    /// The network namespace (its inode) the launcher made the bridge, the
+    /// host side and the NAT table in: stale cleanup in another namespace
+    /// leaves them alone (it would look for them in the wrong place, and
+    /// forget them). 0: unknown (a state file from before).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub netns: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// The inode of this process's network namespace (0 if unreadable).
+pub fn own_netns() -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self/ns/net").map_or(0, |m| m.ino())
+}
+
+impl NetState {
+    /// Whether this process is in the namespace the state's network lives
+    /// in (or that is unknown).
+    pub fn here(&self) -> bool {
+        self.netns == 0 || self.netns == own_netns()
+    }
 }
 
 fn err(e: nl::NlError) -> String {
@@ -610,6 +634,7 @@ pub fn setup(
         rate_in: spec.rate_in,
         rate_out: spec.rate_out,
         nat: spec.nat,
+        netns: own_netns(),
     };
     let undo = |s: &mut nl::Socket, e: String| -> String {
         if spec.nat {
@@ -644,7 +669,7 @@ pub fn setup(
         return Err(undo(&mut s, e));
     }
     if spec.nat {
-        let _ = std::fs::write(nat_marker(&veth), b"cgdash\n");
+        let _ = std::fs::write(nat_marker(&veth), format!("{}\n", own_netns()));
         if let Err(e) = nft::add_nat(&veth, addr, &spec.bridge) {
             return Err(undo(&mut s, err(e)));
         }
@@ -736,8 +761,11 @@ pub fn sweep_nat() -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(crate::launch::state_dir()) else {
         return Vec::new();
     };
+    // Only the tables of this namespace (the marker holds its inode).
+    let here = own_netns().to_string();
     let veths: Vec<String> = entries
         .flatten()
+        .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.trim() == here))
         .filter_map(|e| {
             e.file_name()
                 .to_str()?
@@ -886,6 +914,32 @@ mod tests {
         assert!(Publish::parse("8080:80/sctp")
             .unwrap_err()
             .contains("`sctp` is not tcp or udp"));
+    }
+
+    /// Stale cleanup acts only on networks made in its own namespace.
+    #[test]
+    fn a_state_knows_its_namespace() {
+        let mut st = NetState {
+            bridge: "cgdash0".into(),
+            veth: "cgv0ad50002".into(),
+            addr: Ipv4Addr::new(10, 213, 0, 2),
+            prefix: 24,
+            rate_in: None,
+            rate_out: None,
+            nat: true,
+            netns: 0,
+        };
+        assert!(st.here(), "unknown (an older state file): as before");
+        st.netns = own_netns();
+        assert_ne!(st.netns, 0);
+        assert!(st.here());
+        st.netns += 1;
+        assert!(!st.here());
+        // Written only when set, read back as 0 when missing.
+        let old: NetState =
+            serde_json::from_str(r#"{"bridge":"b","veth":"v","addr":"10.0.0.2","prefix":24}"#)
+                .unwrap();
+        assert_eq!((old.netns, old.nat), (0, false));
     }
 
     #[test]
