@@ -308,17 +308,23 @@ pub struct IsolationArgs {
     pub rootfs: Option<PathBuf>,
 }
 
-/// `run`'s network (issue 19): `--net none|veth|host`, ports, rates.
+/// `run`'s network (issue 19): `--net none|veth|veth,nat|host`, ports, rates.
 #[derive(Args, Debug, Clone, Default)]
 pub struct NetArgs {
     /// The workload's network: none (its own namespace, lo only), veth (a veth
     /// pair on the cgdash bridge, eth0 with an address of the cgdash subnet),
-    /// host (the host's network, same as --share net).
-    #[arg(long, value_name = "none|veth|host")]
+    /// veth,nat (and outbound NAT through the host's address; needs
+    /// net.ipv4.ip_forward=1), host (the host's network, same as --share net).
+    #[arg(long, value_name = "none|veth|veth,nat|host")]
     pub net: Option<String>,
-    /// Publish a TCP port of a --net veth workload: [IP:]HOST_PORT:PORT[/tcp];
-    /// on 127.0.0.1 unless an IP is given (0.0.0.0: every address). Repeatable.
-    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST_PORT:PORT")]
+    /// Publish a port of a --net veth workload: [IP:]HOST_PORT:PORT[/tcp|/udp]
+    /// (TCP unless /udp); on 127.0.0.1 unless an IP is given (0.0.0.0: every
+    /// address). Repeatable.
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "[IP:]HOST_PORT:PORT[/udp]"
+    )]
     pub publish: Vec<String>,
     /// The subnet of --net veth (default 10.213.0.0/24, or $CGDASH_NET_SUBNET).
     #[arg(long, value_name = "CIDR")]
@@ -461,6 +467,9 @@ pub enum StressKind {
         bytes: String,
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
+        /// Also echo UDP datagrams on the same address and port.
+        #[arg(long)]
+        udp: bool,
     },
     /// Load an HTTP server (`stress serve`) at a fixed rate and report
     /// throughput and latency percentiles (from when each request was due).

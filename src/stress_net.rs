@@ -17,7 +17,7 @@
 //! log-linear histogram (≤ 1/64 relative error, any run length).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -112,11 +112,16 @@ pub struct ServePlan {
     /// Body bytes per response (unless the request asks with `?bytes=N`).
     pub bytes: u64,
     pub duration: Option<Duration>,
+    /// Also echo UDP datagrams on the same address and port (`--udp`: what
+    /// `-p …/udp` is tested with).
+    pub udp: bool,
 }
 
 /// A bound server; [`Server::run`] serves until its duration or [`Server::stopper`].
 pub struct Server {
     listener: TcpListener,
+    /// The UDP echo socket (`--udp`), on the TCP listener's address.
+    udp: Option<UdpSocket>,
     plan: ServePlan,
     stop: Arc<AtomicBool>,
 }
@@ -150,8 +155,24 @@ impl Server {
                 _ => format!("--listen {}: {e}", plan.listen),
             })
         })?;
+        // On the TCP listener's own address: port 0 becomes the same port.
+        let udp = match plan.udp {
+            false => None,
+            true => {
+                let at = listener.local_addr().unwrap_or(plan.listen);
+                let u = UdpSocket::bind(at).map_err(|e| {
+                    invalid(match e.kind() {
+                        ErrorKind::AddrInUse => format!("--listen {at} (udp): the port is in use"),
+                        _ => format!("--listen {at} (udp): {e}"),
+                    })
+                })?;
+                let _ = u.set_read_timeout(Some(POLL));
+                Some(u)
+            }
+        };
         Ok(Server {
             listener,
+            udp,
             plan,
             stop: Arc::new(AtomicBool::new(false)),
         })
@@ -170,9 +191,14 @@ impl Server {
     pub fn run(self, progress: &mut dyn FnMut(String)) -> Result<(), StressError> {
         let addr = self.local_addr().unwrap_or(self.plan.listen);
         progress(format!(
-            "stress serve: listening on {addr} (HTTP/1.1; {:?} of CPU and {} per request{})",
+            "stress serve: listening on {addr} (HTTP/1.1; {:?} of CPU and {} per request{}{})",
             self.plan.work,
             format_size(self.plan.bytes),
+            if self.udp.is_some() {
+                "; UDP echo on the same port"
+            } else {
+                ""
+            },
             self.plan
                 .duration
                 .map(|d| format!("; for {d:?}"))
@@ -180,6 +206,11 @@ impl Server {
         ));
         let end = self.plan.duration.map(|d| Instant::now() + d);
         let counts = Arc::new(ServeCounts::default());
+        let datagrams = Arc::new(AtomicUsize::new(0));
+        let echo = self.udp.map(|u| {
+            let (stop, n) = (self.stop.clone(), datagrams.clone());
+            std::thread::spawn(move || udp_echo(&u, &stop, end, &n))
+        });
         let active = Arc::new(AtomicUsize::new(0));
         let body: Arc<[u8]> = vec![b'x'; 64 << 10].into();
         let mut handles: Vec<std::thread::JoinHandle<()>> = Vec::new();
@@ -234,13 +265,35 @@ impl Server {
         for h in handles {
             let _ = h.join();
         }
+        let udp = match echo {
+            Some(h) => {
+                let _ = h.join();
+                format!(
+                    "; {} UDP datagrams echoed",
+                    datagrams.load(Ordering::Relaxed)
+                )
+            }
+            None => String::new(),
+        };
         progress(format!(
-            "stress serve: done: {} requests on {} connections ({} refused: over {MAX_CONNECTIONS} at once)",
+            "stress serve: done: {} requests on {} connections ({} refused: over {MAX_CONNECTIONS} at once){udp}",
             counts.requests.load(Ordering::Relaxed),
             counts.connections.load(Ordering::Relaxed),
             counts.refused.load(Ordering::Relaxed),
         ));
         Ok(())
+    }
+}
+
+/// Sends every datagram back to where it came from, until `stop` or `end`.
+fn udp_echo(u: &UdpSocket, stop: &AtomicBool, end: Option<Instant>, n: &AtomicUsize) {
+    let mut buf = vec![0u8; 65536];
+    while !stop.load(Ordering::Relaxed) && end.is_none_or(|e| Instant::now() < e) {
+        if let Ok((len, from)) = u.recv_from(&mut buf) {
+            if u.send_to(&buf[..len], from).is_ok() {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }
 

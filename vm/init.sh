@@ -83,6 +83,21 @@ else
 	echo "VM-INIT: WARNING: no scratch disk (/dev/nvme0n1): the io tests will fail"
 fi
 ip link set lo up 2>/dev/null
+# The kernel modules vm/run-tests.sh packed (VM_MODULES there: veth, bridge,
+# sch_tbf, nf_tables' nat and masquerade, and what they depend on), in
+# dependency order. With them the network tests take the real `--net veth`
+# (and `veth,nat`) path, and must
+# (CGDASH_EXPECT_VETH=1: a kernel without them is a failure, not a skip).
+if [ -f /vm-modules/order ]; then
+	loaded=""
+	while IFS= read -r m; do
+		[ -n "$m" ] || continue
+		insmod "/vm-modules/$m.ko" || fatal "insmod /vm-modules/$m.ko failed"
+		loaded="$loaded $m"
+	done </vm-modules/order
+	echo "VM-INIT: modules loaded:$loaded"
+	export CGDASH_EXPECT_VETH=1
+fi
 echo "VM-INIT: cgroup2: $(cat /sys/fs/cgroup/cgroup.subtree_control); $(nproc) CPU(s), $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
 
 . /vm-env

@@ -222,7 +222,7 @@ pub enum Effect {
     },
     /// Set network knobs (traffic control on a `--net veth` workload's
     /// veth, not cgroup files) off the UI path; answered with
-    /// `Action::Applied` (not undoable).
+    /// `Action::Applied`; undone like the cgroup knobs (`u`).
     SetNet {
         /// Internal group form (`cgdash/demo`).
         group: String,

@@ -111,6 +111,8 @@ pub struct EditSubmission {
     pub undo: Vec<Setting>,
     /// Changed network knobs (`None`: max), written apart (not cgroup files).
     pub net: Vec<(crate::net::NetKnob, Option<u64>)>,
+    /// The values they had (as shown when the editor opened), to undo them.
+    pub net_undo: Vec<(crate::net::NetKnob, Option<u64>)>,
 }
 
 impl EditForm {
@@ -178,6 +180,7 @@ impl EditForm {
             }
         }
         let mut net = Vec::new();
+        let mut net_undo = Vec::new();
         let first_net = self.knobs.len();
         for (i, &k) in self.net_knobs.iter().enumerate() {
             let f = &mut self.fields.fields[first_net + i];
@@ -186,7 +189,12 @@ impl EditForm {
                 continue;
             }
             match crate::net::parse_rate(f.input.trim()) {
-                Ok(r) => net.push((k, r)),
+                Ok(r) => {
+                    net.push((k, r));
+                    if let Ok(old) = crate::net::parse_rate(f.original.trim()) {
+                        net_undo.push((k, old));
+                    }
+                }
                 Err(e) => f.error = Some(e),
             }
         }
@@ -204,6 +212,7 @@ impl EditForm {
             settings,
             undo,
             net,
+            net_undo,
         })
     }
 }
@@ -296,7 +305,7 @@ impl LaunchForm {
             Field::new(
                 "net",
                 String::new(),
-                "none (lo only), veth (eth0 on the cgdash bridge) or host (--net)",
+                "none (lo only), veth (eth0 on the cgdash bridge), veth,nat (and out) or host (--net)",
             ),
         ]);
         LaunchForm {
@@ -524,6 +533,11 @@ mod tests {
         let sub = f.submit().unwrap();
         assert!(sub.settings.is_empty());
         assert_eq!(sub.net, vec![(crate::net::NetKnob::RateOut, Some(4 << 20))]);
+        // Undone to what the field showed when the editor opened.
+        assert_eq!(
+            sub.net_undo,
+            vec![(crate::net::NetKnob::RateOut, Some(2 << 20))]
+        );
         // Not under cgdash/: no veth of ours, no fields.
         g.path = "docker/abc".into();
         assert!(EditForm::new(&g).net_knobs.is_empty());

@@ -9,6 +9,45 @@ use super::quick;
 use super::{App, Effect, Marker, Overlay, StatusKind, MAX_MARKERS};
 use crate::cgroup::knob::{Knob, Setting, Value};
 use crate::cgroup::{CpuQuota, Limit};
+use crate::net::NetKnob;
+
+/// The network half of a change (issue 19): `net.rate_*` are traffic
+/// control on a `--net veth` workload's veth, not cgroup files, so they are
+/// written by an effect of their own ([`Effect::SetNet`]) — but asked for,
+/// confirmed, undone and answered like the cgroup knobs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetChange {
+    /// The rates to set (`None`: no limit).
+    pub set: Vec<(NetKnob, Option<u64>)>,
+    /// The rates that undo them (empty: not undoable).
+    pub undo: Vec<(NetKnob, Option<u64>)>,
+    /// What the status line calls it (`net.rate_out=1M`, `undo → …`).
+    pub label: String,
+}
+
+impl NetChange {
+    /// `set` with its undo, labelled `PREFIX` + `net.rate_out=1M …`.
+    pub fn new(
+        set: Vec<(NetKnob, Option<u64>)>,
+        undo: Vec<(NetKnob, Option<u64>)>,
+        prefix: &str,
+    ) -> NetChange {
+        let label = format!("{prefix}{}", rates_text(&set));
+        NetChange { set, undo, label }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+/// `net.rate_in=2M net.rate_out=max`.
+pub fn rates_text(rates: &[(NetKnob, Option<u64>)]) -> String {
+    rates
+        .iter()
+        .map(|&(k, r)| crate::net::rate::setting_text(k, r))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// A write held back until the user confirms it with `y` (the group was not
 /// launched by cgdash: one stray key must not change a system group).
@@ -25,6 +64,20 @@ pub struct WriteConfirm {
     /// The group's owner (docker, podman, systemd) and the command that
     /// makes the change stick there, when someone else owns it.
     pub owner: Option<String>,
+    /// The network knobs of the same change (confirmed with it).
+    pub net: NetChange,
+}
+
+impl WriteConfirm {
+    /// Everything the write changes, for the question (`cpu=30%
+    /// net.rate_out=1M`).
+    pub fn what(&self) -> String {
+        match (self.settings.is_empty(), self.net.is_empty()) {
+            (_, true) => self.label.clone(),
+            (true, false) => self.net.label.clone(),
+            (false, false) => format!("{} {}", self.label, self.net.label),
+        }
+    }
 }
 
 /// One undoable change, in the order the keys were pressed (not the order
@@ -35,9 +88,15 @@ pub(super) struct UndoEntry {
     pub(super) settings: Vec<Setting>,
     /// The write's label, to match its answer.
     pub(super) label: String,
+    /// The rates that undo the network half of a change (its own entry,
+    /// same `batch` as the cgroup half: one `u` undoes both).
+    pub(super) net: Vec<(NetKnob, Option<u64>)>,
     /// The kernel took the write: tells which of two entries with the same
     /// label a refusal removes.
     pub(super) written: bool,
+    /// Entries asked for by one action (an editor submission with cgroup
+    /// and network knobs) share it; `u` undoes them together.
+    pub(super) batch: u64,
 }
 
 /// Values just written and not yet seen in a snapshot, so that `+ + +`
@@ -91,14 +150,15 @@ impl App {
                     None => format!("{group}: {label} ({detail})"),
                 };
                 self.set_status(StatusKind::Ok, text);
-                if undo.is_some_and(|u| !u.is_empty()) {
-                    if let Some(e) = self
-                        .undo
-                        .iter_mut()
-                        .find(|e| !e.written && e.group == group && e.label == label)
-                    {
-                        e.written = true;
-                    }
+                // (The network half answers without `undo`: its entry is
+                // found by its label too; an undo's own write has no entry.)
+                let _ = undo;
+                if let Some(e) = self
+                    .undo
+                    .iter_mut()
+                    .find(|e| !e.written && e.group == group && e.label == label)
+                {
+                    e.written = true;
                 }
                 if self.markers.len() == MAX_MARKERS {
                     self.markers.remove(0);
@@ -177,7 +237,7 @@ impl App {
             .map(|s| s.to_string())
             .collect::<Vec<_>>()
             .join(" ");
-        self.apply_labelled(group, settings, undo, label, None)
+        self.apply_labelled(group, settings, undo, label, None, NetChange::default())
     }
 
     /// The owner's note for writing `settings` to `group` (see
@@ -207,6 +267,8 @@ impl App {
         )
     }
 
+    /// [`App::apply`] with the status line's label, the editor to reopen
+    /// if the write is refused, and the network half of the change.
     pub(super) fn apply_labelled(
         &mut self,
         group: &str,
@@ -214,6 +276,7 @@ impl App {
         undo: Option<Vec<Setting>>,
         label: String,
         form: Option<Box<EditForm>>,
+        net: NetChange,
     ) -> Vec<Effect> {
         let freezes = settings
             .iter()
@@ -236,19 +299,61 @@ impl App {
                 label,
                 form,
                 owner,
+                net,
             }));
             return Vec::new();
         }
         if let Some(form) = form {
-            self.edit_stash = Some((label.clone(), form));
+            // Reopened if the cgroup half is refused, else if the network
+            // half is (a change of network knobs only).
+            let l = if settings.is_empty() {
+                net.label.clone()
+            } else {
+                label.clone()
+            };
+            self.edit_stash = Some((l, form));
         }
+        self.undo_batch += 1;
+        let batch = self.undo_batch;
         if let Some(u) = undo.as_ref().filter(|u| !u.is_empty()) {
             self.undo.push(UndoEntry {
                 group: group.to_string(),
                 settings: u.clone(),
+                net: Vec::new(),
                 label: label.clone(),
                 written: false,
+                batch,
             });
+        }
+        if !net.undo.is_empty() {
+            self.undo.push(UndoEntry {
+                group: group.to_string(),
+                settings: Vec::new(),
+                net: net.undo.clone(),
+                label: net.label.clone(),
+                written: false,
+                batch,
+            });
+        }
+        let mut effects = Vec::new();
+        let what = if net.is_empty() {
+            label.clone()
+        } else if settings.is_empty() {
+            net.label.clone()
+        } else {
+            format!("{label} {}", net.label)
+        };
+        if !net.is_empty() {
+            self.pending_mut(group).in_flight += 1;
+            effects.push(Effect::SetNet {
+                group: crate::cgroup::normalize_path(group),
+                net: net.set,
+                label: net.label.clone(),
+            });
+        }
+        self.set_status(StatusKind::Info, format!("{group}: writing {what}…"));
+        if settings.is_empty() {
+            return effects;
         }
         for s in &settings {
             match &s.value {
@@ -269,20 +374,25 @@ impl App {
             self.owner_notes
                 .push((group.to_string(), label.clone(), note));
         }
-        self.set_status(StatusKind::Info, format!("{group}: writing {label}…"));
         let group = group.to_string();
-        vec![Effect::Apply {
-            group: crate::cgroup::normalize_path(&group),
-            settings,
-            label,
-            undo,
-        }]
+        // The cgroup half first (as before the network knobs existed); one
+        // writer per group keeps both in this order.
+        effects.insert(
+            0,
+            Effect::Apply {
+                group: crate::cgroup::normalize_path(&group),
+                settings,
+                label,
+                undo,
+            },
+        );
+        effects
     }
 
     /// `y` in the write confirmation: this group may be changed from now on.
     pub(super) fn confirm_write(&mut self, c: WriteConfirm) -> Vec<Effect> {
         self.confirmed.insert(c.group.clone());
-        self.apply_labelled(&c.group, c.settings, c.undo, c.label, c.form)
+        self.apply_labelled(&c.group, c.settings, c.undo, c.label, c.form, c.net)
     }
 
     pub(super) fn quick_cpu(&mut self, up: bool) -> Vec<Effect> {
@@ -389,14 +499,27 @@ impl App {
         // answers lagged behind the keys (a busy or slow machine).
         match self.undo.pop() {
             Some(e) => {
-                let label = e
-                    .settings
+                // The other half of the same change (cgroup and network
+                // knobs submitted together), if it was written too.
+                let mut settings = e.settings;
+                let mut net = e.net;
+                while let Some(o) = self
+                    .undo
+                    .last()
+                    .filter(|o| o.batch == e.batch && o.group == e.group)
+                {
+                    settings.extend(o.settings.iter().cloned());
+                    net.extend(o.net.iter().copied());
+                    self.undo.pop();
+                }
+                let label = settings
                     .iter()
                     .map(|s| s.to_string())
                     .collect::<Vec<_>>()
                     .join(" ");
                 let label = format!("undo → {label}");
-                self.apply_labelled(&e.group, e.settings, None, label, None)
+                let net = NetChange::new(net, Vec::new(), "undo → ");
+                self.apply_labelled(&e.group, settings, None, label, None, net)
             }
             None => {
                 self.set_status(StatusKind::Info, "nothing to undo");

@@ -28,8 +28,8 @@ use keymap::KeyMode;
 pub use view::{GroupsView, ProcsView};
 
 use crate::model::{GroupSnapshot, ProcessSnapshot, Snapshot};
-pub use limits::WriteConfirm;
 use limits::{close, Pending, UndoEntry};
+pub use limits::{NetChange, WriteConfirm};
 
 /// Samples of history kept per group (at 1 s: five minutes).
 pub const HISTORY_LEN: usize = 300;
@@ -116,6 +116,8 @@ pub struct App {
     /// their own processes even in read-only mode.
     pub euid: Option<u32>,
     undo: Vec<UndoEntry>,
+    /// The last [`UndoEntry::batch`] given out.
+    undo_batch: u64,
     pending: HashMap<String, Pending>,
     /// Groups cgdash did not launch that the user agreed to change.
     confirmed: HashSet<String>,
@@ -158,6 +160,7 @@ impl App {
             protected: Vec::new(),
             euid: None,
             undo: Vec::new(),
+            undo_batch: 0,
             pending: HashMap::new(),
             confirmed: HashSet::new(),
             owner_notes: Vec::new(),

@@ -47,46 +47,24 @@ impl App {
                     }
                     Ok(sub) => {
                         let group = form.group.clone();
-                        // Network knobs: their own effect (traffic control,
-                        // only on cgdash's --net veth workloads).
-                        let mut effects = Vec::new();
-                        if !sub.net.is_empty() {
-                            let label = sub
-                                .net
-                                .iter()
-                                .map(|(k, r)| {
-                                    format!(
-                                        "{}={}",
-                                        k.name(),
-                                        r.map_or("max".into(), crate::cgroup::knob::format_size)
-                                    )
-                                })
-                                .collect::<Vec<_>>()
-                                .join(" ");
-                            self.set_status(StatusKind::Info, format!("{group}: writing {label}…"));
-                            effects.push(Effect::SetNet {
-                                group: crate::cgroup::normalize_path(&group),
-                                net: sub.net,
-                                label,
-                            });
-                        }
-                        if sub.settings.is_empty() {
-                            return effects;
-                        }
                         let label = sub
                             .settings
                             .iter()
                             .map(|s| s.to_string())
                             .collect::<Vec<_>>()
                             .join(" ");
-                        effects.extend(self.apply_labelled(
+                        // Network knobs: their own effect (traffic control,
+                        // only on cgdash's --net veth workloads), asked for,
+                        // confirmed and undone with the cgroup knobs.
+                        let net = super::limits::NetChange::new(sub.net, sub.net_undo, "");
+                        return self.apply_labelled(
                             &group,
                             sub.settings,
                             Some(sub.undo),
                             label,
                             Some(form),
-                        ));
-                        return effects;
+                            net,
+                        );
                     }
                     Err(n) => {
                         self.set_status(

@@ -20,6 +20,7 @@ use cgdash::cgroup::knob::{Knob, KnobError};
 use cgdash::cgroup::{display_path, parse, Applied, CgroupError, Layout, Setting};
 use cgdash::event_loop::{End, Input, Inputs, Launcher, OsSignal, Sample, WriteJob, Writer};
 use cgdash::launch::{self, LaunchError, LaunchSpec, Namespace, StdioMode, Workload, WorkloadExit};
+use cgdash::net::NetKnob;
 use cgdash::sampler::{self, Sampler};
 use cgdash::ui::screen::Screen;
 use crossterm::cursor;
@@ -619,60 +620,77 @@ fn write(
         })
 }
 
+/// Sets `net.rate_*` knobs of a group (all or nothing): what was set in
+/// words, or why not.
+type NetFn = dyn Fn(&str, &[(NetKnob, Option<u64>)]) -> Result<String, String> + Send + Sync;
+
+/// The real [`NetFn`]: finds the veth in the launcher's state file, sets
+/// each rate (entering the workload's namespace for `rate_out`, on a
+/// short-lived thread of its own), records it; a refusal puts back the
+/// rates set before it.
+fn write_net(group: &str, net: &[(NetKnob, Option<u64>)]) -> Result<String, String> {
+    let (st, ns) = cgdash::launch::net_of_group(group).map_err(|why| {
+        format!(
+            "{} works only for workloads started with --net veth: {why}",
+            net.first().map_or("net", |(k, _)| k.name())
+        )
+    })?;
+    let mut io = cgdash::net::rate::Kernel {
+        group,
+        state: &st,
+        netns: &ns,
+    };
+    cgdash::net::rate::apply_rates(&mut io, net).map_err(|e| e.to_string())?;
+    Ok(format!("tbf on {} / eth0", st.veth))
+}
+
+/// What a group's writer thread is asked to do.
+enum Job {
+    /// Cgroup knobs.
+    Knobs(WriteJob),
+    /// Network knobs (`Effect::SetNet`).
+    Net {
+        group: String,
+        net: Vec<(NetKnob, Option<u64>)>,
+        label: String,
+    },
+}
+
+impl Job {
+    fn group(&self) -> &str {
+        match self {
+            Job::Knobs(j) => &j.group,
+            Job::Net { group, .. } => group,
+        }
+    }
+}
+
 /// One writer thread per group, fed in the order the app asked: `+ + +`
 /// lands as 30, 40, 50 % and is reported (and pushed on the undo stack) in
 /// that order, while a slow write to one group (a frozen one, a memory
-/// limit reclaiming) does not hold up the others. Threads end when cgdash
-/// drops this (their channel closes).
+/// limit reclaiming) does not hold up the others. The network knobs go
+/// through the same thread, so a rate and its undo land in order too.
+/// Threads end when cgdash drops this (their channel closes).
 struct Writers {
     write: Arc<WriteFn>,
+    net: Arc<NetFn>,
     done: mpsc::UnboundedSender<Action>,
-    by_group: HashMap<String, std::sync::mpsc::Sender<WriteJob>>,
+    by_group: HashMap<String, std::sync::mpsc::Sender<Job>>,
 }
 
 impl Writer for Writers {
     fn submit(&mut self, job: WriteJob) {
-        Writers::submit(self, job)
+        self.queue(Job::Knobs(job))
     }
 
-    /// On a thread of its own (it may enter the workload's namespace):
-    /// finds the veth in the launcher's state file, sets each knob, records it.
+    /// Queued behind the group's earlier writes (answered later).
     fn submit_net(
         &mut self,
         group: String,
-        net: Vec<(cgdash::net::NetKnob, Option<u64>)>,
+        net: Vec<(NetKnob, Option<u64>)>,
         label: String,
     ) -> Option<Action> {
-        let done = self.done.clone();
-        let shown = display_path(&group).to_string();
-        let work = move || {
-            let result = cgdash::launch::net_of_group(&group)
-                .map_err(|why| {
-                    format!(
-                        "{} works only for workloads started with --net veth: {why}",
-                        net.first().map_or("net", |(k, _)| k.name())
-                    )
-                })
-                .and_then(|(st, ns)| {
-                    for (k, r) in &net {
-                        cgdash::net::set_rate(&st, &ns, *k, *r)?;
-                        cgdash::launch::record_net_rate(&group, *k, *r);
-                    }
-                    Ok(format!("tbf on {} / eth0", st.veth))
-                });
-            let _ = done.send(Action::Applied {
-                group: shown,
-                label,
-                undo: None,
-                result,
-            });
-        };
-        if let Err(e) = std::thread::Builder::new()
-            .name("cgdash-net-writer".into())
-            .spawn(work)
-        {
-            return Some(Action::Failed(format!("cannot start a writer thread: {e}")));
-        }
+        self.queue(Job::Net { group, net, label });
         None
     }
 }
@@ -681,14 +699,15 @@ impl Writers {
     fn new(write: Arc<WriteFn>, done: mpsc::UnboundedSender<Action>) -> Writers {
         Writers {
             write,
+            net: Arc::new(write_net),
             done,
             by_group: HashMap::new(),
         }
     }
 
     /// Queues `job` behind the earlier writes to its group.
-    fn submit(&mut self, job: WriteJob) {
-        let job = match self.by_group.get(&job.group) {
+    fn queue(&mut self, job: Job) {
+        let job = match self.by_group.get(job.group()) {
             Some(tx) => match tx.send(job) {
                 Ok(()) => return,
                 // Its thread is gone: start another below.
@@ -696,13 +715,31 @@ impl Writers {
             },
             None => job,
         };
-        let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let write = Arc::clone(&self.write);
+        let net = Arc::clone(&self.net);
         let done = self.done.clone();
         let spawned = std::thread::Builder::new()
             .name("cgdash-writer".into())
             .spawn(move || {
                 for job in rx {
+                    let job = match job {
+                        Job::Knobs(job) => job,
+                        Job::Net {
+                            group,
+                            net: rates,
+                            label,
+                        } => {
+                            let result = net(&group, &rates);
+                            let _ = done.send(Action::Applied {
+                                group: display_path(&group).to_string(),
+                                label,
+                                undo: None,
+                                result,
+                            });
+                            continue;
+                        }
+                    };
                     let result = write(&job.group, &job.settings);
                     let group = display_path(&job.group).to_string();
                     let knob = result.as_ref().err().and_then(|(_, k)| *k);
@@ -718,15 +755,19 @@ impl Writers {
                 }
             });
         if let Err(e) = spawned {
+            let (group, label, undo) = match job {
+                Job::Knobs(j) => (j.group, j.label, j.undo),
+                Job::Net { group, label, .. } => (group, label, None),
+            };
             let _ = self.done.send(Action::Applied {
-                group: display_path(&job.group).to_string(),
-                label: job.label,
-                undo: job.undo,
+                group: display_path(&group).to_string(),
+                label,
+                undo,
                 result: Err(format!("cannot start a writer thread: {e}")),
             });
             return;
         }
-        let group = job.group.clone();
+        let group = job.group().to_string();
         // The thread holds the receiver until this sender is dropped.
         let _ = tx.send(job);
         self.by_group.insert(group, tx);
@@ -761,8 +802,10 @@ fn launch_request(
         field: Some(LaunchField::Net),
     };
     match req.net.as_deref().map(cgdash::net::NetMode::parse) {
-        Some(Ok(cgdash::net::NetMode::Veth)) => {
-            spec.net = Some(cgdash::net::VethSpec::new(None, None).map_err(net_failure)?);
+        Some(Ok(m @ (cgdash::net::NetMode::Veth | cgdash::net::NetMode::VethNat))) => {
+            let mut v = cgdash::net::VethSpec::new(None, None).map_err(net_failure)?;
+            v.nat = m == cgdash::net::NetMode::VethNat;
+            spec.net = Some(v);
         }
         Some(Ok(cgdash::net::NetMode::Host)) if !spec.share.contains(&Namespace::Net) => {
             spec.share.push(Namespace::Net);
@@ -947,6 +990,55 @@ mod tests {
                 "reported order of {g}"
             );
         }
+    }
+
+    /// issue 19: a rate and its undo go through the group's writer thread,
+    /// in the order asked, between the cgroup writes (a thread per rate
+    /// could land the undo before the rate it undoes).
+    #[test]
+    fn net_writes_queue_behind_the_groups_other_writes() {
+        let landed: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = Arc::clone(&landed);
+        let write = Arc::new(move |_: &str, settings: &[Setting]| {
+            std::thread::sleep(Duration::from_millis(20));
+            seen.lock().unwrap().push(settings[0].to_string());
+            Ok(String::new())
+        });
+        let seen = Arc::clone(&landed);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut writers = Writers::new(write, tx);
+        writers.net = Arc::new(move |_: &str, net: &[(NetKnob, Option<u64>)]| {
+            seen.lock()
+                .unwrap()
+                .push(cgdash::net::rate::setting_text(net[0].0, net[0].1));
+            Ok(String::new())
+        });
+        let rate = |r| vec![(NetKnob::RateOut, r)];
+        let cpu = |v: &str| WriteJob {
+            group: "cgdash/web".into(),
+            settings: vec![Setting::parse(v).unwrap()],
+            label: v.into(),
+            undo: None,
+        };
+        writers.submit(cpu("cpu=30%"));
+        assert!(writers
+            .submit_net("cgdash/web".into(), rate(Some(2 << 20)), "a".into())
+            .is_none());
+        writers.submit(cpu("cpu=40%"));
+        writers.submit_net("cgdash/web".into(), rate(None), "b".into());
+        let mut labels = Vec::new();
+        while labels.len() < 4 {
+            match rx.blocking_recv() {
+                Some(Action::Applied { label, .. }) => labels.push(label),
+                Some(_) => {}
+                None => panic!("writers stopped early"),
+            }
+        }
+        assert_eq!(labels, ["cpu=30%", "a", "cpu=40%", "b"]);
+        assert_eq!(
+            *landed.lock().unwrap(),
+            ["cpu=30%", "net.rate_out=2M", "cpu=40%", "net.rate_out=max"]
+        );
     }
 
     #[test]

@@ -237,6 +237,7 @@ fn run_net(layout: &Layout, d: Demo, exe: &str, interval: Duration) -> anyhow::R
     net.publish.push(cgdash::net::Publish {
         host: std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port),
         port: 8080,
+        proto: cgdash::net::Proto::Tcp,
     });
     net.rate_out = cgdash::net::parse_rate(NET_RATE).map_err(anyhow::Error::msg)?;
     let settings = parse_settings(&d.limits).map_err(LaunchError::BadLimits)?;

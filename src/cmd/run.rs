@@ -261,7 +261,7 @@ fn net_spec(
             a.net.as_deref().unwrap_or_default()
         ));
     }
-    if mode != NetMode::Veth {
+    if !matches!(mode, NetMode::Veth | NetMode::VethNat) {
         let veth_only = [
             (!a.publish.is_empty(), "-p"),
             (a.net_subnet.is_some(), "--net-subnet"),
@@ -278,6 +278,7 @@ fn net_spec(
         return Ok(None);
     }
     let mut v = net::VethSpec::new(a.net_subnet.as_deref(), a.net_bridge.as_deref())?;
+    v.nat = mode == NetMode::VethNat;
     for p in &a.publish {
         v.publish.push(net::Publish::parse(p)?);
     }

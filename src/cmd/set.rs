@@ -67,8 +67,24 @@ pub fn run(group: &str, settings: &[String], roots: &Roots) -> anyhow::Result<Ex
             }
         }
     };
+    // All or nothing across both kinds: the cgroup knobs are planned
+    // (validated, no write) before any rate is set; the rates go first (all
+    // or nothing among themselves, the old ones read back from the kernel);
+    // if the kernel then refuses a cgroup write, the rates are put back.
+    if !parsed.is_empty() && net.is_some() {
+        if let Err(e) = layout.plan(&group, &parsed) {
+            return Ok(cgroup_refused(&e));
+        }
+    }
+    let mut net_done = Vec::new();
+    if let Some((st, ns)) = &net {
+        match apply_net(&group, &net_settings, st, ns) {
+            Ok(done) => net_done = done,
+            Err(code) => return Ok(code),
+        }
+    }
     if parsed.is_empty() {
-        return Ok(apply_net(&group, &net_settings, net.as_ref()));
+        return Ok(ExitCode::SUCCESS);
     }
     match layout.apply(&group, &parsed) {
         Ok(applied) => {
@@ -110,75 +126,110 @@ pub fn run(group: &str, settings: &[String], roots: &Roots) -> anyhow::Result<Ex
             if let Some(note) = owner_note(&layout, roots, &group, &parsed) {
                 say(&note);
             }
-            Ok(apply_net(&group, &net_settings, net.as_ref()))
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            say(&e.to_string());
-            if e.is_bad_input() || matches!(e, cgroup::CgroupError::NoSuchGroup(_)) {
-                // A value the group's other limits rule out (found while
-                // planning, before any write), or a group that isn't there
-                // (as for snapshot --group): bad input.
-                say("nothing was changed");
-                return Ok(ExitCode::from(2));
+            // The rates this call set, put back (newest first).
+            let mut rb = cgdash::net::rate::RateRollback::default();
+            if let (Some((st, ns)), false) = (&net, net_done.is_empty()) {
+                let mut io = cgdash::net::rate::Kernel {
+                    group: &group,
+                    state: st,
+                    netns: ns,
+                };
+                rb = cgdash::net::rate::restore_rates(&mut io, &net_done);
             }
-            if e.errno() == Some(libc::EACCES) && !nix::unistd::geteuid().is_root() {
-                say("`set` needs root, or a group delegated to you (owned cgroup files)");
-            }
-            if e.left_changed().is_empty() {
-                say("nothing was changed");
-            } else {
-                for l in e.left_changed() {
-                    say(&format!(
-                        "LEFT CHANGED: {} (was {:?}; write it back by hand)",
-                        l.path.display(),
-                        l.old
-                    ));
-                }
-            }
-            Ok(ExitCode::from(1))
+            Ok(cgroup_refused_and(&e, &rb))
         }
     }
 }
 
-/// Sets the `net.*` knobs (traffic control on the veth), one line each.
+/// Says why the cgroup knobs were not (all) written; the exit code.
+fn cgroup_refused(e: &cgroup::CgroupError) -> ExitCode {
+    cgroup_refused_and(e, &Default::default())
+}
+
+/// [`cgroup_refused`], after the rates of the same `set` were put back
+/// (`net`: what became of them).
+fn cgroup_refused_and(e: &cgroup::CgroupError, net: &cgdash::net::rate::RateRollback) -> ExitCode {
+    say(&e.to_string());
+    for k in &net.restored {
+        say(&format!("{} put back as it was", k.name()));
+    }
+    for (k, old, why) in &net.left_changed {
+        say(&format!(
+            "LEFT CHANGED: {} (was {}; {why})",
+            k.name(),
+            cgdash::net::rate::setting_text(*k, *old)
+        ));
+    }
+    if e.is_bad_input() || matches!(e, cgroup::CgroupError::NoSuchGroup(_)) {
+        // A value the group's other limits rule out (found while
+        // planning, before any write), or a group that isn't there
+        // (as for snapshot --group): bad input.
+        say("nothing was changed");
+        return ExitCode::from(2);
+    }
+    if e.errno() == Some(libc::EACCES) && !nix::unistd::geteuid().is_root() {
+        say("`set` needs root, or a group delegated to you (owned cgroup files)");
+    }
+    if e.left_changed().is_empty() && net.left_changed.is_empty() {
+        say("nothing was changed");
+    } else {
+        for l in e.left_changed() {
+            say(&format!(
+                "LEFT CHANGED: {} (was {:?}; write it back by hand)",
+                l.path.display(),
+                l.old
+            ));
+        }
+    }
+    ExitCode::from(1)
+}
+
+/// Sets the `net.*` knobs (traffic control on the veth), all or nothing,
+/// one line each; `Err`: the exit code after a refusal (said on stderr).
 fn apply_net(
     group: &str,
     settings: &[(cgdash::net::NetKnob, Option<u64>)],
-    net: Option<&(cgdash::net::NetState, std::path::PathBuf)>,
-) -> ExitCode {
-    let Some((st, ns)) = net else {
-        return ExitCode::SUCCESS;
+    st: &cgdash::net::NetState,
+    ns: &std::path::Path,
+) -> Result<Vec<cgdash::net::rate::RateChange>, ExitCode> {
+    let mut io = cgdash::net::rate::Kernel {
+        group,
+        state: st,
+        netns: ns,
     };
-    for (k, rate) in settings {
-        let value = rate.map_or("max".to_string(), knob::format_size);
-        let dev = match k {
+    let done = match cgdash::net::rate::apply_rates(&mut io, settings) {
+        Ok(d) => d,
+        Err(e) => {
+            say(&e.to_string());
+            if e.left_changed.is_empty() {
+                say("nothing was changed");
+            }
+            return Err(ExitCode::from(1));
+        }
+    };
+    for c in &done {
+        let dev = match c.knob {
             cgdash::net::NetKnob::RateIn => st.veth.clone(),
             cgdash::net::NetKnob::RateOut => "eth0 (in the workload)".into(),
         };
-        match cgdash::net::set_rate(st, ns, *k, *rate) {
-            Ok(()) => {
-                cgdash::launch::record_net_rate(group, *k, *rate);
-                let what = if rate.is_some() {
-                    "tbf qdisc"
-                } else {
-                    "no qdisc"
-                };
-                let line = format!(
-                    "{}: {}={value} ({dev} ← {what})",
-                    cgroup::display_path(group),
-                    k.name()
-                );
-                if print_stdout(&format!("{}\n", escape_controls(&line))).is_err() {
-                    return ExitCode::from(1);
-                }
-            }
-            Err(e) => {
-                say(&format!("{}={value}: {e}", k.name()));
-                return ExitCode::from(1);
-            }
+        let what = if c.new.is_some() {
+            "tbf qdisc"
+        } else {
+            "no qdisc"
+        };
+        let line = format!(
+            "{}: {} ({dev} ← {what})",
+            cgroup::display_path(group),
+            cgdash::net::rate::setting_text(c.knob, c.new)
+        );
+        if print_stdout(&format!("{}\n", escape_controls(&line))).is_err() {
+            return Err(ExitCode::from(1));
         }
     }
-    ExitCode::SUCCESS
+    Ok(done)
 }
 
 /// The owner's note for a write to `group` (see `names::owner`).

@@ -126,12 +126,14 @@ fn run_kind(args: StressArgs) -> anyhow::Result<()> {
             work,
             bytes,
             duration,
+            udp,
         } => {
             let plan = stress_net::ServePlan {
                 listen: stress_net::parse_addr("listen", &listen)?,
                 work: stress_net::parse_work(&work)?,
                 bytes: byte_count("bytes", &bytes)?,
                 duration,
+                udp,
             };
             stress_net::Server::bind(plan)?
                 .run(&mut p)

@@ -232,10 +232,18 @@ pub fn prepare_with(
     };
     let own_net = !spec.share.contains(&Namespace::Net);
     let (hosts, mut resolv) = net_files(own_net, &hostname);
-    if spec.net.is_some() {
+    match &spec.net {
+        // --net veth,nat: the host's name servers are reachable, but not
+        // one on the host's loopback (as docker filters them).
+        Some(n) if n.nat => {
+            resolv = nat_resolv(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+        }
         // --net veth (issue 19): eth0's address is added to /etc/hosts by
         // the launcher once claimed; no NAT, so still no name server.
-        resolv = "# cgdash: --net veth without NAT: the host and the bridge only, no name server reachable\n".into();
+        Some(_) => {
+            resolv = "# cgdash: --net veth without NAT: the host and the bridge only, no name server reachable\n".into();
+        }
+        None => {}
     }
     write_etc(&lower, &files_root, "hosts", &hosts)?;
     write_etc(&lower, &files_root, "resolv.conf", &resolv)?;
@@ -303,6 +311,35 @@ pub fn net_files(own_net: bool, hostname: &str) -> (String, String) {
         let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         (format!("{hosts}127.0.1.1\t{hostname}\n"), resolv)
     }
+}
+
+/// The workload's resolv.conf under `--net veth,nat`: the host's, without
+/// the name servers on loopback (127.0.0.0/8, ::1: the workload's loopback
+/// is its own), as docker writes it — but without adding a public server
+/// of its own when none is left: it says so instead.
+pub fn nat_resolv(host: &str) -> String {
+    let local = |l: &str| {
+        let mut w = l.split_whitespace();
+        w.next() == Some("nameserver")
+            && w.next().is_some_and(|a| {
+                a.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+            })
+    };
+    let mut out: String = host
+        .lines()
+        .filter(|l| !local(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if !out
+        .lines()
+        .any(|l| l.trim_start().starts_with("nameserver"))
+    {
+        out.push_str(
+            "# cgdash: --net veth,nat: the host's name servers are all on its loopback, which the workload cannot reach\n",
+        );
+    }
+    out
 }
 
 /// Reads a small file inside a tree without following any symlink (the tree
@@ -468,5 +505,23 @@ fn probe_once(ov: &Overlay, merged: &Path) -> bool {
             }
         }
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nat_resolv;
+
+    #[test]
+    fn nat_resolv_keeps_reachable_servers_only() {
+        let host = "# from DHCP\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\nsearch lan\noptions edns0\n";
+        assert_eq!(
+            nat_resolv(host),
+            "# from DHCP\nnameserver 10.0.0.2\nsearch lan\noptions edns0\n"
+        );
+        // systemd-resolved's stub only: nothing reachable, said so.
+        let only_stub = nat_resolv("nameserver 127.0.0.53\noptions edns0 trust-ad\n");
+        assert!(!only_stub.contains("nameserver"), "{only_stub}");
+        assert!(only_stub.contains("cannot reach"), "{only_stub}");
     }
 }

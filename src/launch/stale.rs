@@ -256,6 +256,13 @@ pub fn net_of_group(group: &str) -> Result<(crate::net::NetState, PathBuf), Stri
         return Err(none());
     }
     let net = st.net.clone().ok_or_else(none)?;
+    // The bridge is recorded before the veth exists (stale cleanup must
+    // know it): until the veth is made, there is nothing to set.
+    if net.veth.is_empty() {
+        return Err(format!(
+            "{group}: its veth is still being made (try again in a moment)"
+        ));
+    }
     let (Some(pid), Some(start)) = (st.helper_pid, st.helper_start) else {
         return Err(none());
     };
@@ -368,6 +375,11 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
         if st.group != format!("cgdash/{name}") || owner_alive(&st) {
             continue;
         }
+        // A launch from another network namespace: its bridge, veth and
+        // NAT table are there, not here; left for a cgdash started there.
+        if st.net.as_ref().is_some_and(|n| !n.here()) {
+            continue;
+        }
         // The veth dies with the workload's network namespace; the bridge
         // goes if nothing else is on it and cgdash made it. Only once the
         // workload is gone (its group removed), before the state that
@@ -402,6 +414,7 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
     }
     layout.remove_parent_if_empty("cgdash");
     sweep_bridges(dir);
+    crate::net::sweep_nat();
     removed
 }
 

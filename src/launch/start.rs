@@ -161,6 +161,8 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
                 prefix: net.subnet.prefix,
                 rate_in: None,
                 rate_out: None,
+                nat: net.nat,
+                netns: crate::net::own_netns(),
             },
         );
     }
@@ -369,7 +371,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
 fn net_up(
     spec: &LaunchSpec,
     w: &mut Workload,
-    listeners: &mut Vec<(crate::net::Publish, std::net::TcpListener)>,
+    listeners: &mut Vec<(crate::net::Publish, crate::net::proxy::Listener)>,
 ) -> Result<(), LaunchError> {
     let (Some(net), Some(helper)) = (&spec.net, w.helper.as_ref().map(|c| c.id())) else {
         return Err(LaunchError::Setup(

@@ -13,19 +13,21 @@
 //! the workload exist), so the workload starts with `eth0` up. The host side
 //! is named after the address (`cgv` + its 8 hex digits): creating it with
 //! `NLM_F_EXCL` is what claims an address, so two launches never share one.
-//! Published ports are a TCP proxy thread in the launching process (as
-//! docker's userland proxy): 127.0.0.1 cannot be DNATed onto a bridge
-//! without `route_localnet`, and no firewall rule is needed.
+//! Published ports (TCP, or UDP with `/udp`) are proxy threads in the
+//! launching process (as docker's userland proxy, `proxy.rs`): 127.0.0.1
+//! cannot be DNATed onto a bridge without `route_localnet`, and no firewall
+//! rule is needed.
 //!
 //! Torn down: the veth dies with the workload's network namespace (the
 //! launcher deletes its side too); the bridge is removed when no port is
 //! left on it and cgdash made it (a marker file in the state directory).
 
+pub mod nft;
 pub mod nl;
+pub mod proxy;
+pub mod rate;
 
-use std::io::{Read as _, Write as _};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::os::fd::AsRawFd as _;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -50,6 +52,8 @@ pub enum NetMode {
     None,
     /// Its own namespace, plus a veth on a cgdash bridge.
     Veth,
+    /// `veth`, and outbound NAT through the host's address.
+    VethNat,
     /// The host's network (`--share net`).
     Host,
 }
@@ -59,13 +63,11 @@ impl NetMode {
         match s.trim().to_ascii_lowercase().as_str() {
             "none" | "" => Ok(NetMode::None),
             "veth" => Ok(NetMode::Veth),
+            "veth,nat" | "nat,veth" => Ok(NetMode::VethNat),
             "host" => Ok(NetMode::Host),
-            "veth,nat" => Err(
-                "--net veth,nat (outbound NAT) is not built: the workload reaches the host \
-                 and its bridge only"
-                    .into(),
-            ),
-            other => Err(format!("--net {other}: expected none, veth or host")),
+            other => Err(format!(
+                "--net {other}: expected none, veth, veth,nat or host"
+            )),
         }
     }
 }
@@ -140,20 +142,42 @@ impl std::fmt::Display for Subnet {
 pub struct Publish {
     pub host: SocketAddrV4,
     pub port: u16,
+    pub proto: Proto,
+}
+
+/// The protocol of a published port (`-p …/tcp`, the default, or `/udp`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
 }
 
 impl Publish {
     pub fn parse(s: &str) -> Result<Publish, String> {
         let bad = |why: &str| {
-            format!("-p {s}: {why}; expected HOST_PORT:PORT, e.g. 8080:80 or 0.0.0.0:8080:80")
+            format!(
+                "-p {s}: {why}; expected [IP:]HOST_PORT:PORT[/tcp|/udp], e.g. 8080:80, 0.0.0.0:8080:80 or 5353:53/udp"
+            )
         };
         let (spec, proto) = match s.trim().split_once('/') {
             Some((a, p)) => (a, p.to_ascii_lowercase()),
             None => (s.trim(), "tcp".to_string()),
         };
-        if proto != "tcp" {
-            return Err(bad(&format!("only tcp is published, not {proto}")));
-        }
+        let proto = match proto.as_str() {
+            "tcp" => Proto::Tcp,
+            "udp" => Proto::Udp,
+            other => return Err(bad(&format!("`{other}` is not tcp or udp"))),
+        };
         let parts: Vec<&str> = spec.split(':').collect();
         let port = |p: &str| -> Result<u16, String> {
             match p.parse::<u16>() {
@@ -174,6 +198,7 @@ impl Publish {
         Ok(Publish {
             host: SocketAddrV4::new(ip, hp),
             port: cp,
+            proto,
         })
     }
 }
@@ -188,6 +213,9 @@ pub struct VethSpec {
     pub rate_in: Option<u64>,
     /// Bytes/s out of the workload (tbf on its eth0).
     pub rate_out: Option<u64>,
+    /// Outbound NAT (`--net veth,nat`): an nf_tables masquerade rule for
+    /// the workload's address (`nft.rs`).
+    pub nat: bool,
 }
 
 impl VethSpec {
@@ -207,6 +235,7 @@ impl VethSpec {
             publish: Vec::new(),
             rate_in: None,
             rate_out: None,
+            nat: false,
         })
     }
 }
@@ -299,6 +328,33 @@ pub struct NetState {
     pub rate_in: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_out: Option<u64>,
+    /// Outbound NAT: the nf_tables table `ip cgdash-VETH` is ours to delete.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nat: bool,
+    /// The network namespace (its inode) the launcher made the bridge, the
+    /// host side and the NAT table in: stale cleanup in another namespace
+    /// leaves them alone (it would look for them in the wrong place, and
+    /// forget them). 0: unknown (a state file from before).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub netns: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// The inode of this process's network namespace (0 if unreadable).
+pub fn own_netns() -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self/ns/net").map_or(0, |m| m.ino())
+}
+
+impl NetState {
+    /// Whether this process is in the namespace the state's network lives
+    /// in (or that is unknown).
+    pub fn here(&self) -> bool {
+        self.netns == 0 || self.netns == own_netns()
+    }
 }
 
 fn err(e: nl::NlError) -> String {
@@ -348,28 +404,60 @@ pub fn kernel_support() -> Result<(), String> {
 /// (no address or route of another link overlaps it; our bridge may hold
 /// exactly its gateway address) and binds the published ports (a port in
 /// use is refused here). Returns the bound listeners.
-pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, TcpListener)>, String> {
+pub fn prepare(spec: &VethSpec) -> Result<Vec<(Publish, proxy::Listener)>, String> {
     let mut s = nl::Socket::open().map_err(err)?;
     let links = s.links().map_err(err)?;
     let addrs = s.addrs().map_err(err)?;
     let routes = s.routes().map_err(err)?;
     check_free(spec, &links, &addrs, &routes)?;
+    if spec.nat {
+        check_forwarding(std::path::Path::new("/proc/sys/net/ipv4/ip_forward"))?;
+    }
     let mut out = Vec::new();
     for p in &spec.publish {
-        if out.iter().any(|(q, _): &(Publish, _)| q.host == p.host) {
-            return Err(format!("-p {}: published twice", p.host));
+        // TCP and UDP ports are apart: 53/tcp and 53/udp may both be published.
+        if out
+            .iter()
+            .any(|(q, _): &(Publish, _)| q.host == p.host && q.proto == p.proto)
+        {
+            return Err(format!("-p {}/{}: published twice", p.host, p.proto));
         }
-        let l = TcpListener::bind(p.host).map_err(|e| {
+        let why = |e: std::io::Error| {
             format!(
-                "-p {}:{}: cannot listen on {}: {e}",
+                "-p {}:{}/{}: cannot listen on {} ({}): {e}",
                 p.host.port(),
                 p.port,
-                p.host
+                p.proto,
+                p.host,
+                p.proto
             )
-        })?;
+        };
+        let l = match p.proto {
+            Proto::Tcp => proxy::Listener::Tcp(TcpListener::bind(p.host).map_err(why)?),
+            Proto::Udp => proxy::Listener::Udp(UdpSocket::bind(p.host).map_err(why)?),
+        };
         out.push((*p, l));
     }
     Ok(out)
+}
+
+/// `--net veth,nat` needs the host to forward IPv4 (the workload's packets
+/// go from the bridge out of another link). cgdash does not change the
+/// host's sysctls: it refuses, and says how.
+pub fn check_forwarding(ip_forward: &Path) -> Result<(), String> {
+    match std::fs::read_to_string(ip_forward) {
+        Ok(v) if v.trim() == "1" => Ok(()),
+        Ok(_) => Err(format!(
+            "--net veth,nat needs IPv4 forwarding, which is off here ({} is 0); \
+             cgdash does not change the host's sysctls: `sysctl -w net.ipv4.ip_forward=1` \
+             (as docker does), or leave out nat",
+            ip_forward.display()
+        )),
+        Err(e) => Err(format!(
+            "--net veth,nat: reading {}: {e}",
+            ip_forward.display()
+        )),
+    }
 }
 
 /// Whether `spec`'s subnet and bridge are usable among the host's links,
@@ -470,7 +558,7 @@ pub fn veth_name(addr: Ipv4Addr) -> String {
 pub fn setup(
     spec: &VethSpec,
     netns: &Path,
-    listeners: Vec<(Publish, TcpListener)>,
+    listeners: Vec<(Publish, proxy::Listener)>,
 ) -> Result<NetHandle, String> {
     let mut s = nl::Socket::open().map_err(err)?;
     let ns_file = std::fs::File::open(netns).map_err(|e| format!("{}: {e}", netns.display()))?;
@@ -545,8 +633,13 @@ pub fn setup(
         prefix: spec.subnet.prefix,
         rate_in: spec.rate_in,
         rate_out: spec.rate_out,
+        nat: spec.nat,
+        netns: own_netns(),
     };
     let undo = |s: &mut nl::Socket, e: String| -> String {
+        if spec.nat {
+            remove_nat(&veth);
+        }
         let _ = s.del_link(&veth);
         remove_bridge_if_unused(s, &spec.bridge);
         e
@@ -575,6 +668,12 @@ pub fn setup(
     if let Err(e) = inside {
         return Err(undo(&mut s, e));
     }
+    if spec.nat {
+        let _ = std::fs::write(nat_marker(&veth), format!("{}\n", own_netns()));
+        if let Err(e) = nft::add_nat(&veth, addr, &spec.bridge) {
+            return Err(undo(&mut s, err(e)));
+        }
+    }
     for (k, r) in [
         (NetKnob::RateIn, spec.rate_in),
         (NetKnob::RateOut, spec.rate_out),
@@ -592,7 +691,7 @@ pub fn setup(
         let stop = stop.clone();
         let spawned = std::thread::Builder::new()
             .name("cgdash-proxy".into())
-            .spawn(move || proxy(l, target, stop));
+            .spawn(move || proxy::run(l, target, stop));
         match spawned {
             Ok(t) => threads.push(t),
             Err(e) => return Err(undo(&mut s, format!("starting the port proxy: {e}"))),
@@ -640,6 +739,53 @@ pub fn get_rate(st: &NetState, netns: &Path, knob: NetKnob) -> Result<Option<u64
     Ok(s.root_qdisc(link.index).map_err(err)?.and_then(|(_, r)| r))
 }
 
+/// The marker saying cgdash made the NAT table of `veth` (written before
+/// the table, removed after it): what stale cleanup looks for, so it never
+/// has to list nf_tables (which would load the module on a host that never
+/// used it).
+fn nat_marker(veth: &str) -> PathBuf {
+    crate::launch::state_dir().join(format!("nat-{veth}"))
+}
+
+/// Deletes the NAT table of `veth` and its marker.
+fn remove_nat(veth: &str) {
+    if nft::del_nat(veth).is_ok() {
+        let _ = std::fs::remove_file(nat_marker(veth));
+    }
+}
+
+/// Stale cleanup of `--net veth,nat`: deletes the NAT tables (by their
+/// markers) whose veth is gone — left by a launcher killed between making
+/// a table and recording it in its state file. Returns the veths.
+pub fn sweep_nat() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(crate::launch::state_dir()) else {
+        return Vec::new();
+    };
+    // Only the tables of this namespace (the marker holds its inode).
+    let here = own_netns().to_string();
+    let veths: Vec<String> = entries
+        .flatten()
+        .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.trim() == here))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix("nat-")
+                .map(str::to_string)
+        })
+        .collect();
+    if veths.is_empty() {
+        return Vec::new();
+    }
+    let Ok(links) = nl::Socket::open().and_then(|mut s| s.links()) else {
+        return Vec::new();
+    };
+    veths
+        .into_iter()
+        .filter(|v| !links.iter().any(|l| l.name == *v))
+        .inspect(|v| remove_nat(v))
+        .collect()
+}
+
 /// [`remove_bridge_if_unused`] on a socket of its own (stale cleanup).
 pub fn remove_unused_bridge(bridge: &str) {
     if let Ok(mut s) = nl::Socket::open() {
@@ -670,6 +816,9 @@ fn remove_bridge_if_unused(s: &mut nl::Socket, bridge: &str) {
 /// namespace has not taken it yet, the bridge if unused and ours). Used at
 /// the end of a run and by stale cleanup.
 pub fn teardown(st: &NetState) {
+    if st.nat && !st.veth.is_empty() {
+        remove_nat(&st.veth);
+    }
     let Ok(mut s) = nl::Socket::open() else {
         return;
     };
@@ -698,57 +847,6 @@ impl Drop for NetHandle {
     }
 }
 
-/// Accepts on `l` until `stop`, relaying each connection to `target`.
-fn proxy(l: TcpListener, target: SocketAddr, stop: Arc<AtomicBool>) {
-    let _ = l.set_nonblocking(true);
-    while !stop.load(Ordering::SeqCst) {
-        let mut pfd = libc::pollfd {
-            fd: l.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, 200) };
-        let Ok((client, _)) = l.accept() else {
-            continue;
-        };
-        let _ = client.set_nonblocking(false);
-        let _ = std::thread::Builder::new()
-            .name("cgdash-proxy-conn".into())
-            .spawn(move || relay(client, target));
-    }
-}
-
-/// Copies both ways until each side has closed its half.
-fn relay(client: TcpStream, target: SocketAddr) {
-    let Ok(server) = TcpStream::connect_timeout(&target, Duration::from_secs(5)) else {
-        return;
-    };
-    let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
-        return;
-    };
-    let up = std::thread::spawn(move || pump(client, server));
-    pump(s2, c2);
-    let _ = up.join();
-}
-
-fn pump(mut from: TcpStream, mut to: TcpStream) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if to.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = to.shutdown(std::net::Shutdown::Write);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -758,9 +856,8 @@ mod tests {
         assert_eq!(NetMode::parse("veth"), Ok(NetMode::Veth));
         assert_eq!(NetMode::parse("HOST"), Ok(NetMode::Host));
         assert_eq!(NetMode::parse("none"), Ok(NetMode::None));
-        assert!(NetMode::parse("veth,nat")
-            .unwrap_err()
-            .contains("not built"));
+        assert_eq!(NetMode::parse("veth,nat"), Ok(NetMode::VethNat));
+        assert_eq!(NetMode::parse("Veth,NAT"), Ok(NetMode::VethNat));
         assert!(NetMode::parse("bridge").unwrap_err().contains("bridge"));
     }
 
@@ -798,10 +895,51 @@ mod tests {
         assert_eq!(p.port, 80);
         let p = Publish::parse("0.0.0.0:8080:80/tcp").unwrap();
         assert_eq!(p.host, "0.0.0.0:8080".parse().unwrap());
-        for bad in ["80", "0:80", "8080:70000", "8080:80/udp", "x:1:2", "a:b"] {
+        assert_eq!(p.proto, Proto::Tcp);
+        let p = Publish::parse("127.0.0.1:5353:53/UDP").unwrap();
+        assert_eq!(p.host, "127.0.0.1:5353".parse().unwrap());
+        assert_eq!((p.port, p.proto), (53, Proto::Udp));
+        assert_eq!(Publish::parse("5353:53/udp").unwrap().proto, Proto::Udp);
+        for bad in [
+            "80",
+            "0:80",
+            "8080:70000",
+            "8080:80/sctp",
+            "8080:80/",
+            "x:1:2",
+            "a:b",
+        ] {
             assert!(Publish::parse(bad).is_err(), "{bad}");
         }
-        assert!(Publish::parse("8080:80/udp").unwrap_err().contains("udp"));
+        assert!(Publish::parse("8080:80/sctp")
+            .unwrap_err()
+            .contains("`sctp` is not tcp or udp"));
+    }
+
+    /// Stale cleanup acts only on networks made in its own namespace.
+    #[test]
+    fn a_state_knows_its_namespace() {
+        let mut st = NetState {
+            bridge: "cgdash0".into(),
+            veth: "cgv0ad50002".into(),
+            addr: Ipv4Addr::new(10, 213, 0, 2),
+            prefix: 24,
+            rate_in: None,
+            rate_out: None,
+            nat: true,
+            netns: 0,
+        };
+        assert!(st.here(), "unknown (an older state file): as before");
+        st.netns = own_netns();
+        assert_ne!(st.netns, 0);
+        assert!(st.here());
+        st.netns += 1;
+        assert!(!st.here());
+        // Written only when set, read back as 0 when missing.
+        let old: NetState =
+            serde_json::from_str(r#"{"bridge":"b","veth":"v","addr":"10.0.0.2","prefix":24}"#)
+                .unwrap();
+        assert_eq!((old.netns, old.nat), (0, false));
     }
 
     #[test]
@@ -832,6 +970,7 @@ mod tests {
             publish: Vec::new(),
             rate_in: None,
             rate_out: None,
+            nat: false,
         };
         let link = |index, name: &str, kind: Option<&str>| nl::Link {
             index,

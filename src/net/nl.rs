@@ -116,17 +116,17 @@ impl Tbf {
 }
 
 /// Builds one message: header, fixed part, attributes (nests by offset).
-struct Msg {
+pub(super) struct Msg {
     buf: Vec<u8>,
     nests: Vec<usize>,
 }
 
-fn align(n: usize) -> usize {
+pub(super) fn align(n: usize) -> usize {
     (n + 3) & !3
 }
 
 impl Msg {
-    fn new(ty: u16, flags: u16, fixed: &[u8]) -> Msg {
+    pub(super) fn new(ty: u16, flags: u16, fixed: &[u8]) -> Msg {
         let mut buf = vec![0u8; 16];
         buf[4..6].copy_from_slice(&ty.to_ne_bytes());
         buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
@@ -137,7 +137,7 @@ impl Msg {
             nests: Vec::new(),
         }
     }
-    fn attr(&mut self, ty: u16, data: &[u8]) -> &mut Msg {
+    pub(super) fn attr(&mut self, ty: u16, data: &[u8]) -> &mut Msg {
         let len = 4 + data.len();
         self.buf.extend_from_slice(&(len as u16).to_ne_bytes());
         self.buf.extend_from_slice(&ty.to_ne_bytes());
@@ -145,7 +145,7 @@ impl Msg {
         self.buf.resize(align(self.buf.len()), 0);
         self
     }
-    fn str(&mut self, ty: u16, s: &str) -> &mut Msg {
+    pub(super) fn str(&mut self, ty: u16, s: &str) -> &mut Msg {
         let mut d = s.as_bytes().to_vec();
         d.push(0);
         self.attr(ty, &d)
@@ -153,7 +153,7 @@ impl Msg {
     fn u32(&mut self, ty: u16, v: u32) -> &mut Msg {
         self.attr(ty, &v.to_ne_bytes())
     }
-    fn begin(&mut self, ty: u16) -> &mut Msg {
+    pub(super) fn begin(&mut self, ty: u16) -> &mut Msg {
         self.nests.push(self.buf.len());
         self.attr(ty | NLA_F_NESTED, &[])
     }
@@ -163,13 +163,13 @@ impl Msg {
         self.buf.resize(align(self.buf.len()), 0);
         self
     }
-    fn end(&mut self) -> &mut Msg {
+    pub(super) fn end(&mut self) -> &mut Msg {
         let start = self.nests.pop().expect("end without begin");
         let len = (self.buf.len() - start) as u16;
         self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
         self
     }
-    fn finish(mut self, seq: u32) -> Vec<u8> {
+    pub(super) fn finish(mut self, seq: u32) -> Vec<u8> {
         let len = self.buf.len() as u32;
         self.buf[0..4].copy_from_slice(&len.to_ne_bytes());
         self.buf[8..12].copy_from_slice(&seq.to_ne_bytes());
@@ -204,7 +204,7 @@ fn tcmsg(index: i32, handle: u32, parent: u32) -> [u8; 20] {
 }
 
 /// Attributes of a message body: `(type without flags, data)`.
-fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
+pub(super) fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
     let mut out = Vec::new();
     while b.len() >= 4 {
         let len = u16::from_ne_bytes([b[0], b[1]]) as usize;
@@ -218,12 +218,12 @@ fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
-fn cstr(d: &[u8]) -> String {
+pub(super) fn cstr(d: &[u8]) -> String {
     let end = d.iter().position(|&c| c == 0).unwrap_or(d.len());
     String::from_utf8_lossy(&d[..end]).into_owned()
 }
 
-fn ne_i32(d: &[u8]) -> Option<i32> {
+pub(super) fn ne_i32(d: &[u8]) -> Option<i32> {
     Some(i32::from_ne_bytes(d.get(..4)?.try_into().ok()?))
 }
 
@@ -258,18 +258,22 @@ type R<T> = Result<T, NlError>;
 
 impl Socket {
     pub fn open() -> R<Socket> {
+        Socket::open_proto(libc::NETLINK_ROUTE)
+    }
+
+    /// A `NETLINK_NETFILTER` socket (nf_tables: `nft.rs`).
+    pub fn open_netfilter() -> R<Socket> {
+        Socket::open_proto(libc::NETLINK_NETFILTER)
+    }
+
+    fn open_proto(proto: i32) -> R<Socket> {
         let err = |errno| NlError {
             what: "opening a netlink socket".into(),
             errno,
         };
         // SAFETY: plain socket(2); the fd is owned right away.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
+        let raw =
+            unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) };
         if raw < 0 {
             return Err(err(Errno::last()));
         }
@@ -297,6 +301,11 @@ impl Socket {
     /// opened on a short-lived thread that entered it (setns applies to the
     /// calling thread only; the socket keeps the namespace it was made in).
     pub fn in_netns(ns: &std::path::Path) -> R<Socket> {
+        Socket::in_netns_with(ns, Socket::open)
+    }
+
+    /// [`Socket::in_netns`] with another opener ([`Socket::open_netfilter`]).
+    pub fn in_netns_with(ns: &std::path::Path, open: fn() -> R<Socket>) -> R<Socket> {
         let ns = ns.to_path_buf();
         std::thread::spawn(move || -> R<Socket> {
             let what = format!("entering the network namespace {}", ns.display());
@@ -311,7 +320,7 @@ impl Socket {
                     errno: Errno::last(),
                 });
             }
-            Socket::open()
+            open()
         })
         .join()
         .unwrap_or_else(|_| {
@@ -326,6 +335,25 @@ impl Socket {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         let buf = m.finish(seq);
+        self.send_raw(&buf)?;
+        Ok(seq)
+    }
+
+    /// Sends `msgs` in one datagram (an nfnetlink batch), numbered in
+    /// order; returns their sequence numbers.
+    pub(super) fn send_all(&mut self, msgs: Vec<Msg>) -> R<Vec<u32>> {
+        let mut buf = Vec::new();
+        let mut seqs = Vec::new();
+        for m in msgs {
+            self.seq = self.seq.wrapping_add(1);
+            seqs.push(self.seq);
+            buf.extend_from_slice(&m.finish(self.seq));
+        }
+        self.send_raw(&buf)?;
+        Ok(seqs)
+    }
+
+    fn send_raw(&mut self, buf: &[u8]) -> R<()> {
         // SAFETY: sockaddr_nl zeroed = the kernel (pid 0).
         let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         sa.nl_family = libc::AF_NETLINK as u16;
@@ -346,12 +374,12 @@ impl Socket {
                 errno: Errno::last(),
             });
         }
-        Ok(seq)
+        Ok(())
     }
 
     /// Reads replies to `seq` until its ACK/error (or DONE of a dump);
     /// returns the data messages `(type, body)`.
-    fn replies(&mut self, seq: u32, what: &str) -> R<Vec<(u16, Vec<u8>)>> {
+    pub(super) fn replies(&mut self, seq: u32, what: &str) -> R<Vec<(u16, Vec<u8>)>> {
         let mut out = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -398,7 +426,7 @@ impl Socket {
         }
     }
 
-    fn request(&mut self, m: Msg, what: &str) -> R<Vec<(u16, Vec<u8>)>> {
+    pub(super) fn request(&mut self, m: Msg, what: &str) -> R<Vec<(u16, Vec<u8>)>> {
         let seq = self.send(m)?;
         self.replies(seq, what)
     }

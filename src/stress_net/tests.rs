@@ -142,6 +142,7 @@ fn server(
         bytes,
         // A deadline of its own: nothing outlives a failed test.
         duration: Some(Duration::from_secs(30)),
+        udp: false,
     })
     .unwrap();
     let (addr, stop) = (s.local_addr().unwrap(), s.stopper());
@@ -227,6 +228,7 @@ fn a_port_in_use_is_refused_by_name() {
         work: Duration::ZERO,
         bytes: 0,
         duration: None,
+        udp: false,
     })
     .err()
     .unwrap()
@@ -265,4 +267,37 @@ fn latency_counts_from_when_a_request_was_due() {
     assert_eq!(r.ok + r.errors + r.unfinished, 20, "{r:?}");
     stop.store(true, Ordering::Relaxed);
     h.join().unwrap();
+}
+
+/// `--udp`: datagrams echoed whole on the TCP port's number, beside HTTP.
+#[test]
+fn serve_udp_echoes_on_the_same_port() {
+    let s = Server::bind(ServePlan {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        work: Duration::ZERO,
+        bytes: 0,
+        duration: Some(Duration::from_secs(30)),
+        udp: true,
+    })
+    .unwrap();
+    let (addr, stop) = (s.local_addr().unwrap(), s.stopper());
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let l2 = lines.clone();
+    let h = std::thread::spawn(move || s.run(&mut |l| l2.lock().unwrap().push(l)).unwrap());
+    let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for msg in ["ping", &"x".repeat(1400)] {
+        c.send_to(msg.as_bytes(), addr).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, from) = c.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (msg.as_bytes(), addr));
+    }
+    stop.store(true, Ordering::Relaxed);
+    h.join().unwrap();
+    let lines = lines.lock().unwrap();
+    assert!(lines[0].contains("UDP echo on the same port"), "{lines:?}");
+    assert!(
+        lines.last().unwrap().ends_with("; 2 UDP datagrams echoed"),
+        "{lines:?}"
+    );
 }

@@ -71,7 +71,7 @@ impl Widget for ConfirmWritePopup<'_> {
         let c = self.0;
         let mut text = vec![
             Line::from(format!(" {} was not launched by cgdash.", c.group)),
-            Line::from(format!(" Write {} to it?", c.label)),
+            Line::from(format!(" Write {} to it?", c.what())),
         ];
         if let Some(owner) = &c.owner {
             text.push(Line::from(Span::styled(

@@ -48,6 +48,14 @@ pub fn live(test: &str) -> Option<Layout> {
     None
 }
 
+/// Whether this run must exercise `--net veth` for real: the v2 VM sets
+/// `CGDASH_EXPECT_VETH=1` once it has loaded the veth, bridge and tbf
+/// modules (vm/init.sh), so a kernel without them there is a failure, not
+/// the refusal the network tests otherwise check and pass with.
+pub fn expect_veth() -> bool {
+    std::env::var("CGDASH_EXPECT_VETH").is_ok_and(|v| v == "1")
+}
+
 /// Whether the memory controller is v2 (memory.high, memory.events …).
 pub fn is_v2(layout: &Layout, controller: &str) -> bool {
     layout.version_of(controller) == Some(Version::V2)
