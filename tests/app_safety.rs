@@ -227,6 +227,21 @@ fn ha_read_only_user_may_signal_own_processes() {
 }
 
 #[test]
+fn ha_init_is_never_signalled_from_the_dashboard() {
+    // Root may signal anything, but not PID 1: every signal key is refused
+    // with the reason, and no dialog is left for a stray Enter.
+    for k in ['x', 'K'] {
+        let mut app = ui_fixture::app(None);
+        select_pid(&mut app, 1);
+        assert!(ch(&mut app, k).is_empty());
+        assert_eq!(app.overlay, Overlay::None, "{k}");
+        assert!(key(&mut app, KeyCode::Enter).is_empty());
+        let st = status(&app);
+        assert!(st.contains("PID 1") && st.contains("init"), "{st}");
+    }
+}
+
+#[test]
 fn ha_failed_launch_keeps_the_form_and_marks_the_field() {
     let mut app = ui_fixture::app(None);
     ch(&mut app, 'n');

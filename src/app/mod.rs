@@ -446,6 +446,17 @@ impl App {
                 self.overlay = Overlay::Launch(Box::default());
             }
             Action::OpenSignal(signal) => match self.selected_process() {
+                // Init: SIGKILL/SIGSTOP to a namespace's PID 1 end or stop
+                // everything in it (a container, or the host when cgdash
+                // runs in one), and a mistyped key followed by Enter is all
+                // the dialog asks for. Not from here: a shell says it on purpose.
+                Some(p) if p.pid == 1 => {
+                    let text = format!(
+                        "PID 1 ({}) is init: cgdash does not signal it (use kill from a shell if you mean it)",
+                        crate::output::escape_controls(&p.command)
+                    );
+                    self.set_status(StatusKind::Error, text);
+                }
                 Some(p) if !self.may_signal(p.uid) => {
                     let text = format!(
                         "PID {} belongs to uid {}: only root may signal other users' processes",
