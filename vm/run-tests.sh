@@ -50,7 +50,7 @@
 #   CGDASH_VM_PRE      shell commands the guest runs before the tests (debugging)
 #   CGDASH_VM_QEMU_ARGS  extra QEMU arguments
 #   CGDASH_VM_HOST_TOOLS  host programs copied in with their libraries,
-#                      over busybox's applets (default: setpriv tmux bash pgrep dash env timeout;
+#                      over busybox's applets (default: setpriv tmux bash pgrep dash env timeout ip unshare;
 #                      dash becomes /bin/sh)
 set -euo pipefail
 
@@ -93,8 +93,11 @@ LOG=$RUN/console.log
 # tests), pgrep (not in busybox), and dash as /bin/sh with coreutils' env and
 # timeout — busybox-static's sh, env and timeout run busybox applets in
 # preference to PATH and run `sleep` & co. inside the shell's own process,
-# so `sh -c 'sleep 30'` would not be a separate process as on a real host.
-HOST_TOOLS=${CGDASH_VM_HOST_TOOLS-setpriv tmux bash pgrep dash env timeout}
+# so `sh -c 'sleep 30'` would not be a separate process as on a real host;
+# iproute2's ip and util-linux's unshare (busybox's `ip link add A type veth
+# peer name B` names the peer otherwise, so a test's `ip link set B netns …`
+# found no B once the VM could make veth pairs).
+HOST_TOOLS=${CGDASH_VM_HOST_TOOLS-setpriv tmux bash pgrep dash env timeout ip unshare}
 
 say() { printf 'vm: %s\n' "$*" >&2; }
 die() {
