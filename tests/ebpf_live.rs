@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use cgdash::model::Snapshot;
 use cgdash::sampler::{PathChoice, Sampler};
+use common::quiet_load::{child_of, frugal, nap, spawn_bash};
 use common::TestGroup;
 
 const HELPER_ENV: &str = "CGDASH_BPF_THREAD_CHURN";
@@ -68,42 +69,6 @@ fn thread_cpu() -> Duration {
     // SAFETY: a valid timespec to fill.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// bash sleeping without a child for S seconds: a `read -t` on a FIFO
-/// nobody writes (builtins only: the process does not run meanwhile).
-fn nap(s: &str) -> String {
-    format!("read -t {s} -u 3 x")
-}
-
-const FIFO: &str =
-    r#"f=$(mktemp -u /tmp/cgdash-bpf.XXXXXX); mkfifo "$f"; exec 3<>"$f"; rm -f "$f"; "#;
-
-fn spawn_bash(g: &mut TestGroup, script: &str) -> u32 {
-    let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", "40", "bash", "-c"])
-        .arg(format!("{FIFO}{script}"));
-    g.spawn(cmd)
-}
-
-/// The child of `parent` (the workload under `timeout`), once it is there.
-fn child_of(snap: &Snapshot, parent: u32) -> Option<i32> {
-    snap.processes
-        .iter()
-        .find(|p| p.ppid == parent as i32)
-        .map(|p| p.pid)
-}
-
-/// Two samplers in one process: an eighth of the descriptors each for
-/// processes, a sixteenth for groups (as scale_skip_live.rs).
-fn frugal(s: &mut Sampler) {
-    let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .expect("getrlimit");
-    let soft = usize::try_from(soft).unwrap_or(1024).min(1 << 20);
-    if let Some(sc) = s.scanner_mut() {
-        sc.set_fd_budget(Some(soft / 8));
-    }
-    s.reader_mut().set_max_open(soft / 16);
 }
 
 #[derive(Debug, Clone, PartialEq)]

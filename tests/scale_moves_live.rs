@@ -20,6 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cgdash::sampler::Sampler;
+use common::quiet_load::{nap, spawn_bash};
 use common::TestGroup;
 
 /// utime + stime of `pid` in clock ticks, from its own `stat`.
@@ -47,13 +48,14 @@ fn a_moved_process_is_placed_and_read_in_its_new_group() {
     let b = TestGroup::new(&layout, "moves-b");
     // bash alone (no child while it naps, so its group stays quiet): naps
     // 2.5 s, burns 3 s on builtins, naps again.
-    let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", "40", "bash", "-c"]).arg(
-        r#"f=$(mktemp -u /tmp/cgdash-moves.XXXXXX); mkfifo "$f"; exec 3<>"$f"; rm -f "$f"
-           read -t 2.5 -u 3 x; end=$((SECONDS+3)); while [ $SECONDS -lt $end ]; do :; done
-           read -t 30 -u 3 x"#,
+    let timeout_pid = spawn_bash(
+        &mut a,
+        &format!(
+            "{}; end=$((SECONDS+3)); while [ $SECONDS -lt $end ]; do :; done; {}",
+            nap("2.5"),
+            nap("30")
+        ),
     );
-    let timeout_pid = a.spawn(cmd);
     let start = Instant::now();
     let mut bash = None;
     while bash.is_none() {

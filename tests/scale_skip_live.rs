@@ -21,50 +21,12 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cgdash::model::Snapshot;
 use cgdash::sampler::Sampler;
+use common::quiet_load::{child_of, frugal, nap, spawn_bash};
 use common::TestGroup;
-
-/// bash sleeping without a child (so the group stays quiet) for S seconds:
-/// a `read -t` on a FIFO nobody writes.
-fn nap(s: &str) -> String {
-    format!("read -t {s} -u 3 x")
-}
-
-const FIFO: &str =
-    r#"f=$(mktemp -u /tmp/cgdash-scale.XXXXXX); mkfifo "$f"; exec 3<>"$f"; rm -f "$f"; "#;
-
-fn spawn_bash(g: &mut TestGroup, script: &str) -> u32 {
-    let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", "40", "bash", "-c"])
-        .arg(format!("{FIFO}{script}"));
-    g.spawn(cmd)
-}
-
-/// The bash under `timeout` `parent` (its only child), once it is there.
-fn child_of(snap: &Snapshot, parent: u32) -> Option<i32> {
-    snap.processes
-        .iter()
-        .find(|p| p.ppid == parent as i32)
-        .map(|p| p.pid)
-}
-
-/// Two samplers in one process: each gets an eighth of the descriptors for
-/// its processes' files and a sixteenth for its groups' (one alone takes a
-/// half and a quarter), or on a loaded machine (10,000 processes) they run
-/// out of descriptors and groups drop out of both.
-fn frugal(s: &mut Sampler) {
-    let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .expect("getrlimit");
-    let soft = usize::try_from(soft).unwrap_or(1024).min(1 << 20);
-    if let Some(sc) = s.scanner_mut() {
-        sc.set_fd_budget(Some(soft / 8));
-    }
-    s.reader_mut().set_max_open(soft / 16);
-}
 
 #[derive(Debug, Clone, PartialEq)]
 struct Row {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use cgdash::cgroup::{Layout, Version};
 
 pub mod engines;
+pub mod quiet_load;
 
 /// Tests in one binary run in parallel threads and share the parent
 /// `cgdash-test-<pid>`: creating a child and removing the parent must not interleave.
