@@ -7,7 +7,9 @@
 //! threads' sum), a sleeping process moved to another group, and one whose
 //! parent exits (reparented without running). Every tick the two samplers
 //! read one right after the other; each process's CPU time, CPU %, command,
-//! group and parent must agree.
+//! group and parent must agree, and so must each test group's CPU time and
+//! process count (the eBPF path reads a group only when the pass named a
+//! process in it: `sampler::active`).
 //!
 //! How close "agree" is, without a timed guess (as in scale_skip_live.rs):
 //! the two samplers read the same process at two moments at most `span`
@@ -176,7 +178,7 @@ fn ebpf_sampler_matches_the_proc_one() {
     let mut last_at: Option<Instant> = None;
     let mut transient: HashSet<(i32, &str)> = HashSet::new();
     let mut exiting: std::collections::HashMap<i32, u32> = std::collections::HashMap::new();
-    let (mut skipped, mut ticks) = (0, 0);
+    let (mut skipped, mut ticks, mut ticks_groups_skipped) = (0, 0, 0);
     let (mut burner_pid, mut exec_pid, mut exit_pid) = (None, None, None);
     let (mut mover_pid, mut churn_pid, mut orphan_pid) = (None, None, None);
     let mut moved = false;
@@ -216,6 +218,35 @@ fn ebpf_sampler_matches_the_proc_one() {
         });
         let (ra, rb) = (rows(&a, &groups), rows(&b, &groups));
         let mut now_odd = HashSet::new();
+        // The test's groups: the eBPF path reads a group only when the pass
+        // named a process in it (sampler::active); its CPU time must still
+        // be the kernel's. The full path read later, by at most `span`,
+        // in which a group's one burner adds at most `span`. A group left
+        // unread while its burner or churner ran would be off by the
+        // 400 ms tick.
+        if ebpf.groups_skipped() > 0 {
+            ticks_groups_skipped += 1;
+        }
+        for g in &groups {
+            let find = |s: &Snapshot| {
+                s.groups
+                    .iter()
+                    .find(|x| x.path.trim_start_matches('/') == g.trim_start_matches('/'))
+                    .map(|x| (x.cpu.usage_total_ns, x.nprocs))
+            };
+            let (Some((Some(x), nx)), Some((Some(y), ny))) = (find(&a), find(&b)) else {
+                panic!("group {g} with its CPU time on both paths (tick {ticks})");
+            };
+            let slack_ns = span.as_nanos() as u64 + 2 * 10_000_000;
+            assert!(
+                y >= x && y - x <= slack_ns,
+                "group {g}: CPU time {x} ns on the eBPF path vs {y} ns on /proc (slack {slack_ns} ns, tick {ticks}, {} groups skipped)",
+                ebpf.groups_skipped()
+            );
+            if nx != ny {
+                now_odd.insert((0, g.as_str()));
+            }
+        }
         // Presence over the whole machine (not only the test's groups): a
         // process gone since must not linger on the eBPF path.
         let all_a: HashSet<i32> = a.processes.iter().map(|p| p.pid).collect();
@@ -307,8 +338,16 @@ fn ebpf_sampler_matches_the_proc_one() {
         std::thread::sleep(interval.saturating_sub(t0.elapsed()));
     }
     eprintln!(
-        "{ticks} ticks, {skipped} rows from the cache on the eBPF pass's word; largest CPU % difference {:.2} (tolerance then {:.1})",
+        "{ticks} ticks, {skipped} rows from the cache on the eBPF pass's word, groups left unread on {ticks_groups_skipped} ticks; largest CPU % difference {:.2} (tolerance then {:.1})",
         worst.0, worst.1
+    );
+    // Quiet groups were left unread: the 8 test groups are mostly idle.
+    // (A tick reads every group when a process exited unseen whose parent's
+    // groups were not its own, e.g. another test binary's `timeout`
+    // children: not on every tick.)
+    assert!(
+        ticks_groups_skipped >= 1,
+        "no tick left a quiet group unread ({ticks} ticks)"
     );
     // Idle rows were not read: at least the 8 idle processes (4 × timeout
     // + child) on most ticks.
@@ -349,6 +388,18 @@ fn ebpf_sampler_matches_the_proc_one() {
         "the moved pid {mover_pid} is placed where the kernel says"
     );
     let orphan_pid = orphan_pid.expect("orphan seen");
+    let find = |s: &Snapshot| {
+        s.processes
+            .iter()
+            .find(|p| p.pid == orphan_pid)
+            .map(|p| format!("{} in {:?} ppid {}", p.command, p.cgroup, p.ppid))
+    };
+    assert!(
+        ra.contains_key(&orphan_pid),
+        "orphan {orphan_pid} on the eBPF path: {:?}; /proc: {:?}",
+        find(&a),
+        find(&b)
+    );
     assert_eq!(ra[&orphan_pid].ppid, rb[&orphan_pid].ppid);
     assert_ne!(ra[&orphan_pid].ppid, parent as i32);
 }

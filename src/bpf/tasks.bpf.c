@@ -16,7 +16,8 @@
  *
  * `freed` (tp_btf/sched_process_free, after the task is gone from /proc)
  * forgets a task's entry and, for a process leader, reports the exit in
- * the `exits` ring buffer.
+ * the `exits` ring buffer (with its parent when it had its parent's
+ * cgroups: user space then knows its groups even if no pass saw it).
  *
  * Rebuilt by bpf/build.sh into src/bpf/tasks.bpf.o (committed; CI checks
  * the rebuilt object is byte-identical). */
@@ -48,7 +49,7 @@ struct rec {
 
 struct exit_rec {
 	__u32 tgid;
-	__u32 pad;
+	__u32 parent; /* its parent's tgid if it had its parent's cgroups, else 0 */
 	__u64 start; /* start_boottime, ns: a reused pid is another process */
 };
 
@@ -113,6 +114,7 @@ int freed(__u64 *ctx)
 {
 	struct task_struct *t = (struct task_struct *)ctx[0];
 	struct exit_rec e = {};
+	struct task_struct *p;
 	struct last *old;
 	__u32 tid = t->pid;
 
@@ -125,6 +127,14 @@ int freed(__u64 *ctx)
 		return 0;
 	e.tgid = t->tgid;
 	e.start = t->start_boottime;
+	/* A process born and gone between two passes was never seen, so user
+	 * space doesn't know which groups its run time went to. If it had its
+	 * parent's css_set (a fork that never moved: the usual short-lived
+	 * command), they are its parent's; else (moved, or reparented to a
+	 * parent elsewhere) 0, unknown. */
+	p = t->real_parent;
+	if (p && p->cgroups == t->cgroups)
+		e.parent = p->tgid;
 	if (bpf_ringbuf_output(&exits, &e, sizeof(e), 0))
 		__sync_fetch_and_add(&lost_exits, 1);
 	return 0;

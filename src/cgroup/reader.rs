@@ -32,6 +32,10 @@ use super::layout::Layout;
 use super::stats::GroupStats;
 use crate::fds::FdBudget;
 
+/// A caller's word that a group (path, last readings) cannot have changed
+/// since its last read ([`GroupReader::read_each_unless`]).
+pub type Unchanged<'a> = dyn Fn(&str, &GroupStats) -> bool + 'a;
+
 /// Re-read limits and other slow-moving files every this many ticks.
 const SLOW_EVERY: u32 = 5;
 /// Without inotify: re-walk the hierarchies for new groups this often.
@@ -93,6 +97,12 @@ pub struct GroupReader {
     /// `RLIMIT_NOFILE`, raised within the hard limit when needed).
     budget: FdBudget,
     open: usize,
+    /// The next new group's phase of the slow re-read (so that a fifth
+    /// of the groups re-read everything each tick, not all of them on one).
+    next_phase: u32,
+    /// Groups that kept their last readings on `unchanged`'s word in the
+    /// last read.
+    skipped: usize,
     /// Why the last walk may have missed groups (see `problem`).
     walk_problem: Option<String>,
     /// This tick: a kept group's file could not be opened (out of
@@ -111,6 +121,8 @@ impl GroupReader {
             buf: Vec::with_capacity(4096),
             budget: FdBudget::share_of(4),
             open: 0,
+            next_phase: 0,
+            skipped: 0,
             walk_problem: None,
             fd_problem: None,
         }
@@ -146,6 +158,12 @@ impl GroupReader {
     /// group's file could not be opened this tick. `None`: complete.
     pub fn problem(&self) -> Option<&str> {
         self.walk_problem.as_deref().or(self.fd_problem.as_deref())
+    }
+
+    /// How many groups the last read left unread on `unchanged`'s word
+    /// ([`GroupReader::read_each_unless`]).
+    pub fn skipped(&self) -> usize {
+        self.skipped
     }
 
     /// Whether group directories are watched (the walk runs only when a
@@ -216,7 +234,24 @@ impl GroupReader {
     /// [`GroupReader::read`], handing each group to `f` by reference (the
     /// sampler's way: nothing is copied per tick).
     pub fn read_each(&mut self, filter: Option<&str>, f: &mut dyn FnMut(&GroupStats)) {
+        self.read_each_unless(filter, None, f)
+    }
+
+    /// [`GroupReader::read_each`], except that a group `unchanged` vouches
+    /// for (given its path and last readings) keeps those readings this
+    /// tick: none of its files is read. Every group is still read whole on
+    /// its slow tick (one tick in SLOW_EVERY, a fifth of the groups each
+    /// tick), when new, after [`GroupReader::invalidate`], and whenever
+    /// `unchanged` says no. The sampler's eBPF path vouches for groups in
+    /// which nothing ran (`sampler::active`).
+    pub fn read_each_unless(
+        &mut self,
+        filter: Option<&str>,
+        unchanged: Option<&Unchanged<'_>>,
+        f: &mut dyn FnMut(&GroupStats),
+    ) {
         self.fd_problem = None;
+        self.skipped = 0;
         let changed = self.hierarchy_changed();
         let every = if self.watch.is_some() {
             SAFETY_REWALK_EVERY
@@ -264,6 +299,11 @@ impl GroupReader {
                         || std::fs::metadata(&c.id_dir)
                             .map(|m| Some(std::os::unix::fs::MetadataExt::ino(&m)) == c.stats.id)
                             .unwrap_or(false);
+                    if same && !slow && unchanged.is_some_and(|u| u(path, &c.stats)) {
+                        self.skipped += 1;
+                        f(&c.stats);
+                        continue;
+                    }
                     if same {
                         match refresh(c, &mut self.buf, slow) {
                             Refresh::Read => {
@@ -297,15 +337,18 @@ impl GroupReader {
             }
             // Full read, keeping its files (open, or their paths past the
             // descriptor budget) for the next ticks: each is opened once.
-            // Room for all of this group's files (at most ~25), or none kept.
-            let keep = self.budget.allows(self.open + 25);
+            // Room for all of this group's files (at most ~25); else for the
+            // ones read every tick (at most ~10: the slow ones are then
+            // opened on their slow tick, a fifth of the ticks); else none.
+            let keep_slow = self.budget.allows(self.open + 25);
+            let keep = keep_slow || self.budget.allows(self.open + 10);
             let plan = plan_reads(&self.layout, path);
             let mut files: Vec<Kept> = Vec::with_capacity(plan.len() + 1);
             let buf = &mut self.buf;
             let read = self.layout.read_group_with(path, &plan, &mut |r| {
                 // Files that don't exist here (the root has no
                 // memory.current, …) are simply not kept.
-                let (src, text) = if keep {
+                let (src, text) = if keep && (keep_slow || !r.slow) {
                     let f = File::open(&r.path).ok()?;
                     if !pread_all(&f, buf) {
                         return None;
@@ -338,11 +381,13 @@ impl GroupReader {
             files.extend(procs);
             self.open += fds(&files);
             let id_dir = id_dir(&self.layout, path);
+            // Staggered: each group's slow tick comes in turn.
+            self.next_phase = (self.next_phase + 1) % SLOW_EVERY;
             let mut c = Cached {
                 stats,
                 id_dir,
                 files,
-                until_full: SLOW_EVERY - 1,
+                until_full: self.next_phase,
                 stale: false,
             };
             // The procs list comes from the kept file (read_group only counts).

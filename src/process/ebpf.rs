@@ -69,6 +69,10 @@ pub struct Ran {
     /// Processes freed since the last pass: pid and start time
     /// (`start_boottime`, ns), so that a reused pid is not taken for it.
     pub exits: Vec<(i32, u64)>,
+    /// Exited process → its parent, for those that had their parent's
+    /// cgroups when they went (a fork that never moved): the groups their
+    /// run time went to, even if no pass saw them.
+    pub exit_parents: PidMap<i32>,
     /// The ring buffer overflowed: some exits were not reported (the
     /// scanner finds them by its periodic `stat` re-read).
     pub lost_exits: bool,
@@ -138,6 +142,7 @@ impl Tasks {
     pub fn pass(&mut self, out: &mut Ran) -> io::Result<()> {
         out.pids.clear();
         out.exits.clear();
+        out.exit_parents.clear();
         out.lost_exits = false;
         out.records = 0;
         let iter: &mut Iter = self
@@ -163,10 +168,14 @@ impl Tasks {
         while let Some(item) = self.exits.next() {
             if item.len() >= 16 {
                 let tgid = u32::from_ne_bytes([item[0], item[1], item[2], item[3]]);
+                let parent = u32::from_ne_bytes([item[4], item[5], item[6], item[7]]);
                 let mut start = [0; 8];
                 start.copy_from_slice(&item[8..16]);
                 if let Ok(pid) = i32::try_from(tgid) {
                     out.exits.push((pid, u64::from_ne_bytes(start)));
+                    if let Ok(parent @ 1..) = i32::try_from(parent) {
+                        out.exit_parents.insert(pid, parent);
+                    }
                 }
             }
         }

@@ -148,7 +148,15 @@ pub const RELIST: u64 = 30;
 
 /// `stat` is re-read at least every this many ticks even for a process
 /// that has not run (its RSS can shrink under reclaim while it sleeps).
+/// On the eBPF path only while its group's memory moves ([`Ran::shrink`]).
 pub const FULL_EVERY: u64 = 10;
+
+/// On the eBPF path, the `stat` of a process that has not run, in a group
+/// whose memory has not moved, is still re-read every this many ticks
+/// (staggered by pid): what can change a sleeper's RSS without its group's
+/// charge moving (another process writing into it with process_vm_writev,
+/// or a group's pages moving the other way at the same time) is rare.
+pub const IDLE_EVERY: u64 = 60;
 
 /// Whether a cached process may be taken from the cache this tick, and if
 /// not, its schedstat run time if it was read.
@@ -179,6 +187,12 @@ pub struct Ran<'a> {
     pub pass: &'a ebpf::Ran,
     /// When the pass ran: the unchanged rows' reading time.
     pub at: Instant,
+    /// Whether a process's RSS may have changed without it running: its
+    /// group's memory charge moved in the last FULL_EVERY ticks (reclaim
+    /// takes pages from sleepers; the sampler knows from the group's
+    /// counter). Such a process's `stat` is re-read every FULL_EVERY ticks,
+    /// any other unnamed one every IDLE_EVERY.
+    pub shrink: &'a dyn Fn(i32) -> bool,
 }
 
 /// Processes to take from the cache without reading anything (issue 18):
@@ -526,11 +540,16 @@ impl ProcessScanner {
         }
         for pid in pids {
             let named = pass.pids.contains_key(&pid);
+            let slot = tick + u64::from(pid.unsigned_abs());
             let quiet = !named
                 && self.cache.get(&pid).is_some_and(|c| {
-                    c.named
-                        && !((tick + u64::from(pid.unsigned_abs())).is_multiple_of(FULL_EVERY)
-                            || tick.saturating_sub(c.stat_tick) >= FULL_EVERY)
+                    let age = tick.saturating_sub(c.stat_tick);
+                    let due = if (ran.shrink)(pid) {
+                        slot.is_multiple_of(FULL_EVERY) || age >= FULL_EVERY
+                    } else {
+                        slot.is_multiple_of(IDLE_EVERY) || age >= IDLE_EVERY
+                    };
+                    c.named && !due
                 });
             if quiet {
                 if let Some(mut row) = self.skip(pid, ran.at) {

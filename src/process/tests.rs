@@ -838,11 +838,21 @@ fn pass(named: &[i32], exits: &[(i32, u64)]) -> ebpf::Ran {
 }
 
 fn scan_with_pass(s: &mut ProcessScanner, p: &ebpf::Ran) -> Vec<ProcRow> {
+    scan_with_pass_shrink(s, p, &|_| true)
+}
+
+/// `scan_with_pass`, with the sampler's word on whose group's memory moved.
+fn scan_with_pass_shrink(
+    s: &mut ProcessScanner,
+    p: &ebpf::Ran,
+    shrink: &dyn Fn(i32) -> bool,
+) -> Vec<ProcRow> {
     let mut out = Vec::new();
     let hints = Hints {
         ran: Some(Ran {
             pass: p,
             at: Instant::now(),
+            shrink,
         }),
         ..Hints::default()
     };
@@ -938,6 +948,52 @@ fn the_ebpf_pass_decides_what_is_read() {
     assert!(!rows.iter().any(|r| r.pid == 12));
     let rows = scan_with_pass(&mut s, &pass(&[12], &[]));
     assert_eq!(by_pid(&rows, 12).command.as_ref(), "c");
+}
+
+/// A sleeper's RSS can shrink only when pages leave its group's memory
+/// (reclaim, swap-out): on the eBPF path its `stat` is re-read within
+/// FULL_EVERY ticks while its group's charge moves, and otherwise only every
+/// IDLE_EVERY ticks.
+#[test]
+fn the_ebpf_path_rereads_a_sleepers_rss_while_its_groups_memory_moves() {
+    let f = Fixture::new();
+    let cg = cgroup_file("/");
+    let sleeper = |rss: u64| stat_line(10, "a", 'S', 1, 5, 0, 1, 100, rss);
+    f.proc(10, &sleeper(10), b"a\0", &cg);
+    let mut s = f.scanner();
+    scan_with_pass(&mut s, &pass(&[10], &[]));
+    // Its RSS shrinks; it never runs. Quiet group: re-read at its slot.
+    f.proc(10, &sleeper(4), b"a\0", &cg);
+    (1..=IDLE_EVERY)
+        .position(|_| {
+            let rows = scan_with_pass_shrink(&mut s, &pass(&[], &[]), &|_| false);
+            by_pid(&rows, 10).rss_bytes == 4 * s.units().page_size
+        })
+        .expect("re-read within IDLE_EVERY ticks");
+    // Back to 10 pages, now with its group's memory moving: within FULL_EVERY.
+    f.proc(10, &sleeper(10), b"a\0", &cg);
+    let moving_ticks = (1..=FULL_EVERY)
+        .position(|_| {
+            let rows = scan_with_pass_shrink(&mut s, &pass(&[], &[]), &|_| true);
+            by_pid(&rows, 10).rss_bytes == 10 * s.units().page_size
+        })
+        .expect("re-read within FULL_EVERY ticks while its group's memory moves")
+        + 1;
+    assert!(moving_ticks as u64 <= FULL_EVERY);
+    // Not re-read every tick while quiet, and not every FULL_EVERY: the
+    // pid's slot (tick + pid) decides, once per IDLE_EVERY.
+    f.proc(10, &sleeper(3), b"a\0", &cg);
+    let reads = (0..IDLE_EVERY)
+        .filter(|_| {
+            let before = s.cache.get(&10).map(|c| c.stat_tick);
+            scan_with_pass_shrink(&mut s, &pass(&[], &[]), &|_| false);
+            s.cache.get(&10).map(|c| c.stat_tick) != before
+        })
+        .count();
+    assert_eq!(
+        reads, 1,
+        "one stat read per IDLE_EVERY ticks in a quiet group"
+    );
 }
 
 #[test]

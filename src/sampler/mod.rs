@@ -7,6 +7,7 @@
 //! recreated under the same path (new inode), for a pid reused by another
 //! process (new start time), and when a counter went backwards.
 
+mod active;
 mod binding;
 mod history;
 pub mod net;
@@ -48,6 +49,10 @@ struct GroupPrev {
     max_events: Option<u64>,
     /// I/O counters per device (the list only: limits are not kept).
     io: Option<Vec<crate::cgroup::controllers::io::IoDevice>>,
+    /// Memory charged (`memory.current` / `usage_in_bytes`).
+    mem: Option<u64>,
+    /// The generation whose sample last saw `mem` move (or unknown).
+    mem_moved: u64,
 }
 
 pub struct Sampler {
@@ -84,6 +89,15 @@ pub struct Sampler {
     /// `None`: the `/proc` path (see [`Sampler::choose`]).
     ebpf: Option<crate::process::ebpf::Tasks>,
     ran: crate::process::ebpf::Ran,
+    /// When this tick's eBPF pass ran (`None`: no pass this tick).
+    pass_at: Option<Instant>,
+    /// Which groups the pass says may have changed (`None`: no scanner).
+    active: Option<active::Active>,
+    /// The paths of last tick's groups, by index (`members` indexes them).
+    prev_paths: Vec<Arc<str>>,
+    /// Pages reclaimed machine-wide (`/proc/vmstat`), and the generation
+    /// that last saw the count move (eBPF path: sleepers' RSS may shrink).
+    reclaimed: Option<(u64, u64)>,
     /// Why the eBPF path is not used (after `choose` with `Auto`, or a
     /// failed pass).
     ebpf_off: Option<String>,
@@ -148,6 +162,7 @@ impl Sampler {
         s.memory_total = read_mem_total(&proc_root);
         s.net = Some(net::NetReader::new(proc_root.clone()));
         s.scanner = Some(scanner);
+        s.active = Some(active::Active::new(proc_root));
         s.set_skip_quiet(true);
         Ok(s)
     }
@@ -176,6 +191,10 @@ impl Sampler {
             quiet: None,
             ebpf: None,
             ran: Default::default(),
+            pass_at: None,
+            active: None,
+            prev_paths: Vec::new(),
+            reclaimed: None,
             ebpf_off: None,
         }
     }
@@ -245,6 +264,12 @@ impl Sampler {
             (Some(_), None) => "proc",
             (Some(_), Some(_)) => "proc-skip",
         }
+    }
+
+    /// Groups the last sample left unread because the eBPF pass said
+    /// nothing in them ran (`sampler::active`).
+    pub fn groups_skipped(&self) -> usize {
+        self.reader.skipped()
     }
 
     /// Rows the last sample took from the cache because their group's CPU
@@ -336,6 +361,23 @@ impl Sampler {
         // The same instant on the real clock: rows skipped on their group's
         // word are as of then.
         let groups_real = Instant::now();
+        // The eBPF pass first: which processes ran since the last one, and
+        // so which groups can have changed (the others keep their readings).
+        self.pass_at = self.ebpf_pass();
+        let vouch = match (self.pass_at, self.active.as_mut()) {
+            (Some(_), Some(a)) => a
+                .compute(&self.ran, &self.members, &self.prev_paths)
+                .then_some(&*a),
+            _ => None,
+        };
+        let unchanged = vouch.map(|a| {
+            move |path: &str, g: &crate::cgroup::GroupStats| {
+                !a.contains(path)
+                    // The flusher may write its pages back (v2 charges it the I/O).
+                    && g.memory.dirty.unwrap_or(0) == 0
+                    && g.memory.writeback.unwrap_or(0) == 0
+            }
+        });
         // The eBPF path knows who ran without the groups' word.
         let use_quiet = self.ebpf.is_none();
         if let Some(q) = self.quiet.as_mut().filter(|_| use_quiet) {
@@ -358,34 +400,48 @@ impl Sampler {
         }
         let mut quiet = self.quiet.as_mut().filter(|_| use_quiet);
         // By reference: the reader's cached stats are not copied per tick.
-        self.reader.read_each(self.filter.as_deref(), &mut |g| {
-            let cur = group_prev(g, generation);
-            let slot = groups_prev.get_mut(&g.path);
-            let prev = slot.as_deref().filter(|p| p.id == cur.id);
-            if let Some(q) = quiet.as_deref_mut() {
-                // Nothing in it ran since the last sample.
-                if prev.is_some_and(|p| p.usage_ns.is_some() && p.usage_ns == cur.usage_ns) {
-                    q.add_group(&g.path, g.id, g.procs.as_deref());
+        let unchanged = unchanged
+            .as_ref()
+            .map(|u| u as &crate::cgroup::Unchanged<'_>);
+        // By index, like `out_groups`: whether the group's memory charge
+        // moved in the last FULL_EVERY samples (its sleepers' RSS may have).
+        let mut mem_recent = Vec::with_capacity(out_groups.capacity());
+        self.reader
+            .read_each_unless(self.filter.as_deref(), unchanged, &mut |g| {
+                let mut cur = group_prev(g, generation);
+                let slot = groups_prev.get_mut(&g.path);
+                let prev = slot.as_deref().filter(|p| p.id == cur.id);
+                if let Some(p) = prev.filter(|p| p.mem.is_some() && p.mem == cur.mem) {
+                    cur.mem_moved = p.mem_moved;
                 }
-            }
-            out_groups.push(group_snapshot(g, prev, &cur, group_wall));
-            match slot {
-                Some(p) => *p = cur,
-                None => {
-                    groups_prev.insert(g.path.clone(), cur);
+                // The root's charge is the machine's, moving all the time: its
+                // processes go by machine-wide reclaim (`reclaim_recent`).
+                let root = g.path.trim_matches('/').is_empty();
+                mem_recent.push(!root && generation - cur.mem_moved < crate::process::FULL_EVERY);
+                if let Some(q) = quiet.as_deref_mut() {
+                    // Nothing in it ran since the last sample.
+                    if prev.is_some_and(|p| p.usage_ns.is_some() && p.usage_ns == cur.usage_ns) {
+                        q.add_group(&g.path, g.id, g.procs.as_deref());
+                    }
                 }
-            }
-            if let (Some(n), Some(pids)) = (net.as_mut(), &g.procs) {
-                n.observe(out_groups.len() - 1, pids);
-            }
-            if track_members {
-                let i = out_groups.len() - 1;
-                match &g.procs {
-                    Some(pids) => members.extend(pids.iter().map(|&pid| (pid, i))),
-                    None => unlisted.push(i),
+                out_groups.push(group_snapshot(g, prev, &cur, group_wall));
+                match slot {
+                    Some(p) => *p = cur,
+                    None => {
+                        groups_prev.insert(g.path.clone(), cur);
+                    }
                 }
-            }
-        });
+                if let (Some(n), Some(pids)) = (net.as_mut(), &g.procs) {
+                    n.observe(out_groups.len() - 1, pids);
+                }
+                if track_members {
+                    let i = out_groups.len() - 1;
+                    match &g.procs {
+                        Some(pids) => members.extend(pids.iter().map(|&pid| (pid, i))),
+                        None => unlisted.push(i),
+                    }
+                }
+            });
         self.groups_prev.retain(|_, p| p.seen == generation);
         // Cached per group: metadata is read only when a group appears.
         if let Some(names) = self.names.as_mut() {
@@ -403,7 +459,10 @@ impl Sampler {
             .iter()
             .map(|g| Arc::from(g.path.as_str()))
             .collect();
-        let processes = self.sample_processes(clock(), groups_real, &names);
+        let reclaim_recent = self.pass_at.is_some() && self.reclaim_recent(generation);
+        let processes =
+            self.sample_processes(clock(), groups_real, &names, &mem_recent, reclaim_recent);
+        self.prev_paths = names;
         if let Some(q) = self.quiet.as_mut().filter(|_| use_quiet) {
             q.end();
         }
@@ -460,33 +519,55 @@ impl Sampler {
         }
     }
 
+    /// Whether the machine reclaimed pages (or swapped out) in the last
+    /// FULL_EVERY samples: `pgsteal_*` and `pswpout` of `/proc/vmstat`.
+    /// Unreadable: as if it did.
+    fn reclaim_recent(&mut self, generation: u64) -> bool {
+        let Some(now) = read_reclaimed() else {
+            self.reclaimed = None;
+            return true;
+        };
+        let moved_at = match self.reclaimed {
+            Some((n, at)) if n == now => at,
+            _ => generation,
+        };
+        self.reclaimed = Some((now, moved_at));
+        generation - moved_at < crate::process::FULL_EVERY
+    }
+
+    /// Runs the eBPF pass (if on): when, or `None` (off, or it failed:
+    /// then off from now on, saying why).
+    fn ebpf_pass(&mut self) -> Option<Instant> {
+        let t = self.ebpf.as_mut()?;
+        let at = Instant::now();
+        match t.pass(&mut self.ran) {
+            Ok(()) => Some(at),
+            Err(e) => {
+                // Its memory is now ahead of the scanner's: leave it.
+                self.ebpf = None;
+                self.ebpf_off = Some(format!("eBPF pass failed: {e}"));
+                // Its lists are from before the eBPF path: start over.
+                if self.quiet.is_some() {
+                    self.quiet = Some(QuietPids::new(&self.layout));
+                }
+                None
+            }
+        }
+    }
+
     /// `groups`: the path of each group read this tick, by index.
     fn sample_processes(
         &mut self,
         at: Instant,
         groups_real: Instant,
         groups: &[Arc<str>],
+        mem_recent: &[bool],
+        reclaim_recent: bool,
     ) -> Vec<ProcessSnapshot> {
         let Some(scanner) = self.scanner.as_mut() else {
             return Vec::new();
         };
-        // The eBPF pass first: which processes ran since the last one.
-        let mut pass_at = None;
-        if let Some(t) = self.ebpf.as_mut() {
-            let at = Instant::now();
-            match t.pass(&mut self.ran) {
-                Ok(()) => pass_at = Some(at),
-                Err(e) => {
-                    // Its memory is now ahead of the scanner's: leave it.
-                    self.ebpf = None;
-                    self.ebpf_off = Some(format!("eBPF pass failed: {e}"));
-                    // Its lists are from before the eBPF path: start over.
-                    if self.quiet.is_some() {
-                        self.quiet = Some(QuietPids::new(&self.layout));
-                    }
-                }
-            }
-        }
+        let pass_at = self.pass_at;
         let scan_start = Instant::now();
         let prev_scan = self.prev_scan.replace((at, scan_start));
         let (members, filter) = (&self.members, self.filter.as_deref());
@@ -514,10 +595,20 @@ impl Sampler {
         // of a new process is not needed.
         let placed = move |pid| complete && members.contains_key(&pid);
         let pass = &self.ran;
+        // A sleeper's RSS shrinks when its pages are reclaimed: by the
+        // machine (counted in /proc/vmstat), or within its group (limit
+        // reclaim, which the machine's counts leave out, or another
+        // process freeing its pages: the group's charge moves). Unplaced:
+        // unknown, so as if it moved.
+        let shrink = |pid| reclaim_recent || members.get(&pid).is_none_or(|&i| mem_recent[i]);
         let hints = Hints {
             quiet,
             placed: Some(&placed),
-            ran: pass_at.map(|at| crate::process::Ran { pass, at }),
+            ran: pass_at.map(|at| crate::process::Ran {
+                pass,
+                at,
+                shrink: &shrink,
+            }),
         };
         scanner.scan_each_with(hints, &mut |r| {
             let cgroup = match members.get(&r.pid) {
@@ -598,6 +689,8 @@ fn group_prev(g: &GroupStats, seen: u64) -> GroupPrev {
         oom_kills: g.memory.events.oom_kill,
         max_events: max_events(g),
         io: g.io.devices.clone(),
+        mem: g.memory.current,
+        mem_moved: seen,
     }
 }
 
@@ -658,6 +751,18 @@ fn group_snapshot(
 
 /// Tasks (processes and threads) on the machine: the 4th field of
 /// `/proc/loadavg` is `running/total`.
+/// Pages reclaimed or swapped out machine-wide so far (`/proc/vmstat`:
+/// `pgsteal_*`, `pswpout`). Limit reclaim inside a group is not in them.
+fn read_reclaimed() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/vmstat").ok()?;
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with("pgsteal_") || l.starts_with("pswpout "))
+            .filter_map(|l| l.split_ascii_whitespace().nth(1)?.parse::<u64>().ok())
+            .fold(0u64, u64::wrapping_add),
+    )
+}
+
 fn task_count() -> Option<usize> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     let field = text.split_whitespace().nth(3)?;
