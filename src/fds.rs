@@ -99,6 +99,11 @@ impl FdBudget {
         self.limit
     }
 
+    /// Set to a number of files ([`FdBudget::fixed`]) rather than a share.
+    pub fn is_fixed(&self) -> bool {
+        self.fixed.is_some()
+    }
+
     /// Whether one more file may be kept open when `open` already are.
     pub fn allows(&mut self, open: usize) -> bool {
         if open < self.limit {

@@ -22,7 +22,7 @@ pub use error::{explain_write_errno, CgroupError};
 pub use knob::{CpuQuota, Knob, KnobError, Setting, Value};
 pub use layout::{Hierarchy, Layout, Mode, Version};
 pub use manage::primary_path_of;
-pub use reader::{GroupReader, Unchanged};
+pub use reader::{GroupReader, Need, Needs};
 pub use stats::*;
 pub use write::{Applied, FileWrite, LeftChanged, Rollback};
 

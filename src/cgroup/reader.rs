@@ -32,9 +32,20 @@ use super::layout::Layout;
 use super::stats::GroupStats;
 use crate::fds::FdBudget;
 
-/// A caller's word that a group (path, last readings) cannot have changed
-/// since its last read ([`GroupReader::read_each_unless`]).
-pub type Unchanged<'a> = dyn Fn(&str, &GroupStats) -> bool + 'a;
+/// What a group needs read this tick, by the caller's word
+/// ([`GroupReader::read_each_as`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Nothing can have changed: its last readings stand.
+    Nothing,
+    /// Its counters, not its process list (no process joined or left).
+    Counters,
+    /// Everything read every tick, the process list too.
+    All,
+}
+
+/// The caller's word on a group, given its path and last readings.
+pub type Needs<'a> = dyn Fn(&str, &GroupStats) -> Need + 'a;
 
 /// Re-read limits and other slow-moving files every this many ticks.
 const SLOW_EVERY: u32 = 5;
@@ -100,7 +111,7 @@ pub struct GroupReader {
     /// The next new group's phase of the slow re-read (so that a fifth
     /// of the groups re-read everything each tick, not all of them on one).
     next_phase: u32,
-    /// Groups that kept their last readings on `unchanged`'s word in the
+    /// Groups that kept their last readings on the caller's word in the
     /// last read.
     skipped: usize,
     /// Why the last walk may have missed groups (see `problem`).
@@ -133,6 +144,14 @@ impl GroupReader {
         self.budget = FdBudget::fixed(n);
     }
 
+    /// Takes 1/`share` of the descriptors instead of a quarter (unless a
+    /// fixed number was set). Files kept beyond it stay open.
+    pub fn set_share(&mut self, share: u64) {
+        if !self.budget.is_fixed() {
+            self.budget = FdBudget::share_of(share);
+        }
+    }
+
     /// Forgets everything cached: the next read walks the hierarchies and
     /// reads every file of every group (after cgdash changed something).
     pub fn invalidate(&mut self) {
@@ -160,8 +179,8 @@ impl GroupReader {
         self.walk_problem.as_deref().or(self.fd_problem.as_deref())
     }
 
-    /// How many groups the last read left unread on `unchanged`'s word
-    /// ([`GroupReader::read_each_unless`]).
+    /// How many groups the last read left unread on the caller's word
+    /// ([`GroupReader::read_each_as`]).
     pub fn skipped(&self) -> usize {
         self.skipped
     }
@@ -234,20 +253,20 @@ impl GroupReader {
     /// [`GroupReader::read`], handing each group to `f` by reference (the
     /// sampler's way: nothing is copied per tick).
     pub fn read_each(&mut self, filter: Option<&str>, f: &mut dyn FnMut(&GroupStats)) {
-        self.read_each_unless(filter, None, f)
+        self.read_each_as(filter, None, f)
     }
 
-    /// [`GroupReader::read_each`], except that a group `unchanged` vouches
-    /// for (given its path and last readings) keeps those readings this
-    /// tick: none of its files is read. Every group is still read whole on
-    /// its slow tick (one tick in SLOW_EVERY, a fifth of the groups each
-    /// tick), when new, after [`GroupReader::invalidate`], and whenever
-    /// `unchanged` says no. The sampler's eBPF path vouches for groups in
-    /// which nothing ran (`sampler::active`).
-    pub fn read_each_unless(
+    /// [`GroupReader::read_each`], reading of each group only what `needs`
+    /// says (given its path and last readings): nothing (its last readings
+    /// stand this tick), its counters but not its process list, or all.
+    /// Every group is still read whole on its slow tick (one tick in
+    /// SLOW_EVERY, a fifth of the groups each tick), when new, and after
+    /// [`GroupReader::invalidate`]. The sampler's eBPF path says which
+    /// groups something ran in, joined or left (`sampler::active`).
+    pub fn read_each_as(
         &mut self,
         filter: Option<&str>,
-        unchanged: Option<&Unchanged<'_>>,
+        needs: Option<&Needs<'_>>,
         f: &mut dyn FnMut(&GroupStats),
     ) {
         self.fd_problem = None;
@@ -299,13 +318,17 @@ impl GroupReader {
                         || std::fs::metadata(&c.id_dir)
                             .map(|m| Some(std::os::unix::fs::MetadataExt::ino(&m)) == c.stats.id)
                             .unwrap_or(false);
-                    if same && !slow && unchanged.is_some_and(|u| u(path, &c.stats)) {
+                    let need = match needs {
+                        Some(n) if !slow => n(path, &c.stats),
+                        _ => Need::All,
+                    };
+                    if same && need == Need::Nothing {
                         self.skipped += 1;
                         f(&c.stats);
                         continue;
                     }
                     if same {
-                        match refresh(c, &mut self.buf, slow) {
+                        match refresh(c, &mut self.buf, slow, need == Need::All) {
                             Refresh::Read => {
                                 f(&c.stats);
                                 continue;
@@ -487,10 +510,11 @@ fn out_of_fds(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
-/// pread every kept file into `c.stats`.
-fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool) -> Refresh {
+/// pread every kept file into `c.stats` (the slow ones if `slow`, the
+/// process list if `procs`).
+fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool, procs: bool) -> Refresh {
     for k in &c.files {
-        if k.slow && !slow {
+        if (k.slow && !slow) || (!procs && matches!(k.feeds, Feeds::Procs)) {
             continue;
         }
         let ok = match &k.src {

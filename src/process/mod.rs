@@ -331,6 +331,15 @@ impl ProcessScanner {
         self.cgroup_refresh = ticks;
     }
 
+    /// Takes 1/`share` of the descriptors instead of half (unless a fixed
+    /// number was set): the eBPF path reads `stat` only for processes that
+    /// ran, so the group reader gets the bigger share then.
+    pub fn set_fd_share(&mut self, share: u64) {
+        if !self.fd_budget.is_fixed() {
+            self.fd_budget = FdBudget::share_of(share);
+        }
+    }
+
     /// At most `n` `/proc/PID/stat` and `schedstat` files kept open between
     /// scans (0: open and close every file every tick). Default: follow RLIMIT_NOFILE,
     /// raising the soft limit within the hard one when needed.

@@ -1,6 +1,7 @@
 //! Which groups can have changed since the last tick, from the eBPF pass
 //! (issue 18): the groups the reader must read; the others keep their last
-//! readings for a tick ([`GroupReader::read_each_unless`]).
+//! readings for a tick ([`GroupReader::read_each_as`]), and which of those
+//! must re-read their process list.
 //!
 //! A group's per-tick counters — CPU time and `cpu.stat`, charged memory and
 //! its failures and OOM kills, I/O submitted, pids — move when a task in it
@@ -25,7 +26,16 @@
 //! groups were not its parent's, or too many to look up — every group is
 //! read, as without eBPF.
 //!
-//! [`GroupReader::read_each_unless`]: crate::cgroup::reader::GroupReader::read_each_unless
+//! A group's process list changes only when a process joins it (born in
+//! it, or moved in) or leaves (exits, or moved out). Only the groups a
+//! named process is directly in re-read their `cgroup.procs`; their
+//! ancestors, read for their counters, keep last tick's list. (Relisting
+//! only on the pass's births, moves and exits was tried: an exit is
+//! reported only after an RCU grace period, ticks late under load, while
+//! the exiting process's last run and its parent's reaping are named at
+//! once.)
+//!
+//! [`GroupReader::read_each_as`]: crate::cgroup::reader::GroupReader::read_each_as
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -47,6 +57,9 @@ pub(super) struct Active {
     /// The groups to read this tick (internal form); valid after `compute`
     /// returned true.
     set: HashSet<Box<str>>,
+    /// Of those, the ones a process joined or left (internal form; no
+    /// ancestors: a list names only the group's own processes).
+    relist: HashSet<Box<str>>,
     /// Look-ups made in the last `compute`.
     pub lookups: usize,
 }
@@ -57,6 +70,7 @@ impl Active {
             proc_root,
             looked: PidMap::default(),
             set: HashSet::new(),
+            relist: HashSet::new(),
             lookups: 0,
         }
     }
@@ -66,6 +80,7 @@ impl Active {
     /// group this tick.
     pub fn compute(&mut self, ran: &Ran, members: &PidMap<usize>, paths: &[Arc<str>]) -> bool {
         self.set.clear();
+        self.relist.clear();
         self.lookups = 0;
         if ran.lost_exits {
             self.looked.clear();
@@ -82,18 +97,22 @@ impl Active {
         }
         let mut look = Vec::new();
         for (&pid, &why) in &ran.pids {
+            // New (a fork, a new thread, a reused pid) or moved: its group
+            // may not be the one it was listed in, and lists change.
+            let renamed = why & (flags::MOVED | flags::NEW) != 0;
             if let Some(&i) = members.get(&pid) {
                 add(&mut self.set, &paths[i]);
+                self.relist.insert(Box::from(paths[i].trim_matches('/')));
             }
-            let renamed = why & (flags::MOVED | flags::NEW) != 0;
             match self.looked.get(&pid) {
                 Some(l) if !renamed => {
                     for p in l.iter() {
                         add(&mut self.set, p);
+                        self.relist.insert(p.clone());
                     }
                 }
-                // Placed by a list and not moved: that list's group is it.
-                _ if why & flags::MOVED == 0 && members.contains_key(&pid) => {}
+                // Placed by a list and not new or moved: that list's group.
+                Some(_) | None if !renamed && members.contains_key(&pid) => {}
                 _ => look.push(pid),
             }
         }
@@ -112,6 +131,7 @@ impl Active {
             let groups: Box<[Box<str>]> = groups_of(&text).collect();
             for p in groups.iter() {
                 add(&mut self.set, p);
+                self.relist.insert(p.clone());
             }
             self.looked.insert(pid, groups);
         }
@@ -129,6 +149,7 @@ impl Active {
                 .find(is_placed);
             if let Some(&i) = placed.and_then(|p| members.get(&p)) {
                 add(&mut self.set, &paths[i]);
+                self.relist.insert(Box::from(paths[i].trim_matches('/')));
             }
             for l in [looked.as_ref(), placed.and_then(|p| self.looked.get(&p))]
                 .into_iter()
@@ -136,6 +157,7 @@ impl Active {
             {
                 for p in l.iter() {
                     add(&mut self.set, p);
+                    self.relist.insert(p.clone());
                 }
             }
             if placed.is_none() && looked.is_none() {
@@ -150,6 +172,12 @@ impl Active {
     /// `compute` returned true).
     pub fn contains(&self, path: &str) -> bool {
         self.set.contains(path.trim_matches('/'))
+    }
+
+    /// Whether `path`'s process list must be re-read this tick: a process
+    /// joined or left it (after `compute` returned true).
+    pub fn relists(&self, path: &str) -> bool {
+        self.relist.contains(path.trim_matches('/'))
     }
 }
 
@@ -226,9 +254,18 @@ mod tests {
         assert!(a.contains("a/b") && a.contains("a") && a.contains(""));
         assert!(!a.contains("c"), "nothing in /c ran");
         assert_eq!(a.lookups, 0);
+        assert!(
+            a.relists("a/b"),
+            "it ran there (and may have forked or exited)"
+        );
+        assert!(
+            !a.relists("a") && !a.relists(""),
+            "ancestors: counters only"
+        );
         // An exit of a placed process counts as its group moving.
         assert!(a.compute(&ran(&[], &[20]), &m, &paths()));
         assert!(a.contains("c") && !a.contains("a"));
+        assert!(a.relists("c") && !a.relists(""), "20 left /c");
     }
 
     #[test]
@@ -276,6 +313,7 @@ mod tests {
         assert!(a.compute(&ran(&[(30, flags::NEW | flags::RAN)], &[]), &m, &paths()));
         assert!(a.contains("c") && a.contains("a/b"));
         assert_eq!(a.lookups, 1);
+        assert!(a.relists("c") && a.relists("a/b") && !a.relists("a"));
         // Remembered: no look-up next time it runs, and its exit is placed.
         assert!(a.compute(&ran(&[(30, flags::RAN)], &[]), &m, &paths()));
         assert_eq!(a.lookups, 0);
@@ -286,6 +324,11 @@ mod tests {
         assert!(a.compute(&ran(&[(10, flags::MOVED)], &[]), &m, &paths()));
         assert!(a.contains("a") && a.contains("c") && !a.contains("a/b"));
         assert_eq!(a.lookups, 1);
+        assert!(a.relists("a") && a.relists("c"), "left /a, joined /c");
+        // A new thread (or a reused pid) of a listed process: looked up.
+        assert!(a.compute(&ran(&[(10, flags::NEW)], &[]), &m, &paths()));
+        assert_eq!(a.lookups, 1);
+        assert!(a.relists("a") && a.relists("c"));
     }
 
     #[test]
