@@ -85,6 +85,11 @@ pub trait Inputs {
     /// `ui::processes::reads_io` changes (the process panel's I/O columns
     /// shown, or sorted by).
     fn read_process_io(&mut self, _on: bool) {}
+    /// Whether the sampler was started reading `/proc/PID/io` already (so
+    /// the first frame's [`Inputs::read_process_io`] is not sent again).
+    fn reads_io_at_start(&self) -> bool {
+        false
+    }
 }
 
 /// One limit write, as the app asked for it (`Effect::Apply`).
@@ -146,7 +151,7 @@ pub async fn run<B: Backend>(
     let mut dirty = true;
     let mut end = End::Quit;
     let mut watched: Option<String> = None;
-    let mut reading_io = false;
+    let mut reading_io = inputs.reads_io_at_start();
     loop {
         // The microscope's sampler runs only while it shows a group.
         let target = app.microscope_target();

@@ -21,6 +21,8 @@ struct Script {
     calls: Vec<bool>,
     /// `calls` as they stood when each input was handed out.
     seen: Vec<Vec<bool>>,
+    /// What `reads_io_at_start` answers.
+    at_start: bool,
 }
 
 impl Inputs for Script {
@@ -31,6 +33,9 @@ impl Inputs for Script {
     fn resample(&mut self) {}
     fn read_process_io(&mut self, on: bool) {
         self.calls.push(on);
+    }
+    fn reads_io_at_start(&self) -> bool {
+        self.at_start
     }
 }
 
@@ -71,12 +76,18 @@ fn sample(i: u64) -> Input {
 }
 
 fn run(w: u16, h: u16, steps: Vec<Input>) -> Script {
+    run_from(false, w, h, steps)
+}
+
+/// `at_start`: the sampler was started reading per-process I/O.
+fn run_from(at_start: bool, w: u16, h: u16, steps: Vec<Input>) -> Script {
     let mut app = App::new(None);
     app.focus_group("cgdash/demo");
     let mut script = Script {
         steps: steps.into(),
         calls: Vec::new(),
         seen: Vec::new(),
+        at_start,
     };
     let mut screen = Screen::new(TestBackend::new(w, h)).expect("screen");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -90,6 +101,18 @@ fn run(w: u16, h: u16, steps: Vec<Input>) -> Script {
         &mut NoLauncher,
     ));
     script
+}
+
+#[test]
+fn io_loop_started_reading_io_is_not_asked_again() {
+    // The dashboard starts its sampler reading I/O when the first screen
+    // shows it (issue 18: turning it on after the first sample cost a
+    // second full sample at once): 200×50, nothing to ask.
+    let wide = run_from(true, 200, 50, vec![sample(0), sample(1)]);
+    assert!(wide.calls.is_empty(), "{:?}", wide.calls);
+    // Started reading it where it is not shown: turned off at once.
+    let narrow = run_from(true, 80, 24, vec![sample(0)]);
+    assert_eq!(narrow.calls, vec![false]);
 }
 
 #[test]

@@ -74,19 +74,21 @@ impl Layout {
         plan: &[PlannedRead],
         read: &mut dyn FnMut(&PlannedRead) -> Option<String>,
     ) -> Option<GroupStats> {
-        let primary = self
-            .hierarchies
-            .iter()
-            .filter(|h| h.dir(group).is_dir())
-            .min_by_key(|h| {
-                if std::ptr::eq(*h, self.primary()) {
-                    0
-                } else {
-                    1
-                }
-            })?;
-        let pdir = primary.dir(group);
-        let meta = fs::metadata(&pdir).ok()?;
+        // The group's directory in the primary hierarchy, else in the first
+        // other one that has it: one `stat` where the primary has it (not
+        // one per hierarchy and another for the id: issue 18, ~10,000
+        // fewer at 1,000 groups on a v1 host).
+        let dir_meta = |h: &super::Hierarchy| {
+            let d = h.dir(group);
+            fs::metadata(&d).ok().filter(|m| m.is_dir()).map(|m| (d, m))
+        };
+        let primary = self.primary();
+        let (pdir, meta) = dir_meta(primary).or_else(|| {
+            self.hierarchies
+                .iter()
+                .filter(|h| !std::ptr::eq(*h, primary))
+                .find_map(dir_meta)
+        })?;
         let mut s = GroupStats {
             path: group.to_string(),
             id: Some(meta.ino()),

@@ -355,7 +355,6 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
         .choose(cgdash::sampler::choice())
         .map_err(anyhow::Error::msg)?;
     sampler.set_names(Some(cgdash::names::Resolver::new(opts.names.clone())));
-    let (snapshots, sampler_handle) = sampler::spawn(sampler, opts.interval);
 
     let mut app = App::new(read_only);
     app.names_roots = Some(opts.names.clone());
@@ -381,6 +380,15 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
     if opts.io_microscope {
         app.io_microscope = true;
     }
+
+    // Whether the first screen shows per-process I/O: then the first
+    // sample reads it. Turned on after the first sample, it took a second
+    // full sample at once (issue 18: startup CPU at 10,000 processes).
+    let io_at_start = crossterm::terminal::size().is_ok_and(|(w, h)| {
+        cgdash::ui::processes::reads_io(ratatui::layout::Rect::new(0, 0, w, h), &app)
+    });
+    sampler.set_process_io(io_at_start);
+    let (snapshots, sampler_handle) = sampler::spawn(sampler, opts.interval);
 
     let sigterm = signal(UnixSignal::terminate())?;
     let sighup = signal(UnixSignal::hangup())?;
@@ -418,6 +426,7 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
         input,
         snapshots,
         sampler: sampler_handle,
+        io_at_start,
         done,
         tick,
         sigterm,
@@ -452,6 +461,8 @@ struct RealInputs {
     input: mpsc::UnboundedReceiver<Event>,
     snapshots: tokio::sync::watch::Receiver<Arc<cgdash::model::Snapshot>>,
     sampler: sampler::SamplerHandle,
+    /// The sampler was started reading per-process I/O.
+    io_at_start: bool,
     done: mpsc::UnboundedReceiver<Action>,
     tick: tokio::time::Interval,
     sigterm: tokio::signal::unix::Signal,
@@ -497,11 +508,12 @@ impl Inputs for RealInputs {
     }
 
     fn read_process_io(&mut self, on: bool) {
+        // Turned on, the sampler samples at once (rates need two readings).
         self.sampler.set_process_io(on);
-        // Rates need two readings: the next sample gives the first.
-        if on {
-            self.sampler.resample();
-        }
+    }
+
+    fn reads_io_at_start(&self) -> bool {
+        self.io_at_start
     }
 
     fn watch_periods(&mut self, group: Option<String>) {

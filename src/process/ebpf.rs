@@ -108,8 +108,12 @@ impl Tasks {
             .map_max_entries("last", last_entries(task_count()))
             .load(&OBJECT.0)
             .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))?;
-        let btf = Btf::from_sys_fs()
-            .map_err(|e| Unavailable(format!("cannot read kernel BTF {BTF_PATH}: {e}")))?;
+        // The attach points are two type ids of the kernel's BTF. Parsing
+        // it all again (what `Btf::from_sys_fs` does) cost ~60 ms of CPU and
+        // ~17 MiB for a moment at startup (issue 18): the ids are found by
+        // walking the raw blob instead, and aya gets a stand-in holding just
+        // those two types at those ids.
+        let btf = attach_btf(BTF_PATH)?;
         let iter: &mut Iter = prog(&mut ebpf, "tasks")?;
         iter.load("task", &btf)
             .map_err(|e| Unavailable(format!("task iterator refused: {}", chain(&e))))?;
@@ -202,6 +206,130 @@ impl Tasks {
     }
 }
 
+/// The types the programs attach to: the task iterator's `bpf_iter_task`
+/// (a FUNC) and `sched_process_free`'s `btf_trace_sched_process_free` (a
+/// TYPEDEF).
+const ATTACH: [(&str, u32); 2] = [
+    ("bpf_iter_task", BTF_KIND_FUNC),
+    ("btf_trace_sched_process_free", BTF_KIND_TYPEDEF),
+];
+
+const BTF_MAGIC: u16 = 0xeb9f;
+const BTF_KIND_PTR: u32 = 2;
+const BTF_KIND_TYPEDEF: u32 = 8;
+const BTF_KIND_FUNC: u32 = 12;
+
+/// A [`Btf`] standing in for the kernel's for the programs' `load`: only
+/// [`ATTACH`]'s types, each at its id in the kernel's BTF (the ids below
+/// them are placeholders), which is all `Iter::load` and
+/// `BtfTracePoint::load` look up.
+fn attach_btf(path: &str) -> Result<Btf, Unavailable> {
+    let raw = std::fs::read(path)
+        .map_err(|e| Unavailable(format!("cannot read kernel BTF {path}: {e}")))?;
+    let names: Vec<(&str, u32)> = ATTACH.to_vec();
+    let ids =
+        find_type_ids(&raw, &names).map_err(|e| Unavailable(format!("kernel BTF {path}: {e}")))?;
+    drop(raw);
+    let mut found = Vec::new();
+    for (&(name, kind), id) in names.iter().zip(ids) {
+        let id = id.ok_or_else(|| Unavailable(format!("no {name} in the kernel's BTF")))?;
+        found.push((name, kind, id));
+    }
+    let blob = stand_in_btf(&found);
+    Btf::parse(&blob, aya::Endianness::default())
+        .map_err(|e| Unavailable(format!("stand-in BTF refused: {e}")))
+}
+
+/// The ids of the named types (name, kind) in a raw BTF blob (the kernel's
+/// `/sys/kernel/btf/vmlinux`), by walking its type records: no parsed copy
+/// of the ~130,000 types. `None` for a name not there.
+fn find_type_ids(blob: &[u8], want: &[(&str, u32)]) -> Result<Vec<Option<u32>>, String> {
+    let u32_at = |b: &[u8], at: usize| -> Option<u32> {
+        b.get(at..at + 4)
+            .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    if blob.len() < 24 || u16::from_le_bytes([blob[0], blob[1]]) != BTF_MAGIC {
+        return Err("not little-endian BTF".into());
+    }
+    let field = |i: usize| u32_at(blob, 4 + 4 * i).unwrap_or(0) as usize;
+    let (hdr, type_off, type_len, str_off, str_len) =
+        (field(0), field(1), field(2), field(3), field(4));
+    let types = blob
+        .get(hdr + type_off..hdr + type_off + type_len)
+        .ok_or("type section out of bounds")?;
+    let strings = blob
+        .get(hdr + str_off..hdr + str_off + str_len)
+        .ok_or("string section out of bounds")?;
+    let name_at = |off: usize| -> &[u8] {
+        let s = strings.get(off..).unwrap_or(&[]);
+        &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
+    };
+    let mut out = vec![None; want.len()];
+    let (mut at, mut id) = (0usize, 1u32);
+    while at < types.len() {
+        let (Some(name), Some(info)) = (u32_at(types, at), u32_at(types, at + 4)) else {
+            return Err(format!("type {id} cut short"));
+        };
+        let kind = (info >> 24) & 0x1f;
+        let vlen = (info & 0xffff) as usize;
+        let extra = match kind {
+            1 | 14 | 17 => 4,             // INT, VAR, DECL_TAG
+            3 => 12,                      // ARRAY
+            4 | 5 | 15 | 19 => 12 * vlen, // STRUCT, UNION, DATASEC, ENUM64
+            6 | 13 => 8 * vlen,           // ENUM, FUNC_PROTO
+            2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
+            k => return Err(format!("type {id}: unknown kind {k}")),
+        };
+        for (slot, &(n, k)) in out.iter_mut().zip(want) {
+            if slot.is_none() && k == kind && name != 0 && name_at(name as usize) == n.as_bytes() {
+                *slot = Some(id);
+            }
+        }
+        at += 12 + extra;
+        id += 1;
+    }
+    Ok(out)
+}
+
+/// A BTF blob whose type `id` is `name` of `kind`, for each of `types`;
+/// every other id up to the highest is an anonymous `void *`.
+fn stand_in_btf(types: &[(&str, u32, u32)]) -> Vec<u8> {
+    let mut strings = vec![0u8];
+    let mut named = Vec::new();
+    for &(name, kind, id) in types {
+        named.push((id, kind, strings.len() as u32));
+        strings.extend_from_slice(name.as_bytes());
+        strings.push(0);
+    }
+    let last = types.iter().map(|t| t.2).max().unwrap_or(0);
+    let mut tys = Vec::with_capacity(12 * last as usize);
+    for id in 1..=last {
+        let (name, kind) = named
+            .iter()
+            .find(|n| n.0 == id)
+            .map_or((0, BTF_KIND_PTR), |n| (n.2, n.1));
+        // name_off, info (kind << 24), type (0: void)
+        for word in [name, kind << 24, 0] {
+            tys.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    let mut blob = Vec::with_capacity(24 + tys.len() + strings.len());
+    blob.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+    blob.extend_from_slice(&[1, 0]); // version 1, no flags
+    for word in [
+        24,
+        0,
+        tys.len() as u32,
+        tys.len() as u32,
+        strings.len() as u32,
+    ] {
+        blob.extend_from_slice(&word.to_le_bytes());
+    }
+    blob.extend_from_slice(&tys);
+    blob.extend_from_slice(&strings);
+    blob
+}
+
 /// Room in the per-task map: 4× the tasks there are now, a power of two
 /// between 16 K and 1 M. The kernel sizes the hash table's buckets by it
 /// (16 bytes each: 1 MiB at 10,000 tasks); past it a task is reported
@@ -268,6 +396,49 @@ mod tests {
         assert_eq!(last_entries(Some(300)), 16384);
         assert_eq!(last_entries(Some(10_100)), 65536);
         assert_eq!(last_entries(Some(u32::MAX)), 1 << 20);
+    }
+
+    #[test]
+    fn the_stand_in_btf_has_the_attach_types_at_their_ids() {
+        let blob = stand_in_btf(&[("f", BTF_KIND_FUNC, 7), ("t", BTF_KIND_TYPEDEF, 3)]);
+        let want = [("f", BTF_KIND_FUNC), ("t", BTF_KIND_TYPEDEF), ("t", 12)];
+        assert_eq!(
+            find_type_ids(&blob, &want).unwrap(),
+            vec![Some(7), Some(3), None],
+            "by name and kind"
+        );
+        let btf = Btf::parse(&blob, aya::Endianness::default()).expect("aya parses it");
+        use aya_obj::btf::BtfKind;
+        assert_eq!(btf.id_by_type_name_kind("f", BtfKind::Func).unwrap(), 7);
+        assert_eq!(btf.id_by_type_name_kind("t", BtfKind::Typedef).unwrap(), 3);
+        assert!(find_type_ids(b"not btf at all, not at all", &want).is_err());
+        assert!(
+            find_type_ids(&blob[..blob.len() - 20], &want).is_err(),
+            "cut"
+        );
+    }
+
+    #[test]
+    fn attach_ids_match_a_full_parse_of_the_kernels_btf() {
+        // Where the kernel has BTF (this host, the v2 VM): the walk finds
+        // the ids aya's own parse finds.
+        let Ok(full) = Btf::from_sys_fs() else {
+            eprintln!("no {BTF_PATH}: nothing to compare");
+            return;
+        };
+        let stand_in = attach_btf(BTF_PATH).expect("stand-in");
+        for (name, kind) in ATTACH {
+            let kind = if kind == BTF_KIND_FUNC {
+                aya_obj::btf::BtfKind::Func
+            } else {
+                aya_obj::btf::BtfKind::Typedef
+            };
+            assert_eq!(
+                stand_in.id_by_type_name_kind(name, kind).unwrap(),
+                full.id_by_type_name_kind(name, kind).unwrap(),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -275,6 +275,46 @@ fn long_command_lines_are_capped() {
 }
 
 #[test]
+fn command_lines_up_to_the_cap_are_whole() {
+    // Read in one `read` where they fit (issue 18): exactly the cap, one
+    // byte under it, and a short one, each whole.
+    let f = Fixture::new();
+    let mut exact = vec![b'b'; MAX_CMDLINE];
+    exact[1] = 0;
+    let under = vec![b'c'; MAX_CMDLINE - 1];
+    f.proc(
+        40,
+        &stat_line(40, "b", 'S', 1, 0, 0, 1, 50, 1),
+        &exact,
+        &cgroup_file("/"),
+    );
+    f.proc(
+        41,
+        &stat_line(41, "c", 'S', 1, 0, 0, 1, 50, 1),
+        &under,
+        &cgroup_file("/"),
+    );
+    f.proc(
+        42,
+        &stat_line(42, "d", 'S', 1, 0, 0, 1, 50, 1),
+        b"sleep\x00100\x00",
+        &cgroup_file("/"),
+    );
+    let rows = f.scanner().scan();
+    let cmd = |pid: i32| {
+        rows.iter()
+            .find(|r| r.pid == pid)
+            .unwrap()
+            .command
+            .to_string()
+    };
+    assert_eq!(cmd(40).len(), MAX_CMDLINE);
+    assert!(cmd(40).starts_with("b b"), "NUL → space");
+    assert_eq!(cmd(41), "c".repeat(MAX_CMDLINE - 1));
+    assert_eq!(cmd(42), "sleep 100");
+}
+
+#[test]
 fn scans_the_real_proc() {
     let Ok(layout) = Layout::detect() else { return };
     let mut s = ProcessScanner::new("/proc".into(), &layout).expect("scanner");

@@ -12,7 +12,10 @@
 //!   no ptrace rights (PID 1's is readable where its `ns/net` is not). The
 //!   inode is cached per pid: read when a pid is first seen, on its next
 //!   two samples (a runtime may `setns` a process after placing it in its
-//!   group), then every [`RECHECK`]th sample (processes change namespace
+//!   group) — except for the pids of the reader's first sample, which were
+//!   there before cgdash started (at 10,000 processes those two re-reads
+//!   were 20,000 `stat`s of cgdash's startup, issue 18) —, then every
+//!   [`RECHECK`]th sample (processes change namespace
 //!   after their start only by `setns`/`unshare`, which is rare: the
 //!   re-check is a safety net, kept cheap — a `stat` of `net/dev` costs about
 //!   twice one of `/proc/PID/stat`).
@@ -249,7 +252,12 @@ impl NetReader {
                 }
                 _ => {
                     let key = self.stat_key(pid);
-                    let age = entry.map_or(0, |e| e.age.saturating_add(1));
+                    // On the first sample every process predates cgdash:
+                    // settled (its `setns`, if any, is long done; one
+                    // started in the same instant is re-read within RECHECK
+                    // samples like any other).
+                    let first = if generation == 1 { 3 } else { 0 };
+                    let age = entry.map_or(first, |e| e.age.saturating_add(1));
                     self.pids.insert(
                         pid,
                         PidNs {

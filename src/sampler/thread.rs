@@ -47,8 +47,9 @@ impl SamplerHandle {
         self.problem.lock().map(|p| p.clone()).unwrap_or(None)
     }
 
-    /// Reads `/proc/PID/io` of every process from the next tick on, or stops
-    /// (see `Sampler::set_process_io`).
+    /// Reads `/proc/PID/io` of every process, or stops (see
+    /// `Sampler::set_process_io`). Turned on, the next sample is taken now
+    /// (rates need two readings), without re-reading the groups afresh.
     pub fn set_process_io(&self, on: bool) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(Msg::ProcessIo(on));
@@ -142,7 +143,16 @@ fn run(
                     sampler.invalidate();
                     break;
                 }
-                Ok(Msg::ProcessIo(on)) => sampler.set_process_io(on),
+                // Rates of I/O need two readings: the next sample, now, gives
+                // the first. Nothing else changed: no `invalidate` (that
+                // re-reads every group's files from scratch, ~a first
+                // sample's cost at 1,000 groups; issue 18).
+                Ok(Msg::ProcessIo(on)) => {
+                    sampler.set_process_io(on);
+                    if on {
+                        break;
+                    }
+                }
                 Ok(Msg::SetInterval(d)) => {
                     interval = d.max(Duration::from_millis(10));
                     next_wait = interval;
@@ -151,5 +161,52 @@ fn run(
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::Layout;
+
+    /// Waits (generously: a loaded 2-core machine) for a snapshot newer
+    /// than the last one seen.
+    fn next(rx: &mut watch::Receiver<Arc<Snapshot>>) -> bool {
+        let end = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < end {
+            if rx.has_changed().unwrap_or(false) {
+                rx.mark_unchanged();
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn turning_process_io_on_samples_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (f, t) in [
+            ("cgroup.controllers", "cpu\n"),
+            ("cgroup.procs", "1\n"),
+            ("cpu.stat", "usage_usec 1\n"),
+        ] {
+            std::fs::write(dir.path().join(f), t).expect("write");
+        }
+        let sampler = Sampler::cgroups_only(Layout::from_root(dir.path()).expect("layout"));
+        // An hour between samples: any sample past the first two is asked for.
+        let (mut rx, handle) = spawn(sampler, Duration::from_secs(3600));
+        assert!(next(&mut rx), "the first sample");
+        if rx.borrow().timestamp_ms == 0 {
+            assert!(next(&mut rx), "the first real sample");
+        }
+        assert!(next(&mut rx), "the one FIRST_INTERVAL later");
+        // Off: nothing to read afresh, no sample.
+        handle.set_process_io(false);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!rx.has_changed().unwrap(), "turning it off samples nothing");
+        // On: rates need two readings, the next one now.
+        handle.set_process_io(true);
+        assert!(next(&mut rx), "a sample at once, not an hour later");
     }
 }

@@ -310,13 +310,16 @@ fn plan_reads_of<'a>(
     group: &str,
 ) -> Vec<PlannedRead> {
     let mut out: Vec<PlannedRead> = Vec::new();
-    // Each place resolved once (a stat of the group's directory in it).
+    // Each place resolved once, and each hierarchy `stat`ed once however
+    // many places name it (`V1("cpu")`, `Any("cpu")`, `Any("cpuacct")` are
+    // one directory on a hybrid host; issue 18).
     let mut dirs: Vec<(At, Option<PathBuf>)> = Vec::with_capacity(8);
+    let mut exists = DirMemo::default();
     for r in reads {
         let dir = match dirs.iter().find(|(at, _)| *at == r.at) {
             Some((_, d)) => d.clone(),
             None => {
-                let d = resolve(layout, group, r.at);
+                let d = resolve(layout, group, r.at, &mut exists);
                 dirs.push((r.at, d.clone()));
                 d
             }
@@ -340,18 +343,45 @@ fn plan_reads_of<'a>(
     out
 }
 
+/// Whether the group's directory exists in a hierarchy, per hierarchy
+/// (by address: the layout outlives the plan).
+#[derive(Default)]
+struct DirMemo(Vec<(*const crate::cgroup::Hierarchy, bool)>);
+
+impl DirMemo {
+    /// [`Layout::dir_for`], the `stat` once per hierarchy.
+    fn dir_for<'l>(
+        &mut self,
+        layout: &'l Layout,
+        controller: &str,
+        group: &str,
+    ) -> Option<(&'l crate::cgroup::Hierarchy, PathBuf)> {
+        let h = layout.hierarchy(controller)?;
+        let d = h.dir(group);
+        let known = self.0.iter().find(|(p, _)| std::ptr::eq(*p, h));
+        let is_dir = match known {
+            Some(&(_, e)) => e,
+            None => {
+                let e = d.is_dir();
+                self.0.push((h, e));
+                e
+            }
+        };
+        is_dir.then_some((h, d))
+    }
+}
+
 /// The directory a declaration's file is in for `group`, if it applies here.
-fn resolve(layout: &Layout, group: &str, at: At) -> Option<PathBuf> {
-    let in_version = |c: &str, v: Version| {
-        layout
-            .dir_for(c, group)
+fn resolve(layout: &Layout, group: &str, at: At, memo: &mut DirMemo) -> Option<PathBuf> {
+    let mut in_version = |c: &str, v: Version| {
+        memo.dir_for(layout, c, group)
             .filter(|(h, _)| h.version == v)
             .map(|(_, d)| d)
     };
     match at {
         At::V1(c) => in_version(c, Version::V1),
         At::V2(c) => in_version(c, Version::V2),
-        At::Any(c) => layout.dir_for(c, group).map(|(_, d)| d),
+        At::Any(c) => memo.dir_for(layout, c, group).map(|(_, d)| d),
         At::UnifiedUnlessV1(c) => match in_version(c, Version::V1) {
             Some(_) => None,
             None => layout.unified().map(|u| u.dir(group)),
