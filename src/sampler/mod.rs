@@ -407,6 +407,8 @@ impl Sampler {
         let mut net = self.net.as_mut();
         if let Some(n) = net.as_mut() {
             n.begin();
+            let mut named = self.ran.pids.keys().copied();
+            n.set_named(self.pass_at.is_some().then_some(&mut named as _));
         }
         let mut quiet = self.quiet.as_mut().filter(|_| use_quiet);
         // By reference: the reader's cached stats are not copied per tick.
@@ -419,8 +421,12 @@ impl Sampler {
                 let mut cur = group_prev(g, generation);
                 let slot = groups_prev.get_mut(&g.path);
                 let prev = slot.as_deref().filter(|p| p.id == cur.id);
-                if let Some(p) = prev.filter(|p| p.mem.is_some() && p.mem == cur.mem) {
-                    cur.mem_moved = p.mem_moved;
+                match prev {
+                    Some(p) if p.mem.is_some() && p.mem == cur.mem => cur.mem_moved = p.mem_moved,
+                    Some(_) => {}
+                    // New: its processes were just read (new ones, or named
+                    // by the pass as they moved in).
+                    None => cur.mem_moved = generation.saturating_sub(crate::process::FULL_EVERY),
                 }
                 // The root's charge is the machine's, moving all the time: its
                 // processes go by machine-wide reclaim (`reclaim_recent`).
@@ -550,7 +556,9 @@ impl Sampler {
         };
         let moved_at = match self.reclaimed {
             Some((n, at)) if n == now => at,
-            _ => generation,
+            Some(_) => generation,
+            // The first reading: every process was read with it.
+            None => generation.saturating_sub(crate::process::FULL_EVERY),
         };
         self.reclaimed = Some((now, moved_at));
         generation - moved_at < crate::process::FULL_EVERY

@@ -179,6 +179,10 @@ pub(crate) struct NetReader {
     pub(crate) reads: u64,
     /// `stat`s of `net/dev`, for tests and benches.
     pub(crate) stats: u64,
+    /// This sample's eBPF pass: the processes it named (`None`: no pass).
+    /// A process changes namespace only by running (`setns`, `unshare`),
+    /// so one the pass did not name keeps its namespace without a re-check.
+    named: Option<crate::fnv::PidMap<()>>,
 }
 
 impl NetReader {
@@ -212,6 +216,7 @@ impl NetReader {
             path: String::new(),
             reads: 0,
             stats: 0,
+            named: None,
         }
     }
 
@@ -229,6 +234,19 @@ impl NetReader {
         self.found.clear();
     }
 
+    /// This sample's eBPF pass named these processes (`None`: no pass):
+    /// the others are not re-checked.
+    pub(crate) fn set_named(&mut self, named: Option<&mut dyn Iterator<Item = i32>>) {
+        match named {
+            Some(it) => {
+                let m = self.named.get_or_insert_with(Default::default);
+                m.clear();
+                m.extend(it.map(|p| (p, ())));
+            }
+            None => self.named = None,
+        }
+    }
+
     /// The members of group `index` (its `cgroup.procs`): notes the
     /// namespace of the lowest pid outside the host's, if any.
     pub(crate) fn observe(&mut self, index: usize, pids: &[i32]) {
@@ -239,7 +257,11 @@ impl NetReader {
             let key = match entry {
                 // Already placed this sample (listed in two groups' procs).
                 Some(e) if e.seen == generation => e.key,
-                Some(e) if e.age >= 3 && !(generation + pid as u64).is_multiple_of(RECHECK) => {
+                Some(e)
+                    if e.age >= 3
+                        && (!(generation + pid as u64).is_multiple_of(RECHECK)
+                            || self.named.as_ref().is_some_and(|n| !n.contains_key(&pid))) =>
+                {
                     self.pids.insert(
                         pid,
                         PidNs {

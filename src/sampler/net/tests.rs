@@ -265,6 +265,41 @@ fn a_pid_settled_at_startup_is_still_rechecked() {
     assert_eq!(groups[0].net.as_ref().map(|n| n.netns), Some(c));
 }
 #[test]
+fn with_an_ebpf_pass_only_named_pids_are_rechecked() {
+    // A process changes namespace only by running: the pass names it then.
+    let p = FakeProc::new();
+    let host = p.ns(1, HOST);
+    p.join(100, 1);
+    p.join(101, 1);
+    let mut r = NetReader::with_host(p.dir.path().to_path_buf(), vec![host]);
+    let mut groups = vec![group("g", None)];
+    r.begin();
+    r.observe(0, &[100, 101]);
+    r.finish(&mut groups);
+    // 101 `setns`es into a container (and so ran: named); 100 sleeps.
+    std::fs::remove_file(p.dir.path().join("101/net/dev")).unwrap();
+    let c = p.ns(101, CONTAINER);
+    let before = r.stats;
+    for _ in 0..RECHECK {
+        r.begin();
+        r.set_named(Some(&mut [101].into_iter()));
+        r.observe(0, &[100, 101]);
+        r.finish(&mut groups);
+    }
+    assert_eq!(r.stats - before, 1, "only the named pid, at its re-check");
+    assert_eq!(groups[0].net.as_ref().map(|n| n.netns), Some(c));
+    // No pass: every pid at its re-check, as before.
+    let before = r.stats;
+    for _ in 0..RECHECK {
+        r.begin();
+        r.set_named(None);
+        r.observe(0, &[100, 101]);
+        r.finish(&mut groups);
+    }
+    assert_eq!(r.stats - before, 2);
+}
+
+#[test]
 fn a_group_moving_namespace_restarts_its_rates() {
     let p = FakeProc::new();
     let host = p.ns(1, HOST);
