@@ -400,6 +400,11 @@ impl ProcessScanner {
         self.cache.len()
     }
 
+    /// Whether `pid` is a kernel thread (kthreadd or its child), as last read.
+    pub fn is_kernel_thread(&self, pid: i32) -> bool {
+        pid == 2 || self.cache.get(&pid).is_some_and(|c| c.last.ppid == 2)
+    }
+
     pub fn scan(&mut self) -> Vec<ProcRow> {
         let mut out = Vec::new();
         self.scan_into(&mut out);

@@ -77,8 +77,17 @@ impl Active {
 
     /// From this tick's pass and last tick's placement (`members`: pid →
     /// index into `paths`, the groups read last tick). False: read every
-    /// group this tick.
-    pub fn compute(&mut self, ran: &Ran, members: &PidMap<usize>, paths: &[Arc<str>]) -> bool {
+    /// group this tick. `kthread`: whether a pid is a kernel thread (they
+    /// run in the root every tick without forking or moving; their
+    /// running alone does not relist the root, a list of every process
+    /// in it).
+    pub fn compute(
+        &mut self,
+        ran: &Ran,
+        members: &PidMap<usize>,
+        paths: &[Arc<str>],
+        kthread: &dyn Fn(i32) -> bool,
+    ) -> bool {
         self.set.clear();
         self.relist.clear();
         self.lookups = 0;
@@ -102,7 +111,9 @@ impl Active {
             let renamed = why & (flags::MOVED | flags::NEW) != 0;
             if let Some(&i) = members.get(&pid) {
                 add(&mut self.set, &paths[i]);
-                self.relist.insert(Box::from(paths[i].trim_matches('/')));
+                if renamed || !kthread(pid) {
+                    self.relist.insert(Box::from(paths[i].trim_matches('/')));
+                }
             }
             match self.looked.get(&pid) {
                 Some(l) if !renamed => {
@@ -250,7 +261,7 @@ mod tests {
     fn a_group_is_read_when_something_in_it_or_below_ran() {
         let mut a = Active::new("/nonexistent".into());
         let m = members(&[(1, 0), (10, 2), (20, 3)]);
-        assert!(a.compute(&ran(&[(10, flags::RAN)], &[]), &m, &paths()));
+        assert!(a.compute(&ran(&[(10, flags::RAN)], &[]), &m, &paths(), &|_| false));
         assert!(a.contains("a/b") && a.contains("a") && a.contains(""));
         assert!(!a.contains("c"), "nothing in /c ran");
         assert_eq!(a.lookups, 0);
@@ -263,7 +274,7 @@ mod tests {
             "ancestors: counters only"
         );
         // An exit of a placed process counts as its group moving.
-        assert!(a.compute(&ran(&[], &[20]), &m, &paths()));
+        assert!(a.compute(&ran(&[], &[20]), &m, &paths(), &|_| false));
         assert!(a.contains("c") && !a.contains("a"));
         assert!(a.relists("c") && !a.relists(""), "20 left /c");
     }
@@ -272,12 +283,12 @@ mod tests {
     fn the_pass_cannot_vouch_without_a_last_tick_lost_exits_or_an_unseen_exit() {
         let mut a = Active::new("/nonexistent".into());
         let m = members(&[(10, 2)]);
-        assert!(!a.compute(&ran(&[(10, flags::RAN)], &[]), &m, &[]));
+        assert!(!a.compute(&ran(&[(10, flags::RAN)], &[]), &m, &[], &|_| false));
         let mut lost = ran(&[], &[]);
         lost.lost_exits = true;
-        assert!(!a.compute(&lost, &m, &paths()));
+        assert!(!a.compute(&lost, &m, &paths(), &|_| false));
         // pid 99 was never placed: born and gone between two passes.
-        assert!(!a.compute(&ran(&[], &[99]), &m, &paths()));
+        assert!(!a.compute(&ran(&[], &[99]), &m, &paths(), &|_| false));
     }
 
     #[test]
@@ -286,19 +297,19 @@ mod tests {
         let m = members(&[(10, 2)]);
         let mut r = ran(&[], &[99]);
         r.exit_parents.insert(99, 10);
-        assert!(a.compute(&r, &m, &paths()));
+        assert!(a.compute(&r, &m, &paths(), &|_| false));
         assert!(a.contains("a/b") && !a.contains("c"));
         // Its parent went unseen too, with the same groups: the first
         // placed ancestor's.
         r.exit_parents.insert(99, 98);
         r.exit_parents.insert(98, 10);
         r.exits.push((98, 0));
-        assert!(a.compute(&r, &m, &paths()));
+        assert!(a.compute(&r, &m, &paths(), &|_| false));
         assert!(a.contains("a/b") && !a.contains("c"));
         // Its parent unknown, and not an exit with a parent: every group.
         r.exit_parents.insert(99, 11);
         r.exits.pop();
-        assert!(!a.compute(&r, &m, &paths()));
+        assert!(!a.compute(&r, &m, &paths(), &|_| false));
     }
 
     #[test]
@@ -310,23 +321,28 @@ mod tests {
         ]);
         let mut a = Active::new(proc.path().into());
         let m = members(&[(10, 1)]);
-        assert!(a.compute(&ran(&[(30, flags::NEW | flags::RAN)], &[]), &m, &paths()));
+        assert!(a.compute(
+            &ran(&[(30, flags::NEW | flags::RAN)], &[]),
+            &m,
+            &paths(),
+            &|_| false
+        ));
         assert!(a.contains("c") && a.contains("a/b"));
         assert_eq!(a.lookups, 1);
         assert!(a.relists("c") && a.relists("a/b") && !a.relists("a"));
         // Remembered: no look-up next time it runs, and its exit is placed.
-        assert!(a.compute(&ran(&[(30, flags::RAN)], &[]), &m, &paths()));
+        assert!(a.compute(&ran(&[(30, flags::RAN)], &[]), &m, &paths(), &|_| false));
         assert_eq!(a.lookups, 0);
         assert!(a.contains("a/b"));
-        assert!(a.compute(&ran(&[], &[30]), &m, &paths()));
+        assert!(a.compute(&ran(&[], &[30]), &m, &paths(), &|_| false));
         assert!(a.contains("c"));
         // Moved: its old group (the list's) and its new one (its file).
-        assert!(a.compute(&ran(&[(10, flags::MOVED)], &[]), &m, &paths()));
+        assert!(a.compute(&ran(&[(10, flags::MOVED)], &[]), &m, &paths(), &|_| false));
         assert!(a.contains("a") && a.contains("c") && !a.contains("a/b"));
         assert_eq!(a.lookups, 1);
         assert!(a.relists("a") && a.relists("c"), "left /a, joined /c");
         // A new thread (or a reused pid) of a listed process: looked up.
-        assert!(a.compute(&ran(&[(10, flags::NEW)], &[]), &m, &paths()));
+        assert!(a.compute(&ran(&[(10, flags::NEW)], &[]), &m, &paths(), &|_| false));
         assert_eq!(a.lookups, 1);
         assert!(a.relists("a") && a.relists("c"));
     }
@@ -337,7 +353,7 @@ mod tests {
         let many: Vec<(i32, u32)> = (1000..1000 + LOOKUPS_MAX as i32 + 1)
             .map(|p| (p, flags::NEW))
             .collect();
-        assert!(!a.compute(&ran(&many, &[]), &members(&[]), &paths()));
+        assert!(!a.compute(&ran(&many, &[]), &members(&[]), &paths(), &|_| false));
         assert_eq!(
             a.lookups, 0,
             "no look-up is made when they would be too many"

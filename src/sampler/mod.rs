@@ -366,9 +366,11 @@ impl Sampler {
         // The eBPF pass first: which processes ran since the last one, and
         // so which groups can have changed (the others keep their readings).
         self.pass_at = self.ebpf_pass();
-        let vouch = match (self.pass_at, self.active.as_mut()) {
-            (Some(_), Some(a)) => a
-                .compute(&self.ran, &self.members, &self.prev_paths)
+        let vouch = match (self.pass_at, self.active.as_mut(), self.scanner.as_ref()) {
+            (Some(_), Some(a), Some(s)) => a
+                .compute(&self.ran, &self.members, &self.prev_paths, &|pid| {
+                    s.is_kernel_thread(pid)
+                })
                 .then_some(&*a),
             _ => None,
         };
