@@ -14,7 +14,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_cgdash");
 
 #[test]
 fn hr_dashboard_says_when_descriptors_run_out() {
-    let Some(t) = Tmux::start("hr-nofile", 160, 40, &[], &[BIN]) else {
+    // The `/proc` path: on the eBPF path the failed pass (it needs a
+    // descriptor for its iterator) drops to `/proc`, whose descriptors are
+    // then re-split from the limit in force, and the dashboard goes on
+    // complete (`hr_dashboard_survives_descriptors_running_out_on_ebpf`).
+    let Some(t) = Tmux::start("hr-nofile", 160, 40, &[], &[BIN, "--sampler", "proc"]) else {
         return;
     };
     t.wait_for(Duration::from_secs(20), |s| s.contains("procs"))
@@ -41,4 +45,34 @@ fn hr_dashboard_says_when_descriptors_run_out() {
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     seen.unwrap_or_else(|s| panic!("no word of the incomplete sample:\n{s}"));
+}
+
+#[test]
+fn hr_dashboard_survives_descriptors_running_out_on_ebpf() {
+    let Some(t) = Tmux::start("hr-nofile-ebpf", 160, 40, &[], &[BIN, "--sampler", "ebpf"]) else {
+        return;
+    };
+    t.wait_for(Duration::from_secs(20), |s| s.contains("read: ebpf"))
+        .unwrap_or_else(|s| panic!("the dashboard did not start on the eBPF path:\n{s}"));
+    let pid = t.pid().expect("pane pid");
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fd dir")
+        .count();
+    let st = Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("--nofile={open}:{open}"),
+        ])
+        .status()
+        .expect("prlimit");
+    assert!(st.success(), "prlimit failed");
+    // A new process the dashboard must still find, by its unique command.
+    let mut sleeper = Command::new("sleep").arg("10.25").spawn().expect("sleep");
+    let seen = t.wait_for(Duration::from_secs(15), |s| {
+        s.contains("read: proc") && !s.contains("read: ebpf")
+    });
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    seen.unwrap_or_else(|s| panic!("no fallback to the /proc path:\n{s}"));
 }

@@ -108,9 +108,10 @@ pub struct GroupReader {
     /// `RLIMIT_NOFILE`, raised within the hard limit when needed).
     budget: FdBudget,
     open: usize,
-    /// The next new group's phase of the slow re-read (so that a fifth
-    /// of the groups re-read everything each tick, not all of them on one).
-    next_phase: u32,
+    /// The next new group's phase of the slow re-read, when staggered (so
+    /// that a fifth of the groups re-read everything each tick, not all of
+    /// them on one); `None`: every group's slow tick is the same one.
+    next_phase: Option<u32>,
     /// Groups that kept their last readings on the caller's word in the
     /// last read.
     skipped: usize,
@@ -132,7 +133,7 @@ impl GroupReader {
             buf: Vec::with_capacity(4096),
             budget: FdBudget::share_of(4),
             open: 0,
-            next_phase: 0,
+            next_phase: None,
             skipped: 0,
             walk_problem: None,
             fd_problem: None,
@@ -142,6 +143,14 @@ impl GroupReader {
     /// Sets how many files may be kept open (tests: a low fd limit).
     pub fn set_max_open(&mut self, n: usize) {
         self.budget = FdBudget::fixed(n);
+    }
+
+    /// Staggers the groups' slow ticks from now on (each new group's comes
+    /// one tick after the last one's), for a reader that reads a group
+    /// whole only on its slow tick unless told otherwise
+    /// ([`GroupReader::read_each_as`]): its cost is then spread evenly.
+    pub fn set_stagger(&mut self, on: bool) {
+        self.next_phase = on.then_some(self.next_phase.unwrap_or(0));
     }
 
     /// Takes 1/`share` of the descriptors instead of a quarter (unless a
@@ -405,12 +414,18 @@ impl GroupReader {
             self.open += fds(&files);
             let id_dir = id_dir(&self.layout, path);
             // Staggered: each group's slow tick comes in turn.
-            self.next_phase = (self.next_phase + 1) % SLOW_EVERY;
+            let until_full = match self.next_phase.as_mut() {
+                Some(p) => {
+                    *p = (*p + 1) % SLOW_EVERY;
+                    *p
+                }
+                None => SLOW_EVERY - 1,
+            };
             let mut c = Cached {
                 stats,
                 id_dir,
                 files,
-                until_full: self.next_phase,
+                until_full,
                 stale: false,
             };
             // The procs list comes from the kept file (read_group only counts).

@@ -535,7 +535,8 @@ impl Sampler {
         }
     }
 
-    /// Splits the kept-file descriptors by path (`fds`): on `/proc`, half
+    /// Splits the kept-file descriptors by path (`fds`), and staggers the
+    /// groups' slow ticks on the eBPF path. On `/proc`, half
     /// to the scanner (two files per process, read every tick) and a
     /// quarter to the group reader; on the eBPF path, which reads a
     /// process's `stat` only when it ran, the other way round (~6 counter
@@ -543,6 +544,8 @@ impl Sampler {
     fn share_descriptors(&mut self) {
         let (reader, scanner) = if self.ebpf.is_some() { (2, 4) } else { (4, 2) };
         self.reader.set_share(reader);
+        // The eBPF path reads a quiet group whole only on its slow tick.
+        self.reader.set_stagger(self.ebpf.is_some());
         if let Some(s) = self.scanner.as_mut() {
             s.set_fd_share(scanner);
         }
