@@ -23,27 +23,9 @@ fn hr_dashboard_says_when_descriptors_run_out() {
     };
     t.wait_for(Duration::from_secs(20), |s| s.contains("procs"))
         .unwrap_or_else(|s| panic!("the dashboard did not start:\n{s}"));
-    let pid = t.pid().expect("pane pid");
-    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("fd dir")
-        .count();
-    // The dashboard this test started: no room for one more file.
-    let st = Command::new("prlimit")
-        .args([
-            "--pid",
-            &pid.to_string(),
-            &format!("--nofile={open}:{open}"),
-        ])
-        .status()
-        .expect("prlimit");
-    assert!(st.success(), "prlimit failed");
-    // A new process (its files must be opened), with its own deadline.
-    let mut sleeper = Command::new("sleep").arg("10").spawn().expect("sleep");
-    let seen = t.wait_for(Duration::from_secs(15), |s| {
+    let seen = run_out_of_descriptors(&t, |s| {
         s.contains("incomplete sample") && s.contains("Too many open files")
     });
-    let _ = sleeper.kill();
-    let _ = sleeper.wait();
     seen.unwrap_or_else(|s| panic!("no word of the incomplete sample:\n{s}"));
 }
 
@@ -54,6 +36,16 @@ fn hr_dashboard_survives_descriptors_running_out_on_ebpf() {
     };
     t.wait_for(Duration::from_secs(20), |s| s.contains("read: ebpf"))
         .unwrap_or_else(|s| panic!("the dashboard did not start on the eBPF path:\n{s}"));
+    let seen = run_out_of_descriptors(&t, |s| {
+        s.contains("read: proc") && !s.contains("read: ebpf")
+    });
+    seen.unwrap_or_else(|s| panic!("no fallback to the /proc path:\n{s}"));
+}
+
+/// Leaves the dashboard this test started no room for one more file, starts
+/// a new process (its files must be opened; with its own deadline) and
+/// waits up to 15 s for a screen `until` accepts.
+fn run_out_of_descriptors(t: &Tmux, until: impl Fn(&str) -> bool) -> Result<String, String> {
     let pid = t.pid().expect("pane pid");
     let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .expect("fd dir")
@@ -67,12 +59,9 @@ fn hr_dashboard_survives_descriptors_running_out_on_ebpf() {
         .status()
         .expect("prlimit");
     assert!(st.success(), "prlimit failed");
-    // A new process the dashboard must still find, by its unique command.
-    let mut sleeper = Command::new("sleep").arg("10.25").spawn().expect("sleep");
-    let seen = t.wait_for(Duration::from_secs(15), |s| {
-        s.contains("read: proc") && !s.contains("read: ebpf")
-    });
+    let mut sleeper = Command::new("sleep").arg("10").spawn().expect("sleep");
+    let seen = t.wait_for(Duration::from_secs(15), until);
     let _ = sleeper.kill();
     let _ = sleeper.wait();
-    seen.unwrap_or_else(|s| panic!("no fallback to the /proc path:\n{s}"));
+    seen
 }

@@ -123,7 +123,7 @@ impl Active {
                     }
                 }
                 // Placed by a list and not new or moved: that list's group.
-                Some(_) | None if !renamed && members.contains_key(&pid) => {}
+                _ if !renamed && members.contains_key(&pid) => {}
                 _ => look.push(pid),
             }
         }
