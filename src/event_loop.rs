@@ -90,6 +90,15 @@ pub trait Inputs {
     fn reads_io_at_start(&self) -> bool {
         false
     }
+    /// Whether the sampler was started leaving command lines unread
+    /// (`ProcessScanner::set_lazy_commands`): then
+    /// [`Inputs::read_all_commands`] follows `App::needs_all_commands`.
+    fn lazy_commands_at_start(&self) -> bool {
+        false
+    }
+    /// Read every process's command line (a filter, a sort by command), or
+    /// go back to leaving them unread until shown.
+    fn read_all_commands(&mut self, _on: bool) {}
 }
 
 /// One limit write, as the app asked for it (`Effect::Apply`).
@@ -152,6 +161,8 @@ pub async fn run<B: Backend>(
     let mut end = End::Quit;
     let mut watched: Option<String> = None;
     let mut reading_io = inputs.reads_io_at_start();
+    let lazy_commands = inputs.lazy_commands_at_start();
+    let mut all_commands = false;
     loop {
         // The microscope's sampler runs only while it shows a group.
         let target = app.microscope_target();
@@ -165,6 +176,12 @@ pub async fn run<B: Backend>(
         if io != reading_io {
             inputs.read_process_io(io);
             reading_io = io;
+        }
+        // Command lines: all of them only while a filter or sort needs them.
+        let all = lazy_commands && app.needs_all_commands();
+        if all != all_commands {
+            inputs.read_all_commands(all);
+            all_commands = all;
         }
         if dirty {
             // A failed draw is a terminal gone (EIO after a hangup): clean up.

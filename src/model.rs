@@ -126,6 +126,11 @@ pub struct ProcessSnapshot {
     pub cgroup: Arc<str>,
     /// Command line (or `[comm]` for kernel threads).
     pub command: Arc<str>,
+    /// `command` is only the process's name: the dashboard leaves command
+    /// lines unread until a row is shown (`ProcessScanner::set_lazy_commands`,
+    /// `app::CommandLines`). Never set in `snapshot` or the exporter.
+    #[serde(skip)]
+    pub command_pending: bool,
     /// Storage I/O from `/proc/PID/io` (`process/pio.rs`): null when not read
     /// (the dashboard reads it only while its process panel shows it).
     pub io: Option<ProcIoView>,
@@ -159,6 +164,8 @@ mod tests {
             start_time: 1_764_399_000,
             cgroup: "cgdash/demo".into(),
             command: "burn --cpu".into(),
+            // Internal (never serialized): the JSON below has no such field.
+            command_pending: true,
             io: Some(ProcIoView {
                 read_bytes: Some(0),
                 write_bytes: None,

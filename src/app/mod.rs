@@ -4,6 +4,7 @@
 //! `ui` module draws this state.
 
 pub mod action;
+pub mod commands;
 pub mod form;
 pub mod groups;
 pub mod keymap;
@@ -139,6 +140,9 @@ pub struct App {
     pub io_microscope: bool,
     /// A write limit changed with `w`/`W` and not yet in a snapshot.
     io_pending: Option<micro::IoPending>,
+    /// Command lines of the rows shown, read when drawn (lazy command
+    /// lines): a cell, since drawing takes the app by shared reference.
+    pub commands: std::cell::RefCell<commands::CommandLines>,
 }
 
 impl App {
@@ -170,7 +174,20 @@ impl App {
             microscope: None,
             io_microscope: false,
             io_pending: None,
+            commands: Default::default(),
         }
+    }
+
+    /// `p`'s command line, read now if the sampler left it pending.
+    pub fn command(&self, p: &ProcessSnapshot) -> Arc<str> {
+        self.commands.borrow_mut().of(p)
+    }
+
+    /// Whether the process list needs every process's command line (a
+    /// filter matches on it, or it is sorted by it): the dashboard's
+    /// sampler then reads them all rather than leaving them pending.
+    pub fn needs_all_commands(&self) -> bool {
+        !self.procs.filter.trim().is_empty() || self.procs.sort == procs::ProcSort::Command
     }
 
     /// Selects `path` (display form) as soon as it appears, expanding its parents.
@@ -453,7 +470,7 @@ impl App {
                 Some(p) if p.pid == 1 => {
                     let text = format!(
                         "PID 1 ({}) is init: cgdash does not signal it (use kill from a shell if you mean it)",
-                        crate::output::escape_controls(&p.command)
+                        crate::output::escape_controls(&self.command(p))
                     );
                     self.set_status(StatusKind::Error, text);
                 }
@@ -467,7 +484,7 @@ impl App {
                 Some(p) => {
                     self.overlay = Overlay::Signal(SignalDialog {
                         pid: p.pid,
-                        command: p.command.to_string(),
+                        command: self.command(p).to_string(),
                         signal,
                     })
                 }

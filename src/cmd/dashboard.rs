@@ -388,6 +388,9 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
         cgdash::ui::processes::reads_io(ratatui::layout::Rect::new(0, 0, w, h), &app)
     });
     sampler.set_process_io(io_at_start);
+    // Command lines are read for the rows drawn (`app::commands`), unless a
+    // filter or sort needs them all from the start (issue 18: startup).
+    sampler.set_lazy_commands(!app.needs_all_commands());
     let (snapshots, sampler_handle) = sampler::spawn(sampler, opts.interval);
 
     let sigterm = signal(UnixSignal::terminate())?;
@@ -427,6 +430,7 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
         snapshots,
         sampler: sampler_handle,
         io_at_start,
+        lazy_at_start: !app.needs_all_commands(),
         done,
         tick,
         sigterm,
@@ -463,6 +467,8 @@ struct RealInputs {
     sampler: sampler::SamplerHandle,
     /// The sampler was started reading per-process I/O.
     io_at_start: bool,
+    /// The sampler was started leaving command lines unread.
+    lazy_at_start: bool,
     done: mpsc::UnboundedReceiver<Action>,
     tick: tokio::time::Interval,
     sigterm: tokio::signal::unix::Signal,
@@ -514,6 +520,14 @@ impl Inputs for RealInputs {
 
     fn reads_io_at_start(&self) -> bool {
         self.io_at_start
+    }
+
+    fn lazy_commands_at_start(&self) -> bool {
+        self.lazy_at_start
+    }
+
+    fn read_all_commands(&mut self, on: bool) {
+        self.sampler.set_lazy_commands(!on);
     }
 
     fn watch_periods(&mut self, group: Option<String>) {

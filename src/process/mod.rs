@@ -69,8 +69,12 @@ pub struct ProcRow {
     /// Start, seconds since the Unix epoch.
     pub start_time: u64,
     /// Command line with NULs as spaces, or `[comm]` when it is empty
-    /// (kernel threads, zombies).
+    /// (kernel threads, zombies). While command lines are read lazily
+    /// ([`ProcessScanner::set_lazy_commands`]) and this one was not read:
+    /// the process's name (`comm`), and `command_pending` is set.
     pub command: Arc<str>,
+    /// `command` is only the name: the command line was not read.
+    pub command_pending: bool,
     /// Primary cgroup path in display form (`/` for the root, `cgdash/demo`),
     /// empty when it could not be resolved.
     pub cgroup: Arc<str>,
@@ -125,6 +129,9 @@ struct Cached {
     /// process that is not a kernel thread: caught between fork and exec's
     /// argument setup. Read again the next time the process is read.
     provisional: bool,
+    /// `command` is the name only: the command line is not read yet
+    /// (lazy command lines).
+    command_pending: bool,
     /// An eBPF pass has named it (the eBPF path takes only such processes
     /// from the cache: one the kernel's task iterator does not visit — on
     /// 6.18, pid 1 — is read every tick).
@@ -285,6 +292,10 @@ pub struct ProcessScanner {
     buf: Box<[u8; 4096]>,
     /// Read `/proc/PID/io` too (see [`ProcessScanner::set_io`]).
     io: bool,
+    /// Command lines only on demand (see [`ProcessScanner::set_lazy_commands`]).
+    lazy_commands: bool,
+    /// Lazy command lines were turned off: the next scan reads the pending ones.
+    fill_commands: bool,
 }
 
 impl ProcessScanner {
@@ -315,6 +326,8 @@ impl ProcessScanner {
             path: String::with_capacity(64),
             buf: Box::new([0; 4096]),
             io: false,
+            lazy_commands: false,
+            fill_commands: false,
         })
     }
 
@@ -377,6 +390,51 @@ impl ProcessScanner {
         self.io = on;
     }
 
+    /// Whether to leave command lines unread (issue 18: at 10,000 processes
+    /// a third of the first sample's process reads, for a table that shows
+    /// ~40 rows): a new process's row then carries its name (`comm`) with
+    /// [`ProcRow::command_pending`] set, and whoever shows it reads the
+    /// command line ([`read_command_line`]). Kernel threads, whose command
+    /// line is always empty, get `[comm]` as before. Turned off, the next
+    /// scan reads every pending command line (a filter or a sort by command
+    /// needs them all).
+    pub fn set_lazy_commands(&mut self, on: bool) {
+        if self.lazy_commands && !on {
+            self.fill_commands = true;
+        }
+        self.lazy_commands = on;
+    }
+
+    pub fn lazy_commands(&self) -> bool {
+        self.lazy_commands
+    }
+
+    /// Reads the command lines left pending (lazy command lines turned off).
+    fn fill_pending_commands(&mut self) {
+        self.fill_commands = false;
+        let pending: Vec<i32> = self
+            .cache
+            .iter()
+            .filter(|(_, c)| c.command_pending)
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in pending {
+            let Some(name) = self.cache.get(&pid).map(|c| c.command.clone()) else {
+                continue;
+            };
+            // Gone since (or unreadable): the name stays, and so does the
+            // flag, for the next time it is described.
+            let Some(command) = self.read_cmdline(pid, name.as_bytes()) else {
+                continue;
+            };
+            if let Some(c) = self.cache.get_mut(&pid) {
+                c.provisional = command.starts_with('[');
+                c.command = command;
+                c.command_pending = false;
+            }
+        }
+    }
+
     pub fn io(&self) -> bool {
         self.io
     }
@@ -434,6 +492,9 @@ impl ProcessScanner {
         self.problem = None;
         self.skipped = 0;
         self.fd_full = false;
+        if self.fill_commands {
+            self.fill_pending_commands();
+        }
         if let Some(ran) = hints.ran {
             self.scan_ran(&ran, &placed, emit);
             self.finish_scan();
@@ -829,11 +890,12 @@ impl ProcessScanner {
                 (Some(f), _) | (None, Some(f)) => f.metadata().ok().map(|m| m.uid()),
                 _ => None,
             };
-            let mut entry = self.describe(pid, &name, comm, starttime, uid, placed)?;
+            let kthread = pid == 2 || ppid == 2;
+            let mut entry = self.describe(pid, &name, comm, starttime, uid, placed, kthread)?;
             (entry.stat_fd, entry.sched_fd, entry.io) = kept;
             // Kernel threads (kthreadd, 2, and its children) have no
             // command line; any other process's is read again.
-            entry.provisional = entry.command.starts_with('[') && pid != 2 && ppid != 2;
+            entry.provisional = entry.command.starts_with('[') && !kthread;
             self.cache.insert(pid, entry);
         } else {
             if let Some(name) = retry_comm {
@@ -889,7 +951,9 @@ impl ProcessScanner {
     }
 
     /// Reads what changes only on exec or migration: uid (unless known),
-    /// command line, cgroup (unless `placed`: left empty).
+    /// command line (unless lazy), cgroup (unless `placed`: left empty).
+    /// `kthread`: a kernel thread (no command line to read when lazy).
+    #[allow(clippy::too_many_arguments)]
     fn describe(
         &mut self,
         pid: i32,
@@ -898,6 +962,7 @@ impl ProcessScanner {
         starttime: u64,
         uid: Option<u32>,
         placed: bool,
+        kthread: bool,
     ) -> Option<Box<Cached>> {
         let uid = match uid {
             Some(u) => u,
@@ -906,7 +971,11 @@ impl ProcessScanner {
                 fs::metadata(&self.path).ok()?.uid()
             }
         };
-        let command = self.read_cmdline(pid, name)?;
+        let (command, command_pending) = match (self.lazy_commands, kthread) {
+            (false, _) => (self.read_cmdline(pid, name)?, false),
+            (true, true) => (self.intern(&bracketed(name)), false),
+            (true, false) => (self.intern(&String::from_utf8_lossy(name)), true),
+        };
         let cgroup = if placed {
             self.intern("")
         } else {
@@ -934,6 +1003,7 @@ impl ProcessScanner {
             io: None,
             named: false,
             provisional: false,
+            command_pending,
         }))
     }
 
@@ -946,36 +1016,10 @@ impl ProcessScanner {
     fn read_cmdline(&mut self, pid: i32, comm: &[u8]) -> Option<Arc<str>> {
         self.set_path(pid, "cmdline");
         let mut f = self.open_path()?;
-        let buf = &mut self.buf[..MAX_CMDLINE];
-        let mut n = 0;
-        while n < buf.len() {
-            match f.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => {
-                    let asked = buf.len() - n;
-                    n += k;
-                    if k < asked {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return None,
-            }
-        }
+        let n = read_cmdline_into(&mut f, &mut self.buf[..MAX_CMDLINE])?;
         drop(f);
-        let mut raw = buf[..n].to_vec();
-        while raw.last() == Some(&0) {
-            raw.pop();
-        }
-        if raw.is_empty() {
-            return Some(self.intern(&format!("[{}]", String::from_utf8_lossy(comm))));
-        }
-        for b in &mut raw {
-            if *b == 0 || *b == b'\n' {
-                *b = b' ';
-            }
-        }
-        Some(self.intern(&String::from_utf8_lossy(&raw)))
+        let text = command_text(&self.buf[..n], comm);
+        Some(self.intern(&text))
     }
 
     /// The process's group in the primary hierarchy, display form.
@@ -1077,6 +1121,7 @@ fn row_of(u: &Units, pid: i32, c: &Cached, l: Last, fresh: bool, read_at: Instan
         start_ticks: c.starttime,
         start_time: u.boot_time + c.starttime / u.ticks_per_sec.max(1),
         command: c.command.clone(),
+        command_pending: c.command_pending,
         cgroup: c.cgroup.clone(),
         fresh,
         read_at,
@@ -1091,6 +1136,59 @@ fn row_of(u: &Units, pid: i32, c: &Cached, l: Last, fresh: bool, read_at: Instan
 /// `nsec_to_clock_t`: a division by NSEC_PER_SEC / USER_HZ).
 fn ebpf_start_ticks(u: &Units, ns: u64) -> u64 {
     ns / (1_000_000_000 / u.ticks_per_sec.clamp(1, 1_000_000_000))
+}
+
+/// `[name]`: how a process without a command line is shown (kernel
+/// threads, zombies), as ps and top do.
+fn bracketed(name: &[u8]) -> String {
+    format!("[{}]", String::from_utf8_lossy(name))
+}
+
+/// A command line as shown: the raw `/proc/PID/cmdline` with its NULs (and
+/// newlines) as spaces, trailing NULs dropped; `[name]` when empty.
+fn command_text(raw: &[u8], name: &[u8]) -> String {
+    let end = raw.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    if end == 0 {
+        return bracketed(name);
+    }
+    let text: Vec<u8> = raw[..end]
+        .iter()
+        .map(|&b| if b == 0 || b == b'\n' { b' ' } else { b })
+        .collect();
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// The command line of `pid` under `proc_root` as the scanner shows it
+/// (at most [`MAX_CMDLINE`] bytes), for a row whose command line was left
+/// pending ([`ProcessScanner::set_lazy_commands`]); `name` (its `comm`) for
+/// `[name]` when it has none. `None`: the process is gone (or unreadable).
+pub fn read_command_line(proc_root: &Path, pid: i32, name: &str) -> Option<String> {
+    let mut f = File::open(proc_root.join(pid.to_string()).join("cmdline")).ok()?;
+    let mut buf = vec![0; MAX_CMDLINE];
+    let n = read_cmdline_into(&mut f, &mut buf)?;
+    Some(command_text(&buf[..n], name.as_bytes()))
+}
+
+/// Reads `cmdline` into `buf`, in one `read` where it fits: each `read`
+/// reaches into the process's memory, and a short read is the end (the
+/// kernel copies up to the count or the end of the arguments).
+fn read_cmdline_into(f: &mut File, buf: &mut [u8]) -> Option<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                let asked = buf.len() - n;
+                n += k;
+                if k < asked {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(n)
 }
 
 /// The first field of `/proc/PID/schedstat`: the task's total run time, ns.

@@ -1093,3 +1093,86 @@ fn an_empty_command_line_caught_before_exec_is_read_again() {
     assert_eq!(by_pid(&rows, 20).command.as_ref(), "sh -c exec sleep 40");
     assert_eq!(by_pid(&rows, 21).command.as_ref(), "[kworker/0:1]");
 }
+
+/// Lazy command lines (issue 18): rows carry the name and the flag, kernel
+/// threads their `[name]`, and `cmdline` is never opened — the fixture's
+/// `cmdline` files are removed to prove it. Turned off, the next scan reads
+/// every pending one, the same text the eager scanner gives.
+#[test]
+fn lazy_command_lines_are_left_pending_until_turned_off() {
+    let f = Fixture::new();
+    f.proc(
+        1,
+        &stat_line(1, "init", 'S', 0, 100, 50, 1, 10, 300),
+        b"/sbin/init\0splash\0",
+        &cgroup_file("/"),
+    );
+    f.proc(
+        30,
+        &stat_line(30, "kworker/0:1", 'I', 2, 0, 0, 1, 20, 0),
+        b"",
+        &cgroup_file("/"),
+    );
+    f.proc(
+        77,
+        &stat_line(77, "sleeper", 'S', 1, 7, 3, 1, 5000, 10),
+        b"./sleepers\x0010000\x00",
+        &cgroup_file("/cgdash/demo"),
+    );
+    let eager: Vec<(i32, String)> = {
+        let mut rows: Vec<_> = f
+            .scanner()
+            .scan()
+            .into_iter()
+            .map(|r| (r.pid, r.command.to_string()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let hidden = f.root().join("hidden");
+    fs::create_dir(&hidden).unwrap();
+    for pid in [1, 30, 77] {
+        fs::rename(
+            f.root().join(format!("{pid}/cmdline")),
+            hidden.join(pid.to_string()),
+        )
+        .unwrap();
+    }
+    let mut s = f.scanner();
+    s.set_lazy_commands(true);
+    let rows = s.scan();
+    assert_eq!(
+        rows.len(),
+        3,
+        "no process lost for want of a cmdline: {rows:?}"
+    );
+    let init = by_pid(&rows, 1);
+    assert_eq!((&*init.command, init.command_pending), ("init", true));
+    let kw = by_pid(&rows, 30);
+    assert_eq!((&*kw.command, kw.command_pending), ("[kworker/0:1]", false));
+    assert!(by_pid(&rows, 77).command_pending);
+    // Still pending from the cache.
+    assert!(by_pid(&s.scan(), 77).command_pending);
+
+    for pid in [1, 30, 77] {
+        fs::rename(
+            hidden.join(pid.to_string()),
+            f.root().join(format!("{pid}/cmdline")),
+        )
+        .unwrap();
+    }
+    s.set_lazy_commands(false);
+    let mut rows: Vec<_> = s.scan().into_iter().collect();
+    assert!(rows.iter().all(|r| !r.command_pending), "{rows:?}");
+    rows.sort_by_key(|r| r.pid);
+    let filled: Vec<(i32, String)> = rows
+        .iter()
+        .map(|r| (r.pid, r.command.to_string()))
+        .collect();
+    assert_eq!(filled, eager);
+    // What the dashboard reads for a pending row is the same text.
+    assert_eq!(
+        read_command_line(f.root(), 77, "sleeper").as_deref(),
+        Some("./sleepers 10000")
+    );
+}

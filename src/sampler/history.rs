@@ -245,7 +245,11 @@ pub struct History {
     capacity: usize,
     /// When each recorded snapshot was taken (shared by every group).
     timestamps: Ring<u64>,
-    groups: HashMap<String, GroupHistory>,
+    /// Boxed: a history is ~840 bytes (17 series) and a map's table has
+    /// up to twice as many slots as entries (1,007 groups: 2,048 slots), so
+    /// inline values cost 1.77 MB where boxed ones cost 0.9 (issue 18,
+    /// heaptrack at 1,000 groups).
+    groups: HashMap<String, Box<GroupHistory>>,
     /// Timestamp of the last recorded snapshot, to ignore the same one twice.
     last_ms: Option<u64>,
     generation: u64,
@@ -279,7 +283,7 @@ impl History {
                     h.seen = gen;
                 }
                 _ => {
-                    let mut h = GroupHistory::new(cap, g.id);
+                    let mut h = Box::new(GroupHistory::new(cap, g.id));
                     h.push(g);
                     h.seen = gen;
                     self.groups.insert(g.path.clone(), h);
@@ -290,7 +294,7 @@ impl History {
     }
 
     pub fn get(&self, path: &str) -> Option<&GroupHistory> {
-        self.groups.get(path)
+        self.groups.get(path).map(|h| &**h)
     }
 
     /// The timestamps (ms) of `h`'s points, oldest first.

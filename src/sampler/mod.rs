@@ -312,6 +312,14 @@ impl Sampler {
         }
     }
 
+    /// Leave command lines unread until shown, or read them all from the
+    /// next sample on (see `ProcessScanner::set_lazy_commands`).
+    pub fn set_lazy_commands(&mut self, on: bool) {
+        if let Some(s) = self.scanner.as_mut() {
+            s.set_lazy_commands(on);
+        }
+    }
+
     /// The process scanner, e.g. to tune how often cgroups are re-read.
     pub fn scanner_mut(&mut self) -> Option<&mut ProcessScanner> {
         self.scanner.as_mut()
@@ -685,6 +693,7 @@ impl Sampler {
                 start_time: r.start_time,
                 cgroup,
                 command: r.command,
+                command_pending: r.command_pending,
                 io: io.then(|| crate::process::ProcIoView::new(r.io, r.io_prev)),
             });
         });

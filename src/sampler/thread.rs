@@ -22,6 +22,7 @@ enum Msg {
     Resample,
     SetInterval(Duration),
     ProcessIo(bool),
+    LazyCommands(bool),
 }
 
 /// Controls a sampler thread; dropping it stops the thread.
@@ -53,6 +54,15 @@ impl SamplerHandle {
     pub fn set_process_io(&self, on: bool) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(Msg::ProcessIo(on));
+        }
+    }
+
+    /// Leaves command lines unread until shown, or reads them all (see
+    /// `Sampler::set_lazy_commands`). Turned off, the next sample is taken
+    /// now: a filter typed or a sort by command waits one sample, not a tick.
+    pub fn set_lazy_commands(&self, on: bool) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::LazyCommands(on));
         }
     }
 
@@ -150,6 +160,12 @@ fn run(
                 Ok(Msg::ProcessIo(on)) => {
                     sampler.set_process_io(on);
                     if on {
+                        break;
+                    }
+                }
+                Ok(Msg::LazyCommands(on)) => {
+                    sampler.set_lazy_commands(on);
+                    if !on {
                         break;
                     }
                 }

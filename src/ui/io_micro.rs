@@ -196,7 +196,7 @@ fn processes(app: &App, g: &GroupSnapshot) -> Vec<Line<'static>> {
             p.pid,
             rate(io.read_bytes_per_s),
             rate(io.write_bytes_per_s),
-            super::processes::short_command(&p.command)
+            super::processes::short_command(&app.command(p))
         )));
     }
     out

@@ -122,11 +122,13 @@ impl Widget for ProcessesPanel<'_> {
                 ))));
             }
             let branch = v.branches.get(i).map_or("", String::as_str);
-            let full = branch.chars().count() + p.command.chars().count() <= command_w;
+            // Read here if the sampler left it pending: only drawn rows.
+            let command = app.command(p);
+            let full = branch.chars().count() + command.chars().count() <= command_w;
             let cmd = if full {
-                &*p.command
+                command.to_string()
             } else {
-                short_command(&p.command)
+                short_command(&command).to_string()
             };
             cells.push(if branch.is_empty() {
                 Cell::from(cmd)

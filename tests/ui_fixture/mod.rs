@@ -76,6 +76,7 @@ fn process(
         start_time: 1_764_399_000,
         cgroup: cgroup.into(),
         command: command.into(),
+        command_pending: false,
         // Not read (the dashboard reads it only while shown): `–`.
         io: None,
     }
