@@ -454,3 +454,65 @@ fn refs(k: &Raw<'_>, id: u32, keep_member: &dyn Fn(u32) -> bool) -> Result<Vec<u
         other => return Err(format!("kernel type {id}: kind {other} not covered")),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{find_type_ids, ATTACH, BTF_PATH, OBJECT};
+    use super::*;
+
+    #[test]
+    fn the_objects_relocations_are_field_ones_on_named_structs() {
+        let btf = Raw::parse(elf_section(&OBJECT.0, ".BTF").expect(".BTF")).expect("parses");
+        let ext = elf_section(&OBJECT.0, ".BTF.ext").expect(".BTF.ext");
+        let relos = core_relocations(ext).expect("CO-RE records");
+        assert!(relos.len() >= 10, "{relos:?}");
+        let mut roots: Vec<&[u8]> = relos.iter().map(|&(_, t)| btf.name(t)).collect();
+        roots.sort();
+        roots.dedup();
+        for (kind, t) in &relos {
+            assert!(*kind <= 5, "field relocations only: {kind}");
+            assert_eq!(btf.kind(*t), Some(KIND_STRUCT));
+        }
+        assert!(roots.contains(&&b"task_struct"[..]), "{roots:?}");
+        assert!(elf_section(b"not an elf", ".BTF").is_none());
+        assert!(core_relocations(b"short").is_err());
+    }
+
+    #[test]
+    fn the_minimal_btf_keeps_few_types_and_the_attach_ids() {
+        // Where the kernel has BTF (this host, the v2 VM). Exactness against
+        // aya's relocation is tests/ebpf_btf_live.rs.
+        let Ok(kernel) = std::fs::read(BTF_PATH) else {
+            eprintln!("no {BTF_PATH}: nothing to build from");
+            return;
+        };
+        let blob = build(&kernel, &OBJECT.0, &ATTACH).expect("builds");
+        let ids = find_type_ids(&kernel, &ATTACH).unwrap();
+        assert_eq!(find_type_ids(&blob, &ATTACH).unwrap(), ids, "attach ids");
+        let min = Raw::parse(&blob).unwrap();
+        let mut kept = 0;
+        for id in 1..min.len() {
+            let rec = min.record(id).unwrap();
+            match min.kind(id).unwrap() {
+                BTF_KIND_PTR => assert_eq!(u32_at(rec, 8), Some(0), "{id}: a void *"),
+                KIND_STRUCT | KIND_UNION => {
+                    kept += 1;
+                    let name = min.name(id);
+                    if name == b"task_struct" {
+                        // All members, at their offsets; unasked ones typeless.
+                        let vlen = (u32_at(rec, 4).unwrap() & 0xffff) as usize;
+                        assert!(vlen > 50, "task_struct has {vlen} members");
+                        let typed = (0..vlen)
+                            .filter(|m| u32_at(rec, 12 + 12 * m + 4) != Some(0))
+                            .count();
+                        assert!(typed < 20, "{typed} typed members");
+                    }
+                }
+                _ => {}
+            }
+        }
+        eprintln!("{kept} structs and unions kept, {} bytes", blob.len());
+        assert!((3..100).contains(&kept), "{kept} structs and unions kept");
+        assert!(blob.len() < kernel.len() / 4);
+    }
+}
