@@ -248,7 +248,7 @@ pub(super) fn build<'k>(
     let local = Raw::parse(local_blob).map_err(|e| format!("object's .BTF: {e}"))?;
     let ext = elf_section(object, ".BTF.ext").ok_or("no .BTF.ext in the object")?;
     // Roots: (flavorless name, kind class) of each relocation's local type.
-    let mut roots: HashSet<(&[u8], u32)> = HashSet::new();
+    let mut roots: Vec<(&[u8], u32)> = Vec::new();
     for (kind, type_id) in core_relocations(ext)? {
         match kind {
             0..=5 | 10 | 11 => {} // field, enum value
@@ -262,7 +262,9 @@ pub(super) fn build<'k>(
         if name.is_empty() {
             return Err(format!("relocation on anonymous local type {type_id}"));
         }
-        roots.insert((name, kind_class(lkind)));
+        if !roots.contains(&(name, kind_class(lkind))) {
+            roots.push((name, kind_class(lkind)));
+        }
     }
     // Member names the relocations can ask for: every string of the
     // object's BTF (a superset).
@@ -272,18 +274,40 @@ pub(super) fn build<'k>(
     // One walk: the candidates and the attach types.
     let mut candidates = Vec::new();
     let mut attach_ids: Vec<Option<u32>> = vec![None; attach.len()];
-    for id in 1..k.len() {
-        let name = k.name(id);
+    // Names are looked at only for the kinds wanted (a third of the
+    // kernel's types are pointers, functions, prototypes…).
+    let mut kinds = 0u32;
+    for &(_, class) in &roots {
+        kinds |= 1 << class;
+        if class == KIND_ENUM {
+            kinds |= 1 << KIND_ENUM64;
+        }
+    }
+    for &(_, kind) in attach {
+        kinds |= 1 << kind;
+    }
+    for (id, &at) in k.offs.iter().enumerate().skip(1) {
+        let at = at as usize;
+        let kind = (u32_at(k.types, at + 4).unwrap_or(0) >> 24) & 0x1f;
+        if kinds & (1 << kind) == 0 {
+            continue;
+        }
+        let name = k.string(u32_at(k.types, at).unwrap_or(0));
         if name.is_empty() {
             continue;
         }
-        let kind = k.kind(id).unwrap_or(0);
+        let id = id as u32;
         for (slot, &(n, kd)) in attach_ids.iter_mut().zip(attach) {
             if slot.is_none() && kd == kind && name == n.as_bytes() {
                 *slot = Some(id);
             }
         }
-        if roots.contains(&(flavorless(name), kind_class(kind))) {
+        let class = kind_class(kind);
+        // `flavorless` only on a root's prefix: a few names, no hashing.
+        if roots
+            .iter()
+            .any(|&(n, c)| c == class && name.starts_with(n) && flavorless(name).len() == n.len())
+        {
             candidates.push(id);
         }
     }
