@@ -107,11 +107,6 @@ impl<'a> Raw<'a> {
         })
     }
 
-    /// Type ids there are, void included.
-    pub(super) fn len(&self) -> u32 {
-        self.offs.len() as u32
-    }
-
     pub(super) fn string(&self, off: u32) -> &'a [u8] {
         let s = self.strings.get(off as usize..).unwrap_or(&[]);
         &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
@@ -515,7 +510,7 @@ mod tests {
         assert_eq!(find_type_ids(&blob, &ATTACH).unwrap(), ids, "attach ids");
         let min = Raw::parse(&blob).unwrap();
         let mut kept = 0;
-        for id in 1..min.len() {
+        for id in 1..min.offs.len() as u32 {
             let rec = min.record(id).unwrap();
             match min.kind(id).unwrap() {
                 BTF_KIND_PTR => assert_eq!(u32_at(rec, 8), Some(0), "{id}: a void *"),
