@@ -23,7 +23,7 @@
 //! 5.8+; tested on Debian's 6.1 and on 6.18). When any of it is missing
 //! [`Tasks::load`] says why and the sampler stays on the `/proc` path.
 //! Not parsing the kernel's whole BTF at load also needs CAP_SYS_ADMIN (a
-//! mount namespace for one thread, see [`loader_without_kernel_btf`]);
+//! mount namespace for one thread, see `loader_without_kernel_btf`);
 //! without it the load parses it, as aya does by default ([`KernelBtf`]).
 
 use std::collections::HashSet;
