@@ -22,6 +22,9 @@
 //! and a kernel that accepts the programs (task iterators and `tp_btf`:
 //! 5.8+; tested on Debian's 6.1 and on 6.18). When any of it is missing
 //! [`Tasks::load`] says why and the sampler stays on the `/proc` path.
+//! Not parsing the kernel's whole BTF at load also needs CAP_SYS_ADMIN (a
+//! mount namespace for one thread, see `loader_without_kernel_btf`);
+//! without it the load parses it, as aya does by default ([`KernelBtf`]).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -33,6 +36,8 @@ use aya::programs::{BtfTracePoint, Iter};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::fnv::PidMap;
+
+mod btf_min;
 
 /// The compiled object, aligned for the ELF parser.
 #[repr(C, align(8))]
@@ -86,6 +91,20 @@ pub struct Tasks {
     lost_seen: u64,
     buf: Vec<u8>,
     passes: u64,
+    kernel_btf: KernelBtf,
+}
+
+/// How [`Tasks::load`] used the kernel's BTF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelBtf {
+    /// Only the minimal BTF (`btf_min`) was parsed.
+    Minimal,
+    /// The minimal BTF served the relocations, but the loader parsed the
+    /// kernel's in full when made (the reason it could not be hidden).
+    ParsedByLoader(String),
+    /// Parsed in full for the relocations (why the minimal BTF could not
+    /// be built).
+    Parsed(String),
 }
 
 const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
@@ -100,20 +119,43 @@ impl Tasks {
         if !Path::new(BTF_PATH).exists() {
             return Err(Unavailable(format!("no kernel BTF ({BTF_PATH})")));
         }
-        // The loader parses the kernel's BTF itself (CO-RE relocations) and
-        // drops it with the temporary loader; the programs' attach points
-        // need it again. Parsed BTF is ~10 MiB of memory: one at a time,
-        // never two (the peak RSS), and gone once loaded (`malloc_trim`).
-        let mut ebpf = EbpfLoader::new()
-            .map_max_entries("last", last_entries(task_count()))
-            .load(&OBJECT.0)
-            .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))?;
-        // The attach points are two type ids of the kernel's BTF. Parsing
-        // it all again (what `Btf::from_sys_fs` does) cost ~60 ms of CPU and
-        // ~17 MiB for a moment at startup (issue 18): the ids are found by
-        // walking the raw blob instead, and aya gets a stand-in holding just
-        // those two types at those ids.
-        let btf = attach_btf(BTF_PATH)?;
+        let entries = last_entries(task_count());
+        // The kernel's BTF parsed in full (aya's `Btf::from_sys_fs`) is
+        // ~130,000 types: ~50 ms of CPU and, for a moment, ~19 MB of heap,
+        // the process's peak (issue 18). What the load needs of it — the
+        // types the object's CO-RE relocations are rooted at, and the
+        // programs' two attach types at their ids — is taken from the raw
+        // blob instead ([`small_btf`], `btf_min`), and the loader is made
+        // where the kernel's BTF can't be seen, so that `EbpfLoader::new()`
+        // does not parse it anyway ([`loader_without_kernel_btf`]). Where
+        // either can't be done, the loader parses it in full, as before:
+        // one parsed copy at a time, never two, and gone once loaded
+        // (`malloc_trim`).
+        let (mut ebpf, btf, kernel_btf) = match small_btf(BTF_PATH) {
+            Ok(btf) => {
+                let (mut loader, how) = match loader_without_kernel_btf() {
+                    Ok(loader) => (loader, KernelBtf::Minimal),
+                    Err(why) => (EbpfLoader::new(), KernelBtf::ParsedByLoader(why)),
+                };
+                let ebpf = loader
+                    .btf(Some(&btf))
+                    .map_max_entries("last", entries)
+                    .load(&OBJECT.0)
+                    .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))?;
+                drop(loader);
+                (ebpf, btf, how)
+            }
+            Err(why) => {
+                let ebpf = EbpfLoader::new()
+                    .map_max_entries("last", entries)
+                    .load(&OBJECT.0)
+                    .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))?;
+                // The attach points are two type ids of the kernel's BTF:
+                // aya gets a stand-in holding just those two types at those
+                // ids, not a second full parse.
+                (ebpf, attach_btf(BTF_PATH)?, KernelBtf::Parsed(why))
+            }
+        };
         let iter: &mut Iter = prog(&mut ebpf, "tasks")?;
         iter.load("task", &btf)
             .map_err(|e| Unavailable(format!("task iterator refused: {}", chain(&e))))?;
@@ -136,7 +178,13 @@ impl Tasks {
             lost_seen: 0,
             buf: Vec::with_capacity(64 * 1024),
             passes: 0,
+            kernel_btf,
         })
+    }
+
+    /// How the load used the kernel's BTF.
+    pub fn kernel_btf(&self) -> &KernelBtf {
+        &self.kernel_btf
     }
 
     /// Runs the iterator once and drains the exits: `out` is cleared and
@@ -218,6 +266,67 @@ const BTF_MAGIC: u16 = 0xeb9f;
 const BTF_KIND_PTR: u32 = 2;
 const BTF_KIND_TYPEDEF: u32 = 8;
 const BTF_KIND_FUNC: u32 = 12;
+
+/// The BTF the load needs, from the kernel's raw blob at `path`: the
+/// minimal target types of the object's CO-RE relocations, and [`ATTACH`]'s
+/// types at their ids (see `btf_min`). Parsed: ~64,000 mostly placeholder
+/// types on 6.18 (the attach ids are that high), not ~130,000.
+fn small_btf(path: &str) -> Result<Btf, String> {
+    let blob = minimal_btf(path)?;
+    Btf::parse(&blob, aya::Endianness::default()).map_err(|e| format!("minimal BTF refused: {e}"))
+}
+
+/// The unparsed blob of [`small_btf`] (public for tests/ebpf_btf_live.rs,
+/// which relocates the object against it and against the full BTF).
+#[doc(hidden)]
+pub fn minimal_btf(path: &str) -> Result<Vec<u8>, String> {
+    let raw = std::fs::read(path).map_err(|e| format!("cannot read kernel BTF {path}: {e}"))?;
+    btf_min::build(&raw, &OBJECT.0, &ATTACH).map_err(|e| format!("kernel BTF {path}: {e}"))
+}
+
+/// The embedded eBPF object (for tests/ebpf_btf_live.rs).
+#[doc(hidden)]
+pub fn object() -> &'static [u8] {
+    &OBJECT.0
+}
+
+/// An [`EbpfLoader`] that did not parse the kernel's BTF: `new()` always
+/// does (`Btf::from_sys_fs`), and aya has no other constructor. So it is
+/// made in a short-lived thread of its own that sees no kernel BTF: the
+/// thread leaves the process's mount namespace for a copy of it
+/// (`unshare(CLONE_NEWNS)`, which unshares only this thread's filesystem
+/// view), makes every mount of the copy private *first* (nothing done in
+/// it can propagate to the host's), and bind-mounts `/dev/null` over
+/// `/sys/kernel/btf/vmlinux`, then checks that what it reads there is
+/// empty. `from_sys_fs` fails at once on it, the loader has no BTF (the
+/// caller gives it one), and the thread exits: its namespace, the copy
+/// and the bind mount go with it. The loader itself is plain memory, and
+/// what it later loads (program, map and link descriptors) is the
+/// process's. Any failure is returned, and the caller lets aya parse.
+fn loader_without_kernel_btf() -> Result<EbpfLoader<'static>, String> {
+    use nix::mount::{mount, MsFlags};
+    use nix::sched::{unshare, CloneFlags};
+    let hidden = || -> Result<EbpfLoader<'static>, String> {
+        unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
+        let none = None::<&str>;
+        mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
+            .map_err(|e| format!("making the thread's mounts private: {e}"))?;
+        mount(Some("/dev/null"), BTF_PATH, none, MsFlags::MS_BIND, none)
+            .map_err(|e| format!("bind-mounting /dev/null on {BTF_PATH}: {e}"))?;
+        let mut byte = [0u8; 1];
+        match std::fs::File::open(BTF_PATH).and_then(|mut f| f.read(&mut byte)) {
+            Ok(0) => Ok(EbpfLoader::new()),
+            Ok(_) => Err(format!("{BTF_PATH} still readable in the thread")),
+            Err(e) => Err(format!("{BTF_PATH} in the thread: {e}")),
+        }
+    };
+    std::thread::Builder::new()
+        .name("cgdash-bpf-load".into())
+        .spawn(hidden)
+        .map_err(|e| format!("no thread: {e}"))?
+        .join()
+        .map_err(|_| "the thread panicked".to_string())?
+}
 
 /// A [`Btf`] standing in for the kernel's for the programs' `load`: only
 /// [`ATTACH`]'s types, each at its id in the kernel's BTF (the ids below

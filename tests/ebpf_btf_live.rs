@@ -1,0 +1,157 @@
+//! Issue 18 (peak RSS, startup CPU): the eBPF loader gets a minimal BTF
+//! built from the kernel's raw blob (`process::ebpf::minimal_btf`) instead
+//! of a parse of all its types, and is made where the kernel's BTF can't
+//! be seen so that aya does not parse it anyway.
+//!
+//! - The minimal BTF is exact: the object relocated by aya-obj against it
+//!   and against the full kernel BTF has the same instructions, every
+//!   program (on this host's kernel and on the v2 VM's, whose task_struct
+//!   is laid out differently).
+//! - Hiding the BTF from the loader leaves no trace: the host's mount table
+//!   (pid 1's and this process's) has nothing new at /sys/kernel/btf, the
+//!   BTF is still readable here, and the load says it used the minimal BTF.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+
+use aya::{Btf, Endianness};
+use cgdash::process::ebpf::{self, KernelBtf, Ran, Tasks};
+
+const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
+
+/// Live (root) and the kernel has BTF; a skip is a failure under
+/// `CGDASH_LIVE_TESTS=required`.
+fn btf_here(test: &str) -> bool {
+    if common::live(test).is_none() {
+        return false;
+    }
+    if std::path::Path::new(BTF_PATH).exists() {
+        return true;
+    }
+    let required = std::env::var("CGDASH_LIVE_TESTS").is_ok_and(|v| v == "required");
+    assert!(
+        !required,
+        "{test}: no {BTF_PATH} but CGDASH_LIVE_TESTS=required"
+    );
+    eprintln!("SKIP {test}: no {BTF_PATH}");
+    false
+}
+
+type Insns = BTreeMap<String, Vec<(u8, u8, u8, i16, i32)>>;
+
+/// Every function of the object, by name, after relocation against `btf`
+/// (`None`: not relocated).
+fn relocated(btf: Option<&Btf>) -> Insns {
+    let mut obj = aya_obj::Object::parse(ebpf::object()).expect("the object parses");
+    if let Some(btf) = btf {
+        obj.relocate_btf(btf).expect("relocation");
+    }
+    obj.functions
+        .values()
+        .map(|f| {
+            let insns = f
+                .instructions
+                .iter()
+                .map(|i| (i.code, i.dst_reg(), i.src_reg(), i.off, i.imm))
+                .collect();
+            (f.name.clone(), insns)
+        })
+        .collect()
+}
+
+#[test]
+fn minimal_btf_relocates_the_object_exactly_as_the_full_one() {
+    if !btf_here("minimal_btf_relocates_the_object_exactly_as_the_full_one") {
+        return;
+    }
+    let full = Btf::from_sys_fs().expect("full kernel BTF");
+    let blob = ebpf::minimal_btf(BTF_PATH).expect("minimal BTF");
+    let min = Btf::parse(&blob, Endianness::default()).expect("aya parses the minimal BTF");
+    let raw_len = std::fs::metadata(BTF_PATH).map(|m| m.len()).unwrap_or(0);
+    eprintln!("kernel BTF {raw_len} bytes; minimal {} bytes", blob.len());
+
+    let before = relocated(None);
+    let by_full = relocated(Some(&full));
+    let by_min = relocated(Some(&min));
+    assert_eq!(by_full.len(), before.len());
+    assert!(
+        by_full.contains_key("tasks") && by_full.contains_key("freed"),
+        "both programs: {:?}",
+        by_full.keys().collect::<Vec<_>>()
+    );
+    // Not vacuous: relocation changed instructions, and none of them is
+    // aya's poison (a relocation it could not resolve).
+    let changed: usize = before
+        .iter()
+        .map(|(name, insns)| {
+            insns
+                .iter()
+                .zip(&by_full[name])
+                .filter(|(a, b)| a != b)
+                .count()
+        })
+        .sum();
+    assert!(changed >= 10, "only {changed} instructions relocated");
+    for (name, insns) in &by_full {
+        assert!(
+            insns.iter().all(|i| i.4 != 0xBAD2310),
+            "{name}: a relocation failed against the full BTF"
+        );
+    }
+    for (name, insns) in &by_full {
+        let other = &by_min[name];
+        assert_eq!(insns.len(), other.len(), "{name}");
+        for (at, (a, b)) in insns.iter().zip(other).enumerate() {
+            assert_eq!(
+                a, b,
+                "{name}, instruction {at}: full BTF {a:?}, minimal {b:?}"
+            );
+        }
+    }
+    eprintln!("{changed} instructions relocated, the same against both");
+}
+
+fn mount_points(path: &str) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn loading_hides_the_btf_from_the_loader_only() {
+    if !btf_here("loading_hides_the_btf_from_the_loader_only") {
+        return;
+    }
+    let tables = ["/proc/1/mountinfo", "/proc/self/mountinfo"];
+    let before: Vec<Vec<String>> = tables.iter().map(|t| mount_points(t)).collect();
+    let mut tasks = Tasks::load().expect("the eBPF path loads here");
+    assert_eq!(tasks.kernel_btf(), &KernelBtf::Minimal);
+    // The host's mount tables: nothing at /sys/kernel/btf, before or after.
+    // Other lines may come and go meanwhile (the host is shared: other
+    // tests mount), so only new lines are looked at, and none may be ours.
+    for (t, old) in tables.iter().zip(&before) {
+        let old: HashSet<&String> = old.iter().collect();
+        let after = mount_points(t);
+        for line in &after {
+            assert!(
+                !line.contains("/sys/kernel/btf"),
+                "{t}: a mount at the kernel's BTF: {line}"
+            );
+            if !old.contains(line) {
+                eprintln!("{t}: new meanwhile (not ours): {line}");
+            }
+        }
+    }
+    let raw = std::fs::read(BTF_PATH).expect("the BTF is still readable here");
+    assert!(raw.len() > 1 << 20, "{BTF_PATH}: {} bytes", raw.len());
+    // And the programs work: a pass names tasks (this one's at least).
+    let mut ran = Ran::default();
+    tasks.pass(&mut ran).expect("a pass");
+    assert!(
+        ran.pids.contains_key(&(std::process::id() as i32)),
+        "the first pass reports every task as new, this process too"
+    );
+}
