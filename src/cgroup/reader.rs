@@ -88,6 +88,10 @@ struct Cached {
     stats: GroupStats,
     /// The directory `stats.id` is the inode of (as `read_group` chose it).
     id_dir: PathBuf,
+    /// The hierarchies its read looked at, and those that held it
+    /// (`GroupPlan::held`): a walk finding it in others is re-read whole.
+    looked: u64,
+    held: u64,
     files: Vec<Kept>,
     /// Ticks until the slow files are re-read.
     until_full: u32,
@@ -293,15 +297,24 @@ impl GroupReader {
         let walked_now = changed || self.walked_at.is_none_or(|t| t.elapsed() >= every);
         if walked_now {
             self.walk();
-            let live: std::collections::HashSet<&str> =
-                self.groups.iter().map(|(g, _)| g.as_str()).collect();
+            let live: HashMap<&str, u64> =
+                self.groups.iter().map(|(g, m)| (g.as_str(), *m)).collect();
+            let complete = self.walk_problem.is_none();
             let mut closed = 0;
-            self.cache.retain(|k, c| {
-                let keep = live.contains(k.as_str());
-                if !keep {
+            self.cache.retain(|k, c| match live.get(k.as_str()) {
+                None => {
                     closed += fds(&c.files);
+                    false
                 }
-                keep
+                // Made in (or removed from) another hierarchy since it was
+                // read (a v1 group is made one hierarchy at a time): its
+                // files there are not kept, so read it whole.
+                Some(m) => {
+                    if complete && (m ^ c.held) & c.looked != 0 {
+                        c.stale = true;
+                    }
+                    true
+                }
             });
             self.open -= closed;
         }
@@ -309,8 +322,7 @@ impl GroupReader {
         // (issue 18) while it is current: walked just now, or since then
         // watched for every directory created or removed (no event this
         // tick) and complete. Else the directories are probed.
-        let found_current =
-            walked_now || (self.watch.is_some() && self.walk_problem.is_none());
+        let found_current = walked_now || (self.watch.is_some() && self.walk_problem.is_none());
         let mut gone = Vec::new();
         for (path, in_h) in &self.groups {
             let found: Found = found_current.then_some(*in_h);
@@ -447,6 +459,7 @@ impl GroupReader {
             }
             self.open += fds(&files);
             let id_dir = plan.id_dir().map(Path::to_path_buf).unwrap_or_default();
+            let (looked, held) = plan.held();
             drop(plan);
             // Staggered: each group's slow tick comes in turn.
             let until_full = match self.next_phase.as_mut() {
@@ -459,6 +472,8 @@ impl GroupReader {
             let c = Cached {
                 stats,
                 id_dir,
+                looked,
+                held,
                 files,
                 until_full,
                 stale: false,

@@ -319,6 +319,10 @@ pub struct GroupPlan {
     /// The directory whose inode identifies the group: the primary
     /// hierarchy's if the group is there, else the first that has it.
     id_dir: Option<usize>,
+    /// The hierarchies looked at (bit `i`: `layout.hierarchies[i]`), and
+    /// those of them that hold the group.
+    looked: u64,
+    held: u64,
 }
 
 struct PlanDir {
@@ -348,7 +352,11 @@ impl GroupPlan {
                 // SAFETY: a valid directory descriptor and a NUL-terminated
                 // name; a descriptor returned is ours to own.
                 let fd = unsafe {
-                    libc::openat(d.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+                    libc::openat(
+                        d.as_raw_fd(),
+                        name.as_ptr(),
+                        libc::O_RDONLY | libc::O_CLOEXEC,
+                    )
                 };
                 if fd < 0 {
                     return Err(std::io::Error::last_os_error());
@@ -358,6 +366,13 @@ impl GroupPlan {
             DirState::Path => std::fs::File::open(&r.path),
             DirState::Missing => Err(std::io::ErrorKind::NotFound.into()),
         }
+    }
+
+    /// The hierarchies the plan looked at (bit `i`: `layout.hierarchies[i]`)
+    /// and those of them that hold the group: what a later walk's [`Found`]
+    /// is compared with.
+    pub fn held(&self) -> (u64, u64) {
+        (self.looked, self.held)
     }
 
     /// The directory whose inode identifies the group; `None`: it is in no
@@ -444,11 +459,22 @@ fn plan_of<'a>(
         dir,
         file: "cgroup.procs",
     });
+    let (mut looked, mut held) = (0, 0);
+    for (i, e) in dirs.by_hierarchy.iter().enumerate() {
+        if let Some(e) = e {
+            looked |= 1 << i;
+            if !matches!(dirs.dirs[*e].state, DirState::Missing) {
+                held |= 1 << i;
+            }
+        }
+    }
     GroupPlan {
         reads: out,
         procs,
         dirs: dirs.dirs,
         id_dir,
+        looked,
+        held,
     }
 }
 
