@@ -169,3 +169,39 @@ impl Walk<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A group removed while its files are being read is no group (its
+    /// readings would be half-absent), not one with empty readings.
+    #[test]
+    fn a_group_removed_mid_read_reads_as_gone() {
+        let t = tempfile::tempdir().unwrap();
+        let put = |p: &Path, f: &str, c: &str| {
+            fs::create_dir_all(p).unwrap();
+            fs::write(p.join(f), c).unwrap();
+        };
+        put(t.path(), "cgroup.controllers", "cpu memory\n");
+        put(t.path(), "cgroup.procs", "1\n");
+        let g = t.path().join("g");
+        put(&g, "cgroup.procs", "10\n");
+        put(&g, "cpu.stat", "usage_usec 5\n");
+        put(&g, "memory.current", "4096\n");
+        let l = Layout::from_root(t.path()).unwrap();
+        let plan = super::super::controllers::plan_group(&l, "g", None);
+        assert!(plan.reads.len() > 1);
+        let mut n = 0;
+        let read = l.read_group_with("g", &plan, &mut |_, f| {
+            n += 1;
+            if n == 1 {
+                fs::remove_dir_all(&g).unwrap();
+            }
+            std::io::read_to_string(f).ok()
+        });
+        assert!(n >= 1);
+        assert_eq!(read, None, "removed mid-read");
+        assert_eq!(l.read_group("g"), None);
+    }
+}
