@@ -80,6 +80,7 @@ impl Layout {
         let plan = super::controllers::plan_group(self, group, None);
         let mut buf = Vec::new();
         self.read_group_with(group, &plan, &mut |_, f| {
+            let f = f.ok()?;
             super::reader::pread_all(&f, &mut buf)
                 .then(|| String::from_utf8(std::mem::take(&mut buf)).ok())
                 .flatten()
@@ -88,13 +89,14 @@ impl Layout {
 
     /// [`Layout::read_group`] with the group's files planned already
     /// (`controllers::plan_group`), each opened here and read by `read`
-    /// (the cached reader keeps them). `cgroup.procs` is read last: read,
+    /// (the cached reader keeps them; it is told why one could not be
+    /// opened, too). `cgroup.procs` is read last: read,
     /// it says the group was still there after its other files.
     pub(crate) fn read_group_with(
         &self,
         group: &str,
         plan: &GroupPlan,
-        read: &mut dyn FnMut(&PlannedRead, File) -> Option<String>,
+        read: &mut dyn FnMut(&PlannedRead, std::io::Result<File>) -> Option<String>,
     ) -> Option<GroupStats> {
         // The group's directory in the primary hierarchy, else in the first
         // other one that has it: its inode by `fstat` of the directory the
@@ -107,7 +109,7 @@ impl Layout {
         // Every controller's declared files, through the same mapping the
         // cached reader uses (`controllers::plan_group`).
         let mut feed = |r: &PlannedRead, s: &mut GroupStats| {
-            let text = plan.open(r).ok().and_then(|f| read(r, f));
+            let text = read(r, plan.open(r));
             r.apply(text.as_deref(), s);
             text.is_some()
         };
@@ -194,6 +196,7 @@ mod tests {
         assert!(plan.reads.len() > 1);
         let mut n = 0;
         let read = l.read_group_with("g", &plan, &mut |_, f| {
+            let f = f.ok()?;
             n += 1;
             if n == 1 {
                 fs::remove_dir_all(&g).unwrap();

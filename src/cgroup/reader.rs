@@ -411,7 +411,17 @@ impl GroupReader {
             // (`cgroup_procs_start`).
             let v2_procs = self.layout.primary().version == super::layout::Version::V2;
             let mut procs = None;
+            let mut no_fds = None;
             let read = self.layout.read_group_with(path, &plan, &mut |r, f| {
+                let f = match f {
+                    Ok(f) => f,
+                    Err(e) => {
+                        if out_of_fds(&e) && no_fds.is_none() {
+                            no_fds = Some(format!("cannot open {}: {e}", r.path.display()));
+                        }
+                        return None;
+                    }
+                };
                 // Files that don't exist here (the root has no
                 // memory.current, …) are simply not kept (not even opened
                 // when their directory is missing: the plan knows).
@@ -446,9 +456,8 @@ impl GroupReader {
                 // Still there, yet unreadable (out of descriptors): say so
                 // rather than drop it without a word.
                 if self.fd_problem.is_none() && self.layout.group_exists(path) {
-                    self.fd_problem = Some(format!(
-                        "cannot read group {path} (its files could not be opened)"
-                    ));
+                    let why = no_fds.unwrap_or_else(|| "its files could not be opened".into());
+                    self.fd_problem = Some(format!("cannot read group {path} ({why})"));
                 }
                 gone.push(path.clone());
                 continue;
