@@ -295,3 +295,88 @@ fn a_group_made_in_another_hierarchy_later_is_read_there() {
     fs::remove_dir_all(t.path().join("memory/g")).unwrap();
     assert_eq!(memory(&mut r), None);
 }
+
+#[path = "common/mod.rs"]
+mod common;
+
+/// Directories made by hand (a group in some v1 hierarchies only, as a
+/// tool making one hierarchy at a time leaves it for a moment), removed on
+/// drop, children first.
+struct Dirs(Vec<std::path::PathBuf>);
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        for d in self.0.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+/// On the host (root, v1 or hybrid): a group made in `cpu` first and in
+/// `memory` later is read there from the next read on (inotify on
+/// cgroupfs); removed from `memory` between the walk and its read, it
+/// reads as a fresh read does, without a problem.
+#[test]
+fn live_group_made_one_hierarchy_at_a_time() {
+    let test = "live_group_made_one_hierarchy_at_a_time";
+    let Some(l) = common::live(test) else {
+        return;
+    };
+    let (Some(cpu), Some(memory)) = (l.hierarchy("cpu"), l.hierarchy("memory")) else {
+        return;
+    };
+    if cpu.version != cgdash::cgroup::Version::V1
+        || memory.version != cgdash::cgroup::Version::V1
+        || cpu.mount == memory.mount
+    {
+        eprintln!("SKIP {test}: needs cpu and memory in separate v1 hierarchies");
+        return;
+    }
+    let name = format!("cgdash-test-grp-{}", std::process::id());
+    let mut made = Dirs(Vec::new());
+    for h in &l.hierarchies {
+        if h.has("cpu") || h.has("cpuacct") {
+            let d = h.dir(&name);
+            fs::create_dir(&d).unwrap();
+            made.0.push(d);
+        }
+    }
+    let mut r = GroupReader::new(l.clone());
+    assert!(r.watching());
+    let read = |r: &mut GroupReader| r.read(Some(&name)).into_iter().find(|s| s.path == name);
+    let g = read(&mut r).expect("read in cpu");
+    assert_eq!(g.memory.current, None, "not in memory yet");
+    assert!(g.cpu.usage_ns.is_some());
+    let mem_dir = memory.dir(&name);
+    fs::create_dir(&mem_dir).unwrap();
+    made.0.push(mem_dir.clone());
+    let g = read(&mut r).expect("read");
+    assert!(g.memory.current.is_some(), "memory read on the next read");
+    assert!(g.memory.max.is_some());
+
+    // Removed from memory after a walk, before its read: the walk runs
+    // first in this read (a new sibling was made), the removal happens
+    // while the parent (read first) is handed out.
+    let sib = cpu.dir(&format!("{name}-sib"));
+    fs::create_dir(&sib).unwrap();
+    made.0.push(sib);
+    let mut fresh = None;
+    let mut got = None;
+    r.read_each(None, &mut |s| {
+        if s.path.is_empty() {
+            fs::remove_dir(&mem_dir).unwrap();
+            fresh = l.read_group(&name);
+        }
+        if s.path == name {
+            got = Some(s.clone());
+        }
+    });
+    assert_eq!(r.problem(), None);
+    let (mut fresh, got) = (fresh.unwrap(), got.expect("still read"));
+    assert_eq!(got.memory.current, None);
+    assert_eq!(got.memory.max, None);
+    // Counters move between the two reads: compare what can't.
+    fresh.procs = got.procs.clone();
+    fresh.cpu = got.cpu.clone();
+    assert_eq!(got, fresh);
+}
