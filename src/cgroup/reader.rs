@@ -395,6 +395,9 @@ impl GroupReader {
             // opened on their slow tick, a fifth of the ticks); else none.
             let keep_slow = self.budget.allows(self.open + 25);
             let keep = keep_slow || self.budget.allows(self.open + 10);
+            // The plan holds the group's directories open (one per
+            // hierarchy holding it, `O_PATH`) until it is dropped below,
+            // after this group's files are opened: not counted, never kept.
             let plan = plan_group(&self.layout, path, found);
             let mut files: Vec<Kept> = Vec::with_capacity(plan.reads.len() + 1);
             let buf = &mut self.buf;
