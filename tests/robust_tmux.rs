@@ -47,14 +47,20 @@ fn hr_dashboard_survives_descriptors_running_out_on_ebpf() {
 /// waits up to 15 s for a screen `until` accepts.
 fn run_out_of_descriptors(t: &Tmux, until: impl Fn(&str) -> bool) -> Result<String, String> {
     let pid = t.pid().expect("pane pid");
-    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+    // The lowest free descriptor number: a new descriptor takes the lowest
+    // free one, and must be below the limit. (Not the count of open ones:
+    // with holes below the highest, e.g. where the group reader's
+    // transient directory descriptors were, that leaves room.)
+    let open: std::collections::HashSet<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .expect("fd dir")
-        .count();
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let lowest_free = (0..).find(|n| !open.contains(n)).expect("a free number");
     let st = Command::new("prlimit")
         .args([
             "--pid",
             &pid.to_string(),
-            &format!("--nofile={open}:{open}"),
+            &format!("--nofile={lowest_free}:{lowest_free}"),
         ])
         .status()
         .expect("prlimit");

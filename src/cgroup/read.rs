@@ -1,20 +1,13 @@
 //! Reading groups: listing them (merged by path across hierarchies) and
 //! reading every statistic cgdash shows. Missing files are `None`.
 
-use std::collections::BTreeSet;
-use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::collections::BTreeMap;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use super::controllers::PlannedRead;
+use super::controllers::{GroupPlan, PlannedRead};
 use super::layout::{Hierarchy, Layout};
-use super::parse;
 use super::stats::*;
-
-/// Reads a whole small file; any error (missing, EACCES, group gone) is `None`.
-fn read(dir: &Path, file: &str) -> Option<String> {
-    fs::read_to_string(dir.join(file)).ok()
-}
 
 impl Layout {
     /// Every group in any walked hierarchy, merged by relative path, sorted so
@@ -37,11 +30,33 @@ impl Layout {
         &self,
         visit: &mut dyn FnMut(&Path),
     ) -> (Vec<String>, Option<String>) {
-        let mut set = BTreeSet::new();
-        set.insert(String::new());
+        let (groups, problem) = self.list_groups_found(visit);
+        (groups.into_iter().map(|(g, _)| g).collect(), problem)
+    }
+
+    /// [`Layout::list_groups_checked`], with the hierarchies each group was
+    /// found in (bit `i`: `self.hierarchies[i]`; the root: all of them):
+    /// what the reader then needs not `stat` (issue 18). Only as complete
+    /// as the walk (see the problem).
+    pub fn list_groups_found(
+        &self,
+        visit: &mut dyn FnMut(&Path),
+    ) -> (Vec<(String, u64)>, Option<String>) {
+        let mut set = BTreeMap::new();
+        let all = (0..self.hierarchies.len()).fold(0u64, |m, i| m | 1 << i);
+        set.insert(String::new(), all);
         let mut problem = None;
         for h in self.walked() {
-            walk(&h.mount, String::new(), &mut set, visit, &mut problem);
+            // (A layout has a handful of hierarchies: one per known v1
+            // controller at most, and the unified one.)
+            let i = self.hierarchies.iter().position(|x| std::ptr::eq(x, h));
+            let mut w = Walk {
+                bit: i.map_or(0, |i| 1 << i),
+                out: &mut set,
+                visit,
+                problem: &mut problem,
+            };
+            w.walk(&h.mount, String::new());
         }
         (set.into_iter().collect(), problem)
     }
@@ -62,60 +77,51 @@ impl Layout {
     /// Reads one group; `None` if it exists in no hierarchy (e.g. removed
     /// between listing and reading).
     pub fn read_group(&self, group: &str) -> Option<GroupStats> {
-        let plan = super::controllers::plan_reads(self, group);
-        self.read_group_with(group, &plan, &mut |r| fs::read_to_string(&r.path).ok())
+        let plan = super::controllers::plan_group(self, group, None);
+        let mut buf = Vec::new();
+        self.read_group_with(group, &plan, &mut |_, f| {
+            let f = f.ok()?;
+            super::reader::pread_all(&f, &mut buf)
+                .then(|| String::from_utf8(std::mem::take(&mut buf)).ok())
+                .flatten()
+        })
     }
 
-    /// [`Layout::read_group`] with the group's declared files planned
-    /// already and read by `read` (the cached reader opens and keeps them).
+    /// [`Layout::read_group`] with the group's files planned already
+    /// (`controllers::plan_group`), each opened here and read by `read`
+    /// (the cached reader keeps them; it is told why one could not be
+    /// opened, too). `cgroup.procs` is read last: read,
+    /// it says the group was still there after its other files.
     pub(crate) fn read_group_with(
         &self,
         group: &str,
-        plan: &[PlannedRead],
-        read: &mut dyn FnMut(&PlannedRead) -> Option<String>,
+        plan: &GroupPlan,
+        read: &mut dyn FnMut(&PlannedRead, std::io::Result<File>) -> Option<String>,
     ) -> Option<GroupStats> {
         // The group's directory in the primary hierarchy, else in the first
-        // other one that has it: one `stat` where the primary has it (not
-        // one per hierarchy and another for the id: issue 18, ~10,000
-        // fewer at 1,000 groups on a v1 host).
-        let dir_meta = |h: &super::Hierarchy| {
-            let d = h.dir(group);
-            fs::metadata(&d).ok().filter(|m| m.is_dir()).map(|m| (d, m))
-        };
-        let primary = self.primary();
-        let (pdir, meta) = dir_meta(primary).or_else(|| {
-            self.hierarchies
-                .iter()
-                .filter(|h| !std::ptr::eq(*h, primary))
-                .find_map(dir_meta)
-        })?;
+        // other one that has it: its inode by `fstat` of the directory the
+        // plan opened (issue 18: no `stat` per hierarchy and per purpose).
         let mut s = GroupStats {
             path: group.to_string(),
-            id: Some(meta.ino()),
-            nprocs: self.read_nprocs(group),
+            id: Some(plan.id()?),
             ..Default::default()
         };
         // Every controller's declared files, through the same mapping the
-        // cached reader uses (`controllers::plan_reads`).
-        for r in plan {
-            let text = read(r);
-            r.apply(text.as_deref(), &mut s);
+        // cached reader uses (`controllers::plan_group`).
+        let mut feed = |r: &PlannedRead, s: &mut GroupStats| {
+            let text = read(r, plan.open(r));
+            r.apply(text.as_deref(), s);
+            text.is_some()
+        };
+        for r in &plan.reads {
+            feed(r, &mut s);
         }
+        let procs_read = plan.procs.as_ref().is_some_and(|r| feed(r, &mut s));
         // The group vanished mid-read: everything above may be half-absent.
-        if !pdir.is_dir() {
+        if !procs_read && !plan.id_dir().is_some_and(Path::is_dir) {
             return None;
         }
         Some(s)
-    }
-
-    /// Processes directly in `group` in the primary hierarchy: the one that
-    /// names a process's group (`primary_path_of`), so this count and the
-    /// process rows listed under the group agree. `None` when the group is
-    /// not in that hierarchy (v1: e.g. made only under `memory/`): its
-    /// processes belong to other groups there, and another hierarchy's
-    /// `cgroup.procs` would count processes no row places in this group.
-    fn read_nprocs(&self, group: &str) -> Option<u64> {
-        read(&self.primary().dir(group), "cgroup.procs").map(|t| parse::count_lines(&t))
     }
 
     /// The directory of `group` in the hierarchy serving `controller`, if the
@@ -127,37 +133,78 @@ impl Layout {
     }
 }
 
-/// Collects the relative paths of all sub-directories (groups) below `dir`.
-/// Directories that vanish are skipped; one that can't be read otherwise is
-/// skipped and named in `problem` (the first only).
-fn walk(
-    dir: &Path,
-    prefix: String,
-    out: &mut BTreeSet<String>,
-    visit: &mut dyn FnMut(&Path),
-    problem: &mut Option<String>,
-) {
-    visit(dir);
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            if e.kind() != std::io::ErrorKind::NotFound && problem.is_none() {
-                *problem = Some(format!("cannot list {}: {e}", dir.display()));
+/// One hierarchy's walk: the relative paths of all sub-directories (groups)
+/// of a mount, each marked with the hierarchy's `bit`. Directories that
+/// vanish are skipped; one that can't be read otherwise is skipped and
+/// named in `problem` (the first only).
+struct Walk<'a> {
+    bit: u64,
+    out: &'a mut BTreeMap<String, u64>,
+    visit: &'a mut dyn FnMut(&Path),
+    problem: &'a mut Option<String>,
+}
+
+impl Walk<'_> {
+    fn walk(&mut self, dir: &Path, prefix: String) {
+        (self.visit)(dir);
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                if e.kind() != std::io::ErrorKind::NotFound && self.problem.is_none() {
+                    *self.problem = Some(format!("cannot list {}: {e}", dir.display()));
+                }
+                return;
             }
-            return;
-        }
-    };
-    for e in entries.flatten() {
-        if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            continue;
-        }
-        let name = e.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
         };
-        walk(&e.path(), rel.clone(), out, visit, problem);
-        out.insert(rel);
+        for e in entries.flatten() {
+            if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            self.walk(&e.path(), rel.clone());
+            *self.out.entry(rel).or_insert(0) |= self.bit;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A group removed while its files are being read is no group (its
+    /// readings would be half-absent), not one with empty readings.
+    #[test]
+    fn a_group_removed_mid_read_reads_as_gone() {
+        let t = tempfile::tempdir().unwrap();
+        let put = |p: &Path, f: &str, c: &str| {
+            fs::create_dir_all(p).unwrap();
+            fs::write(p.join(f), c).unwrap();
+        };
+        put(t.path(), "cgroup.controllers", "cpu memory\n");
+        put(t.path(), "cgroup.procs", "1\n");
+        let g = t.path().join("g");
+        put(&g, "cgroup.procs", "10\n");
+        put(&g, "cpu.stat", "usage_usec 5\n");
+        put(&g, "memory.current", "4096\n");
+        let l = Layout::from_root(t.path()).unwrap();
+        let plan = super::super::controllers::plan_group(&l, "g", None);
+        assert!(plan.reads.len() > 1);
+        let mut n = 0;
+        let read = l.read_group_with("g", &plan, &mut |_, f| {
+            let f = f.ok()?;
+            n += 1;
+            if n == 1 {
+                fs::remove_dir_all(&g).unwrap();
+            }
+            std::io::read_to_string(f).ok()
+        });
+        assert!(n >= 1);
+        assert_eq!(read, None, "removed mid-read");
+        assert_eq!(l.read_group("g"), None);
     }
 }

@@ -5,7 +5,7 @@
 //! [`GroupReader`] keeps the counter files that change every tick open and
 //! re-reads them with `pread` (no path walk, no open/close), and re-reads the
 //! rest (limits, PSI, peak, freezer; also kept open) only every few ticks, and
-//! (v1's `cgroup.procs` excepted: opened each time, see `procs_file`)
+//! (v1's `cgroup.procs` excepted: opened each time, see `read_each_as`)
 //! everything through `read_group` for a new group or after
 //! [`GroupReader::invalidate`] (cgdash wrote a limit or launched a group).
 //!
@@ -22,12 +22,12 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
-use super::controllers::{plan_reads, Apply};
+use super::controllers::{plan_group, Apply, Found};
 use super::layout::Layout;
 use super::stats::GroupStats;
 use crate::fds::FdBudget;
@@ -55,7 +55,7 @@ const REWALK_EVERY: Duration = Duration::from_secs(5);
 const SAFETY_REWALK_EVERY: Duration = Duration::from_secs(60);
 
 /// What a kept file feeds: the group's process list, or the declared
-/// readings of the controllers (`controllers::plan_reads`, the same mapping
+/// readings of the controllers (`controllers::plan_group`, the same mapping
 /// `Layout::read_group` applies).
 enum Feeds {
     Procs,
@@ -88,6 +88,10 @@ struct Cached {
     stats: GroupStats,
     /// The directory `stats.id` is the inode of (as `read_group` chose it).
     id_dir: PathBuf,
+    /// The hierarchies its read looked at, and those that held it
+    /// (`GroupPlan::held`): a walk finding it in others is re-read whole.
+    looked: u64,
+    held: u64,
     files: Vec<Kept>,
     /// Ticks until the slow files are re-read.
     until_full: u32,
@@ -98,7 +102,8 @@ struct Cached {
 
 pub struct GroupReader {
     layout: Layout,
-    groups: Vec<String>,
+    /// The groups of the last walk, and the hierarchies it found each in.
+    groups: Vec<(String, u64)>,
     walked_at: Option<Instant>,
     /// Group directories under watch; `None`: walk every REWALK_EVERY.
     watch: Option<Inotify>,
@@ -236,7 +241,7 @@ impl GroupReader {
             | AddWatchFlags::IN_ONLYDIR;
         let mut failed = false;
         let watch = self.watch.as_ref();
-        let (groups, problem) = self.layout.list_groups_checked(&mut |dir| {
+        let (groups, problem) = self.layout.list_groups_found(&mut |dir| {
             if let (Some(w), false) = (watch, failed) {
                 match w.add_watch(dir, mask) {
                     Ok(_) | Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => {}
@@ -289,22 +294,38 @@ impl GroupReader {
         // After a change (or without watches) a cached group's directory may
         // be another one under the same path: compare inodes this tick.
         let verify = changed || self.watch.is_none();
-        if changed || self.walked_at.is_none_or(|t| t.elapsed() >= every) {
+        let walked_now = changed || self.walked_at.is_none_or(|t| t.elapsed() >= every);
+        if walked_now {
             self.walk();
-            let live: std::collections::HashSet<&str> =
-                self.groups.iter().map(String::as_str).collect();
+            let live: HashMap<&str, u64> =
+                self.groups.iter().map(|(g, m)| (g.as_str(), *m)).collect();
+            let complete = self.walk_problem.is_none();
             let mut closed = 0;
-            self.cache.retain(|k, c| {
-                let keep = live.contains(k.as_str());
-                if !keep {
+            self.cache.retain(|k, c| match live.get(k.as_str()) {
+                None => {
                     closed += fds(&c.files);
+                    false
                 }
-                keep
+                // Made in (or removed from) another hierarchy since it was
+                // read (a v1 group is made one hierarchy at a time): its
+                // files there are not kept, so read it whole.
+                Some(m) => {
+                    if complete && (m ^ c.held) & c.looked != 0 {
+                        c.stale = true;
+                    }
+                    true
+                }
             });
             self.open -= closed;
         }
+        // Where the walk found each group stands for a `stat` per hierarchy
+        // (issue 18) while it is current: walked just now, or since then
+        // watched for every directory created or removed (no event this
+        // tick) and complete. Else the directories are probed.
+        let found_current = walked_now || (self.watch.is_some() && self.walk_problem.is_none());
         let mut gone = Vec::new();
-        for path in &self.groups {
+        for (path, in_h) in &self.groups {
+            let found: Found = found_current.then_some(*in_h);
             if let Some(f) = filter {
                 if !(path == f
                     || path.strip_prefix(f).is_some_and(|r| r.starts_with('/'))
@@ -374,45 +395,84 @@ impl GroupReader {
             // opened on their slow tick, a fifth of the ticks); else none.
             let keep_slow = self.budget.allows(self.open + 25);
             let keep = keep_slow || self.budget.allows(self.open + 10);
-            let plan = plan_reads(&self.layout, path);
-            let mut files: Vec<Kept> = Vec::with_capacity(plan.len() + 1);
+            // The plan holds the group's directories open (one per
+            // hierarchy holding it, `O_PATH`) until it is dropped below,
+            // after this group's files are opened: not counted, never kept.
+            let plan = plan_group(&self.layout, path, found);
+            let mut files: Vec<Kept> = Vec::with_capacity(plan.reads.len() + 1);
             let buf = &mut self.buf;
-            let read = self.layout.read_group_with(path, &plan, &mut |r| {
-                // Files that don't exist here (the root has no
-                // memory.current, …) are simply not kept.
-                let (src, text) = if keep && (keep_slow || !r.slow) {
-                    let f = File::open(&r.path).ok()?;
-                    if !pread_all(&f, buf) {
+            // The primary hierarchy's `cgroup.procs` (the process list) is
+            // kept open only on v2. On v1 the kernel builds the list once
+            // per open file and hands the same list to every later read of
+            // that file for as long as it is read again within a second
+            // (`cgroup_pidlist_start`: the list is destroyed one second
+            // after the last read, `CGROUP_PIDLIST_DESTROY_DELAY`). A kept
+            // v1 file read at intervals under a second never sees a process
+            // join or leave (measured: empty for 6 s after a process joined
+            // while read every 0.5 s) — so v1's is opened each time. v2's
+            // restarts its walk of the group at offset 0
+            // (`cgroup_procs_start`).
+            let v2_procs = self.layout.primary().version == super::layout::Version::V2;
+            let mut procs = None;
+            let mut no_fds = None;
+            let read = self.layout.read_group_with(path, &plan, &mut |r, f| {
+                let f = match f {
+                    Ok(f) => f,
+                    Err(e) => {
+                        if out_of_fds(&e) && no_fds.is_none() {
+                            no_fds = Some(format!("cannot open {}: {e}", r.path.display()));
+                        }
                         return None;
                     }
-                    let text = String::from_utf8_lossy(buf).into_owned();
-                    (Source::Open(f), text)
-                } else {
-                    let text = std::fs::read_to_string(&r.path).ok()?;
-                    (Source::Path(r.path.clone()), text)
                 };
+                // Files that don't exist here (the root has no
+                // memory.current, …) are simply not kept (not even opened
+                // when their directory is missing: the plan knows).
+                if !pread_all(&f, buf) {
+                    return None;
+                }
+                let text = String::from_utf8_lossy(buf).into_owned();
+                let open = keep && (keep_slow || !r.slow) && (!r.procs || v2_procs);
                 files.push(Kept {
-                    feeds: Feeds::Stats(r.applies.clone()),
+                    feeds: if r.procs {
+                        Feeds::Procs
+                    } else {
+                        Feeds::Stats(r.applies.clone())
+                    },
                     slow: r.slow,
-                    src,
+                    src: if open {
+                        Source::Open(f)
+                    } else {
+                        Source::Path(r.path.clone())
+                    },
                 });
+                if r.procs {
+                    procs = Some(text.clone());
+                }
                 Some(text)
             });
-            let procs = procs_file(&self.layout, path, keep);
-            let Some(stats) = read else {
+            // Read, or (still there) unreadable: out of descriptors. A
+            // group in the primary hierarchy whose process list could not
+            // be read is unread too (kept without it, it would never get one).
+            let stats = read.filter(|_| plan.procs.is_none() || procs.is_some());
+            let Some(mut stats) = stats else {
                 // Still there, yet unreadable (out of descriptors): say so
                 // rather than drop it without a word.
                 if self.fd_problem.is_none() && self.layout.group_exists(path) {
-                    self.fd_problem = Some(format!(
-                        "cannot read group {path} (its files could not be opened)"
-                    ));
+                    let why = no_fds.unwrap_or_else(|| "its files could not be opened".into());
+                    self.fd_problem = Some(format!("cannot read group {path} ({why})"));
                 }
                 gone.push(path.clone());
                 continue;
             };
-            files.extend(procs);
+            // The process list from the same read (read_group only counts).
+            if let Some(t) = &procs {
+                fill_procs(t, &mut stats);
+            }
             self.open += fds(&files);
-            let id_dir = id_dir(&self.layout, path);
+            let id_dir = plan.id_dir().map(Path::to_path_buf).unwrap_or_default();
+            let (looked, held) = plan.held();
+            drop(plan);
             // Staggered: each group's slow tick comes in turn.
             let until_full = match self.next_phase.as_mut() {
                 Some(p) => {
@@ -421,86 +481,22 @@ impl GroupReader {
                 }
                 None => SLOW_EVERY - 1,
             };
-            let mut c = Cached {
+            let c = Cached {
                 stats,
                 id_dir,
+                looked,
+                held,
                 files,
                 until_full,
                 stale: false,
             };
-            // The procs list comes from the kept file (read_group only counts).
-            if !refresh_procs(&mut c, &mut self.buf) {
-                gone.push(path.clone());
-                self.open -= fds(&c.files);
-                continue;
-            }
             f(&c.stats);
             self.cache.insert(path.clone(), c);
         }
         if !gone.is_empty() {
-            self.groups.retain(|g| !gone.contains(g));
+            self.groups.retain(|(g, _)| !gone.contains(g));
         }
     }
-}
-
-/// The directory whose inode identifies `group`: the primary hierarchy's if
-/// the group is there, else the first that has it (as `read_group` does).
-fn id_dir(layout: &Layout, group: &str) -> PathBuf {
-    let p = layout.primary().dir(group);
-    if p.is_dir() {
-        return p;
-    }
-    layout
-        .hierarchies
-        .iter()
-        .map(|h| h.dir(group))
-        .find(|d| d.is_dir())
-        .unwrap_or(p)
-}
-
-/// `cgroup.procs` of `group` in the primary hierarchy (its process list),
-/// opened (or its path); `None` when missing.
-///
-/// Kept open only on v2. On v1 the kernel builds the list once per open
-/// file and hands the same list to every later read of that file for as
-/// long as it is read again within a second (`cgroup_pidlist_start`: the
-/// list is destroyed one second after the last read, `CGROUP_PIDLIST_
-/// DESTROY_DELAY`). A kept v1 file read at intervals under a second never
-/// sees a process join or leave (measured: empty for 6 s after a process
-/// joined while read every 0.5 s) — so v1's is opened each time. v2's
-/// restarts its walk of the group at offset 0 (`cgroup_procs_start`).
-fn procs_file(layout: &Layout, group: &str, keep_open: bool) -> Option<Kept> {
-    let primary = layout.primary();
-    let p = primary.dir(group).join("cgroup.procs");
-    let src = if keep_open && primary.version == super::layout::Version::V2 {
-        Source::Open(File::open(p).ok()?)
-    } else if p.exists() {
-        Source::Path(p)
-    } else {
-        return None;
-    };
-    Some(Kept {
-        feeds: Feeds::Procs,
-        slow: false,
-        src,
-    })
-}
-
-/// Reads only the process list of a just-read group. False: it vanished.
-fn refresh_procs(c: &mut Cached, buf: &mut Vec<u8>) -> bool {
-    for k in &c.files {
-        if matches!(k.feeds, Feeds::Procs) {
-            let ok = match &k.src {
-                Source::Open(f) => pread_all(f, buf),
-                Source::Path(p) => File::open(p).is_ok_and(|f| pread_all(&f, buf)),
-            };
-            if !ok {
-                return false;
-            }
-            fill_procs(&String::from_utf8_lossy(buf), &mut c.stats);
-        }
-    }
-    true
 }
 
 fn fill_procs(text: &str, s: &mut GroupStats) {

@@ -2,7 +2,7 @@
 //! files it reads and how each fills [`GroupStats`] ([`Read`]). Everything
 //! else is driven by these tables: the fresh reader (`read.rs`) and the
 //! sampler's cached reader (`reader.rs`) both resolve the same declarations
-//! with [`plan_reads`] and feed every file's text through the same `apply`
+//! with [`plan_group`] and feed every file's text through the same `apply`
 //! functions, so the two can't drift apart (`tests/hc_readers.rs` checks
 //! they agree on v1, co-mounted v1, v2 and hybrid trees, tick by tick).
 //!
@@ -285,6 +285,12 @@ pub struct PlannedRead {
     pub path: PathBuf,
     pub slow: bool,
     pub applies: Vec<Apply>,
+    /// The primary hierarchy's `cgroup.procs` (the group's process list;
+    /// its declaration only counts the lines into `nprocs`).
+    pub procs: bool,
+    /// Its directory in [`GroupPlan::dirs`], and its name there.
+    dir: usize,
+    file: &'static str,
 }
 
 impl PlannedRead {
@@ -296,102 +302,282 @@ impl PlannedRead {
     }
 }
 
-/// The files of `group` this layout reads, in declaration order, with
-/// duplicates merged: what both readers read.
-pub fn plan_reads(layout: &Layout, group: &str) -> Vec<PlannedRead> {
-    plan_reads_of(all_reads(), layout, group)
+/// Which hierarchies (bit `i`: `layout.hierarchies[i]`) hold a group, as the
+/// walk that found it saw them; `None`: unknown (each one is probed).
+pub type Found = Option<u64>;
+
+/// The files of one group to read, and its directories: each opened once
+/// (`O_PATH`), its files then opened relative to it (`openat`: no path walk
+/// through cgroupfs per file; issue 18). A directory the walk did not see,
+/// or that fails to open with ENOENT, is missing: its files are not opened
+/// at all. The descriptors live as long as the plan (one group's read).
+pub struct GroupPlan {
+    pub reads: Vec<PlannedRead>,
+    /// Read after `reads` (when the group is in the primary hierarchy).
+    pub procs: Option<PlannedRead>,
+    dirs: Vec<PlanDir>,
+    /// The directory whose inode identifies the group: the primary
+    /// hierarchy's if the group is there, else the first that has it.
+    id_dir: Option<usize>,
+    /// The hierarchies looked at (bit `i`: `layout.hierarchies[i]`), and
+    /// those of them that hold the group.
+    looked: u64,
+    held: u64,
 }
 
-/// [`plan_reads`] for the given declarations. A file declared by a fast
+struct PlanDir {
+    path: PathBuf,
+    state: DirState,
+}
+
+enum DirState {
+    /// Opened: its files are opened relative to it.
+    Fd(std::fs::File),
+    /// There, but its descriptor could not be had (EMFILE, …): its files
+    /// are opened by full path.
+    Path,
+    /// Not there (the unified directory of a group made only in v1
+    /// hierarchies): its files are not opened.
+    Missing,
+}
+
+impl GroupPlan {
+    /// Opens a planned file: relative to its directory, by path if that
+    /// could not be opened, not at all (NotFound) if it is missing.
+    pub fn open(&self, r: &PlannedRead) -> std::io::Result<std::fs::File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        match &self.dirs[r.dir].state {
+            DirState::Fd(d) => {
+                let name = std::ffi::CString::new(r.file).map_err(std::io::Error::other)?;
+                // SAFETY: a valid directory descriptor and a NUL-terminated
+                // name; a descriptor returned is ours to own.
+                let fd = unsafe {
+                    libc::openat(
+                        d.as_raw_fd(),
+                        name.as_ptr(),
+                        libc::O_RDONLY | libc::O_CLOEXEC,
+                    )
+                };
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+            }
+            DirState::Path => std::fs::File::open(&r.path),
+            DirState::Missing => Err(std::io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    /// The hierarchies the plan looked at (bit `i`: `layout.hierarchies[i]`)
+    /// and those of them that hold the group: what a later walk's [`Found`]
+    /// is compared with.
+    pub fn held(&self) -> (u64, u64) {
+        (self.looked, self.held)
+    }
+
+    /// The directory whose inode identifies the group; `None`: it is in no
+    /// hierarchy.
+    pub fn id_dir(&self) -> Option<&Path> {
+        self.id_dir.map(|i| self.dirs[i].path.as_path())
+    }
+
+    /// The group's id: the inode of [`GroupPlan::id_dir`] (`fstat` of the
+    /// open directory, no path walk); `None`: it is in no hierarchy (or
+    /// vanished since).
+    pub fn id(&self) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let d = &self.dirs[self.id_dir?];
+        match &d.state {
+            DirState::Fd(f) => f.metadata().ok().map(|m| m.ino()),
+            DirState::Path => std::fs::metadata(&d.path)
+                .ok()
+                .filter(|m| m.is_dir())
+                .map(|m| m.ino()),
+            DirState::Missing => None,
+        }
+    }
+}
+
+/// The files of `group` this layout reads, in declaration order, with
+/// duplicates merged: what both readers read. `found`: the hierarchies the
+/// walk saw it in (`None`: probe each one).
+pub fn plan_group(layout: &Layout, group: &str, found: Found) -> GroupPlan {
+    plan_of(all_reads(), layout, group, found)
+}
+
+/// [`plan_group`] for the given declarations. A file declared by a fast
 /// and a slow reading is fast: read every tick, or the fast one goes stale.
-fn plan_reads_of<'a>(
+fn plan_of<'a>(
     reads: impl Iterator<Item = &'a Read>,
     layout: &Layout,
     group: &str,
-) -> Vec<PlannedRead> {
+    found: Found,
+) -> GroupPlan {
     let mut out: Vec<PlannedRead> = Vec::new();
-    // Each place resolved once, and each hierarchy `stat`ed once however
-    // many places name it (`V1("cpu")`, `Any("cpu")`, `Any("cpuacct")` are
-    // one directory on a hybrid host; issue 18).
-    let mut dirs: Vec<(At, Option<PathBuf>)> = Vec::with_capacity(8);
-    let mut exists = DirMemo::default();
+    // Each place resolved once, each hierarchy's directory opened once
+    // however many places name it (`V1("cpu")`, `Any("cpu")`,
+    // `Any("cpuacct")` are one directory on a hybrid host; issue 18).
+    let mut places: Vec<(At, Option<usize>)> = Vec::with_capacity(8);
+    let mut dirs = Dirs::new(layout, group, found);
     for r in reads {
-        let dir = match dirs.iter().find(|(at, _)| *at == r.at) {
-            Some((_, d)) => d.clone(),
+        let dir = match places.iter().find(|(at, _)| *at == r.at) {
+            Some((_, d)) => *d,
             None => {
-                let d = resolve(layout, group, r.at, &mut exists);
-                dirs.push((r.at, d.clone()));
+                let d = resolve(&mut dirs, r.at);
+                places.push((r.at, d));
                 d
             }
         };
         let Some(dir) = dir else {
             continue;
         };
-        let path = dir.join(r.file);
-        match out.iter_mut().find(|p| p.path == path) {
+        match out.iter_mut().find(|p| p.dir == dir && p.file == r.file) {
             Some(p) => {
                 p.slow &= r.slow;
                 p.applies.push(r.apply);
             }
             None => out.push(PlannedRead {
-                path,
+                path: dirs.dirs[dir].path.join(r.file),
                 slow: r.slow,
                 applies: vec![r.apply],
+                procs: false,
+                dir,
+                file: r.file,
             }),
         }
     }
-    out
+    // The id: the primary hierarchy's directory, else the first that has it.
+    let primary = dirs.index_of(layout.primary());
+    let id_dir = std::iter::once(primary)
+        .chain(0..layout.hierarchies.len())
+        .find_map(|i| dirs.get(i));
+    let procs = dirs.get(primary).map(|dir| PlannedRead {
+        path: dirs.dirs[dir].path.join("cgroup.procs"),
+        slow: false,
+        applies: vec![|t, s| s.nprocs = t.map(parse::count_lines)],
+        procs: true,
+        dir,
+        file: "cgroup.procs",
+    });
+    let (mut looked, mut held) = (0, 0);
+    for (i, e) in dirs.by_hierarchy.iter().enumerate() {
+        if let Some(e) = e {
+            looked |= 1 << i;
+            if !matches!(dirs.dirs[*e].state, DirState::Missing) {
+                held |= 1 << i;
+            }
+        }
+    }
+    GroupPlan {
+        reads: out,
+        procs,
+        dirs: dirs.dirs,
+        id_dir,
+        looked,
+        held,
+    }
 }
 
-/// Whether the group's directory exists in a hierarchy, per hierarchy
-/// (by address: the layout outlives the plan).
-#[derive(Default)]
-struct DirMemo(Vec<(*const crate::cgroup::Hierarchy, bool)>);
+/// A group's directory per hierarchy, each looked up (and opened) once.
+struct Dirs<'l> {
+    layout: &'l Layout,
+    group: &'l str,
+    found: Found,
+    dirs: Vec<PlanDir>,
+    /// Per hierarchy: not looked up yet, or its entry in `dirs`.
+    by_hierarchy: Vec<Option<usize>>,
+}
 
-impl DirMemo {
-    /// [`Layout::dir_for`], the `stat` once per hierarchy.
-    fn dir_for<'l>(
-        &mut self,
-        layout: &'l Layout,
-        controller: &str,
-        group: &str,
-    ) -> Option<(&'l crate::cgroup::Hierarchy, PathBuf)> {
-        let h = layout.hierarchy(controller)?;
-        let d = h.dir(group);
-        let known = self.0.iter().find(|(p, _)| std::ptr::eq(*p, h));
-        let is_dir = match known {
-            Some(&(_, e)) => e,
-            None => {
-                let e = d.is_dir();
-                self.0.push((h, e));
-                e
+impl<'l> Dirs<'l> {
+    fn new(layout: &'l Layout, group: &'l str, found: Found) -> Dirs<'l> {
+        Dirs {
+            layout,
+            group,
+            found,
+            dirs: Vec::with_capacity(4),
+            by_hierarchy: vec![None; layout.hierarchies.len()],
+        }
+    }
+
+    fn index_of(&self, h: &crate::cgroup::Hierarchy) -> usize {
+        self.layout
+            .hierarchies
+            .iter()
+            .position(|x| std::ptr::eq(x, h))
+            .expect("a hierarchy of this layout")
+    }
+
+    /// The entry of hierarchy `i`'s directory of the group, missing or not.
+    fn entry(&mut self, i: usize) -> usize {
+        if let Some(e) = self.by_hierarchy[i] {
+            return e;
+        }
+        let path = self.layout.hierarchies[i].dir(self.group);
+        let state = if self.found.is_some_and(|f| f & (1 << i) == 0) {
+            DirState::Missing
+        } else {
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                .open(&path)
+            {
+                Ok(f) => DirState::Fd(f),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+                    DirState::Missing
+                }
+                // No descriptor to spare (or another refusal): the
+                // directory's files by path, as a `stat` says.
+                Err(_) if path.is_dir() => DirState::Path,
+                Err(_) => DirState::Missing,
             }
         };
-        is_dir.then_some((h, d))
+        self.dirs.push(PlanDir { path, state });
+        let e = self.dirs.len() - 1;
+        self.by_hierarchy[i] = Some(e);
+        e
+    }
+
+    /// Hierarchy `i`'s directory of the group, if it is there.
+    fn get(&mut self, i: usize) -> Option<usize> {
+        let e = self.entry(i);
+        (!matches!(self.dirs[e].state, DirState::Missing)).then_some(e)
+    }
+
+    /// The hierarchy serving `controller`, if the group is there.
+    fn of(&mut self, controller: &str) -> Option<(Version, usize)> {
+        let h = self.layout.hierarchy(controller)?;
+        let i = self.index_of(h);
+        Some((h.version, self.get(i)?))
+    }
+
+    /// The unified hierarchy's directory of the group, missing or not.
+    fn unified(&mut self) -> Option<usize> {
+        let u = self.layout.unified()?;
+        let i = self.index_of(u);
+        Some(self.entry(i))
     }
 }
 
 /// The directory a declaration's file is in for `group`, if it applies here.
-fn resolve(layout: &Layout, group: &str, at: At, memo: &mut DirMemo) -> Option<PathBuf> {
-    let mut in_version = |c: &str, v: Version| {
-        memo.dir_for(layout, c, group)
-            .filter(|(h, _)| h.version == v)
-            .map(|(_, d)| d)
-    };
+fn resolve(dirs: &mut Dirs, at: At) -> Option<usize> {
+    fn in_version(dirs: &mut Dirs, c: &str, v: Version) -> Option<usize> {
+        dirs.of(c).filter(|(hv, _)| *hv == v).map(|(_, d)| d)
+    }
     match at {
-        At::V1(c) => in_version(c, Version::V1),
-        At::V2(c) => in_version(c, Version::V2),
-        At::Any(c) => memo.dir_for(layout, c, group).map(|(_, d)| d),
-        At::UnifiedUnlessV1(c) => match in_version(c, Version::V1) {
+        At::V1(c) => in_version(dirs, c, Version::V1),
+        At::V2(c) => in_version(dirs, c, Version::V2),
+        At::Any(c) => dirs.of(c).map(|(_, d)| d),
+        At::UnifiedUnlessV1(c) => match in_version(dirs, c, Version::V1) {
             Some(_) => None,
-            None => layout.unified().map(|u| u.dir(group)),
+            None => dirs.unified(),
         },
-        At::PureV2UnlessV1(c) => match in_version(c, Version::V1) {
+        At::PureV2UnlessV1(c) => match in_version(dirs, c, Version::V1) {
             Some(_) => None,
-            None if layout.mode == Mode::V2 => layout.unified().map(|u| u.dir(group)),
+            None if dirs.layout.mode == Mode::V2 => dirs.unified(),
             None => None,
         },
-        At::Unified => layout.unified().map(|u| u.dir(group)),
+        At::Unified => dirs.unified(),
     }
 }
 
@@ -452,8 +638,9 @@ mod tests {
             read("slow.only", true),
             read("fast.only", false),
         ];
-        let plan = plan_reads_of(decl.iter(), &layout, "g");
+        let plan = plan_of(decl.iter(), &layout, "g", None);
         let got: Vec<(String, bool, usize)> = plan
+            .reads
             .iter()
             .map(|p| {
                 let f = p.path.file_name().unwrap().to_string_lossy().into_owned();
