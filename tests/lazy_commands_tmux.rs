@@ -9,7 +9,6 @@
 mod common;
 mod tmux;
 
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -23,12 +22,16 @@ fn lazy_command_lines_show_in_full_and_filter() {
         return;
     };
     let mut g = common::TestGroup::new(&layout, "lazy");
-    // Its name (comm) is `sleep`; only its command line says the marker.
-    let marker = format!("cgdash-lazy-{}", std::process::id());
-    // Bounded: the group's Drop kills it, and `sleep 300` ends anyway.
-    let mut sleeper = Command::new("sleep");
-    sleeper.arg0(&marker).arg("300");
-    let pid = g.spawn(sleeper);
+    // A shell whose name (comm) is `sh` and whose command line alone has
+    // the marker (its `$0`); it stays (it waits for `sleep`, then runs
+    // `:`). Short, so that the COMMAND column shows it whole. (Not `sleep`
+    // with the marker as its argv[0]: where `sleep` is busybox, argv[0]
+    // picks the applet, and it exits at once.) Bounded: the group's Drop
+    // kills it, and `sleep 300` ends anyway.
+    let marker = format!("lz{}", std::process::id());
+    let mut sh = Command::new("sh");
+    sh.args(["-c", "sleep 300;:", &marker]);
+    let pid = g.spawn(sh);
     let Some(t) = Tmux::start(
         "lazy",
         200,
@@ -39,7 +42,7 @@ fn lazy_command_lines_show_in_full_and_filter() {
         return;
     };
     // Scoped to the group (selected at start): its one process, whole.
-    let want = format!("{marker} 300");
+    let want = format!("sh -c sleep 300;: {marker}");
     let s = t
         .wait_for(20 * SEC, |s| s.contains(&want))
         .unwrap_or_else(|s| panic!("pid {pid}'s command line `{want}` not shown:\n{s}"));
