@@ -353,49 +353,19 @@ fn attach_btf(path: &str) -> Result<Btf, Unavailable> {
 /// `/sys/kernel/btf/vmlinux`), by walking its type records: no parsed copy
 /// of the ~130,000 types. `None` for a name not there.
 fn find_type_ids(blob: &[u8], want: &[(&str, u32)]) -> Result<Vec<Option<u32>>, String> {
-    let u32_at = |b: &[u8], at: usize| -> Option<u32> {
-        b.get(at..at + 4)
-            .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-    };
-    if blob.len() < 24 || u16::from_le_bytes([blob[0], blob[1]]) != BTF_MAGIC {
-        return Err("not little-endian BTF".into());
-    }
-    let field = |i: usize| u32_at(blob, 4 + 4 * i).unwrap_or(0) as usize;
-    let (hdr, type_off, type_len, str_off, str_len) =
-        (field(0), field(1), field(2), field(3), field(4));
-    let types = blob
-        .get(hdr + type_off..hdr + type_off + type_len)
-        .ok_or("type section out of bounds")?;
-    let strings = blob
-        .get(hdr + str_off..hdr + str_off + str_len)
-        .ok_or("string section out of bounds")?;
-    let name_at = |off: usize| -> &[u8] {
-        let s = strings.get(off..).unwrap_or(&[]);
-        &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
-    };
+    let raw = btf_min::Raw::parse(blob)?;
     let mut out = vec![None; want.len()];
-    let (mut at, mut id) = (0usize, 1u32);
-    while at < types.len() {
-        let (Some(name), Some(info)) = (u32_at(types, at), u32_at(types, at + 4)) else {
-            return Err(format!("type {id} cut short"));
-        };
-        let kind = (info >> 24) & 0x1f;
-        let vlen = (info & 0xffff) as usize;
-        let extra = match kind {
-            1 | 14 | 17 => 4,             // INT, VAR, DECL_TAG
-            3 => 12,                      // ARRAY
-            4 | 5 | 15 | 19 => 12 * vlen, // STRUCT, UNION, DATASEC, ENUM64
-            6 | 13 => 8 * vlen,           // ENUM, FUNC_PROTO
-            2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
-            k => return Err(format!("type {id}: unknown kind {k}")),
-        };
+    for id in 1..raw.ids_end() {
+        let name = raw.name(id);
+        if name.is_empty() {
+            continue;
+        }
+        let kind = raw.kind(id);
         for (slot, &(n, k)) in out.iter_mut().zip(want) {
-            if slot.is_none() && k == kind && name != 0 && name_at(name as usize) == n.as_bytes() {
+            if slot.is_none() && kind == Some(k) && name == n.as_bytes() {
                 *slot = Some(id);
             }
         }
-        at += 12 + extra;
-        id += 1;
     }
     Ok(out)
 }
@@ -422,21 +392,7 @@ fn stand_in_btf(types: &[(&str, u32, u32)]) -> Vec<u8> {
             tys.extend_from_slice(&word.to_le_bytes());
         }
     }
-    let mut blob = Vec::with_capacity(24 + tys.len() + strings.len());
-    blob.extend_from_slice(&BTF_MAGIC.to_le_bytes());
-    blob.extend_from_slice(&[1, 0]); // version 1, no flags
-    for word in [
-        24,
-        0,
-        tys.len() as u32,
-        tys.len() as u32,
-        strings.len() as u32,
-    ] {
-        blob.extend_from_slice(&word.to_le_bytes());
-    }
-    blob.extend_from_slice(&tys);
-    blob.extend_from_slice(&strings);
-    blob
+    btf_min::blob(&tys, &strings)
 }
 
 /// Room in the per-task map: 4× the tasks there are now, a power of two

@@ -107,6 +107,11 @@ impl<'a> Raw<'a> {
         })
     }
 
+    /// One past the highest type id.
+    pub(super) fn ids_end(&self) -> u32 {
+        self.offs.len() as u32
+    }
+
     pub(super) fn string(&self, off: u32) -> &'a [u8] {
         let s = self.strings.get(off as usize..).unwrap_or(&[]);
         &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())]
@@ -435,6 +440,12 @@ pub(super) fn build<'k>(
             }
         }
     }
+    Ok(blob(&tys, &strings))
+}
+
+/// A little-endian BTF blob of these type records and strings (header,
+/// types, strings).
+pub(super) fn blob(tys: &[u8], strings: &[u8]) -> Vec<u8> {
     let mut blob = Vec::with_capacity(24 + tys.len() + strings.len());
     blob.extend_from_slice(&BTF_MAGIC.to_le_bytes());
     blob.extend_from_slice(&[1, 0]); // version 1, no flags
@@ -447,9 +458,9 @@ pub(super) fn build<'k>(
     ] {
         blob.extend_from_slice(&word.to_le_bytes());
     }
-    blob.extend_from_slice(&tys);
-    blob.extend_from_slice(&strings);
-    Ok(blob)
+    blob.extend_from_slice(tys);
+    blob.extend_from_slice(strings);
+    blob
 }
 
 /// The kernel types `id` refers to that the output keeps (pointers are
