@@ -54,8 +54,9 @@ pub struct GroupSnapshot {
     /// `controllers/io.rs`).
     pub io: IoView,
     /// Network of the group's own network namespace (`sampler/net.rs`):
-    /// `null` when its processes are in the host's.
-    pub net: Option<NetView>,
+    /// `null` when its processes are in the host's. Boxed: 288 bytes that
+    /// most groups don't have, in each of the two snapshots alive at once.
+    pub net: Option<Box<NetView>>,
     /// Processes directly in this group, in the primary hierarchy (the one
     /// `ProcessSnapshot::cgroup` names): null when the group is not there
     /// (v1: a group made only under another controller).

@@ -188,10 +188,10 @@ fn hc_readme_json_table_is_the_schema() {
             ..Default::default()
         },
         // A group in a network namespace of its own, with an interface.
-        net: Some(cgdash::model::NetView {
+        net: Some(Box::new(cgdash::model::NetView {
             interfaces: vec![Default::default()],
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let snap = Snapshot {

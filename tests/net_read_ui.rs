@@ -55,13 +55,13 @@ fn with_net(i: u64, rate_out: Option<u64>) -> Snapshot {
     let mut snap = ui_fixture::snapshot(i, 20.0);
     for g in &mut snap.groups {
         if g.path == "cgdash/demo" {
-            g.net = Some(net(MIB, 2.0 * MIB, rate_out));
+            g.net = Some(Box::new(net(MIB, 2.0 * MIB, rate_out)));
         }
         if g.path == "system.slice/ssh.service" {
-            g.net = Some(NetView {
+            g.net = Some(Box::new(NetView {
                 shared_with: Some("cgdash/demo".into()),
                 ..Default::default()
-            });
+            }));
         }
     }
     snap
@@ -102,7 +102,7 @@ fn net_columns_show_rates_shared_and_sort() {
     let mut snap = with_net(1, None);
     for g in &mut snap.groups {
         if g.path == "system.slice/cron.service" {
-            g.net = Some(net(0.0, 5.0 * MIB, None));
+            g.net = Some(Box::new(net(0.0, 5.0 * MIB, None)));
         }
     }
     app.update(Action::Snapshot(Arc::new(snap)));

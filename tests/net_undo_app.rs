@@ -43,12 +43,12 @@ fn app(owned: bool) -> App {
     let mut snap = ui_fixture::snapshot(40, 50.0);
     for g in &mut snap.groups {
         if g.path == "cgdash/demo" {
-            g.net = Some(NetView {
+            g.net = Some(Box::new(NetView {
                 rate_out: Some(M),
                 netns: 4026532189,
                 pid: 4242,
                 ..Default::default()
-            });
+            }));
         }
     }
     app.update(Action::Snapshot(Arc::new(snap)));

@@ -516,10 +516,10 @@ mod tests {
         let plain = EditForm::new(&g);
         assert!(plain.net_knobs.is_empty());
         assert_eq!(plain.fields.fields.len(), plain.knobs.len());
-        g.net = Some(crate::sampler::net::NetView {
+        g.net = Some(Box::new(crate::sampler::net::NetView {
             rate_out: Some(2 << 20),
             ..Default::default()
-        });
+        }));
         let mut f = EditForm::new(&g);
         let n = f.knobs.len();
         assert_eq!(f.fields.fields[n].label, "net.rate_in");

@@ -713,19 +713,19 @@ mod tests {
         };
         let owner = GroupSnapshot {
             path: "/system.slice/docker-abc.scope".into(),
-            net: Some(NetView {
+            net: Some(Box::new(NetView {
                 interfaces: vec![iface("lo", 5), iface("eth0", 1000), iface("eth1", 7)],
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         let shared = GroupSnapshot {
             path: "/kubepods/pod1/app".into(),
-            net: Some(NetView {
+            net: Some(Box::new(NetView {
                 shared_with: Some("kubepods/pod1/pause".into()),
                 interfaces: vec![iface("eth0", 99)],
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         let host = GroupSnapshot {

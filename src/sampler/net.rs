@@ -322,12 +322,12 @@ impl NetReader {
             let o = owner[&key];
             if o != n {
                 let owner_path = groups[found[o].0].path.clone();
-                groups[i].net = Some(NetView {
+                groups[i].net = Some(Box::new(NetView {
                     netns: key,
                     pid,
                     shared_with: Some(owner_path),
                     ..NetView::default()
-                });
+                }));
                 continue;
             }
             self.reads += 1;
@@ -347,7 +347,7 @@ impl NetReader {
                 view.rate_in = rate_in;
                 view.rate_out = rate_out;
             }
-            groups[i].net = Some(view);
+            groups[i].net = Some(Box::new(view));
         }
         for &(i, _, _) in &found {
             seen_paths.push(&groups[i].path);
