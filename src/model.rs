@@ -65,9 +65,10 @@ pub struct GroupSnapshot {
     /// systemd unit, …), resolved from the path and the engines' metadata
     /// on disk when the group appears. Flattened: the JSON has `kind`,
     /// `name`, `image`, `container_id`, `pod`, `namespace`, `unit` on the
-    /// group itself, null when unknown.
+    /// group itself, null when unknown. Shared with the name resolver's
+    /// cache: one copy per group, not one per group per snapshot.
     #[serde(flatten)]
-    pub identity: Identity,
+    pub identity: Arc<Identity>,
 }
 
 /// A group's identity (issue 13). Every field is optional: a group with no
@@ -85,6 +86,15 @@ pub struct Identity {
     pub pod: Option<Arc<str>>,
     pub namespace: Option<Arc<str>>,
     pub unit: Option<Arc<str>>,
+}
+
+impl Identity {
+    /// A group with no recognised owner (one shared copy).
+    pub fn none() -> Arc<Identity> {
+        static NONE: std::sync::LazyLock<Arc<Identity>> =
+            std::sync::LazyLock::new(|| Arc::new(Identity::default()));
+        Arc::clone(&NONE)
+    }
 }
 
 /// The cpu part of a group (declared with its controller: `controllers/cpu.rs`).

@@ -46,7 +46,7 @@ fn group(path: &str, cpu: f64, limit: Option<f64>, mem: u64, identity: Identity)
             ..Default::default()
         },
         frozen: Some(false),
-        identity,
+        identity: identity.into(),
         ..Default::default()
     }
 }
@@ -268,7 +268,7 @@ fn engines_ui_sort_by_name_uses_names() {
 fn engines_ui_no_names_no_column() {
     let mut snap = snapshot();
     for g in &mut snap.groups {
-        g.identity = Identity::default();
+        g.identity = Identity::none();
     }
     let mut app = App::new(None);
     app.update(Action::Snapshot(Arc::new(snap)));
@@ -431,7 +431,7 @@ fn engines_ui_owner_note_on_write() {
     // The same group with nobody known to own it: no note.
     let mut snap = snapshot();
     for g in &mut snap.groups {
-        g.identity = Identity::default();
+        g.identity = Identity::none();
     }
     let mut app2 = App::new(None);
     app2.update(Action::Snapshot(Arc::new(snap)));
@@ -480,7 +480,7 @@ fn engines_ui_name_column_shares_the_room() {
     // Short names: the column shrinks to fit them (and no less than 18).
     let mut snap = snapshot();
     for g in &mut snap.groups {
-        g.identity.image = None;
+        std::sync::Arc::make_mut(&mut g.identity).image = None;
     }
     let mut app = App::new(None);
     app.update(Action::Snapshot(Arc::new(snap)));
@@ -497,7 +497,7 @@ fn engines_ui_name_column_shares_the_room() {
 fn engines_ui_cgdash_groups_unchanged() {
     let mut snap = snapshot();
     for g in &mut snap.groups {
-        g.identity = Identity::default();
+        g.identity = Identity::none();
     }
     snap.groups
         .push(group("cgdash", 1.0, None, 1, Identity::default()));

@@ -208,7 +208,7 @@ pub fn find_group(layout: &Layout, roots: &Roots, spec: &Spec) -> Result<String,
                     .is_some_and(|r| r.starts_with('/'))
             });
             if !inside {
-                matches.push((g, i));
+                matches.push((g, Identity::clone(&i)));
             }
         } else if let Some(l) = label(&i) {
             let same_kind = match spec.kind {

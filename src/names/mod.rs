@@ -176,7 +176,8 @@ const RETRIES: u32 = 6;
 
 struct Cached {
     id: Option<u64>,
-    identity: Identity,
+    /// Shared with every snapshot that shows the group.
+    identity: Arc<Identity>,
     seen: u64,
     /// `(tick of the next try, tries so far)`: the metadata was missing.
     retry: Option<(u64, u32)>,
@@ -280,7 +281,7 @@ impl Resolver {
 
     /// The identity of group `path` (either form: `/`, `a/b`, `/a/b/`)
     /// whose directory has inode `id`. Cached per path and inode.
-    pub fn identity(&mut self, path: &str, id: Option<u64>) -> Identity {
+    pub fn identity(&mut self, path: &str, id: Option<u64>) -> Arc<Identity> {
         let key = path.trim_matches('/');
         let tick = self.tick;
         if let Some(c) = self.cache.get_mut(key) {
@@ -288,7 +289,7 @@ impl Resolver {
                 c.seen = tick;
                 match c.retry {
                     Some((at, _)) if at <= tick => {}
-                    _ => return c.identity.clone(),
+                    _ => return Arc::clone(&c.identity),
                 }
             }
         }
@@ -297,12 +298,13 @@ impl Resolver {
             _ => 0,
         };
         let (identity, incomplete) = self.resolve(key);
+        let identity = Arc::new(identity);
         let retry = (incomplete && tries < RETRIES).then(|| (tick + (1u64 << tries), tries + 1));
         self.cache.insert(
             key.to_string(),
             Cached {
                 id,
-                identity: identity.clone(),
+                identity: Arc::clone(&identity),
                 seen: tick,
                 retry,
             },
@@ -314,7 +316,7 @@ impl Resolver {
     /// its inode is not known here).
     fn parent_identity(&mut self, key: &str) -> Identity {
         if let Some(c) = self.cache.get(key) {
-            return c.identity.clone();
+            return Identity::clone(&c.identity);
         }
         self.resolve(key).0
     }
@@ -390,9 +392,10 @@ impl Resolver {
         if let (Some((_, pod_path)), Some(pod), Some(ns)) = (&pod, m.pod, m.namespace) {
             if let Some(c) = self.cache.get_mut(*pod_path) {
                 if c.identity.name.is_none() {
-                    c.identity.name = Some(Arc::from(pod.as_str()));
-                    c.identity.pod = Some(Arc::from(pod.as_str()));
-                    c.identity.namespace = Some(Arc::from(ns.as_str()));
+                    let i = Arc::make_mut(&mut c.identity);
+                    i.name = Some(Arc::from(pod.as_str()));
+                    i.pod = Some(Arc::from(pod.as_str()));
+                    i.namespace = Some(Arc::from(ns.as_str()));
                 }
             }
         }

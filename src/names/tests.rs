@@ -28,7 +28,7 @@ fn ticks(r: &mut Resolver, n: usize) -> Vec<(String, Identity)> {
         r.begin_tick();
         for (p, _, _) in tree::groups() {
             let i = r.identity(&p, Some(7));
-            out.push((p, i));
+            out.push((p, Identity::clone(&i)));
         }
         r.end_tick();
     }
@@ -663,7 +663,7 @@ fn rootless_containers_are_named_from_the_users_home() {
     // Another user's: not in uid 1000's home, and not in root's store.
     let other = "user.slice/user-1001.slice/user@1001.service/user.slice";
     let i = r.identity(&format!("{other}/libpod-{pm}.scope"), Some(1));
-    assert_eq!((i.kind.as_deref(), i.name), (Some("podman"), None));
+    assert_eq!((i.kind.as_deref(), i.name.clone()), (Some("podman"), None));
     // Root's containers are not looked for in a user's store.
     let i = r.identity(
         &format!("{base}/libpod-{}.scope", tree::PODMAN_VFS),

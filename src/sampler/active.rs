@@ -84,7 +84,7 @@ impl Active {
     pub fn compute(
         &mut self,
         ran: &Ran,
-        members: &PidMap<usize>,
+        members: &PidMap<u32>,
         paths: &[Arc<str>],
         kthread: &dyn Fn(i32) -> bool,
     ) -> bool {
@@ -102,7 +102,7 @@ impl Active {
         // the task iterator of some kernels (6.18) never visits pid 1.
         add(&mut self.set, "");
         if let Some(&i) = members.get(&1) {
-            add(&mut self.set, &paths[i]);
+            add(&mut self.set, &paths[i as usize]);
         }
         let mut look = Vec::new();
         for (&pid, &why) in &ran.pids {
@@ -110,9 +110,10 @@ impl Active {
             // may not be the one it was listed in, and lists change.
             let renamed = why & (flags::MOVED | flags::NEW) != 0;
             if let Some(&i) = members.get(&pid) {
-                add(&mut self.set, &paths[i]);
+                let path = &paths[i as usize];
+                add(&mut self.set, path);
                 if renamed || !kthread(pid) {
-                    self.relist.insert(Box::from(paths[i].trim_matches('/')));
+                    self.relist.insert(Box::from(path.trim_matches('/')));
                 }
             }
             match self.looked.get(&pid) {
@@ -159,8 +160,9 @@ impl Active {
                 .take(16)
                 .find(is_placed);
             if let Some(&i) = placed.and_then(|p| members.get(&p)) {
-                add(&mut self.set, &paths[i]);
-                self.relist.insert(Box::from(paths[i].trim_matches('/')));
+                let path = &paths[i as usize];
+                add(&mut self.set, path);
+                self.relist.insert(Box::from(path.trim_matches('/')));
             }
             for l in [looked.as_ref(), placed.and_then(|p| self.looked.get(&p))]
                 .into_iter()
@@ -243,7 +245,7 @@ mod tests {
             .collect()
     }
 
-    fn members(m: &[(i32, usize)]) -> PidMap<usize> {
+    fn members(m: &[(i32, u32)]) -> PidMap<u32> {
         m.iter().copied().collect()
     }
 

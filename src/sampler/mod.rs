@@ -27,7 +27,8 @@ use crate::cgroup::{display_path, normalize_path, GroupReader, GroupStats, Layou
 use crate::cgroup::{controllers::memory::swap_max, Limit};
 use crate::fnv::PidMap;
 use crate::model::{
-    CpuView, GroupSnapshot, MemoryView, PidsView, ProcessSnapshot, Snapshot, SCHEMA_VERSION,
+    CpuView, GroupSnapshot, Identity, MemoryView, PidsView, ProcessSnapshot, Snapshot,
+    SCHEMA_VERSION,
 };
 use crate::process::{Hints, ProcessError, ProcessScanner, Quiet};
 use quiet::QuietPids;
@@ -73,8 +74,9 @@ pub struct Sampler {
     /// The previous process scan: its start on the sampler's clock and on
     /// the real one (each row's previous reading is placed between them).
     prev_scan: Option<(Instant, Instant)>,
-    /// pid → index of its group in this tick's groups.
-    members: PidMap<usize>,
+    /// pid → index of its group in this tick's groups (32 bits: a slot of
+    /// 8 bytes, not 16, in a table of one per process).
+    members: PidMap<u32>,
     /// Whether every read group's `cgroup.procs` could be read.
     members_complete: bool,
     /// Names groups (issue 13) when they appear; `None`: paths only.
@@ -461,7 +463,7 @@ impl Sampler {
                 if track_members {
                     let i = out_groups.len() - 1;
                     match &g.procs {
-                        Some(pids) => members.extend(pids.iter().map(|&pid| (pid, i))),
+                        Some(pids) => members.extend(pids.iter().map(|&pid| (pid, i as u32))),
                         None => unlisted.push(i),
                     }
                 }
@@ -539,7 +541,7 @@ impl Sampler {
             if let Some(n) = self.net.as_mut() {
                 n.observe(i, &pids);
             }
-            self.members.extend(pids.iter().map(|&pid| (pid, i)));
+            self.members.extend(pids.iter().map(|&pid| (pid, i as u32)));
         }
     }
 
@@ -643,7 +645,8 @@ impl Sampler {
         // reclaim, which the machine's counts leave out, or another
         // process freeing its pages: the group's charge moves). Unplaced:
         // unknown, so as if it moved.
-        let shrink = |pid| reclaim_recent || members.get(&pid).is_none_or(|&i| mem_recent[i]);
+        let shrink =
+            |pid| reclaim_recent || members.get(&pid).is_none_or(|&i| mem_recent[i as usize]);
         let hints = Hints {
             quiet,
             placed: Some(&placed),
@@ -655,7 +658,7 @@ impl Sampler {
         };
         scanner.scan_each_with(hints, &mut |r| {
             let cgroup = match members.get(&r.pid) {
-                Some(&i) => groups[i].clone(),
+                Some(&i) => groups[i as usize].clone(),
                 // Filtered, and in none of the groups read: in another group
                 // (perhaps moved there since the scanner read its cgroup).
                 None if filter.is_some() && complete && !r.fresh => return,
@@ -789,7 +792,7 @@ fn group_snapshot(
         io: crate::model::IoView::new(&g.io, prev.and_then(|p| p.io.as_deref()), wall),
         net: None,
         nprocs: g.nprocs,
-        identity: Default::default(),
+        identity: Identity::none(),
     }
 }
 

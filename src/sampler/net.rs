@@ -30,6 +30,7 @@
 //!   `interfaces[]` with its own rates.
 
 use std::collections::HashMap;
+use std::num::NonZeroU64;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -148,13 +149,16 @@ pub struct NetView {
     pub interfaces: Vec<NetInterfaceView>,
 }
 
-/// A pid's namespace, as last read.
+/// A pid's namespace, as last read. 16 bytes (a namespace's inode is
+/// never 0, and the generation is kept to 32 bits: only equality with the
+/// current one matters): one per process, 10,000 at scale (issue 18).
 #[derive(Clone, Copy, Debug)]
 struct PidNs {
-    key: Option<u64>,
+    key: Option<NonZeroU64>,
     /// Samples since first seen (re-read on the first three).
     age: u32,
-    seen: u64,
+    /// The sample that last saw it (`NetReader::generation`, truncated).
+    seen: u32,
 }
 
 /// A group's last reading, for rates.
@@ -251,12 +255,13 @@ impl NetReader {
     /// namespace of the lowest pid outside the host's, if any.
     pub(crate) fn observe(&mut self, index: usize, pids: &[i32]) {
         let generation = self.generation;
+        let seen = generation as u32;
         let mut best: Option<(i32, u64)> = None;
         for &pid in pids {
             let entry = self.pids.get(&pid).copied();
             let key = match entry {
                 // Already placed this sample (listed in two groups' procs).
-                Some(e) if e.seen == generation => e.key,
+                Some(e) if e.seen == seen => e.key.map(NonZeroU64::get),
                 Some(e)
                     if e.age >= 3
                         && (!(generation + pid as u64).is_multiple_of(RECHECK)
@@ -266,11 +271,11 @@ impl NetReader {
                         pid,
                         PidNs {
                             age: e.age,
-                            seen: generation,
+                            seen,
                             ..e
                         },
                     );
-                    e.key
+                    e.key.map(NonZeroU64::get)
                 }
                 _ => {
                     let key = self.stat_key(pid);
@@ -283,9 +288,9 @@ impl NetReader {
                     self.pids.insert(
                         pid,
                         PidNs {
-                            key,
+                            key: key.and_then(NonZeroU64::new),
                             age,
-                            seen: generation,
+                            seen,
                         },
                     );
                     key
@@ -305,7 +310,7 @@ impl NetReader {
     /// Ends a sample: reads each namespace found once and fills `groups[].net`.
     pub(crate) fn finish(&mut self, groups: &mut [GroupSnapshot]) {
         let generation = self.generation;
-        self.pids.retain(|_, e| e.seen == generation);
+        self.pids.retain(|_, e| e.seen == generation as u32);
         // One owner per namespace.
         let mut owner: HashMap<u64, usize> = HashMap::new();
         for (n, &(i, _, key)) in self.found.iter().enumerate() {

@@ -125,7 +125,7 @@ fn group(path: &str, kind: Option<&str>) -> GroupSnapshot {
         path: path.into(),
         ..GroupSnapshot::default()
     };
-    g.identity.kind = kind.map(Into::into);
+    std::sync::Arc::make_mut(&mut g.identity).kind = kind.map(Into::into);
     g
 }
 
