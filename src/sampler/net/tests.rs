@@ -316,3 +316,10 @@ fn a_group_moving_namespace_restarts_its_rates() {
     let v = groups[0].net.as_ref().unwrap();
     assert_eq!((v.pid, v.rx_bytes_per_s), (20, None));
 }
+
+/// One entry per process (10,000 at scale): kept to 16 bytes (issue 18).
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn a_pids_namespace_entry_is_16_bytes() {
+    assert_eq!(std::mem::size_of::<PidNs>(), 16);
+}
