@@ -639,3 +639,46 @@ fn the_process_path_is_chosen_by_name_and_proc_never_loads_ebpf() {
     let mut g = Sampler::cgroups_only(layout);
     assert_eq!(g.choose(PathChoice::Ebpf), Ok("none"));
 }
+
+/// A snapshot given back is filled again: the next sample's vectors are
+/// its allocations (at scale, no fresh mapping to fault in per tick), with
+/// only the new sample's rows in them.
+#[test]
+fn a_recycled_snapshot_is_filled_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proc = &dir.path().join("proc");
+    proc_fixture_with_init(proc);
+    let cg = dir.path().join("cg");
+    split_v1(&cg);
+    let layout = Layout::from_root(&cg).expect("layout");
+    let mut s = Sampler::new(layout, proc.to_path_buf()).expect("sampler");
+    let mut clock = FakeClock::new();
+    let step = Duration::from_secs(1);
+    let mut first = clock.sample(&mut s, step);
+    let (groups, rows) = (first.groups.len(), first.processes.len());
+    assert!(groups > 0 && rows > 0, "{groups} groups, {rows} rows");
+    // Marked by their room: a sample sizes its own for the rows it expects
+    // (+ 64), and the allocator may well hand a freed block back at the
+    // same address, so the address would not tell.
+    first.groups.reserve_exact(1000);
+    first.processes.reserve_exact(1000);
+    let room = (first.groups.capacity(), first.processes.capacity());
+    s.recycle(first);
+    let second = clock.sample(&mut s, step);
+    assert_eq!(
+        (second.groups.capacity(), second.processes.capacity()),
+        room
+    );
+    assert_eq!(
+        (second.groups.len(), second.processes.len()),
+        (groups, rows)
+    );
+    // Not given back: vectors of their own size, the same rows.
+    let third = clock.sample(&mut s, step);
+    assert!(
+        third.processes.capacity() < 1000,
+        "{}",
+        third.processes.capacity()
+    );
+    assert_eq!(third.processes.len(), rows);
+}

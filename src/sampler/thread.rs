@@ -129,18 +129,25 @@ fn run(
     problem: &Mutex<Option<String>>,
 ) {
     let mut next_wait = FIRST_INTERVAL.min(interval);
+    // The snapshot before the one published last: by the next sample the
+    // dashboard has let go of it, and its vectors are filled again.
+    let mut previous: Option<Arc<Snapshot>> = None;
     loop {
         // The cadence counts from the start of a sample, so a slow sample
         // (thousands of processes) doesn't stretch the refresh interval.
         let started = Instant::now();
+        if let Some(old) = previous.take().and_then(|s| Arc::try_unwrap(s).ok()) {
+            sampler.recycle(old);
+        }
         let snap = sampler.sample();
         // Before the snapshot is published: its reader then sees this one's.
         if let Ok(mut p) = problem.lock() {
             *p = sampler.problem();
         }
-        if out.send(Arc::new(snap)).is_err() {
+        if out.is_closed() {
             return; // every receiver dropped
         }
+        previous = Some(out.send_replace(Arc::new(snap)));
         // …but a sample slower than the interval still leaves a pause, so
         // the sampler never spins on a huge machine.
         let deadline = (started + next_wait).max(Instant::now() + next_wait / 4);
