@@ -108,8 +108,9 @@ fn main() -> ExitCode {
 /// tick the snapshots' row vectors (1–2 MB each at 10,000 processes) come
 /// from the heap, whose freed middle is never given back. Mapped, a
 /// snapshot's rows leave with it: at 10,000 / 1,000 the peak RSS went from
-/// 22.5 to 20.7 MB (issue 18, `VmHWM` after 12 s, same load), for one
-/// mmap/munmap and its page faults per large vector per tick.
+/// 22.5 to 20.7 MB (issue 18, `VmHWM` after 12 s, same load). The page
+/// faults of a fresh mapping each tick are saved by the sampler filling
+/// the vectors of the snapshot before last again (`Sampler::recycle`).
 fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; called before any

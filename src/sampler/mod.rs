@@ -79,9 +79,10 @@ pub struct Sampler {
     /// pid → index of its group in this tick's groups (32 bits: a slot of
     /// 8 bytes, not 16, in a table of one per process).
     members: PidMap<u32>,
-    /// The vectors of a snapshot no longer shown, to fill again (see
-    /// [`Sampler::recycle`]).
-    spare: Option<(Vec<GroupSnapshot>, Vec<ProcessSnapshot>)>,
+    /// The vectors of a snapshot no longer shown, emptied, to fill again
+    /// (see [`Sampler::recycle`]; empty, they allocate as new ones would).
+    spare_groups: Vec<GroupSnapshot>,
+    spare_rows: Vec<ProcessSnapshot>,
     /// Whether every read group's `cgroup.procs` could be read.
     members_complete: bool,
     /// Names groups (issue 13) when they appear; `None`: paths only.
@@ -192,7 +193,8 @@ impl Sampler {
             generation: 0,
             prev_scan: None,
             members: PidMap::default(),
-            spare: None,
+            spare_groups: Vec::new(),
+            spare_rows: Vec::new(),
             members_complete: false,
             names: Some(crate::names::Resolver::new(Default::default())),
             net: None,
@@ -420,15 +422,8 @@ impl Sampler {
         self.members_complete = true;
         // Groups whose pid list the reader did not keep: read after.
         let mut unlisted = Vec::new();
-        let expect = self.groups_prev.len() + 8;
-        let mut out_groups = match self.spare.as_mut() {
-            Some((groups, _)) => {
-                let mut groups = std::mem::take(groups);
-                groups.reserve(expect);
-                groups
-            }
-            None => Vec::with_capacity(expect),
-        };
+        let mut out_groups = std::mem::take(&mut self.spare_groups);
+        out_groups.reserve(self.groups_prev.len() + 8);
         let (groups_prev, members) = (&mut self.groups_prev, &mut self.members);
         let mut net = self.net.as_mut();
         if let Some(n) = net.as_mut() {
@@ -597,12 +592,11 @@ impl Sampler {
     /// sample fills its two vectors again. Each is over the allocator's
     /// mmap threshold at scale (see `main`'s `tune_malloc`), so a fresh one
     /// is a fresh mapping, every page of it faulted in again: at 10,000
-    /// processes ~750 page faults per tick, none with this (issue 18).
+    /// processes ~750 page faults per tick, ~40 with this (issue 18).
     pub fn recycle(&mut self, s: Snapshot) {
-        let (mut groups, mut processes) = (s.groups, s.processes);
-        groups.clear();
-        processes.clear();
-        self.spare = Some((groups, processes));
+        (self.spare_groups, self.spare_rows) = (s.groups, s.processes);
+        self.spare_groups.clear();
+        self.spare_rows.clear();
     }
 
     /// Runs the eBPF pass (if on): when, or `None` (off, or it failed:
@@ -652,14 +646,8 @@ impl Sampler {
             0 => task_count().unwrap_or(0),
             n => n,
         };
-        let mut out = match self.spare.as_mut() {
-            Some((_, rows)) => {
-                let mut rows = std::mem::take(rows);
-                rows.reserve(expect + 64);
-                rows
-            }
-            None => Vec::with_capacity(expect + 64),
-        };
+        let mut out = std::mem::take(&mut self.spare_rows);
+        out.reserve(expect + 64);
         let vouch = self
             .quiet
             .as_ref()

@@ -484,6 +484,18 @@ fn proc_fixture_with_init(proc: &Path) {
     write(&d, "cgroup", "2:cpuacct:/\n1:cpu:/\n0::/\n");
 }
 
+/// [`split_v1`]'s groups in `dir/cg`, [`proc_fixture_with_init`]'s
+/// processes in `dir/proc`, and a sampler of them (with its layout).
+fn split_v1_sampler(dir: &Path) -> (Sampler, Layout) {
+    let proc = dir.join("proc");
+    proc_fixture_with_init(&proc);
+    let cg = dir.join("cg");
+    split_v1(&cg);
+    let layout = Layout::from_root(&cg).expect("layout");
+    let s = Sampler::new(layout.clone(), proc).expect("sampler");
+    (s, layout)
+}
+
 /// Rows of one sample by pid: (CPU time ns, CPU %).
 fn cpu_of(snap: &Snapshot, pid: i32) -> (u64, Option<f64>) {
     let p = snap
@@ -502,12 +514,8 @@ fn cpu_of(snap: &Snapshot, pid: i32) -> (u64, Option<f64>) {
 #[test]
 fn quiet_groups_processes_are_taken_from_the_cache() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let proc = &dir.path().join("proc");
-    proc_fixture_with_init(proc);
-    let cg = dir.path().join("cg");
-    split_v1(&cg);
-    let layout = Layout::from_root(&cg).expect("layout");
-    let mut s = Sampler::new(layout.clone(), proc.to_path_buf()).expect("sampler");
+    let (mut s, layout) = split_v1_sampler(dir.path());
+    let (proc, cg) = (&dir.path().join("proc"), dir.path().join("cg"));
     assert_eq!(s.path_name(), "proc-skip");
     let hz = s
         .scanner_mut()
@@ -622,12 +630,7 @@ fn the_process_path_is_chosen_by_name_and_proc_never_loads_ebpf() {
         "{e}"
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let proc = &dir.path().join("proc");
-    proc_fixture_with_init(proc);
-    let cg = dir.path().join("cg");
-    split_v1(&cg);
-    let layout = Layout::from_root(&cg).expect("layout");
-    let mut s = Sampler::new(layout.clone(), proc.to_path_buf()).expect("sampler");
+    let (mut s, layout) = split_v1_sampler(dir.path());
     assert_eq!(s.choose(PathChoice::Proc), Ok("proc-skip"));
     assert_eq!(s.ebpf_off(), None);
     // A fixture's processes are not the kernel's: never the eBPF path.
@@ -646,12 +649,7 @@ fn the_process_path_is_chosen_by_name_and_proc_never_loads_ebpf() {
 #[test]
 fn a_recycled_snapshot_is_filled_again() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let proc = &dir.path().join("proc");
-    proc_fixture_with_init(proc);
-    let cg = dir.path().join("cg");
-    split_v1(&cg);
-    let layout = Layout::from_root(&cg).expect("layout");
-    let mut s = Sampler::new(layout, proc.to_path_buf()).expect("sampler");
+    let (mut s, _) = split_v1_sampler(dir.path());
     let mut clock = FakeClock::new();
     let step = Duration::from_secs(1);
     let mut first = clock.sample(&mut s, step);
