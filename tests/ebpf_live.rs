@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use cgdash::model::Snapshot;
 use cgdash::sampler::{PathChoice, Sampler};
-use common::quiet_load::{child_of, frugal, nap, spawn_bash};
+use common::quiet_load::{child_of, frugal, keep_ticking, nap, spawn_bash};
 use common::TestGroup;
 
 const HELPER_ENV: &str = "CGDASH_BPF_THREAD_CHURN";
@@ -173,7 +173,6 @@ fn ebpf_sampler_matches_the_proc_one() {
     let hz = 100.0; // USER_HZ: `stat`'s clock ticks
     let interval = Duration::from_millis(400);
     let started = Instant::now();
-    let end = started + Duration::from_secs(10);
     let mut last_span = Duration::ZERO;
     let mut last_at: Option<Instant> = None;
     let mut transient: HashSet<(i32, &str)> = HashSet::new();
@@ -184,7 +183,7 @@ fn ebpf_sampler_matches_the_proc_one() {
     let mut moved = false;
     let (mut a, mut b) = (Snapshot::default(), Snapshot::default());
     let mut worst = (0.0f64, 0.0f64);
-    while Instant::now() < end {
+    while keep_ticking(started, Duration::from_secs(10), ticks) {
         if !moved && started.elapsed() > Duration::from_secs(4) {
             if let Some(pid) = mover_pid {
                 move_to(&to, pid);

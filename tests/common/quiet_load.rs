@@ -4,6 +4,7 @@
 //! descriptors when two run in one test.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use cgdash::model::Snapshot;
 use cgdash::sampler::Sampler;
@@ -50,4 +51,17 @@ pub fn frugal(s: &mut Sampler) {
         sc.set_fd_budget(Some(soft / 8));
     }
     s.reader_mut().set_max_open(soft / 16);
+}
+
+/// Whether a comparison loop started at `started` goes on after `ticks`
+/// ticks: for the `planned` window the workload's timeline needs, and
+/// past it until `MIN_TICKS` ticks were taken (at most 30 s: the
+/// workloads live 40). On a slow machine a tick can take seconds: the v2
+/// VM emulates its CPUs, and another test binary there may be forking
+/// 1,200 sleepers meanwhile. A loop bounded by time alone then compared 2
+/// ticks and proved nothing (it failed `.ci/run` once that way).
+pub fn keep_ticking(started: Instant, planned: Duration, ticks: usize) -> bool {
+    const MIN_TICKS: usize = 12;
+    let t = started.elapsed();
+    t < planned || (ticks < MIN_TICKS && t < Duration::from_secs(30))
 }
