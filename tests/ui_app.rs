@@ -275,7 +275,7 @@ fn processes_scope_sort_tree_and_click() {
     assert_eq!(app.procs.rows.len(), 8);
     ch(&mut app, 's'); // CPU → MEM%
     let snap = app.snapshot.clone();
-    assert_eq!(snap.processes[app.procs.rows[0].index].pid, 4242);
+    assert_eq!(snap.processes[app.procs.rows[0].index()].pid, 4242);
     ch(&mut app, 't');
     let depths: Vec<u16> = app.procs.rows.iter().map(|r| r.depth).collect();
     assert_eq!(

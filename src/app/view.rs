@@ -179,7 +179,7 @@ impl ProcsView {
         let found = self.selected_pid.and_then(|pid| {
             self.rows
                 .iter()
-                .position(|r| snap.processes[r.index].pid == pid)
+                .position(|r| snap.processes[r.index()].pid == pid)
         });
         match found {
             Some(i) => self.selected = i,
@@ -194,13 +194,13 @@ impl ProcsView {
         self.selected_pid = self
             .rows
             .get(self.selected)
-            .map(|r| snap.processes[r.index].pid);
+            .map(|r| snap.processes[r.index()].pid);
     }
 
     pub fn selected_process<'a>(&self, snap: &'a Snapshot) -> Option<&'a ProcessSnapshot> {
         self.rows
             .get(self.selected)
-            .and_then(|r| snap.processes.get(r.index))
+            .and_then(|r| snap.processes.get(r.index()))
     }
 
     pub fn move_by(&mut self, snap: &Snapshot, delta: i32) {
@@ -328,7 +328,7 @@ kthreadd
         v.rows
             .iter()
             .zip(&v.branches)
-            .map(|(r, b)| (s.processes[r.index].pid, b.clone()))
+            .map(|(r, b)| (s.processes[r.index()].pid, b.clone()))
             .collect()
     }
 

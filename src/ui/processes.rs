@@ -99,7 +99,7 @@ impl Widget for ProcessesPanel<'_> {
         // line when it fits, else the program's name without its
         // directory, so the arguments stay in view.
         table.render(area, buf, |i, command_w| {
-            let p = &snap.processes[v.rows[i].index];
+            let p = &snap.processes[v.rows[i].index()];
             let mut cells = vec![
                 Cell::from(p.pid.to_string()),
                 Cell::from(&*p.user),
