@@ -194,3 +194,61 @@ fn live_reader_matches_fresh_reads() {
         "removed group still read"
     );
 }
+
+/// A quiet group (the caller vouches nothing in it ran, joined or left):
+/// its slow tick re-reads what moves on its own, not its limits or process
+/// list: the limits within one round of slow ticks (5) after a write is
+/// seen in a watched directory, both every SETTINGS_EVERY_SLOW (12) of its
+/// slow ticks.
+#[test]
+fn a_quiet_groups_limits_are_read_again_when_written() {
+    use cgdash::cgroup::{GroupStats, Need};
+    let t = tempfile::tempdir().unwrap();
+    tree(t.path());
+    let l = Layout::from_root(t.path()).unwrap();
+    let mut r = GroupReader::new(l);
+    assert!(r.watching(), "inotify on the temp dir");
+    let quiet = |_: &str, _: &GroupStats| Need::Nothing;
+    let mut tick = |r: &mut GroupReader| {
+        let mut a = None;
+        r.read_each_as(None, Some(&quiet), &mut |g| {
+            if g.path == "a" {
+                a = Some(g.clone());
+            }
+        });
+        (r.files_read(), a.expect("group a"))
+    };
+    // Tick 0 reads both groups whole; 5, 10, … are their slow ticks.
+    let reads: Vec<usize> = (0..65).map(|_| tick(&mut r).0).collect();
+    let full = reads[5];
+    assert!(full > 0, "{reads:?}");
+    assert!(
+        reads.iter().enumerate().all(|(i, &n)| (i % 5 == 0) == (n > 0)),
+        "only the slow ticks read: {reads:?}"
+    );
+    // All due on the first quiet slow tick, then not for 11 slow ticks.
+    for (i, &n) in reads.iter().enumerate().skip(6).filter(|(i, _)| i % 5 == 0) {
+        assert!(n < full, "tick {i} read {n} files, the limits' tick {full}: {reads:?}");
+    }
+    // The 12th slow tick after: due again without any write.
+    assert_eq!(tick(&mut r).0, full, "tick 65");
+    // Someone else writes a limit: seen within the next round.
+    put(&t.path().join("a"), "cpu.max", "70000 100000\n");
+    let seen = (0..5).map(|_| tick(&mut r)).find(|(_, a)| {
+        a.cpu.max.and_then(|m| m.percent()) == Some(70.0)
+    });
+    // (The limits read, not the process list.)
+    let plain = reads[10];
+    assert!(
+        seen.as_ref().is_some_and(|(n, _)| *n > plain && *n < full),
+        "cpu.max written, quiet group: {:?} files (plain slow tick {plain}, all {full})",
+        seen.map(|(n, _)| n)
+    );
+    // A write to the process list is no limit's.
+    for _ in 0..5 {
+        tick(&mut r);
+    }
+    put(&t.path().join("a"), "cgroup.procs", "10\n");
+    let slow = (0..5).map(|_| tick(&mut r).0).find(|&n| n > 0);
+    assert!(slow.is_some_and(|n| n < full), "{slow:?}");
+}

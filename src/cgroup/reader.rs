@@ -18,6 +18,15 @@
 //! seconds instead. A removed group is noticed at once, because its open
 //! files then fail with ENODEV; a group recreated or renamed under the same
 //! path is read afresh (new inode), never merged with the old one's counters.
+//!
+//! The same watches see writes (IN_MODIFY: any `write(2)` to a file of a
+//! watched directory, cgroupfs files included). A group's limits change only
+//! when their file is written, so where the caller vouches that a group is
+//! quiet (the eBPF path: nothing in it ran, joined or left), its slow tick
+//! re-reads only what moves on its own (memory charge, PSI, freezer and
+//! effective cpusets, …) and leaves its limits and process list alone:
+//! the limits until a write was seen, both until SETTINGS_EVERY_SLOW slow
+//! ticks passed.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -49,6 +58,67 @@ pub type Needs<'a> = dyn Fn(&str, &GroupStats) -> Need + 'a;
 
 /// Re-read limits and other slow-moving files every this many ticks.
 const SLOW_EVERY: u32 = 5;
+/// A quiet group's limits (see [`is_setting`]) and process list are
+/// re-read on its slow tick only every this many slow ticks (60 ticks);
+/// its limits also when a write was seen. At 10,000 processes / 1,000 groups on v1 the quiet groups' slow
+/// ticks were half the eBPF path's CPU per refresh: ~15 files per group,
+/// 200 groups a second; their limits and process lists are 7 of those files
+/// (issue 18).
+const SETTINGS_EVERY_SLOW: u8 = 12;
+
+/// Files holding a group's own limits: the value changes only when the file
+/// itself is written (unlike `cpuset.cpus`, which CPU hot-unplug rewrites on
+/// v1, or an effective or counter file).
+fn is_setting(file: &str) -> bool {
+    matches!(
+        file,
+        "cpu.shares"
+            | "cpu.cfs_quota_us"
+            | "cpu.cfs_period_us"
+            | "cpu.cfs_burst_us"
+            | "cpu.max"
+            | "cpu.max.burst"
+            | "cpu.weight"
+            | "cpu.weight.nice"
+            | "cpu.idle"
+            | "memory.limit_in_bytes"
+            | "memory.memsw.limit_in_bytes"
+            | "memory.soft_limit_in_bytes"
+            | "memory.max"
+            | "memory.high"
+            | "memory.low"
+            | "memory.min"
+            | "memory.swap.max"
+            | "memory.swap.high"
+            | "pids.max"
+            | "io.max"
+            | "io.weight"
+            | "blkio.weight"
+            | "blkio.throttle.read_bps_device"
+            | "blkio.throttle.write_bps_device"
+            | "blkio.throttle.read_iops_device"
+            | "blkio.throttle.write_iops_device"
+    )
+}
+
+/// Writes to these don't change a limit (process moves, the kernel's
+/// event files): they don't make the limits due.
+fn write_moves_no_limit(file: &std::ffi::OsStr) -> bool {
+    let f = file.as_encoded_bytes();
+    matches!(f, b"cgroup.procs" | b"cgroup.threads" | b"tasks") || f.ends_with(b".events")
+}
+
+/// When a kept file is re-read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// Every tick the group is read.
+    Tick,
+    /// On the group's slow tick.
+    Slow,
+    /// A limit ([`is_setting`]): on the slow tick, but a quiet group's only
+    /// when a write was seen or every SETTINGS_EVERY_SLOW slow ticks.
+    Setting,
+}
 /// Without inotify: re-walk the hierarchies for new groups this often.
 const REWALK_EVERY: Duration = Duration::from_secs(5);
 /// With inotify: re-walk anyway this often (a missed event costs at most this).
@@ -69,8 +139,7 @@ enum Feeds {
 
 struct Kept {
     feeds: Feeds,
-    /// Re-read only every SLOW_EVERY ticks.
-    slow: bool,
+    pace: Pace,
     src: Source,
 }
 
@@ -100,6 +169,8 @@ struct Cached {
     files: Vec<Kept>,
     /// Ticks until the slow files are re-read.
     until_full: u32,
+    /// Quiet slow ticks until its limits are due anyway (0: due).
+    settings_in: u8,
     /// Re-read with `read_group` (after `invalidate`: a write may have
     /// created files that were not kept, e.g. on v2 a first `memory.high`).
     stale: bool,
@@ -126,6 +197,11 @@ pub struct GroupReader {
     /// that a fifth of the groups re-read everything each tick, not all of
     /// them on one); `None`: every group's slow tick is the same one.
     next_phase: Option<u32>,
+    /// Ticks left in which every slow tick re-reads the limits: a write
+    /// was seen in a watched directory (or events were lost).
+    settings_round: u32,
+    /// Files read (or opened and read) by the last read: tests.
+    files_read: usize,
     /// Groups that kept their last readings on the caller's word in the
     /// last read.
     skipped: usize,
@@ -148,6 +224,8 @@ impl GroupReader {
             budget: FdBudget::share_of(4),
             open: 0,
             next_phase: None,
+            settings_round: 0,
+            files_read: 0,
             skipped: 0,
             walk_problem: None,
             fd_problem: None,
@@ -192,7 +270,14 @@ impl GroupReader {
     pub fn refresh_all_next(&mut self) {
         for c in self.cache.values_mut() {
             c.until_full = 0;
+            c.settings_in = 0;
         }
+    }
+
+    /// How many files the last read read (kept ones and whole-group reads'
+    /// alike). For tests.
+    pub fn files_read(&self) -> usize {
+        self.files_read
     }
 
     /// Why the group list or readings may be incomplete: a directory of the
@@ -215,23 +300,34 @@ impl GroupReader {
     }
 
     /// Whether a group directory was created, removed or renamed since the
-    /// last call (or events were lost).
+    /// last call (or events were lost). A write to a limit (or lost events)
+    /// starts a round of SLOW_EVERY ticks in which every group's slow tick
+    /// re-reads its limits.
     fn hierarchy_changed(&mut self) -> bool {
+        self.settings_round = self.settings_round.saturating_sub(1);
         let Some(w) = &self.watch else { return false };
         let mut changed = false;
+        let mut written = false;
         // Drain everything queued; EAGAIN (nothing) is the usual answer.
         while let Ok(events) = w.read_events() {
-            changed |= events.iter().any(|e| {
-                e.mask.intersects(
-                    AddWatchFlags::IN_ISDIR
-                        | AddWatchFlags::IN_DELETE_SELF
-                        | AddWatchFlags::IN_MOVE_SELF
-                        | AddWatchFlags::IN_Q_OVERFLOW,
-                )
-            });
+            for e in &events {
+                let lost = e.mask.contains(AddWatchFlags::IN_Q_OVERFLOW);
+                changed |= lost
+                    || e.mask.intersects(
+                        AddWatchFlags::IN_ISDIR
+                            | AddWatchFlags::IN_DELETE_SELF
+                            | AddWatchFlags::IN_MOVE_SELF,
+                    );
+                written |= lost
+                    || (e.mask.contains(AddWatchFlags::IN_MODIFY)
+                        && !e.name.as_deref().is_some_and(write_moves_no_limit));
+            }
             if events.is_empty() {
                 break;
             }
+        }
+        if written {
+            self.settings_round = SLOW_EVERY;
         }
         changed
     }
@@ -247,6 +343,7 @@ impl GroupReader {
             | AddWatchFlags::IN_MOVED_TO
             | AddWatchFlags::IN_DELETE_SELF
             | AddWatchFlags::IN_MOVE_SELF
+            | AddWatchFlags::IN_MODIFY
             | AddWatchFlags::IN_ONLYDIR;
         let mut failed = false;
         let watch = self.watch.as_ref();
@@ -294,7 +391,10 @@ impl GroupReader {
     ) {
         self.fd_problem = None;
         self.skipped = 0;
+        self.files_read = 0;
         let changed = self.hierarchy_changed();
+        // Writes are seen only while every group directory is watched.
+        let writes_seen = self.watch.is_some() && self.walk_problem.is_none();
         let every = if self.watch.is_some() {
             SAFETY_REWALK_EVERY
         } else {
@@ -357,8 +457,9 @@ impl GroupReader {
                         || std::fs::metadata(&c.id_dir)
                             .map(|m| Some(std::os::unix::fs::MetadataExt::ino(&m)) == c.stats.id)
                             .unwrap_or(false);
-                    let need = match needs {
-                        Some(n) if !slow => n(path, &c.stats),
+                    let word = needs.map(|n| n(path, &c.stats));
+                    let need = match word {
+                        Some(w) if !slow => w,
                         _ => Need::All,
                     };
                     if same && need == Need::Nothing {
@@ -366,8 +467,28 @@ impl GroupReader {
                         f(&c.stats);
                         continue;
                     }
+                    // A quiet group's slow tick: what moves on its own; its
+                    // limits when a write was seen; its process list not
+                    // (nothing joined or left, on the caller's word). Every
+                    // SETTINGS_EVERY_SLOW slow ticks, everything.
+                    let quiet_slow = slow && word == Some(Need::Nothing) && writes_seen;
+                    let (settings, procs) = if quiet_slow {
+                        let periodic = c.settings_in == 0;
+                        c.settings_in = match c.settings_in {
+                            0 => SETTINGS_EVERY_SLOW - 1,
+                            n => n - 1,
+                        };
+                        (periodic || self.settings_round > 0, periodic)
+                    } else {
+                        (slow, need == Need::All)
+                    };
                     if same {
-                        match refresh(c, &mut self.buf, slow, need == Need::All) {
+                        let what = Reads {
+                            slow,
+                            settings,
+                            procs,
+                        };
+                        match refresh(c, &mut self.buf, what, &mut self.files_read) {
                             Refresh::Read => {
                                 f(&c.stats);
                                 continue;
@@ -441,14 +562,20 @@ impl GroupReader {
                     return None;
                 }
                 let text = String::from_utf8_lossy(buf).into_owned();
+                self.files_read += 1;
                 let open = keep && (keep_slow || !r.slow) && (!r.procs || v2_procs);
+                let setting = r.path.file_name().and_then(|n| n.to_str()).is_some_and(is_setting);
                 files.push(Kept {
                     feeds: match r.applies.as_slice() {
                         _ if r.procs => Feeds::Procs,
                         &[one] => Feeds::One(one),
                         many => Feeds::Stats(many.into()),
                     },
-                    slow: r.slow,
+                    pace: match (r.slow, setting) {
+                        (false, _) => Pace::Tick,
+                        (true, false) => Pace::Slow,
+                        (true, true) => Pace::Setting,
+                    },
                     src: if open {
                         Source::Open(f)
                     } else {
@@ -497,6 +624,9 @@ impl GroupReader {
                 held,
                 files,
                 until_full,
+                // Staggered: of the groups sharing a slow tick, a twelfth
+                // has its limits due on each.
+                settings_in: ((self.cache.len() as u32 / SLOW_EVERY) % u32::from(SETTINGS_EVERY_SLOW)) as u8,
                 stale: false,
             };
             f(&c.stats);
@@ -530,13 +660,27 @@ fn out_of_fds(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
-/// pread every kept file into `c.stats` (the slow ones if `slow`, the
-/// process list if `procs`).
-fn refresh(c: &mut Cached, buf: &mut Vec<u8>, slow: bool, procs: bool) -> Refresh {
+/// Which of a group's kept files [`refresh`] reads: those read every tick,
+/// and the slow ones, the limits, the process list as said.
+#[derive(Clone, Copy)]
+struct Reads {
+    slow: bool,
+    settings: bool,
+    procs: bool,
+}
+
+/// pread the kept files `what` says into `c.stats`, counting them in `read`.
+fn refresh(c: &mut Cached, buf: &mut Vec<u8>, what: Reads, read: &mut usize) -> Refresh {
     for k in &c.files {
-        if (k.slow && !slow) || (!procs && matches!(k.feeds, Feeds::Procs)) {
+        let wanted = match k.pace {
+            Pace::Tick => true,
+            Pace::Slow => what.slow,
+            Pace::Setting => what.settings,
+        };
+        if !wanted || (!what.procs && matches!(k.feeds, Feeds::Procs)) {
             continue;
         }
+        *read += 1;
         let ok = match &k.src {
             Source::Open(f) => pread_all(f, buf),
             Source::Path(p) => match File::open(p) {
