@@ -209,7 +209,7 @@ fn a_quiet_groups_limits_are_read_again_when_written() {
     let mut r = GroupReader::new(l);
     assert!(r.watching(), "inotify on the temp dir");
     let quiet = |_: &str, _: &GroupStats| Need::Nothing;
-    let mut tick = |r: &mut GroupReader| {
+    let tick = |r: &mut GroupReader| {
         let mut a = None;
         r.read_each_as(None, Some(&quiet), &mut |g| {
             if g.path == "a" {
@@ -223,20 +223,26 @@ fn a_quiet_groups_limits_are_read_again_when_written() {
     let full = reads[5];
     assert!(full > 0, "{reads:?}");
     assert!(
-        reads.iter().enumerate().all(|(i, &n)| (i % 5 == 0) == (n > 0)),
+        reads
+            .iter()
+            .enumerate()
+            .all(|(i, &n)| (i % 5 == 0) == (n > 0)),
         "only the slow ticks read: {reads:?}"
     );
     // All due on the first quiet slow tick, then not for 11 slow ticks.
     for (i, &n) in reads.iter().enumerate().skip(6).filter(|(i, _)| i % 5 == 0) {
-        assert!(n < full, "tick {i} read {n} files, the limits' tick {full}: {reads:?}");
+        assert!(
+            n < full,
+            "tick {i} read {n} files, the limits' tick {full}: {reads:?}"
+        );
     }
     // The 12th slow tick after: due again without any write.
     assert_eq!(tick(&mut r).0, full, "tick 65");
     // Someone else writes a limit: seen within the next round.
     put(&t.path().join("a"), "cpu.max", "70000 100000\n");
-    let seen = (0..5).map(|_| tick(&mut r)).find(|(_, a)| {
-        a.cpu.max.and_then(|m| m.percent()) == Some(70.0)
-    });
+    let seen = (0..5)
+        .map(|_| tick(&mut r))
+        .find(|(_, a)| a.cpu.max.and_then(|m| m.percent()) == Some(70.0));
     // (The limits read, not the process list.)
     let plain = reads[10];
     assert!(

@@ -120,7 +120,11 @@ fn packed_key(p: &ProcessSnapshot, sort: ProcSort, descending: bool) -> Option<u
     let rank: u32 = match sort {
         // None sorts below every reading, as `Option`'s order has it.
         ProcSort::Cpu | ProcSort::Mem => {
-            let v = if sort == ProcSort::Cpu { p.cpu_percent } else { p.mem_percent };
+            let v = if sort == ProcSort::Cpu {
+                p.cpu_percent
+            } else {
+                p.mem_percent
+            };
             match shown(v) {
                 None => 0,
                 Some(s) if (-HALF..HALF).contains(&s) => (s + HALF + 1) as u32,

@@ -564,7 +564,11 @@ impl GroupReader {
                 let text = String::from_utf8_lossy(buf).into_owned();
                 self.files_read += 1;
                 let open = keep && (keep_slow || !r.slow) && (!r.procs || v2_procs);
-                let setting = r.path.file_name().and_then(|n| n.to_str()).is_some_and(is_setting);
+                let setting = r
+                    .path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_setting);
                 files.push(Kept {
                     feeds: match r.applies.as_slice() {
                         _ if r.procs => Feeds::Procs,
@@ -626,7 +630,8 @@ impl GroupReader {
                 until_full,
                 // Staggered: of the groups sharing a slow tick, a twelfth
                 // has its limits due on each.
-                settings_in: ((self.cache.len() as u32 / SLOW_EVERY) % u32::from(SETTINGS_EVERY_SLOW)) as u8,
+                settings_in: ((self.cache.len() as u32 / SLOW_EVERY)
+                    % u32::from(SETTINGS_EVERY_SLOW)) as u8,
                 stale: false,
             };
             f(&c.stats);
