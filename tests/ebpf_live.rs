@@ -524,3 +524,43 @@ fn cost_per_sample() {
         );
     }
 }
+
+/// A quiet group's limits written by someone else (a plain `write(2)`, as
+/// systemd or a container runtime would: not through the dashboard, which
+/// would tell the reader) show on the eBPF path within one round of slow
+/// ticks (5), though a quiet group's slow tick no longer re-reads its
+/// limits unasked: the reader's watches see the write. On this host's v1
+/// the CPU quota and the memory limit are in two hierarchies, each watched.
+#[test]
+fn a_limit_written_behind_a_quiet_groups_back_shows() {
+    let Some(layout) = common::live("a_limit_written_behind_a_quiet_groups_back_shows") else {
+        return;
+    };
+    let mut s = Sampler::new(layout.clone(), "/proc".into()).expect("sampler");
+    s.choose(PathChoice::Ebpf)
+        .unwrap_or_else(|e| panic!("root and BTF here, but: {e}"));
+    let mut g = TestGroup::new(&layout, "bpf-written");
+    spawn_bash(&mut g, &nap("40"));
+    let tick = |s: &mut Sampler| {
+        std::thread::sleep(Duration::from_millis(150));
+        let snap = s.sample();
+        let v = snap
+            .groups
+            .iter()
+            .find(|x| x.path == g.path)
+            .map(|x| (x.cpu.limit_percent, x.memory.max_bytes));
+        v.unwrap_or_else(|| panic!("no group {} in the sample", g.path))
+    };
+    // Past the first slow ticks (every limit due on the first).
+    for _ in 0..12 {
+        assert_eq!(tick(&mut s), (None, None), "unlimited at first");
+    }
+    g.apply(&["cpu=30%", "memory=64M"])
+        .expect("write the limits");
+    let want = (Some(30.0), Some(64 << 20));
+    let seen: Vec<_> = (0..6).map(|_| tick(&mut s)).collect();
+    assert!(
+        seen[..5].contains(&want) && seen[5] == want,
+        "written limits within 5 ticks and kept: {seen:?}"
+    );
+}
