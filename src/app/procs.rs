@@ -102,8 +102,12 @@ impl ProcRow {
 /// are equal here, so the PID decides and they keep their places from one
 /// refresh to the next instead of swapping on noise nobody can see.
 fn cmp_f(a: Option<f64>, b: Option<f64>) -> Ordering {
-    let shown = |v: Option<f64>| v.map(|v| (v * 10.0).round() as i64);
     shown(a).cmp(&shown(b))
+}
+
+/// A percentage at the precision shown, in tenths.
+fn shown(v: Option<f64>) -> Option<i64> {
+    v.map(|v| (v * 10.0).round() as i64)
 }
 
 /// The order of `p` under `sort` as one integer, for the sorts one number
@@ -116,7 +120,6 @@ fn cmp_f(a: Option<f64>, b: Option<f64>) -> Ordering {
 /// keys are read in one pass and sorted as integers (issue 18).
 fn packed_key(p: &ProcessSnapshot, sort: ProcSort, descending: bool) -> Option<u64> {
     const HALF: i64 = 1 << 30;
-    let shown = |v: Option<f64>| v.map(|v| (v * 10.0).round() as i64);
     let rank: u32 = match sort {
         // None sorts below every reading, as `Option`'s order has it.
         ProcSort::Cpu | ProcSort::Mem => {
@@ -288,21 +291,26 @@ mod tests {
         }
     }
 
+    /// The PIDs in the order `build_rows` gives them.
+    fn pids_in_order(snap: &Snapshot, sort: ProcSort, descending: bool) -> Vec<i32> {
+        let q = ProcQuery {
+            scope: None,
+            filter: "",
+            sort,
+            descending,
+            tree: false,
+        };
+        let mut rows = Vec::new();
+        build_rows(snap, &q, &mut rows);
+        rows.iter().map(|r| snap.processes[r.index()].pid).collect()
+    }
+
     #[test]
     fn keyed_sorts_give_the_comparators_order() {
         let snap = snapshot();
         for sort in [ProcSort::Cpu, ProcSort::Mem, ProcSort::Pid] {
             for descending in [false, true] {
-                let q = ProcQuery {
-                    scope: None,
-                    filter: "",
-                    sort,
-                    descending,
-                    tree: false,
-                };
-                let mut rows = Vec::new();
-                build_rows(&snap, &q, &mut rows);
-                let got: Vec<i32> = rows.iter().map(|r| snap.processes[r.index()].pid).collect();
+                let got = pids_in_order(&snap, sort, descending);
                 let mut want: Vec<&ProcessSnapshot> = snap.processes.iter().collect();
                 want.sort_by(|a, b| {
                     let o = compare(a, b, sort);
@@ -317,16 +325,7 @@ mod tests {
     #[test]
     fn cpu_order_descending_puts_unread_last_and_ties_by_pid() {
         let snap = snapshot();
-        let q = ProcQuery {
-            scope: None,
-            filter: "",
-            sort: ProcSort::Cpu,
-            descending: true,
-            tree: false,
-        };
-        let mut rows = Vec::new();
-        build_rows(&snap, &q, &mut rows);
-        let got: Vec<i32> = rows.iter().map(|r| snap.processes[r.index()].pid).collect();
+        let got = pids_in_order(&snap, ProcSort::Cpu, true);
         // 1600.0, 99.96, 12.36 (12.4), 12.31 and 12.34 (both 12.3: by PID),
         // 0.05 (0.1), 0.04 / 0.0 / 0.0 (0.0: by PID), then the unread.
         assert_eq!(got, [1, 77, 40, 41, 4_000_000, 5, 2, 3, 12, 600, 907]);
@@ -338,17 +337,8 @@ mod tests {
         // Shown as 3,221,225,472 tenths: packed unchecked it would wrap to
         // the bottom (rank 1, above the unread only).
         snap.processes[0].cpu_percent = Some(322_122_547.2);
-        let q = ProcQuery {
-            scope: None,
-            filter: "",
-            sort: ProcSort::Cpu,
-            descending: true,
-            tree: false,
-        };
-        let mut rows = Vec::new();
-        build_rows(&snap, &q, &mut rows);
-        assert_eq!(snap.processes[rows[0].index()].pid, 907);
-        assert_eq!(snap.processes[rows[1].index()].pid, 1);
+        let got = pids_in_order(&snap, ProcSort::Cpu, true);
+        assert_eq!(got[..2], [907, 1]);
         assert_eq!(std::mem::size_of::<ProcRow>(), 16);
     }
 }
