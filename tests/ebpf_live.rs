@@ -564,3 +564,99 @@ fn a_limit_written_behind_a_quiet_groups_back_shows() {
         "written limits within 5 ticks and kept: {seen:?}"
     );
 }
+
+/// On the eBPF path the pass gives each named process leader's network
+/// namespace (its nsfs number), so the first sample `stat`s one
+/// `/proc/PID/net/dev` per namespace, not one per process (issue 18,
+/// startup); the `/proc` path `stat`s every process's. A group whose
+/// processes have a namespace of their own still shows that namespace's
+/// network, keyed as before (the inode of its `net/dev`), and a group in
+/// the host's none.
+#[test]
+fn a_pass_names_namespaces_so_net_dev_is_stated_once_per_namespace() {
+    let Some(layout) =
+        common::live("a_pass_names_namespaces_so_net_dev_is_stated_once_per_namespace")
+    else {
+        return;
+    };
+    const EACH: usize = 20;
+    let sleepers = format!("for i in $(seq {EACH}); do sleep 40 & done; wait");
+    let mut own = TestGroup::new(&layout, "bpf-netns-own");
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-s", "KILL", "45", "unshare", "-n", "sh", "-c", &sleepers]);
+    own.spawn(cmd);
+    let mut host = TestGroup::new(&layout, "bpf-netns-host");
+    host.spawn_sh(&sleepers, Duration::from_secs(45));
+    let members = |g: &TestGroup| -> Vec<i32> {
+        let file = &layout.procs_files(&g.path)[0];
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse().ok())
+            .collect()
+    };
+    let t0 = Instant::now();
+    while (members(&own).len() < EACH + 1 || members(&host).len() < EACH + 1)
+        && t0.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let own_pids = members(&own);
+    assert!(
+        own_pids.len() > EACH,
+        "the sleepers in their namespace: {own_pids:?}"
+    );
+    let dev_inode = |pid: i32| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{pid}/net/dev"))
+            .map(|m| m.ino())
+            .ok()
+    };
+    // (`timeout`, which started `unshare`, is in the group too, in the
+    // host's namespace.)
+    let host_ns = dev_inode(1).expect("pid 1's net/dev");
+    let netns = own_pids
+        .iter()
+        .filter_map(|&p| dev_inode(p))
+        .find(|&n| n != host_ns)
+        .unwrap_or_else(|| panic!("no process of {own_pids:?} in a namespace of its own"));
+    let machine = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().parse::<i32>().is_ok())
+        })
+        .count() as u64;
+    let mut stats = Vec::new();
+    for choice in [PathChoice::Ebpf, PathChoice::Proc] {
+        let mut s = Sampler::new(layout.clone(), "/proc".into()).expect("sampler");
+        s.choose(choice)
+            .unwrap_or_else(|e| panic!("root and BTF here, but: {e}"));
+        let snap = s.sample();
+        let net = |path: &str| {
+            let g = snap.groups.iter().find(|g| g.path == path);
+            g.unwrap_or_else(|| panic!("no group {path}"))
+                .net
+                .as_ref()
+                .map(|n| n.netns)
+        };
+        assert_eq!(
+            net(&own.path),
+            Some(netns),
+            "{}: its own namespace",
+            s.path_name()
+        );
+        assert_eq!(net(&host.path), None, "{}: the host's", s.path_name());
+        stats.push((s.path_name(), s.net_reads().expect("net on").1));
+    }
+    let (ebpf, proc) = (stats[0].1, stats[1].1);
+    // The /proc path: every process, plus the host's two at start.
+    assert!(proc >= 2 * EACH as u64, "/proc path: {stats:?}");
+    // The eBPF path: the host's two, one per namespace, and the processes
+    // the pass did not name (pid 1 on 6.18: the iterator skips it) — far
+    // fewer than the processes on the machine.
+    assert!(
+        ebpf < 2 * EACH as u64 && ebpf < machine / 4,
+        "eBPF path: {stats:?} ({machine} processes on the machine)"
+    );
+}

@@ -23,6 +23,7 @@
  * the rebuilt object is byte-identical). */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -45,6 +46,13 @@ struct last {
 struct rec {
 	__u32 tgid;
 	__u32 flags;
+	/* A process leader's network namespace (its nsfs inode number, what
+	 * /proc/PID/ns/net's stat says), 0 for other threads and where it
+	 * can't be read (an exiting task has no nsproxy). A namespace is
+	 * changed only by the task itself (setns, unshare), which runs it,
+	 * so each leader's record carries its current one: user space stats
+	 * no /proc/PID/net for the processes a pass names. */
+	__u32 netns;
 };
 
 struct exit_rec {
@@ -105,6 +113,11 @@ int tasks(struct bpf_iter__task *ctx)
 	}
 	if (bpf_map_update_elem(&last, &tid, &now, BPF_ANY))
 		r.flags |= F_NOROOM;
+	/* Probe reads (only for the tasks reported): a pointer loaded
+	 * straight from a task costs the verifier linear searches of the
+	 * kernel's BTF at load, and nsproxy is NULL once a task exits. */
+	if (t->pid == t->tgid)
+		r.netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
 	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;
 }

@@ -40,6 +40,18 @@ struct signal_struct {
 
 struct css_set;
 
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct nsproxy {
+	struct net *net_ns;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int pid;
 	int tgid;
@@ -48,6 +60,7 @@ struct task_struct {
 	struct task_struct *real_parent;
 	struct css_set *cgroups;
 	struct signal_struct *signal;
+	struct nsproxy *nsproxy;
 } __attribute__((preserve_access_index));
 
 struct seq_file;

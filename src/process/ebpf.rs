@@ -3,7 +3,8 @@
 //!
 //! `src/bpf/tasks.bpf.c` (compiled ahead by `bpf/build.sh` into
 //! `src/bpf/tasks.bpf.o`, embedded here) is a task iterator that visits
-//! every task and writes an 8-byte record — process id, why — only for the
+//! every task and writes a 12-byte record — process id, why, and for a
+//! process leader its network namespace — only for the
 //! tasks whose run time moved, that are new (or whose pid was reused), that
 //! moved to another cgroup or got another parent, and for process leaders
 //! whose dead threads' run time moved (a thread that ran and died between
@@ -83,6 +84,9 @@ pub struct Ran {
     pub lost_exits: bool,
     /// Task records read (threads included).
     pub records: usize,
+    /// Process → its network namespace (nsfs inode number), for the
+    /// processes whose leader the pass named (see `NetReader::set_named`).
+    pub netns: PidMap<u32>,
 }
 
 pub struct Tasks {
@@ -208,6 +212,7 @@ impl Tasks {
         out.exit_parents.clear();
         out.lost_exits = false;
         out.records = 0;
+        out.netns.clear();
         let iter: &mut Iter = self
             .ebpf
             .program_mut("tasks")
@@ -219,13 +224,16 @@ impl Tasks {
         self.buf.clear();
         file.read_to_end(&mut self.buf)?;
         self.passes += 1;
-        for rec in self.buf.chunks_exact(8) {
-            let tgid = u32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]);
-            let why = u32::from_ne_bytes([rec[4], rec[5], rec[6], rec[7]]);
+        for rec in self.buf.chunks_exact(RECORD) {
+            let word = |i: usize| u32::from_ne_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
+            let (tgid, why, netns) = (word(0), word(4), word(8));
             let Ok(pid) = i32::try_from(tgid) else {
                 continue;
             };
             *out.pids.entry(pid).or_insert(0) |= why;
+            if netns != 0 {
+                out.netns.insert(pid, netns);
+            }
             out.records += 1;
         }
         while let Some(item) = self.exits.next() {
@@ -273,6 +281,10 @@ const ATTACH: [(&str, u32); 2] = [
     ("btf_trace_sched_process_free", BTF_KIND_TYPEDEF),
 ];
 
+/// Bytes of one task record (`struct rec` in tasks.bpf.c): process id,
+/// why, the leader's network namespace.
+const RECORD: usize = 12;
+
 const BTF_MAGIC: u16 = 0xeb9f;
 const BTF_KIND_PTR: u32 = 2;
 const BTF_KIND_TYPEDEF: u32 = 8;
@@ -291,8 +303,75 @@ fn small_btf(path: &str) -> Result<Btf, String> {
 /// which relocates the object against it and against the full BTF).
 #[doc(hidden)]
 pub fn minimal_btf(path: &str) -> Result<Vec<u8>, String> {
-    let raw = std::fs::read(path).map_err(|e| format!("cannot read kernel BTF {path}: {e}"))?;
+    let raw = KernelBlob::open(path)?;
     btf_min::build(&raw, &OBJECT.0, &ATTACH).map_err(|e| format!("kernel BTF {path}: {e}"))
+}
+
+/// The kernel's raw BTF (5.5 MB on 6.18), mapped where the kernel lets
+/// `/sys/kernel/btf/vmlinux` be mapped (6.16+), read where not. Reading
+/// it costs ~6 ms of a ~26 ms load (sysfs hands it out a page per `read`,
+/// into 1,350 freshly zeroed pages); the mapping is the kernel's own pages,
+/// read-only: ~0.2 ms to walk (issue 18, startup).
+pub enum KernelBlob {
+    Mapped(*const u8, usize),
+    Read(Vec<u8>),
+}
+
+impl KernelBlob {
+    pub fn open(path: &str) -> Result<KernelBlob, String> {
+        use std::os::fd::AsRawFd;
+        let file =
+            std::fs::File::open(path).map_err(|e| format!("cannot open kernel BTF {path}: {e}"))?;
+        let len = file
+            .metadata()
+            .map_err(|e| format!("cannot stat kernel BTF {path}: {e}"))?
+            .len() as usize;
+        if len > 0 {
+            // SAFETY: a fresh private read-only mapping of `len` bytes of an
+            // open file; unmapped only in `drop`, and never written.
+            let at = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE,
+                    file.as_raw_fd(),
+                    0,
+                )
+            };
+            if at != libc::MAP_FAILED {
+                return Ok(KernelBlob::Mapped(at as *const u8, len));
+            }
+        }
+        let mut raw = Vec::with_capacity(len);
+        std::io::Read::read_to_end(&mut &file, &mut raw)
+            .map_err(|e| format!("cannot read kernel BTF {path}: {e}"))?;
+        Ok(KernelBlob::Read(raw))
+    }
+
+    pub fn mapped(&self) -> bool {
+        matches!(self, KernelBlob::Mapped(..))
+    }
+}
+
+impl std::ops::Deref for KernelBlob {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            // SAFETY: mapped readable for `len` bytes until `drop`.
+            KernelBlob::Mapped(at, len) => unsafe { std::slice::from_raw_parts(*at, *len) },
+            KernelBlob::Read(v) => v,
+        }
+    }
+}
+
+impl Drop for KernelBlob {
+    fn drop(&mut self) {
+        if let KernelBlob::Mapped(at, len) = *self {
+            // SAFETY: the mapping made in `open`, unmapped once.
+            unsafe { libc::munmap(at as *mut libc::c_void, len) };
+        }
+    }
 }
 
 /// The embedded eBPF object (for tests/ebpf_btf_live.rs).
@@ -344,8 +423,7 @@ fn loader_without_kernel_btf() -> Result<EbpfLoader<'static>, String> {
 /// them are placeholders), which is all `Iter::load` and
 /// `BtfTracePoint::load` look up.
 fn attach_btf(path: &str) -> Result<Btf, Unavailable> {
-    let raw = std::fs::read(path)
-        .map_err(|e| Unavailable(format!("cannot read kernel BTF {path}: {e}")))?;
+    let raw = KernelBlob::open(path).map_err(Unavailable)?;
     let names: Vec<(&str, u32)> = ATTACH.to_vec();
     let ids =
         find_type_ids(&raw, &names).map_err(|e| Unavailable(format!("kernel BTF {path}: {e}")))?;
@@ -465,6 +543,23 @@ fn chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kernel_blob_is_the_files_bytes_mapped_or_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let blob = KernelBlob::open(path.to_str().unwrap()).unwrap();
+        assert!(blob.mapped(), "a regular file maps");
+        assert_eq!(&blob[..], &bytes[..]);
+        // A file whose size stat can't tell (procfs says 0) is read.
+        let stat = KernelBlob::open("/proc/self/stat").unwrap();
+        assert!(!stat.mapped());
+        assert!(stat.starts_with(std::process::id().to_string().as_bytes()));
+        let err = KernelBlob::open("/nonexistent/btf").err().unwrap();
+        assert!(err.contains("/nonexistent/btf"), "{err}");
+    }
 
     #[test]
     fn the_task_map_is_sized_by_the_tasks_there_are() {

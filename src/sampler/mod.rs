@@ -428,7 +428,12 @@ impl Sampler {
         let mut net = self.net.as_mut();
         if let Some(n) = net.as_mut() {
             n.begin();
-            let mut named = self.ran.pids.keys().copied();
+            let netns = &self.ran.netns;
+            let mut named = self
+                .ran
+                .pids
+                .keys()
+                .map(|&p| (p, netns.get(&p).copied().unwrap_or(0)));
             n.set_named(self.pass_at.is_some().then_some(&mut named as _));
         }
         let mut quiet = self.quiet.as_mut().filter(|_| use_quiet);

@@ -183,10 +183,18 @@ pub(crate) struct NetReader {
     pub(crate) reads: u64,
     /// `stat`s of `net/dev`, for tests and benches.
     pub(crate) stats: u64,
-    /// This sample's eBPF pass: the processes it named (`None`: no pass).
-    /// A process changes namespace only by running (`setns`, `unshare`),
-    /// so one the pass did not name keeps its namespace without a re-check.
-    named: Option<crate::fnv::PidMap<()>>,
+    /// This sample's eBPF pass: the processes it named (`None`: no pass),
+    /// each with its namespace's nsfs inode number as the kernel gave it
+    /// (0: not given). A process changes namespace only by running
+    /// (`setns`, `unshare`), so one the pass did not name keeps its
+    /// namespace without a re-check.
+    named: Option<PidMap<u32>>,
+    /// This sample: nsfs inode number → the key a member's `stat` gave.
+    /// Named processes in a namespace already `stat`ed this sample take its
+    /// key: one `stat` per namespace, not per process (at 10,000 processes
+    /// the first sample's 10,000 `stat`s were ~120 ms of cgdash's startup,
+    /// issue 18). Per sample only: a dead namespace's number can be reused.
+    by_inum: HashMap<u32, u64>,
 }
 
 impl NetReader {
@@ -221,6 +229,7 @@ impl NetReader {
             reads: 0,
             stats: 0,
             named: None,
+            by_inum: HashMap::new(),
         }
     }
 
@@ -236,19 +245,41 @@ impl NetReader {
     pub(crate) fn begin(&mut self) {
         self.generation += 1;
         self.found.clear();
+        self.by_inum.clear();
     }
 
-    /// This sample's eBPF pass named these processes (`None`: no pass):
-    /// the others are not re-checked.
-    pub(crate) fn set_named(&mut self, named: Option<&mut dyn Iterator<Item = i32>>) {
+    /// This sample's eBPF pass named these processes, with the nsfs inode
+    /// number of each one's network namespace where the kernel gave it (0:
+    /// not given); `None`: no pass. The others are not re-checked.
+    pub(crate) fn set_named(&mut self, named: Option<&mut dyn Iterator<Item = (i32, u32)>>) {
         match named {
             Some(it) => {
                 let m = self.named.get_or_insert_with(Default::default);
                 m.clear();
-                m.extend(it.map(|p| (p, ())));
+                m.extend(it);
             }
             None => self.named = None,
         }
+    }
+
+    /// `pid`'s key, read now: by its `stat`, or — for a process the pass
+    /// named with a namespace number another member of which was `stat`ed
+    /// this sample — that member's.
+    fn read_key(&mut self, pid: i32) -> Option<u64> {
+        let inum = self
+            .named
+            .as_ref()
+            .and_then(|n| n.get(&pid))
+            .copied()
+            .filter(|&i| i != 0);
+        if let Some(k) = inum.and_then(|i| self.by_inum.get(&i)) {
+            return Some(*k);
+        }
+        let key = self.stat_key(pid)?;
+        if let Some(i) = inum {
+            self.by_inum.insert(i, key);
+        }
+        Some(key)
     }
 
     /// The members of group `index` (its `cgroup.procs`): notes the
@@ -278,7 +309,7 @@ impl NetReader {
                     e.key.map(NonZeroU64::get)
                 }
                 _ => {
-                    let key = self.stat_key(pid);
+                    let key = self.read_key(pid);
                     // On the first sample every process predates cgdash:
                     // settled (its `setns`, if any, is long done; one
                     // started in the same instant is re-read within RECHECK

@@ -282,7 +282,7 @@ fn with_an_ebpf_pass_only_named_pids_are_rechecked() {
     let before = r.stats;
     for _ in 0..RECHECK {
         r.begin();
-        r.set_named(Some(&mut [101].into_iter()));
+        r.set_named(Some(&mut [(101, 0)].into_iter()));
         r.observe(0, &[100, 101]);
         r.finish(&mut groups);
     }
@@ -322,4 +322,59 @@ fn a_group_moving_namespace_restarts_its_rates() {
 #[test]
 fn a_pids_namespace_entry_is_16_bytes() {
     assert_eq!(std::mem::size_of::<PidNs>(), 16);
+}
+
+#[test]
+fn named_pids_with_a_namespace_number_cost_one_stat_per_namespace() {
+    // The first sample of the eBPF path names every process, with its
+    // namespace's number: one `stat` per namespace, not per process.
+    let p = FakeProc::new();
+    let host = p.ns(1, HOST);
+    let c = p.ns(200, CONTAINER);
+    for pid in 100..110 {
+        p.join(pid, 1);
+    }
+    for pid in 201..210 {
+        p.join(pid, 200);
+    }
+    let mut r = NetReader::with_host(p.dir.path().to_path_buf(), vec![host]);
+    let mut groups = vec![
+        group("/", None),
+        group("system.slice/docker-a.scope", Some("docker")),
+    ];
+    let host_pids: Vec<i32> = (100..110).collect();
+    let container_pids: Vec<i32> = (200..210).collect();
+    let named = |pids: &[i32], inum: u32| pids.iter().map(move |&p| (p, inum)).collect::<Vec<_>>();
+    let mut all = named(&host_pids, 7);
+    all.extend(named(&container_pids, 9));
+    r.begin();
+    r.set_named(Some(&mut all.clone().into_iter()));
+    r.observe(0, &host_pids);
+    r.observe(1, &container_pids);
+    r.finish(&mut groups);
+    assert_eq!(r.stats, 2, "one stat per namespace");
+    assert_eq!(groups[0].net, None, "the host's namespace");
+    assert_eq!(
+        groups[1].net.as_ref().map(|n| (n.netns, n.pid)),
+        Some((c, 200))
+    );
+    // A number is this sample's only: the next sample's new process in a
+    // namespace numbered 9 (reused: another namespace) is stat'ed again.
+    let other = p.ns(300, HOST);
+    r.begin();
+    r.set_named(Some(&mut [(300, 9)].into_iter()));
+    r.observe(1, &[300]);
+    r.finish(&mut groups);
+    assert_eq!(r.stats, 3);
+    assert_eq!(groups[1].net.as_ref().map(|n| n.netns), Some(other));
+    // Not given (0): each is stat'ed, as without a pass.
+    let before = r.stats;
+    for pid in 400..403 {
+        p.join(pid, 200);
+    }
+    r.begin();
+    r.set_named(Some(&mut [(400, 0), (401, 0), (402, 0)].into_iter()));
+    r.observe(1, &[400, 401, 402]);
+    r.finish(&mut groups);
+    assert_eq!(r.stats - before, 3);
 }
