@@ -388,6 +388,9 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
         cgdash::ui::processes::reads_io(ratatui::layout::Rect::new(0, 0, w, h), &app)
     });
     sampler.set_process_io(io_at_start);
+    // Its rates only: a process that has not run since it was first seen
+    // has rates of 0 without its file read (issue 18: startup).
+    sampler.set_lazy_io(true);
     // Command lines are read for the rows drawn (`app::commands`), unless a
     // filter or sort needs them all from the start (issue 18: startup).
     sampler.set_lazy_commands(!app.needs_all_commands());

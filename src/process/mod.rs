@@ -92,6 +92,10 @@ pub struct ProcRow {
     /// (another user's process when not root).
     pub io: Option<IoSample>,
     pub io_prev: Option<IoSample>,
+    /// Lazy I/O ([`ProcessScanner::set_lazy_io`]): `/proc/PID/io` not read
+    /// yet, and the process has not run since it was first seen, so it has
+    /// read and written nothing since: its rates are 0, its totals unknown.
+    pub io_idle: bool,
 }
 
 /// What the scanner remembers about a process between ticks.
@@ -125,6 +129,9 @@ struct Cached {
     read_at: Option<Instant>,
     /// The last `/proc/PID/io` reading (while I/O is read).
     io: Option<IoSample>,
+    /// Lazy I/O: not read, and the process has not run since it was first
+    /// seen with I/O on.
+    io_unread: bool,
     /// The command line was empty when read (shown as `[comm]`) in a
     /// process that is not a kernel thread: caught between fork and exec's
     /// argument setup. Read again the next time the process is read.
@@ -296,6 +303,11 @@ pub struct ProcessScanner {
     lazy_commands: bool,
     /// Lazy command lines were turned off: the next scan reads the pending ones.
     fill_commands: bool,
+    /// `/proc/PID/io` of the processes already there when I/O was turned
+    /// on is read only once they run (see [`ProcessScanner::set_lazy_io`]).
+    lazy_io: bool,
+    /// This scan is the first since I/O was turned on.
+    io_first_scan: bool,
 }
 
 impl ProcessScanner {
@@ -328,6 +340,8 @@ impl ProcessScanner {
             io: false,
             lazy_commands: false,
             fill_commands: false,
+            lazy_io: false,
+            io_first_scan: false,
         })
     }
 
@@ -385,9 +399,26 @@ impl ProcessScanner {
         if self.io && !on {
             for c in self.cache.values_mut() {
                 c.io = None;
+                c.io_unread = false;
             }
         }
+        if on && !self.io {
+            self.io_first_scan = true;
+        }
         self.io = on;
+    }
+
+    /// Whether to leave `/proc/PID/io` unread for the processes already
+    /// there when I/O was turned on, until they run (issue 18, startup: at
+    /// 10,000 mostly sleeping processes the first sample's 10,000 reads,
+    /// ~60 ms, for rates that are 0). Such a process's counters can't have
+    /// moved — they move only in its own system calls and page faults —
+    /// so its row has rates of 0 and unknown totals ([`ProcRow::io_idle`]);
+    /// the tick it first runs, the file is read (its first reading: no rate
+    /// that tick), as for a process born since. For the dashboard, which
+    /// shows rates only; `snapshot` reads them all.
+    pub fn set_lazy_io(&mut self, on: bool) {
+        self.lazy_io = on;
     }
 
     /// Whether to leave command lines unread (issue 18: at 10,000 processes
@@ -567,6 +598,9 @@ impl ProcessScanner {
     /// Forgets processes not seen in the scan just done, trims kept files.
     fn finish_scan(&mut self) {
         let tick = self.tick;
+        if self.io {
+            self.io_first_scan = false;
+        }
         self.cache.retain(|_, c| c.seen_tick == tick);
         self.cache_len = self.cache.len();
         self.trim_stat_files();
@@ -720,7 +754,22 @@ impl ProcessScanner {
             return;
         }
         let pid = row.pid;
-        let prev = self.cache.get(&pid).and_then(|c| c.io);
+        let (prev, unread) = self
+            .cache
+            .get(&pid)
+            .map_or((None, false), |c| (c.io, c.io_unread));
+        // Lazy I/O: first seen in the first scan with I/O on, or not run
+        // since.
+        let first = self.lazy_io && self.io_first_scan && prev.is_none() && !unread;
+        if first || (unread && unchanged) {
+            if let Some(c) = self.cache.get_mut(&pid) {
+                c.io_unread = true;
+            }
+            row.io = None;
+            row.io_prev = None;
+            row.io_idle = !first;
+            return;
+        }
         let cur = match prev {
             Some(p) if unchanged => Some(IoSample {
                 at: Instant::now(),
@@ -737,6 +786,7 @@ impl ProcessScanner {
         };
         if let Some(c) = self.cache.get_mut(&pid) {
             c.io = cur;
+            c.io_unread = false;
         }
         row.io = cur;
         row.io_prev = prev.filter(|_| cur.is_some());
@@ -1001,6 +1051,7 @@ impl ProcessScanner {
             last: Last::default(),
             read_at: None,
             io: None,
+            io_unread: false,
             named: false,
             provisional: false,
             command_pending,
@@ -1128,6 +1179,7 @@ fn row_of(u: &Units, pid: i32, c: &Cached, l: Last, fresh: bool, read_at: Instan
         prev: None,
         io: None,
         io_prev: None,
+        io_idle: false,
     }
 }
 

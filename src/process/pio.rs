@@ -44,7 +44,9 @@ pub fn parse_io(b: &[u8]) -> Option<(u64, u64)> {
 /// The published I/O of a process (`processes[].io` in the JSON: add fields
 /// only). Present when the sampler read `/proc/PID/io` this tick; its
 /// fields are null where the file could not be read (another user's
-/// process, not root: EACCES) or, for the rates, on the first reading.
+/// process, not root: EACCES) or, for the rates, on the first reading; the
+/// dashboard leaves the totals null for a process that has not run since it
+/// was first seen (rates 0: `ProcessScanner::set_lazy_io`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct ProcIoView {
     /// Cumulative `read_bytes`, `write_bytes` of `/proc/PID/io`.
@@ -57,6 +59,16 @@ pub struct ProcIoView {
 
 impl ProcIoView {
     /// From this tick's reading and the previous one of the same process.
+    /// A process that has not run since it was first seen, its file left
+    /// unread (lazy I/O): it read and wrote nothing since, totals unknown.
+    pub fn idle() -> ProcIoView {
+        ProcIoView {
+            read_bytes_per_s: Some(0.0),
+            write_bytes_per_s: Some(0.0),
+            ..ProcIoView::default()
+        }
+    }
+
     pub fn new(cur: Option<IoSample>, prev: Option<IoSample>) -> ProcIoView {
         let rate = |f: fn(&IoSample) -> u64| {
             let (c, p) = (cur?, prev?);

@@ -1176,3 +1176,90 @@ fn lazy_command_lines_are_left_pending_until_turned_off() {
         Some("./sleepers 10000")
     );
 }
+
+/// Lazy I/O (the dashboard's): the processes there when I/O is turned on
+/// have `/proc/PID/io` left unread until they run — their rows say "idle"
+/// (rates 0, totals unknown) — and a process born since is read at first
+/// sight. Without it (`snapshot`), everything is read at once.
+#[test]
+fn lazy_io_reads_a_process_there_at_the_start_only_once_it_runs() {
+    let f = Fixture::new();
+    let io = |pid: i32, r: u64, w: u64| {
+        fs::write(
+            f.root().join(format!("{pid}/io")),
+            format!("rchar: 1\nwchar: 1\nsyscr: 1\nsyscw: 1\nread_bytes: {r}\nwrite_bytes: {w}\ncancelled_write_bytes: 0\n"),
+        )
+        .expect("io")
+    };
+    let sched = |pid: i32, ran: u64| {
+        fs::write(
+            f.root().join(format!("{pid}/schedstat")),
+            format!("{ran} 0 1\n"),
+        )
+        .expect("schedstat")
+    };
+    let proc = |pid: i32| {
+        f.proc(
+            pid,
+            &stat_line(pid, "p", 'S', 1, 1, 1, 1, 50, 10),
+            b"p\0",
+            &cgroup_file("/"),
+        );
+        io(pid, 10, 20);
+        sched(pid, 1000);
+    };
+    proc(1);
+    proc(60);
+    let mut eager = f.scanner();
+    eager.set_io(true);
+    let rows = eager.scan();
+    assert_eq!(
+        by_pid(&rows, 60).io.map(|i| i.read_bytes),
+        Some(10),
+        "snapshot: read at once"
+    );
+
+    let mut s = f.scanner();
+    s.set_io(true);
+    s.set_lazy_io(true);
+    let rows = s.scan();
+    let r = by_pid(&rows, 60);
+    assert_eq!(
+        (r.io, r.io_idle),
+        (None, false),
+        "first scan: unread, no rate yet"
+    );
+    // It sleeps: its counters can't move (changed here behind its back to
+    // show that the file stays unread).
+    io(60, 11, 21);
+    for _ in 0..3 {
+        let rows = s.scan();
+        let r = by_pid(&rows, 60);
+        assert_eq!((r.io, r.io_idle), (None, true), "idle: rates 0, unread");
+    }
+    // Born since: read at first sight.
+    proc(61);
+    let rows = s.scan();
+    assert_eq!(by_pid(&rows, 61).io.map(|i| i.read_bytes), Some(10));
+    // 60 runs: read now, its first reading (no previous one: it was never
+    // read, which is how this shows the file was left alone).
+    sched(60, 2000);
+    io(60, 12, 22);
+    let rows = s.scan();
+    let r = by_pid(&rows, 60);
+    assert_eq!(r.io.map(|i| i.read_bytes), Some(12));
+    assert_eq!((r.io_prev, r.io_idle), (None, false));
+    // Then as any other: the last reading stands while it sleeps.
+    let rows = s.scan();
+    let r = by_pid(&rows, 60);
+    assert_eq!(r.io_prev.map(|i| i.read_bytes), Some(12));
+    assert!(!r.io_idle);
+    // I/O off and on again: the processes there are left unread again.
+    s.set_io(false);
+    s.scan();
+    s.set_io(true);
+    let rows = s.scan();
+    assert_eq!(by_pid(&rows, 60).io, None);
+    let rows = s.scan();
+    assert!(by_pid(&rows, 60).io_idle);
+}

@@ -322,6 +322,14 @@ impl Sampler {
         }
     }
 
+    /// Leave `/proc/PID/io` unread until a process runs, for those there
+    /// when I/O is turned on (see `ProcessScanner::set_lazy_io`).
+    pub fn set_lazy_io(&mut self, on: bool) {
+        if let Some(s) = self.scanner.as_mut() {
+            s.set_lazy_io(on);
+        }
+    }
+
     /// Leave command lines unread until shown, or read them all from the
     /// next sample on (see `ProcessScanner::set_lazy_commands`).
     pub fn set_lazy_commands(&mut self, on: bool) {
@@ -723,7 +731,13 @@ impl Sampler {
                 cgroup,
                 command: r.command,
                 command_pending: r.command_pending,
-                io: io.then(|| crate::process::ProcIoView::new(r.io, r.io_prev)),
+                io: io.then(|| {
+                    if r.io_idle {
+                        crate::process::ProcIoView::idle()
+                    } else {
+                        crate::process::ProcIoView::new(r.io, r.io_prev)
+                    }
+                }),
             });
         });
         out

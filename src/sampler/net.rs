@@ -18,7 +18,10 @@
 //!   [`RECHECK`]th sample (processes change namespace
 //!   after their start only by `setns`/`unshare`, which is rare: the
 //!   re-check is a safety net, kept cheap — a `stat` of `net/dev` costs about
-//!   twice one of `/proc/PID/stat`).
+//!   twice one of `/proc/PID/stat`). On the eBPF path the pass gives each
+//!   process leader it names its namespace's nsfs number: processes that
+//!   share one then share one `stat` per sample (the first sample names
+//!   every process: 10,000 `stat`s became a few).
 //! - `net/dev` is read only for groups with a namespace other than the
 //!   host's (PID 1's and cgdash's own), once per namespace per sample.
 //! - Groups sharing one namespace (a pod's containers and its pause
