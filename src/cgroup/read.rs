@@ -147,6 +147,16 @@ struct Walk<'a> {
 impl Walk<'_> {
     fn walk(&mut self, dir: &Path, prefix: String) {
         (self.visit)(dir);
+        // A directory's link count is 2 plus its subdirectories, on
+        // cgroupfs (kernfs) as on most filesystems (btrfs says 1: listed):
+        // a leaf group, most of them, needs no listing — an open, two
+        // `getdents` of ~40 entries and a close, per group and hierarchy
+        // (issue 18: 3,000 listings at 1,000 groups on v1, at startup).
+        // A subgroup made after this `stat` is reported by the watch
+        // `visit` has just added.
+        if fs::symlink_metadata(dir).is_ok_and(|m| std::os::unix::fs::MetadataExt::nlink(&m) == 2) {
+            return;
+        }
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) => {
