@@ -660,3 +660,51 @@ fn a_pass_names_namespaces_so_net_dev_is_stated_once_per_namespace() {
         "eBPF path: {stats:?} ({machine} processes on the machine)"
     );
 }
+
+/// The exit program (`freed`, on `sched_process_free`) reports a process
+/// born and gone between two passes with its parent when it had its
+/// parent's cgroups (its run time went to its parent's groups), and
+/// without one when it had moved (a `true` started inside a test group).
+#[test]
+fn an_exit_carries_its_parent_only_when_it_had_its_parents_cgroups() {
+    use cgdash::process::ebpf::{Ran, Tasks};
+    let Some(layout) =
+        common::live("an_exit_carries_its_parent_only_when_it_had_its_parents_cgroups")
+    else {
+        return;
+    };
+    let mut tasks = Tasks::load().unwrap_or_else(|e| panic!("root and BTF here, but: {e}"));
+    let mut ran = Ran::default();
+    tasks.pass(&mut ran).expect("first pass");
+    let mut stay = Command::new("true").spawn().expect("true");
+    let stayed = stay.id() as i32;
+    stay.wait().expect("reaped");
+    let mut g = TestGroup::new(&layout, "bpf-exit-moved");
+    let moved = g.spawn(Command::new("true")) as i32;
+    g.wait_first(Duration::from_secs(5)).expect("reaped");
+    // Freed after an RCU grace period: a few passes may go by.
+    let (mut exits, mut parents) = (HashSet::new(), HashMap::new());
+    let t0 = Instant::now();
+    while !(exits.contains(&stayed) && exits.contains(&moved))
+        && t0.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+        tasks.pass(&mut ran).expect("pass");
+        exits.extend(ran.exits.iter().map(|e| e.0));
+        parents.extend(ran.exit_parents.iter().map(|(&k, &v)| (k, v)));
+    }
+    assert!(
+        exits.contains(&stayed) && exits.contains(&moved),
+        "both exits reported: {exits:?}"
+    );
+    assert_eq!(
+        parents.get(&stayed),
+        Some(&(std::process::id() as i32)),
+        "its parent's cgroups"
+    );
+    assert_eq!(
+        parents.get(&moved),
+        None,
+        "moved: its groups are not its parent's"
+    );
+}
