@@ -3,7 +3,8 @@
  *
  * `tasks` is a task iterator (iter/task) that user space runs once per
  * tick. It visits every task (thread) and writes a record — the task's
- * process id and why — only for tasks that changed since the last pass:
+ * process id, why, and for a process leader its network namespace's
+ * number — only for tasks that changed since the last pass:
  * their run time moved (se.sum_exec_runtime: the task ran, which is how
  * CPU time, state, threads, exec and exit change), they are new (or their
  * pid was reused: another start time), they moved to another cgroup (the
