@@ -72,6 +72,25 @@ impl Fixture {
         fs::write(d.join("cgroup"), cgroup).expect("cgroup");
     }
 
+    /// `/proc/PID/schedstat` saying the task ran `ran` ns.
+    fn sched(&self, pid: i32, ran: u64) {
+        fs::write(
+            self.root().join(format!("{pid}/schedstat")),
+            format!("{ran} 0 1\n"),
+        )
+        .expect("schedstat")
+    }
+
+    /// `/proc/PID/io` with these storage bytes (and `rchar`/`wchar` far
+    /// larger: they must not be taken for them).
+    fn io(&self, pid: i32, read: u64, write: u64) {
+        fs::write(
+            self.root().join(format!("{pid}/io")),
+            format!("rchar: 99999\nwchar: 99999\nsyscr: 1\nsyscw: 1\nread_bytes: {read}\nwrite_bytes: {write}\ncancelled_write_bytes: 0\n"),
+        )
+        .expect("io")
+    }
+
     fn scanner(&self) -> ProcessScanner {
         ProcessScanner::new(self.root().to_path_buf(), &v1_layout())
             .expect("scanner")
@@ -518,13 +537,7 @@ fn schedstat_files_get_the_budget_before_stat_files() {
 #[test]
 fn sleeping_processes_are_taken_from_the_cache_only_while_schedstat_stands_still() {
     let f = Fixture::new();
-    let sched = |pid: i32, ran: u64| {
-        fs::write(
-            f.root().join(format!("{pid}/schedstat")),
-            format!("{ran} 0 1\n"),
-        )
-        .expect("schedstat")
-    };
+    let sched = |pid: i32, ran: u64| f.sched(pid, ran);
     // 40: single-threaded, child of 1; 41: two threads; 42: no schedstat.
     f.proc(
         1,
@@ -773,20 +786,8 @@ fn hr_unlistable_proc_is_a_problem_not_an_empty_list() {
 #[test]
 fn pio_io_is_read_only_when_asked_and_sleepers_keep_their_reading() {
     let f = Fixture::new();
-    let io = |pid: i32, r: u64, w: u64| {
-        fs::write(
-            f.root().join(format!("{pid}/io")),
-            format!("rchar: 99999\nwchar: 99999\nsyscr: 1\nsyscw: 1\nread_bytes: {r}\nwrite_bytes: {w}\ncancelled_write_bytes: 0\n"),
-        )
-        .expect("io")
-    };
-    let sched = |pid: i32, ran: u64| {
-        fs::write(
-            f.root().join(format!("{pid}/schedstat")),
-            format!("{ran} 0 1\n"),
-        )
-        .expect("schedstat")
-    };
+    let io = |pid: i32, r: u64, w: u64| f.io(pid, r, w);
+    let sched = |pid: i32, ran: u64| f.sched(pid, ran);
     f.proc(
         1,
         &stat_line(1, "init", 'S', 0, 1, 1, 1, 1, 1),
@@ -1184,20 +1185,8 @@ fn lazy_command_lines_are_left_pending_until_turned_off() {
 #[test]
 fn lazy_io_reads_a_process_there_at_the_start_only_once_it_runs() {
     let f = Fixture::new();
-    let io = |pid: i32, r: u64, w: u64| {
-        fs::write(
-            f.root().join(format!("{pid}/io")),
-            format!("rchar: 1\nwchar: 1\nsyscr: 1\nsyscw: 1\nread_bytes: {r}\nwrite_bytes: {w}\ncancelled_write_bytes: 0\n"),
-        )
-        .expect("io")
-    };
-    let sched = |pid: i32, ran: u64| {
-        fs::write(
-            f.root().join(format!("{pid}/schedstat")),
-            format!("{ran} 0 1\n"),
-        )
-        .expect("schedstat")
-    };
+    let io = |pid: i32, r: u64, w: u64| f.io(pid, r, w);
+    let sched = |pid: i32, ran: u64| f.sched(pid, ran);
     let proc = |pid: i32| {
         f.proc(
             pid,
