@@ -312,13 +312,13 @@ pub fn minimal_btf(path: &str) -> Result<Vec<u8>, String> {
 /// it costs ~6 ms of a ~26 ms load (sysfs hands it out a page per `read`,
 /// into 1,350 freshly zeroed pages); the mapping is the kernel's own pages,
 /// read-only: ~0.2 ms to walk (issue 18, startup).
-pub enum KernelBlob {
+enum KernelBlob {
     Mapped(*const u8, usize),
     Read(Vec<u8>),
 }
 
 impl KernelBlob {
-    pub fn open(path: &str) -> Result<KernelBlob, String> {
+    fn open(path: &str) -> Result<KernelBlob, String> {
         use std::os::fd::AsRawFd;
         let file =
             std::fs::File::open(path).map_err(|e| format!("cannot open kernel BTF {path}: {e}"))?;
@@ -347,10 +347,6 @@ impl KernelBlob {
         std::io::Read::read_to_end(&mut &file, &mut raw)
             .map_err(|e| format!("cannot read kernel BTF {path}: {e}"))?;
         Ok(KernelBlob::Read(raw))
-    }
-
-    pub fn mapped(&self) -> bool {
-        matches!(self, KernelBlob::Mapped(..))
     }
 }
 
@@ -551,11 +547,14 @@ mod tests {
         let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &bytes).unwrap();
         let blob = KernelBlob::open(path.to_str().unwrap()).unwrap();
-        assert!(blob.mapped(), "a regular file maps");
+        assert!(
+            matches!(blob, KernelBlob::Mapped(..)),
+            "a regular file maps"
+        );
         assert_eq!(&blob[..], &bytes[..]);
         // A file whose size stat can't tell (procfs says 0) is read.
         let stat = KernelBlob::open("/proc/self/stat").unwrap();
-        assert!(!stat.mapped());
+        assert!(matches!(stat, KernelBlob::Read(_)));
         assert!(stat.starts_with(std::process::id().to_string().as_bytes()));
         let err = KernelBlob::open("/nonexistent/btf").err().unwrap();
         assert!(err.contains("/nonexistent/btf"), "{err}");
