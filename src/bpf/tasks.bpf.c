@@ -15,7 +15,7 @@
  * died between two passes is not visited again, so its process is flagged
  * through that sum. The last values are kept per task in `last`.
  *
- * `freed` (tp_btf/sched_process_free, after the task is gone from /proc)
+ * `freed` (raw_tp/sched_process_free, after the task is gone from /proc)
  * forgets a task's entry and, for a process leader, reports the exit in
  * the `exits` ring buffer (with its parent when it had its parent's
  * cgroups: user space then knows its groups even if no pass saw it).
@@ -126,31 +126,35 @@ int tasks(struct bpf_iter__task *ctx)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_free")
+/* A raw tracepoint, not tp_btf: attaching it by name needs no type id of
+ * the kernel's BTF (the loader looks up only the iterator's), and its task
+ * pointer is untrusted, so every field is probe-read (once per exit; no
+ * pointer loaded from a task for the verifier to search the BTF for). */
+SEC("raw_tp/sched_process_free")
 int freed(__u64 *ctx)
 {
 	struct task_struct *t = (struct task_struct *)ctx[0];
 	struct exit_rec e = {};
 	struct task_struct *p;
 	struct last *old;
-	__u32 tid = t->pid;
+	__u32 tid = BPF_CORE_READ(t, pid);
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	__u64 start = BPF_CORE_READ(t, start_boottime);
 
 	old = bpf_map_lookup_elem(&last, &tid);
 	/* The pid may already be another task's (pids are freed before this
 	 * runs, after an RCU grace period): only its own entry goes. */
-	if (old && old->start == t->start_boottime)
+	if (old && old->start == start)
 		bpf_map_delete_elem(&last, &tid);
-	if (t->pid != t->tgid)
+	if (tid != tgid)
 		return 0;
-	e.tgid = t->tgid;
-	e.start = t->start_boottime;
+	e.tgid = tgid;
+	e.start = start;
 	/* A process born and gone between two passes was never seen, so user
 	 * space doesn't know which groups its run time went to. If it had its
 	 * parent's css_set (a fork that never moved: the usual short-lived
 	 * command), they are its parent's; else (moved, or reparented to a
 	 * parent elsewhere) 0, unknown. */
-	/* Probe reads: this runs once per exit, and a pointer loaded from a
-	 * task would cost the verifier ~1 ms at load (see `tasks`). */
 	p = BPF_CORE_READ(t, real_parent);
 	if (p && BPF_CORE_READ(p, cgroups) == BPF_CORE_READ(t, cgroups))
 		e.parent = BPF_CORE_READ(p, tgid);

@@ -20,8 +20,8 @@
 //! O(processes that ran) in user space.
 //!
 //! Loading needs root (CAP_BPF + CAP_PERFMON), BTF (`/sys/kernel/btf/vmlinux`)
-//! and a kernel that accepts the programs (task iterators and `tp_btf`:
-//! 5.8+; tested on Debian's 6.1 and on 6.18). When any of it is missing
+//! and a kernel that accepts the programs (task iterators: 5.8+; raw
+//! tracepoints: 4.17+; tested on Debian's 6.1 and on 6.18). When any of it is missing
 //! [`Tasks::load`] says why and the sampler stays on the `/proc` path.
 //! Not parsing the kernel's whole BTF at load also needs CAP_SYS_ADMIN (a
 //! mount namespace for one thread, see `loader_without_kernel_btf`);
@@ -33,7 +33,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use aya::maps::{MapData, RingBuf};
-use aya::programs::{BtfTracePoint, Iter};
+use aya::programs::{Iter, RawTracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::fnv::PidMap;
@@ -137,15 +137,15 @@ impl Tasks {
         // ~130,000 types: ~50 ms of CPU and, for a moment, ~19 MB of heap,
         // the process's peak (issue 18). What the load needs of it — the
         // types the object's CO-RE relocations are rooted at, and the
-        // programs' two attach types at their ids — is taken from the raw
-        // blob instead ([`small_btf`], `btf_min`), and the loader is made
+        // iterator's attach type id — is taken from the raw blob instead
+        // ([`small_btf`], `btf_min`, [`stand_in`]), and the loader is made
         // where the kernel's BTF can't be seen, so that `EbpfLoader::new()`
         // does not parse it anyway ([`loader_without_kernel_btf`]). Where
         // either can't be done, the loader parses it in full, as before:
         // one parsed copy at a time, never two, and gone once loaded
         // (`malloc_trim`).
-        let (mut ebpf, btf, kernel_btf) = match small_btf(BTF_PATH) {
-            Ok(btf) => {
+        let (mut ebpf, attach, kernel_btf) = match small_btf(BTF_PATH) {
+            Ok((btf, attach)) => {
                 let (mut loader, how) = match loader_without_kernel_btf() {
                     Ok(loader) => (loader, KernelBtf::Minimal),
                     Err(why) => (EbpfLoader::new(), KernelBtf::ParsedByLoader(why)),
@@ -157,7 +157,7 @@ impl Tasks {
                     .load(&OBJECT.0)
                     .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))?;
                 drop(loader);
-                (ebpf, btf, how)
+                (ebpf, attach, how)
             }
             Err(why) => {
                 let ebpf = EbpfLoader::new()
@@ -165,26 +165,26 @@ impl Tasks {
                     .map_max_entries("exits", EXITS_BYTES)
                     .load(&OBJECT.0)
                     .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))?;
-                // The attach points are two type ids of the kernel's BTF:
-                // aya gets a stand-in holding just those two types at those
-                // ids, not a second full parse.
+                // The attach point is a type id of the kernel's BTF: aya
+                // gets a stand-in holding just that type at that id, not a
+                // second full parse.
                 (ebpf, attach_btf(BTF_PATH)?, KernelBtf::Parsed(why))
             }
         };
         let iter: &mut Iter = prog(&mut ebpf, "tasks")?;
-        iter.load("task", &btf)
+        iter.load("task", &attach)
             .map_err(|e| Unavailable(format!("task iterator refused: {}", chain(&e))))?;
-        let free: &mut BtfTracePoint = prog(&mut ebpf, "freed")?;
-        free.load("sched_process_free", &btf)
+        let free: &mut RawTracePoint = prog(&mut ebpf, "freed")?;
+        free.load()
             .map_err(|e| Unavailable(format!("sched_process_free refused: {}", chain(&e))))?;
-        free.attach()
+        free.attach("sched_process_free")
             .map_err(|e| Unavailable(format!("sched_process_free not attached: {}", chain(&e))))?;
         let map = ebpf
             .take_map("exits")
             .ok_or_else(|| Unavailable("no `exits` map in the object".into()))?;
         let exits = RingBuf::try_from(map)
             .map_err(|e| Unavailable(format!("`exits` ring buffer: {}", chain(&e))))?;
-        drop(btf);
+        drop(attach);
         // SAFETY: malloc_trim only returns free heap memory to the kernel.
         unsafe { libc::malloc_trim(0) };
         Ok(Tasks {
@@ -273,13 +273,10 @@ impl Tasks {
     }
 }
 
-/// The types the programs attach to: the task iterator's `bpf_iter_task`
-/// (a FUNC) and `sched_process_free`'s `btf_trace_sched_process_free` (a
-/// TYPEDEF).
-const ATTACH: [(&str, u32); 2] = [
-    ("bpf_iter_task", BTF_KIND_FUNC),
-    ("btf_trace_sched_process_free", BTF_KIND_TYPEDEF),
-];
+/// The type a program attaches to by id: the task iterator's
+/// `bpf_iter_task` (a FUNC). The exit program is a raw tracepoint,
+/// attached by name.
+const ATTACH: [(&str, u32); 1] = [("bpf_iter_task", BTF_KIND_FUNC)];
 
 /// Bytes of one task record (`struct rec` in tasks.bpf.c): process id,
 /// why, the leader's network namespace.
@@ -287,24 +284,31 @@ const RECORD: usize = 12;
 
 const BTF_MAGIC: u16 = 0xeb9f;
 const BTF_KIND_PTR: u32 = 2;
-const BTF_KIND_TYPEDEF: u32 = 8;
 const BTF_KIND_FUNC: u32 = 12;
 
 /// The BTF the load needs, from the kernel's raw blob at `path`: the
-/// minimal target types of the object's CO-RE relocations, and [`ATTACH`]'s
-/// types at their ids (see `btf_min`). Parsed: ~64,000 mostly placeholder
-/// types on 6.18 (the attach ids are that high), not ~130,000.
-fn small_btf(path: &str) -> Result<Btf, String> {
-    let blob = minimal_btf(path)?;
-    Btf::parse(&blob, aya::Endianness::default()).map_err(|e| format!("minimal BTF refused: {e}"))
+/// minimal target types of the object's CO-RE relocations (see `btf_min`;
+/// a few hundred types, not ~130,000), and a stand-in for the kernel's
+/// with [`ATTACH`]'s types at their ids ([`stand_in`]).
+fn small_btf(path: &str) -> Result<(Btf, Btf), String> {
+    let min = build_minimal(path)?;
+    let btf = Btf::parse(&min.blob, aya::Endianness::default())
+        .map_err(|e| format!("minimal BTF refused: {e}"))?;
+    let found: Vec<(&str, u32)> = ATTACH.iter().map(|a| a.0).zip(min.attach_ids).collect();
+    Ok((btf, stand_in(&found)))
 }
 
-/// The unparsed blob of [`small_btf`] (public for tests/ebpf_btf_live.rs,
-/// which relocates the object against it and against the full BTF).
-#[doc(hidden)]
-pub fn minimal_btf(path: &str) -> Result<Vec<u8>, String> {
+fn build_minimal(path: &str) -> Result<btf_min::Minimal, String> {
     let raw = KernelBlob::open(path)?;
     btf_min::build(&raw, &OBJECT.0, &ATTACH).map_err(|e| format!("kernel BTF {path}: {e}"))
+}
+
+/// The unparsed relocation BTF of [`small_btf`] (public for
+/// tests/ebpf_btf_live.rs, which relocates the object against it and
+/// against the full BTF).
+#[doc(hidden)]
+pub fn minimal_btf(path: &str) -> Result<Vec<u8>, String> {
+    build_minimal(path).map(|m| m.blob)
 }
 
 /// The kernel's raw BTF (5.5 MB on 6.18), mapped where the kernel lets
@@ -414,24 +418,19 @@ fn loader_without_kernel_btf() -> Result<EbpfLoader<'static>, String> {
         .map_err(|_| "the thread panicked".to_string())?
 }
 
-/// A [`Btf`] standing in for the kernel's for the programs' `load`: only
-/// [`ATTACH`]'s types, each at its id in the kernel's BTF (the ids below
-/// them are placeholders), which is all `Iter::load` and
-/// `BtfTracePoint::load` look up.
+/// The [`stand_in`] for the kernel's BTF, its ids found by a walk of the
+/// raw blob at `path` (when the minimal BTF could not be built).
 fn attach_btf(path: &str) -> Result<Btf, Unavailable> {
     let raw = KernelBlob::open(path).map_err(Unavailable)?;
-    let names: Vec<(&str, u32)> = ATTACH.to_vec();
     let ids =
-        find_type_ids(&raw, &names).map_err(|e| Unavailable(format!("kernel BTF {path}: {e}")))?;
+        find_type_ids(&raw, &ATTACH).map_err(|e| Unavailable(format!("kernel BTF {path}: {e}")))?;
     drop(raw);
     let mut found = Vec::new();
-    for (&(name, kind), id) in names.iter().zip(ids) {
+    for (&(name, _), id) in ATTACH.iter().zip(ids) {
         let id = id.ok_or_else(|| Unavailable(format!("no {name} in the kernel's BTF")))?;
-        found.push((name, kind, id));
+        found.push((name, id));
     }
-    let blob = stand_in_btf(&found);
-    Btf::parse(&blob, aya::Endianness::default())
-        .map_err(|e| Unavailable(format!("stand-in BTF refused: {e}")))
+    Ok(stand_in(&found))
 }
 
 /// The ids of the named types (name, kind) in a raw BTF blob (the kernel's
@@ -455,29 +454,29 @@ fn find_type_ids(blob: &[u8], want: &[(&str, u32)]) -> Result<Vec<Option<u32>>, 
     Ok(out)
 }
 
-/// A BTF blob whose type `id` is `name` of `kind`, for each of `types`;
-/// every other id up to the highest is an anonymous `void *`.
-fn stand_in_btf(types: &[(&str, u32, u32)]) -> Vec<u8> {
-    let mut strings = vec![0u8];
-    let mut named = Vec::new();
-    for &(name, kind, id) in types {
-        named.push((id, kind, strings.len() as u32));
-        strings.extend_from_slice(name.as_bytes());
-        strings.push(0);
-    }
-    let last = types.iter().map(|t| t.2).max().unwrap_or(0);
-    let mut tys = Vec::with_capacity(12 * last as usize);
-    for id in 1..=last {
-        let (name, kind) = named
-            .iter()
-            .find(|n| n.0 == id)
-            .map_or((0, BTF_KIND_PTR), |n| (n.2, n.1));
-        // name_off, info (kind << 24), type (0: void)
-        for word in [name, kind << 24, 0] {
-            tys.extend_from_slice(&word.to_le_bytes());
+/// A [`Btf`] standing in for the kernel's for `Iter::load`, which looks up
+/// a FUNC by name and hands its id to the kernel: each of `funcs` (name,
+/// id in the kernel's BTF) at that id, every other id up to the highest an
+/// anonymous `void *`. Made with aya's own constructors, not parsed from
+/// bytes: ~64,000 ids on 6.18 (the iterator's is that high), and parsing
+/// them was ~4 ms of the load (issue 18, startup).
+fn stand_in(funcs: &[(&str, u32)]) -> Btf {
+    use aya_obj::btf::{BtfType, Func, FuncLinkage, Ptr};
+    let mut btf = Btf::new();
+    let mut sorted = funcs.to_vec();
+    sorted.sort_by_key(|f| f.1);
+    let mut next = 1;
+    for (name, id) in sorted {
+        if id < next {
+            continue; // two names at one id: only the first
         }
+        while next < id {
+            next = btf.add_type(BtfType::Ptr(Ptr::new(0, 0))) + 1;
+        }
+        let name = btf.add_string(name);
+        next = btf.add_type(BtfType::Func(Func::new(name, 0, FuncLinkage::Global))) + 1;
     }
-    btf_min::blob(&tys, &strings)
+    btf
 }
 
 /// Room in the per-task map: 4× the tasks there are now, a power of two
@@ -569,21 +568,44 @@ mod tests {
     }
 
     #[test]
-    fn the_stand_in_btf_has_the_attach_types_at_their_ids() {
-        let blob = stand_in_btf(&[("f", BTF_KIND_FUNC, 7), ("t", BTF_KIND_TYPEDEF, 3)]);
-        let want = [("f", BTF_KIND_FUNC), ("t", BTF_KIND_TYPEDEF), ("t", 12)];
+    fn the_stand_in_has_the_functions_at_their_ids() {
+        use aya_obj::btf::BtfKind;
+        let btf = stand_in(&[("f", 7), ("g", 3)]);
+        assert_eq!(btf.id_by_type_name_kind("f", BtfKind::Func).unwrap(), 7);
+        assert_eq!(btf.id_by_type_name_kind("g", BtfKind::Func).unwrap(), 3);
+        assert!(btf.id_by_type_name_kind("f", BtfKind::Typedef).is_err());
+        assert!(btf.id_by_type_name_kind("h", BtfKind::Func).is_err());
+        // It is a BTF aya can write out (what a loader would hand over).
+        let bytes = btf.to_bytes();
+        let raw = btf_min::Raw::parse(&bytes).expect("well-formed");
+        assert_eq!(raw.ids_end(), 8, "void, six placeholders and f");
+        assert_eq!(raw.kind(5), Some(BTF_KIND_PTR));
+    }
+
+    #[test]
+    fn type_ids_are_found_by_name_and_kind_in_a_raw_blob() {
+        const KIND_TYPEDEF: u32 = 8;
+        let strings = b"\0f\0t\0";
+        let mut tys = Vec::new();
+        for [name, kind] in [[0, BTF_KIND_PTR], [1, BTF_KIND_FUNC], [3, KIND_TYPEDEF]] {
+            for word in [name, kind << 24, 0] {
+                tys.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+        let blob = btf_min::blob(&tys, strings);
+        let want = [
+            ("f", BTF_KIND_FUNC),
+            ("t", KIND_TYPEDEF),
+            ("t", BTF_KIND_FUNC),
+        ];
         assert_eq!(
             find_type_ids(&blob, &want).unwrap(),
-            vec![Some(7), Some(3), None],
+            vec![Some(2), Some(3), None],
             "by name and kind"
         );
-        let btf = Btf::parse(&blob, aya::Endianness::default()).expect("aya parses it");
-        use aya_obj::btf::BtfKind;
-        assert_eq!(btf.id_by_type_name_kind("f", BtfKind::Func).unwrap(), 7);
-        assert_eq!(btf.id_by_type_name_kind("t", BtfKind::Typedef).unwrap(), 3);
         assert!(find_type_ids(b"not btf at all, not at all", &want).is_err());
         assert!(
-            find_type_ids(&blob[..blob.len() - 20], &want).is_err(),
+            find_type_ids(&blob[..blob.len() - 8], &want).is_err(),
             "cut"
         );
     }
@@ -598,11 +620,8 @@ mod tests {
         };
         let stand_in = attach_btf(BTF_PATH).expect("stand-in");
         for (name, kind) in ATTACH {
-            let kind = if kind == BTF_KIND_FUNC {
-                aya_obj::btf::BtfKind::Func
-            } else {
-                aya_obj::btf::BtfKind::Typedef
-            };
+            assert_eq!(kind, BTF_KIND_FUNC);
+            let kind = aya_obj::btf::BtfKind::Func;
             assert_eq!(
                 stand_in.id_by_type_name_kind(name, kind).unwrap(),
                 full.id_by_type_name_kind(name, kind).unwrap(),
@@ -618,7 +637,7 @@ mod tests {
         // e_machine = EM_BPF (247)
         assert_eq!(u16::from_le_bytes([o[18], o[19]]), 247);
         let text = String::from_utf8_lossy(o);
-        for s in ["iter/task", "tp_btf/sched_process_free", "exits", "last"] {
+        for s in ["iter/task", "raw_tp/sched_process_free", "exits", "last"] {
             assert!(text.contains(s), "{s} missing from the object");
         }
     }

@@ -24,9 +24,10 @@
 //! or size may follow pointers) are refused: the caller then parses the
 //! kernel's BTF in full, as before.
 //!
-//! The same blob carries the programs' attach types ([`super::ATTACH`]) at
-//! their ids in the kernel's BTF (the other ids are anonymous `void *`s or
-//! the relocation types): one small parsed [`aya::Btf`] serves both.
+//! The same walk finds the ids of the programs' attach types
+//! ([`super::ATTACH`]) in the kernel's BTF. They are not in the blob: its
+//! ids are its own, from 1, so that aya parses a few hundred types, not
+//! the ~64,000 up to the attach ids (see `super::stand_in`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -110,6 +111,17 @@ impl<'a> Raw<'a> {
     /// One past the highest type id.
     pub(super) fn ids_end(&self) -> u32 {
         self.offs.len() as u32
+    }
+
+    /// Whether the string at `off` starts with `prefix`.
+    fn starts_with(&self, off: u32, prefix: &[u8]) -> bool {
+        let at = off as usize;
+        self.strings.get(at..at + prefix.len()) == Some(prefix)
+    }
+
+    /// Whether the string at `off` is `s`.
+    fn is_string(&self, off: u32, s: &[u8]) -> bool {
+        self.starts_with(off, s) && self.strings.get(off as usize + s.len()) == Some(&0)
     }
 
     pub(super) fn string(&self, off: u32) -> &'a [u8] {
@@ -230,20 +242,26 @@ pub(super) fn core_relocations(btf_ext: &[u8]) -> Result<Vec<(u32, u32)>, String
 enum Slot {
     /// An anonymous `void *` (also every kernel pointer).
     VoidPtr,
-    /// An attach type: (name, kind), no referenced type.
-    Attach(&'static str, u32),
     /// A kernel type, rewritten.
     Kernel(u32),
 }
 
+/// What [`build`] found.
+pub(super) struct Minimal {
+    /// The relocation types' BTF (its ids are its own, not the kernel's).
+    pub blob: Vec<u8>,
+    /// The kernel's ids of the attach types, in the order asked.
+    pub attach_ids: Vec<u32>,
+}
+
 /// The minimal BTF for `object`'s relocations against the kernel BTF
-/// `kernel`, with the `attach` types (name, kind) at their ids in it. See
+/// `kernel`, and the ids of the `attach` types (name, kind) in it. See
 /// the module's comment for what is kept.
 pub(super) fn build<'k>(
     kernel: &'k [u8],
     object: &[u8],
     attach: &[(&'static str, u32)],
-) -> Result<Vec<u8>, String> {
+) -> Result<Minimal, String> {
     let local_blob = elf_section(object, ".BTF").ok_or("no .BTF in the object")?;
     let local = Raw::parse(local_blob).map_err(|e| format!("object's .BTF: {e}"))?;
     let ext = elf_section(object, ".BTF.ext").ok_or("no .BTF.ext in the object")?;
@@ -292,54 +310,43 @@ pub(super) fn build<'k>(
         if kinds & (1 << kind) == 0 {
             continue;
         }
-        let name = k.string(u32_at(k.types, at).unwrap_or(0));
-        if name.is_empty() {
+        let name_off = u32_at(k.types, at).unwrap_or(0);
+        if name_off == 0 {
             continue;
         }
+        // Compared in place: most names differ in their first bytes, and
+        // finding where each of ~60,000 ends cost more than the compares.
         let id = id as u32;
         for (slot, &(n, kd)) in attach_ids.iter_mut().zip(attach) {
-            if slot.is_none() && kd == kind && name == n.as_bytes() {
+            if slot.is_none() && kd == kind && k.is_string(name_off, n.as_bytes()) {
                 *slot = Some(id);
             }
         }
         let class = kind_class(kind);
-        // `flavorless` only on a root's prefix: a few names, no hashing.
-        if roots
-            .iter()
-            .any(|&(n, c)| c == class && name.starts_with(n) && flavorless(name).len() == n.len())
-        {
+        if roots.iter().any(|&(n, c)| {
+            c == class && k.starts_with(name_off, n) && {
+                // `flavorless` only on a root's prefix: a few names.
+                flavorless(k.string(name_off)).len() == n.len()
+            }
+        }) {
             candidates.push(id);
         }
     }
-    let attach_ids_set: HashSet<u32> = attach_ids.iter().flatten().copied().collect();
-    // Output ids: the attach types at their own; the rest fill the gaps.
-    let mut slots: Vec<Option<Slot>> = vec![None]; // id 0: void
-    for (&(name, kind), id) in attach.iter().zip(attach_ids) {
-        let id = id.ok_or_else(|| format!("no {name} in the kernel's BTF"))? as usize;
-        if slots.len() <= id {
-            slots.resize(id + 1, None);
-        }
-        slots[id] = Some(Slot::Attach(name, kind));
-    }
-    let mut next_free = 1usize;
-    let mut alloc = |slots: &mut Vec<Option<Slot>>, s: Slot| -> u32 {
-        while next_free < slots.len() && slots[next_free].is_some() {
-            next_free += 1;
-        }
-        if next_free == slots.len() {
-            slots.push(None);
-        }
-        slots[next_free] = Some(s);
-        next_free as u32
+    let attach_ids = attach
+        .iter()
+        .zip(attach_ids)
+        .map(|(&(name, _), id)| id.ok_or_else(|| format!("no {name} in the kernel's BTF")))
+        .collect::<Result<Vec<u32>, String>>()?;
+    // Output ids from 1, in the order found (none is the kernel's).
+    let mut slots: Vec<Slot> = Vec::new();
+    let alloc = |slots: &mut Vec<Slot>, s: Slot| -> u32 {
+        slots.push(s);
+        slots.len() as u32
     };
     let void_ptr = alloc(&mut slots, Slot::VoidPtr);
     let mut map: HashMap<u32, u32> = HashMap::new(); // kernel id → output id
     let mut queue: Vec<u32> = Vec::new();
     for id in candidates {
-        if attach_ids_set.contains(&id) {
-            // Its copy would come first and be taken for the attach type.
-            return Err(format!("relocation on attach type {id}"));
-        }
         map.insert(id, alloc(&mut slots, Slot::Kernel(id)));
         queue.push(id);
     }
@@ -392,13 +399,9 @@ pub(super) fn build<'k>(
             map.get(&id).copied().unwrap_or(0)
         }
     };
-    for slot in &slots[1..] {
-        match slot.unwrap_or(Slot::VoidPtr) {
+    for slot in &slots {
+        match *slot {
             Slot::VoidPtr => put(&mut tys, &[0, BTF_KIND_PTR << 24, 0]),
-            Slot::Attach(name, kind) => {
-                let n = add(name.as_bytes());
-                put(&mut tys, &[n, kind << 24, 0]);
-            }
             Slot::Kernel(id) => {
                 let rec = k
                     .record(id)
@@ -440,7 +443,10 @@ pub(super) fn build<'k>(
             }
         }
     }
-    Ok(blob(&tys, &strings))
+    Ok(Minimal {
+        blob: blob(&tys, &strings),
+        attach_ids,
+    })
 }
 
 /// A little-endian BTF blob of these type records and strings (header,
@@ -516,10 +522,20 @@ mod tests {
             eprintln!("no {BTF_PATH}: nothing to build from");
             return;
         };
-        let blob = build(&kernel, &OBJECT.0, &ATTACH).expect("builds");
+        let Minimal { blob, attach_ids } = build(&kernel, &OBJECT.0, &ATTACH).expect("builds");
         let ids = find_type_ids(&kernel, &ATTACH).unwrap();
-        assert_eq!(find_type_ids(&blob, &ATTACH).unwrap(), ids, "attach ids");
+        assert_eq!(ids, attach_ids.iter().map(|&i| Some(i)).collect::<Vec<_>>());
+        assert_eq!(
+            find_type_ids(&blob, &ATTACH).unwrap(),
+            vec![None],
+            "not in the blob"
+        );
         let min = Raw::parse(&blob).unwrap();
+        assert!(
+            min.ids_end() < 1_000,
+            "{} ids: no placeholders",
+            min.ids_end()
+        );
         let mut kept = 0;
         for id in 1..min.offs.len() as u32 {
             let rec = min.record(id).unwrap();
