@@ -515,6 +515,24 @@ mod tests {
     }
 
     #[test]
+    fn names_compared_in_place_are_whole_names() {
+        // The walk compares names without finding their ends first: a
+        // longer name that starts with the one wanted is not it.
+        let strings = b"\0bpf_iter_task_file\0bpf_iter_task\0";
+        let ptr: Vec<u8> = [0u32, BTF_KIND_PTR << 24, 0]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        let blob = blob(&ptr, strings);
+        let raw = Raw::parse(&blob).unwrap();
+        assert!(raw.starts_with(1, b"bpf_iter_task"));
+        assert!(!raw.is_string(1, b"bpf_iter_task"), "a longer name");
+        assert!(raw.is_string(20, b"bpf_iter_task"));
+        assert!(!raw.is_string(20, b"bpf_iter_tas"), "a shorter one");
+        assert!(!raw.starts_with(30, b"bpf_iter_task"), "past the end");
+    }
+
+    #[test]
     fn the_minimal_btf_keeps_few_types_and_the_attach_ids() {
         // Where the kernel has BTF (this host, the v2 VM). Exactness against
         // aya's relocation is tests/ebpf_btf_live.rs.
