@@ -155,3 +155,33 @@ fn loading_hides_the_btf_from_the_loader_only() {
         "the first pass reports every task as new, this process too"
     );
 }
+
+#[test]
+fn the_next_load_takes_the_minimal_btf_the_last_one_kept() {
+    if !btf_here("the_next_load_takes_the_minimal_btf_the_last_one_kept") {
+        return;
+    }
+    // cgdash's own state directory (/run/cgdash as root): the first load
+    // keeps the minimal BTF there if it did not find it, the next takes it.
+    let kept = cgdash::launch::state_dir().join("btf-min.bin");
+    let _ = std::fs::remove_file(&kept);
+    let first = Tasks::load().expect("the eBPF path loads here");
+    drop(first);
+    let mut second = Tasks::load().expect("and again");
+    assert!(second.btf_cached(), "the second load built the BTF again");
+    assert_eq!(second.kernel_btf(), &KernelBtf::Minimal);
+    let meta = std::fs::symlink_metadata(&kept).expect("the kept file");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "root's alone");
+    // What it relocates with is what a fresh build gives (exactness of
+    // that against the kernel's full BTF: the test above).
+    let fresh = ebpf::minimal_btf(BTF_PATH).expect("minimal BTF");
+    let bytes = std::fs::read(&kept).unwrap();
+    assert!(
+        bytes.ends_with(&fresh),
+        "the kept blob is not a fresh build's"
+    );
+    let mut ran = Ran::default();
+    second.pass(&mut ran).expect("a pass");
+    assert!(ran.pids.contains_key(&(std::process::id() as i32)));
+}

@@ -34,7 +34,9 @@ mod workload;
 
 pub use error::LaunchError;
 pub use spec::{name_stem, validate_name, LaunchSpec, Namespace, Overlay, StdioMode};
-pub use stale::{cleanup_stale, net_of_group, net_rates, record_net_rate, state_dir};
+pub use stale::{
+    cleanup_stale, net_of_group, net_rates, private_state_dir, record_net_rate, state_dir,
+};
 pub use start::launch;
 pub use workload::{Workload, WorkloadExit};
 

@@ -59,6 +59,15 @@ pub fn state_dir() -> PathBuf {
     }
 }
 
+/// [`state_dir`], created if missing, if it passes the checks that make it
+/// safe to read and write in (`None` if not).
+pub fn private_state_dir() -> Option<PathBuf> {
+    let dir = state_dir();
+    private_dir(&dir, nix::unistd::geteuid().as_raw())
+        .ok()
+        .map(|()| dir)
+}
+
 fn state_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.json"))
 }

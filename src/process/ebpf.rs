@@ -39,6 +39,7 @@ use aya::{Btf, Ebpf, EbpfLoader};
 use crate::fnv::PidMap;
 
 mod btf_min;
+mod cache;
 
 /// The compiled object, aligned for the ELF parser.
 #[repr(C, align(8))]
@@ -96,6 +97,7 @@ pub struct Tasks {
     buf: Vec<u8>,
     passes: u64,
     kernel_btf: KernelBtf,
+    btf_cached: bool,
 }
 
 /// How [`Tasks::load`] used the kernel's BTF.
@@ -144,8 +146,10 @@ impl Tasks {
         // either can't be done, the loader parses it in full, as before:
         // one parsed copy at a time, never two, and gone once loaded
         // (`malloc_trim`).
+        let mut btf_cached = false;
         let (mut ebpf, attach, kernel_btf) = match small_btf(BTF_PATH) {
-            Ok((btf, attach)) => {
+            Ok((btf, attach, cached)) => {
+                btf_cached = cached;
                 let (mut loader, how) = match loader_without_kernel_btf() {
                     Ok(loader) => (loader, KernelBtf::Minimal),
                     Err(why) => (EbpfLoader::new(), KernelBtf::ParsedByLoader(why)),
@@ -194,7 +198,13 @@ impl Tasks {
             buf: Vec::with_capacity(64 * 1024),
             passes: 0,
             kernel_btf,
+            btf_cached,
         })
+    }
+
+    /// Whether the minimal BTF came from the last start's (`cache`).
+    pub fn btf_cached(&self) -> bool {
+        self.btf_cached
     }
 
     /// How the load used the kernel's BTF.
@@ -289,13 +299,33 @@ const BTF_KIND_FUNC: u32 = 12;
 /// The BTF the load needs, from the kernel's raw blob at `path`: the
 /// minimal target types of the object's CO-RE relocations (see `btf_min`;
 /// a few hundred types, not ~130,000), and a stand-in for the kernel's
-/// with [`ATTACH`]'s types at their ids ([`stand_in`]).
-fn small_btf(path: &str) -> Result<(Btf, Btf), String> {
+/// with [`ATTACH`]'s types at their ids ([`stand_in`]). The minimal BTF is
+/// the last start's where it was kept (`cache`; then `true`), else built
+/// and kept.
+fn small_btf(path: &str) -> Result<(Btf, Btf, bool), String> {
+    let dir = crate::launch::private_state_dir();
+    let key = cache::key(&OBJECT.0, path, &ATTACH);
+    let parse = |min: &btf_min::Minimal| {
+        let btf = Btf::parse(&min.blob, aya::Endianness::default())
+            .map_err(|e| format!("minimal BTF refused: {e}"))?;
+        let found: Vec<(&str, u32)> = ATTACH
+            .iter()
+            .map(|a| a.0)
+            .zip(min.attach_ids.clone())
+            .collect();
+        Ok::<_, String>((btf, stand_in(&found)))
+    };
+    if let (Some(dir), Some(key)) = (&dir, key) {
+        if let Some((btf, attach)) = cache::read(dir, key).and_then(|m| parse(&m).ok()) {
+            return Ok((btf, attach, true));
+        }
+    }
     let min = build_minimal(path)?;
-    let btf = Btf::parse(&min.blob, aya::Endianness::default())
-        .map_err(|e| format!("minimal BTF refused: {e}"))?;
-    let found: Vec<(&str, u32)> = ATTACH.iter().map(|a| a.0).zip(min.attach_ids).collect();
-    Ok((btf, stand_in(&found)))
+    let (btf, attach) = parse(&min)?;
+    if let (Some(dir), Some(key)) = (&dir, key) {
+        cache::write(dir, key, &min);
+    }
+    Ok((btf, attach, false))
 }
 
 fn build_minimal(path: &str) -> Result<btf_min::Minimal, String> {
