@@ -21,8 +21,9 @@
 //!
 //! Loading needs root (CAP_BPF + CAP_PERFMON), BTF (`/sys/kernel/btf/vmlinux`)
 //! and a kernel that accepts the programs (task iterators: 5.8+; raw
-//! tracepoints: 4.17+; tested on Debian's 6.1 and on 6.18). When any of it is missing
-//! [`Tasks::load`] says why and the sampler stays on the `/proc` path.
+//! tracepoints: 4.17+; tested on Debian's 6.1 and on 6.18). When any of it
+//! is missing [`Tasks::load`] says why and the sampler stays on the `/proc`
+//! path.
 //! Not parsing the kernel's whole BTF at load also needs CAP_SYS_ADMIN (a
 //! mount namespace for one thread, see `loader_without_kernel_btf`);
 //! without it the load parses it, as aya does by default ([`KernelBtf`]).
@@ -202,7 +203,7 @@ impl Tasks {
         })
     }
 
-    /// Whether the minimal BTF came from the last start's (`cache`).
+    /// Whether the minimal BTF was the one an earlier start kept (`cache`).
     pub fn btf_cached(&self) -> bool {
         self.btf_cached
     }
