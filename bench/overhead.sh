@@ -12,6 +12,10 @@
 #   peak RSS            = VmHWM
 #   startup CPU         = CPU used in the first second after start (an
 #                         approximation of "until the first frame")
+#                         in clock ticks (utime+stime: truncated to 10 ms);
+#                         with --scaling also ns-exact, from the cross-check
+#                         group, which the pane's shell joins before it
+#                         execs the tool
 #   first paint         = wall time until the tmux pane first shows a character
 #   tmux ms             = CPU of the tmux server while the tool ran (the cost of
 #                         the tool's output on the terminal side)
@@ -410,9 +414,13 @@ calibrate_paint() {
 # measure TOOL RUN — one tool, one run: appends a line to $RAW
 measure() {
 	local tool=$1 run=$2 session="$BENCH_ID-$1-r$2"
-	local cmd t0 pid first=NA np1 np2 ng1 ng2 c1 c2 w1 w2 a1 a2 tm1 tm2 hwm start_ticks status=ok d
+	local cmd t0 pid first=NA np1 np2 ng1 ng2 c1 c2 w1 w2 a1 a2 tm1 tm2 hwm start_ticks status=ok d s1 s2
 	rm -rf "$TMP/home-$tool"
-	cmd=$(tool_cmd "$tool")
+	# The pane's shell joins the cross-check group before it execs the
+	# tool: the group's counter then holds the tool's CPU from its first
+	# instruction, ns-exact (the startup column in ticks truncates to 10 ms).
+	cmd="echo \$\$ >$ACCT_GROUP/cgroup.procs 2>/dev/null; $(tool_cmd "$tool")"
+	s1=$(acct_ns)
 	t0=$(now_us)
 	tmux -L "$SOCK" new-session -d -s "$session" -x 200 -y 50 "$cmd" || { log "$tool: tmux failed"; return; }
 	pid=$(tmux -L "$SOCK" list-panes -t "$session" -F '#{pane_pid}' 2>/dev/null | head -1)
@@ -424,6 +432,7 @@ measure() {
 	d=$(( 1000000 - ($(now_us) - t0) ))
 	[ "$d" -le 0 ] || nap "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
 	start_ticks=$(tree_ticks "$pid")
+	s2=$(acct_ns)
 	d=$(( WARMUP * 1000000 - ($(now_us) - t0) ))
 	[ "$d" -le 0 ] || nap "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
 	# the measured window
@@ -450,16 +459,16 @@ measure() {
 	for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	kill_tool "$CUR_TOOL"
 	CUR_TOOL=""
-	# tool run procs groups wall_s cpu_ms_per_s acct_ms_per_s hwm_kib startup_ms first_paint_ms tmux_ms_per_s status version pids_start pids_max groups_start groups_end
-	awk -v OFS='\t' -v tool="$tool" -v run="$run" -v p="$PROCS" -v g="$GROUPS_N" \
+	# tool run procs groups wall_s cpu_ms_per_s acct_ms_per_s hwm_kib startup_ms first_paint_ms tmux_ms_per_s status version pids_start pids_max groups_start groups_end startup_acct_ms
+	awk -v OFS='\t' -v tool="$tool" -v run="$run" -v p="$PROCS" -v g="$GROUPS_N" -v s1="$s1" -v s2="$s2" \
 		-v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" -v a1="$a1" -v a2="$a2" \
 		-v tm1="$tm1" -v tm2="$tm2" -v hz="$HZ" -v hwm="$hwm" -v st="$start_ticks" \
 		-v fp="$first" -v status="$status" -v ver="$(tool_version "$tool")" -v np1="$np1" -v np2="$np2" -v ng1="$ng1" -v ng2="$ng2" 'BEGIN {
 			wall = (w2 - w1) / 1e6
-			printf "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%.2f\t%s\t%s\t%d\t%d\t%d\t%d\n", tool, run, p, g, wall,
+			printf "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%.2f\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\n", tool, run, p, g, wall,
 				(c2 - c1) * 1000 / hz / wall, (a2 - a1) / 1e6 / wall, hwm, st * 1000 / hz, fp,
-				(tm2 - tm1) * 1000 / hz / wall, status, ver, np1, np2, ng1, ng2
-		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-11s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  startup %4d ms  first paint %s ms  tmux %.2f ms/s  pids %d (max %d)  groups %d→%d  %s\n", $2, $1, $6, $7, $8 / 1024, $9, $10, $11, $14, $15, $16, $17, $12 }' >&2
+				(tm2 - tm1) * 1000 / hz / wall, status, ver, np1, np2, ng1, ng2, (s2 - s1) / 1e6
+		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-11s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  startup %4d ms (cpuacct %.1f)  first paint %s ms  tmux %.2f ms/s  pids %d (max %d)  groups %d→%d  %s\n", $2, $1, $6, $7, $8 / 1024, $9, $18, $10, $11, $14, $15, $16, $17, $12 }' >&2
 	sleep 1
 }
 
@@ -740,7 +749,7 @@ profile() {
 }
 
 # ---------------------------------------------------------------- main
-[ -s "$RAW" ] || printf '# tool\trun\tprocs\tgroups\twall_s\tcpu_ms_per_s\tcpuacct_ms_per_s\thwm_kib\tstartup_cpu_ms\tfirst_paint_ms\ttmux_ms_per_s\tstatus\tversion\tpids_start\tpids_max\tgroups_start\tgroups_end\n' >"$RAW"
+[ -s "$RAW" ] || printf '# tool\trun\tprocs\tgroups\twall_s\tcpu_ms_per_s\tcpuacct_ms_per_s\thwm_kib\tstartup_cpu_ms\tfirst_paint_ms\ttmux_ms_per_s\tstatus\tversion\tpids_start\tpids_max\tgroups_start\tgroups_end\tstartup_acct_ms\n' >"$RAW"
 start_tmux_server
 calibrate_paint
 header
@@ -788,8 +797,8 @@ elif [ "$SCALING" = 0 ]; then
 	echo "CPU = the tool's utime+stime (threads and children included) per wall second = ms per 1 s refresh; cpuacct = the same from its own cpuacct group (ns-exact); startup CPU = CPU in the first second after start; first paint = until the pane shows a character (polled every 20 ms; a command that prints at once shows after $PAINT_BASE ms here); tmux = the tmux server's CPU while the tool ran. cgdash ÷ tool = median over runs of the same-run ratio."
 else
 	CG_LIST=$(for t in $TOOLS; do case "$t" in cgdash*) printf '%s ' "$t" ;; esac; done)
-	echo "| processes / groups | pids in all | tool | CPU ms per refresh, median (min–max) | $(echo $CG_LIST | sed 's/ / \/ /g') ÷ tool (same run) | peak RSS | startup CPU (1st s) |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| processes / groups | pids in all | tool | CPU ms per refresh, median (min–max) | $(echo $CG_LIST | sed 's/ / \/ /g') ÷ tool (same run) | peak RSS | startup CPU (1st s) | startup, ns-exact |"
+	echo "|---|---|---|---|---|---|---|---|"
 	for sc in $SCALES; do
 		PROCS=${sc%/*} GROUPS_N=${sc#*/}
 		load "$PROCS" "$GROUPS_N"
@@ -804,13 +813,16 @@ else
 		}
 		$3 == P && $4 == G && $12 == "ok" {
 			if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1; ver[$1] = $13 }
-			k = ++n[$1]; c[$1, k] = $6; st[$1, k] = $9; run[$1, k] = $2; cpu[$1, $2] = $6
+			k = ++n[$1]; c[$1, k] = $6; st[$1, k] = $9; run[$1, k] = $2; cpu[$1, $2] = $6; sx[$1, k] = $18
 			if ($8 > rss[$1]) rss[$1] = $8
 		}
 		END {
 			for (i = 1; i <= nt; i++) {
 				t = order[i]; m = n[t]
 				for (k = 1; k <= m; k++) { a[k] = c[t, k]; b[k] = st[t, k] }
+				# ns-exact startup of each run (older raw files have none)
+				exact = ""
+				for (k = 1; k <= m; k++) exact = exact (k > 1 ? ", " : "") (sx[t, k] == "" ? "–" : sprintf("%.1f", sx[t, k]))
 				lo = a[1]; hi = a[1]; for (k = 1; k <= m; k++) { if (a[k] < lo) lo = a[k]; if (a[k] > hi) hi = a[k] }
 				med = median(a, m); smed = median(b, m)
 				# the same-run ratio of each cgdash variant (CG) to this tool
@@ -820,13 +832,13 @@ else
 					for (k = 1; k <= m; k++) { r = run[t, k]; if (t !~ /^cgdash/ && ((g, r) in cpu) && c[t, k] > 0) q[++nr] = cpu[g, r] / c[t, k] }
 					ratios = ratios (j > 1 ? " / " : "") (nr ? sprintf("%.2f×", median(q, nr)) : "–")
 				}
-				printf "| %s / %s | %s | %s | %.1f (%.1f–%.1f) | %s | %.1f MiB | %.0f ms |\n", P, G, N, ver[t], med, lo, hi,
-					ratios, rss[t] / 1024, smed
+				printf "| %s / %s | %s | %s | %.1f (%.1f–%.1f) | %s | %.1f MiB | %.0f ms | %s ms |\n", P, G, N, ver[t], med, lo, hi,
+					ratios, rss[t] / 1024, smed, exact
 			}
 		}' "$RAW"
 	done
 	echo
-	echo "Each tool in tmux 200x50 at a 1 s refresh, ${SECONDS_M} s after a ${WARMUP} s warm-up, $RUNS runs interleaved (order rotates); processes/groups are the extra load (half the processes in the groups). Command: bench/overhead.sh --scaling --tools \"$TOOLS\" --seconds $SECONDS_M --runs $RUNS$([ "$FLOOR" = 1 ] || echo ' --no-floor')"
+	echo "Each tool in tmux 200x50 at a 1 s refresh, ${SECONDS_M} s after a ${WARMUP} s warm-up, $RUNS runs interleaved (order rotates); processes/groups are the extra load (half the processes in the groups); startup CPU = the median over runs of the first second's CPU in clock ticks (utime+stime, truncated to 10 ms), ns-exact = each run's from the tool's own cpuacct group. Command: bench/overhead.sh --scaling --tools \"$TOOLS\" --seconds $SECONDS_M --runs $RUNS$([ "$FLOOR" = 1 ] || echo ' --no-floor')"
 fi
 echo
 echo "raw results: $RAW"
