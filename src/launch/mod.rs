@@ -37,6 +37,7 @@ pub use spec::{name_stem, validate_name, LaunchSpec, Namespace, Overlay, StdioMo
 pub use stale::{
     cleanup_stale, net_of_group, net_rates, private_state_dir, record_net_rate, state_dir,
 };
+pub(crate) use stale::{create_private, open_private};
 pub use start::launch;
 pub use workload::{Workload, WorkloadExit};
 

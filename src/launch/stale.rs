@@ -124,16 +124,32 @@ fn private_dir_checks(dir: &Path, uid: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads a state file without following a symlink planted in its place.
-fn read_state(path: &Path) -> Option<State> {
-    let mut f = fs::OpenOptions::new()
+/// Opens a file of the state directory for reading, without following a
+/// symlink planted in its place; `None` unless it is a regular file.
+pub(crate) fn open_private(path: &Path) -> Option<fs::File> {
+    let f = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
+    f.metadata().ok()?.is_file().then_some(f)
+}
+
+/// Creates a new file of the state directory (O_EXCL: never through an
+/// existing name or symlink; O_NOFOLLOW for good measure), readable by
+/// this user only.
+pub(crate) fn create_private(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Reads a state file without following a symlink planted in its place.
+fn read_state(path: &Path) -> Option<State> {
+    let mut f = open_private(path)?;
     let mut text = String::new();
     std::io::Read::take(&mut f, 64 * 1024)
         .read_to_string(&mut text)
@@ -141,17 +157,10 @@ fn read_state(path: &Path) -> Option<State> {
     serde_json::from_str(&text).ok()
 }
 
-/// Writes `st` to a new file `tmp` (O_EXCL: never through an existing name or
-/// symlink; O_NOFOLLOW for good measure), readable by this user only.
+/// Writes `st` to a new file `tmp` ([`create_private`]).
 fn write_new(tmp: &Path, st: &State) -> std::io::Result<()> {
     let text = serde_json::to_string(st).map_err(std::io::Error::other)?;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(tmp)?;
-    f.write_all(text.as_bytes())
+    create_private(tmp)?.write_all(text.as_bytes())
 }
 
 /// Start time of a process in clock ticks since boot (field 22 of

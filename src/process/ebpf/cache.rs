@@ -13,7 +13,6 @@
 
 use std::hash::Hasher;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::btf_min::Minimal;
@@ -21,7 +20,7 @@ use crate::fnv::Fnv;
 
 pub(super) const NAME: &str = "btf-min.bin";
 const MAGIC: &[u8; 8] = b"CGDBTF01";
-/// Far above a real one (~50 KB on 6.18): a bigger file is not ours.
+/// Far above a real one (~10 KB on 6.18): a bigger file is not ours.
 const MAX: u64 = 4 << 20;
 
 /// The key for `object` against the kernel BTF at `btf_path` on this boot
@@ -42,13 +41,9 @@ pub(super) fn key(object: &[u8], btf_path: &str, attach: &[(&str, u32)]) -> Opti
 
 /// The cached [`Minimal`] under `key` in `dir`, if there is one.
 pub(super) fn read(dir: &Path, key: u64) -> Option<Minimal> {
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(dir.join(NAME))
-        .ok()?;
+    let mut f = crate::launch::open_private(&dir.join(NAME))?;
     let meta = f.metadata().ok()?;
-    if !meta.is_file() || meta.len() > MAX {
+    if meta.len() > MAX {
         return None;
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
@@ -62,12 +57,7 @@ pub(super) fn read(dir: &Path, key: u64) -> Option<Minimal> {
 /// builds it again).
 pub(super) fn write(dir: &Path, key: u64, min: &Minimal) {
     let tmp = dir.join(format!("{NAME}.{}.tmp", std::process::id()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)
+    let written = crate::launch::create_private(&tmp)
         .and_then(|mut f| f.write_all(&encode(key, min)))
         .and_then(|()| std::fs::rename(&tmp, dir.join(NAME)));
     if written.is_err() {
