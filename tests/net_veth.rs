@@ -460,6 +460,60 @@ fn nothing_is_left_after_exit_sigterm_and_sigkill() {
     drop(c);
 }
 
+/// A cgdash SIGKILLed while it sets the network up (the veth exists, its
+/// address, bridge port and rates are still being made) leaves nothing once
+/// the next start has swept. Before the launcher recorded the veth's name
+/// the moment it existed, a kill in that window left a state file without
+/// it: the sweep found the dying namespace's veth still on the bridge and
+/// kept the bridge (5 of 36 kills at 0.5–2 ms on the v1 host, 0 since).
+#[test]
+fn a_kill_during_network_setup_leaves_nothing_after_the_next_start() {
+    let test = "a_kill_during_network_setup_leaves_nothing_after_the_next_start";
+    let Some(layout) = common::live(test) else {
+        return;
+    };
+    if !supported(test) {
+        return;
+    }
+    let net = Net::new(6);
+    let dev = net.veth_of(net.subnet.hosts().next().unwrap());
+    let delays_us = [0u64, 250, 500, 1000, 1500, 2000];
+    for round in 0..24 {
+        let delay = Duration::from_micros(delays_us[round % delays_us.len()]);
+        let w = name(&format!("setup{round}"));
+        let mut args: Vec<String> = vec!["run".into(), "--name".into(), w.clone()];
+        args.extend(net.args());
+        args.extend(["--net-rate-in", "1M", "--", "sleep", "30"].map(String::from));
+        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let mut c = Cleanup::new(&layout, &w);
+        c.children.push(spawn_cgdash(&a));
+        let pid = c.children[0].id() as i32;
+        let appeared = Instant::now() + Duration::from_secs(10);
+        let path = format!("/sys/class/net/{dev}");
+        while !std::path::Path::new(&path).exists() {
+            assert!(Instant::now() < appeared, "{dev} never appeared");
+            std::hint::spin_loop();
+        }
+        std::thread::sleep(delay);
+        kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+        let _ = c.children[0].wait();
+        let next = name(&format!("next{round}"));
+        let _g = Cleanup::new(&layout, &next);
+        let out = cgdash(
+            &["run", "--name", &next, "--", "true"],
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(
+            wait_gone(&net),
+            Vec::<String>::new(),
+            "round {round}: killed {delay:?} after {dev} appeared, then the next start"
+        );
+        assert!(!state_exists(&w), "round {round}");
+        drop(c);
+    }
+}
+
 /// Bad rates, a port in use, a clashing subnet, -p without veth, a bridge
 /// name that is another device: refused (exit 2) with the bad input named,
 /// and nothing created — no group, no state, no link, the port still ours.
@@ -478,10 +532,13 @@ fn bad_input_is_refused_with_nothing_created() {
     let clash = {
         let mut s = nl::Socket::open().unwrap();
         // (None in a VM without one: the check is unit-tested anyway.)
+        // Not another test's bridge (10.214.x.0/24): it can go away before
+        // the case runs, and then nothing clashes.
+        let tests = Subnet::parse("10.214.0.0/16").unwrap();
         s.routes()
             .unwrap()
             .into_iter()
-            .find(|r| r.prefix >= 8 && !r.dst.is_loopback())
+            .find(|r| r.prefix >= 8 && !r.dst.is_loopback() && !tests.contains(r.dst))
             .map(|r| format!("{}/{}", r.dst, r.prefix.max(8)))
             .unwrap_or_default()
     };
@@ -790,8 +847,15 @@ fn published_udp_port_answers() {
     for i in 0..20 {
         let msg = format!("{i}:{}", "u".repeat(1000));
         client.send_to(msg.as_bytes(), to).unwrap();
-        let (n, _) = client.recv_from(&mut buf).expect("an echo");
-        assert_eq!(&buf[..n], msg.as_bytes());
+        // A "hello" resent above because its echo was slow (a loaded
+        // machine) is echoed too, late: not an answer to this one.
+        let echo = loop {
+            let (n, _) = client.recv_from(&mut buf).expect("an echo");
+            if &buf[..n] != b"hello" {
+                break &buf[..n];
+            }
+        };
+        assert_eq!(echo, msg.as_bytes());
     }
     let (tx, rx) = (
         counter(&dev, "tx_packets") - tx0,

@@ -196,7 +196,7 @@ fn write_state_in(dir: &Path, name: &str, group: &str) -> Result<Option<PathBuf>
     // Write a private file, then link it into place: the link fails if the
     // name is taken, so two launchers never both think they own it, and a
     // reader never sees half a file.
-    let tmp = dir.join(format!(".{name}.{me}.tmp"));
+    let tmp = temp_of(&path);
     write_new(&tmp, &st)
         .map_err(|e| LaunchError::io(format!("cannot write {}", tmp.display()), e))?;
     let mut result = Ok(None);
@@ -228,31 +228,54 @@ fn write_state_in(dir: &Path, name: &str, group: &str) -> Result<Option<PathBuf>
     result
 }
 
-/// Adds the helper's pid and start time to our state file at `path`
-/// (replaced whole by rename, so a reader sees the old or the new file).
-/// Best effort: without it, stale cleanup can still remove an empty group.
-pub(crate) fn record_helper(path: &Path, helper: i32) {
+/// The temporary file a state file `NAME.json` is written through by this
+/// process: `.NAME.PID.tmp` (a SIGKILL between write and rename leaves it;
+/// stale cleanup removes those of pids that are gone).
+fn temp_of(path: &Path) -> PathBuf {
+    let name = path.file_stem().and_then(|n| n.to_str()).unwrap_or("state");
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// The pid that writes through `file` if it is one of [`temp_of`]'s names
+/// (or, without the leading dot, one an earlier cgdash's updates used).
+fn temp_writer(file: &str) -> Option<u32> {
+    let rest = file.strip_suffix(".tmp")?;
+    let rest = rest.strip_prefix('.').unwrap_or(rest);
+    rest.rsplit_once('.')?.1.parse().ok()
+}
+
+/// Changes the state file at `path` with `change` (which returns whether it
+/// changed anything), replacing it whole by rename so that a reader sees
+/// the old or the new file. Best effort: a failed update leaves the old one.
+fn update_state(path: &Path, change: impl FnOnce(&mut State) -> bool) {
     let Some(mut st) = read_state(path) else {
         return;
     };
-    st.helper_pid = Some(helper);
-    st.helper_start = process_start(helper);
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    if !change(&mut st) {
+        return;
+    }
+    let tmp = temp_of(path);
     if write_new(&tmp, &st).is_err() || fs::rename(&tmp, path).is_err() {
         let _ = fs::remove_file(&tmp);
     }
 }
 
-/// Adds what `--net veth` made to our state file (as [`record_helper`]).
+/// Adds the helper's pid and start time to our state file at `path`.
+/// Best effort: without it, stale cleanup can still remove an empty group.
+pub(crate) fn record_helper(path: &Path, helper: i32) {
+    update_state(path, |st| {
+        st.helper_pid = Some(helper);
+        st.helper_start = process_start(helper);
+        true
+    });
+}
+
+/// Adds what `--net veth` made (or is making) to our state file.
 pub(crate) fn record_net(path: &Path, net: &crate::net::NetState) {
-    let Some(mut st) = read_state(path) else {
-        return;
-    };
-    st.net = Some(net.clone());
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-    if write_new(&tmp, &st).is_err() || fs::rename(&tmp, path).is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
+    update_state(path, |st| {
+        st.net = Some(net.clone());
+        true
+    });
 }
 
 /// A running `--net veth` workload's network, for the `net.*` knobs: what
@@ -274,11 +297,12 @@ pub fn net_of_group(group: &str) -> Result<(crate::net::NetState, PathBuf), Stri
         return Err(none());
     }
     let net = st.net.clone().ok_or_else(none)?;
-    // The bridge is recorded before the veth exists (stale cleanup must
-    // know it): until the veth is made, there is nothing to set.
-    if net.veth.is_empty() {
+    // The bridge, then the veth, are recorded before they are ready (stale
+    // cleanup must know them): until the launcher has made the address, the
+    // port and its own rates, a `set` would race with it.
+    if net.setting_up || net.veth.is_empty() {
         return Err(format!(
-            "{group}: its veth is still being made (try again in a moment)"
+            "{group}: its network is still being set up (try again in a moment)"
         ));
     }
     let (Some(pid), Some(start)) = (st.helper_pid, st.helper_start) else {
@@ -296,19 +320,16 @@ pub fn record_net_rate(group: &str, knob: crate::net::NetKnob, rate: Option<u64>
     let Some(name) = group.strip_prefix("cgdash/") else {
         return;
     };
-    let path = state_file(&state_dir(), name);
-    let Some(mut st) = read_state(&path) else {
-        return;
-    };
-    let Some(net) = st.net.as_mut() else { return };
-    match knob {
-        crate::net::NetKnob::RateIn => net.rate_in = rate,
-        crate::net::NetKnob::RateOut => net.rate_out = rate,
-    }
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-    if write_new(&tmp, &st).is_err() || fs::rename(&tmp, &path).is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
+    update_state(&state_file(&state_dir(), name), |st| {
+        let Some(net) = st.net.as_mut() else {
+            return false;
+        };
+        match knob {
+            crate::net::NetKnob::RateIn => net.rate_in = rate,
+            crate::net::NetKnob::RateOut => net.rate_out = rate,
+        }
+        true
+    });
 }
 
 /// The limits (`rate_in`, `rate_out`) recorded for a live cgdash workload
@@ -379,11 +400,15 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
     };
     for e in entries.flatten() {
         let path = e.path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".json"))
-        else {
+        let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(pid) = temp_writer(file) {
+            // Its writer was killed between write and rename.
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = fs::remove_file(&path);
+            }
+            continue;
+        }
+        let Some(name) = file.strip_suffix(".json") else {
             continue;
         };
         let Some(st) = read_state(&path) else {
@@ -529,7 +554,8 @@ mod tests {
     /// a group someone else runs in, a state file naming a group outside
     /// `cgdash/`, and groups without a state file are kept. Mutations that
     /// ignore `owner_alive`, the start time, the naming check or the
-    /// recorded helper's start time each fail it.
+    /// recorded helper's start time each fail it. Temp files of a dead
+    /// writer go; a live writer's stay.
     #[test]
     fn removes_only_stale_groups_with_state() {
         let root = tempfile::tempdir().unwrap();
@@ -582,6 +608,11 @@ mod tests {
         // Names a group outside cgdash/ (a forged or corrupt file).
         put(dir.path(), "evil", &dead("victim"));
         put(dir.path(), "nostate2", &dead("cgdash/nostate"));
+        // Temp files of a writer killed before its rename, and of a live one.
+        let dead_tmp = dir.path().join(format!(".dead.{}.tmp", i32::MAX));
+        let live_tmp = temp_of(&state_file(dir.path(), "alive"));
+        fs::write(&dead_tmp, "{").unwrap();
+        fs::write(&live_tmp, "{").unwrap();
         let uid = my_uid(dir.path());
         let mut removed = cleanup_stale_checked(&layout, dir.path(), uid);
         removed.sort();
@@ -602,6 +633,8 @@ mod tests {
         assert!(state_file(dir.path(), "busy").exists());
         assert!(!state_file(dir.path(), "dead").exists());
         assert!(!state_file(dir.path(), "gone").exists());
+        assert!(!dead_tmp.exists(), "a dead writer's temp file");
+        assert!(live_tmp.exists(), "a live writer's temp file");
     }
 
     #[test]
@@ -690,7 +723,7 @@ mod tests {
         assert!(e.to_string().contains(".y."), "{e}");
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
         // As record_helper's temp file: the state file is left as it was.
-        let t = p.with_extension(format!("{me}.tmp"));
+        let t = temp_of(&p);
         std::os::unix::fs::symlink(&victim, &t).unwrap();
         record_helper(&p, me as i32);
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");

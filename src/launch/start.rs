@@ -163,6 +163,7 @@ pub fn launch(layout: &Layout, spec: &LaunchSpec) -> Result<Workload, LaunchErro
                 rate_out: None,
                 nat: net.nat,
                 netns: crate::net::own_netns(),
+                setting_up: true,
             },
         );
     }
@@ -379,11 +380,16 @@ fn net_up(
         ));
     };
     let ns = PathBuf::from(format!("/proc/{helper}/ns/net"));
+    let record = |st: &crate::net::NetState| {
+        if let Some(s) = &w.state_file {
+            stale::record_net(s, st);
+        }
+    };
+    // Recorded twice: the veth's name once it exists (before it joins the
+    // bridge), then everything once it is up.
     let handle =
-        crate::net::setup(net, &ns, std::mem::take(listeners)).map_err(LaunchError::Net)?;
-    if let Some(s) = &w.state_file {
-        stale::record_net(s, &handle.state);
-    }
+        crate::net::setup(net, &ns, std::mem::take(listeners), record).map_err(LaunchError::Net)?;
+    record(&handle.state);
     if let Some(hosts) = &spec.etc_hosts {
         // As a runtime writes it: the workload's own address and hostname.
         let host = spec.hostname.as_deref().unwrap_or(&w.name);

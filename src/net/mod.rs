@@ -337,6 +337,11 @@ pub struct NetState {
     /// forget them). 0: unknown (a state file from before).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub netns: u64,
+    /// Recorded while the launcher still makes it (the bridge before the
+    /// veth exists, then the veth before its address, port and rates): stale
+    /// cleanup tears down what it names, `set` waits until it is cleared.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub setting_up: bool,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -555,10 +560,18 @@ pub fn veth_name(addr: Ipv4Addr) -> String {
 /// `netns` (an open `/proc/PID/ns/net` of the waiting helper), the
 /// addresses, the default route and the rate limits; starts the proxies.
 /// On error, removes what it made.
+///
+/// `on_claim` is called with the veth's name as soon as the veth exists, before
+/// it becomes a port of the bridge: the launcher records it in its state file
+/// there. A launcher SIGKILLed later leaves a state file that names the veth,
+/// so stale cleanup deletes it instead of finding the bridge still in use
+/// (the kernel takes a dead namespace's veth away asynchronously). Killed
+/// before that, the veth is on no bridge and goes with its namespace.
 pub fn setup(
     spec: &VethSpec,
     netns: &Path,
     listeners: Vec<(Publish, proxy::Listener)>,
+    on_claim: impl FnOnce(&NetState),
 ) -> Result<NetHandle, String> {
     let mut s = nl::Socket::open().map_err(err)?;
     let ns_file = std::fs::File::open(netns).map_err(|e| format!("{}: {e}", netns.display()))?;
@@ -635,7 +648,12 @@ pub fn setup(
         rate_out: spec.rate_out,
         nat: spec.nat,
         netns: own_netns(),
+        setting_up: false,
     };
+    on_claim(&NetState {
+        setting_up: true,
+        ..state.clone()
+    });
     let undo = |s: &mut nl::Socket, e: String| -> String {
         if spec.nat {
             remove_nat(&veth);
@@ -928,6 +946,7 @@ mod tests {
             rate_out: None,
             nat: true,
             netns: 0,
+            setting_up: false,
         };
         assert!(st.here(), "unknown (an older state file): as before");
         st.netns = own_netns();
