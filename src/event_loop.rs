@@ -75,6 +75,13 @@ pub trait Inputs {
     /// Waits for the next input. `frame` is what the screen shows now;
     /// `watching`: workloads run, so [`Input::Tick`]s are wanted.
     fn next(&mut self, frame: &Buffer, watching: bool) -> impl Future<Output = Input>;
+    /// The first input, if one comes soon: the loop waits for it before
+    /// its first frame, so that frame shows the first sample instead of an
+    /// empty screen that is redrawn a moment later (issue 18: startup CPU).
+    /// Default: none, the first frame is drawn at once.
+    fn first(&mut self) -> impl Future<Output = Option<Input>> {
+        std::future::ready(None)
+    }
     /// `Effect::Resample`: sample now instead of at the next tick.
     fn resample(&mut self);
     /// Read this group's periods (internal form) for the microscope, or
@@ -163,6 +170,7 @@ pub async fn run<B: Backend>(
     let mut reading_io = inputs.reads_io_at_start();
     let lazy_commands = inputs.lazy_commands_at_start();
     let mut all_commands = false;
+    let mut pending = inputs.first().await;
     loop {
         // The microscope's sampler runs only while it shows a group.
         let target = app.microscope_target();
@@ -183,7 +191,7 @@ pub async fn run<B: Backend>(
             inputs.read_all_commands(all);
             all_commands = all;
         }
-        if dirty {
+        if dirty && pending.is_none() {
             // A failed draw is a terminal gone (EIO after a hangup): clean up.
             if screen
                 .draw(|area, buf| Dashboard(app).render(area, buf))
@@ -193,8 +201,12 @@ pub async fn run<B: Backend>(
             }
             dirty = false;
         }
+        let input = match pending.take() {
+            Some(input) => input,
+            None => inputs.next(screen.frame(), launcher.watching()).await,
+        };
         let mut actions: Vec<Action> = Vec::new();
-        match inputs.next(screen.frame(), launcher.watching()).await {
+        match input {
             // Unmapped keys change nothing: no redraw.
             Input::Terminal(Event::Key(k)) => actions.extend(keymap::lookup(app.key_mode(), k)),
             Input::Terminal(Event::Mouse(m)) => {

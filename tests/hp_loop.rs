@@ -26,6 +26,8 @@ type Answers = Rc<RefCell<VecDeque<Input>>>;
 /// Scripted inputs; records the frame shown whenever the loop waits, and
 /// each resample. The script running out is the terminal going away.
 struct Script {
+    /// What `Inputs::first` answers (then taken).
+    first: Option<Input>,
     steps: VecDeque<Input>,
     answers: Answers,
     frames: Vec<String>,
@@ -33,6 +35,10 @@ struct Script {
 }
 
 impl Inputs for Script {
+    async fn first(&mut self) -> Option<Input> {
+        self.first.take()
+    }
+
     async fn next(&mut self, frame: &Buffer, _watching: bool) -> Input {
         self.frames.push(text(frame));
         if let Some(a) = self.answers.borrow_mut().pop_front() {
@@ -143,6 +149,8 @@ fn app() -> App {
 
 struct Run {
     end: anyhow::Result<End>,
+    /// Frames drawn.
+    draws: u64,
     app: App,
     script: Script,
     writer: FakeWriter,
@@ -156,9 +164,15 @@ impl Run {
     }
 }
 
-fn run(mut app: App, steps: Vec<Input>, launcher: FakeLauncher) -> Run {
+fn run(app: App, steps: Vec<Input>, launcher: FakeLauncher) -> Run {
+    run_first(app, None, steps, launcher)
+}
+
+/// As [`run`], with `first` as what `Inputs::first` answers.
+fn run_first(mut app: App, first: Option<Input>, steps: Vec<Input>, launcher: FakeLauncher) -> Run {
     let answers: Answers = Rc::default();
     let mut script = Script {
+        first,
         steps: steps.into(),
         answers: Rc::clone(&answers),
         frames: Vec::new(),
@@ -182,6 +196,7 @@ fn run(mut app: App, steps: Vec<Input>, launcher: FakeLauncher) -> Run {
     ));
     Run {
         end,
+        draws: screen.draws(),
         app,
         script,
         writer,
@@ -228,6 +243,31 @@ fn hp_loop_write_answer_resamples_and_quit_asks() {
         1,
         "inputs after quitting are not read"
     );
+}
+
+/// A first sample that comes soon (`Inputs::first`) is what the first
+/// frame shows: one frame drawn, with the group in it, where without it an
+/// empty frame comes first and the sample's second.
+#[test]
+fn hp_loop_a_first_sample_that_comes_soon_is_the_first_frame() {
+    let soon = run_first(
+        app(),
+        Some(sample(0, 20.0)),
+        vec![Input::TerminalClosed],
+        FakeLauncher::default(),
+    );
+    assert_eq!(*soon.end.as_ref().expect("loop"), End::TerminalLost);
+    assert_eq!(soon.draws, 1);
+    assert_eq!(soon.script.frames.len(), 1);
+    assert!(soon.showed("cgdash/demo"), "{}", soon.script.frames[0]);
+    let late = run(
+        app(),
+        vec![sample(0, 20.0), Input::TerminalClosed],
+        FakeLauncher::default(),
+    );
+    assert_eq!(late.draws, 2);
+    assert!(!late.script.frames[0].contains("cgdash/demo"));
+    assert_eq!(late.script.frames[1], soon.script.frames[0]);
 }
 
 /// A hangup ends the loop as a lost terminal, SIGTERM as a quit — both

@@ -479,7 +479,21 @@ struct RealInputs {
     sigint: tokio::signal::unix::Signal,
 }
 
+/// How long the first frame waits for the first sample (see
+/// [`Inputs::first`]): longer than the first sample takes at 2,000
+/// processes, short enough not to be seen.
+const FIRST_FRAME_WAIT: Duration = Duration::from_millis(100);
+
 impl Inputs for RealInputs {
+    async fn first(&mut self) -> Option<Input> {
+        // `next` is cancel-safe (every branch of its select! is): whatever
+        // did not come in time comes from the next call.
+        let nothing = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::default());
+        tokio::time::timeout(FIRST_FRAME_WAIT, self.next(&nothing, false))
+            .await
+            .ok()
+    }
+
     async fn next(&mut self, _frame: &ratatui::buffer::Buffer, watching: bool) -> Input {
         tokio::select! {
             ev = self.input.recv() => match ev {

@@ -32,6 +32,8 @@ pub struct Screen<B: Backend> {
     frame: Buffer,
     /// Fingerprint of what the terminal shows, cell by cell.
     shown: Vec<u64>,
+    /// Frames drawn so far.
+    draws: u64,
 }
 
 impl<B: Backend> Screen<B> {
@@ -41,6 +43,7 @@ impl<B: Backend> Screen<B> {
             backend,
             frame: Buffer::empty(Rect::default()),
             shown: Vec::new(),
+            draws: 0,
         };
         s.resize_to(s.backend.size()?)?;
         Ok(s)
@@ -49,6 +52,11 @@ impl<B: Backend> Screen<B> {
     /// The last frame drawn (what the terminal shows).
     pub fn frame(&self) -> &Buffer {
         &self.frame
+    }
+
+    /// How many frames were drawn.
+    pub fn draws(&self) -> u64 {
+        self.draws
     }
 
     pub fn size(&self) -> Size {
@@ -80,6 +88,7 @@ impl<B: Backend> Screen<B> {
     pub fn draw(&mut self, render: impl FnOnce(Rect, &mut Buffer)) -> Result<(), B::Error> {
         self.autoresize()?;
         self.frame.reset();
+        self.draws += 1;
         let area = self.frame.area;
         render(area, &mut self.frame);
         let changes = Changes {
