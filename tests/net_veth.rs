@@ -362,6 +362,34 @@ fn state_exists(wname: &str) -> bool {
         .exists()
 }
 
+/// For a failure message: what is left of launch `w` — its state file, its
+/// group's processes, the bridge's ports, the veth.
+fn leftover_story(net: &Net, layout: &Layout, w: &str) -> String {
+    let dir = cgdash::launch::state_dir();
+    let mut out = String::new();
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.contains(w) || n.contains(&net.bridge) {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            out += &format!("state {n}: {text}\n");
+        }
+    }
+    let group = format!("cgdash/{w}");
+    out += &format!(
+        "group {group}: exists {}, procs {:?}\n",
+        layout.group_exists(&group),
+        layout.procs(&group)
+    );
+    let ports: Vec<String> = std::fs::read_dir(format!("/sys/class/net/{}/brif", net.bridge))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out += &format!("ports of {}: {ports:?}", net.bridge);
+    out
+}
+
 fn wait_gone(net: &Net) -> Vec<String> {
     wait_for(Duration::from_secs(10), || net.leftovers().is_empty());
     net.leftovers()
@@ -507,11 +535,64 @@ fn a_kill_during_network_setup_leaves_nothing_after_the_next_start() {
         assert_eq!(
             wait_gone(&net),
             Vec::<String>::new(),
-            "round {round}: killed {delay:?} after {dev} appeared, then the next start"
+            "round {round}: killed {delay:?} after {dev} appeared, then the next start\n{}\nnext said: {}",
+            leftover_story(&net, &layout, &w),
+            out.stderr
         );
         assert!(!state_exists(&w), "round {round}");
         drop(c);
     }
+}
+
+/// Launches while another cgdash sweeps bridges flat out (as every cgdash
+/// start does, here from a thread of the test): each launch gets its bridge
+/// and ends with it removed. Without the lock around making and removing
+/// bridges, the sweeper removed a new bridge before its veth joined it (the
+/// launch failed) or removed its marker (the bridge was left for good).
+#[test]
+fn launches_and_a_concurrent_sweep_leave_nothing() {
+    let test = "launches_and_a_concurrent_sweep_leave_nothing";
+    let Some(layout) = common::live(test) else {
+        return;
+    };
+    if !supported(test) {
+        return;
+    }
+    let net = Net::new(7);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sweeper = {
+        let (stop, bridge) = (stop.clone(), net.bridge.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                cgdash::net::remove_unused_bridge(&bridge);
+            }
+        })
+    };
+    let marker = cgdash::launch::state_dir().join(format!("bridge-{}", net.bridge));
+    let mut failures = Vec::new();
+    for round in 0..8 {
+        let w = name(&format!("sweep{round}"));
+        let _g = Cleanup::new(&layout, &w);
+        let mut args: Vec<String> = vec!["run".into(), "--name".into(), w.clone()];
+        args.extend(net.args());
+        args.extend(["--", "true"].map(String::from));
+        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let out = cgdash(&a, Duration::from_secs(30));
+        let left = wait_gone(&net);
+        if out.code != 0 || !left.is_empty() || marker.exists() {
+            failures.push(format!(
+                "round {round}: exit {}, left {left:?}, marker {}: {}",
+                out.code,
+                marker.exists(),
+                out.stderr.trim()
+            ));
+            // (The Net guard removes what is left; start the next round clean.)
+            drop(Net::new(7));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    sweeper.join().unwrap();
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 /// Bad rates, a port in use, a clashing subnet, -p without veth, a bridge

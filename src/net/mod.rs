@@ -573,6 +573,10 @@ pub fn setup(
     listeners: Vec<(Publish, proxy::Listener)>,
     on_claim: impl FnOnce(&NetState),
 ) -> Result<NetHandle, String> {
+    // Held until the handle is made: no cgdash removes the bridge (finding
+    // it without a port yet) or its marker while this one makes it or
+    // joins it.
+    let _lock = NetLock::take();
     let mut s = nl::Socket::open().map_err(err)?;
     let ns_file = std::fs::File::open(netns).map_err(|e| format!("{}: {e}", netns.display()))?;
     // The bridge.
@@ -602,7 +606,7 @@ pub fn setup(
             Ok(()) => {}
             Err(e) if e.errno == nix::errno::Errno::EEXIST => {}
             Err(e) => {
-                remove_bridge_if_unused(&mut s, &spec.bridge);
+                remove_bridge_if_unused_held(&mut s, &spec.bridge);
                 return Err(err(e));
             }
         }
@@ -630,13 +634,13 @@ pub fn setup(
             }
             Err(e) if e.errno == nix::errno::Errno::EEXIST => continue,
             Err(e) => {
-                remove_bridge_if_unused(&mut s, &spec.bridge);
+                remove_bridge_if_unused_held(&mut s, &spec.bridge);
                 return Err(err(e));
             }
         }
     }
     let Some((addr, veth)) = claimed else {
-        remove_bridge_if_unused(&mut s, &spec.bridge);
+        remove_bridge_if_unused_held(&mut s, &spec.bridge);
         return Err(format!("no free address left in {}", spec.subnet));
     };
     let state = NetState {
@@ -659,7 +663,7 @@ pub fn setup(
             remove_nat(&veth);
         }
         let _ = s.del_link(&veth);
-        remove_bridge_if_unused(s, &spec.bridge);
+        remove_bridge_if_unused_held(s, &spec.bridge);
         e
     };
     let host = match s.link(&veth) {
@@ -811,8 +815,43 @@ pub fn remove_unused_bridge(bridge: &str) {
     }
 }
 
+/// An exclusive lock (flock on `STATE_DIR/net.lock`) around making and
+/// removing bridges and their markers. Without it, a cgdash sweeping at
+/// start could see a bridge gone, another make it anew and write its
+/// marker, and the first then remove that marker as stale: a bridge
+/// nobody would ever remove (seen in CI with test binaries running side by
+/// side). The kernel drops it when the holder dies. Best effort: without a
+/// safe state directory, nothing is locked.
+struct NetLock {
+    _held: Option<std::fs::File>,
+}
+
+impl NetLock {
+    fn take() -> NetLock {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let file = crate::launch::private_state_dir().and_then(|dir| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(dir.join("net.lock"))
+                .ok()
+        });
+        let file = file.filter(|f| crate::image::cache::flock(f, libc::LOCK_EX));
+        NetLock { _held: file }
+    }
+}
+
 /// Deletes the bridge if cgdash made it and no port is left on it.
 fn remove_bridge_if_unused(s: &mut nl::Socket, bridge: &str) {
+    let _lock = NetLock::take();
+    remove_bridge_if_unused_held(s, bridge);
+}
+
+/// [`remove_bridge_if_unused`] with the [`NetLock`] held by the caller.
+fn remove_bridge_if_unused_held(s: &mut nl::Socket, bridge: &str) {
     let marker = bridge_marker(bridge);
     if !marker.exists() {
         return;
