@@ -50,7 +50,7 @@
 #   CGDASH_VM_PRE      shell commands the guest runs before the tests (debugging)
 #   CGDASH_VM_QEMU_ARGS  extra QEMU arguments
 #   CGDASH_VM_HOST_TOOLS  host programs copied in with their libraries,
-#                      over busybox's applets (default: setpriv tmux bash pgrep dash env timeout ip unshare;
+#                      over busybox's applets (default: setpriv tmux bash pgrep dash env timeout ip unshare strace;
 #                      dash becomes /bin/sh)
 set -euo pipefail
 
@@ -97,7 +97,7 @@ LOG=$RUN/console.log
 # iproute2's ip and util-linux's unshare (busybox's `ip link add A type veth
 # peer name B` names the peer otherwise, so a test's `ip link set B netns …`
 # found no B once the VM could make veth pairs).
-HOST_TOOLS=${CGDASH_VM_HOST_TOOLS-setpriv tmux bash pgrep dash env timeout ip unshare}
+HOST_TOOLS=${CGDASH_VM_HOST_TOOLS-setpriv tmux bash pgrep dash env timeout ip unshare strace}
 
 say() { printf 'vm: %s\n' "$*" >&2; }
 die() {

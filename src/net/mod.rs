@@ -583,12 +583,26 @@ pub fn setup(
     let br = match s.link(&spec.bridge).map_err(err)? {
         Some(b) => b,
         None => {
-            match s.add_bridge(&spec.bridge) {
-                Ok(()) => {
-                    let _ = std::fs::write(bridge_marker(&spec.bridge), b"cgdash\n");
+            // The marker first: killed between the two, cgdash leaves a
+            // marker without a bridge (swept as gone), never a bridge of
+            // its own without the marker (which nothing would remove).
+            let marker = bridge_marker(&spec.bridge);
+            let had_marker = marker.exists();
+            let _ = std::fs::write(&marker, b"cgdash\n");
+            let forget = || {
+                if !had_marker {
+                    let _ = std::fs::remove_file(&marker);
                 }
-                Err(e) if e.errno == nix::errno::Errno::EEXIST => {}
-                Err(e) => return Err(err(e)),
+            };
+            match s.add_bridge(&spec.bridge) {
+                Ok(()) => {}
+                // Made by someone else just now (not a cgdash: they hold
+                // the lock to make one): not ours.
+                Err(e) if e.errno == nix::errno::Errno::EEXIST => forget(),
+                Err(e) => {
+                    forget();
+                    return Err(err(e));
+                }
             }
             s.link(&spec.bridge)
                 .map_err(err)?
@@ -858,7 +872,11 @@ fn remove_bridge_if_unused_held(s: &mut nl::Socket, bridge: &str) {
     }
     let Ok(links) = s.links() else { return };
     let Some(br) = links.iter().find(|l| l.name == bridge) else {
-        let _ = std::fs::remove_file(&marker);
+        // Gone: asked for by name before the marker that says it is ours
+        // is forgotten (a bridge kept without it would never be removed).
+        if matches!(s.link(bridge), Ok(None)) {
+            let _ = std::fs::remove_file(&marker);
+        }
         return;
     };
     if links.iter().any(|l| l.master == Some(br.index)) {

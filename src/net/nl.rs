@@ -28,6 +28,9 @@ const NLMSG_DONE: u16 = 3;
 
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_ACK: u16 = 4;
+/// Set on the messages of a dump during which the list changed: it may
+/// have skipped entries (a link added or removed shifts the rest).
+const NLM_F_DUMP_INTR: u16 = 0x10;
 const NLM_F_ROOT: u16 = 0x100;
 const NLM_F_MATCH: u16 = 0x200;
 const NLM_F_DUMP: u16 = NLM_F_ROOT | NLM_F_MATCH;
@@ -382,6 +385,7 @@ impl Socket {
     pub(super) fn replies(&mut self, seq: u32, what: &str) -> R<Vec<(u16, Vec<u8>)>> {
         let mut out = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
+        let mut interrupted = false;
         loop {
             // SAFETY: reading into our buffer.
             let n =
@@ -400,13 +404,21 @@ impl Socket {
             while b.len() >= 16 {
                 let len = u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize;
                 let ty = u16::from_ne_bytes([b[4], b[5]]);
+                let flags = u16::from_ne_bytes([b[6], b[7]]);
                 let mseq = u32::from_ne_bytes(b[8..12].try_into().unwrap());
                 if len < 16 || len > b.len() {
                     break;
                 }
                 let body = &b[16..len];
                 if mseq == seq {
+                    interrupted |= flags & NLM_F_DUMP_INTR != 0;
                     match ty {
+                        NLMSG_DONE if interrupted => {
+                            return Err(NlError {
+                                what: format!("{what}: the list changed while it was read"),
+                                errno: Errno::EAGAIN,
+                            })
+                        }
                         NLMSG_DONE => return Ok(out),
                         NLMSG_ERROR => {
                             let code = ne_i32(body).unwrap_or(-libc::EIO);
@@ -431,10 +443,26 @@ impl Socket {
         self.replies(seq, what)
     }
 
+    /// A dump (`make` builds its request), read again while the kernel says
+    /// the list changed under it: an interrupted dump can leave out entries
+    /// that exist (cgdash once took a bridge for gone that way, and
+    /// forgot it was its own, with other workloads' veths coming and going).
+    fn dump(&mut self, make: impl Fn() -> Msg, what: &str) -> R<Vec<(u16, Vec<u8>)>> {
+        let mut tries = 0;
+        loop {
+            match self.request(make(), what) {
+                Err(e) if e.errno == Errno::EAGAIN && tries < 32 => tries += 1,
+                r => return r,
+            }
+        }
+    }
+
     /// Every link of this namespace.
     pub fn links(&mut self) -> R<Vec<Link>> {
-        let m = Msg::new(RTM_GETLINK, NLM_F_DUMP, &ifinfomsg(0, 0, 0));
-        let msgs = self.request(m, "listing links")?;
+        let msgs = self.dump(
+            || Msg::new(RTM_GETLINK, NLM_F_DUMP, &ifinfomsg(0, 0, 0)),
+            "listing links",
+        )?;
         Ok(msgs
             .iter()
             .filter(|(t, b)| *t == RTM_NEWLINK && b.len() >= 16)
@@ -442,15 +470,28 @@ impl Socket {
             .collect())
     }
 
-    /// The link named `name`, if any.
+    /// The link named `name`, if any: asked for by name, not found in a
+    /// dump of them all.
     pub fn link(&mut self, name: &str) -> R<Option<Link>> {
-        Ok(self.links()?.into_iter().find(|l| l.name == name))
+        let mut m = Msg::new(RTM_GETLINK, NLM_F_ACK, &ifinfomsg(0, 0, 0));
+        m.str(IFLA_IFNAME, name);
+        match self.request(m, &format!("looking up the link {name}")) {
+            Ok(msgs) => Ok(msgs
+                .iter()
+                .filter(|(t, b)| *t == RTM_NEWLINK && b.len() >= 16)
+                .map(|(_, b)| parse_link(b))
+                .find(|l| l.name == name)),
+            Err(e) if e.errno == Errno::ENODEV => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Every IPv4 address of this namespace.
     pub fn addrs(&mut self) -> R<Vec<Addr>> {
-        let m = Msg::new(RTM_GETADDR, NLM_F_DUMP, &ifaddrmsg(0, 0));
-        let msgs = self.request(m, "listing addresses")?;
+        let msgs = self.dump(
+            || Msg::new(RTM_GETADDR, NLM_F_DUMP, &ifaddrmsg(0, 0)),
+            "listing addresses",
+        )?;
         let mut out = Vec::new();
         for (t, b) in &msgs {
             if *t != RTM_NEWADDR || b.len() < 8 || b[0] != libc::AF_INET as u8 {
@@ -478,8 +519,10 @@ impl Socket {
     pub fn routes(&mut self) -> R<Vec<Route>> {
         let mut fixed = [0u8; 12];
         fixed[0] = libc::AF_INET as u8;
-        let m = Msg::new(RTM_GETROUTE, NLM_F_DUMP, &fixed);
-        let msgs = self.request(m, "listing routes")?;
+        let msgs = self.dump(
+            || Msg::new(RTM_GETROUTE, NLM_F_DUMP, &fixed),
+            "listing routes",
+        )?;
         let mut out = Vec::new();
         for (t, b) in &msgs {
             if *t != RTM_NEWROUTE || b.len() < 12 || b[0] != libc::AF_INET as u8 {
@@ -629,8 +672,10 @@ impl Socket {
 
     /// The kind of the root qdisc of a link, and the tbf rate if it is one.
     pub fn root_qdisc(&mut self, index: i32) -> R<Option<(String, Option<u64>)>> {
-        let m = Msg::new(RTM_GETQDISC, NLM_F_DUMP, &tcmsg(0, 0, 0));
-        let msgs = self.request(m, "listing qdiscs")?;
+        let msgs = self.dump(
+            || Msg::new(RTM_GETQDISC, NLM_F_DUMP, &tcmsg(0, 0, 0)),
+            "listing qdiscs",
+        )?;
         for (t, b) in &msgs {
             if *t != RTM_NEWQDISC || b.len() < 20 {
                 continue;
@@ -695,6 +740,55 @@ fn parse_link(b: &[u8]) -> Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reply as the kernel sends it: header (with `flags`) and body.
+    fn reply(ty: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&ty.to_ne_bytes());
+        m.extend_from_slice(&flags.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(body);
+        m.resize(align(m.len()), 0);
+        m
+    }
+
+    /// A dump the kernel marks interrupted (the list changed while it was
+    /// read: entries may be missing) is refused with EAGAIN, for `dump` to
+    /// read it again; an unmarked one is taken whole.
+    #[test]
+    fn an_interrupted_dump_is_refused() {
+        let (ours, kernel) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        let mut s = Socket {
+            fd: OwnedFd::from(ours),
+            seq: 1,
+        };
+        let link = ifinfomsg(0, 0, 0);
+        let mut d = reply(RTM_NEWLINK, NLM_F_DUMP_INTR, 5, &link);
+        d.extend(reply(NLMSG_DONE, NLM_F_DUMP_INTR, 5, &[0; 4]));
+        kernel.send(&d).unwrap();
+        let e = s.replies(5, "listing links").unwrap_err();
+        assert_eq!(e.errno, Errno::EAGAIN);
+        assert!(e.to_string().contains("changed while it was read"), "{e}");
+        let mut d = reply(RTM_NEWLINK, 0, 6, &link);
+        d.extend(reply(RTM_NEWLINK, 0, 6, &link));
+        d.extend(reply(NLMSG_DONE, 0, 6, &[0; 4]));
+        kernel.send(&d).unwrap();
+        assert_eq!(s.replies(6, "listing links").unwrap().len(), 2);
+    }
+
+    /// A link asked for by name (no privileges needed): `lo` is there,
+    /// a name nobody has is `None`, not an error.
+    #[test]
+    fn a_link_by_name() {
+        let mut s = Socket::open().unwrap();
+        let lo = s.link("lo").unwrap().expect("lo");
+        assert_eq!(lo.name, "lo");
+        assert!(lo.index > 0);
+        assert_eq!(s.link("cgdt-nobody0").unwrap(), None);
+        assert_eq!(s.link("").unwrap(), None);
+    }
 
     /// The byte layout of a nested request, checked against what
     /// `ip link add h type veth peer name p` sends (lengths, padding, nests).
