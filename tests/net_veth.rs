@@ -666,6 +666,63 @@ fn a_kill_at_the_bridge_marker_leaves_nothing() {
     assert!(!state_exists(&w));
 }
 
+/// What says a bridge is cgdash's is on the bridge itself (its device
+/// group, set when it is made): a SIGKILLed launch whose marker file is
+/// lost too still has its bridge removed by the next start. A bridge
+/// someone else made and named with `--net-bridge` stays after the launch.
+#[test]
+fn a_bridge_is_known_as_cgdash_s_without_its_marker() {
+    let test = "a_bridge_is_known_as_cgdash_s_without_its_marker";
+    let Some(layout) = common::live(test) else {
+        return;
+    };
+    if !supported(test) {
+        return;
+    }
+    let net = Net::new(9);
+    let w = name("unmarked");
+    let (mut c, pid) = run_sleep(&layout, &net, &w);
+    let mut s = nl::Socket::open().unwrap();
+    let br = s.link(&net.bridge).unwrap().expect("the bridge");
+    assert_eq!(br.group, cgdash::net::BRIDGE_GROUP);
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    let _ = c.children[0].wait();
+    let marker = cgdash::launch::state_dir().join(format!("bridge-{}", net.bridge));
+    std::fs::remove_file(&marker).expect("the marker");
+    let next = name("unmarked-next");
+    let _g = Cleanup::new(&layout, &next);
+    let out = cgdash(
+        &["run", "--name", &next, "--", "true"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        wait_gone(&net),
+        Vec::<String>::new(),
+        "{}",
+        leftover_story(&net, &layout, &w)
+    );
+    drop(c);
+    // Someone else's bridge (device group 0, no marker) is theirs.
+    let theirs = Net {
+        bridge: "cgdt-vt-u9".into(),
+        subnet: Subnet::parse("10.214.89.0/24").unwrap(),
+    };
+    s.add_bridge(&theirs.bridge, 0).unwrap();
+    let w = name("theirs");
+    let _g = Cleanup::new(&layout, &w);
+    let mut args: Vec<String> = vec!["run".into(), "--name".into(), w.clone()];
+    args.extend(theirs.args());
+    args.extend(["--", "true"].map(String::from));
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let out = cgdash(&a, Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        s.link(&theirs.bridge).unwrap().is_some(),
+        "their bridge stays"
+    );
+}
+
 /// Bad rates, a port in use, a clashing subnet, -p without veth, a bridge
 /// name that is another device: refused (exit 2) with the bad input named,
 /// and nothing created — no group, no state, no link, the port still ours.

@@ -461,20 +461,24 @@ fn cleanup_stale_in(layout: &Layout, dir: &Path) -> Vec<String> {
     removed
 }
 
-/// Bridges cgdash made (a `bridge-NAME` marker) that no live launch names
-/// and that have no port left are removed: also those whose last workload's
-/// state was swept by a cgdash that knew nothing of networks.
+/// Bridges cgdash made (in its device group, or with a `bridge-NAME`
+/// marker) that no live launch names and that have no port left are
+/// removed: also those whose last workload's state was swept by a cgdash
+/// that knew nothing of networks.
 fn sweep_bridges(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
-    let mut markers = Vec::new();
+    let mut markers = crate::net::our_bridges();
     let mut live = Vec::new();
     for e in entries.flatten() {
         let Some(n) = e.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if let Some(b) = n.strip_prefix("bridge-") {
+        if let Some(b) = n
+            .strip_prefix("bridge-")
+            .filter(|b| !markers.iter().any(|m| m == b))
+        {
             markers.push(b.to_string());
         } else if n.ends_with(".json") {
             if let Some(st) = read_state(&e.path()) {

@@ -366,7 +366,16 @@ fn err(e: nl::NlError) -> String {
     e.to_string()
 }
 
-/// The marker saying cgdash made `bridge` (so it may remove it).
+/// The device group of the bridges cgdash makes ("cgd" in ASCII): what
+/// says, on the bridge itself, that cgdash made it and may remove it. Set
+/// in the request that creates it, it cannot be lost the way a marker
+/// file can (a kill between making the bridge and writing the file; a file
+/// removed by hand or by a race).
+pub const BRIDGE_GROUP: u32 = 0x0063_6764;
+
+/// The marker saying cgdash made `bridge` (so it may remove it): what
+/// cgdash went by before [`BRIDGE_GROUP`], still written and honoured for
+/// bridges made by an older cgdash.
 fn bridge_marker(bridge: &str) -> PathBuf {
     crate::launch::state_dir().join(format!("bridge-{bridge}"))
 }
@@ -391,7 +400,8 @@ pub fn kernel_support() -> Result<(), String> {
             )
         };
         let mut s = nl::Socket::open().map_err(err)?;
-        s.add_bridge("probe0").map_err(|e| missing("bridge", e))?;
+        s.add_bridge("probe0", 0)
+            .map_err(|e| missing("bridge", e))?;
         let ns = std::fs::File::open("/proc/thread-self/ns/net")
             .map_err(|e| format!("/proc/thread-self/ns/net: {e}"))?;
         s.add_veth("probe1", "probe2", &ns)
@@ -594,7 +604,7 @@ pub fn setup(
                     let _ = std::fs::remove_file(&marker);
                 }
             };
-            match s.add_bridge(&spec.bridge) {
+            match s.add_bridge(&spec.bridge, BRIDGE_GROUP) {
                 Ok(()) => {}
                 // Made by someone else just now (not a cgdash: they hold
                 // the lock to make one): not ours.
@@ -858,6 +868,19 @@ impl NetLock {
     }
 }
 
+/// Bridges cgdash made (in [`BRIDGE_GROUP`]) in this namespace.
+pub fn our_bridges() -> Vec<String> {
+    let Ok(mut s) = nl::Socket::open() else {
+        return Vec::new();
+    };
+    s.links()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| l.group == BRIDGE_GROUP && l.kind.as_deref() == Some("bridge"))
+        .map(|l| l.name)
+        .collect()
+}
+
 /// Deletes the bridge if cgdash made it and no port is left on it.
 fn remove_bridge_if_unused(s: &mut nl::Socket, bridge: &str) {
     let _lock = NetLock::take();
@@ -867,18 +890,17 @@ fn remove_bridge_if_unused(s: &mut nl::Socket, bridge: &str) {
 /// [`remove_bridge_if_unused`] with the [`NetLock`] held by the caller.
 fn remove_bridge_if_unused_held(s: &mut nl::Socket, bridge: &str) {
     let marker = bridge_marker(bridge);
-    if !marker.exists() {
-        return;
-    }
     let Ok(links) = s.links() else { return };
     let Some(br) = links.iter().find(|l| l.name == bridge) else {
-        // Gone: asked for by name before the marker that says it is ours
-        // is forgotten (a bridge kept without it would never be removed).
+        // Gone: asked for by name before its marker is forgotten.
         if matches!(s.link(bridge), Ok(None)) {
             let _ = std::fs::remove_file(&marker);
         }
         return;
     };
+    if br.group != BRIDGE_GROUP && !marker.exists() {
+        return; // not made by cgdash
+    }
     if links.iter().any(|l| l.master == Some(br.index)) {
         return;
     }
@@ -1054,6 +1076,7 @@ mod tests {
             master: None,
             kind: kind.map(Into::into),
             up: true,
+            group: 0,
         };
         let addr = |index, a: [u8; 4], prefix| nl::Addr {
             index,

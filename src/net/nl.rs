@@ -42,6 +42,7 @@ const NLM_F_CREATE: u16 = 0x400;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
+const IFLA_GROUP: u16 = 27;
 const IFLA_NET_NS_FD: u16 = 28;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
@@ -78,6 +79,8 @@ pub struct Link {
     pub master: Option<i32>,
     pub kind: Option<String>,
     pub up: bool,
+    /// The device group (`ip link set ... group N`; 0 by default).
+    pub group: u32,
 }
 
 /// An IPv4 address on a link.
@@ -554,13 +557,16 @@ impl Socket {
     }
 
     /// Creates a bridge (fails with EEXIST if the name is taken).
-    pub fn add_bridge(&mut self, name: &str) -> R<()> {
+    /// Creates a bridge in device group `group` (set by the same request:
+    /// a bridge never exists without it).
+    pub fn add_bridge(&mut self, name: &str, group: u32) -> R<()> {
         let mut m = Msg::new(
             RTM_NEWLINK,
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
             &ifinfomsg(0, 0, 0),
         );
         m.str(IFLA_IFNAME, name);
+        m.u32(IFLA_GROUP, group);
         m.begin(IFLA_LINKINFO).str(IFLA_INFO_KIND, "bridge").end();
         self.request(m, &format!("creating the bridge {name}"))
             .map(drop)
@@ -719,11 +725,13 @@ fn parse_link(b: &[u8]) -> Link {
         master: None,
         kind: None,
         up: flags & IFF_UP != 0,
+        group: 0,
     };
     for (t, d) in attrs(&b[16..]) {
         match t {
             IFLA_IFNAME => l.name = cstr(d),
             IFLA_MASTER => l.master = ne_i32(d),
+            IFLA_GROUP => l.group = ne_i32(d).unwrap_or(0) as u32,
             IFLA_LINKINFO => {
                 for (t, d) in attrs(d) {
                     if t == IFLA_INFO_KIND {
