@@ -78,10 +78,23 @@ fn micro_periods_match_the_kernel_and_show_a_burst() {
         })
         .collect();
     eprintln!("periods: {}", seq.join(" "));
-    assert!(k_periods.abs_diff(periods) <= 1, "{periods} vs {k_periods}");
+    // Against the kernel's counters as the sampler read them (its last
+    // reading in each report): the same moments. The test's own reads come
+    // a little later, and on a loaded VM a report can lag them by a few
+    // periods (CI's once: 63 counted vs 60 by the test's reads).
+    let (w0, w1) = (r0.last.unwrap(), r1.last.unwrap());
+    let (w_periods, w_throttled) = (
+        w1.nr_periods - w0.nr_periods,
+        w1.nr_throttled - w0.nr_throttled,
+    );
+    assert!(w_periods.abs_diff(periods) <= 1, "{periods} vs {w_periods}");
     assert!(
-        k_throttled.abs_diff(throttled) <= 1,
-        "{throttled} vs {k_throttled}"
+        w_throttled.abs_diff(throttled) <= 1,
+        "{throttled} vs {w_throttled}"
+    );
+    assert!(
+        k_periods.abs_diff(periods) <= 10,
+        "{periods} vs {k_periods} read by the test: the sampler a second behind"
     );
     // One period's usage either way (a period open at either end), plus
     // what ran between the report and the test's own read.
@@ -140,8 +153,19 @@ fn micro_periods_match_the_kernel_and_show_a_burst() {
         (k3.burst_ns - k2.burst_ns) as f64 / 1e6,
         between(&r2, &r3).iter().filter(|p| p.burst_ns > 0).count(),
     );
-    assert!((k3.nr_periods - k2.nr_periods).abs_diff(periods) <= 1);
-    assert!((k3.nr_throttled - k2.nr_throttled).abs_diff(throttled) <= 1);
+    // (As above: against the sampler's own readings of the counters.)
+    let (w2, w3) = (r2.last.unwrap(), r3.last.unwrap());
+    assert!(
+        (w3.nr_periods - w2.nr_periods).abs_diff(periods) <= 1,
+        "{periods} vs {}",
+        w3.nr_periods - w2.nr_periods
+    );
+    assert!(
+        (w3.nr_throttled - w2.nr_throttled).abs_diff(throttled) <= 1,
+        "{throttled} vs {}",
+        w3.nr_throttled - w2.nr_throttled
+    );
+    assert!((k3.nr_periods - k2.nr_periods).abs_diff(periods) <= 10);
     // How far throttling falls depends on the unused quota there is to
     // carry over: on this 2-CPU host 40 of 60 → 0 or 1; in the v2 VM, where
     // the same workload uses 45 % of the 50 %, 44 → 44 (README). Measured,
