@@ -593,9 +593,10 @@ pub fn setup(
     let br = match s.link(&spec.bridge).map_err(err)? {
         Some(b) => b,
         None => {
-            // The marker first: killed between the two, cgdash leaves a
-            // marker without a bridge (swept as gone), never a bridge of
-            // its own without the marker (which nothing would remove).
+            // The marker (what an older cgdash goes by; this one goes by
+            // the device group) first: killed between the two, a marker
+            // without a bridge is left (swept as gone), never a bridge
+            // an older cgdash would not know as cgdash's.
             let marker = bridge_marker(&spec.bridge);
             let had_marker = marker.exists();
             let _ = std::fs::write(&marker, b"cgdash\n");
