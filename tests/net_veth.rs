@@ -390,6 +390,28 @@ fn leftover_story(net: &Net, layout: &Layout, w: &str) -> String {
     out
 }
 
+/// Starts `cgdash run --name NEXT -- true` (its start sweeps what a
+/// SIGKILLed cgdash left) and asserts that nothing of the killed launch
+/// `killed` is left after it: no veth, bridge or address of `net`, no
+/// state file. `context` heads the failure message.
+fn next_start_leaves_nothing(layout: &Layout, net: &Net, killed: &str, next: &str, context: &str) {
+    let _g = Cleanup::new(layout, next);
+    let out = cgdash(
+        &["run", "--name", next, "--", "true"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    // (Swept by this start, or by any other cgdash's start in between.)
+    assert_eq!(
+        wait_gone(net),
+        Vec::<String>::new(),
+        "{context}\n{}\nnext said: {}",
+        leftover_story(net, layout, killed),
+        out.stderr
+    );
+    assert!(!state_exists(killed), "{context}");
+}
+
 fn wait_gone(net: &Net) -> Vec<String> {
     wait_for(Duration::from_secs(10), || net.leftovers().is_empty());
     net.leftovers()
@@ -471,20 +493,13 @@ fn nothing_is_left_after_exit_sigterm_and_sigkill() {
         state_exists(&w),
         "a SIGKILLed cgdash cannot remove its state"
     );
-    let w2 = name("next");
-    let mut args: Vec<String> = vec!["run".into(), "--name".into(), w2.clone()];
-    args.extend(["--", "true"].map(String::from));
-    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let _g2 = Cleanup::new(&layout, &w2);
-    let out = cgdash(&a, Duration::from_secs(30));
-    assert_eq!(out.code, 0, "{out:?}");
-    // (Swept by this start, or by any other cgdash's start in between.)
-    assert_eq!(
-        wait_gone(&net),
-        Vec::<String>::new(),
-        "after SIGKILL + next start"
+    next_start_leaves_nothing(
+        &layout,
+        &net,
+        &w,
+        &name("next"),
+        "after SIGKILL + next start",
     );
-    assert!(!state_exists(&w));
     drop(c);
 }
 
@@ -525,21 +540,13 @@ fn a_kill_during_network_setup_leaves_nothing_after_the_next_start() {
         std::thread::sleep(delay);
         kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
         let _ = c.children[0].wait();
-        let next = name(&format!("next{round}"));
-        let _g = Cleanup::new(&layout, &next);
-        let out = cgdash(
-            &["run", "--name", &next, "--", "true"],
-            Duration::from_secs(30),
+        next_start_leaves_nothing(
+            &layout,
+            &net,
+            &w,
+            &name(&format!("next{round}")),
+            &format!("round {round}: killed {delay:?} after {dev} appeared, then the next start"),
         );
-        assert_eq!(out.code, 0, "{out:?}");
-        assert_eq!(
-            wait_gone(&net),
-            Vec::<String>::new(),
-            "round {round}: killed {delay:?} after {dev} appeared, then the next start\n{}\nnext said: {}",
-            leftover_story(&net, &layout, &w),
-            out.stderr
-        );
-        assert!(!state_exists(&w), "round {round}");
         drop(c);
         // The kernel removes a deleted link's sysfs entry some time after
         // netlink stops listing it (long, in a loaded VM): the next round's
@@ -649,21 +656,14 @@ fn a_kill_at_the_bridge_marker_leaves_nothing() {
         Some(libc::SIGKILL),
         "{killed:?}"
     );
-    let next = name("marker-next");
-    let _g2 = Cleanup::new(&layout, &next);
-    let out = cgdash(
-        &["run", "--name", &next, "--", "true"],
-        Duration::from_secs(30),
-    );
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(
-        wait_gone(&net),
-        Vec::<String>::new(),
-        "{}",
-        leftover_story(&net, &layout, &w)
+    next_start_leaves_nothing(
+        &layout,
+        &net,
+        &w,
+        &name("marker-next"),
+        "killed at the marker",
     );
     assert!(!marker.exists());
-    assert!(!state_exists(&w));
 }
 
 /// What says a bridge is cgdash's is on the bridge itself (its device
@@ -689,19 +689,7 @@ fn a_bridge_is_known_as_cgdash_s_without_its_marker() {
     let _ = c.children[0].wait();
     let marker = cgdash::launch::state_dir().join(format!("bridge-{}", net.bridge));
     std::fs::remove_file(&marker).expect("the marker");
-    let next = name("unmarked-next");
-    let _g = Cleanup::new(&layout, &next);
-    let out = cgdash(
-        &["run", "--name", &next, "--", "true"],
-        Duration::from_secs(30),
-    );
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(
-        wait_gone(&net),
-        Vec::<String>::new(),
-        "{}",
-        leftover_story(&net, &layout, &w)
-    );
+    next_start_leaves_nothing(&layout, &net, &w, &name("unmarked-next"), "marker lost");
     drop(c);
     // Someone else's bridge (device group 0, no marker) is theirs.
     let theirs = Net {
