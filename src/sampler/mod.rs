@@ -52,8 +52,9 @@ struct GroupPrev {
     io: Option<Vec<crate::cgroup::controllers::io::IoDevice>>,
     /// Memory charged (`memory.current` / `usage_in_bytes`).
     mem: Option<u64>,
-    /// The generation whose sample last saw `mem` move (or unknown).
-    mem_moved: u64,
+    /// The generation whose sample last saw `mem` move; `None`: not since
+    /// the group was first read ([`moved_recently`]).
+    mem_moved: Option<u64>,
 }
 
 pub struct Sampler {
@@ -104,8 +105,9 @@ pub struct Sampler {
     /// The paths of last tick's groups, by index (`members` indexes them).
     prev_paths: Vec<Arc<str>>,
     /// Pages reclaimed machine-wide (`/proc/vmstat`), and the generation
-    /// that last saw the count move (eBPF path: sleepers' RSS may shrink).
-    reclaimed: Option<(u64, u64)>,
+    /// that last saw the count move, `None` if none since the first reading
+    /// (eBPF path: sleepers' RSS may shrink).
+    reclaimed: Option<(u64, Option<u64>)>,
     /// Why the eBPF path is not used (after `choose` with `Auto`, or a
     /// failed pass).
     ebpf_off: Option<String>,
@@ -455,17 +457,11 @@ impl Sampler {
                 let mut cur = group_prev(g, generation);
                 let slot = groups_prev.get_mut(&g.path);
                 let prev = slot.as_deref().map(|p| &**p).filter(|p| p.id == cur.id);
-                match prev {
-                    Some(p) if p.mem.is_some() && p.mem == cur.mem => cur.mem_moved = p.mem_moved,
-                    Some(_) => {}
-                    // New: its processes were just read (new ones, or named
-                    // by the pass as they moved in).
-                    None => cur.mem_moved = generation.saturating_sub(crate::process::FULL_EVERY),
-                }
+                cur.mem_moved = mem_moved_at(prev, cur.mem, generation);
                 // The root's charge is the machine's, moving all the time: its
                 // processes go by machine-wide reclaim (`reclaim_recent`).
                 let root = g.path.trim_matches('/').is_empty();
-                mem_recent.push(!root && generation - cur.mem_moved < crate::process::FULL_EVERY);
+                mem_recent.push(!root && moved_recently(cur.mem_moved, generation));
                 if let Some(q) = quiet.as_deref_mut() {
                     // Nothing in it ran since the last sample.
                     if prev.is_some_and(|p| p.usage_ns.is_some() && p.usage_ns == cur.usage_ns) {
@@ -587,18 +583,9 @@ impl Sampler {
     /// FULL_EVERY samples: `pgsteal_*` and `pswpout` of `/proc/vmstat`.
     /// Unreadable: as if it did.
     fn reclaim_recent(&mut self, generation: u64) -> bool {
-        let Some(now) = read_reclaimed() else {
-            self.reclaimed = None;
-            return true;
-        };
-        let moved_at = match self.reclaimed {
-            Some((n, at)) if n == now => at,
-            Some(_) => generation,
-            // The first reading: every process was read with it.
-            None => generation.saturating_sub(crate::process::FULL_EVERY),
-        };
-        self.reclaimed = Some((now, moved_at));
-        generation - moved_at < crate::process::FULL_EVERY
+        let recent;
+        (self.reclaimed, recent) = reclaim_seen(self.reclaimed, read_reclaimed(), generation);
+        recent
     }
 
     /// Takes back a published snapshot nobody holds any more: the next
@@ -777,8 +764,53 @@ fn group_prev(g: &GroupStats, seen: u64) -> GroupPrev {
         max_events: max_events(g),
         io: g.io.devices.clone(),
         mem: g.memory.current,
-        mem_moved: seen,
+        mem_moved: Some(seen),
     }
+}
+
+/// Whether something last seen moving at `moved_at` (a sample generation;
+/// `None`: not since its first reading) moved in the last FULL_EVERY
+/// samples, the generation `generation` included.
+///
+/// "Not since" is its own value: the first reading was once written as
+/// `generation - FULL_EVERY`, which saturated to 0 in the first samples and
+/// so read as "just moved" for the first ten seconds after every start. Every
+/// sleeper's `stat` was then re-read a tenth at a time (at 10,000 processes
+/// ~12 ms more per sample until the tenth; issue 18, startup).
+fn moved_recently(moved_at: Option<u64>, generation: u64) -> bool {
+    moved_at.is_some_and(|at| generation.saturating_sub(at) < crate::process::FULL_EVERY)
+}
+
+/// When a group's memory charge last moved, given its previous reading
+/// (`None`: new, or recreated under the same path): a new group's processes
+/// were just read (new ones, or named by the pass as they moved in), so
+/// its charge has not moved since.
+fn mem_moved_at(prev: Option<&GroupPrev>, mem: Option<u64>, generation: u64) -> Option<u64> {
+    match prev {
+        Some(p) if p.mem.is_some() && p.mem == mem => p.mem_moved,
+        Some(_) => Some(generation),
+        None => None,
+    }
+}
+
+/// The machine-wide reclaim count `now` (`None`: unreadable) against the
+/// last one kept: what to keep, and whether reclaim was recent (unreadable
+/// counts as recent: sleepers' RSS may have shrunk).
+fn reclaim_seen(
+    kept: Option<(u64, Option<u64>)>,
+    now: Option<u64>,
+    generation: u64,
+) -> (Option<(u64, Option<u64>)>, bool) {
+    let Some(now) = now else {
+        return (None, true);
+    };
+    let moved_at = match kept {
+        Some((n, at)) if n == now => at,
+        Some(_) => Some(generation),
+        // The first reading: every process was read with it.
+        None => None,
+    };
+    (Some((now, moved_at)), moved_recently(moved_at, generation))
 }
 
 /// Times usage hit the limit: v2 `memory.events max`, v1 `memory.failcnt`.

@@ -680,3 +680,60 @@ fn a_recycled_snapshot_is_filled_again() {
     );
     assert_eq!(third.processes.len(), rows);
 }
+
+/// The first reading of the machine's reclaim count is a baseline, not a
+/// move: in the samples right after a start (generation 1 onwards, fewer
+/// than FULL_EVERY) sleepers' RSS is not due for re-reading because of it.
+/// It was: the first reading once counted as a move at generation 0.
+#[test]
+fn the_first_reclaim_reading_is_no_reclaim() {
+    let full = crate::process::FULL_EVERY;
+    let mut kept = None;
+    for generation in 1..=full + 2 {
+        let recent;
+        (kept, recent) = reclaim_seen(kept, Some(500), generation);
+        assert!(
+            !recent,
+            "generation {generation}: no reclaim since the first reading"
+        );
+    }
+    // The count moves: recent for FULL_EVERY samples, that one included.
+    let moved = full + 3;
+    for generation in moved..moved + full + 2 {
+        let recent;
+        (kept, recent) = reclaim_seen(kept, Some(600), generation);
+        assert_eq!(recent, generation < moved + full, "generation {generation}");
+    }
+    // Unreadable: as if it moved, and the next reading is a baseline again.
+    assert_eq!(reclaim_seen(kept, None, 40), (None, true));
+    assert!(!reclaim_seen(None, Some(700), 41).1);
+}
+
+/// Likewise a new group's memory charge: its processes were just read, so
+/// it has not moved since. A charge that moves later is recent for
+/// FULL_EVERY samples; one that stays put keeps its last move.
+#[test]
+fn a_new_groups_charge_has_not_moved() {
+    let full = crate::process::FULL_EVERY;
+    let prev = |mem, mem_moved| GroupPrev {
+        mem,
+        mem_moved,
+        ..Default::default()
+    };
+    for generation in 1..=full + 1 {
+        let at = mem_moved_at(None, Some(4096), generation);
+        assert!(
+            !moved_recently(at, generation),
+            "new at generation {generation}"
+        );
+    }
+    let first = prev(Some(4096), mem_moved_at(None, Some(4096), 1));
+    assert_eq!(mem_moved_at(Some(&first), Some(4096), 2), None);
+    assert_eq!(mem_moved_at(Some(&first), Some(8192), 3), Some(3));
+    let moved = prev(Some(8192), Some(3));
+    assert_eq!(mem_moved_at(Some(&moved), Some(8192), 7), Some(3));
+    assert!(moved_recently(Some(3), 3 + full - 1));
+    assert!(!moved_recently(Some(3), 3 + full));
+    // No reading of the charge to compare: as if it moved.
+    assert_eq!(mem_moved_at(Some(&prev(None, None)), None, 9), Some(9));
+}
