@@ -17,6 +17,9 @@
 #                         group, which the pane's shell joins before it
 #                         execs the tool
 #   first paint         = wall time until the tmux pane first shows a character
+#   (every tool is started once, untimed, before the timed runs of a load:
+#   no timed run pays the kernel's first lookups of the load's new /proc
+#   entries and group files; see warm_round)
 #   tmux ms             = CPU of the tmux server while the tool ran (the cost of
 #                         the tool's output on the terminal side)
 # and "floor" (bench/floor.c): a C loop that once a second opens, reads and
@@ -674,8 +677,34 @@ header() {
 	log "each tool: tmux 200x50, 1 s refresh, ${WARMUP} s warm-up, ${SECONDS_M} s measured, $RUNS interleaved runs (order rotates); raw: $RAW"
 }
 
+# One untimed start of every tool, ~2 s each, before the timed runs of a
+# load. The load's /proc entries and group files are new, and the kernel
+# makes their dentries and inodes on the first lookup: whichever tool read
+# them first paid for that, and in run 1 that was always the first tool in
+# the list (cgdash reads every group file as well as every process: its
+# first second at 10,000 / 1,000 was 626-644 ms with them cold, 405-483 warm;
+# top's 528 vs 469, 2026-12-04). Every timed run now starts warm.
+warm_round() {
+	local t session pid i
+	log "warm-up round (untimed): ${RUN_TOOLS[*]}"
+	for t in "${RUN_TOOLS[@]}"; do
+		session="$BENCH_ID-$t-warm"
+		tmux -L "$SOCK" new-session -d -s "$session" -x 200 -y 50 "$(tool_cmd "$t")" || continue
+		pid=$(tmux -L "$SOCK" list-panes -t "$session" -F '#{pane_pid}' 2>/dev/null | head -1)
+		[ -n "$pid" ] && CUR_TOOL="$pid $(proc_start "$pid")"
+		nap 2
+		tmux -L "$SOCK" kill-session -t "$session" 2>/dev/null
+		if [ -n "$pid" ]; then
+			for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+			kill_tool "$CUR_TOOL"
+		fi
+		CUR_TOOL=""
+	done
+}
+
 run_all() { # run_all — RUNS interleaved rounds over RUN_TOOLS
 	local run i k n=${#RUN_TOOLS[@]}
+	warm_round
 	for ((run = 1; run <= RUNS; run++)); do
 		log "run $run/$RUNS, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 		for ((i = 0; i < n; i++)); do
@@ -838,7 +867,7 @@ else
 		}' "$RAW"
 	done
 	echo
-	echo "Each tool in tmux 200x50 at a 1 s refresh, ${SECONDS_M} s after a ${WARMUP} s warm-up, $RUNS runs interleaved (order rotates); processes/groups are the extra load (half the processes in the groups); startup CPU = the median over runs of the first second's CPU in clock ticks (utime+stime, truncated to 10 ms), ns-exact = each run's from the tool's own cpuacct group. Command: bench/overhead.sh --scaling --tools \"$TOOLS\" --seconds $SECONDS_M --runs $RUNS$([ "$FLOOR" = 1 ] || echo ' --no-floor')"
+	echo "Each tool in tmux 200x50 at a 1 s refresh, ${SECONDS_M} s after a ${WARMUP} s warm-up, $RUNS runs interleaved (order rotates) after an untimed start of each tool (warm caches); processes/groups are the extra load (half the processes in the groups); startup CPU = the median over runs of the first second's CPU in clock ticks (utime+stime, truncated to 10 ms), ns-exact = each run's from the tool's own cpuacct group. Command: bench/overhead.sh --scaling --tools \"$TOOLS\" --seconds $SECONDS_M --runs $RUNS$([ "$FLOOR" = 1 ] || echo ' --no-floor')"
 fi
 echo
 echo "raw results: $RAW"
