@@ -682,8 +682,10 @@ header() {
 # makes their dentries and inodes on the first lookup: whichever tool read
 # them first paid for that, and in run 1 that was always the first tool in
 # the list (cgdash reads every group file as well as every process: its
-# first second at 10,000 / 1,000 was 626-644 ms with them cold, 405-483 warm;
-# top's 528 vs 469, 2026-12-04). Every timed run now starts warm.
+# first second at 10,000 / 1,000, three starts each right after
+# `echo 2 >/proc/sys/vm/drop_caches` and three warm, interleaved: 414-473
+# vs 363-398 ms; top 528 vs 469, one each; 2026-12-04). Every timed run now
+# starts warm.
 warm_round() {
 	local t session pid i
 	log "warm-up round (untimed): ${RUN_TOOLS[*]}"
