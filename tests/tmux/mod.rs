@@ -1,10 +1,28 @@
 //! Driving the real binary in tmux: start it at a given size, send keys,
 //! read the screen back. Each test process uses its own tmux server
-//! (`-L cgdash-test-PID`), and every session is killed on drop.
+//! (`-L cgdash-test-PID`), and every session is killed on drop; the last
+//! one's drop also removes the server's socket file.
 #![allow(dead_code)]
 
 use std::process::Command;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+/// Sessions of this process's server started and not yet dropped. tmux
+/// leaves its socket file behind when its last session ends (CI left one
+/// stale `cgdash-test-PID` per test binary in /tmp/tmux-0), so the drop
+/// that ends the last one removes it. Held while a session starts or ends,
+/// so that no start can race the removal.
+static LIVE: Mutex<usize> = Mutex::new(0);
+
+/// Where tmux puts the socket of server `socket` (`-L`): `$TMUX_TMPDIR`
+/// (default /tmp), `tmux-UID/`.
+pub fn socket_path(socket: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
+    std::path::Path::new(&dir)
+        .join(format!("tmux-{}", nix::unistd::getuid()))
+        .join(socket)
+}
 
 pub struct Tmux {
     socket: String,
@@ -36,6 +54,7 @@ impl Tmux {
             socket: format!("cgdash-test-{}", std::process::id()),
             name: format!("{name}-{}", std::process::id()),
         };
+        let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
         let mut cmd = Command::new("tmux");
         cmd.args([
             "-L",
@@ -56,6 +75,8 @@ impl Tmux {
         cmd.args(argv);
         let st = cmd.status().expect("run tmux");
         assert!(st.success(), "tmux new-session failed");
+        *live += 1;
+        drop(live);
         // Keep the pane after the program exits, to read its last screen.
         t.tmux(&["set-option", "-t", &t.name, "remain-on-exit", "on"]);
         Some(t)
@@ -151,8 +172,17 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
         // SIGHUP to the program: cgdash cleans up what it made.
         self.tmux(&["kill-session", "-t", &self.name]);
+        *live = live.saturating_sub(1);
+        if *live == 0 {
+            // The server exits with its last session; make sure, then
+            // remove the socket file it leaves.
+            self.tmux(&["kill-server"]);
+            let _ = std::fs::remove_file(socket_path(&self.socket));
+        }
+        drop(live);
         std::thread::sleep(Duration::from_millis(300));
     }
 }
