@@ -134,6 +134,16 @@ proc_start() { # the start time (clock ticks since boot) of PID, or nothing
 	echo "${20}"
 }
 
+end_tool() { # end_tool SESSION PID — close the tool's pane (SIGHUP), give it 2 s, then kill_tool
+	local i
+	tmux -L "$SOCK" kill-session -t "$1" 2>/dev/null
+	if [ -n "$2" ]; then
+		for ((i = 0; i < 40; i++)); do kill -0 "$2" 2>/dev/null || break; sleep 0.05; done
+		kill_tool "$CUR_TOOL"
+	fi
+	CUR_TOOL=""
+}
+
 kill_tool() { # kill_tool "PID STARTTIME" — only if that pid is still that process
 	local pid=${1% *} st=${1#* }
 	[ -n "$1" ] && [ "$(proc_start "$pid")" = "$st" ] && kill -KILL "$pid" 2>/dev/null
@@ -457,11 +467,7 @@ measure() {
 		log "$tool exited early; its screen:"
 		tmux -L "$SOCK" capture-pane -p -t "$session" 2>/dev/null | sed 's/^/#   /' | head -20 >&2
 	fi
-	tmux -L "$SOCK" kill-session -t "$session" 2>/dev/null
-	local i
-	for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	kill_tool "$CUR_TOOL"
-	CUR_TOOL=""
+	end_tool "$session" "$pid"
 	# tool run procs groups wall_s cpu_ms_per_s acct_ms_per_s hwm_kib startup_ms first_paint_ms tmux_ms_per_s status version pids_start pids_max groups_start groups_end startup_acct_ms
 	awk -v OFS='\t' -v tool="$tool" -v run="$run" -v p="$PROCS" -v g="$GROUPS_N" -v s1="$s1" -v s2="$s2" \
 		-v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" -v a1="$a1" -v a2="$a2" \
@@ -687,7 +693,7 @@ header() {
 # vs 363-398 ms; top 528 vs 469, one each; 2026-12-04). Every timed run now
 # starts warm.
 warm_round() {
-	local t session pid i
+	local t session pid
 	log "warm-up round (untimed): ${RUN_TOOLS[*]}"
 	for t in "${RUN_TOOLS[@]}"; do
 		session="$BENCH_ID-$t-warm"
@@ -695,12 +701,7 @@ warm_round() {
 		pid=$(tmux -L "$SOCK" list-panes -t "$session" -F '#{pane_pid}' 2>/dev/null | head -1)
 		[ -n "$pid" ] && CUR_TOOL="$pid $(proc_start "$pid")"
 		nap 2
-		tmux -L "$SOCK" kill-session -t "$session" 2>/dev/null
-		if [ -n "$pid" ]; then
-			for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-			kill_tool "$CUR_TOOL"
-		fi
-		CUR_TOOL=""
+		end_tool "$session" "$pid"
 	done
 }
 
