@@ -185,3 +185,44 @@ fn the_next_load_takes_the_minimal_btf_the_last_one_kept() {
     second.pass(&mut ran).expect("a pass");
     assert!(ran.pids.contains_key(&(std::process::id() as i32)));
 }
+
+#[test]
+fn where_the_minimal_btf_cant_be_built_the_full_parse_serves_both_programs() {
+    let test = "where_the_minimal_btf_cant_be_built_the_full_parse_serves_both_programs";
+    if !btf_here(test) {
+        return;
+    }
+    // The fallback: the kernel's BTF parsed in full serves the loader's
+    // relocations and gives the iterator its attach id (no minimal BTF).
+    let mut tasks = Tasks::load_parsing_the_kernels_btf().expect("the eBPF path loads here");
+    assert_eq!(tasks.kernel_btf(), &KernelBtf::Parsed("asked to".into()));
+    let mut ran = Ran::default();
+    tasks.pass(&mut ran).expect("a pass");
+    assert!(ran.pids.contains_key(&(std::process::id() as i32)));
+    // The iterator names a process born since, and the exit program
+    // reports it gone.
+    let mut child = std::process::Command::new("sleep")
+        .arg("0.2")
+        .spawn()
+        .expect("sleep");
+    let pid = child.id() as i32;
+    tasks.pass(&mut ran).expect("a pass");
+    assert_eq!(
+        ran.pids.get(&pid).map(|f| f & ebpf::flags::NEW),
+        Some(ebpf::flags::NEW),
+        "the child, new"
+    );
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        tasks.pass(&mut ran).expect("a pass");
+        if ran.exits.iter().any(|&(p, _)| p == pid) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit reported for {pid}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

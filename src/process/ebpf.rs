@@ -34,13 +34,14 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use aya::maps::{MapData, RingBuf};
-use aya::programs::{Iter, RawTracePoint};
+use aya::programs::RawTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::fnv::PidMap;
 
 mod btf_min;
 mod cache;
+mod iter;
 
 /// The compiled object, aligned for the ELF parser.
 #[repr(C, align(8))]
@@ -93,6 +94,7 @@ pub struct Ran {
 
 pub struct Tasks {
     ebpf: Ebpf,
+    iter: iter::TaskIter,
     exits: RingBuf<MapData>,
     lost_seen: u64,
     buf: Vec<u8>,
@@ -129,6 +131,19 @@ impl Tasks {
     /// Loads and attaches the programs. Cheap checks first (root, BTF) so
     /// that where it can't work it costs a `geteuid` and a `stat`.
     pub fn load() -> Result<Tasks, Unavailable> {
+        Self::load_with(None)
+    }
+
+    /// [`Tasks::load`] as where the minimal BTF can't be built: the
+    /// kernel's parsed in full (for tests/ebpf_btf_live.rs).
+    #[doc(hidden)]
+    pub fn load_parsing_the_kernels_btf() -> Result<Tasks, Unavailable> {
+        Self::load_with(Some("asked to".into()))
+    }
+
+    /// `parse`: why the kernel's BTF is to be parsed in full (None: only
+    /// if the minimal BTF can't be built).
+    fn load_with(parse: Option<String>) -> Result<Tasks, Unavailable> {
         if !nix::unistd::geteuid().is_root() {
             return Err(Unavailable("not root".into()));
         }
@@ -136,49 +151,63 @@ impl Tasks {
             return Err(Unavailable(format!("no kernel BTF ({BTF_PATH})")));
         }
         let entries = last_entries(task_count());
+        let object = |loader: &mut EbpfLoader<'_>| {
+            loader
+                .map_max_entries("last", entries)
+                .map_max_entries("exits", EXITS_BYTES)
+                .load(&OBJECT.0)
+                .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))
+        };
+        let parsed = || {
+            Btf::from_sys_fs()
+                .map_err(|e| Unavailable(format!("kernel BTF {BTF_PATH}: {}", chain(&e))))
+        };
         // The kernel's BTF parsed in full (aya's `Btf::from_sys_fs`) is
         // ~130,000 types: ~50 ms of CPU and, for a moment, ~19 MB of heap,
         // the process's peak (issue 18). What the load needs of it — the
         // types the object's CO-RE relocations are rooted at, and the
         // iterator's attach type id — is taken from the raw blob instead
-        // ([`small_btf`], `btf_min`, [`stand_in`]), and the loader is made
-        // where the kernel's BTF can't be seen, so that `EbpfLoader::new()`
-        // does not parse it anyway ([`loader_without_kernel_btf`]). Where
-        // either can't be done, the loader parses it in full, as before:
-        // one parsed copy at a time, never two, and gone once loaded
-        // (`malloc_trim`).
+        // ([`small_btf`], `btf_min`; the iterator is loaded with the id,
+        // `iter`), and the loader is made where the kernel's BTF can't be
+        // seen, so that `EbpfLoader::new()` does not parse it anyway
+        // ([`loader_without_kernel_btf`]). Where the minimal BTF can't be
+        // built, the kernel's is parsed in full, as before: one parsed
+        // copy at a time, never two, gone once loaded (`malloc_trim`).
         let mut btf_cached = false;
-        let (mut ebpf, attach, kernel_btf) = match small_btf(BTF_PATH) {
-            Ok((btf, attach, cached)) => {
+        let small = match parse {
+            Some(why) => Err(why),
+            None => small_btf(BTF_PATH),
+        };
+        let (ebpf, btf, kernel_btf) = match small {
+            Ok((btf, attach_id, cached)) => {
                 btf_cached = cached;
                 let (mut loader, how) = match loader_without_kernel_btf() {
                     Ok(loader) => (loader, KernelBtf::Minimal),
                     Err(why) => (EbpfLoader::new(), KernelBtf::ParsedByLoader(why)),
                 };
-                let ebpf = loader
-                    .btf(Some(&btf))
-                    .map_max_entries("last", entries)
-                    .map_max_entries("exits", EXITS_BYTES)
-                    .load(&OBJECT.0)
-                    .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))?;
+                let ebpf = object(loader.btf(Some(&btf)))?;
                 drop(loader);
-                (ebpf, attach, how)
+                (ebpf, (btf, attach_id), how)
             }
-            Err(why) => {
-                let ebpf = EbpfLoader::new()
-                    .map_max_entries("last", entries)
-                    .map_max_entries("exits", EXITS_BYTES)
-                    .load(&OBJECT.0)
-                    .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))?;
-                // The attach point is a type id of the kernel's BTF: aya
-                // gets a stand-in holding just that type at that id, not a
-                // second full parse.
-                (ebpf, attach_btf(BTF_PATH)?, KernelBtf::Parsed(why))
-            }
+            Err(why) => match loader_without_kernel_btf() {
+                Ok(mut loader) => {
+                    // One parse, for the loader and the iterator.
+                    let full = parsed()?;
+                    let ebpf = object(loader.btf(Some(&full)))?;
+                    (ebpf, attach_id(full)?, KernelBtf::Parsed(why))
+                }
+                Err(_) => {
+                    // The loader parses its own, gone with it; then ours.
+                    let ebpf = object(&mut EbpfLoader::new())?;
+                    (ebpf, attach_id(parsed()?)?, KernelBtf::Parsed(why))
+                }
+            },
         };
-        let iter: &mut Iter = prog(&mut ebpf, "tasks")?;
-        iter.load("task", &attach)
-            .map_err(|e| Unavailable(format!("task iterator refused: {}", chain(&e))))?;
+        let (btf, attach_id) = btf;
+        let iter = iter::TaskIter::load(&OBJECT.0, &btf, &ebpf, attach_id)
+            .map_err(|e| Unavailable(format!("task iterator refused: {e}")))?;
+        drop(btf);
+        let mut ebpf = ebpf;
         let free: &mut RawTracePoint = prog(&mut ebpf, "freed")?;
         free.load()
             .map_err(|e| Unavailable(format!("sched_process_free refused: {}", chain(&e))))?;
@@ -189,11 +218,11 @@ impl Tasks {
             .ok_or_else(|| Unavailable("no `exits` map in the object".into()))?;
         let exits = RingBuf::try_from(map)
             .map_err(|e| Unavailable(format!("`exits` ring buffer: {}", chain(&e))))?;
-        drop(attach);
         // SAFETY: malloc_trim only returns free heap memory to the kernel.
         unsafe { libc::malloc_trim(0) };
         Ok(Tasks {
             ebpf,
+            iter,
             exits,
             lost_seen: 0,
             buf: Vec::with_capacity(64 * 1024),
@@ -224,14 +253,7 @@ impl Tasks {
         out.lost_exits = false;
         out.records = 0;
         out.netns.clear();
-        let iter: &mut Iter = self
-            .ebpf
-            .program_mut("tasks")
-            .and_then(|p| p.try_into().ok())
-            .ok_or_else(|| io::Error::other("task iterator gone"))?;
-        let id = iter.attach().map_err(io::Error::other)?;
-        let link = iter.take_link(id).map_err(io::Error::other)?;
-        let mut file = link.into_file().map_err(io::Error::other)?;
+        let mut file = self.iter.open()?;
         self.buf.clear();
         file.read_to_end(&mut self.buf)?;
         self.passes += 1;
@@ -287,7 +309,18 @@ impl Tasks {
 /// The type a program attaches to by id: the task iterator's
 /// `bpf_iter_task` (a FUNC). The exit program is a raw tracepoint,
 /// attached by name.
-const ATTACH: [(&str, u32); 1] = [("bpf_iter_task", BTF_KIND_FUNC)];
+const ATTACH: [(&str, u32); 1] = [(ATTACH_FUNC, BTF_KIND_FUNC)];
+
+/// The task iterator's attach point.
+const ATTACH_FUNC: &str = "bpf_iter_task";
+
+/// A parsed BTF of the kernel's with the id of [`ATTACH_FUNC`] in it.
+fn attach_id(full: Btf) -> Result<(Btf, u32), Unavailable> {
+    let id = full
+        .id_by_type_name_kind(ATTACH_FUNC, aya_obj::btf::BtfKind::Func)
+        .map_err(|_| Unavailable(format!("no {ATTACH_FUNC} in the kernel's BTF")))?;
+    Ok((full, id))
+}
 
 /// Bytes of one task record (`struct rec` in tasks.bpf.c): process id,
 /// why, the leader's network namespace.
@@ -299,34 +332,33 @@ const BTF_KIND_FUNC: u32 = 12;
 
 /// The BTF the load needs, from the kernel's raw blob at `path`: the
 /// minimal target types of the object's CO-RE relocations (see `btf_min`;
-/// a few hundred types, not ~130,000), and a stand-in for the kernel's
-/// with [`ATTACH`]'s types at their ids ([`stand_in`]). The minimal BTF is
-/// the last start's where it was kept (`cache`; then `true`), else built
-/// and kept.
-fn small_btf(path: &str) -> Result<(Btf, Btf, bool), String> {
+/// a few hundred types, not ~130,000), and the kernel's id of the
+/// iterator's attach type ([`ATTACH`]; the iterator is loaded with it,
+/// `iter`). Both are the last start's where they were kept (`cache`; then
+/// `true`), else built and kept.
+fn small_btf(path: &str) -> Result<(Btf, u32, bool), String> {
     let dir = crate::launch::private_state_dir();
     let key = cache::key(&OBJECT.0, path, &ATTACH);
     let parse = |min: &btf_min::Minimal| {
         let btf = Btf::parse(&min.blob, aya::Endianness::default())
             .map_err(|e| format!("minimal BTF refused: {e}"))?;
-        let found: Vec<(&str, u32)> = ATTACH
-            .iter()
-            .map(|a| a.0)
-            .zip(min.attach_ids.clone())
-            .collect();
-        Ok::<_, String>((btf, stand_in(&found)))
+        let id = *min
+            .attach_ids
+            .first()
+            .ok_or_else(|| format!("no id for {ATTACH_FUNC}"))?;
+        Ok::<_, String>((btf, id))
     };
     if let (Some(dir), Some(key)) = (&dir, key) {
-        if let Some((btf, attach)) = cache::read(dir, key).and_then(|m| parse(&m).ok()) {
-            return Ok((btf, attach, true));
+        if let Some((btf, id)) = cache::read(dir, key).and_then(|m| parse(&m).ok()) {
+            return Ok((btf, id, true));
         }
     }
     let min = build_minimal(path)?;
-    let (btf, attach) = parse(&min)?;
+    let (btf, id) = parse(&min)?;
     if let (Some(dir), Some(key)) = (&dir, key) {
         cache::write(dir, key, &min);
     }
-    Ok((btf, attach, false))
+    Ok((btf, id, false))
 }
 
 fn build_minimal(path: &str) -> Result<btf_min::Minimal, String> {
@@ -449,24 +481,11 @@ fn loader_without_kernel_btf() -> Result<EbpfLoader<'static>, String> {
         .map_err(|_| "the thread panicked".to_string())?
 }
 
-/// The [`stand_in`] for the kernel's BTF, its ids found by a walk of the
-/// raw blob at `path` (when the minimal BTF could not be built).
-fn attach_btf(path: &str) -> Result<Btf, Unavailable> {
-    let raw = KernelBlob::open(path).map_err(Unavailable)?;
-    let ids =
-        find_type_ids(&raw, &ATTACH).map_err(|e| Unavailable(format!("kernel BTF {path}: {e}")))?;
-    drop(raw);
-    let mut found = Vec::new();
-    for (&(name, _), id) in ATTACH.iter().zip(ids) {
-        let id = id.ok_or_else(|| Unavailable(format!("no {name} in the kernel's BTF")))?;
-        found.push((name, id));
-    }
-    Ok(stand_in(&found))
-}
-
 /// The ids of the named types (name, kind) in a raw BTF blob (the kernel's
 /// `/sys/kernel/btf/vmlinux`), by walking its type records: no parsed copy
-/// of the ~130,000 types. `None` for a name not there.
+/// of the ~130,000 types. `None` for a name not there. The tests' oracle
+/// for the ids `btf_min` finds in its own walk.
+#[cfg(test)]
 fn find_type_ids(blob: &[u8], want: &[(&str, u32)]) -> Result<Vec<Option<u32>>, String> {
     let raw = btf_min::Raw::parse(blob)?;
     let mut out = vec![None; want.len()];
@@ -483,31 +502,6 @@ fn find_type_ids(blob: &[u8], want: &[(&str, u32)]) -> Result<Vec<Option<u32>>, 
         }
     }
     Ok(out)
-}
-
-/// A [`Btf`] standing in for the kernel's for `Iter::load`, which looks up
-/// a FUNC by name and hands its id to the kernel: each of `funcs` (name,
-/// id in the kernel's BTF) at that id, every other id up to the highest an
-/// anonymous `void *`. Made with aya's own constructors, not parsed from
-/// bytes: ~64,000 ids on 6.18 (the iterator's is that high), and parsing
-/// them was ~4 ms of the load (issue 18, startup).
-fn stand_in(funcs: &[(&str, u32)]) -> Btf {
-    use aya_obj::btf::{BtfType, Func, FuncLinkage, Ptr};
-    let mut btf = Btf::new();
-    let mut sorted = funcs.to_vec();
-    sorted.sort_by_key(|f| f.1);
-    let mut next = 1;
-    for (name, id) in sorted {
-        if id < next {
-            continue; // two names at one id: only the first
-        }
-        while next < id {
-            next = btf.add_type(BtfType::Ptr(Ptr::new(0, 0))) + 1;
-        }
-        let name = btf.add_string(name);
-        next = btf.add_type(BtfType::Func(Func::new(name, 0, FuncLinkage::Global))) + 1;
-    }
-    btf
 }
 
 /// Room in the per-task map: 4× the tasks there are now, a power of two
@@ -599,21 +593,6 @@ mod tests {
     }
 
     #[test]
-    fn the_stand_in_has_the_functions_at_their_ids() {
-        use aya_obj::btf::BtfKind;
-        let btf = stand_in(&[("f", 7), ("g", 3)]);
-        assert_eq!(btf.id_by_type_name_kind("f", BtfKind::Func).unwrap(), 7);
-        assert_eq!(btf.id_by_type_name_kind("g", BtfKind::Func).unwrap(), 3);
-        assert!(btf.id_by_type_name_kind("f", BtfKind::Typedef).is_err());
-        assert!(btf.id_by_type_name_kind("h", BtfKind::Func).is_err());
-        // It is a BTF aya can write out (what a loader would hand over).
-        let bytes = btf.to_bytes();
-        let raw = btf_min::Raw::parse(&bytes).expect("well-formed");
-        assert_eq!(raw.ids_end(), 8, "void, six placeholders and f");
-        assert_eq!(raw.kind(5), Some(BTF_KIND_PTR));
-    }
-
-    #[test]
     fn type_ids_are_found_by_name_and_kind_in_a_raw_blob() {
         const KIND_TYPEDEF: u32 = 8;
         let strings = b"\0f\0t\0";
@@ -649,16 +628,14 @@ mod tests {
             eprintln!("no {BTF_PATH}: nothing to compare");
             return;
         };
-        let stand_in = attach_btf(BTF_PATH).expect("stand-in");
-        for (name, kind) in ATTACH {
-            assert_eq!(kind, BTF_KIND_FUNC);
-            let kind = aya_obj::btf::BtfKind::Func;
-            assert_eq!(
-                stand_in.id_by_type_name_kind(name, kind).unwrap(),
-                full.id_by_type_name_kind(name, kind).unwrap(),
-                "{name}"
-            );
-        }
+        let (_, id, _) = small_btf(BTF_PATH).expect("minimal BTF");
+        let (name, kind) = ATTACH[0];
+        assert_eq!((name, kind), (ATTACH_FUNC, BTF_KIND_FUNC));
+        let kind = aya_obj::btf::BtfKind::Func;
+        assert_eq!(id, full.id_by_type_name_kind(name, kind).unwrap(), "{name}");
+        // Built afresh too, not only as an earlier start kept it.
+        let min = build_minimal(BTF_PATH).expect("built");
+        assert_eq!(min.attach_ids, vec![id]);
     }
 
     #[test]

@@ -27,7 +27,8 @@
 //! The same walk finds the ids of the programs' attach types
 //! ([`super::ATTACH`]) in the kernel's BTF. They are not in the blob: its
 //! ids are its own, from 1, so that aya parses a few hundred types, not
-//! the ~64,000 up to the attach ids (see `super::stand_in`).
+//! the ~64,000 up to the attach ids; the iterator is loaded with its id
+//! directly (`super::iter`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -109,6 +110,7 @@ impl<'a> Raw<'a> {
     }
 
     /// One past the highest type id.
+    #[cfg(test)]
     pub(super) fn ids_end(&self) -> u32 {
         self.offs.len() as u32
     }

@@ -1,0 +1,218 @@
+//! The task iterator (`tasks` in tasks.bpf.c), loaded and linked here
+//! rather than through aya's `Iter` (issue 18, startup).
+//!
+//! aya's `Iter::load` takes the attach point (`bpf_iter_task`, a FUNC of
+//! the kernel's BTF) only as a type name looked up in a parsed `Btf`, by
+//! its index there. The kernel's id of it is ~64,000 on 6.18, so the load
+//! had to be handed a stand-in BTF of ~64,000 placeholder types: 3–4 ms to
+//! make and ~1 ms to free, more than the verifier took, on every start.
+//! The id is already known (`btf_min` finds it in the same walk of the
+//! raw blob that builds the minimal BTF), so the program is loaded with it
+//! directly: the object is parsed and relocated with aya-obj (the crate
+//! aya itself uses for this) against the same BTF and map descriptors aya
+//! used for the rest, and `BPF_PROG_LOAD` is called with the id.
+//!
+//! The link is made once; each pass only opens a reader on it
+//! (`BPF_ITER_CREATE`). aya's `Iter::attach` made and dropped a link per
+//! pass.
+
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use aya::maps::Map;
+use aya::{Btf, Ebpf};
+use aya_obj::generated::{bpf_attach_type, bpf_attr, bpf_cmd, bpf_prog_type};
+
+/// The program's name in the object and, as the kernel shows it
+/// (`bpftool prog`), its name once loaded.
+const PROGRAM: &str = "tasks";
+
+/// The verifier's log kept for an error, bytes (it is asked for only
+/// when a load failed, on a second try).
+const LOG_BYTES: usize = 64 * 1024;
+
+/// The loaded iterator program and its link.
+pub(super) struct TaskIter {
+    _prog: OwnedFd,
+    link: OwnedFd,
+}
+
+impl TaskIter {
+    /// Loads `tasks` from `object`, its CO-RE relocations against `btf`
+    /// (the BTF aya was given) and its maps those `ebpf` made, attached
+    /// to the kernel's BTF type `attach_id` (`bpf_iter_task`), and links it.
+    pub(super) fn load(
+        object: &[u8],
+        btf: &Btf,
+        ebpf: &Ebpf,
+        attach_id: u32,
+    ) -> Result<TaskIter, String> {
+        let insns = relocated(object, btf, ebpf)?;
+        let prog = prog_load(&insns, attach_id)?;
+        let link = link_create(prog.as_fd().as_raw_fd())
+            .map_err(|e| format!("task iterator not linked: {e}"))?;
+        Ok(TaskIter { _prog: prog, link })
+    }
+
+    /// A reader of one pass: every task, once, as the program writes it.
+    pub(super) fn open(&self) -> io::Result<File> {
+        // SAFETY: a zeroed bpf_attr is a valid one; the union member set is
+        // the one BPF_ITER_CREATE reads.
+        let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
+        attr.iter_create.link_fd = self.link.as_raw_fd() as u32;
+        bpf(bpf_cmd::BPF_ITER_CREATE, &mut attr).map(File::from)
+    }
+}
+
+/// The `tasks` program's instructions, relocated as aya relocates them:
+/// CO-RE against `btf`, map references to `ebpf`'s descriptors, calls
+/// linked, helpers the kernel lacks replaced (`sanitize_functions`).
+fn relocated(object: &[u8], btf: &Btf, ebpf: &Ebpf) -> Result<Vec<u8>, String> {
+    let mut obj = aya_obj::Object::parse(object).map_err(|e| format!("object: {e}"))?;
+    obj.relocate_btf(btf)
+        .map_err(|e| format!("CO-RE relocation: {e}"))?;
+    let text: HashSet<usize> = obj.functions.keys().map(|(section, _)| *section).collect();
+    let maps = obj.maps.clone();
+    let mut fds = Vec::new();
+    for name in maps.keys() {
+        let fd = ebpf
+            .map(name)
+            .and_then(map_fd)
+            .ok_or_else(|| format!("map `{name}` not made"))?;
+        fds.push((name.as_str(), fd, &maps[name]));
+    }
+    obj.relocate_maps(fds.into_iter(), &text)
+        .map_err(|e| format!("map relocation: {e}"))?;
+    obj.relocate_calls(&text)
+        .map_err(|e| format!("call relocation: {e}"))?;
+    obj.sanitize_functions(aya::features());
+    let program = obj
+        .programs
+        .get(PROGRAM)
+        .ok_or_else(|| format!("no program `{PROGRAM}` in the object"))?;
+    let function = obj
+        .functions
+        .get(&program.function_key())
+        .ok_or_else(|| format!("no code for `{PROGRAM}`"))?;
+    let mut bytes = Vec::with_capacity(function.instructions.len() * 8);
+    for insn in &function.instructions {
+        // SAFETY: bpf_insn is 8 plain bytes (`repr(C)`: code, registers,
+        // offset, immediate), what BPF_PROG_LOAD reads.
+        let raw: [u8; 8] = unsafe { std::mem::transmute_copy(insn) };
+        bytes.extend_from_slice(&raw);
+    }
+    Ok(bytes)
+}
+
+/// The descriptor of one of the maps aya made (the object's kinds).
+fn map_fd(map: &Map) -> Option<RawFd> {
+    match map {
+        Map::HashMap(d) | Map::RingBuf(d) | Map::Array(d) => Some(d.fd().as_fd().as_raw_fd()),
+        _ => None,
+    }
+}
+
+/// `BPF_PROG_LOAD` of an iterator program. A refusal is tried once more
+/// with the verifier's log, whose last lines say why.
+fn prog_load(insns: &[u8], attach_id: u32) -> Result<OwnedFd, String> {
+    let license = CString::new("GPL").expect("no NUL");
+    let load = |log: &mut [u8]| {
+        // SAFETY: as in `TaskIter::open`; every pointer set here outlives
+        // the call.
+        let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
+        let u = unsafe { &mut attr.__bindgen_anon_3 };
+        u.prog_type = bpf_prog_type::BPF_PROG_TYPE_TRACING as u32;
+        u.expected_attach_type = bpf_attach_type::BPF_TRACE_ITER as u32;
+        u.attach_btf_id = attach_id;
+        u.insns = insns.as_ptr() as u64;
+        u.insn_cnt = (insns.len() / 8) as u32;
+        u.license = license.as_ptr() as u64;
+        for (to, from) in u.prog_name.iter_mut().zip(PROGRAM.bytes()) {
+            *to = from as _;
+        }
+        if !log.is_empty() {
+            u.log_level = 1;
+            u.log_buf = log.as_mut_ptr() as u64;
+            u.log_size = log.len() as u32;
+        }
+        bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr)
+    };
+    load(&mut []).or_else(|first| {
+        let mut log = vec![0u8; LOG_BYTES];
+        match load(&mut log) {
+            Ok(fd) => Ok(fd),
+            Err(e) => Err(format!(
+                "{e}: {}",
+                log_tail(&log).unwrap_or(first.to_string())
+            )),
+        }
+    })
+}
+
+/// The last lines of a verifier log (where it says why), if any.
+fn log_tail(log: &[u8]) -> Option<String> {
+    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    let text = String::from_utf8_lossy(&log[..end]);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
+    (!tail.is_empty()).then_some(tail)
+}
+
+/// `BPF_LINK_CREATE` of an iterator (no target, no arguments).
+fn link_create(prog: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: as in `TaskIter::open`.
+    let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
+    attr.link_create.__bindgen_anon_1.prog_fd = prog as u32;
+    attr.link_create.attach_type = bpf_attach_type::BPF_TRACE_ITER as u32;
+    bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr)
+}
+
+/// One bpf(2) command that returns a new descriptor.
+fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<OwnedFd> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        // SAFETY: `attr` is a whole bpf_attr, its size given; the kernel
+        // reads (and for some commands writes) only within it.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                cmd as libc::c_long,
+                attr as *mut bpf_attr,
+                std::mem::size_of::<bpf_attr>(),
+            )
+        };
+        if ret >= 0 {
+            // SAFETY: these commands return a new descriptor, ours alone.
+            return Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) });
+        }
+        let e = io::Error::last_os_error();
+        // A signal can interrupt the verifier (EINTR; EAGAIN on some 5.x
+        // kernels): a few more tries, as libbpf makes.
+        if tries >= 5 || !matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EAGAIN)) {
+            return Err(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_tail_is_its_last_lines() {
+        let mut log =
+            b"0: (b7) r0 = 0\n\n1: (95) exit\nR1 invalid mem access 'scalar'\nprocessed 2 insns\n"
+                .to_vec();
+        log.resize(200, 0);
+        assert_eq!(
+            log_tail(&log).unwrap(),
+            "1: (95) exit / R1 invalid mem access 'scalar' / processed 2 insns"
+        );
+        assert_eq!(log_tail(&[0; 16]), None);
+        assert_eq!(log_tail(b"one line, no NUL").unwrap(), "one line, no NUL");
+    }
+}
