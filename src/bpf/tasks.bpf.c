@@ -9,16 +9,21 @@
  * CPU time, state, threads, exec and exit change), they are new (or their
  * pid was reused: another start time), they moved to another cgroup (the
  * css_set pointer changed: a move does not run the task), their parent
- * changed (reparenting does not run the child either), or — for a process
- * leader — the process's dead threads' run time (signal->sum_sched_runtime,
- * where a thread's run time goes when it dies) moved: a thread that ran and
- * died between two passes is not visited again, so its process is flagged
- * through that sum. The last values are kept per task in `last`.
+ * changed (reparenting does not run the child either). The last values
+ * are kept per task in `last`.
  *
  * `freed` (raw_tp/sched_process_free, after the task is gone from /proc)
  * forgets a task's entry and, for a process leader, reports the exit in
  * the `exits` ring buffer (with its parent when it had its parent's
  * cgroups: user space then knows its groups even if no pass saw it).
+ *
+ * `thread_exit` (raw_tp/sched_process_exit) reports a thread other than
+ * the leader as it exits, in the same ring buffer: a thread that ran and
+ * died between two passes is not visited again, and its run time goes to
+ * its process's (signal->sum_sched_runtime), so user space re-reads that
+ * process. (The iterator compared that sum per leader until session 16:
+ * loading `t->signal` from a task cost the verifier ~1 ms at every load on
+ * 6.18, a search of the kernel's BTF by name; this costs nothing per pass.)
  *
  * Rebuilt by bpf/build.sh into src/bpf/tasks.bpf.o (committed; CI checks
  * the rebuilt object is byte-identical). */
@@ -32,13 +37,12 @@ char LICENSE[] SEC("license") = "GPL";
 #define F_RAN 2     /* run time moved */
 #define F_MOVED 4   /* another cgroup (css_set) */
 #define F_PARENT 8  /* another parent */
-#define F_DEAD 16   /* (leader) dead threads' run time moved */
+#define F_DEAD 16   /* a thread of it exited (user space, from `exits`) */
 #define F_NOROOM 32 /* `last` is full: reported every pass */
 
 struct last {
 	__u64 start;    /* start_boottime, ns */
 	__u64 runtime;  /* se.sum_exec_runtime, ns */
-	__u64 dead;     /* signal->sum_sched_runtime (leaders), ns */
 	__u64 cgroups;  /* the css_set pointer, compared only */
 	__u32 ppid;
 	__u32 pad;
@@ -56,10 +60,17 @@ struct rec {
 	__u32 netns;
 };
 
+/* A process's exit (16 bytes) in `exits`. */
 struct exit_rec {
 	__u32 tgid;
 	__u32 parent; /* its parent's tgid if it had its parent's cgroups, else 0 */
 	__u64 start; /* start_boottime, ns: a reused pid is another process */
+};
+
+/* A thread's exit (8 bytes, which is how user space tells them apart). */
+struct thread_rec {
+	__u32 tgid;
+	__u32 tid;
 };
 
 struct {
@@ -75,7 +86,8 @@ struct {
 	__uint(max_entries, 262144);
 } exits SEC(".maps");
 
-/* Exits the ring buffer had no room for (user space then re-lists /proc). */
+/* Records the ring buffer had no room for (user space then re-reads every
+ * process and re-lists /proc). */
 __u64 lost_exits = 0;
 
 SEC("iter/task")
@@ -98,8 +110,6 @@ int tasks(struct bpf_iter__task *ctx)
 	 * tasks (6.6 -> 8.0 ms, measured): this runs every tick. */
 	now.cgroups = (__u64)t->cgroups;
 	now.ppid = t->real_parent->tgid;
-	if (t->pid == t->tgid)
-		now.dead = t->signal->sum_sched_runtime;
 	r.tgid = t->tgid;
 	old = bpf_map_lookup_elem(&last, &tid);
 	if (!old || old->start != now.start) {
@@ -111,8 +121,6 @@ int tasks(struct bpf_iter__task *ctx)
 			r.flags |= F_MOVED;
 		if (old->ppid != now.ppid)
 			r.flags |= F_PARENT;
-		if (old->dead != now.dead)
-			r.flags |= F_DEAD;
 		if (!r.flags)
 			return 0;
 	}
@@ -159,6 +167,25 @@ int freed(__u64 *ctx)
 	if (p && BPF_CORE_READ(p, cgroups) == BPF_CORE_READ(t, cgroups))
 		e.parent = BPF_CORE_READ(p, tgid);
 	if (bpf_ringbuf_output(&exits, &e, sizeof(e), 0))
+		__sync_fetch_and_add(&lost_exits, 1);
+	return 0;
+}
+
+/* Fires in do_exit, while the thread is still its process's (in /proc, its
+ * run time still its own): a pass from here on names the process, and its
+ * `stat` then counts this thread's time wherever it is. What the thread
+ * runs after this point, on its way out, is microseconds. */
+SEC("raw_tp/sched_process_exit")
+int thread_exit(__u64 *ctx)
+{
+	struct task_struct *t = (struct task_struct *)ctx[0];
+	struct thread_rec r = {};
+
+	r.tid = BPF_CORE_READ(t, pid);
+	r.tgid = BPF_CORE_READ(t, tgid);
+	if (r.tid == r.tgid)
+		return 0; /* the leader: the process's exit is `freed`'s */
+	if (bpf_ringbuf_output(&exits, &r, sizeof(r), 0))
 		__sync_fetch_and_add(&lost_exits, 1);
 	return 0;
 }

@@ -6,10 +6,11 @@
 //! every task and writes a 12-byte record — process id, why, and for a
 //! process leader its network namespace — only for the
 //! tasks whose run time moved, that are new (or whose pid was reused), that
-//! moved to another cgroup or got another parent, and for process leaders
-//! whose dead threads' run time moved (a thread that ran and died between
-//! two passes). A second program on `sched_process_free` reports process
-//! exits in a ring buffer. See [`Tasks::pass`].
+//! moved to another cgroup or got another parent. A second program on
+//! `sched_process_free` reports process exits in a ring buffer, and a third
+//! on `sched_process_exit` the exits of threads other than leaders (a
+//! thread that ran and died between two passes is not visited again; its
+//! process is named by that record). See [`Tasks::pass`].
 //!
 //! The scanner then reads `/proc/PID/stat` only of the processes the pass
 //! named (and, as the `/proc` path does, every [`super::FULL_EVERY`]th
@@ -82,8 +83,9 @@ pub struct Ran {
     /// cgroups when they went (a fork that never moved): the groups their
     /// run time went to, even if no pass saw them.
     pub exit_parents: PidMap<i32>,
-    /// The ring buffer overflowed: some exits were not reported (the
-    /// scanner finds them by its periodic `stat` re-read).
+    /// The ring buffer overflowed: some exits were not reported. The
+    /// scanner then reads every process's `stat` once (a lost thread exit
+    /// named a process whose time moved) and finds gone processes gone.
     pub lost_exits: bool,
     /// Task records read (threads included).
     pub records: usize,
@@ -213,6 +215,11 @@ impl Tasks {
             .map_err(|e| Unavailable(format!("sched_process_free refused: {}", chain(&e))))?;
         free.attach("sched_process_free")
             .map_err(|e| Unavailable(format!("sched_process_free not attached: {}", chain(&e))))?;
+        let exit: &mut RawTracePoint = prog(&mut ebpf, "thread_exit")?;
+        exit.load()
+            .map_err(|e| Unavailable(format!("sched_process_exit refused: {}", chain(&e))))?;
+        exit.attach("sched_process_exit")
+            .map_err(|e| Unavailable(format!("sched_process_exit not attached: {}", chain(&e))))?;
         let map = ebpf
             .take_map("exits")
             .ok_or_else(|| Unavailable("no `exits` map in the object".into()))?;
@@ -270,18 +277,7 @@ impl Tasks {
             out.records += 1;
         }
         while let Some(item) = self.exits.next() {
-            if item.len() >= 16 {
-                let tgid = u32::from_ne_bytes([item[0], item[1], item[2], item[3]]);
-                let parent = u32::from_ne_bytes([item[4], item[5], item[6], item[7]]);
-                let mut start = [0; 8];
-                start.copy_from_slice(&item[8..16]);
-                if let Ok(pid) = i32::try_from(tgid) {
-                    out.exits.push((pid, u64::from_ne_bytes(start)));
-                    if let Ok(parent @ 1..) = i32::try_from(parent) {
-                        out.exit_parents.insert(pid, parent);
-                    }
-                }
-            }
+            exit_record(&item, out);
         }
         let lost = self.lost_exits();
         out.lost_exits = lost != self.lost_seen;
@@ -303,6 +299,31 @@ impl Tasks {
             .ok()
             .and_then(|a| a.get(&0, 0).ok())
             .unwrap_or(0)
+    }
+}
+
+/// One record of the `exits` ring buffer into `out`: a process's exit
+/// (16 bytes: `struct exit_rec`) or a thread's (8 bytes: `struct
+/// thread_rec`; its process is named, [`flags::DEAD`]).
+fn exit_record(item: &[u8], out: &mut Ran) {
+    let word = |i: usize| u32::from_ne_bytes([item[i], item[i + 1], item[i + 2], item[i + 3]]);
+    match item.len() {
+        16 => {
+            let mut start = [0; 8];
+            start.copy_from_slice(&item[8..16]);
+            if let Ok(pid) = i32::try_from(word(0)) {
+                out.exits.push((pid, u64::from_ne_bytes(start)));
+                if let Ok(parent @ 1..) = i32::try_from(word(4)) {
+                    out.exit_parents.insert(pid, parent);
+                }
+            }
+        }
+        8 => {
+            if let Ok(pid) = i32::try_from(word(0)) {
+                *out.pids.entry(pid).or_insert(0) |= flags::DEAD;
+            }
+        }
+        _ => {}
     }
 }
 
@@ -585,6 +606,32 @@ mod tests {
     }
 
     #[test]
+    fn exit_records_are_told_apart_by_their_length() {
+        let mut out = Ran::default();
+        let mut process = Vec::new();
+        for w in [42u32, 7] {
+            process.extend_from_slice(&w.to_ne_bytes());
+        }
+        process.extend_from_slice(&123_456u64.to_ne_bytes());
+        exit_record(&process, &mut out);
+        assert_eq!(out.exits, vec![(42, 123_456)]);
+        assert_eq!(out.exit_parents.get(&42), Some(&7));
+        assert!(out.pids.is_empty(), "a process's exit names nothing");
+        // A thread's exit (tgid, tid) names its process.
+        let mut thread = Vec::new();
+        for w in [50u32, 51] {
+            thread.extend_from_slice(&w.to_ne_bytes());
+        }
+        out.pids.insert(50, flags::RAN);
+        exit_record(&thread, &mut out);
+        assert_eq!(out.pids.get(&50), Some(&(flags::RAN | flags::DEAD)));
+        assert_eq!(out.exits.len(), 1, "not an exit of the process");
+        // Anything else is left alone.
+        exit_record(&[1, 2, 3], &mut out);
+        assert_eq!((out.pids.len(), out.exits.len()), (1, 1));
+    }
+
+    #[test]
     fn the_task_map_is_sized_by_the_tasks_there_are() {
         assert_eq!(last_entries(None), 16384);
         assert_eq!(last_entries(Some(300)), 16384);
@@ -645,7 +692,13 @@ mod tests {
         // e_machine = EM_BPF (247)
         assert_eq!(u16::from_le_bytes([o[18], o[19]]), 247);
         let text = String::from_utf8_lossy(o);
-        for s in ["iter/task", "raw_tp/sched_process_free", "exits", "last"] {
+        for s in [
+            "iter/task",
+            "raw_tp/sched_process_free",
+            "raw_tp/sched_process_exit",
+            "exits",
+            "last",
+        ] {
             assert!(text.contains(s), "{s} missing from the object");
         }
     }

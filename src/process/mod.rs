@@ -648,7 +648,8 @@ impl ProcessScanner {
             }
         }
         for pid in pids {
-            let named = pass.pids.contains_key(&pid);
+            // A lost record may have named any process: all are read.
+            let named = pass.lost_exits || pass.pids.contains_key(&pid);
             let slot = tick + u64::from(pid.unsigned_abs());
             let quiet = !named
                 && self.cache.get(&pid).is_some_and(|c| {

@@ -991,6 +991,41 @@ fn the_ebpf_pass_decides_what_is_read() {
     assert_eq!(by_pid(&rows, 12).command.as_ref(), "c");
 }
 
+/// A pass whose ring buffer overflowed may have lost a thread's exit,
+/// which names a process whose CPU time moved: every process is read.
+#[test]
+fn a_pass_that_lost_records_reads_every_process() {
+    let f = Fixture::new();
+    let cg = cgroup_file("/");
+    f.proc(
+        10,
+        &stat_line(10, "a", 'S', 1, 5, 0, 1, 100, 10),
+        b"a\0",
+        &cg,
+    );
+    let mut s = f.scanner();
+    scan_with_pass(&mut s, &pass(&[10], &[]));
+    // Its threads ran and died; the pass does not name it.
+    f.proc(
+        10,
+        &stat_line(10, "a", 'S', 1, 40, 0, 1, 100, 10),
+        b"a\0",
+        &cg,
+    );
+    let u = s.units();
+    let rows = scan_with_pass(&mut s, &pass(&[], &[]));
+    assert_eq!(by_pid(&rows, 10).cpu_time_ns, u.ticks_to_ns(5), "cached");
+    let mut lost = pass(&[], &[]);
+    lost.lost_exits = true;
+    let rows = scan_with_pass(&mut s, &lost);
+    assert_eq!(
+        by_pid(&rows, 10).cpu_time_ns,
+        u.ticks_to_ns(40),
+        "records lost: read"
+    );
+    assert_eq!(s.skipped(), 0);
+}
+
 /// A sleeper's RSS can shrink only when pages leave its group's memory
 /// (reclaim, swap-out): on the eBPF path its `stat` is re-read within
 /// FULL_EVERY ticks while its group's charge moves, and otherwise only every
