@@ -180,7 +180,7 @@ impl Tasks {
             Some(why) => Err(why),
             None => small_btf(BTF_PATH),
         };
-        let (ebpf, btf, kernel_btf) = match small {
+        let (mut ebpf, (btf, attach_id), kernel_btf) = match small {
             Ok((btf, attach_id, cached)) => {
                 btf_cached = cached;
                 let (mut loader, how) = match loader_without_kernel_btf() {
@@ -196,20 +196,18 @@ impl Tasks {
                     // One parse, for the loader and the iterator.
                     let full = parsed()?;
                     let ebpf = object(loader.btf(Some(&full)))?;
-                    (ebpf, attach_id(full)?, KernelBtf::Parsed(why))
+                    (ebpf, with_attach_id(full)?, KernelBtf::Parsed(why))
                 }
                 Err(_) => {
                     // The loader parses its own, gone with it; then ours.
                     let ebpf = object(&mut EbpfLoader::new())?;
-                    (ebpf, attach_id(parsed()?)?, KernelBtf::Parsed(why))
+                    (ebpf, with_attach_id(parsed()?)?, KernelBtf::Parsed(why))
                 }
             },
         };
-        let (btf, attach_id) = btf;
         let iter = iter::TaskIter::load(&OBJECT.0, &btf, &ebpf, attach_id)
             .map_err(|e| Unavailable(format!("task iterator refused: {e}")))?;
         drop(btf);
-        let mut ebpf = ebpf;
         let free: &mut RawTracePoint = prog(&mut ebpf, "freed")?;
         free.load()
             .map_err(|e| Unavailable(format!("sched_process_free refused: {}", chain(&e))))?;
@@ -336,7 +334,7 @@ const ATTACH: [(&str, u32); 1] = [(ATTACH_FUNC, BTF_KIND_FUNC)];
 const ATTACH_FUNC: &str = "bpf_iter_task";
 
 /// A parsed BTF of the kernel's with the id of [`ATTACH_FUNC`] in it.
-fn attach_id(full: Btf) -> Result<(Btf, u32), Unavailable> {
+fn with_attach_id(full: Btf) -> Result<(Btf, u32), Unavailable> {
     let id = full
         .id_by_type_name_kind(ATTACH_FUNC, aya_obj::btf::BtfKind::Func)
         .map_err(|_| Unavailable(format!("no {ATTACH_FUNC} in the kernel's BTF")))?;
