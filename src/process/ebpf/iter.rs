@@ -24,7 +24,11 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use aya::maps::Map;
 use aya::{Btf, Ebpf};
-use aya_obj::generated::{bpf_attach_type, bpf_attr, bpf_cmd, bpf_prog_type};
+use aya_obj::generated::{bpf_attach_type, bpf_attr, bpf_cmd, bpf_insn, bpf_prog_type};
+
+// BPF_PROG_LOAD reads `insn_cnt` instructions of 8 bytes each (code,
+// registers, offset, immediate): aya-obj's `bpf_insn` is that layout.
+const _: () = assert!(std::mem::size_of::<bpf_insn>() == 8);
 
 /// The program's name in the object and, as the kernel shows it
 /// (`bpftool prog`), its name once loaded.
@@ -70,7 +74,7 @@ impl TaskIter {
 /// The `tasks` program's instructions, relocated as aya relocates them:
 /// CO-RE against `btf`, map references to `ebpf`'s descriptors, calls
 /// linked, helpers the kernel lacks replaced (`sanitize_functions`).
-fn relocated(object: &[u8], btf: &Btf, ebpf: &Ebpf) -> Result<Vec<u8>, String> {
+fn relocated(object: &[u8], btf: &Btf, ebpf: &Ebpf) -> Result<Vec<bpf_insn>, String> {
     let mut obj = aya_obj::Object::parse(object).map_err(|e| format!("object: {e}"))?;
     obj.relocate_btf(btf)
         .map_err(|e| format!("CO-RE relocation: {e}"))?;
@@ -97,14 +101,7 @@ fn relocated(object: &[u8], btf: &Btf, ebpf: &Ebpf) -> Result<Vec<u8>, String> {
         .functions
         .get(&program.function_key())
         .ok_or_else(|| format!("no code for `{PROGRAM}`"))?;
-    let mut bytes = Vec::with_capacity(function.instructions.len() * 8);
-    for insn in &function.instructions {
-        // SAFETY: bpf_insn is 8 plain bytes (`repr(C)`: code, registers,
-        // offset, immediate), what BPF_PROG_LOAD reads.
-        let raw: [u8; 8] = unsafe { std::mem::transmute_copy(insn) };
-        bytes.extend_from_slice(&raw);
-    }
-    Ok(bytes)
+    Ok(function.instructions.clone())
 }
 
 /// The descriptor of one of the maps aya made (the object's kinds).
@@ -117,7 +114,7 @@ fn map_fd(map: &Map) -> Option<RawFd> {
 
 /// `BPF_PROG_LOAD` of an iterator program. A refusal is tried once more
 /// with the verifier's log, whose last lines say why.
-fn prog_load(insns: &[u8], attach_id: u32) -> Result<OwnedFd, String> {
+fn prog_load(insns: &[bpf_insn], attach_id: u32) -> Result<OwnedFd, String> {
     let license = CString::new("GPL").expect("no NUL");
     let load = |log: &mut [u8]| {
         // SAFETY: as in `TaskIter::open`; every pointer set here outlives
@@ -128,7 +125,7 @@ fn prog_load(insns: &[u8], attach_id: u32) -> Result<OwnedFd, String> {
         u.expected_attach_type = bpf_attach_type::BPF_TRACE_ITER as u32;
         u.attach_btf_id = attach_id;
         u.insns = insns.as_ptr() as u64;
-        u.insn_cnt = (insns.len() / 8) as u32;
+        u.insn_cnt = insns.len() as u32;
         u.license = license.as_ptr() as u64;
         for (to, from) in u.prog_name.iter_mut().zip(PROGRAM.bytes()) {
             *to = from as _;
