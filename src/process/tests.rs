@@ -901,6 +901,13 @@ fn scan_with_pass_shrink(
     out
 }
 
+/// Pid 10, `a`, sleeping, with `utime` ticks, in the root group (the
+/// eBPF-path tests' usual process).
+fn sleeper_a(f: &Fixture, utime: u64) {
+    let line = stat_line(10, "a", 'S', 1, utime, 0, 1, 100, 10);
+    f.proc(10, &line, b"a\0", &cgroup_file("/"));
+}
+
 #[test]
 fn the_ebpf_pass_decides_what_is_read() {
     let f = Fixture::new();
@@ -913,12 +920,7 @@ fn the_ebpf_pass_decides_what_is_read() {
         b"init\0",
         &cg,
     );
-    f.proc(
-        10,
-        &stat_line(10, "a", 'S', 1, 5, 0, 1, 100, 10),
-        b"a\0",
-        &cg,
-    );
+    sleeper_a(&f, 5);
     f.proc(
         11,
         &stat_line(11, "b", 'S', 1, 7, 0, 1, 200, 10),
@@ -996,22 +998,11 @@ fn the_ebpf_pass_decides_what_is_read() {
 #[test]
 fn a_pass_that_lost_records_reads_every_process() {
     let f = Fixture::new();
-    let cg = cgroup_file("/");
-    f.proc(
-        10,
-        &stat_line(10, "a", 'S', 1, 5, 0, 1, 100, 10),
-        b"a\0",
-        &cg,
-    );
+    sleeper_a(&f, 5);
     let mut s = f.scanner();
     scan_with_pass(&mut s, &pass(&[10], &[]));
     // Its threads ran and died; the pass does not name it.
-    f.proc(
-        10,
-        &stat_line(10, "a", 'S', 1, 40, 0, 1, 100, 10),
-        b"a\0",
-        &cg,
-    );
+    sleeper_a(&f, 40);
     let u = s.units();
     let rows = scan_with_pass(&mut s, &pass(&[], &[]));
     assert_eq!(by_pid(&rows, 10).cpu_time_ns, u.ticks_to_ns(5), "cached");
@@ -1076,12 +1067,7 @@ fn the_ebpf_path_rereads_a_sleepers_rss_while_its_groups_memory_moves() {
 fn the_ebpf_path_lists_proc_every_relist_ticks() {
     let f = Fixture::new();
     let cg = cgroup_file("/");
-    f.proc(
-        10,
-        &stat_line(10, "a", 'S', 1, 5, 0, 1, 100, 10),
-        b"a\0",
-        &cg,
-    );
+    sleeper_a(&f, 5);
     let mut s = f.scanner();
     scan_with_pass(&mut s, &pass(&[10], &[]));
     // A process the iterator never reports (as pid 1 on 6.18).
