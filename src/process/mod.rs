@@ -538,9 +538,10 @@ impl ProcessScanner {
                 return;
             }
         };
-        // Rows taken from the cache whose parent was not seen yet this tick:
-        // a process is reparented when its parent exits, without running, so
-        // if the parent turns out to be gone its stat is read after all.
+        // Rows taken from the cache whose parent was not seen alive yet this
+        // tick: a process is reparented when its parent exits, without
+        // running, so if the parent turns out to be gone (or a zombie: it
+        // exited and is not reaped yet) its stat is read after all.
         let mut deferred = Vec::new();
         for entry in dir.flatten() {
             let name = entry.file_name();
@@ -549,7 +550,7 @@ impl ProcessScanner {
             };
             let ran = match self.gate(pid, quiet.as_ref()) {
                 Gate::Unchanged(mut row) => {
-                    if row.ppid > 0 && !self.seen_now(row.ppid) {
+                    if row.ppid > 0 && !self.alive_now(row.ppid) {
                         deferred.push(row);
                     } else {
                         self.add_io(&mut row, true);
@@ -573,7 +574,7 @@ impl ProcessScanner {
             }
         }
         for mut row in deferred {
-            if self.seen_now(row.ppid) {
+            if self.alive_now(row.ppid) {
                 self.add_io(&mut row, true);
                 emit(row);
                 continue;
@@ -793,11 +794,14 @@ impl ProcessScanner {
         row.io_prev = prev.filter(|_| cur.is_some());
     }
 
-    /// Whether `pid` has been seen in the scan under way.
-    fn seen_now(&self, pid: i32) -> bool {
+    /// Whether `pid` has been seen in the scan under way, and is not a
+    /// zombie: a process's children are
+    /// reparented as it exits, before it shows `Z` (`exit_notify`), and it
+    /// stays in `/proc` until its parent reaps it, which may be never.
+    fn alive_now(&self, pid: i32) -> bool {
         self.cache
             .get(&pid)
-            .is_some_and(|c| c.seen_tick == self.tick)
+            .is_some_and(|c| c.seen_tick == self.tick && c.last.state != b'Z')
     }
 
     fn intern(&mut self, s: &str) -> Arc<str> {

@@ -567,6 +567,9 @@ fn sleeping_processes_are_taken_from_the_cache_only_while_schedstat_stands_still
         &cgroup_file("/"),
     );
     let mut s = f.scanner();
+    // No group lists place them: `/proc/PID/cgroup` (and with it `stat`)
+    // would be read every other tick.
+    s.set_cgroup_refresh(0);
     // Start right after 40's full-read tick (staggered by pid) so the next
     // ticks may skip its stat.
     let mut rows = Vec::new();
@@ -609,7 +612,8 @@ fn sleeping_processes_are_taken_from_the_cache_only_while_schedstat_stands_still
     assert_eq!(t(&rows, 40), u.ticks_to_ns(5));
     assert_eq!(by_pid(&rows, 40).state, 'R');
 
-    // Its parent exits and it is reparented (without running): read again.
+    // Its parent exits and it is reparented (without running): read again,
+    // whether the parent stays a zombie or is gone.
     fs::write(
         f.root().join("40/stat"),
         stat_line(40, "one", 'S', 7, 4, 1, 1, 50, 10),
@@ -617,9 +621,38 @@ fn sleeping_processes_are_taken_from_the_cache_only_while_schedstat_stands_still
     .expect("stat");
     s.scan_into(&mut rows);
     assert_eq!(by_pid(&rows, 40).ppid, 1, "parent alive: from the cache");
-    fs::remove_dir_all(f.root().join("1")).expect("rm 1");
+    // The parent exits but is not reaped: a zombie (it ran on its way out).
+    fs::write(
+        f.root().join("1/stat"),
+        stat_line(1, "init", 'Z', 0, 1, 1, 1, 1, 1),
+    )
+    .expect("stat");
+    sched(1, 6);
     s.scan_into(&mut rows);
-    assert_eq!(by_pid(&rows, 40).ppid, 7, "parent gone: stat read again");
+    assert_eq!(
+        by_pid(&rows, 40).ppid,
+        7,
+        "parent a zombie: stat read again"
+    );
+    // The new parent is gone without a trace.
+    f.proc(
+        7,
+        &stat_line(7, "reaper", 'S', 0, 1, 1, 1, 1, 1),
+        b"reaper\0",
+        &cgroup_file("/"),
+    );
+    sched(7, 5);
+    s.scan_into(&mut rows);
+    fs::write(
+        f.root().join("40/stat"),
+        stat_line(40, "one", 'S', 8, 4, 1, 1, 50, 10),
+    )
+    .expect("stat");
+    s.scan_into(&mut rows);
+    assert_eq!(by_pid(&rows, 40).ppid, 7, "parent alive: from the cache");
+    fs::remove_dir_all(f.root().join("7")).expect("rm 7");
+    s.scan_into(&mut rows);
+    assert_eq!(by_pid(&rows, 40).ppid, 8, "parent gone: stat read again");
 
     // RSS shrinking while it sleeps shows within FULL_EVERY ticks.
     fs::write(
