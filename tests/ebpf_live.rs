@@ -153,6 +153,13 @@ fn ebpf_sampler_matches_the_proc_one() {
     let mover = spawn_bash(&mut from, &nap("40"));
     // `sleep` loses its parent (bash exits) after 3 s, without running.
     let parent = spawn_bash(&mut orphan, &format!("sleep 40 & {}; exit 0", nap("3")));
+    // The same, but the parent that exits (a subshell) is never reaped:
+    // its parent exec()s `sleep`, which does not wait. No exit of it is
+    // freed; only its last thread's exit says its children lose it.
+    let zombie_parent = spawn_bash(
+        &mut orphan,
+        &format!("(sleep 40 & {}; exit 0) & exec sleep 40", nap("3")),
+    );
     let mut churn = Command::new("timeout");
     churn
         .args(["-s", "KILL", "40"])
@@ -180,6 +187,7 @@ fn ebpf_sampler_matches_the_proc_one() {
     let (mut skipped, mut ticks, mut ticks_groups_skipped) = (0, 0, 0);
     let (mut burner_pid, mut exec_pid, mut exit_pid) = (None, None, None);
     let (mut mover_pid, mut churn_pid, mut orphan_pid) = (None, None, None);
+    let mut zombie_orphan: Option<(i32, i32)> = None;
     let mut moved = false;
     let (mut a, mut b) = (Snapshot::default(), Snapshot::default());
     let mut worst = (0.0f64, 0.0f64);
@@ -214,6 +222,15 @@ fn ebpf_sampler_matches_the_proc_one() {
                 .iter()
                 .find(|p| p.ppid == bash && &*p.command == "sleep 40")
                 .map(|p| p.pid)
+        });
+        // (the subshell, its `sleep 40`)
+        zombie_orphan = zombie_orphan.or_else(|| {
+            let sleeper = child_of(&b, zombie_parent)?;
+            let sub = b.processes.iter().find(|p| p.ppid == sleeper)?.pid;
+            b.processes
+                .iter()
+                .find(|p| p.ppid == sub && &*p.command == "sleep 40")
+                .map(|p| (sub, p.pid))
         });
         let (ra, rb) = (rows(&a, &groups), rows(&b, &groups));
         let mut now_odd = HashSet::new();
@@ -415,6 +432,14 @@ fn ebpf_sampler_matches_the_proc_one() {
     );
     assert_eq!(ra[&orphan_pid].ppid, rb[&orphan_pid].ppid);
     assert_ne!(ra[&orphan_pid].ppid, parent as i32);
+    let (sub, orphan) = zombie_orphan.expect("the zombie's child seen");
+    let state = |s: &Snapshot| s.processes.iter().find(|p| p.pid == sub).map(|p| p.state);
+    assert_eq!(state(&b), Some('Z'), "the subshell {sub} is a zombie");
+    assert_eq!(
+        ra.get(&orphan).map(|r| r.ppid),
+        rb.get(&orphan).map(|r| r.ppid)
+    );
+    assert_ne!(ra[&orphan].ppid, sub, "{orphan} lost its parent {sub}");
 }
 
 #[test]

@@ -6,11 +6,19 @@
  * process id, why, and for a process leader its network namespace's
  * number — only for tasks that changed since the last pass:
  * their run time moved (se.sum_exec_runtime: the task ran, which is how
- * CPU time, state, threads, exec and exit change), they are new (or their
- * pid was reused: another start time), they moved to another cgroup (the
- * css_set pointer changed: a move does not run the task), their parent
- * changed (reparenting does not run the child either). The last values
- * are kept per task in `last`.
+ * CPU time, state, threads, exec and exit change) or they are new (or
+ * their pid was reused: another start time). The last values are kept per
+ * task in `last`.
+ *
+ * Two changes don't run the task, and are reported as they happen
+ * instead, in the `exits` ring buffer (8-byte records: a process and why):
+ * a move to another cgroup (`moved`, on the cgroup_attach_task and
+ * cgroup_transfer_tasks tracepoints) and a parent's exit, which reparents
+ * its children (`thread_exit`, below). The iterator compared each task's
+ * css_set and parent pointers until session 17: each pointer loaded from
+ * a task costs the verifier ~1 ms at every load on 6.18 (it searches the
+ * kernel's BTF by name for the field's trust), ~2 ms of a ~25 ms start at
+ * 200 processes; these programs probe-read, once per event.
  *
  * `freed` (raw_tp/sched_process_free, after the task is gone from /proc)
  * forgets a task's entry and, for a process leader, reports the exit in
@@ -21,9 +29,9 @@
  * the leader as it exits, in the same ring buffer: a thread that ran and
  * died between two passes is not visited again, and its run time goes to
  * its process's (signal->sum_sched_runtime), so user space re-reads that
- * process. (The iterator compared that sum per leader until session 16:
- * loading `t->signal` from a task cost the verifier ~1 ms at every load on
- * 6.18, a search of the kernel's BTF by name; this costs nothing per pass.)
+ * process. (The iterator compared that sum per leader until session 16,
+ * for the same verifier cost as above.) It also reports the last thread
+ * of a process going: that process's children are about to be reparented.
  *
  * Rebuilt by bpf/build.sh into src/bpf/tasks.bpf.o (committed; CI checks
  * the rebuilt object is byte-identical). */
@@ -35,17 +43,14 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define F_NEW 1     /* first seen, or the pid was reused */
 #define F_RAN 2     /* run time moved */
-#define F_MOVED 4   /* another cgroup (css_set) */
-#define F_PARENT 8  /* another parent */
-#define F_DEAD 16   /* a thread of it exited (user space, from `exits`) */
+#define F_MOVED 4   /* moved to another cgroup (`moved`, in `exits`) */
+#define F_DEAD 16   /* a thread of it exited (`thread_exit`, in `exits`) */
 #define F_NOROOM 32 /* `last` is full: reported every pass */
+#define F_ORPHANS 64 /* its last thread exits: its children get new parents */
 
 struct last {
 	__u64 start;    /* start_boottime, ns */
 	__u64 runtime;  /* se.sum_exec_runtime, ns */
-	__u64 cgroups;  /* the css_set pointer, compared only */
-	__u32 ppid;
-	__u32 pad;
 };
 
 struct rec {
@@ -67,10 +72,11 @@ struct exit_rec {
 	__u64 start; /* start_boottime, ns: a reused pid is another process */
 };
 
-/* A thread's exit (8 bytes, which is how user space tells them apart). */
-struct thread_rec {
+/* A process that changed without running (8 bytes, which is how user
+ * space tells it from an exit): F_MOVED, F_DEAD, F_ORPHANS. */
+struct why_rec {
 	__u32 tgid;
-	__u32 tid;
+	__u32 flags;
 };
 
 struct {
@@ -104,26 +110,17 @@ int tasks(struct bpf_iter__task *ctx)
 	tid = t->pid;
 	now.start = t->start_boottime;
 	now.runtime = t->se.sum_exec_runtime;
-	/* Loaded, not probe-read: each pointer loaded from a task costs the
-	 * verifier ~1 ms at load on 6.18 (linear searches of the kernel's BTF
-	 * by name), but probe reads here cost every pass ~1.4 ms at 10,000
-	 * tasks (6.6 -> 8.0 ms, measured): this runs every tick. */
-	now.cgroups = (__u64)t->cgroups;
-	now.ppid = t->real_parent->tgid;
+	/* Only scalars are loaded from the task: no pointer for the verifier
+	 * to search the kernel's BTF for (see the top), and no probe read,
+	 * which would cost every pass ~0.7 ms per field at 10,000 tasks. */
 	r.tgid = t->tgid;
 	old = bpf_map_lookup_elem(&last, &tid);
-	if (!old || old->start != now.start) {
+	if (!old || old->start != now.start)
 		r.flags = F_NEW;
-	} else {
-		if (old->runtime != now.runtime)
-			r.flags |= F_RAN;
-		if (old->cgroups != now.cgroups)
-			r.flags |= F_MOVED;
-		if (old->ppid != now.ppid)
-			r.flags |= F_PARENT;
-		if (!r.flags)
-			return 0;
-	}
+	else if (old->runtime != now.runtime)
+		r.flags = F_RAN;
+	else
+		return 0;
 	if (bpf_map_update_elem(&last, &tid, &now, BPF_ANY))
 		r.flags |= F_NOROOM;
 	/* Probe reads, only for the tasks reported (nsproxy is NULL once a
@@ -171,21 +168,56 @@ int freed(__u64 *ctx)
 	return 0;
 }
 
+static void report(__u32 tgid, __u32 flags)
+{
+	struct why_rec r = { .tgid = tgid, .flags = flags };
+
+	if (bpf_ringbuf_output(&exits, &r, sizeof(r), 0))
+		__sync_fetch_and_add(&lost_exits, 1);
+}
+
 /* Fires in do_exit, while the thread is still its process's (in /proc, its
  * run time still its own): a pass from here on names the process, and its
  * `stat` then counts this thread's time wherever it is. What the thread
- * runs after this point, on its way out, is microseconds. */
+ * runs after this point, on its way out, is microseconds.
+ *
+ * When it is the process's last thread (`signal->live` is down to 0 by
+ * now), the process's children are reparented a moment later, in the same
+ * do_exit (exit_notify: to a subreaper or the namespace's init; a child of
+ * a thread whose process lives on goes to a sibling thread, the same
+ * process). F_ORPHANS tells user space to re-read the processes whose
+ * parent it was, on this pass and the next (the record can be read before
+ * the reparenting), and again when the process is freed. */
 SEC("raw_tp/sched_process_exit")
 int thread_exit(__u64 *ctx)
 {
 	struct task_struct *t = (struct task_struct *)ctx[0];
-	struct thread_rec r = {};
+	__u32 tid = BPF_CORE_READ(t, pid);
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	__u32 flags = 0;
 
-	r.tid = BPF_CORE_READ(t, pid);
-	r.tgid = BPF_CORE_READ(t, tgid);
-	if (r.tid == r.tgid)
-		return 0; /* the leader: the process's exit is `freed`'s */
-	if (bpf_ringbuf_output(&exits, &r, sizeof(r), 0))
-		__sync_fetch_and_add(&lost_exits, 1);
+	if (tid != tgid)
+		flags |= F_DEAD; /* the leader's exit is `freed`'s */
+	if (BPF_CORE_READ(t, signal, live.counter) == 0)
+		flags |= F_ORPHANS;
+	if (flags)
+		report(tgid, flags);
+	return 0;
+}
+
+/* A move to another cgroup (a write to cgroup.procs or tasks, v1 or v2;
+ * the whole thread group when `threadgroup`), after it is done: the task
+ * did not run for it, so no pass would see it. Attached to both
+ * tracepoints with the same arguments (dst_cgrp, path, task, threadgroup):
+ * cgroup_attach_task and cgroup_transfer_tasks (v1 cpuset moving the
+ * tasks of a group whose CPUs went offline). A css_set that changes
+ * without a move (v2 controllers enabled under a group) moves nobody
+ * between groups. */
+SEC("raw_tp/cgroup_attach_task")
+int moved(__u64 *ctx)
+{
+	struct task_struct *t = (struct task_struct *)ctx[2];
+
+	report(BPF_CORE_READ(t, tgid), F_MOVED);
 	return 0;
 }

@@ -34,8 +34,12 @@ struct sched_entity {
 	__u64 sum_exec_runtime;
 } __attribute__((preserve_access_index));
 
+typedef struct {
+	int counter;
+} atomic_t;
+
 struct signal_struct {
-	__u64 sum_sched_runtime;
+	atomic_t live;
 } __attribute__((preserve_access_index));
 
 struct css_set;

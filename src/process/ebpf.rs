@@ -5,19 +5,21 @@
 //! `src/bpf/tasks.bpf.o`, embedded here) is a task iterator that visits
 //! every task and writes a 12-byte record — process id, why, and for a
 //! process leader its network namespace — only for the
-//! tasks whose run time moved, that are new (or whose pid was reused), that
-//! moved to another cgroup or got another parent. A second program on
-//! `sched_process_free` reports process exits in a ring buffer, and a third
-//! on `sched_process_exit` the exits of threads other than leaders (a
-//! thread that ran and died between two passes is not visited again; its
-//! process is named by that record). See [`Tasks::pass`].
+//! tasks whose run time moved or that are new (or whose pid was reused).
+//! Three programs on tracepoints report in a ring buffer what changes
+//! without running: process exits (`sched_process_free`); the exits of
+//! threads other than leaders (a thread that ran and died between two
+//! passes is not visited again; its process is named by that record) and
+//! of a process's last thread, whose children then get new parents
+//! (`sched_process_exit`); and moves to another cgroup
+//! (`cgroup_attach_task`, `cgroup_transfer_tasks`). See [`Tasks::pass`].
 //!
 //! The scanner then reads `/proc/PID/stat` only of the processes the pass
 //! named (and, as the `/proc` path does, every [`super::FULL_EVERY`]th
 //! tick of each process for its RSS); every other row is its cached one,
 //! exactly: a process none of whose threads ran, that did not move and
-//! whose parent did not change has the same CPU time, state, threads and
-//! command. No `/proc` listing, no `schedstat` read: a tick costs
+//! whose parent did not exit has the same CPU time, state, threads,
+//! parent and command. No `/proc` listing, no `schedstat` read: a tick costs
 //! O(processes that ran) in user space.
 //!
 //! Loading needs root (CAP_BPF + CAP_PERFMON), BTF (`/sys/kernel/btf/vmlinux`)
@@ -54,9 +56,11 @@ pub mod flags {
     pub const NEW: u32 = 1;
     pub const RAN: u32 = 2;
     pub const MOVED: u32 = 4;
-    pub const PARENT: u32 = 8;
     pub const DEAD: u32 = 16;
     pub const NOROOM: u32 = 32;
+    /// Its last thread exits: its children get new parents. Not a reason
+    /// to read the process itself ([`super::Ran::orphaned`]).
+    pub const ORPHANS: u32 = 64;
 }
 
 /// Why the eBPF path can't be used here (shown to the user, kept short).
@@ -87,6 +91,11 @@ pub struct Ran {
     /// scanner then reads every process's `stat` once (a lost thread exit
     /// named a process whose time moved) and finds gone processes gone.
     pub lost_exits: bool,
+    /// Processes whose last thread exited in this pass or the one before,
+    /// or that were freed in this one: their children are (or were a
+    /// moment ago) reparented without running, so the scanner re-reads
+    /// the processes whose parent one of these was.
+    pub orphaned: Vec<i32>,
     /// Task records read (threads included).
     pub records: usize,
     /// Process → its network namespace (nsfs inode number), for the
@@ -99,6 +108,9 @@ pub struct Tasks {
     iter: iter::TaskIter,
     exits: RingBuf<MapData>,
     lost_seen: u64,
+    /// The last pass's [`flags::ORPHANS`] records: named again this pass
+    /// (the record can be read before the reparenting it announces).
+    orphaned_before: Vec<i32>,
     buf: Vec<u8>,
     passes: u64,
     kernel_btf: KernelBtf,
@@ -208,16 +220,14 @@ impl Tasks {
         let iter = iter::TaskIter::load(&OBJECT.0, &btf, &ebpf, attach_id)
             .map_err(|e| Unavailable(format!("task iterator refused: {e}")))?;
         drop(btf);
-        let free: &mut RawTracePoint = prog(&mut ebpf, "freed")?;
-        free.load()
-            .map_err(|e| Unavailable(format!("sched_process_free refused: {}", chain(&e))))?;
-        free.attach("sched_process_free")
-            .map_err(|e| Unavailable(format!("sched_process_free not attached: {}", chain(&e))))?;
-        let exit: &mut RawTracePoint = prog(&mut ebpf, "thread_exit")?;
-        exit.load()
-            .map_err(|e| Unavailable(format!("sched_process_exit refused: {}", chain(&e))))?;
-        exit.attach("sched_process_exit")
-            .map_err(|e| Unavailable(format!("sched_process_exit not attached: {}", chain(&e))))?;
+        raw_tracepoint(&mut ebpf, "freed", &["sched_process_free"])?;
+        raw_tracepoint(&mut ebpf, "thread_exit", &["sched_process_exit"])?;
+        // Both tracepoints take (dst_cgrp, path, task, threadgroup).
+        raw_tracepoint(
+            &mut ebpf,
+            "moved",
+            &["cgroup_attach_task", "cgroup_transfer_tasks"],
+        )?;
         let map = ebpf
             .take_map("exits")
             .ok_or_else(|| Unavailable("no `exits` map in the object".into()))?;
@@ -230,6 +240,7 @@ impl Tasks {
             iter,
             exits,
             lost_seen: 0,
+            orphaned_before: Vec::new(),
             buf: Vec::with_capacity(64 * 1024),
             passes: 0,
             kernel_btf,
@@ -256,6 +267,7 @@ impl Tasks {
         out.exits.clear();
         out.exit_parents.clear();
         out.lost_exits = false;
+        out.orphaned.clear();
         out.records = 0;
         out.netns.clear();
         let mut file = self.iter.open()?;
@@ -274,9 +286,13 @@ impl Tasks {
             }
             out.records += 1;
         }
+        let mut orphaned_now = Vec::new();
         while let Some(item) = self.exits.next() {
-            exit_record(&item, out);
+            exit_record(&item, out, &mut orphaned_now);
         }
+        out.orphaned.extend(&orphaned_now);
+        out.orphaned.append(&mut self.orphaned_before);
+        self.orphaned_before = orphaned_now;
         let lost = self.lost_exits();
         out.lost_exits = lost != self.lost_seen;
         self.lost_seen = lost;
@@ -301,9 +317,12 @@ impl Tasks {
 }
 
 /// One record of the `exits` ring buffer into `out`: a process's exit
-/// (16 bytes: `struct exit_rec`) or a thread's (8 bytes: `struct
-/// thread_rec`; its process is named, [`flags::DEAD`]).
-fn exit_record(item: &[u8], out: &mut Ran) {
+/// (16 bytes: `struct exit_rec`) or a process that changed without running
+/// (8 bytes: `struct why_rec`: a thread of it exited, [`flags::DEAD`]; it
+/// moved, [`flags::MOVED`]; it is named for those). A freed process, and
+/// one whose last thread exits ([`flags::ORPHANS`]), go to `orphans`: the
+/// processes whose parent it was are re-read.
+fn exit_record(item: &[u8], out: &mut Ran, orphans: &mut Vec<i32>) {
     let word = |i: usize| u32::from_ne_bytes([item[i], item[i + 1], item[i + 2], item[i + 3]]);
     match item.len() {
         16 => {
@@ -311,14 +330,24 @@ fn exit_record(item: &[u8], out: &mut Ran) {
             start.copy_from_slice(&item[8..16]);
             if let Ok(pid) = i32::try_from(word(0)) {
                 out.exits.push((pid, u64::from_ne_bytes(start)));
+                // Reparented by now (it was reaped): a pass that read its
+                // children before that may have seen the old parent.
+                out.orphaned.push(pid);
                 if let Ok(parent @ 1..) = i32::try_from(word(4)) {
                     out.exit_parents.insert(pid, parent);
                 }
             }
         }
         8 => {
-            if let Ok(pid) = i32::try_from(word(0)) {
-                *out.pids.entry(pid).or_insert(0) |= flags::DEAD;
+            let (Ok(pid), why) = (i32::try_from(word(0)), word(4)) else {
+                return;
+            };
+            if why & flags::ORPHANS != 0 {
+                orphans.push(pid);
+            }
+            let why = why & !flags::ORPHANS;
+            if why != 0 {
+                *out.pids.entry(pid).or_insert(0) |= why;
             }
         }
         _ => {}
@@ -555,6 +584,22 @@ where
         .ok_or_else(|| Unavailable(format!("no program `{name}` in the object")))
 }
 
+/// Loads the object's program `name` and attaches it to each raw
+/// tracepoint of `points` (the errors name the first).
+fn raw_tracepoint(ebpf: &mut Ebpf, name: &str, points: &[&str]) -> Result<(), Unavailable> {
+    let what = points.first().copied().unwrap_or(name);
+    let program: &mut RawTracePoint = prog(ebpf, name)?;
+    program
+        .load()
+        .map_err(|e| Unavailable(format!("{what} refused: {}", chain(&e))))?;
+    for point in points {
+        program
+            .attach(point)
+            .map_err(|e| Unavailable(format!("{point} not attached: {}", chain(&e))))?;
+    }
+    Ok(())
+}
+
 /// An error with its sources, one line (the verifier's log is cut).
 fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -611,22 +656,37 @@ mod tests {
             process.extend_from_slice(&w.to_ne_bytes());
         }
         process.extend_from_slice(&123_456u64.to_ne_bytes());
-        exit_record(&process, &mut out);
+        let mut orphans = Vec::new();
+        exit_record(&process, &mut out, &mut orphans);
         assert_eq!(out.exits, vec![(42, 123_456)]);
         assert_eq!(out.exit_parents.get(&42), Some(&7));
         assert!(out.pids.is_empty(), "a process's exit names nothing");
-        // A thread's exit (tgid, tid) names its process.
-        let mut thread = Vec::new();
-        for w in [50u32, 51] {
-            thread.extend_from_slice(&w.to_ne_bytes());
-        }
+        // Freed: its children were reparented before it was reaped.
+        assert_eq!(out.orphaned, vec![42]);
+        let why = |pid: u32, flags: u32| [pid.to_ne_bytes(), flags.to_ne_bytes()].concat();
+        // A thread's exit names its process.
         out.pids.insert(50, flags::RAN);
-        exit_record(&thread, &mut out);
+        exit_record(&why(50, flags::DEAD), &mut out, &mut orphans);
         assert_eq!(out.pids.get(&50), Some(&(flags::RAN | flags::DEAD)));
         assert_eq!(out.exits.len(), 1, "not an exit of the process");
+        // A move names the process.
+        exit_record(&why(60, flags::MOVED), &mut out, &mut orphans);
+        assert_eq!(out.pids.get(&60), Some(&flags::MOVED));
+        // Its last thread's exit: its children are re-read, not it.
+        exit_record(&why(70, flags::ORPHANS), &mut out, &mut orphans);
+        assert_eq!(out.pids.get(&70), None);
+        assert_eq!(orphans, vec![70]);
+        // A non-leader that is the last thread: both.
+        exit_record(
+            &why(80, flags::DEAD | flags::ORPHANS),
+            &mut out,
+            &mut orphans,
+        );
+        assert_eq!(out.pids.get(&80), Some(&flags::DEAD));
+        assert_eq!(orphans, vec![70, 80]);
         // Anything else is left alone.
-        exit_record(&[1, 2, 3], &mut out);
-        assert_eq!((out.pids.len(), out.exits.len()), (1, 1));
+        exit_record(&[1, 2, 3], &mut out, &mut orphans);
+        assert_eq!((out.pids.len(), out.exits.len()), (3, 1));
     }
 
     #[test]

@@ -648,9 +648,18 @@ impl ProcessScanner {
                 Err(e) => self.problem = Some(format!("cannot list {}: {e}", self.root)),
             }
         }
+        // Processes whose parent's last thread exited: reparented without
+        // running (`Ran::orphaned`; usually none).
+        let orphaned: HashSet<i32> = pass.orphaned.iter().copied().collect();
         for pid in pids {
             // A lost record may have named any process: all are read.
-            let named = pass.lost_exits || pass.pids.contains_key(&pid);
+            let named = pass.lost_exits
+                || pass.pids.contains_key(&pid)
+                || (!orphaned.is_empty()
+                    && self
+                        .cache
+                        .get(&pid)
+                        .is_some_and(|c| orphaned.contains(&c.last.ppid)));
             let slot = tick + u64::from(pid.unsigned_abs());
             let quiet = !named
                 && self.cache.get(&pid).is_some_and(|c| {
