@@ -258,3 +258,28 @@ fn a_quiet_groups_limits_are_read_again_when_written() {
     let slow = (0..5).map(|_| tick(&mut r).0).find(|&n| n > 0);
     assert!(slow.is_some_and(|n| n < full), "{slow:?}");
 }
+
+/// Limits opened each time they are read (the eBPF path's reader, which
+/// reads a quiet group's limits about once a minute) hold no descriptor,
+/// and read the same as kept ones, a write included (issue 18: an open
+/// file holds a page of kernel memory).
+#[test]
+fn limits_opened_each_time_hold_no_descriptor_and_read_the_same() {
+    let t = tempfile::tempdir().unwrap();
+    tree(t.path());
+    let l = Layout::from_root(t.path()).unwrap();
+    let mut kept = GroupReader::new(l.clone());
+    let mut opened = GroupReader::new(l);
+    opened.set_limits_open(false);
+    assert_eq!(kept.read(None), opened.read(None));
+    // Group a's cpu.max, memory.max and pids.max.
+    assert_eq!(kept.open_files() - opened.open_files(), 3);
+    put(&t.path().join("a"), "cpu.max", "70000 100000\n");
+    for r in [&mut kept, &mut opened] {
+        r.refresh_all_next();
+    }
+    let (x, y) = (kept.read(None), opened.read(None));
+    assert_eq!(x, y);
+    let a = y.iter().find(|g| g.path == "a").expect("group a");
+    assert_eq!(a.cpu.max.and_then(|m| m.percent()), Some(70.0));
+}

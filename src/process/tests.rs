@@ -1306,3 +1306,58 @@ fn lazy_io_reads_a_process_there_at_the_start_only_once_it_runs() {
     let rows = s.scan();
     assert!(by_pid(&rows, 60).io_idle);
 }
+
+/// The eBPF path keeps a process's `stat` open only while it runs: an open
+/// file holds a page of kernel memory, and a process that did not run is
+/// read once in IDLE_EVERY ticks (issue 18).
+#[test]
+fn the_ebpf_path_keeps_stat_open_only_for_processes_that_ran() {
+    let f = Fixture::new();
+    sleeper_a(&f, 5);
+    let mut s = f.scanner();
+    // The first pass names every process as new: none is kept.
+    let mut first = pass(&[], &[]);
+    first.pids.insert(10, ebpf::flags::NEW);
+    scan_with_pass(&mut s, &first);
+    assert_eq!(s.open_files(), 0, "new, not known to run");
+    // It ran: its `stat` is read and kept.
+    sleeper_a(&f, 6);
+    let rows = scan_with_pass(&mut s, &pass(&[10], &[]));
+    assert_eq!(by_pid(&rows, 10).cpu_time_ns, s.units().ticks_to_ns(6));
+    assert_eq!(s.open_files(), 1, "ran: kept");
+    // It stops running: the next read (due, not named) closes it.
+    let mut closed_at = None;
+    for tick in 1..=IDLE_EVERY + 1 {
+        scan_with_pass(&mut s, &pass(&[], &[]));
+        if s.open_files() == 0 {
+            closed_at = Some(tick);
+            break;
+        }
+    }
+    assert!(
+        closed_at.is_some(),
+        "still open after {IDLE_EVERY} idle ticks"
+    );
+}
+
+/// A process whose parent's last thread exited (`Ran::orphaned`) is read
+/// again without having run: it has a new parent.
+#[test]
+fn the_ebpf_path_rereads_the_children_of_an_exited_parent() {
+    let f = Fixture::new();
+    sleeper_a(&f, 5);
+    let mut s = f.scanner();
+    scan_with_pass(&mut s, &pass(&[10], &[]));
+    // Reparented to 7, without running.
+    let line = stat_line(10, "a", 'S', 7, 5, 0, 1, 100, 10);
+    f.proc(10, &line, b"a\0", &cgroup_file("/"));
+    let rows = scan_with_pass(&mut s, &pass(&[], &[]));
+    assert_eq!(by_pid(&rows, 10).ppid, 1, "not named: the cached row");
+    let mut p = pass(&[], &[]);
+    p.orphaned = vec![3];
+    let rows = scan_with_pass(&mut s, &p);
+    assert_eq!(by_pid(&rows, 10).ppid, 1, "another process's children");
+    p.orphaned = vec![1];
+    let rows = scan_with_pass(&mut s, &p);
+    assert_eq!(by_pid(&rows, 10).ppid, 7, "its parent's: read");
+}

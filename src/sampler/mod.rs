@@ -572,8 +572,10 @@ impl Sampler {
     fn share_descriptors(&mut self) {
         let (reader, scanner) = if self.ebpf.is_some() { (2, 4) } else { (4, 2) };
         self.reader.set_share(reader);
-        // The eBPF path reads a quiet group whole only on its slow tick.
+        // The eBPF path reads a quiet group whole only on its slow tick,
+        // and its limits more rarely still.
         self.reader.set_stagger(self.ebpf.is_some());
+        self.reader.set_limits_open(self.ebpf.is_none());
         if let Some(s) = self.scanner.as_mut() {
             s.set_fd_share(scanner);
         }
