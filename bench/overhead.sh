@@ -259,6 +259,27 @@ fi
 ACCT_GROUP="$ACCT_ROOT/$BENCH_ID/tool"   # the cross-check group for the tool under test
 make_group "$ACCT_GROUP"
 
+# The kernel memory a tool holds (v1: a memory group of its own per run,
+# `memory.kmem.usage_in_bytes` at the end of the measured window): open
+# files, their seq_file buffers, BPF maps … charged to the tool's cgroup
+# and not in its RSS (issue 18: kept-open files were 21.9 MB of cgdash's
+# at 2,000 processes). v2: not measured ("–").
+MG_N=0
+mem_group() { # mem_group TOOL — sets MG to a new group (v1), or to nothing
+	MG=""
+	[ "$MODE" = v1 ] || return 0
+	MG_N=$((MG_N + 1))
+	MG="$MEM_MNT/$BENCH_ID/mem-$MG_N-$1"
+	make_group "$MG"
+}
+kmem_kib() { # kmem_kib GROUP
+	if [ -n "$1" ] && [ -r "$1/memory.kmem.usage_in_bytes" ]; then
+		echo $(( $(cat "$1/memory.kmem.usage_in_bytes") / 1024 ))
+	else
+		echo NA
+	fi
+}
+
 acct_ns() { # CPU time of the cross-check group, ns
 	if [ "$MODE" = v1 ]; then
 		cat "$ACCT_GROUP/cpuacct.usage" 2>/dev/null || echo 0
@@ -427,12 +448,14 @@ calibrate_paint() {
 # measure TOOL RUN — one tool, one run: appends a line to $RAW
 measure() {
 	local tool=$1 run=$2 session="$BENCH_ID-$1-r$2"
-	local cmd t0 pid first=NA np1 np2 ng1 ng2 c1 c2 w1 w2 a1 a2 tm1 tm2 hwm start_ticks status=ok d s1 s2
+	local cmd t0 pid first=NA np1 np2 ng1 ng2 c1 c2 w1 w2 a1 a2 tm1 tm2 hwm start_ticks status=ok d s1 s2 mg kmem
 	rm -rf "$TMP/home-$tool"
+	mem_group "$tool"
+	mg=$MG
 	# The pane's shell joins the cross-check group before it execs the
 	# tool: the group's counter then holds the tool's CPU from its first
 	# instruction, ns-exact (the startup column in ticks truncates to 10 ms).
-	cmd="echo \$\$ >$ACCT_GROUP/cgroup.procs 2>/dev/null; $(tool_cmd "$tool")"
+	cmd="echo \$\$ >$ACCT_GROUP/cgroup.procs 2>/dev/null; ${mg:+echo \$\$ >$mg/cgroup.procs 2>/dev/null; }$(tool_cmd "$tool")"
 	s1=$(acct_ns)
 	t0=$(now_us)
 	tmux -L "$SOCK" new-session -d -s "$session" -x 200 -y 50 "$cmd" || { log "$tool: tmux failed"; return; }
@@ -462,22 +485,27 @@ measure() {
 	c2=$(tree_ticks "$pid"); a2=$(acct_ns); tm2=$(proc_ticks "$TMUX_PID"); w2=$(now_us)
 	ng2=$(count_groups)
 	hwm=$(tree_hwm "$pid")
+	kmem=$(kmem_kib "$mg")
 	if ! kill -0 "$pid" 2>/dev/null; then
 		status=died
 		log "$tool exited early; its screen:"
 		tmux -L "$SOCK" capture-pane -p -t "$session" 2>/dev/null | sed 's/^/#   /' | head -20 >&2
 	fi
 	end_tool "$session" "$pid"
-	# tool run procs groups wall_s cpu_ms_per_s acct_ms_per_s hwm_kib startup_ms first_paint_ms tmux_ms_per_s status version pids_start pids_max groups_start groups_end startup_acct_ms
-	awk -v OFS='\t' -v tool="$tool" -v run="$run" -v p="$PROCS" -v g="$GROUPS_N" -v s1="$s1" -v s2="$s2" \
+	# Gone at once: the next tools would read it as one more group.
+	if [ -n "$mg" ]; then
+		for d in 1 2 3 4 5 6 7 8 9 10; do rmdir "$mg" 2>/dev/null && break; sleep 0.2; done
+	fi
+	# tool run procs groups wall_s cpu_ms_per_s acct_ms_per_s hwm_kib startup_ms first_paint_ms tmux_ms_per_s status version pids_start pids_max groups_start groups_end startup_acct_ms kmem_kib
+	awk -v OFS='\t' -v tool="$tool" -v run="$run" -v p="$PROCS" -v g="$GROUPS_N" -v s1="$s1" -v s2="$s2" -v kmem="$kmem" \
 		-v w1="$w1" -v w2="$w2" -v c1="$c1" -v c2="$c2" -v a1="$a1" -v a2="$a2" \
 		-v tm1="$tm1" -v tm2="$tm2" -v hz="$HZ" -v hwm="$hwm" -v st="$start_ticks" \
 		-v fp="$first" -v status="$status" -v ver="$(tool_version "$tool")" -v np1="$np1" -v np2="$np2" -v ng1="$ng1" -v ng2="$ng2" 'BEGIN {
 			wall = (w2 - w1) / 1e6
-			printf "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%.2f\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\n", tool, run, p, g, wall,
+			printf "%s\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%.2f\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%s\n", tool, run, p, g, wall,
 				(c2 - c1) * 1000 / hz / wall, (a2 - a1) / 1e6 / wall, hwm, st * 1000 / hz, fp,
-				(tm2 - tm1) * 1000 / hz / wall, status, ver, np1, np2, ng1, ng2, (s2 - s1) / 1e6
-		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-11s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  startup %4d ms (cpuacct %.1f)  first paint %s ms  tmux %.2f ms/s  pids %d (max %d)  groups %d→%d  %s\n", $2, $1, $6, $7, $8 / 1024, $9, $18, $10, $11, $14, $15, $16, $17, $12 }' >&2
+				(tm2 - tm1) * 1000 / hz / wall, status, ver, np1, np2, ng1, ng2, (s2 - s1) / 1e6, kmem
+		}' | tee -a "$RAW" | awk -F'\t' '{ printf "# run %s %-11s %7.2f ms/s (cpuacct %6.2f)  hwm %6.1f MiB  kernel %s KiB  startup %4d ms (cpuacct %.1f)  first paint %s ms  tmux %.2f ms/s  pids %d (max %d)  groups %d→%d  %s\n", $2, $1, $6, $7, $8 / 1024, $19, $9, $18, $10, $11, $14, $15, $16, $17, $12 }' >&2
 	sleep 1
 }
 
@@ -781,7 +809,7 @@ profile() {
 }
 
 # ---------------------------------------------------------------- main
-[ -s "$RAW" ] || printf '# tool\trun\tprocs\tgroups\twall_s\tcpu_ms_per_s\tcpuacct_ms_per_s\thwm_kib\tstartup_cpu_ms\tfirst_paint_ms\ttmux_ms_per_s\tstatus\tversion\tpids_start\tpids_max\tgroups_start\tgroups_end\tstartup_acct_ms\n' >"$RAW"
+[ -s "$RAW" ] || printf '# tool\trun\tprocs\tgroups\twall_s\tcpu_ms_per_s\tcpuacct_ms_per_s\thwm_kib\tstartup_cpu_ms\tfirst_paint_ms\ttmux_ms_per_s\tstatus\tversion\tpids_start\tpids_max\tgroups_start\tgroups_end\tstartup_acct_ms\tkmem_kib\n' >"$RAW"
 start_tmux_server
 calibrate_paint
 header
@@ -829,8 +857,8 @@ elif [ "$SCALING" = 0 ]; then
 	echo "CPU = the tool's utime+stime (threads and children included) per wall second = ms per 1 s refresh; cpuacct = the same from its own cpuacct group (ns-exact); startup CPU = CPU in the first second after start; first paint = until the pane shows a character (polled every 20 ms; a command that prints at once shows after $PAINT_BASE ms here); tmux = the tmux server's CPU while the tool ran. cgdash ÷ tool = median over runs of the same-run ratio."
 else
 	CG_LIST=$(for t in $TOOLS; do case "$t" in cgdash*) printf '%s ' "$t" ;; esac; done)
-	echo "| processes / groups | pids in all | tool | CPU ms per refresh, median (min–max) | $(echo $CG_LIST | sed 's/ / \/ /g') ÷ tool (same run) | peak RSS | startup CPU (1st s) | startup, ns-exact |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| processes / groups | pids in all | tool | CPU ms per refresh, median (min–max) | $(echo $CG_LIST | sed 's/ / \/ /g') ÷ tool (same run) | peak RSS | kernel memory | startup CPU (1st s) | startup, ns-exact |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	for sc in $SCALES; do
 		PROCS=${sc%/*} GROUPS_N=${sc#*/}
 		load "$PROCS" "$GROUPS_N"
@@ -847,6 +875,8 @@ else
 			if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1; ver[$1] = $13 }
 			k = ++n[$1]; c[$1, k] = $6; st[$1, k] = $9; run[$1, k] = $2; cpu[$1, $2] = $6; sx[$1, k] = $18
 			if ($8 > rss[$1]) rss[$1] = $8
+			# the most kernel memory a run held (older raw files and v2: none)
+			if ($19 ~ /^[0-9]+$/ && $19 + 0 > km[$1]) km[$1] = $19
 		}
 		END {
 			for (i = 1; i <= nt; i++) {
@@ -864,13 +894,14 @@ else
 					for (k = 1; k <= m; k++) { r = run[t, k]; if (t !~ /^cgdash/ && ((g, r) in cpu) && c[t, k] > 0) q[++nr] = cpu[g, r] / c[t, k] }
 					ratios = ratios (j > 1 ? " / " : "") (nr ? sprintf("%.2f×", median(q, nr)) : "–")
 				}
-				printf "| %s / %s | %s | %s | %.1f (%.1f–%.1f) | %s | %.1f MiB | %.0f ms | %s ms |\n", P, G, N, ver[t], med, lo, hi,
-					ratios, rss[t] / 1024, smed, exact
+				kern = (t in km) ? sprintf("%.1f MiB", km[t] / 1024) : "–"
+				printf "| %s / %s | %s | %s | %.1f (%.1f–%.1f) | %s | %.1f MiB | %s | %.0f ms | %s ms |\n", P, G, N, ver[t], med, lo, hi,
+					ratios, rss[t] / 1024, kern, smed, exact
 			}
 		}' "$RAW"
 	done
 	echo
-	echo "Each tool in tmux 200x50 at a 1 s refresh, ${SECONDS_M} s after a ${WARMUP} s warm-up, $RUNS runs interleaved (order rotates) after an untimed start of each tool (warm caches); processes/groups are the extra load (half the processes in the groups); startup CPU = the median over runs of the first second's CPU in clock ticks (utime+stime, truncated to 10 ms), ns-exact = each run's from the tool's own cpuacct group. Command: bench/overhead.sh --scaling --tools \"$TOOLS\" --seconds $SECONDS_M --runs $RUNS$([ "$FLOOR" = 1 ] || echo ' --no-floor')"
+	echo "Each tool in tmux 200x50 at a 1 s refresh, ${SECONDS_M} s after a ${WARMUP} s warm-up, $RUNS runs interleaved (order rotates) after an untimed start of each tool (warm caches); processes/groups are the extra load (half the processes in the groups); startup CPU = the median over runs of the first second's CPU in clock ticks (utime+stime, truncated to 10 ms), ns-exact = each run's from the tool's own cpuacct group; kernel memory = the most any run's own memory group held in kernel memory at the end of its window (v1 memory.kmem.usage_in_bytes: open files, their buffers, BPF maps; not in RSS). Command: bench/overhead.sh --scaling --tools \"$TOOLS\" --seconds $SECONDS_M --runs $RUNS$([ "$FLOOR" = 1 ] || echo ' --no-floor')"
 fi
 echo
 echo "raw results: $RAW"
