@@ -147,7 +147,10 @@ struct Kept {
 /// path (open/read/close each tick: still only the counters, not every file).
 enum Source {
     Open(File),
-    Path(Box<Path>),
+    /// Hierarchy `.0`'s directory of the group, file `.1`: no path kept (a
+    /// boxed path per file was ~330 KB of the dashboard's peak at 1,000
+    /// groups, once their limits were no longer kept open; issue 18).
+    At(u8, &'static str),
 }
 
 /// How many descriptors these kept files hold.
@@ -508,7 +511,9 @@ impl GroupReader {
                             settings,
                             procs,
                         };
-                        match refresh(c, &mut self.buf, what, &mut self.files_read) {
+                        let layout = &self.layout;
+                        let dir = |h: u8| layout.hierarchies[usize::from(h)].dir(path);
+                        match refresh(c, &mut self.buf, what, &mut self.files_read, &dir) {
                             Refresh::Read => {
                                 f(&c.stats);
                                 continue;
@@ -603,10 +608,9 @@ impl GroupReader {
                         (true, false) => Pace::Slow,
                         (true, true) => Pace::Setting,
                     },
-                    src: if open {
-                        Source::Open(f)
-                    } else {
-                        Source::Path(r.path.as_path().into())
+                    src: match plan.place(r) {
+                        _ if open => Source::Open(f),
+                        (h, file) => Source::At(h as u8, file),
                     },
                 });
                 if r.procs {
@@ -698,7 +702,14 @@ struct Reads {
 }
 
 /// pread the kept files `what` says into `c.stats`, counting them in `read`.
-fn refresh(c: &mut Cached, buf: &mut Vec<u8>, what: Reads, read: &mut usize) -> Refresh {
+/// `dir`: hierarchy `i`'s directory of the group.
+fn refresh(
+    c: &mut Cached,
+    buf: &mut Vec<u8>,
+    what: Reads,
+    read: &mut usize,
+    dir: &dyn Fn(u8) -> PathBuf,
+) -> Refresh {
     for k in &c.files {
         let wanted = match k.pace {
             Pace::Tick => true,
@@ -711,10 +722,11 @@ fn refresh(c: &mut Cached, buf: &mut Vec<u8>, what: Reads, read: &mut usize) -> 
         *read += 1;
         let ok = match &k.src {
             Source::Open(f) => pread_all(f, buf),
-            Source::Path(p) => match File::open(p) {
+            Source::At(h, file) => match File::open(dir(*h).join(file)) {
                 Ok(f) => pread_all(&f, buf),
                 Err(e) if out_of_fds(&e) => {
-                    return Refresh::NoDescriptors(format!("cannot open {}: {e}", p.display()))
+                    let p = dir(*h).join(file);
+                    return Refresh::NoDescriptors(format!("cannot open {}: {e}", p.display()));
                 }
                 Err(_) => false,
             },

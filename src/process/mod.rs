@@ -13,8 +13,8 @@
 //! moved since its last `stat` read has not run, so its CPU time, state,
 //! threads and comm are what they were — exactly, not approximately. Its
 //! parent can still die (ppid changes without it running) and its RSS can
-//! shrink under reclaim, so `stat` is re-read when its parent is gone and
-//! every [`FULL_EVERY`] ticks anyway (staggered by pid).
+//! shrink under reclaim, so `stat` is re-read when its parent is gone or a
+//! zombie and every [`FULL_EVERY`] ticks anyway (staggered by pid).
 //!
 //! Hand-written raw reads instead of the `procfs` crate: this is the hot loop
 //! (measured in issue 2: procfs `status()` ≈ 3× a raw read, ~200 allocations).

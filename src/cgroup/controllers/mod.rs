@@ -328,6 +328,8 @@ pub struct GroupPlan {
 struct PlanDir {
     path: PathBuf,
     state: DirState,
+    /// Its hierarchy (`layout.hierarchies[hierarchy]`).
+    hierarchy: usize,
 }
 
 enum DirState {
@@ -344,6 +346,13 @@ enum DirState {
 impl GroupPlan {
     /// Opens a planned file: relative to its directory, by path if that
     /// could not be opened, not at all (NotFound) if it is missing.
+    /// The hierarchy a planned file is in (`layout.hierarchies[i]`), and
+    /// its name: what finds it again with no path kept
+    /// (`Hierarchy::dir(group)` joined with the name).
+    pub fn place(&self, r: &PlannedRead) -> (usize, &'static str) {
+        (self.dirs[r.dir].hierarchy, r.file)
+    }
+
     pub fn open(&self, r: &PlannedRead) -> std::io::Result<std::fs::File> {
         use std::os::fd::{AsRawFd, FromRawFd};
         match &self.dirs[r.dir].state {
@@ -532,7 +541,11 @@ impl<'l> Dirs<'l> {
                 Err(_) => DirState::Missing,
             }
         };
-        self.dirs.push(PlanDir { path, state });
+        self.dirs.push(PlanDir {
+            path,
+            state,
+            hierarchy: i,
+        });
         let e = self.dirs.len() - 1;
         self.by_hierarchy[i] = Some(e);
         e
