@@ -143,8 +143,9 @@ struct Kept {
     src: Source,
 }
 
-/// A kept-open file (pread each tick) or, past the descriptor budget, its
-/// path (open/read/close each tick: still only the counters, not every file).
+/// A kept-open file (pread each tick) or, past the descriptor budget (or a
+/// limit not kept open, `set_limits_open`), where to find it (open/read/
+/// close each time: still only the files due, not every file).
 enum Source {
     Open(File),
     /// Hierarchy `.0`'s directory of the group, file `.1`: no path kept (a

@@ -319,9 +319,10 @@ impl Tasks {
 /// One record of the `exits` ring buffer into `out`: a process's exit
 /// (16 bytes: `struct exit_rec`) or a process that changed without running
 /// (8 bytes: `struct why_rec`: a thread of it exited, [`flags::DEAD`]; it
-/// moved, [`flags::MOVED`]; it is named for those). A freed process, and
-/// one whose last thread exits ([`flags::ORPHANS`]), go to `orphans`: the
-/// processes whose parent it was are re-read.
+/// moved, [`flags::MOVED`]; it is named for those). The processes whose
+/// parent it was are re-read when it was freed (`out.orphaned`: this pass)
+/// or its last thread exits ([`flags::ORPHANS`], into `orphans`: this pass
+/// and the next).
 fn exit_record(item: &[u8], out: &mut Ran, orphans: &mut Vec<i32>) {
     let word = |i: usize| u32::from_ne_bytes([item[i], item[i + 1], item[i + 2], item[i + 3]]);
     match item.len() {
