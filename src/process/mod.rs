@@ -110,6 +110,9 @@ struct Cached {
     cgroup: Arc<str>,
     /// Tick of the last `/proc/PID/cgroup` read.
     cgroup_tick: u64,
+    /// The groups' lists placed it when it was last read (then `cgroup`
+    /// may be empty or stale: see `scan_one`).
+    placed: bool,
     /// Tick this pid was last seen, to forget the gone ones.
     seen_tick: u64,
     /// `/proc/PID/stat`, kept open to be re-read with pread. It stays bound
@@ -989,10 +992,14 @@ impl ProcessScanner {
                     c.command = command;
                 }
             }
+            // Dropped out of the groups' lists since it was last read: it
+            // exited (a zombie is in none, and `/proc/PID/cgroup` says the
+            // root) or moved to a group not read. Its group, not read while
+            // the lists placed it, is read now.
             let due = self
                 .cache
                 .get(&pid)
-                .is_some_and(|c| c.cgroup_due(tick, self.cgroup_refresh));
+                .is_some_and(|c| c.cgroup_due(tick, self.cgroup_refresh) || (c.placed && !placed));
             if due {
                 let cgroup = self.read_cgroup(pid)?;
                 if let Some(c) = self.cache.get_mut(&pid) {
@@ -1002,6 +1009,7 @@ impl ProcessScanner {
             }
         }
         let c = self.cache.get_mut(&pid)?;
+        c.placed = placed;
         c.seen_tick = tick;
         c.stat_tick = tick;
         c.ran_ns = ran.unwrap_or(0);
@@ -1077,6 +1085,7 @@ impl ProcessScanner {
             cgroup_tick: self
                 .tick
                 .saturating_sub(u64::from(pid.unsigned_abs()) % refresh),
+            placed,
             seen_tick: self.tick,
             stat_fd: None,
             sched_fd: None,

@@ -1361,3 +1361,44 @@ fn the_ebpf_path_rereads_the_children_of_an_exited_parent() {
     let rows = scan_with_pass(&mut s, &p);
     assert_eq!(by_pid(&rows, 10).ppid, 7, "its parent's: read");
 }
+
+/// A process the groups' lists placed (its `/proc/PID/cgroup` unread)
+/// that drops out of them — it exited and is a zombie (in no list; the
+/// kernel then says the root), or moved to a group not read — has its
+/// group read at once, on either path (issue 18: a zombie stayed in its
+/// old group on the eBPF path).
+#[test]
+fn a_process_that_drops_out_of_the_lists_has_its_group_read() {
+    let f = Fixture::new();
+    f.proc(
+        10,
+        &stat_line(10, "a", 'S', 1, 5, 0, 1, 100, 10),
+        b"a\0",
+        &cgroup_file("/a"),
+    );
+    let mut s = f.scanner();
+    // As the sampler: no periodic re-read, the lists place processes.
+    s.set_cgroup_refresh(0);
+    let scan = |s: &mut ProcessScanner, placed: bool| {
+        let mut out = Vec::new();
+        let by_lists = move |_: i32| placed;
+        let hints = Hints {
+            placed: Some(&by_lists),
+            ..Hints::default()
+        };
+        s.scan_each_with(hints, &mut |r| out.push(r));
+        out
+    };
+    let rows = scan(&mut s, true);
+    assert_eq!(&*by_pid(&rows, 10).cgroup, "", "placed: not read");
+    f.proc(
+        10,
+        &stat_line(10, "a", 'S', 1, 5, 0, 1, 100, 10),
+        b"a\0",
+        &cgroup_file("/b"),
+    );
+    let rows = scan(&mut s, true);
+    assert_eq!(&*by_pid(&rows, 10).cgroup, "", "still placed: not read");
+    let rows = scan(&mut s, false);
+    assert_eq!(&*by_pid(&rows, 10).cgroup, "b", "dropped out: read");
+}
