@@ -285,9 +285,6 @@ pub struct ProcessScanner {
     /// out of descriptors (EMFILE/ENFILE) for a process's files. A process
     /// that exits mid-scan is not a problem (ENOENT/ESRCH).
     problem: Option<String>,
-    /// Whether the `stat` read now may be kept open (the eBPF path keeps
-    /// only those of processes that ran: see `scan_ran`).
-    keep_stat: bool,
     cgroup_refresh: u64,
     fd_budget: FdBudget,
     /// Descriptors held by cached entries (`stat_fd` and `sched_fd`).
@@ -335,7 +332,6 @@ impl ProcessScanner {
             strings: HashSet::new(),
             tick: 0,
             problem: None,
-            keep_stat: true,
             cgroup_refresh: 2,
             fd_budget: FdBudget::auto(),
             open_fds: 0,
@@ -695,12 +691,9 @@ impl ProcessScanner {
                 .pids
                 .get(&pid)
                 .is_some_and(|why| why & !ebpf::flags::NEW != 0);
-            self.keep_stat = ran_now;
             // Some(0): no `schedstat` read (0 = unknown run time: the `/proc`
             // path's gate reads `stat` if it takes over).
-            let read = self.scan_one(pid, Some(0), placed(pid));
-            self.keep_stat = true;
-            if let Some(mut row) = read {
+            if let Some(mut row) = self.scan_one(pid, Some(0), placed(pid)) {
                 if let Some(c) = self.cache.get_mut(&pid) {
                     if named {
                         c.named = true;
@@ -916,7 +909,6 @@ impl ProcessScanner {
     /// `placed`: the caller knows the process's group (its
     /// `/proc/PID/cgroup` is not read for a new process).
     fn scan_one(&mut self, pid: i32, ran: Option<u64>, placed: bool) -> Option<ProcRow> {
-        let keep_stat = self.keep_stat;
         // Run time first, then stat: if it has not moved by the next tick,
         // nothing in stat has either.
         // (Only single-threaded processes are ever taken from the cache, so
@@ -1029,7 +1021,7 @@ impl ProcessScanner {
                 self.open_fds += 1;
             }
         }
-        if let Some(f) = opened.filter(|_| keep_stat) {
+        if let Some(f) = opened {
             if c.stat_fd.is_none() && self.open_fds + self.cache_len < self.fd_budget.limit() {
                 c.stat_fd = Some(f);
                 self.open_fds += 1;
