@@ -3,11 +3,12 @@
 
 use std::borrow::Cow;
 
+use super::table::Cell;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Widget};
+use ratatui::widgets::Widget;
 
 use super::table::{self, Column, ListTable};
 use super::{format as fmt, theme};

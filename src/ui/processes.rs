@@ -1,11 +1,12 @@
 //! The process panel: top-like columns, scoped to the selected group or all,
 //! sorted, filtered, optionally a tree. Only the visible rows are built.
 
+use super::table::Cell;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Widget};
+use ratatui::widgets::Widget;
 
 use super::table::{self, ListTable};
 use super::{format as fmt, theme};
