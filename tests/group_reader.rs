@@ -283,3 +283,41 @@ fn limits_opened_each_time_hold_no_descriptor_and_read_the_same() {
     let a = y.iter().find(|g| g.path == "a").expect("group a");
     assert_eq!(a.cpu.max.and_then(|m| m.percent()), Some(70.0));
 }
+
+/// A reader told not to read the files no panel shows (the dashboard's)
+/// opens none of them, at a group's first read or on its slow ticks, and
+/// reads everything else the same; the default reads them (issue 18).
+#[test]
+fn unshown_files_are_left_unread_only_when_asked() {
+    let t = tempfile::tempdir().unwrap();
+    tree(t.path());
+    let a = t.path().join("a");
+    put(&a, "cpu.weight", "250\n");
+    put(&a, "memory.swap.max", "1048576\n");
+    put(&a, "memory.low", "4096\n");
+    put(&a, "memory.peak", "8192\n");
+    let l = Layout::from_root(t.path()).unwrap();
+    let mut all = GroupReader::new(l.clone());
+    let mut shown = GroupReader::new(l);
+    shown.set_unshown(false);
+    let group = |r: &mut GroupReader| r.read(None).into_iter().find(|g| g.path == "a").unwrap();
+    let (x, y) = (group(&mut all), group(&mut shown));
+    assert_eq!(x.cpu.weight, Some(250));
+    assert_eq!(x.memory.swap_max, Some(Limit::Value(1_048_576)));
+    assert_eq!(x.memory.low, Some(Limit::Value(4096)));
+    assert_eq!(x.memory.peak, Some(8192));
+    assert_eq!(
+        all.open_files() - shown.open_files(),
+        4,
+        "none of the 4 kept"
+    );
+    let mut unread = x.clone();
+    unread.cpu.weight = None;
+    unread.memory.swap_max = None;
+    unread.memory.low = None;
+    unread.memory.peak = None;
+    assert_eq!(y, unread, "everything else read the same");
+    // Nor on a slow tick.
+    shown.refresh_all_next();
+    assert_eq!(group(&mut shown), unread);
+}

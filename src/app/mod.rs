@@ -90,6 +90,18 @@ pub struct Marker {
     pub label: String,
 }
 
+/// A whole reading of a group, by display path (`None`: gone or unreadable).
+pub type ReadGroup = dyn Fn(&str) -> Option<crate::cgroup::GroupStats>;
+
+/// [`ReadGroup`] for [`App::group_details`].
+pub struct GroupDetails(pub Box<ReadGroup>);
+
+impl std::fmt::Debug for GroupDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupDetails")
+    }
+}
+
 #[derive(Debug)]
 pub struct App {
     pub snapshot: Arc<Snapshot>,
@@ -126,6 +138,10 @@ pub struct App {
     /// & co.), for the owner notes' details (docker's CPU flag style). None:
     /// the environment's `CGDASH_*_ROOT`, then the defaults.
     pub names_roots: Option<crate::names::Roots>,
+    /// Reads a group whole for the limit editor, whose current values
+    /// (weight, swap, low) the dashboard's sampler leaves unread
+    /// (`cgroup::reader::unshown`). None: the snapshots have them (tests).
+    pub group_details: Option<GroupDetails>,
     /// Owner notes of writes in flight to groups an engine or systemd owns
     /// (group, label, note), shown with the write's outcome (issue 13).
     owner_notes: Vec<(String, String, String)>,
@@ -169,6 +185,7 @@ impl App {
             confirmed: HashSet::new(),
             owner_notes: Vec::new(),
             names_roots: None,
+            group_details: None,
             launch_stash: None,
             edit_stash: None,
             microscope: None,
@@ -455,7 +472,12 @@ impl App {
                 return self.quick_period(matches!(action, Action::PeriodLonger))
             }
             Action::OpenEditor => {
-                if let Some(g) = self.editable_group() {
+                if let Some(mut g) = self.editable_group() {
+                    // The current values, the unshown ones too: the form
+                    // shows them and an undo writes them back.
+                    if let Some(s) = self.group_details.as_ref().and_then(|d| (d.0)(&g.path)) {
+                        crate::sampler::fill_unshown(&mut g, &s);
+                    }
                     self.overlay = Overlay::Edit(Box::new(EditForm::new(&g)));
                 }
             }

@@ -101,6 +101,27 @@ fn is_setting(file: &str) -> bool {
     )
 }
 
+/// Files whose readings the dashboard shows only in its limit editor (the
+/// current weight, swap and low limits) or not at all (the peak): exported
+/// and printed by `snapshot`/`limits`, never in a panel, chart or header. A
+/// reader for the dashboard leaves them unread
+/// ([`GroupReader::set_unshown`]); its editor reads the group afresh when it
+/// opens (`app::GroupDetails`). On v1 that is 3 of a memory + cpu group's
+/// ~15 files, at the first read of every group (startup) and on every
+/// slow tick after (issue 18).
+pub fn unshown(file: &str) -> bool {
+    matches!(
+        file,
+        "cpu.shares"
+            | "cpu.weight"
+            | "memory.max_usage_in_bytes"
+            | "memory.peak"
+            | "memory.memsw.limit_in_bytes"
+            | "memory.swap.max"
+            | "memory.low"
+    )
+}
+
 /// Writes to these don't change a limit (process moves, the kernel's
 /// event files): they don't make the limits due.
 fn write_moves_no_limit(file: &std::ffi::OsStr) -> bool {
@@ -204,6 +225,9 @@ pub struct GroupReader {
     /// Whether limits ([`is_setting`]) are kept open (see
     /// [`GroupReader::set_limits_open`]).
     limits_open: bool,
+    /// Whether the [`unshown`] files are read (see
+    /// [`GroupReader::set_unshown`]).
+    unshown: bool,
     /// Ticks left in which every slow tick re-reads the limits: a write
     /// was seen in a watched directory (or events were lost).
     settings_round: u32,
@@ -232,6 +256,7 @@ impl GroupReader {
             open: 0,
             next_phase: None,
             limits_open: true,
+            unshown: true,
             settings_round: 0,
             files_read: 0,
             skipped: 0,
@@ -262,6 +287,17 @@ impl GroupReader {
     /// the file, for a saving of a few µs a minute (issue 18).
     pub fn set_limits_open(&mut self, on: bool) {
         self.limits_open = on;
+    }
+
+    /// Whether the [`unshown`] files are read (the default) or left unread,
+    /// their readings `None`, for a reader whose caller never shows them
+    /// (the dashboard). Applies from the next read: every group is then
+    /// read afresh.
+    pub fn set_unshown(&mut self, on: bool) {
+        if on != self.unshown {
+            self.unshown = on;
+            self.invalidate();
+        }
     }
 
     /// Takes 1/`share` of the descriptors instead of a quarter (unless a
@@ -554,7 +590,15 @@ impl GroupReader {
             // The plan holds the group's directories open (one per
             // hierarchy holding it, `O_PATH`) until it is dropped below,
             // after this group's files are opened: not counted, never kept.
-            let plan = plan_group(&self.layout, path, found);
+            let mut plan = plan_group(&self.layout, path, found);
+            if !self.unshown {
+                plan.reads.retain(|r| {
+                    !r.path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(unshown)
+                });
+            }
             let mut files: Vec<Kept> = Vec::with_capacity(plan.reads.len() + 1);
             let buf = &mut self.buf;
             // The primary hierarchy's `cgroup.procs` (the process list) is

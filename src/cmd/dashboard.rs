@@ -358,6 +358,13 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
 
     let mut app = App::new(read_only);
     app.names_roots = Some(opts.names.clone());
+    // The files only the editor shows are read when it opens, not every
+    // group's at startup and on every slow tick (issue 18).
+    sampler.set_unshown(false);
+    let details = layout.clone();
+    app.group_details = Some(cgdash::app::GroupDetails(Box::new(move |path| {
+        details.read_group(&cgdash::cgroup::normalize_path(path))
+    })));
     app.title = opts.title;
     app.euid = Some(nix::unistd::geteuid().as_raw());
     app.protected = protected_groups(&layout);

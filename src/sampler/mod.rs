@@ -332,6 +332,14 @@ impl Sampler {
         }
     }
 
+    /// Read the groups' files that only the limit editor shows, or none do
+    /// (the default: read; see `cgroup::reader::unshown`). The dashboard
+    /// leaves them unread and fills them in with [`fill_unshown`] when its
+    /// editor opens.
+    pub fn set_unshown(&mut self, on: bool) {
+        self.reader.set_unshown(on);
+    }
+
     /// Leave command lines unread until shown, or read them all from the
     /// next sample on (see `ProcessScanner::set_lazy_commands`).
     pub fn set_lazy_commands(&mut self, on: bool) {
@@ -818,6 +826,17 @@ fn reclaim_seen(
 /// Times usage hit the limit: v2 `memory.events max`, v1 `memory.failcnt`.
 fn max_events(g: &GroupStats) -> Option<u64> {
     g.memory.events.max.or(g.memory.failcnt)
+}
+
+/// Fills in a group's view the readings of the files a dashboard's sampler
+/// leaves unread (`cgroup::reader::unshown`), from a whole reading of the
+/// group (`Layout::read_group`): the weight, the swap and low limits, the peak.
+pub fn fill_unshown(g: &mut GroupSnapshot, s: &GroupStats) {
+    g.cpu.weight = CpuView::levels(&s.cpu).weight;
+    let m = MemoryView::levels(&s.memory);
+    g.memory.swap_max_bytes = m.swap_max_bytes;
+    g.memory.low_bytes = m.low_bytes;
+    g.memory.peak_bytes = m.peak_bytes;
 }
 
 /// Builds the published view of one group. `prev` is `None` when there is no
