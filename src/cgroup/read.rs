@@ -30,7 +30,7 @@ impl Layout {
         &self,
         visit: &mut dyn FnMut(&Path),
     ) -> (Vec<String>, Option<String>) {
-        let (groups, problem) = self.list_groups_found(visit);
+        let (groups, problem) = self.list_groups_found(&mut |dir, _| visit(dir));
         (groups.into_iter().map(|(g, _)| g).collect(), problem)
     }
 
@@ -40,7 +40,7 @@ impl Layout {
     /// as the walk (see the problem).
     pub fn list_groups_found(
         &self,
-        visit: &mut dyn FnMut(&Path),
+        visit: &mut dyn FnMut(&Path, &Hierarchy),
     ) -> (Vec<(String, u64)>, Option<String>) {
         let mut set = BTreeMap::new();
         let all = (0..self.hierarchies.len()).fold(0u64, |m, i| m | 1 << i);
@@ -51,6 +51,7 @@ impl Layout {
             // controller at most, and the unified one.)
             let i = self.hierarchies.iter().position(|x| std::ptr::eq(x, h));
             let mut w = Walk {
+                hierarchy: h,
                 bit: i.map_or(0, |i| 1 << i),
                 out: &mut set,
                 visit,
@@ -138,15 +139,16 @@ impl Layout {
 /// vanish are skipped; one that can't be read otherwise is skipped and
 /// named in `problem` (the first only).
 struct Walk<'a> {
+    hierarchy: &'a Hierarchy,
     bit: u64,
     out: &'a mut BTreeMap<String, u64>,
-    visit: &'a mut dyn FnMut(&Path),
+    visit: &'a mut dyn FnMut(&Path, &Hierarchy),
     problem: &'a mut Option<String>,
 }
 
 impl Walk<'_> {
     fn walk(&mut self, dir: &Path, prefix: String) {
-        (self.visit)(dir);
+        (self.visit)(dir, self.hierarchy);
         // A directory's link count is 2 plus its subdirectories, on
         // cgroupfs (kernfs) as on most filesystems (btrfs says 1: listed):
         // a leaf group, most of them, needs no listing — an open, two
