@@ -610,12 +610,7 @@ impl GroupReader {
             // after this group's files are opened: not counted, never kept.
             let mut plan = plan_group(&self.layout, path, found);
             if !self.unshown {
-                plan.reads.retain(|r| {
-                    !r.path
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(unshown)
-                });
+                plan.reads.retain(|r| !unshown(r.file()));
             }
             let mut files: Vec<Kept> = Vec::with_capacity(plan.reads.len() + 1);
             let buf = &mut self.buf;
@@ -651,11 +646,7 @@ impl GroupReader {
                 }
                 let text = String::from_utf8_lossy(buf).into_owned();
                 self.files_read += 1;
-                let setting = r
-                    .path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(is_setting);
+                let setting = is_setting(r.file());
                 let open = keep
                     && (keep_slow || !r.slow)
                     && (!r.procs || v2_procs)

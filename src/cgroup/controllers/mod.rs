@@ -294,6 +294,11 @@ pub struct PlannedRead {
 }
 
 impl PlannedRead {
+    /// The file's name in its directory (`cpu.max`).
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
     /// Feeds the file's text (`None`: missing) through every declaration.
     pub fn apply(&self, text: Option<&str>, s: &mut GroupStats) {
         for a in &self.applies {
