@@ -47,8 +47,6 @@ pub enum Input {
 #[derive(Debug)]
 pub struct Sample {
     pub snapshot: Arc<Snapshot>,
-    /// Groups whose freezing would freeze cgdash (see `App::protected`).
-    pub protected: Vec<String>,
     /// Why the sample is incomplete, if it is (shown on every such tick).
     pub problem: Option<String>,
 }
@@ -229,7 +227,6 @@ pub async fn run<B: Backend>(
             Input::Terminal(_) => {}
             Input::TerminalClosed => return Ok(End::TerminalLost),
             Input::Sample(s) => {
-                app.protected = s.protected;
                 actions.push(Action::Snapshot(s.snapshot));
                 // An incomplete sample says so on every tick it lasts.
                 if let Some(p) = s.problem {

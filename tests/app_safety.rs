@@ -68,6 +68,39 @@ fn settings_of(fx: &[Effect]) -> Vec<Setting> {
 }
 
 #[test]
+fn where_cgdash_runs_is_asked_at_each_freeze_and_only_then() {
+    // The dashboard finds where it runs when a freeze is asked for, not on
+    // every sample: a move of cgdash's shell after start still counts.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let asked = Arc::new(AtomicUsize::new(0));
+    let now = Arc::new(Mutex::new(vec!["system.slice/ssh.service".to_string()]));
+    let mut app = at("user.slice/user-1000.slice");
+    own(&mut app, "user.slice/user-1000.slice", false);
+    // A stale list the closure overrides.
+    app.protected = vec!["user.slice/user-1000.slice".into()];
+    let (a, n) = (Arc::clone(&asked), Arc::clone(&now));
+    app.where_we_run = Some(cgdash::app::WhereWeRun(Box::new(move || {
+        a.fetch_add(1, Ordering::SeqCst);
+        n.lock().unwrap().clone()
+    })));
+    app.update(Action::Snapshot(Arc::new(ui_fixture::snapshot(2, -1.0))));
+    assert_eq!(asked.load(Ordering::SeqCst), 0, "a sample does not ask");
+    assert_eq!(
+        settings_of(&ch(&mut app, 'f')),
+        vec![setting("freeze=true")],
+        "cgdash is elsewhere now: the freeze goes ahead"
+    );
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    // cgdash's shell moved below user.slice since.
+    *now.lock().unwrap() = vec!["user.slice/user-1000.slice/session-3.scope".into()];
+    app.focus_group("user.slice");
+    assert!(ch(&mut app, 'f').is_empty());
+    assert!(status(&app).contains("runs below it"), "{}", status(&app));
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+}
+
+#[test]
 fn ha_freeze_refused_where_cgdash_or_its_shell_runs() {
     // cgdash runs (say) in the user's slice: that group and every group
     // above it must not be frozen, whoever launched them.

@@ -128,7 +128,6 @@ fn key(c: char) -> Input {
 fn sample(i: u64, quota: f64) -> Input {
     Input::Sample(Sample {
         snapshot: Arc::new(ui_fixture::snapshot(i, quota)),
-        protected: vec!["user.slice".into()],
         problem: None,
     })
 }
@@ -237,7 +236,6 @@ fn hp_loop_write_answer_resamples_and_quit_asks() {
         last.contains("1 workload(s) started by cgdash still running."),
         "the quit confirmation is drawn before quitting:\n{last}"
     );
-    assert_eq!(r.app.protected, vec!["user.slice".to_string()]);
     assert_eq!(
         r.script.steps.len(),
         1,
@@ -313,7 +311,6 @@ fn hp_loop_clock_output_signals_and_problems() {
     };
     let incomplete = Input::Sample(Sample {
         snapshot: Arc::new(ui_fixture::snapshot(0, 20.0)),
-        protected: Vec::new(),
         problem: Some("/proc/42/stat: gone".into()),
     });
     let r0 = run(app(), vec![incomplete, key('o')], FakeLauncher::default());

@@ -70,7 +70,6 @@ fn key(code: KeyCode) -> Input {
 fn sample(i: u64) -> Input {
     Input::Sample(Sample {
         snapshot: Arc::new(ui_fixture::snapshot(i, 20.0)),
-        protected: Vec::new(),
         problem: None,
     })
 }

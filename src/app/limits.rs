@@ -204,8 +204,15 @@ impl App {
     /// Why freezing `group` (display form) is refused, if it is: cgdash, its
     /// shell or its terminal runs in it or below it.
     fn freeze_refusal(&self, group: &str) -> Option<String> {
-        let hit = self
-            .protected
+        let now;
+        let protected = match &self.where_we_run {
+            Some(w) => {
+                now = (w.0)();
+                &now
+            }
+            None => &self.protected,
+        };
+        let hit = protected
             .iter()
             .find(|p| group == "/" || p.as_str() == group || p.starts_with(&format!("{group}/")))?;
         Some(if hit == group {

@@ -102,6 +102,15 @@ impl std::fmt::Debug for GroupDetails {
     }
 }
 
+/// [`App::where_we_run`]: the groups cgdash, its shell and its terminal are in.
+pub struct WhereWeRun(pub Box<dyn Fn() -> Vec<String>>);
+
+impl std::fmt::Debug for WhereWeRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WhereWeRun")
+    }
+}
+
 #[derive(Debug)]
 pub struct App {
     pub snapshot: Arc<Snapshot>,
@@ -122,9 +131,13 @@ pub struct App {
     pub owned: Vec<OwnedWorkload>,
     /// Groups (display form) whose freezing would freeze cgdash itself, its
     /// terminal or its shell: where cgdash and its ancestor processes are (in
-    /// the freezer's hierarchy), and so every group above them. Kept current
-    /// by the event loop.
+    /// the freezer's hierarchy), and so every group above them. Asked of
+    /// [`App::where_we_run`] at each freeze when that is set, else this list.
     pub protected: Vec<String>,
+    /// Finds [`App::protected`] afresh: the dashboard's, which walks cgdash's
+    /// parent chain in `/proc`, run only when a freeze is asked for (it was
+    /// run on every sample: ~0.1 ms a tick for a list only a freeze reads).
+    pub where_we_run: Option<WhereWeRun>,
     /// The user cgdash runs as (None: unknown). A non-root user may signal
     /// their own processes even in read-only mode.
     pub euid: Option<u32>,
@@ -178,6 +191,7 @@ impl App {
             markers: Vec::new(),
             owned: Vec::new(),
             protected: Vec::new(),
+            where_we_run: None,
             euid: None,
             undo: Vec::new(),
             undo_batch: 0,

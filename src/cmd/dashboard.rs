@@ -367,7 +367,12 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
     })));
     app.title = opts.title;
     app.euid = Some(nix::unistd::geteuid().as_raw());
-    app.protected = protected_groups(&layout);
+    // Where cgdash and its ancestors are may change (moved by someone):
+    // looked up at each freeze, not kept.
+    let ours = layout.clone();
+    app.where_we_run = Some(cgdash::app::WhereWeRun(Box::new(move || {
+        protected_groups(&ours)
+    })));
     for w in opts.workloads {
         app.add_owned(OwnedWorkload {
             group: display_path(w.group()).to_string(),
@@ -515,9 +520,6 @@ impl Inputs for RealInputs {
                 let snapshot = Arc::clone(&self.snapshots.borrow_and_update());
                 Input::Sample(Sample {
                     snapshot,
-                    // Where cgdash and its ancestors are may change (moved
-                    // by someone): a handful of small /proc reads per sample.
-                    protected: protected_groups(&self.layout),
                     problem: self.sampler.problem(),
                 })
             }

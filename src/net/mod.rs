@@ -810,14 +810,15 @@ pub fn sweep_nat() -> Vec<String> {
     };
     // Only the tables of this namespace (the marker holds its inode).
     let here = own_netns().to_string();
+    // By name first: the directory holds other state too (launch records,
+    // the kernel BTF cache), not worth reading at every start.
     let veths: Vec<String> = entries
         .flatten()
-        .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.trim() == here))
         .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_prefix("nat-")
-                .map(str::to_string)
+            let veth = e.file_name().to_str()?.strip_prefix("nat-")?.to_string();
+            std::fs::read_to_string(e.path())
+                .is_ok_and(|t| t.trim() == here)
+                .then_some(veth)
         })
         .collect();
     if veths.is_empty() {
