@@ -487,8 +487,14 @@ fn ha_plus_pressed_fast_lands_in_order_and_undoes_in_order() {
         return;
     };
     left.pid = t.pid();
-    t.wait_for(15 * SEC, |s| s.contains("Groups") && s.contains(&name))
-        .unwrap_or_else(|s| panic!("no dashboard:\n{s}"));
+    // Its group selected: the charts show its quota. (The title names the
+    // group from the first frame, before a sample has it: `+` typed then
+    // went to no group — a flake in the v2 VM, whose first sample can
+    // take longer than the first frame waits.)
+    t.wait_for(15 * SEC, |s| {
+        s.contains("Groups") && s.contains(&name) && s.contains("quota 20%")
+    })
+    .unwrap_or_else(|s| panic!("no dashboard on the group:\n{s}"));
     let settle = |want: f64| {
         let end = Instant::now() + 10 * SEC;
         while quota_percent(&layout, &group).is_none_or(|q| (q - want).abs() > 0.5)
