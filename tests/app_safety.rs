@@ -45,6 +45,14 @@ fn own(app: &mut App, group: &str, ask_on_quit: bool) {
     });
 }
 
+/// cgdash (or its shell) runs in `group`.
+fn protect(app: &mut App, group: &str) {
+    let group = group.to_string();
+    app.where_we_run = Some(cgdash::app::WhereWeRun(Box::new(move || {
+        vec![group.clone()]
+    })));
+}
+
 /// The fixture with `path` selected.
 fn at(path: &str) -> App {
     let mut app = ui_fixture::app(None);
@@ -77,8 +85,6 @@ fn where_cgdash_runs_is_asked_at_each_freeze_and_only_then() {
     let now = Arc::new(Mutex::new(vec!["system.slice/ssh.service".to_string()]));
     let mut app = at("user.slice/user-1000.slice");
     own(&mut app, "user.slice/user-1000.slice", false);
-    // A stale list the closure overrides.
-    app.protected = vec!["user.slice/user-1000.slice".into()];
     let (a, n) = (Arc::clone(&asked), Arc::clone(&now));
     app.where_we_run = Some(cgdash::app::WhereWeRun(Box::new(move || {
         a.fetch_add(1, Ordering::SeqCst);
@@ -105,7 +111,7 @@ fn ha_freeze_refused_where_cgdash_or_its_shell_runs() {
     // cgdash runs (say) in the user's slice: that group and every group
     // above it must not be frozen, whoever launched them.
     let mut app = at("user.slice/user-1000.slice");
-    app.protected = vec!["user.slice/user-1000.slice".into()];
+    protect(&mut app, "user.slice/user-1000.slice");
     own(&mut app, "user.slice/user-1000.slice", false);
     assert!(ch(&mut app, 'f').is_empty());
     assert_eq!(app.overlay, Overlay::None, "refused, not asked");
@@ -143,7 +149,7 @@ fn ha_freeze_refused_where_cgdash_or_its_shell_runs() {
 
     // Thawing, and freezing a group elsewhere, are fine.
     key(&mut app, KeyCode::Esc);
-    app.protected = vec!["system.slice/ssh.service".into()];
+    protect(&mut app, "system.slice/ssh.service");
     app.focus_group("user.slice/user-1000.slice");
     assert_eq!(
         settings_of(&ch(&mut app, 'f')),

@@ -204,14 +204,7 @@ impl App {
     /// Why freezing `group` (display form) is refused, if it is: cgdash, its
     /// shell or its terminal runs in it or below it.
     fn freeze_refusal(&self, group: &str) -> Option<String> {
-        let now;
-        let protected = match &self.where_we_run {
-            Some(w) => {
-                now = (w.0)();
-                &now
-            }
-            None => &self.protected,
-        };
+        let protected = self.where_we_run.as_ref().map(|w| (w.0)())?;
         let hit = protected
             .iter()
             .find(|p| group == "/" || p.as_str() == group || p.starts_with(&format!("{group}/")))?;

@@ -129,14 +129,12 @@ pub struct App {
     pub status: Option<Status>,
     pub markers: Vec<Marker>,
     pub owned: Vec<OwnedWorkload>,
-    /// Groups (display form) whose freezing would freeze cgdash itself, its
-    /// terminal or its shell: where cgdash and its ancestor processes are (in
-    /// the freezer's hierarchy), and so every group above them. Asked of
-    /// [`App::where_we_run`] at each freeze when that is set, else this list.
-    pub protected: Vec<String>,
-    /// Finds [`App::protected`] afresh: the dashboard's, which walks cgdash's
-    /// parent chain in `/proc`, run only when a freeze is asked for (it was
-    /// run on every sample: ~0.1 ms a tick for a list only a freeze reads).
+    /// The groups (display form) whose freezing would freeze cgdash itself,
+    /// its terminal or its shell: where cgdash and its ancestor processes
+    /// are (in the freezer's hierarchy), and so every group above them.
+    /// Asked at each freeze (the dashboard's walks cgdash's parent chain in
+    /// `/proc`; it was run on every sample, ~0.1 ms a tick for a list only a
+    /// freeze reads). None: nothing is protected (tests).
     pub where_we_run: Option<WhereWeRun>,
     /// The user cgdash runs as (None: unknown). A non-root user may signal
     /// their own processes even in read-only mode.
@@ -190,7 +188,6 @@ impl App {
             status: None,
             markers: Vec::new(),
             owned: Vec::new(),
-            protected: Vec::new(),
             where_we_run: None,
             euid: None,
             undo: Vec::new(),
