@@ -93,10 +93,23 @@ fn minimal_btf_relocates_the_object_exactly_as_the_full_one() {
         })
         .sum();
     assert!(changed >= 10, "only {changed} instructions relocated");
+    // Before 6.2 `mm->rss_stat` is a struct of atomics, not the array of
+    // percpu counters the iterator reads: those reads (three) are poisoned,
+    // behind the field-exists check that skips them there. Nothing else
+    // may fail to relocate.
+    let rss_is_struct = full
+        .id_by_type_name_kind("mm_rss_stat", aya_obj::btf::BtfKind::Struct)
+        .is_ok();
     for (name, insns) in &by_full {
+        let poisoned = insns.iter().filter(|i| i.4 == 0xBAD2310).count();
+        let allowed = if name == "tasks" && rss_is_struct {
+            3
+        } else {
+            0
+        };
         assert!(
-            insns.iter().all(|i| i.4 != 0xBAD2310),
-            "{name}: a relocation failed against the full BTF"
+            poisoned <= allowed,
+            "{name}: {poisoned} relocations failed against the full BTF (allowed {allowed})"
         );
     }
     for (name, insns) in &by_full {

@@ -40,6 +40,19 @@ typedef struct {
 
 struct signal_struct {
 	atomic_t live;
+	int nr_threads;
+	__u64 sum_sched_runtime;
+} __attribute__((preserve_access_index));
+
+/* 6.2+: mm->rss_stat is an array of these (NR_MM_COUNTERS). Before, a
+ * `struct mm_rss_stat` of atomics, which the iterator does not read (user
+ * space then reads `stat`, as before). */
+struct percpu_counter {
+	__s64 count;
+} __attribute__((preserve_access_index));
+
+struct mm_struct {
+	struct percpu_counter rss_stat[4];
 } __attribute__((preserve_access_index));
 
 struct css_set;
@@ -56,7 +69,21 @@ struct nsproxy {
 	struct net *net_ns;
 } __attribute__((preserve_access_index));
 
+typedef struct {
+	unsigned int val;
+} kuid_t;
+
+struct cred {
+	kuid_t euid;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
+	const struct cred *cred;
+	unsigned int __state;
+	unsigned int flags;
+	int exit_state;
+	char comm[16];
+	struct mm_struct *mm;
 	int pid;
 	int tgid;
 	struct sched_entity se;

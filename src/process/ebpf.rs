@@ -101,7 +101,144 @@ pub struct Ran {
     /// Process → its network namespace (nsfs inode number), for the
     /// processes whose leader the pass named (see `NetReader::set_named`).
     pub netns: PidMap<u32>,
+    /// Process → what its leader's `/proc/PID/stat` would say, for the
+    /// processes whose leader the pass named (see [`Fields`]).
+    pub fields: PidMap<Fields>,
 }
+
+/// A process leader's `/proc/PID/stat` fields as a pass read them from the
+/// kernel (`struct rec` in tasks.bpf.c): what `do_task_stat` reads, raw.
+/// [`Fields::stat`] says whether they are all the file would say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// `__state` and `exit_state`, raw.
+    pub state: u32,
+    pub exit_state: u32,
+    /// Task flags (`PF_*`).
+    pub kflags: u32,
+    pub ppid: u32,
+    pub nr_threads: i32,
+    /// `F_RSS` was set: `rss` holds the counters.
+    pub rss_read: bool,
+    pub comm: [u8; 16],
+    /// Its effective uid: the owner of its `/proc/PID` directory
+    /// (`task_dump_owner` gives a directory its task's euid, whatever the
+    /// process's dumpable mode).
+    pub euid: u32,
+    /// `start_boottime`, ns.
+    pub start: u64,
+    /// The leader's run time and the dead threads' (`signal->sum_sched_runtime`), ns.
+    pub runtime: u64,
+    pub dead_runtime: u64,
+    /// `mm->rss_stat`: file, anon and shmem pages (percpu counters' global
+    /// counts, which may dip below 0: `/proc` clamps each).
+    pub rss: [i64; 3],
+}
+
+impl Fields {
+    /// Decodes a task record's fields (`None`: not a leader's, or too short).
+    fn parse(rec: &[u8]) -> Option<Fields> {
+        let u32_at = |i: usize| {
+            rec.get(i..i + 4)
+                .map(|b| u32::from_ne_bytes(b.try_into().unwrap()))
+        };
+        let u64_at = |i: usize| {
+            rec.get(i..i + 8)
+                .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
+        };
+        let has = u32_at(32)?;
+        if has & HAS_FIELDS == 0 {
+            return None;
+        }
+        let mut comm = [0; 16];
+        comm.copy_from_slice(rec.get(36..52)?);
+        Some(Fields {
+            state: u32_at(12)?,
+            exit_state: u32_at(16)?,
+            kflags: u32_at(20)?,
+            ppid: u32_at(24)?,
+            nr_threads: u32_at(28)? as i32,
+            rss_read: has & HAS_RSS != 0,
+            comm,
+            euid: u32_at(52)?,
+            start: u64_at(56)?,
+            runtime: u64_at(64)?,
+            dead_runtime: u64_at(72)?,
+            rss: [u64_at(80)? as i64, u64_at(88)? as i64, u64_at(96)? as i64],
+        })
+    }
+}
+
+impl Fields {
+    /// What `/proc/PID/stat` would say, for a process whose fields say all
+    /// of it: single-threaded, alive, on a kernel whose RSS counters the
+    /// pass reads (6.2+). `None` for any other, whose `stat` is read
+    /// instead: a process with threads (their run times are not here), a
+    /// zombie, a workqueue worker (`/proc` adds its work to its name), a
+    /// kernel thread whose name fills `comm` (`/proc` shows its full name,
+    /// kept elsewhere).
+    ///
+    /// The CPU time is the process's run time (`sum_exec_runtime` of its
+    /// thread and its dead ones), exact to the nanosecond, in clock ticks;
+    /// `stat`'s user + system ticks are that same run time split in two
+    /// (`cputime_adjust`) and each half truncated, so they can be one tick
+    /// less. Given as `utime`, with `stime` 0.
+    pub fn stat(&self, pid: i32, units: &super::Units) -> Option<super::Stat<'_>> {
+        const PF_WQ_WORKER: u32 = 0x0000_0020;
+        const PF_KTHREAD: u32 = 0x0020_0000;
+        let len = self.comm.iter().position(|&b| b == 0).unwrap_or(16);
+        let kthread = self.kflags & PF_KTHREAD != 0;
+        if !self.rss_read
+            || self.nr_threads != 1
+            || self.exit_state != 0
+            || (kthread && (self.kflags & PF_WQ_WORKER != 0 || len >= 15))
+        {
+            return None;
+        }
+        let tick_ns = 1_000_000_000 / units.ticks_per_sec.clamp(1, 1_000_000_000);
+        // get_task_mm: none for a kernel thread (one may borrow an mm).
+        let rss = if kthread { [0; 3] } else { self.rss };
+        Some(super::Stat {
+            pid,
+            comm: &self.comm[..len],
+            state: state_letter(self.state, self.exit_state),
+            ppid: i32::try_from(self.ppid).ok()?,
+            utime: self.runtime.saturating_add(self.dead_runtime) / tick_ns,
+            stime: 0,
+            num_threads: 1,
+            starttime: self.start / tick_ns,
+            // get_mm_rss: file + anon + shmem, each read "positive".
+            rss_pages: rss.iter().map(|&c| c.max(0) as u64).sum(),
+        })
+    }
+}
+
+/// The letter `/proc/PID/stat` shows for a task's `__state` and
+/// `exit_state` (the kernel's `__task_state_index`: the reported bits, an
+/// idle kernel thread as `I`, a frozen or real-time-lock-waiting task as
+/// `D`), one of "RSDTtXZPI".
+pub fn state_letter(state: u32, exit_state: u32) -> u8 {
+    const TASK_REPORT: u32 = 0x7f;
+    const TASK_UNINTERRUPTIBLE: u32 = 0x2;
+    const TASK_IDLE: u32 = 0x402; // TASK_UNINTERRUPTIBLE | TASK_NOLOAD
+    const TASK_REPORT_IDLE: u32 = 0x80;
+    const TASK_RTLOCK_WAIT: u32 = 0x1000;
+    const TASK_FROZEN: u32 = 0x8000;
+    let mut s = (state | exit_state) & TASK_REPORT;
+    if state & TASK_IDLE == TASK_IDLE {
+        s = TASK_REPORT_IDLE;
+    }
+    if state & (TASK_RTLOCK_WAIT | TASK_FROZEN) != 0 {
+        s = TASK_UNINTERRUPTIBLE;
+    }
+    // fls: 0 for none, else the highest set bit's position from 1.
+    let fls = (u32::BITS - s.leading_zeros()) as usize;
+    b"RSDTtXZPI"[fls.min(8)]
+}
+
+/// `struct rec`'s `has`: the leader's fields, and its RSS counters.
+const HAS_FIELDS: u32 = 1;
+const HAS_RSS: u32 = 2;
 
 pub struct Tasks {
     ebpf: Ebpf,
@@ -270,6 +407,7 @@ impl Tasks {
         out.orphaned.clear();
         out.records = 0;
         out.netns.clear();
+        out.fields.clear();
         let mut file = self.iter.open()?;
         self.buf.clear();
         file.read_to_end(&mut self.buf)?;
@@ -283,6 +421,9 @@ impl Tasks {
             *out.pids.entry(pid).or_insert(0) |= why;
             if netns != 0 {
                 out.netns.insert(pid, netns);
+            }
+            if let Some(f) = Fields::parse(rec) {
+                out.fields.insert(pid, f);
             }
             out.records += 1;
         }
@@ -372,8 +513,8 @@ fn with_attach_id(full: Btf) -> Result<(Btf, u32), Unavailable> {
 }
 
 /// Bytes of one task record (`struct rec` in tasks.bpf.c): process id,
-/// why, the leader's network namespace.
-const RECORD: usize = 12;
+/// why, the leader's network namespace, then its [`Fields`].
+const RECORD: usize = 104;
 
 const BTF_MAGIC: u16 = 0xeb9f;
 const BTF_KIND_PTR: u32 = 2;

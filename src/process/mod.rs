@@ -55,7 +55,9 @@ pub enum ProcessError {
 pub struct ProcRow {
     pub pid: i32,
     pub ppid: i32,
-    /// Owner of `/proc/PID` (the effective uid; root for non-dumpable processes).
+    /// Owner of `/proc/PID`: the effective uid (read from the process's
+    /// open `stat`, which says root for a non-dumpable process; from its
+    /// directory, or from an eBPF pass, the euid whatever it is).
     pub uid: u32,
     pub user: Arc<str>,
     /// One letter, as in top: R S D Z T I …
@@ -199,7 +201,9 @@ pub struct Hints<'a> {
 /// What an eBPF pass (`ebpf::Tasks::pass`) said: every process not named
 /// in `pids`, not in `exits`, and already cached has not run, moved or been
 /// reparented since the last scan, so its cached row is exact (only the
-/// periodic `stat` re-read for RSS is still done).
+/// periodic `stat` re-read for RSS is still done). A named one whose
+/// `fields` say all its `stat` would (`ebpf::Fields::stat`) is taken from
+/// them, without the file.
 pub struct Ran<'a> {
     pub pass: &'a ebpf::Ran,
     /// When the pass ran: the unchanged rows' reading time.
@@ -567,7 +571,7 @@ impl ProcessScanner {
             // only because it is due (every FULL_EVERY ticks) may not have
             // run, and then its I/O counters stand too.
             let ran_before = self.cache.get(&pid).map_or(0, |c| c.ran_ns);
-            if let Some(mut row) = self.scan_one(pid, ran, placed(pid)) {
+            if let Some(mut row) = self.scan_one(pid, ran, placed(pid), None, false) {
                 let idle = ran_before != 0
                     && !row.fresh
                     && row.threads == 1
@@ -583,7 +587,7 @@ impl ProcessScanner {
                 continue;
             }
             let pid = row.pid;
-            match self.scan_one(pid, None, placed(pid)) {
+            match self.scan_one(pid, None, placed(pid), None, false) {
                 Some(mut row) => {
                     self.add_io(&mut row, false);
                     emit(row)
@@ -691,9 +695,40 @@ impl ProcessScanner {
                 .pids
                 .get(&pid)
                 .is_some_and(|why| why & !ebpf::flags::NEW != 0);
+            // What the pass read of the process, if it says all `stat`
+            // would (`Fields::stat`): not for a process re-read only because
+            // its parent went (the pass may have read it before the
+            // reparenting), nor after lost records.
+            let fields = (pass.pids.contains_key(&pid) && !pass.lost_exits)
+                .then(|| pass.fields.get(&pid))
+                .flatten()
+                .filter(|_| {
+                    orphaned.is_empty()
+                        || !self
+                            .cache
+                            .get(&pid)
+                            .is_some_and(|c| orphaned.contains(&c.last.ppid))
+                })
+                .map(|f| (f, ran.at));
+            // Its CPU time moved only if it ran, is new, or a thread of it
+            // exited (the pass's word, for a process the iterator visits:
+            // one a pass has named before): a process read for another
+            // reason (its RSS, a move, a new parent) keeps the CPU time it
+            // had, which `stat` would repeat, so that a time the pass read
+            // to the nanosecond is not followed by `stat`'s, which can be a
+            // tick less.
+            let cpu_moved = pass.lost_exits
+                || !self.cache.get(&pid).is_some_and(|c| c.named)
+                || pass.pids.get(&pid).is_some_and(|why| {
+                    why & (ebpf::flags::NEW
+                        | ebpf::flags::RAN
+                        | ebpf::flags::DEAD
+                        | ebpf::flags::NOROOM)
+                        != 0
+                });
             // Some(0): no `schedstat` read (0 = unknown run time: the `/proc`
             // path's gate reads `stat` if it takes over).
-            if let Some(mut row) = self.scan_one(pid, Some(0), placed(pid)) {
+            if let Some(mut row) = self.scan_one(pid, Some(0), placed(pid), fields, !cpu_moved) {
                 if let Some(c) = self.cache.get_mut(&pid) {
                     if named {
                         c.named = true;
@@ -908,7 +943,17 @@ impl ProcessScanner {
     /// `ran`: the process's schedstat run time if [`Self::gate`] read it.
     /// `placed`: the caller knows the process's group (its
     /// `/proc/PID/cgroup` is not read for a new process).
-    fn scan_one(&mut self, pid: i32, ran: Option<u64>, placed: bool) -> Option<ProcRow> {
+    /// Reads a process (its `stat`, or what an eBPF pass read of it, and
+    /// when: `fields`); `keep_cpu`: it has not run since it was last read,
+    /// so its cached CPU time stands.
+    fn scan_one(
+        &mut self,
+        pid: i32,
+        ran: Option<u64>,
+        placed: bool,
+        fields: Option<(&ebpf::Fields, Instant)>,
+        keep_cpu: bool,
+    ) -> Option<ProcRow> {
         // Run time first, then stat: if it has not moved by the next tick,
         // nothing in stat has either.
         // (Only single-threaded processes are ever taken from the cache, so
@@ -922,9 +967,17 @@ impl ProcessScanner {
                 None => (None, None),
             },
         };
-        let (n, opened) = self.read_kept(pid, Kept::Stat)?;
-        let read_at = Instant::now();
-        let st = parse_stat(&self.buf[..n])?;
+        let units = self.units;
+        let from_pass = fields.and_then(|(f, at)| Some((f.stat(pid, &units)?, at)));
+        let pass_euid = from_pass.as_ref().and(fields).map(|(f, _)| f.euid);
+        let (st, opened, read_at) = match from_pass {
+            Some((st, at)) => (st, None, at),
+            None => {
+                let (n, opened) = self.read_kept(pid, Kept::Stat)?;
+                let read_at = Instant::now();
+                (parse_stat(&self.buf[..n])?, opened, read_at)
+            }
+        };
         // Equal names, equal keys; another name (exec, prctl) another key.
         let comm = crate::fnv::hash(st.comm);
         // The same process as last tick (pid and start time): its previous
@@ -943,11 +996,16 @@ impl ProcessScanner {
         let retry_comm = (same_comm && provisional).then(|| st.comm.to_vec());
         // Copy the numbers out: the buffer is reused for the reads below.
         let (ppid, state, starttime) = (st.ppid, st.state, st.starttime);
-        let (cpu_ticks, rss_pages, threads) = (
+        let (mut cpu_ticks, rss_pages, threads) = (
             st.utime.saturating_add(st.stime),
             st.rss_pages,
             st.num_threads,
         );
+        if keep_cpu {
+            if let Some(c) = self.cache.get(&pid).filter(|c| c.starttime == starttime) {
+                cpu_ticks = c.last.cpu_ticks;
+            }
+        }
         let tick = self.tick;
         let fresh = new_comm.is_some();
         if let Some(name) = new_comm {
@@ -960,12 +1018,13 @@ impl ProcessScanner {
                 }
                 _ => (None, None, None),
             };
-            // The owner of any of its files is the process's (`task_dump_owner`):
-            // the open `stat` saves a path lookup.
+            // The owner of its files is the process's (`task_dump_owner`):
+            // the open `stat` saves a path lookup, the pass's euid both.
             let uid = match (
                 &opened,
                 self.cache.get(&pid).and_then(|c| c.stat_fd.as_ref()),
             ) {
+                _ if pass_euid.is_some() => pass_euid,
                 (Some(f), _) | (None, Some(f)) => f.metadata().ok().map(|m| m.uid()),
                 _ => None,
             };

@@ -1397,3 +1397,118 @@ fn a_process_that_drops_out_of_the_lists_has_its_group_read() {
     let rows = scan(&mut s, false);
     assert_eq!(&*by_pid(&rows, 10).cgroup, "b", "dropped out: read");
 }
+
+/// What a pass read of a single-threaded process (`Fields`): `runtime`
+/// ns of CPU, start at `start` ticks (100 Hz), uid 1000, sleeping, RSS
+/// counters file 5, anon 3 and shmem -1 (a percpu counter's global count
+/// can dip below 0: `/proc` reads each "positive").
+fn fields(comm: &str, runtime: u64, start: u64) -> ebpf::Fields {
+    let mut name = [0u8; 16];
+    name[..comm.len()].copy_from_slice(comm.as_bytes());
+    ebpf::Fields {
+        state: 1,
+        exit_state: 0,
+        kflags: 0,
+        ppid: 1,
+        nr_threads: 1,
+        rss_read: true,
+        comm: name,
+        euid: 1000,
+        start: start * 10_000_000,
+        runtime,
+        dead_runtime: 0,
+        rss: [5, 3, -1],
+    }
+}
+
+#[test]
+fn a_pass_with_a_processs_fields_reads_no_stat() {
+    let f = Fixture::new();
+    let cg = cgroup_file("/");
+    // `stat` says otherwise in every field: a row that agrees with the
+    // pass did not come from it.
+    f.proc(
+        10,
+        &stat_line(10, "other", 'D', 7, 900, 0, 1, 100, 99),
+        b"a\0",
+        &cg,
+    );
+    let mut s = f.scanner();
+    let u = s.units();
+    let mut p = pass(&[10], &[]);
+    p.pids.insert(10, ebpf::flags::NEW);
+    // Its threads that exited ran 10 ms: the process's time too.
+    let mut x = fields("a", 123_456_789, 100);
+    x.dead_runtime = 10_000_000;
+    p.fields.insert(10, x);
+    let rows = scan_with_pass(&mut s, &p);
+    let r = by_pid(&rows, 10);
+    assert_eq!(r.cpu_time_ns, u.ticks_to_ns(13), "133.4 ms: 13 ticks");
+    assert_eq!((r.state, r.ppid, r.threads), ('S', 1, 1));
+    assert_eq!(r.rss_bytes, 8 * u.page_size, "5 + 3 + max(-1, 0) pages");
+    assert_eq!((r.uid, &*r.user), (1000, "alice"));
+    assert_eq!(r.start_ticks, 100);
+    assert_eq!(&*r.command, "a");
+
+    // Moved (not run): `stat` is read, for its RSS and state; its CPU time
+    // is the one the pass read, not `stat`'s.
+    let mut p = pass(&[], &[]);
+    p.pids.insert(10, ebpf::flags::MOVED);
+    let rows = scan_with_pass(&mut s, &p);
+    let r = by_pid(&rows, 10);
+    assert_eq!(r.cpu_time_ns, u.ticks_to_ns(13), "it did not run");
+    assert_eq!((r.state, r.rss_bytes), ('D', 99 * u.page_size));
+
+    // Ran: the pass's fields again. Threads, a zombie, a workqueue worker
+    // or a kernel thread with a full-length name: `stat` (900 ticks).
+    type Tweak = Option<fn(&mut ebpf::Fields)>;
+    let cases: [(&str, Tweak); 6] = [
+        ("ran", None),
+        ("threads", Some(|x: &mut ebpf::Fields| x.nr_threads = 2)),
+        ("zombie", Some(|x: &mut ebpf::Fields| x.exit_state = 32)),
+        (
+            "workqueue",
+            Some(|x: &mut ebpf::Fields| x.kflags = 0x0020_0020),
+        ),
+        (
+            "long kernel thread name",
+            Some(|x: &mut ebpf::Fields| {
+                x.kflags = 0x0020_0000;
+                x.comm = *b"fifteen_chars_x\0";
+            }),
+        ),
+        (
+            "no RSS counters",
+            Some(|x: &mut ebpf::Fields| x.rss_read = false),
+        ),
+    ];
+    for (why, tweak) in cases {
+        let mut p = pass(&[10], &[]);
+        let mut x = fields("a", 200_000_000, 100);
+        if let Some(t) = tweak {
+            t(&mut x);
+        }
+        p.fields.insert(10, x);
+        let rows = scan_with_pass(&mut s, &p);
+        let want = if tweak.is_none() { 20 } else { 900 };
+        assert_eq!(by_pid(&rows, 10).cpu_time_ns, u.ticks_to_ns(want), "{why}");
+    }
+}
+
+#[test]
+fn a_tasks_state_shows_as_proc_shows_it() {
+    use ebpf::state_letter as l;
+    assert_eq!(l(0, 0), b'R');
+    assert_eq!(l(0x1, 0), b'S');
+    assert_eq!(l(0x2, 0), b'D');
+    assert_eq!(l(0x102, 0), b'D', "killable");
+    assert_eq!(l(0x402, 0), b'I', "idle: uninterruptible without load");
+    assert_eq!(l(0x4, 0), b'T');
+    assert_eq!(l(0x104, 0), b'T', "stopped, killable");
+    assert_eq!(l(0x8, 0), b't');
+    assert_eq!(l(0x80, 0x20), b'Z', "dead, zombie");
+    assert_eq!(l(0x80, 0x10), b'X');
+    assert_eq!(l(0x40, 0), b'P');
+    assert_eq!(l(0x8000, 0), b'D', "frozen");
+    assert_eq!(l(0x1000, 0), b'D', "waiting on an rt lock");
+}
