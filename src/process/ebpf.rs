@@ -101,9 +101,88 @@ pub struct Ran {
     /// Process → its network namespace (nsfs inode number), for the
     /// processes whose leader the pass named (see `NetReader::set_named`).
     pub netns: PidMap<u32>,
-    /// Process → what its leader's `/proc/PID/stat` would say, for the
-    /// processes whose leader the pass named (see [`Fields`]).
-    pub fields: PidMap<Fields>,
+    /// What the leaders the pass named would have `/proc/PID/stat` say,
+    /// for those where that is all the file says ([`Fields::stat`]),
+    /// compact and sorted by pid (at 10,000 processes a map of whole
+    /// [`Fields`] was ~1.7 MB of the peak RSS): see [`Ran::taken`].
+    pub fields: Vec<(i32, Taken)>,
+}
+
+impl Ran {
+    /// The pass's reading of `pid` where it is all its `stat` says.
+    pub fn taken(&self, pid: i32) -> Option<&Taken> {
+        self.fields
+            .binary_search_by_key(&pid, |(p, _)| *p)
+            .ok()
+            .map(|i| &self.fields[i].1)
+    }
+
+    /// Keeps `f` for `pid` if it is all its `stat` says; pids come in
+    /// ascending order from a pass (its tasks in pid order), else the
+    /// caller sorts ([`Ran::sort_fields`]).
+    pub fn add_fields(&mut self, pid: i32, f: &Fields) {
+        if let Some(t) = Taken::of(f) {
+            self.fields.push((pid, t));
+        }
+    }
+
+    /// Sorts the kept fields by pid (a no-op on a pass's own order).
+    pub fn sort_fields(&mut self) {
+        if !self.fields.is_sorted_by_key(|(p, _)| *p) {
+            self.fields.sort_by_key(|(p, _)| *p);
+        }
+    }
+}
+
+/// [`Fields`] where they are all `/proc/PID/stat` would say, in 56 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Taken {
+    comm: [u8; 16],
+    comm_len: u8,
+    state: u8,
+    ppid: i32,
+    pub euid: u32,
+    start_ns: u64,
+    run_ns: u64,
+    rss_pages: u64,
+}
+
+impl Taken {
+    fn of(f: &Fields) -> Option<Taken> {
+        // Units only scale the times: any will do to ask.
+        let units = super::Units {
+            ticks_per_sec: 100,
+            page_size: 4096,
+            boot_time: 0,
+        };
+        let st = f.stat(0, &units)?;
+        Some(Taken {
+            comm: f.comm,
+            comm_len: st.comm.len() as u8,
+            state: st.state,
+            ppid: st.ppid,
+            euid: f.euid,
+            start_ns: f.start,
+            run_ns: f.runtime.saturating_add(f.dead_runtime),
+            rss_pages: st.rss_pages,
+        })
+    }
+
+    /// `/proc/PID/stat` as the pass read it (see [`Fields::stat`]).
+    pub fn stat(&self, pid: i32, units: &super::Units) -> super::Stat<'_> {
+        let tick_ns = 1_000_000_000 / units.ticks_per_sec.clamp(1, 1_000_000_000);
+        super::Stat {
+            pid,
+            comm: &self.comm[..usize::from(self.comm_len)],
+            state: self.state,
+            ppid: self.ppid,
+            utime: self.run_ns / tick_ns,
+            stime: 0,
+            num_threads: 1,
+            starttime: self.start_ns / tick_ns,
+            rss_pages: self.rss_pages,
+        }
+    }
 }
 
 /// A process leader's `/proc/PID/stat` fields as a pass read them from the
@@ -409,24 +488,49 @@ impl Tasks {
         out.netns.clear();
         out.fields.clear();
         let mut file = self.iter.open()?;
-        self.buf.clear();
-        file.read_to_end(&mut self.buf)?;
         self.passes += 1;
-        for rec in self.buf.chunks_exact(RECORD) {
-            let word = |i: usize| u32::from_ne_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
-            let (tgid, why, netns) = (word(0), word(4), word(8));
-            let Ok(pid) = i32::try_from(tgid) else {
-                continue;
-            };
-            *out.pids.entry(pid).or_insert(0) |= why;
-            if netns != 0 {
-                out.netns.insert(pid, netns);
+        // Read a chunk at a time (the first pass writes a record per task:
+        // ~250 KB at 10,000 processes, read whole it was the peak RSS's);
+        // a record cut at a chunk's end waits at the start of the buffer.
+        self.buf.resize(READ_CHUNK, 0);
+        let mut held = 0;
+        loop {
+            let n = file.read(&mut self.buf[held..])?;
+            if n == 0 {
+                break;
             }
-            if let Some(f) = Fields::parse(rec) {
-                out.fields.insert(pid, f);
+            let end = held + n;
+            let mut at = 0;
+            while end - at >= SHORT_RECORD {
+                let rec = &self.buf[at..end];
+                let word =
+                    |i: usize| u32::from_ne_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
+                let (tgid, why, netns) = (word(0), word(4), word(8));
+                let len = if why & F_LONG != 0 {
+                    RECORD
+                } else {
+                    SHORT_RECORD
+                };
+                if rec.len() < len {
+                    break;
+                }
+                at += len;
+                let Ok(pid) = i32::try_from(tgid) else {
+                    continue;
+                };
+                *out.pids.entry(pid).or_insert(0) |= why & !F_LONG;
+                if netns != 0 {
+                    out.netns.insert(pid, netns);
+                }
+                if let Some(f) = Fields::parse(&rec[..len]) {
+                    out.add_fields(pid, &f);
+                }
+                out.records += 1;
             }
-            out.records += 1;
+            self.buf.copy_within(at..end, 0);
+            held = end - at;
         }
+        out.sort_fields();
         let mut orphaned_now = Vec::new();
         while let Some(item) = self.exits.next() {
             exit_record(&item, out, &mut orphaned_now);
@@ -512,9 +616,15 @@ fn with_attach_id(full: Btf) -> Result<(Btf, u32), Unavailable> {
     Ok((full, id))
 }
 
-/// Bytes of one task record (`struct rec` in tasks.bpf.c): process id,
-/// why, the leader's network namespace, then its [`Fields`].
+/// Bytes of a leader's task record (`struct rec` in tasks.bpf.c, flagged
+/// `F_LONG`): process id, why, the leader's network namespace, then its
+/// [`Fields`]. Other threads' records are the first [`SHORT_RECORD`] bytes.
 const RECORD: usize = 104;
+const SHORT_RECORD: usize = 12;
+const F_LONG: u32 = 128;
+
+/// Bytes read from the iterator at a time.
+const READ_CHUNK: usize = 64 * 1024;
 
 const BTF_MAGIC: u16 = 0xeb9f;
 const BTF_KIND_PTR: u32 = 2;

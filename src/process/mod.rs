@@ -700,7 +700,7 @@ impl ProcessScanner {
             // its parent went (the pass may have read it before the
             // reparenting), nor after lost records.
             let fields = (pass.pids.contains_key(&pid) && !pass.lost_exits)
-                .then(|| pass.fields.get(&pid))
+                .then(|| pass.taken(pid))
                 .flatten()
                 .filter(|_| {
                     orphaned.is_empty()
@@ -951,7 +951,7 @@ impl ProcessScanner {
         pid: i32,
         ran: Option<u64>,
         placed: bool,
-        fields: Option<(&ebpf::Fields, Instant)>,
+        fields: Option<(&ebpf::Taken, Instant)>,
         keep_cpu: bool,
     ) -> Option<ProcRow> {
         // Run time first, then stat: if it has not moved by the next tick,
@@ -968,8 +968,8 @@ impl ProcessScanner {
             },
         };
         let units = self.units;
-        let from_pass = fields.and_then(|(f, at)| Some((f.stat(pid, &units)?, at)));
-        let pass_euid = from_pass.as_ref().and(fields).map(|(f, _)| f.euid);
+        let from_pass = fields.map(|(t, at)| (t.stat(pid, &units), at));
+        let pass_euid = fields.map(|(t, _)| t.euid);
         let (st, opened, read_at) = match from_pass {
             Some((st, at)) => (st, None, at),
             None => {

@@ -1440,7 +1440,7 @@ fn a_pass_with_a_processs_fields_reads_no_stat() {
     // Its threads that exited ran 10 ms: the process's time too.
     let mut x = fields("a", 123_456_789, 100);
     x.dead_runtime = 10_000_000;
-    p.fields.insert(10, x);
+    p.add_fields(10, &x);
     let rows = scan_with_pass(&mut s, &p);
     let r = by_pid(&rows, 10);
     assert_eq!(r.cpu_time_ns, u.ticks_to_ns(13), "133.4 ms: 13 ticks");
@@ -1488,7 +1488,7 @@ fn a_pass_with_a_processs_fields_reads_no_stat() {
         if let Some(t) = tweak {
             t(&mut x);
         }
-        p.fields.insert(10, x);
+        p.add_fields(10, &x);
         let rows = scan_with_pass(&mut s, &p);
         let want = if tweak.is_none() { 20 } else { 900 };
         assert_eq!(by_pid(&rows, 10).cpu_time_ns, u.ticks_to_ns(want), "{why}");
