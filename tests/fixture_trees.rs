@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use cgdash::cgroup::{knob, CgroupError, Layout, Limit, Mode, Setting};
+use cgdash::cgroup::{knob, CgroupError, GroupReader, Layout, Limit, Mode, Setting};
 
 /// Fixture trees stand for a 4-CPU host, whatever runs the tests (cpu=150%
 /// must not depend on this machine's CPU count).
@@ -476,4 +476,43 @@ fn create_and_remove_on_fixture() {
         .unwrap_err();
     assert!(matches!(err, CgroupError::NotEmpty { .. }), "{err}");
     assert!(err.to_string().contains("777"), "{err}");
+}
+
+/// v1: a dashboard's reader (`set_unshown(false)`) leaves the files no
+/// panel shows unread — among them `memory.failcnt`, read every tick
+/// otherwise (issue 18) — and reads everything else as `snapshot` does.
+#[test]
+fn v1_a_dashboards_reader_leaves_the_limit_hit_count_unread() {
+    let t = tempfile::tempdir().unwrap();
+    separate_v1_tree(t.path());
+    let l = Layout::from_root(t.path()).unwrap();
+    let mut all = GroupReader::new(l.clone());
+    let mut shown = GroupReader::new(l);
+    shown.set_unshown(false);
+    let group = |r: &mut GroupReader| {
+        r.read(None)
+            .into_iter()
+            .find(|g| g.path == "cgdash/demo")
+            .unwrap()
+    };
+    let (x, y) = (group(&mut all), group(&mut shown));
+    assert_eq!(x.memory.failcnt, Some(12));
+    assert_eq!(x.cpu.weight, Some(200), "cpu.shares 2048 as a weight");
+    let mut unread = x.clone();
+    unread.memory.failcnt = None;
+    unread.memory.peak = None;
+    unread.memory.memsw_max = None;
+    unread.cpu.weight = None;
+    unread.cpu.shares = None;
+    assert_eq!(y, unread, "everything else read the same");
+    // Kept open by neither: in each of the 3 groups, the 4 files above.
+    assert_eq!(all.open_files() - shown.open_files(), 3 * 4);
+    // Nor read on the ticks after, slow or not.
+    assert_eq!(group(&mut shown), unread);
+    shown.refresh_all_next();
+    assert_eq!(group(&mut shown), unread);
+    // What the editor fills in from a whole reading of the group.
+    let mut view = cgdash::model::GroupSnapshot::default();
+    cgdash::sampler::fill_unshown(&mut view, &x);
+    assert_eq!(view.memory.max_events, Some(12));
 }

@@ -103,13 +103,15 @@ fn is_setting(file: &str) -> bool {
 }
 
 /// Files whose readings the dashboard shows only in its limit editor (the
-/// current weight, swap and low limits) or not at all (the peak): exported
-/// and printed by `snapshot`/`limits`, never in a panel, chart or header. A
-/// reader for the dashboard leaves them unread
-/// ([`GroupReader::set_unshown`]); its editor reads the group afresh when it
-/// opens (`app::GroupDetails`). On v1 that is 3 of a memory + cpu group's
-/// ~15 files, at the first read of every group (startup) and on every
-/// slow tick after (issue 18).
+/// current weight, swap and low limits) or not at all (the peak, v1's count
+/// of the times usage hit the limit): exported and printed by
+/// `snapshot`/`limits`, never in a panel, chart or header. A reader for the
+/// dashboard leaves them unread ([`GroupReader::set_unshown`]); its editor
+/// reads the group afresh when it opens (`app::GroupDetails`). On v1 that
+/// is 4 of a memory + cpu group's ~15 files, at the first read of every
+/// group (startup), and `memory.failcnt` on every tick after (read every
+/// tick: it is a counter; issue 18). v2's count is in `memory.events`,
+/// read anyway for the OOM kills the dashboard shows.
 pub fn unshown(file: &str) -> bool {
     matches!(
         file,
@@ -120,6 +122,7 @@ pub fn unshown(file: &str) -> bool {
             | "memory.memsw.limit_in_bytes"
             | "memory.swap.max"
             | "memory.low"
+            | "memory.failcnt"
     )
 }
 

@@ -838,13 +838,15 @@ fn max_events(g: &GroupStats) -> Option<u64> {
 
 /// Fills in a group's view the readings of the files a dashboard's sampler
 /// leaves unread (`cgroup::reader::unshown`), from a whole reading of the
-/// group (`Layout::read_group`): the weight, the swap and low limits, the peak.
+/// group (`Layout::read_group`): the weight, the swap and low limits, the
+/// peak, the times usage hit the limit.
 pub fn fill_unshown(g: &mut GroupSnapshot, s: &GroupStats) {
     g.cpu.weight = CpuView::levels(&s.cpu).weight;
     let m = MemoryView::levels(&s.memory);
     g.memory.swap_max_bytes = m.swap_max_bytes;
     g.memory.low_bytes = m.low_bytes;
     g.memory.peak_bytes = m.peak_bytes;
+    g.memory.max_events = max_events(s);
 }
 
 /// Builds the published view of one group. `prev` is `None` when there is no
