@@ -159,13 +159,23 @@ unload() {
 		kill -KILL "$SPAWNER_PID" 2>/dev/null
 		wait "$SPAWNER_PID" 2>/dev/null
 	fi
-	# wait until our groups are empty (they hold only our sleepers)
-	local i f busy
+	# wait until our groups are empty (they hold only our sleepers), and
+	# until the sleepers outside them are gone too: the next load counts
+	# the machine's pids (a count taken while 1,000 of these were still
+	# exiting once said 2,276 pids for a 200-process load). A pid reused
+	# since is a process of another name: not waited for.
+	local i f busy p comm
 	for ((i = 0; i < 100; i++)); do
 		busy=0
 		for f in "${CREATED[@]}"; do
 			[ -s "$f/cgroup.procs" ] && { busy=1; break; }
 		done
+		if [ "$busy" = 0 ]; then
+			for p in "${SLEEPER_PIDS[@]}"; do
+				{ read -r comm <"/proc/$p/comm"; } 2>/dev/null || continue
+				[ "$comm" = bench-sleeper ] && { busy=1; break; }
+			done
+		fi
 		[ "$busy" = 0 ] && break
 		sleep 0.1
 	done
