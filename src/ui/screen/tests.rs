@@ -281,3 +281,84 @@ fn a_resize_starts_from_a_cleared_screen() {
     want.set_string(0, 0, "abc", Style::default());
     assert_eq!(shown(&screen.backend), expected(&want).as_slice());
 }
+
+/// Cells that differ in one thing — the symbol (of the same length too,
+/// past 8 bytes too), a colour (every named one, indexed, RGB), the
+/// underline colour, a modifier, the diff option — fingerprint apart; equal
+/// cells (no symbol is `" "`) alike.
+#[test]
+fn cells_that_differ_fingerprint_apart() {
+    use ratatui::buffer::CellDiffOption;
+    use std::num::NonZeroU16;
+    let mut colours = vec![
+        Color::Reset,
+        Color::Black,
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::Gray,
+        Color::DarkGray,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightYellow,
+        Color::LightBlue,
+        Color::LightMagenta,
+        Color::LightCyan,
+        Color::White,
+    ];
+    colours.extend([0, 1, 16, 255].map(Color::Indexed));
+    colours.extend(
+        [(0, 0, 0), (0, 0, 1), (1, 0, 0), (0, 1, 0), (255, 255, 255)]
+            .map(|(r, g, b)| Color::Rgb(r, g, b)),
+    );
+    let mut cells = vec![Cell::EMPTY, Cell::default()];
+    for s in [
+        "a",
+        "b",
+        "ab",
+        "ba",
+        "│",
+        "⣀",
+        "⣁",
+        "日",
+        "コ",
+        "abcdefgh",
+        "abcdefghi",
+        "abcdefghj",
+    ] {
+        cells.push(Cell::new(s));
+    }
+    for &c in &colours {
+        let mut fg = Cell::EMPTY;
+        fg.fg = c;
+        let mut bg = Cell::EMPTY;
+        bg.bg = c;
+        let mut under = Cell::EMPTY;
+        under.underline_color = c;
+        cells.extend([fg, bg, under]);
+    }
+    for m in Modifier::all().iter() {
+        let mut cell = Cell::EMPTY;
+        cell.modifier = m;
+        cells.push(cell);
+    }
+    for d in [
+        CellDiffOption::Skip,
+        CellDiffOption::AlwaysUpdate,
+        CellDiffOption::ForcedWidth(NonZeroU16::new(1).unwrap()),
+        CellDiffOption::ForcedWidth(NonZeroU16::new(2).unwrap()),
+    ] {
+        let mut cell = Cell::EMPTY;
+        cell.diff_option = d;
+        cells.push(cell);
+    }
+    for a in &cells {
+        for b in &cells {
+            let (fa, fb) = (super::fingerprint(a, 1), super::fingerprint(b, 1));
+            assert_eq!(a == b, fa == fb, "{a:?} and {b:?}");
+        }
+    }
+}
