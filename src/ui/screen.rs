@@ -15,12 +15,11 @@
 //! right whatever the terminal does with half-overwritten wide characters.
 //! Other rows are sent cell by cell, as ratatui would.
 
-use std::hash::Hasher;
+use std::hash::{Hash, Hasher};
 
 use ratatui::backend::Backend;
 use ratatui::buffer::{Buffer, Cell, CellDiffOption, CellWidth};
 use ratatui::layout::{Rect, Size};
-use ratatui::style::Color;
 
 use crate::fnv::Fnv;
 
@@ -169,64 +168,14 @@ impl<'a> Iterator for Changes<'a> {
 
 /// Everything that makes two cells look different (what `Cell`'s `==`
 /// compares: no symbol and `" "` are the same), plus the WIDE bit.
-///
-/// FNV-1a over whole words: the symbol 8 bytes at a time, then its length,
-/// both colours, and the underline colour with the modifiers and the diff
-/// flags. Each step is a bijection of the state and of the word, so two
-/// cells that differ in one word (a symbol of the same length, a colour)
-/// still can't hash alike. ~5 steps a cell: hashing the symbol by bytes and
-/// `Style` field by field took ~20, and was 12 % of a frame's CPU (issue 18:
-/// startup and every refresh).
 fn fingerprint(cell: &Cell, width: u16) -> u64 {
     let mut h = Fnv::default();
-    let symbol = cell.symbol().as_bytes();
-    for chunk in symbol.chunks(8) {
-        let mut word = [0; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        h.write_u64(u64::from_le_bytes(word));
-    }
-    h.write_u64(symbol.len() as u64);
-    h.write_u64(colour(cell.fg) | colour(cell.bg) << 32);
+    cell.symbol().hash(&mut h);
+    cell.style().hash(&mut h);
+    cell.diff_option.hash(&mut h);
     #[allow(deprecated)]
-    let skip = cell.skip;
-    let diff = match cell.diff_option {
-        CellDiffOption::None => 0,
-        CellDiffOption::Skip => 1,
-        CellDiffOption::AlwaysUpdate => 2,
-        CellDiffOption::ForcedWidth(w) => 3 | u64::from(w.get()) << 2,
-    };
-    h.write_u64(
-        colour(cell.underline_color)
-            | u64::from(cell.modifier.bits()) << 26
-            | u64::from(skip) << 42
-            | diff << 43,
-    );
+    cell.skip.hash(&mut h);
     (h.finish() & !WIDE) | u64::from(width > 1)
-}
-
-/// A colour as a number, a different one for each (26 bits).
-fn colour(c: Color) -> u64 {
-    match c {
-        Color::Reset => 0,
-        Color::Black => 1,
-        Color::Red => 2,
-        Color::Green => 3,
-        Color::Yellow => 4,
-        Color::Blue => 5,
-        Color::Magenta => 6,
-        Color::Cyan => 7,
-        Color::Gray => 8,
-        Color::DarkGray => 9,
-        Color::LightRed => 10,
-        Color::LightGreen => 11,
-        Color::LightYellow => 12,
-        Color::LightBlue => 13,
-        Color::LightMagenta => 14,
-        Color::LightCyan => 15,
-        Color::White => 16,
-        Color::Indexed(i) => 1 << 8 | u64::from(i),
-        Color::Rgb(r, g, b) => 1 << 24 | u64::from(r) << 16 | u64::from(g) << 8 | u64::from(b),
-    }
 }
 
 /// Cells a widget asked not to be drawn (e.g. under an image).
