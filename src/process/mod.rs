@@ -660,13 +660,14 @@ impl ProcessScanner {
         let orphaned: HashSet<i32> = pass.orphaned.iter().copied().collect();
         for pid in pids {
             // A lost record may have named any process: all are read.
-            let named = pass.lost_exits
-                || pass.pids.contains_key(&pid)
-                || (!orphaned.is_empty()
-                    && self
-                        .cache
-                        .get(&pid)
-                        .is_some_and(|c| orphaned.contains(&c.last.ppid)));
+            // Why the pass named it (looked up once: every process, every tick).
+            let why = pass.pids.get(&pid).copied();
+            let reparented = !orphaned.is_empty()
+                && self
+                    .cache
+                    .get(&pid)
+                    .is_some_and(|c| orphaned.contains(&c.last.ppid));
+            let named = pass.lost_exits || why.is_some() || reparented;
             let slot = tick + u64::from(pid.unsigned_abs());
             let quiet = !named
                 && self.cache.get(&pid).is_some_and(|c| {
@@ -691,24 +692,14 @@ impl ProcessScanner {
             // read once in IDLE_EVERY (or FULL_EVERY) ticks, and an open
             // file holds a page of kernel memory (its `seq_file` buffer,
             // charged to cgdash's cgroup), ~4.5 KB with the file (issue 18).
-            let ran_now = pass
-                .pids
-                .get(&pid)
-                .is_some_and(|why| why & !ebpf::flags::NEW != 0);
+            let ran_now = why.is_some_and(|why| why & !ebpf::flags::NEW != 0);
             // What the pass read of the process, if it says all `stat`
             // would (`Fields::stat`): not for a process re-read only because
             // its parent went (the pass may have read it before the
             // reparenting), nor after lost records.
-            let fields = (pass.pids.contains_key(&pid) && !pass.lost_exits)
+            let fields = (why.is_some() && !pass.lost_exits && !reparented)
                 .then(|| pass.taken(pid))
                 .flatten()
-                .filter(|_| {
-                    orphaned.is_empty()
-                        || !self
-                            .cache
-                            .get(&pid)
-                            .is_some_and(|c| orphaned.contains(&c.last.ppid))
-                })
                 .map(|f| (f, ran.at));
             // Its CPU time moved only if it ran, is new, or a thread of it
             // exited (the pass's word, for a process the iterator visits:
@@ -719,7 +710,7 @@ impl ProcessScanner {
             // tick less.
             let cpu_moved = pass.lost_exits
                 || !self.cache.get(&pid).is_some_and(|c| c.named)
-                || pass.pids.get(&pid).is_some_and(|why| {
+                || why.is_some_and(|why| {
                     why & (ebpf::flags::NEW
                         | ebpf::flags::RAN
                         | ebpf::flags::DEAD
