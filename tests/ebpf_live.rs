@@ -509,6 +509,37 @@ fn the_command_line_says_which_path_it_took() {
     let (code, _, err) = nobody(&["--sampler", "ebpf"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("not root"), "{err}");
+    // In a pid namespace the kernel's task iterator numbers processes as
+    // the host does, not as this /proc does: auto falls back, a forced
+    // eBPF says why.
+    let namespaced = |extra: &[&str]| {
+        let out = Command::new("unshare")
+            .args(["--fork", "--pid", "--mount-proc"])
+            .arg(common::cgdash_bin())
+            .args(snap)
+            .args(extra)
+            .env_remove("CGDASH_SAMPLER")
+            .output()
+            .expect("unshare runs");
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        let pids: Vec<i64> = v["processes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["pid"].as_i64()).collect())
+            .unwrap_or_default();
+        (
+            out.status.code(),
+            v["sampler"].as_str().unwrap_or("").to_string(),
+            pids,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, s, pids, err) = namespaced(&[]);
+    assert_eq!((code, s.as_str()), (Some(0), "proc-skip"), "{err}");
+    assert_eq!(pids, vec![1], "only cgdash, the namespace's pid 1: {err}");
+    let (code, _, _, err) = namespaced(&["--sampler", "ebpf"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("pid namespace"), "{err}");
 }
 
 /// Not a test: the CPU time of one `Sampler::sample` on each path, on

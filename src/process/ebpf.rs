@@ -357,6 +357,35 @@ const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
 /// processes (issue 18).
 const EXITS_BYTES: u32 = 128 * 1024;
 
+/// The inode of the initial pid namespace (`PROC_PID_INIT_INO`: fixed,
+/// what `/proc/self/ns/pid` links to on every host since Linux 3.8).
+const INITIAL_PID_NS: &str = "pid:[4026531836]";
+
+/// Whether the pids the iterator reports are the ones `/proc` lists: the
+/// program reads each task's pid as the host numbers it (`task->pid`,
+/// `tgid`), so in a pid namespace (a container, `unshare -p`) it would
+/// name processes `/proc` does not have, and miss those it does (measured:
+/// under `unshare -fp --mount-proc` the pass named 30809…30812 for the
+/// namespace's 1…4). So the path is taken only in the initial namespace,
+/// with `/proc` mounted for it (its `self` is this process).
+fn host_pids() -> Result<(), Unavailable> {
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .map_err(|e| Unavailable(format!("cannot read /proc/self/ns/pid: {e}")))?;
+    if ns.as_os_str() != INITIAL_PID_NS {
+        return Err(Unavailable(format!(
+            "in a pid namespace ({}): the kernel's pids are the host's",
+            ns.display()
+        )));
+    }
+    let me = std::fs::read_link("/proc/self").ok();
+    if me.as_ref().and_then(|m| m.to_str()) != Some(&std::process::id().to_string()) {
+        return Err(Unavailable(
+            "/proc is not mounted for this pid namespace".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Tasks {
     /// Loads and attaches the programs. Cheap checks first (root, BTF) so
     /// that where it can't work it costs a `geteuid` and a `stat`.
@@ -380,6 +409,7 @@ impl Tasks {
         if !Path::new(BTF_PATH).exists() {
             return Err(Unavailable(format!("no kernel BTF ({BTF_PATH})")));
         }
+        host_pids()?;
         let entries = last_entries(task_count());
         let object = |loader: &mut EbpfLoader<'_>| {
             loader
