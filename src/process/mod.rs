@@ -638,10 +638,18 @@ impl ProcessScanner {
         }
         let mut pids: Vec<i32> = self.cache.keys().copied().collect();
         pids.extend(pass.pids.keys().filter(|p| !self.cache.contains_key(p)));
-        // `/proc` is listed too at the start and every RELIST ticks: the
-        // task iterator is not the only word on which processes exist (on
-        // 6.18 it does not visit pid 1).
-        if self.cache.is_empty() || tick.is_multiple_of(RELIST) {
+        // `/proc` is listed too every RELIST ticks: the task iterator is
+        // not the only word on which processes exist (6.18's does not visit
+        // the host's pid 1). At the start only pid 1 is added: a listing
+        // makes a dentry per process (`proc_fill_cache`, ~1 µs each), and
+        // found nothing else once a pass stopped losing the records past
+        // one read's worth (session 21: ~32 at 10,000 processes, which the
+        // listing at the start used to find).
+        if self.cache.is_empty() && !tick.is_multiple_of(RELIST) {
+            if !pass.pids.contains_key(&1) {
+                pids.push(1);
+            }
+        } else if tick.is_multiple_of(RELIST) {
             match fs::read_dir(&self.proc_root) {
                 Ok(dir) => {
                     let listed = dir
