@@ -15,6 +15,8 @@ pub mod parse;
 mod read;
 mod reader;
 pub(crate) use reader::pread_all;
+mod roots;
+pub use roots::Roots;
 mod stats;
 mod write;
 

@@ -37,8 +37,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
-use super::controllers::{plan_group, Apply, Found};
+use super::controllers::{plan_group_in, Apply, Found};
 use super::layout::Layout;
+use super::roots::Roots;
 use super::stats::GroupStats;
 use crate::fds::FdBudget;
 
@@ -215,6 +216,9 @@ struct Cached {
 
 pub struct GroupReader {
     layout: Layout,
+    /// Each hierarchy's mount, held open: group directories and the files
+    /// not kept open are opened from it (counted in `open`).
+    roots: Roots,
     /// The groups of the last walk, and the hierarchies it found each in.
     groups: Vec<(String, u64)>,
     walked_at: Option<Instant>,
@@ -257,7 +261,10 @@ pub struct GroupReader {
 
 impl GroupReader {
     pub fn new(layout: Layout) -> GroupReader {
+        let roots = Roots::open(&layout);
         GroupReader {
+            open: roots.held(),
+            roots,
             layout,
             groups: Vec::new(),
             walked_at: None,
@@ -265,7 +272,6 @@ impl GroupReader {
             cache: HashMap::new(),
             buf: Vec::with_capacity(4096),
             budget: FdBudget::share_of(4),
-            open: 0,
             next_phase: None,
             limits_open: true,
             unshown: true,
@@ -569,9 +575,17 @@ impl GroupReader {
                             settings,
                             procs,
                         };
-                        let layout = &self.layout;
-                        let dir = |h: u8| layout.hierarchies[usize::from(h)].dir(path);
-                        match refresh(c, &mut self.buf, what, &mut self.files_read, &dir) {
+                        let (layout, roots) = (&self.layout, &self.roots);
+                        let open = |h: u8, file: &str| {
+                            let h = usize::from(h);
+                            roots
+                                .open_in(layout, h, path, Some(file), libc::O_RDONLY)
+                                .map_err(|e| {
+                                    let p = layout.hierarchies[h].dir(path).join(file);
+                                    (e, p)
+                                })
+                        };
+                        match refresh(c, &mut self.buf, what, &mut self.files_read, &open) {
                             Refresh::Read => {
                                 f(&c.stats);
                                 continue;
@@ -611,7 +625,7 @@ impl GroupReader {
             // The plan holds the group's directories open (one per
             // hierarchy holding it, `O_PATH`) until it is dropped below,
             // after this group's files are opened: not counted, never kept.
-            let mut plan = plan_group(&self.layout, path, found);
+            let mut plan = plan_group_in(&self.layout, path, found, &self.roots);
             if !self.unshown {
                 plan.reads.retain(|r| !unshown(r.file()));
             }
@@ -758,14 +772,17 @@ struct Reads {
     procs: bool,
 }
 
+/// Opens a file of a group in hierarchy `h`; on error, also its path.
+type OpenFile<'a> = dyn Fn(u8, &str) -> Result<File, (std::io::Error, PathBuf)> + 'a;
+
 /// pread the kept files `what` says into `c.stats`, counting them in `read`.
-/// `dir`: hierarchy `i`'s directory of the group.
+/// `open`: opens a file of the group not kept open.
 fn refresh(
     c: &mut Cached,
     buf: &mut Vec<u8>,
     what: Reads,
     read: &mut usize,
-    dir: &dyn Fn(u8) -> PathBuf,
+    open: &OpenFile<'_>,
 ) -> Refresh {
     for k in &c.files {
         let wanted = match k.pace {
@@ -779,10 +796,9 @@ fn refresh(
         *read += 1;
         let ok = match &k.src {
             Source::Open(f) => pread_all(f, buf),
-            Source::At(h, file) => match File::open(dir(*h).join(file)) {
+            Source::At(h, file) => match open(*h, file) {
                 Ok(f) => pread_all(&f, buf),
-                Err(e) if out_of_fds(&e) => {
-                    let p = dir(*h).join(file);
+                Err((e, p)) if out_of_fds(&e) => {
                     return Refresh::NoDescriptors(format!("cannot open {}: {e}", p.display()));
                 }
                 Err(_) => false,

@@ -22,6 +22,7 @@ use super::error::CgroupError;
 use super::knob::{Host, Knob, Refusal, Setting, Value};
 use super::layout::{Layout, Mode, Version};
 use super::parse;
+use super::roots::Roots;
 use super::stats::GroupStats;
 use super::write::{Applied, FileWrite};
 use crate::model::GroupSnapshot;
@@ -359,23 +360,11 @@ impl GroupPlan {
     }
 
     pub fn open(&self, r: &PlannedRead) -> std::io::Result<std::fs::File> {
-        use std::os::fd::{AsRawFd, FromRawFd};
+        use std::os::fd::AsRawFd;
         match &self.dirs[r.dir].state {
             DirState::Fd(d) => {
                 let name = std::ffi::CString::new(r.file).map_err(std::io::Error::other)?;
-                // SAFETY: a valid directory descriptor and a NUL-terminated
-                // name; a descriptor returned is ours to own.
-                let fd = unsafe {
-                    libc::openat(
-                        d.as_raw_fd(),
-                        name.as_ptr(),
-                        libc::O_RDONLY | libc::O_CLOEXEC,
-                    )
-                };
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+                super::roots::raw_open(d.as_raw_fd(), &name, libc::O_RDONLY)
             }
             DirState::Path => std::fs::File::open(&r.path),
             DirState::Missing => Err(std::io::ErrorKind::NotFound.into()),
@@ -416,7 +405,13 @@ impl GroupPlan {
 /// duplicates merged: what both readers read. `found`: the hierarchies the
 /// walk saw it in (`None`: probe each one).
 pub fn plan_group(layout: &Layout, group: &str, found: Found) -> GroupPlan {
-    plan_of(all_reads(), layout, group, found)
+    plan_of(all_reads(), layout, group, found, &Roots::default())
+}
+
+/// [`plan_group`], each directory opened from its hierarchy's mount where
+/// `roots` holds it (no walk of the mount's own path; the sampler's reader).
+pub fn plan_group_in(layout: &Layout, group: &str, found: Found, roots: &Roots) -> GroupPlan {
+    plan_of(all_reads(), layout, group, found, roots)
 }
 
 /// [`plan_group`] for the given declarations. A file declared by a fast
@@ -426,13 +421,14 @@ fn plan_of<'a>(
     layout: &Layout,
     group: &str,
     found: Found,
+    roots: &Roots,
 ) -> GroupPlan {
     let mut out: Vec<PlannedRead> = Vec::new();
     // Each place resolved once, each hierarchy's directory opened once
     // however many places name it (`V1("cpu")`, `Any("cpu")`,
     // `Any("cpuacct")` are one directory on a hybrid host; issue 18).
     let mut places: Vec<(At, Option<usize>)> = Vec::with_capacity(8);
-    let mut dirs = Dirs::new(layout, group, found);
+    let mut dirs = Dirs::new(layout, group, found, roots);
     for r in reads {
         let dir = match places.iter().find(|(at, _)| *at == r.at) {
             Some((_, d)) => *d,
@@ -497,17 +493,19 @@ struct Dirs<'l> {
     layout: &'l Layout,
     group: &'l str,
     found: Found,
+    roots: &'l Roots,
     dirs: Vec<PlanDir>,
     /// Per hierarchy: not looked up yet, or its entry in `dirs`.
     by_hierarchy: Vec<Option<usize>>,
 }
 
 impl<'l> Dirs<'l> {
-    fn new(layout: &'l Layout, group: &'l str, found: Found) -> Dirs<'l> {
+    fn new(layout: &'l Layout, group: &'l str, found: Found, roots: &'l Roots) -> Dirs<'l> {
         Dirs {
             layout,
             group,
             found,
+            roots,
             dirs: Vec::with_capacity(4),
             by_hierarchy: vec![None; layout.hierarchies.len()],
         }
@@ -530,12 +528,8 @@ impl<'l> Dirs<'l> {
         let state = if self.found.is_some_and(|f| f & (1 << i) == 0) {
             DirState::Missing
         } else {
-            use std::os::unix::fs::OpenOptionsExt;
-            match std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-                .open(&path)
-            {
+            let flags = libc::O_PATH | libc::O_DIRECTORY;
+            match self.roots.open_in(self.layout, i, self.group, None, flags) {
                 Ok(f) => DirState::Fd(f),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
                     DirState::Missing
@@ -656,7 +650,7 @@ mod tests {
             read("slow.only", true),
             read("fast.only", false),
         ];
-        let plan = plan_of(decl.iter(), &layout, "g", None);
+        let plan = plan_of(decl.iter(), &layout, "g", None, &Roots::default());
         let got: Vec<(String, bool, usize)> = plan
             .reads
             .iter()
