@@ -26,25 +26,24 @@
 //! and a kernel that accepts the programs (task iterators: 5.8+; raw
 //! tracepoints: 4.17+; tested on Debian's 6.1 and on 6.18). When any of it
 //! is missing [`Tasks::load`] says why and the sampler stays on the `/proc`
-//! path.
-//! Not parsing the kernel's whole BTF at load also needs CAP_SYS_ADMIN (a
-//! mount namespace for one thread, see `loader_without_kernel_btf`);
-//! without it the load parses it, as aya does by default ([`KernelBtf`]).
+//! path. The object is parsed and relocated with aya-obj and loaded with
+//! bpf(2) (`load`); aya's `RingBuf` reads the exits.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use aya::maps::{MapData, RingBuf};
-use aya::programs::RawTracePoint;
-use aya::{Btf, Ebpf, EbpfLoader};
+use aya::maps::{Map, MapData, RingBuf};
+use aya::Btf;
 
 use crate::fnv::PidMap;
 
 mod btf_min;
 mod cache;
 mod iter;
+mod load;
 
 /// The compiled object, aligned for the ELF parser.
 #[repr(C, align(8))]
@@ -320,9 +319,12 @@ const HAS_FIELDS: u32 = 1;
 const HAS_RSS: u32 = 2;
 
 pub struct Tasks {
-    ebpf: Ebpf,
     iter: iter::TaskIter,
     exits: RingBuf<MapData>,
+    /// `.bss`: the `lost_exits` counter.
+    bss: OwnedFd,
+    /// The other maps, and the tracepoint programs and their links.
+    _held: Vec<OwnedFd>,
     lost_seen: u64,
     /// The last pass's [`flags::ORPHANS`] records: named again this pass
     /// (the record can be read before the reparenting it announces).
@@ -338,9 +340,6 @@ pub struct Tasks {
 pub enum KernelBtf {
     /// Only the minimal BTF (`btf_min`) was parsed.
     Minimal,
-    /// The minimal BTF served the relocations, but the loader parsed the
-    /// kernel's in full when made (the reason it could not be hidden).
-    ParsedByLoader(String),
     /// Parsed in full for the relocations (why the minimal BTF could not
     /// be built).
     Parsed(String),
@@ -411,80 +410,68 @@ impl Tasks {
         }
         host_pids()?;
         let entries = last_entries(task_count());
-        let object = |loader: &mut EbpfLoader<'_>| {
-            loader
-                .map_max_entries("last", entries)
-                .map_max_entries("exits", EXITS_BYTES)
-                .load(&OBJECT.0)
-                .map_err(|e| Unavailable(format!("eBPF object refused: {}", chain(&e))))
-        };
-        let parsed = || {
-            Btf::from_sys_fs()
-                .map_err(|e| Unavailable(format!("kernel BTF {BTF_PATH}: {}", chain(&e))))
-        };
         // The kernel's BTF parsed in full (aya's `Btf::from_sys_fs`) is
         // ~130,000 types: ~50 ms of CPU and, for a moment, ~19 MB of heap,
         // the process's peak (issue 18). What the load needs of it — the
         // types the object's CO-RE relocations are rooted at, and the
         // iterator's attach type id — is taken from the raw blob instead
         // ([`small_btf`], `btf_min`; the iterator is loaded with the id,
-        // `iter`), and the loader is made where the kernel's BTF can't be
-        // seen, so that `EbpfLoader::new()` does not parse it anyway
-        // ([`loader_without_kernel_btf`]). Where the minimal BTF can't be
-        // built, the kernel's is parsed in full, as before: one parsed
-        // copy at a time, never two, gone once loaded (`malloc_trim`).
+        // `iter`). Where the minimal BTF can't be built, the kernel's is
+        // parsed in full, as before, gone once loaded (`malloc_trim`).
         let mut btf_cached = false;
         let small = match parse {
             Some(why) => Err(why),
             None => small_btf(BTF_PATH),
         };
-        let (mut ebpf, (btf, attach_id), kernel_btf) = match small {
+        let ((btf, attach_id), kernel_btf) = match small {
             Ok((btf, attach_id, cached)) => {
                 btf_cached = cached;
-                let (mut loader, how) = match loader_without_kernel_btf() {
-                    Ok(loader) => (loader, KernelBtf::Minimal),
-                    Err(why) => (EbpfLoader::new(), KernelBtf::ParsedByLoader(why)),
-                };
-                let ebpf = object(loader.btf(Some(&btf)))?;
-                drop(loader);
-                (ebpf, (btf, attach_id), how)
+                ((btf, attach_id), KernelBtf::Minimal)
             }
-            Err(why) => match loader_without_kernel_btf() {
-                Ok(mut loader) => {
-                    // One parse, for the loader and the iterator.
-                    let full = parsed()?;
-                    let ebpf = object(loader.btf(Some(&full)))?;
-                    (ebpf, with_attach_id(full)?, KernelBtf::Parsed(why))
-                }
-                Err(_) => {
-                    // The loader parses its own, gone with it; then ours.
-                    let ebpf = object(&mut EbpfLoader::new())?;
-                    (ebpf, with_attach_id(parsed()?)?, KernelBtf::Parsed(why))
-                }
-            },
+            Err(why) => {
+                let full = Btf::from_sys_fs()
+                    .map_err(|e| Unavailable(format!("kernel BTF {BTF_PATH}: {}", chain(&e))))?;
+                (with_attach_id(full)?, KernelBtf::Parsed(why))
+            }
         };
-        let iter = iter::TaskIter::load(&OBJECT.0, &btf, &ebpf, attach_id)
-            .map_err(|e| Unavailable(format!("task iterator refused: {e}")))?;
+        let loaded = load::load(
+            &OBJECT.0,
+            &btf,
+            iter::PROGRAM,
+            &[("last", entries), ("exits", EXITS_BYTES)],
+            &[
+                load::Attach {
+                    program: "freed",
+                    points: &["sched_process_free"],
+                },
+                load::Attach {
+                    program: "thread_exit",
+                    points: &["sched_process_exit"],
+                },
+                // Both tracepoints take (dst_cgrp, path, task, threadgroup).
+                load::Attach {
+                    program: "moved",
+                    points: &["cgroup_attach_task", "cgroup_transfer_tasks"],
+                },
+            ],
+        )
+        .map_err(|e| Unavailable(format!("eBPF object refused: {e}")))?;
         drop(btf);
-        raw_tracepoint(&mut ebpf, "freed", &["sched_process_free"])?;
-        raw_tracepoint(&mut ebpf, "thread_exit", &["sched_process_exit"])?;
-        // Both tracepoints take (dst_cgrp, path, task, threadgroup).
-        raw_tracepoint(
-            &mut ebpf,
-            "moved",
-            &["cgroup_attach_task", "cgroup_transfer_tasks"],
-        )?;
-        let map = ebpf
-            .take_map("exits")
-            .ok_or_else(|| Unavailable("no `exits` map in the object".into()))?;
-        let exits = RingBuf::try_from(map)
-            .map_err(|e| Unavailable(format!("`exits` ring buffer: {}", chain(&e))))?;
+        let iter = iter::TaskIter::load(&loaded.iter_insns, attach_id)
+            .map_err(|e| Unavailable(format!("task iterator refused: {e}")))?;
+        let exits = MapData::from_fd(loaded.exits)
+            .map_err(|e| Unavailable(format!("`exits` map: {}", chain(&e))))
+            .and_then(|m| {
+                RingBuf::try_from(Map::RingBuf(m))
+                    .map_err(|e| Unavailable(format!("`exits` ring buffer: {}", chain(&e))))
+            })?;
         // SAFETY: malloc_trim only returns free heap memory to the kernel.
         unsafe { libc::malloc_trim(0) };
         Ok(Tasks {
-            ebpf,
             iter,
             exits,
+            bss: loaded.bss,
+            _held: loaded._held,
             lost_seen: 0,
             orphaned_before: Vec::new(),
             buf: Vec::with_capacity(64 * 1024),
@@ -581,13 +568,13 @@ impl Tasks {
 
     /// The object's `lost_exits` counter (its `.bss`), 0 if unreadable.
     fn lost_exits(&self) -> u64 {
-        let Some(map) = self.ebpf.map(".bss") else {
-            return 0;
-        };
-        aya::maps::Array::<_, u64>::try_from(map)
-            .ok()
-            .and_then(|a| a.get(&0, 0).ok())
-            .unwrap_or(0)
+        self.lost_exits_counter().unwrap_or(0)
+    }
+
+    /// The object's `lost_exits` counter, read (tests/ebpf_btf_live.rs).
+    #[doc(hidden)]
+    pub fn lost_exits_counter(&self) -> io::Result<u64> {
+        load::lookup_u64(&self.bss, 0)
     }
 }
 
@@ -773,44 +760,6 @@ pub fn object() -> &'static [u8] {
     &OBJECT.0
 }
 
-/// An [`EbpfLoader`] that did not parse the kernel's BTF: `new()` always
-/// does (`Btf::from_sys_fs`), and aya has no other constructor. So it is
-/// made in a short-lived thread of its own that sees no kernel BTF: the
-/// thread leaves the process's mount namespace for a copy of it
-/// (`unshare(CLONE_NEWNS)`, which unshares only this thread's filesystem
-/// view), makes every mount of the copy private *first* (nothing done in
-/// it can propagate to the host's), and bind-mounts `/dev/null` over
-/// `/sys/kernel/btf/vmlinux`, then checks that what it reads there is
-/// empty. `from_sys_fs` fails at once on it, the loader has no BTF (the
-/// caller gives it one), and the thread exits: its namespace, the copy
-/// and the bind mount go with it. The loader itself is plain memory, and
-/// what it later loads (program, map and link descriptors) is the
-/// process's. Any failure is returned, and the caller lets aya parse.
-fn loader_without_kernel_btf() -> Result<EbpfLoader<'static>, String> {
-    use nix::mount::{mount, MsFlags};
-    use nix::sched::{unshare, CloneFlags};
-    let hidden = || -> Result<EbpfLoader<'static>, String> {
-        unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
-        let none = None::<&str>;
-        mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
-            .map_err(|e| format!("making the thread's mounts private: {e}"))?;
-        mount(Some("/dev/null"), BTF_PATH, none, MsFlags::MS_BIND, none)
-            .map_err(|e| format!("bind-mounting /dev/null on {BTF_PATH}: {e}"))?;
-        let mut byte = [0u8; 1];
-        match std::fs::File::open(BTF_PATH).and_then(|mut f| f.read(&mut byte)) {
-            Ok(0) => Ok(EbpfLoader::new()),
-            Ok(_) => Err(format!("{BTF_PATH} still readable in the thread")),
-            Err(e) => Err(format!("{BTF_PATH} in the thread: {e}")),
-        }
-    };
-    std::thread::Builder::new()
-        .name("cgdash-bpf-load".into())
-        .spawn(hidden)
-        .map_err(|e| format!("no thread: {e}"))?
-        .join()
-        .map_err(|_| "the thread panicked".to_string())?
-}
-
 /// The ids of the named types (name, kind) in a raw BTF blob (the kernel's
 /// `/sys/kernel/btf/vmlinux`), by walking its type records: no parsed copy
 /// of the ~130,000 types. `None` for a name not there. The tests' oracle
@@ -855,31 +804,6 @@ fn task_count() -> Option<u32> {
         .1
         .parse()
         .ok()
-}
-
-fn prog<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, Unavailable>
-where
-    &'a mut T: TryFrom<&'a mut aya::programs::Program>,
-{
-    ebpf.program_mut(name)
-        .and_then(|p| p.try_into().ok())
-        .ok_or_else(|| Unavailable(format!("no program `{name}` in the object")))
-}
-
-/// Loads the object's program `name` and attaches it to each raw
-/// tracepoint of `points` (the errors name the first).
-fn raw_tracepoint(ebpf: &mut Ebpf, name: &str, points: &[&str]) -> Result<(), Unavailable> {
-    let what = points.first().copied().unwrap_or(name);
-    let program: &mut RawTracePoint = prog(ebpf, name)?;
-    program
-        .load()
-        .map_err(|e| Unavailable(format!("{what} refused: {}", chain(&e))))?;
-    for point in points {
-        program
-            .attach(point)
-            .map_err(|e| Unavailable(format!("{point} not attached: {}", chain(&e))))?;
-    }
-    Ok(())
 }
 
 /// An error with its sources, one line (the verifier's log is cut).

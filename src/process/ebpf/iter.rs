@@ -7,23 +7,18 @@
 //! had to be handed a stand-in BTF of ~64,000 placeholder types: 3–4 ms to
 //! make and ~1 ms to free, more than the verifier took, on every start.
 //! The id is already known (`btf_min` finds it in the same walk of the
-//! raw blob that builds the minimal BTF), so the program is loaded with it
-//! directly: the object is parsed and relocated with aya-obj (the crate
-//! aya itself uses for this) against the same BTF and map descriptors aya
-//! used for the rest, and `BPF_PROG_LOAD` is called with the id.
+//! raw blob that builds the minimal BTF), so the program (relocated with
+//! the rest of the object, `load`) is loaded with it directly.
 //!
 //! The link is made once; each pass only opens a reader on it
 //! (`BPF_ITER_CREATE`). aya's `Iter::attach` made and dropped a link per
 //! pass.
 
-use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use aya::maps::Map;
-use aya::{Btf, Ebpf};
 use aya_obj::generated::{bpf_attach_type, bpf_attr, bpf_cmd, bpf_insn, bpf_prog_type};
 
 // BPF_PROG_LOAD reads `insn_cnt` instructions of 8 bytes each (code,
@@ -32,11 +27,11 @@ const _: () = assert!(std::mem::size_of::<bpf_insn>() == 8);
 
 /// The program's name in the object and, as the kernel shows it
 /// (`bpftool prog`), its name once loaded.
-const PROGRAM: &str = "tasks";
+pub(super) const PROGRAM: &str = "tasks";
 
 /// The verifier's log kept for an error, bytes (it is asked for only
 /// when a load failed, on a second try).
-const LOG_BYTES: usize = 64 * 1024;
+pub(super) const LOG_BYTES: usize = 64 * 1024;
 
 /// The loaded iterator program and its link.
 pub(super) struct TaskIter {
@@ -45,17 +40,10 @@ pub(super) struct TaskIter {
 }
 
 impl TaskIter {
-    /// Loads `tasks` from `object`, its CO-RE relocations against `btf`
-    /// (the BTF aya was given) and its maps those `ebpf` made, attached
-    /// to the kernel's BTF type `attach_id` (`bpf_iter_task`), and links it.
-    pub(super) fn load(
-        object: &[u8],
-        btf: &Btf,
-        ebpf: &Ebpf,
-        attach_id: u32,
-    ) -> Result<TaskIter, String> {
-        let insns = relocated(object, btf, ebpf)?;
-        let prog = prog_load(&insns, attach_id)?;
+    /// Loads the relocated `tasks` program, attached to the kernel's BTF
+    /// type `attach_id` (`bpf_iter_task`), and links it.
+    pub(super) fn load(insns: &[bpf_insn], attach_id: u32) -> Result<TaskIter, String> {
+        let prog = prog_load(insns, attach_id)?;
         let link = link_create(prog.as_fd().as_raw_fd())
             .map_err(|e| format!("task iterator not linked: {e}"))?;
         Ok(TaskIter { _prog: prog, link })
@@ -68,47 +56,6 @@ impl TaskIter {
         let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
         attr.iter_create.link_fd = self.link.as_raw_fd() as u32;
         bpf(bpf_cmd::BPF_ITER_CREATE, &mut attr).map(File::from)
-    }
-}
-
-/// The `tasks` program's instructions, relocated as aya relocates them:
-/// CO-RE against `btf`, map references to `ebpf`'s descriptors, calls
-/// linked, helpers the kernel lacks replaced (`sanitize_functions`).
-fn relocated(object: &[u8], btf: &Btf, ebpf: &Ebpf) -> Result<Vec<bpf_insn>, String> {
-    let mut obj = aya_obj::Object::parse(object).map_err(|e| format!("object: {e}"))?;
-    obj.relocate_btf(btf)
-        .map_err(|e| format!("CO-RE relocation: {e}"))?;
-    let text: HashSet<usize> = obj.functions.keys().map(|(section, _)| *section).collect();
-    let maps = obj.maps.clone();
-    let mut fds = Vec::new();
-    for name in maps.keys() {
-        let fd = ebpf
-            .map(name)
-            .and_then(map_fd)
-            .ok_or_else(|| format!("map `{name}` not made"))?;
-        fds.push((name.as_str(), fd, &maps[name]));
-    }
-    obj.relocate_maps(fds.into_iter(), &text)
-        .map_err(|e| format!("map relocation: {e}"))?;
-    obj.relocate_calls(&text)
-        .map_err(|e| format!("call relocation: {e}"))?;
-    obj.sanitize_functions(aya::features());
-    let program = obj
-        .programs
-        .get(PROGRAM)
-        .ok_or_else(|| format!("no program `{PROGRAM}` in the object"))?;
-    let function = obj
-        .functions
-        .get(&program.function_key())
-        .ok_or_else(|| format!("no code for `{PROGRAM}`"))?;
-    Ok(function.instructions.clone())
-}
-
-/// The descriptor of one of the maps aya made (the object's kinds).
-fn map_fd(map: &Map) -> Option<RawFd> {
-    match map {
-        Map::HashMap(d) | Map::RingBuf(d) | Map::Array(d) => Some(d.fd().as_fd().as_raw_fd()),
-        _ => None,
     }
 }
 
@@ -150,7 +97,7 @@ fn prog_load(insns: &[bpf_insn], attach_id: u32) -> Result<OwnedFd, String> {
 }
 
 /// The last lines of a verifier log (where it says why), if any.
-fn log_tail(log: &[u8]) -> Option<String> {
+pub(super) fn log_tail(log: &[u8]) -> Option<String> {
     let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
     let text = String::from_utf8_lossy(&log[..end]);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -168,7 +115,7 @@ fn link_create(prog: RawFd) -> io::Result<OwnedFd> {
 }
 
 /// One bpf(2) command that returns a new descriptor.
-fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<OwnedFd> {
+pub(super) fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<OwnedFd> {
     let mut tries = 0;
     loop {
         tries += 1;

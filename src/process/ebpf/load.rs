@@ -1,0 +1,243 @@
+//! The object's maps made and its programs loaded and attached with bpf(2),
+//! the object parsed and relocated once with aya-obj (the crate aya itself
+//! parses and relocates with) — not through aya's `EbpfLoader` (session 21;
+//! issue 18, startup).
+//!
+//! `EbpfLoader::load` probes the kernel for its features first, once per
+//! process (13 bpf(2) calls of small programs, maps and BTF blobs), and
+//! `EbpfLoader::new` parses the kernel's whole BTF unless it can't see it
+//! (cgdash made the loader in a thread of its own mount namespace with
+//! /dev/null over the BTF file). The iterator was already loaded here with
+//! its attach id (`iter`), from a second parse and relocation of the
+//! object. Measured here (`Tasks::load`, process CPU time, medians of 8
+//! fresh processes): 2.45 ms with aya's loader, ~2.0 of it without the
+//! probes (a second load in the same process). This loader assumes what
+//! the programs need anyway (BPF ring buffer and task iterator: Linux 5.8,
+//! which has `bpf_probe_read_kernel` and global data) instead of probing.
+//!
+//! Made here: the object's three maps without BTF (none of them needs it:
+//! a hash, the ring buffer, `.bss`'s array), the iterator linked, the
+//! other programs attached to their raw tracepoints by name. The ring
+//! buffer is read with aya's `RingBuf`, over the descriptor made here.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use aya::Btf;
+use aya_obj::generated::{bpf_attr, bpf_cmd, bpf_insn, bpf_prog_type};
+
+use super::iter::{bpf, log_tail, LOG_BYTES};
+
+/// The kernel features the programs rely on, as aya-obj's sanitizer asks
+/// (only `bpf_probe_read_kernel` matters to it here: Linux 5.5; the ring
+/// buffer needs 5.8).
+const FEATURES: aya_obj::Features =
+    aya_obj::Features::new(true, true, true, true, true, false, false, None);
+
+/// The loaded object: its maps and programs, held until dropped (which
+/// detaches the programs and frees the maps).
+pub(super) struct Loaded {
+    /// The relocated instructions of the task iterator.
+    pub iter_insns: Vec<bpf_insn>,
+    /// The ring buffer of exits, and `.bss` (the `lost_exits` counter).
+    pub exits: OwnedFd,
+    pub bss: OwnedFd,
+    /// The other maps, programs and raw tracepoint links.
+    pub _held: Vec<OwnedFd>,
+}
+
+/// A raw tracepoint program of the object and the tracepoints it is
+/// attached to (the same program may serve several).
+pub(super) struct Attach<'a> {
+    pub program: &'a str,
+    pub points: &'a [&'a str],
+}
+
+/// Parses `object`, relocates it against `btf`, makes its maps
+/// (`max_entries` overrides by name), loads the raw tracepoint programs
+/// `attach` names and attaches them. The iterator program is returned
+/// relocated, for `iter` to load with its attach id.
+pub(super) fn load(
+    object: &[u8],
+    btf: &Btf,
+    iterator: &str,
+    max_entries: &[(&str, u32)],
+    attach: &[Attach<'_>],
+) -> Result<Loaded, String> {
+    let mut obj = aya_obj::Object::parse(object).map_err(|e| format!("object: {e}"))?;
+    obj.relocate_btf(btf)
+        .map_err(|e| format!("CO-RE relocation: {e}"))?;
+    let mut fds: HashMap<String, OwnedFd> = HashMap::new();
+    for (name, map) in obj.maps.iter_mut() {
+        if let Some(&(_, n)) = max_entries.iter().find(|(m, _)| m == name) {
+            map.set_max_entries(n);
+        }
+        let fd = map_create(name, map).map_err(|e| format!("map `{name}` refused: {e}"))?;
+        fds.insert(name.clone(), fd);
+    }
+    let text: HashSet<usize> = obj.functions.keys().map(|(section, _)| *section).collect();
+    let maps = obj.maps.clone();
+    obj.relocate_maps(
+        maps.iter()
+            .map(|(name, m)| (name.as_str(), fds[name].as_raw_fd(), m)),
+        &text,
+    )
+    .map_err(|e| format!("map relocation: {e}"))?;
+    obj.relocate_calls(&text)
+        .map_err(|e| format!("call relocation: {e}"))?;
+    obj.sanitize_functions(&FEATURES);
+    let insns = |name: &str| {
+        let program = obj
+            .programs
+            .get(name)
+            .ok_or_else(|| format!("no program `{name}` in the object"))?;
+        obj.functions
+            .get(&program.function_key())
+            .map(|f| f.instructions.clone())
+            .ok_or_else(|| format!("no code for `{name}`"))
+    };
+    let iter_insns = insns(iterator)?;
+    let mut held = Vec::new();
+    for a in attach {
+        let what = a.points.first().copied().unwrap_or(a.program);
+        let prog = prog_load_raw_tp(a.program, &insns(a.program)?)
+            .map_err(|e| format!("{what} refused: {e}"))?;
+        for point in a.points {
+            let link = raw_tracepoint_open(point, prog.as_raw_fd())
+                .map_err(|e| format!("{point} not attached: {e}"))?;
+            held.push(link);
+        }
+        held.push(prog);
+    }
+    let mut take = |name: &str| {
+        fds.remove(name)
+            .ok_or_else(|| format!("no `{name}` map in the object"))
+    };
+    let exits = take("exits")?;
+    let bss = take(".bss")?;
+    held.extend(fds.into_values());
+    Ok(Loaded {
+        iter_insns,
+        exits,
+        bss,
+        _held: held,
+    })
+}
+
+/// `BPF_MAP_CREATE` of one of the object's maps, named as in the object
+/// (`bpftool map` shows it), without BTF.
+fn map_create(name: &str, def: &aya_obj::Map) -> io::Result<OwnedFd> {
+    // SAFETY: a zeroed bpf_attr is a valid one; the union member set is the
+    // one BPF_MAP_CREATE reads.
+    let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
+    let u = unsafe { &mut attr.__bindgen_anon_1 };
+    u.map_type = def.map_type();
+    u.key_size = def.key_size();
+    u.value_size = def.value_size();
+    u.max_entries = def.max_entries();
+    u.map_flags = def.map_flags();
+    u.map_extra = def.map_extra();
+    // The kernel takes [A-Za-z0-9_.] names of up to 15 bytes.
+    for (to, from) in u.map_name.iter_mut().take(15).zip(name.bytes()) {
+        *to = from as _;
+    }
+    let fd = bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr)?;
+    // Global data starts as the object says (`.bss`: zeros, as a new
+    // array is; written anyway should the object hold another value).
+    let data = def.data();
+    if !data.is_empty() && data.iter().any(|&b| b != 0) {
+        map_update(&fd, 0, data)?;
+    }
+    Ok(fd)
+}
+
+/// `BPF_MAP_UPDATE_ELEM` of an array's element `key`.
+fn map_update(map: &OwnedFd, key: u32, value: &[u8]) -> io::Result<()> {
+    // SAFETY: as in `map_create`; the key and value outlive the call.
+    let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
+    let u = unsafe { &mut attr.__bindgen_anon_2 };
+    u.map_fd = map.as_raw_fd() as u32;
+    u.key = &key as *const u32 as u64;
+    u.__bindgen_anon_1.value = value.as_ptr() as u64;
+    bpf_status(bpf_cmd::BPF_MAP_UPDATE_ELEM, &mut attr)
+}
+
+/// The 8-byte value of an array map's element `key` (`BPF_MAP_LOOKUP_ELEM`).
+pub(super) fn lookup_u64(map: &OwnedFd, key: u32) -> io::Result<u64> {
+    let mut value = 0u64;
+    // SAFETY: as in `map_create`; the key and value outlive the call, and
+    // the value is the map's value size (8 bytes: `.bss` holds one u64).
+    let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
+    let u = unsafe { &mut attr.__bindgen_anon_2 };
+    u.map_fd = map.as_raw_fd() as u32;
+    u.key = &key as *const u32 as u64;
+    u.__bindgen_anon_1.value = &mut value as *mut u64 as u64;
+    bpf_status(bpf_cmd::BPF_MAP_LOOKUP_ELEM, &mut attr)?;
+    Ok(value)
+}
+
+/// `BPF_PROG_LOAD` of a raw tracepoint program. A refusal is tried once
+/// more with the verifier's log, whose last lines say why.
+fn prog_load_raw_tp(name: &str, insns: &[bpf_insn]) -> Result<OwnedFd, String> {
+    let license = CString::new("GPL").expect("no NUL");
+    let load = |log: &mut [u8]| {
+        // SAFETY: as in `map_create`; every pointer set here outlives the
+        // call.
+        let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
+        let u = unsafe { &mut attr.__bindgen_anon_3 };
+        u.prog_type = bpf_prog_type::BPF_PROG_TYPE_RAW_TRACEPOINT as u32;
+        u.insns = insns.as_ptr() as u64;
+        u.insn_cnt = insns.len() as u32;
+        u.license = license.as_ptr() as u64;
+        for (to, from) in u.prog_name.iter_mut().take(15).zip(name.bytes()) {
+            *to = from as _;
+        }
+        if !log.is_empty() {
+            u.log_level = 1;
+            u.log_buf = log.as_mut_ptr() as u64;
+            u.log_size = log.len() as u32;
+        }
+        bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr)
+    };
+    load(&mut []).or_else(|first| {
+        let mut log = vec![0u8; LOG_BYTES];
+        match load(&mut log) {
+            Ok(fd) => Ok(fd),
+            Err(e) => Err(format!(
+                "{e}: {}",
+                log_tail(&log).unwrap_or(first.to_string())
+            )),
+        }
+    })
+}
+
+/// `BPF_RAW_TRACEPOINT_OPEN`: attaches `prog` to the tracepoint `point`
+/// until the returned descriptor is closed.
+fn raw_tracepoint_open(point: &str, prog: RawFd) -> io::Result<OwnedFd> {
+    let name = CString::new(point).map_err(io::Error::other)?;
+    // SAFETY: as in `map_create`; the name outlives the call.
+    let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
+    attr.raw_tracepoint.name = name.as_ptr() as u64;
+    attr.raw_tracepoint.prog_fd = prog as u32;
+    bpf(bpf_cmd::BPF_RAW_TRACEPOINT_OPEN, &mut attr)
+}
+
+/// One bpf(2) command that returns 0 on success.
+fn bpf_status(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<()> {
+    // SAFETY: `attr` is a whole bpf_attr, its size given; the kernel reads
+    // (and for lookups writes through the value pointer) only what it says.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd as libc::c_long,
+            attr as *mut bpf_attr,
+            std::mem::size_of::<bpf_attr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
