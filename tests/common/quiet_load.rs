@@ -24,8 +24,13 @@ const FIFO: &str =
 /// `bash -c SCRIPT` in `g` under `timeout` (killed after 40 s at the
 /// latest), with fd 3 open on a FIFO for [`nap`]. Returns `timeout`'s pid.
 pub fn spawn_bash(g: &mut TestGroup, script: &str) -> u32 {
+    spawn_bash_for(g, 40, script)
+}
+
+/// [`spawn_bash`], killed after `secs` seconds at the latest.
+pub fn spawn_bash_for(g: &mut TestGroup, secs: u32, script: &str) -> u32 {
     let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", "40", "bash", "-c"])
+    cmd.args(["-s", "KILL", &secs.to_string(), "bash", "-c"])
         .arg(format!("{FIFO}{script}"));
     g.spawn(cmd)
 }
