@@ -231,7 +231,9 @@ impl Sampler {
         }
         // The kernel's tasks are the host's `/proc`, not a fixture tree's.
         let loaded = if scanner.proc_root() == Path::new("/proc") {
-            crate::process::ebpf::Tasks::load()
+            let primary = self.layout.primary();
+            let cpuset_v1 = primary.version == crate::cgroup::Version::V1 && primary.has("cpuset");
+            crate::process::ebpf::Tasks::load_for(cpuset_v1)
         } else {
             Err(crate::process::ebpf::Unavailable(format!(
                 "processes come from {}, not /proc",
