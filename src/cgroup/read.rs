@@ -42,6 +42,16 @@ impl Layout {
         &self,
         visit: &mut dyn FnMut(&Path, &Hierarchy),
     ) -> (Vec<(String, u64)>, Option<String>) {
+        self.list_groups_found_in(&super::Roots::default(), visit)
+    }
+
+    /// [`Layout::list_groups_found`], each directory's `stat` made from its
+    /// hierarchy's mount where `roots` holds it (the sampler's reader).
+    pub(crate) fn list_groups_found_in(
+        &self,
+        roots: &super::Roots,
+        visit: &mut dyn FnMut(&Path, &Hierarchy),
+    ) -> (Vec<(String, u64)>, Option<String>) {
         let mut set = BTreeMap::new();
         let all = (0..self.hierarchies.len()).fold(0u64, |m, i| m | 1 << i);
         set.insert(String::new(), all);
@@ -52,6 +62,10 @@ impl Layout {
             let i = self.hierarchies.iter().position(|x| std::ptr::eq(x, h));
             let mut w = Walk {
                 hierarchy: h,
+                links: &|group: &str| match i {
+                    Some(i) => roots.links(self, i, group),
+                    None => None,
+                },
                 bit: i.map_or(0, |i| 1 << i),
                 out: &mut set,
                 visit,
@@ -140,6 +154,9 @@ impl Layout {
 /// named in `problem` (the first only).
 struct Walk<'a> {
     hierarchy: &'a Hierarchy,
+    /// The link count of a group's directory in this hierarchy (`None`:
+    /// not known, or not there).
+    links: &'a dyn Fn(&str) -> Option<u64>,
     bit: u64,
     out: &'a mut BTreeMap<String, u64>,
     visit: &'a mut dyn FnMut(&Path, &Hierarchy),
@@ -156,7 +173,7 @@ impl Walk<'_> {
         // (issue 18: 3,000 listings at 1,000 groups on v1, at startup).
         // A subgroup made after this `stat` is reported by the watch
         // `visit` has just added.
-        if fs::symlink_metadata(dir).is_ok_and(|m| std::os::unix::fs::MetadataExt::nlink(&m) == 2) {
+        if (self.links)(&prefix) == Some(2) {
             return;
         }
         let entries = match fs::read_dir(dir) {

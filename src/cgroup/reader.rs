@@ -424,24 +424,26 @@ impl GroupReader {
             | AddWatchFlags::IN_ONLYDIR;
         let mut failed = false;
         let watch = self.watch.as_ref();
-        let (groups, problem) = self.layout.list_groups_found(&mut |dir, h| {
-            // Writes are watched for only where limits live: a watch for
-            // writes makes the kernel flag every cached file entry of the
-            // directory (`fsnotify_set_children_dentry_flags`), ~2.5× the
-            // cost of one for subdirectories alone (measured, v1 group
-            // directories: ~13 vs ~5 µs a watch; issue 18, startup).
-            let mask = if holds_settings(h) {
-                dirs | AddWatchFlags::IN_MODIFY
-            } else {
-                dirs
-            };
-            if let (Some(w), false) = (watch, failed) {
-                match w.add_watch(dir, mask) {
-                    Ok(_) | Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => {}
-                    Err(_) => failed = true,
+        let (groups, problem) = self
+            .layout
+            .list_groups_found_in(&self.roots, &mut |dir, h| {
+                // Writes are watched for only where limits live: a watch for
+                // writes makes the kernel flag every cached file entry of the
+                // directory (`fsnotify_set_children_dentry_flags`), ~2.5× the
+                // cost of one for subdirectories alone (measured, v1 group
+                // directories: ~13 vs ~5 µs a watch; issue 18, startup).
+                let mask = if holds_settings(h) {
+                    dirs | AddWatchFlags::IN_MODIFY
+                } else {
+                    dirs
+                };
+                if let (Some(w), false) = (watch, failed) {
+                    match w.add_watch(dir, mask) {
+                        Ok(_) | Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => {}
+                        Err(_) => failed = true,
+                    }
                 }
-            }
-        });
+            });
         self.groups = groups;
         self.walk_problem = problem;
         if failed {

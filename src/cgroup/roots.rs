@@ -82,6 +82,23 @@ impl Roots {
     }
 }
 
+impl Roots {
+    /// The link count of hierarchy `h`'s directory of `group` (`""`: its
+    /// root), from `fstatat` relative to the mount when it is held, else
+    /// by full path; `None` if it can't be had (not a directory there).
+    pub fn links(&self, layout: &Layout, h: usize, group: &str) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(root) = self.0.get(h).and_then(Option::as_ref) else {
+            let m = std::fs::symlink_metadata(layout.hierarchies[h].dir(group)).ok()?;
+            return m.is_dir().then(|| m.nlink());
+        };
+        let rel = if group.is_empty() { "." } else { group };
+        let st =
+            nix::sys::stat::fstatat(root, rel, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).ok()?;
+        (st.st_mode & libc::S_IFMT == libc::S_IFDIR).then_some(st.st_nlink)
+    }
+}
+
 /// openat(2), owning the descriptor it returns.
 pub(crate) fn raw_open(dir: libc::c_int, path: &CString, flags: libc::c_int) -> io::Result<File> {
     // SAFETY: a NUL-terminated path and a directory descriptor (or
@@ -98,8 +115,8 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    /// From the mount or by full path, the same directory and file; the
-    /// root group is the mount itself.
+    /// From the mount or by full path, the same directory, file and link
+    /// count; the root group is the mount itself.
     #[test]
     fn opens_from_the_mount_are_the_full_paths() {
         use std::os::unix::fs::MetadataExt;
@@ -138,6 +155,12 @@ mod tests {
             assert_eq!(ino(""), std::fs::metadata(t.path()).unwrap().ino());
             let gone = roots.open_in(&layout, 0, "a/c", Some("cpu.max"), libc::O_RDONLY);
             assert_eq!(gone.unwrap_err().kind(), io::ErrorKind::NotFound);
+            // Link counts: 2 plus subdirectories; nothing for a file or none.
+            assert_eq!(roots.links(&layout, 0, "a/b"), Some(2));
+            assert_eq!(roots.links(&layout, 0, "a"), Some(3));
+            assert_eq!(roots.links(&layout, 0, ""), Some(3));
+            assert_eq!(roots.links(&layout, 0, "a/b/cpu.max"), None);
+            assert_eq!(roots.links(&layout, 0, "a/c"), None);
         }
     }
 }
