@@ -12,7 +12,8 @@
 //! passes is not visited again; its process is named by that record) and
 //! of a process's last thread, whose children then get new parents
 //! (`sched_process_exit`); and moves to another cgroup
-//! (`cgroup_attach_task`, `cgroup_transfer_tasks`). See [`Tasks::pass`].
+//! (`cgroup_attach_task`; `cgroup_transfer_tasks` where it matters, see
+//! [`Tasks::load_for`]). See [`Tasks::pass`].
 //!
 //! The scanner then reads `/proc/PID/stat` only of the processes the pass
 //! named (and, as the `/proc` path does, every [`super::FULL_EVERY`]th
