@@ -645,11 +645,7 @@ impl ProcessScanner {
         // found nothing else once a pass stopped losing the records past
         // one read's worth (session 21: ~32 at 10,000 processes, which the
         // listing at the start used to find).
-        if self.cache.is_empty() && !tick.is_multiple_of(RELIST) {
-            if !pass.pids.contains_key(&1) {
-                pids.push(1);
-            }
-        } else if tick.is_multiple_of(RELIST) {
+        if tick.is_multiple_of(RELIST) {
             match fs::read_dir(&self.proc_root) {
                 Ok(dir) => {
                     let listed = dir
@@ -662,6 +658,8 @@ impl ProcessScanner {
                 }
                 Err(e) => self.problem = Some(format!("cannot list {}: {e}", self.root)),
             }
+        } else if self.cache.is_empty() && !pass.pids.contains_key(&1) {
+            pids.push(1);
         }
         // Processes whose parent's last thread exited: reparented without
         // running (`Ran::orphaned`; usually none).

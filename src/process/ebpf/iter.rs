@@ -31,7 +31,7 @@ pub(super) const PROGRAM: &str = "tasks";
 
 /// The verifier's log kept for an error, bytes (it is asked for only
 /// when a load failed, on a second try).
-pub(super) const LOG_BYTES: usize = 64 * 1024;
+const LOG_BYTES: usize = 64 * 1024;
 
 /// The loaded iterator program and its link.
 pub(super) struct TaskIter {
@@ -43,7 +43,7 @@ impl TaskIter {
     /// Loads the relocated `tasks` program, attached to the kernel's BTF
     /// type `attach_id` (`bpf_iter_task`), and links it.
     pub(super) fn load(insns: &[bpf_insn], attach_id: u32) -> Result<TaskIter, String> {
-        let prog = prog_load(insns, attach_id)?;
+        let prog = prog_load(PROGRAM, insns, ProgKind::Iterator(attach_id))?;
         let link = link_create(prog.as_fd().as_raw_fd())
             .map_err(|e| format!("task iterator not linked: {e}"))?;
         Ok(TaskIter { _prog: prog, link })
@@ -59,22 +59,38 @@ impl TaskIter {
     }
 }
 
-/// `BPF_PROG_LOAD` of an iterator program. A refusal is tried once more
-/// with the verifier's log, whose last lines say why.
-fn prog_load(insns: &[bpf_insn], attach_id: u32) -> Result<OwnedFd, String> {
+/// What a program is loaded as.
+pub(super) enum ProgKind {
+    /// A task iterator attached to the kernel's BTF type of that id.
+    Iterator(u32),
+    /// A raw tracepoint program (attached by name once loaded).
+    RawTracepoint,
+}
+
+/// `BPF_PROG_LOAD` of the object's program `name`. A refusal is tried once
+/// more with the verifier's log, whose last lines say why.
+pub(super) fn prog_load(name: &str, insns: &[bpf_insn], kind: ProgKind) -> Result<OwnedFd, String> {
     let license = CString::new("GPL").expect("no NUL");
     let load = |log: &mut [u8]| {
         // SAFETY: as in `TaskIter::open`; every pointer set here outlives
         // the call.
         let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
         let u = unsafe { &mut attr.__bindgen_anon_3 };
-        u.prog_type = bpf_prog_type::BPF_PROG_TYPE_TRACING as u32;
-        u.expected_attach_type = bpf_attach_type::BPF_TRACE_ITER as u32;
-        u.attach_btf_id = attach_id;
+        match kind {
+            ProgKind::Iterator(attach_id) => {
+                u.prog_type = bpf_prog_type::BPF_PROG_TYPE_TRACING as u32;
+                u.expected_attach_type = bpf_attach_type::BPF_TRACE_ITER as u32;
+                u.attach_btf_id = attach_id;
+            }
+            ProgKind::RawTracepoint => {
+                u.prog_type = bpf_prog_type::BPF_PROG_TYPE_RAW_TRACEPOINT as u32;
+            }
+        }
         u.insns = insns.as_ptr() as u64;
         u.insn_cnt = insns.len() as u32;
         u.license = license.as_ptr() as u64;
-        for (to, from) in u.prog_name.iter_mut().zip(PROGRAM.bytes()) {
+        // The kernel keeps 15 bytes of a name (`bpftool prog` shows it).
+        for (to, from) in u.prog_name.iter_mut().take(15).zip(name.bytes()) {
             *to = from as _;
         }
         if !log.is_empty() {
@@ -97,7 +113,7 @@ fn prog_load(insns: &[bpf_insn], attach_id: u32) -> Result<OwnedFd, String> {
 }
 
 /// The last lines of a verifier log (where it says why), if any.
-pub(super) fn log_tail(log: &[u8]) -> Option<String> {
+fn log_tail(log: &[u8]) -> Option<String> {
     let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
     let text = String::from_utf8_lossy(&log[..end]);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -28,9 +28,9 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use aya::Btf;
-use aya_obj::generated::{bpf_attr, bpf_cmd, bpf_insn, bpf_prog_type};
+use aya_obj::generated::{bpf_attr, bpf_cmd, bpf_insn};
 
-use super::iter::{bpf, log_tail, LOG_BYTES};
+use super::iter::{bpf, prog_load, ProgKind};
 
 /// The kernel features the programs rely on, as aya-obj's sanitizer asks
 /// (only `bpf_probe_read_kernel` matters to it here: Linux 5.5; the ring
@@ -104,7 +104,7 @@ pub(super) fn load(
     let mut held = Vec::new();
     for a in attach {
         let what = a.points.first().copied().unwrap_or(a.program);
-        let prog = prog_load_raw_tp(a.program, &insns(a.program)?)
+        let prog = prog_load(a.program, &insns(a.program)?, ProgKind::RawTracepoint)
             .map_err(|e| format!("{what} refused: {e}"))?;
         for point in a.points {
             let link = raw_tracepoint_open(point, prog.as_raw_fd())
@@ -178,41 +178,6 @@ pub(super) fn lookup_u64(map: &OwnedFd, key: u32) -> io::Result<u64> {
     u.__bindgen_anon_1.value = &mut value as *mut u64 as u64;
     bpf_status(bpf_cmd::BPF_MAP_LOOKUP_ELEM, &mut attr)?;
     Ok(value)
-}
-
-/// `BPF_PROG_LOAD` of a raw tracepoint program. A refusal is tried once
-/// more with the verifier's log, whose last lines say why.
-fn prog_load_raw_tp(name: &str, insns: &[bpf_insn]) -> Result<OwnedFd, String> {
-    let license = CString::new("GPL").expect("no NUL");
-    let load = |log: &mut [u8]| {
-        // SAFETY: as in `map_create`; every pointer set here outlives the
-        // call.
-        let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
-        let u = unsafe { &mut attr.__bindgen_anon_3 };
-        u.prog_type = bpf_prog_type::BPF_PROG_TYPE_RAW_TRACEPOINT as u32;
-        u.insns = insns.as_ptr() as u64;
-        u.insn_cnt = insns.len() as u32;
-        u.license = license.as_ptr() as u64;
-        for (to, from) in u.prog_name.iter_mut().take(15).zip(name.bytes()) {
-            *to = from as _;
-        }
-        if !log.is_empty() {
-            u.log_level = 1;
-            u.log_buf = log.as_mut_ptr() as u64;
-            u.log_size = log.len() as u32;
-        }
-        bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr)
-    };
-    load(&mut []).or_else(|first| {
-        let mut log = vec![0u8; LOG_BYTES];
-        match load(&mut log) {
-            Ok(fd) => Ok(fd),
-            Err(e) => Err(format!(
-                "{e}: {}",
-                log_tail(&log).unwrap_or(first.to_string())
-            )),
-        }
-    })
 }
 
 /// `BPF_RAW_TRACEPOINT_OPEN`: attaches `prog` to the tracepoint `point`
