@@ -57,7 +57,6 @@ pub mod flags {
     pub const RAN: u32 = 2;
     pub const MOVED: u32 = 4;
     pub const DEAD: u32 = 16;
-    pub const NOROOM: u32 = 32;
     /// Its last thread exits: its children get new parents. Not a reason
     /// to read the process itself ([`super::Ran::orphaned`]).
     pub const ORPHANS: u32 = 64;
@@ -802,8 +801,8 @@ fn find_type_ids(blob: &[u8], want: &[(&str, u32)]) -> Result<Vec<Option<u32>>, 
 
 /// Room in the per-task map: 4× the tasks there are now, a power of two
 /// between 16 K and 1 M. The kernel sizes the hash table's buckets by it
-/// (16 bytes each: 1 MiB at 10,000 tasks); past it a task is reported
-/// every pass (`F_NOROOM`: slower, never wrong).
+/// (16 bytes each: 1 MiB at 10,000 tasks); past it a task has no entry,
+/// so every pass reports it as new (slower, never wrong).
 fn last_entries(tasks: Option<u32>) -> u32 {
     tasks
         .unwrap_or(0)

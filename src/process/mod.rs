@@ -717,11 +717,7 @@ impl ProcessScanner {
             let cpu_moved = pass.lost_exits
                 || !self.cache.get(&pid).is_some_and(|c| c.named)
                 || why.is_some_and(|why| {
-                    why & (ebpf::flags::NEW
-                        | ebpf::flags::RAN
-                        | ebpf::flags::DEAD
-                        | ebpf::flags::NOROOM)
-                        != 0
+                    why & (ebpf::flags::NEW | ebpf::flags::RAN | ebpf::flags::DEAD) != 0
                 });
             // Some(0): no `schedstat` read (0 = unknown run time: the `/proc`
             // path's gate reads `stat` if it takes over).
