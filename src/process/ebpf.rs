@@ -93,7 +93,9 @@ pub struct Ran {
     /// Processes whose last thread exited in this pass or the one before,
     /// or that were freed in this one: their children are (or were a
     /// moment ago) reparented without running, so the scanner re-reads
-    /// the processes whose parent one of these was.
+    /// the processes whose parent one of these was; and each of these
+    /// itself, every tick until it is gone (it is dying: see the scanner's
+    /// `scan_ran`).
     pub orphaned: Vec<i32>,
     /// Task records read (threads included).
     pub records: usize,

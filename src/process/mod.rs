@@ -148,6 +148,9 @@ struct Cached {
     /// from the cache: one the kernel's task iterator does not visit — on
     /// 6.18, pid 1 — is read every tick).
     named: bool,
+    /// Its last thread exited (the eBPF path's `F_ORPHANS`): read every
+    /// tick until it is gone (see `scan_ran`).
+    dying: bool,
 }
 
 /// The per-tick numbers of the last `stat` read.
@@ -664,6 +667,13 @@ impl ProcessScanner {
         // Processes whose parent's last thread exited: reparented without
         // running (`Ran::orphaned`; usually none).
         let orphaned: HashSet<i32> = pass.orphaned.iter().copied().collect();
+        // Freed since the last pass, and perhaps named by it too: the
+        // iterator visited it before it went (its exit is drained after the
+        // pass's records), so its fields say alive. Its `stat` is read
+        // instead: gone, the row goes; a pid reused since, the new process.
+        // (From the fields, with lazy command lines and its group known,
+        // nothing of it would be read, and its row would stay.)
+        let exited: HashSet<i32> = pass.exits.iter().map(|&(pid, _)| pid).collect();
         for pid in pids {
             // A lost record may have named any process: all are read.
             // Why the pass named it (looked up once: every process, every tick).
@@ -673,7 +683,15 @@ impl ProcessScanner {
                     .cache
                     .get(&pid)
                     .is_some_and(|c| orphaned.contains(&c.last.ppid));
-            let named = pass.lost_exits || why.is_some() || reparented;
+            // Its last thread exited (`Ran::orphaned` names it too): read
+            // every tick from now on, until it is gone. Its exit is learnt
+            // when it is freed, which can be seconds after its parent reaps
+            // it: taken from the cache meanwhile, a row outlived its
+            // process by 6 ticks and more (ebpf_live's equivalence test,
+            // about 1 run in 5, with 400 processes killed at once beside
+            // it: seen by `perf`, reaped, freed only after the test ended).
+            let dying = orphaned.contains(&pid) || self.cache.get(&pid).is_some_and(|c| c.dying);
+            let named = pass.lost_exits || why.is_some() || reparented || dying;
             let slot = tick + u64::from(pid.unsigned_abs());
             let quiet = !named
                 && self.cache.get(&pid).is_some_and(|c| {
@@ -702,11 +720,16 @@ impl ProcessScanner {
             // What the pass read of the process, if it says all `stat`
             // would (`Fields::stat`): not for a process re-read only because
             // its parent went (the pass may have read it before the
-            // reparenting), nor after lost records.
-            let fields = (why.is_some() && !pass.lost_exits && !reparented)
-                .then(|| pass.taken(pid))
-                .flatten()
-                .map(|f| (f, ran.at));
+            // reparenting), nor one dying or freed since (above), nor after
+            // lost records.
+            let fields = (why.is_some()
+                && !pass.lost_exits
+                && !reparented
+                && !dying
+                && !exited.contains(&pid))
+            .then(|| pass.taken(pid))
+            .flatten()
+            .map(|f| (f, ran.at));
             // Its CPU time moved only if it ran, is new, or a thread of it
             // exited (the pass's word, for a process the iterator visits:
             // one a pass has named before): a process read for another
@@ -726,6 +749,7 @@ impl ProcessScanner {
                     if named {
                         c.named = true;
                     }
+                    c.dying |= dying;
                     if !ran_now && c.stat_fd.take().is_some() {
                         self.open_fds -= 1;
                     }
@@ -1140,6 +1164,7 @@ impl ProcessScanner {
             io: None,
             io_unread: false,
             named: false,
+            dying: false,
             provisional: false,
             command_pending,
         }))

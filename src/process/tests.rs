@@ -1511,6 +1511,94 @@ fn a_pass_with_a_processs_fields_reads_no_stat() {
     }
 }
 
+/// [`scan_with_pass`] as the dashboard's sampler scans: command lines
+/// left unread, and every process placed by its group's list (nothing of
+/// a new process is read if the pass says all its `stat` would).
+fn scan_lazily_placed(s: &mut ProcessScanner, p: &ebpf::Ran) -> Vec<ProcRow> {
+    s.set_lazy_commands(true);
+    let mut out = Vec::new();
+    let placed = |_: i32| true;
+    let hints = Hints {
+        placed: Some(&placed),
+        ran: Some(Ran {
+            pass: p,
+            at: Instant::now(),
+            shrink: &|_| true,
+        }),
+        ..Hints::default()
+    };
+    s.scan_each_with(hints, &mut |r| out.push(r));
+    out
+}
+
+/// A process the pass visited just before it exited, freed before the
+/// ring buffer was drained: named (its fields say alive) and in the exits
+/// of the same pass. It must go, not live on from its fields; a new
+/// process that took its pid since is read from `/proc`.
+#[test]
+fn a_process_named_and_freed_in_one_pass_goes() {
+    let f = Fixture::new();
+    let mut s = f.scanner();
+    let u = s.units();
+    let ns = |ticks: u64| ticks * 1_000_000_000 / u.ticks_per_sec;
+    // Pid 10 (started at 100 ticks) named with its fields, then freed:
+    // no /proc/10.
+    let mut p = pass(&[10], &[(10, ns(100))]);
+    p.add_fields(10, &fields("a", 200_000_000, 100));
+    let rows = scan_lazily_placed(&mut s, &p);
+    assert!(!rows.iter().any(|r| r.pid == 10), "gone: {rows:?}");
+    // Cached first, then the same: gone too.
+    sleeper_a(&f, 5);
+    scan_lazily_placed(&mut s, &pass(&[10], &[]));
+    std::fs::remove_dir_all(f.root().join("10")).unwrap();
+    let mut p = pass(&[10], &[(10, ns(100))]);
+    p.add_fields(10, &fields("a", 300_000_000, 100));
+    let rows = scan_lazily_placed(&mut s, &p);
+    assert!(!rows.iter().any(|r| r.pid == 10), "cached, then gone");
+    // Pid 10 reused by `b` (started at 400 ticks) by the time it is read.
+    f.proc(
+        10,
+        &stat_line(10, "b", 'S', 1, 7, 0, 1, 400, 10),
+        b"b\0",
+        &cgroup_file("/"),
+    );
+    let mut p = pass(&[10], &[(10, ns(100))]);
+    p.add_fields(10, &fields("a", 300_000_000, 100));
+    let rows = scan_lazily_placed(&mut s, &p);
+    assert_eq!(&*by_pid(&rows, 10).command, "b", "the new process");
+}
+
+/// A process whose last thread exited (`F_ORPHANS`) is read every tick
+/// until it is gone: its exit may be freed long after its parent reaped
+/// it, and meanwhile no pass names it.
+#[test]
+fn a_dying_process_is_read_until_it_is_gone() {
+    let f = Fixture::new();
+    let mut s = f.scanner();
+    sleeper_a(&f, 5);
+    scan_lazily_placed(&mut s, &pass(&[10], &[]));
+    // Its last thread exits: a zombie by the time `stat` is read.
+    let zombie = |f: &Fixture| {
+        let line = stat_line(10, "a", 'Z', 1, 6, 0, 1, 100, 0);
+        f.proc(10, &line, b"", &cgroup_file("/"));
+    };
+    zombie(&f);
+    let mut p = pass(&[], &[]);
+    p.orphaned.push(10);
+    let rows = scan_lazily_placed(&mut s, &p);
+    assert_eq!(by_pid(&rows, 10).state, 'Z');
+    // Passes that name nothing, long after the word: still read (a
+    // quiet row would be taken from the cache until its periodic read).
+    for _ in 0..3 {
+        let rows = scan_lazily_placed(&mut s, &pass(&[], &[]));
+        assert_eq!(by_pid(&rows, 10).state, 'Z');
+    }
+    // Reaped; no exit freed yet: gone at the next tick.
+    std::fs::remove_dir_all(f.root().join("10")).unwrap();
+    let rows = scan_lazily_placed(&mut s, &pass(&[], &[]));
+    assert!(!rows.iter().any(|r| r.pid == 10), "reaped: {rows:?}");
+}
+
 #[test]
 fn a_tasks_state_shows_as_proc_shows_it() {
     use ebpf::state_letter as l;
