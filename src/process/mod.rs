@@ -689,7 +689,7 @@ impl ProcessScanner {
             // it: taken from the cache meanwhile, a row outlived its
             // process by 6 ticks and more (ebpf_live's equivalence test,
             // about 1 run in 5, with 400 processes killed at once beside
-            // it: seen by `perf`, reaped, freed only after the test ended).
+            // it: by `perf`, reaped, and not freed before the test ended).
             let dying = orphaned.contains(&pid) || self.cache.get(&pid).is_some_and(|c| c.dying);
             let named = pass.lost_exits || why.is_some() || reparented || dying;
             let slot = tick + u64::from(pid.unsigned_abs());
