@@ -130,30 +130,40 @@ fn link_create(prog: RawFd) -> io::Result<OwnedFd> {
     bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr)
 }
 
+/// One bpf(2) command, as the kernel answers it: its return value (a new
+/// descriptor for some commands, 0 for others) or the error.
+pub(super) fn sys_bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<libc::c_long> {
+    // SAFETY: `attr` is a whole bpf_attr, its size given; the kernel reads
+    // (and for some commands writes, e.g. through a lookup's value pointer)
+    // only what the command says.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd as libc::c_long,
+            attr as *mut bpf_attr,
+            std::mem::size_of::<bpf_attr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret)
+}
+
 /// One bpf(2) command that returns a new descriptor.
 pub(super) fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<OwnedFd> {
     let mut tries = 0;
     loop {
         tries += 1;
-        // SAFETY: `attr` is a whole bpf_attr, its size given; the kernel
-        // reads (and for some commands writes) only within it.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                cmd as libc::c_long,
-                attr as *mut bpf_attr,
-                std::mem::size_of::<bpf_attr>(),
-            )
-        };
-        if ret >= 0 {
+        match sys_bpf(cmd, attr) {
             // SAFETY: these commands return a new descriptor, ours alone.
-            return Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) });
-        }
-        let e = io::Error::last_os_error();
-        // A signal can interrupt the verifier (EINTR; EAGAIN on some 5.x
-        // kernels): a few more tries, as libbpf makes.
-        if tries >= 5 || !matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EAGAIN)) {
-            return Err(e);
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+            // A signal can interrupt the verifier (EINTR; EAGAIN on some
+            // 5.x kernels): a few more tries, as libbpf makes.
+            Err(e)
+                if tries < 5
+                    && matches!(e.raw_os_error(), Some(libc::EINTR) | Some(libc::EAGAIN)) => {}
+            Err(e) => return Err(e),
         }
     }
 }

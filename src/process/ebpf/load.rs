@@ -193,18 +193,5 @@ fn raw_tracepoint_open(point: &str, prog: RawFd) -> io::Result<OwnedFd> {
 
 /// One bpf(2) command that returns 0 on success.
 fn bpf_status(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<()> {
-    // SAFETY: `attr` is a whole bpf_attr, its size given; the kernel reads
-    // (and for lookups writes through the value pointer) only what it says.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd as libc::c_long,
-            attr as *mut bpf_attr,
-            std::mem::size_of::<bpf_attr>(),
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    super::iter::sys_bpf(cmd, attr).map(|_| ())
 }
