@@ -55,6 +55,8 @@ fn main() -> ExitCode {
             cgdash::errln!("cgdash: {e}");
             return ExitCode::from(1);
         }
+        // Before any thread exists (see there).
+        cgdash::fds::grow_table();
     }
     // `--sampler`, else CGDASH_SAMPLER, else auto (issue 18).
     let choice = match cli.sampler {
