@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossterm::event::{Event, MouseEventKind};
 use ratatui::backend::Backend;
@@ -73,12 +74,13 @@ pub trait Inputs {
     /// Waits for the next input. `frame` is what the screen shows now;
     /// `watching`: workloads run, so [`Input::Tick`]s are wanted.
     fn next(&mut self, frame: &Buffer, watching: bool) -> impl Future<Output = Input>;
-    /// The first input, if one comes soon: the loop waits for it before
-    /// its first frame, so that frame shows the first sample instead of an
-    /// empty screen that is redrawn a moment later (issue 18: startup CPU).
-    /// Default: none, the first frame is drawn at once.
-    fn first(&mut self) -> impl Future<Output = Option<Input>> {
-        std::future::ready(None)
+    /// The first inputs, if they come soon: the loop takes them before its
+    /// first frame, so that frame shows the sampler's readings (and their
+    /// rates: [`first_with_rates`]) instead of an empty screen that is
+    /// redrawn a moment later (issue 18: startup CPU). Default: none, the
+    /// first frame is drawn at once.
+    fn first(&mut self) -> impl Future<Output = Vec<Input>> {
+        std::future::ready(Vec::new())
     }
     /// `Effect::Resample`: sample now instead of at the next tick.
     fn resample(&mut self);
@@ -153,6 +155,45 @@ pub trait Launcher {
     fn exited(&mut self, owned: &[OwnedWorkload]) -> Vec<Action>;
 }
 
+/// The first input for [`Inputs::first`]: waits, up to `wait`, for the
+/// sampler's *second* sample, the first with rates (a rate needs two
+/// readings), so that the first frame shows CPU % and every other rate, and
+/// is the only frame of the start. top does the same (a second sample
+/// 150 ms in, then its first frame); htop too. Drawing the rate-less first
+/// sample as well, as cgdash did until session 23, cost a whole frame (~1 ms
+/// of a ~12 ms start at 200 processes / 20 groups; issue 18).
+///
+/// The first sample is then dropped: it says nothing the second doesn't
+/// (the app's first snapshot is the second's, as after any start). Anything
+/// else that comes first (a key, a resize, a signal) is returned at once,
+/// after the first sample if it came (the app sees them in that order). At
+/// the deadline, the first sample if it came (a machine slow to sample
+/// still sees its groups), else nothing.
+pub async fn first_with_rates(inputs: &mut impl Inputs, wait: Duration) -> Vec<Input> {
+    let deadline = tokio::time::Instant::now() + wait;
+    // Nothing is on the screen yet.
+    let blank = Buffer::empty(Rect::default());
+    let mut first: Option<Sample> = None;
+    loop {
+        // A timed-out `next` must lose nothing: it is cancel-safe.
+        let input = match tokio::time::timeout_at(deadline, inputs.next(&blank, false)).await {
+            Ok(input) => input,
+            Err(_) => return first.map(Input::Sample).into_iter().collect(),
+        };
+        match (input, first.is_some()) {
+            (Input::Sample(s), false) => first = Some(s),
+            (Input::Sample(s), true) => return vec![Input::Sample(s)],
+            (other, _) => {
+                return first
+                    .map(Input::Sample)
+                    .into_iter()
+                    .chain([other])
+                    .collect()
+            }
+        }
+    }
+}
+
 /// Runs the dashboard on `screen` until the app quits, the terminal goes
 /// away or a signal ends it. Draws only when something changed.
 pub async fn run<B: Backend>(
@@ -168,7 +209,7 @@ pub async fn run<B: Backend>(
     let mut reading_io = inputs.reads_io_at_start();
     let lazy_commands = inputs.lazy_commands_at_start();
     let mut all_commands = false;
-    let mut pending = inputs.first().await;
+    let mut pending: std::collections::VecDeque<Input> = inputs.first().await.into();
     loop {
         // The microscope's sampler runs only while it shows a group.
         let target = app.microscope_target();
@@ -189,7 +230,7 @@ pub async fn run<B: Backend>(
             inputs.read_all_commands(all);
             all_commands = all;
         }
-        if dirty && pending.is_none() {
+        if dirty && pending.is_empty() {
             // A failed draw is a terminal gone (EIO after a hangup): clean up.
             if screen
                 .draw(|area, buf| Dashboard(app).render(area, buf))
@@ -199,7 +240,7 @@ pub async fn run<B: Backend>(
             }
             dirty = false;
         }
-        let input = match pending.take() {
+        let input = match pending.pop_front() {
             Some(input) => input,
             None => inputs.next(screen.frame(), launcher.watching()).await,
         };

@@ -27,7 +27,7 @@ type Answers = Rc<RefCell<VecDeque<Input>>>;
 /// each resample. The script running out is the terminal going away.
 struct Script {
     /// What `Inputs::first` answers (then taken).
-    first: Option<Input>,
+    first: Vec<Input>,
     steps: VecDeque<Input>,
     answers: Answers,
     frames: Vec<String>,
@@ -35,8 +35,8 @@ struct Script {
 }
 
 impl Inputs for Script {
-    async fn first(&mut self) -> Option<Input> {
-        self.first.take()
+    async fn first(&mut self) -> Vec<Input> {
+        std::mem::take(&mut self.first)
     }
 
     async fn next(&mut self, frame: &Buffer, _watching: bool) -> Input {
@@ -164,11 +164,11 @@ impl Run {
 }
 
 fn run(app: App, steps: Vec<Input>, launcher: FakeLauncher) -> Run {
-    run_first(app, None, steps, launcher)
+    run_first(app, Vec::new(), steps, launcher)
 }
 
 /// As [`run`], with `first` as what `Inputs::first` answers.
-fn run_first(mut app: App, first: Option<Input>, steps: Vec<Input>, launcher: FakeLauncher) -> Run {
+fn run_first(mut app: App, first: Vec<Input>, steps: Vec<Input>, launcher: FakeLauncher) -> Run {
     let answers: Answers = Rc::default();
     let mut script = Script {
         first,
@@ -250,7 +250,7 @@ fn hp_loop_write_answer_resamples_and_quit_asks() {
 fn hp_loop_a_first_sample_that_comes_soon_is_the_first_frame() {
     let soon = run_first(
         app(),
-        Some(sample(0, 20.0)),
+        vec![sample(0, 20.0)],
         vec![Input::TerminalClosed],
         FakeLauncher::default(),
     );
@@ -266,6 +266,73 @@ fn hp_loop_a_first_sample_that_comes_soon_is_the_first_frame() {
     assert_eq!(late.draws, 2);
     assert!(!late.script.frames[0].contains("cgdash/demo"));
     assert_eq!(late.script.frames[1], soon.script.frames[0]);
+}
+
+/// Inputs that come in order, then never again (a sampler between ticks).
+struct Then(VecDeque<Input>);
+
+impl Inputs for Then {
+    async fn next(&mut self, _frame: &Buffer, _watching: bool) -> Input {
+        match self.0.pop_front() {
+            Some(i) => i,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn resample(&mut self) {}
+}
+
+/// What `event_loop::first_with_rates` gives the loop before its first frame.
+fn first_inputs(inputs: Vec<Input>, wait_ms: u64) -> Vec<Input> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let mut inputs = Then(inputs.into());
+    rt.block_on(event_loop::first_with_rates(
+        &mut inputs,
+        std::time::Duration::from_millis(wait_ms),
+    ))
+}
+
+/// Which sample (`ui_fixture::snapshot`'s `i`, from its timestamp) or what.
+fn which(inputs: &[Input]) -> Vec<String> {
+    let t0 = ui_fixture::snapshot(0, 20.0).timestamp_ms;
+    inputs
+        .iter()
+        .map(|i| match i {
+            Input::Sample(s) => format!("sample {}", (s.snapshot.timestamp_ms - t0) / 1000),
+            Input::Terminal(Event::Key(k)) => format!("key {}", k.code),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// The first frame waits for the sampler's second sample, the first with
+/// rates, and shows only that one (issue 18: the rate-less first sample's
+/// own frame cost ~1 ms of a start); a key that comes first is not held up
+/// or lost, and comes after the first sample; a sampler too slow for a
+/// second sample in time gets its first drawn; none at all, an empty frame.
+#[test]
+fn hp_loop_the_first_frame_waits_for_rates() {
+    let long = 60_000;
+    assert_eq!(
+        which(&first_inputs(vec![sample(0, 20.0), sample(1, 20.0)], long)),
+        ["sample 1"]
+    );
+    assert_eq!(
+        which(&first_inputs(
+            vec![sample(0, 20.0), key('q'), sample(1, 20.0)],
+            long
+        )),
+        ["sample 0", "key q"]
+    );
+    assert_eq!(which(&first_inputs(vec![key('q')], long)), ["key q"]);
+    assert_eq!(
+        which(&first_inputs(vec![sample(0, 20.0)], 50)),
+        ["sample 0"]
+    );
+    assert!(first_inputs(Vec::new(), 50).is_empty());
 }
 
 /// A hangup ends the loop as a lost terminal, SIGTERM as a quit — both

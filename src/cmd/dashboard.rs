@@ -173,7 +173,15 @@ pub fn read_only_reason() -> Option<String> {
 /// Puts the terminal back however the loop ends (error, panic, signal).
 struct TerminalGuard;
 
-type Term = Screen<CrosstermBackend<io::Stdout>>;
+type Term = Screen<CrosstermBackend<io::BufWriter<io::Stdout>>>;
+
+/// The frame's bytes are gathered here and written at its end (the screen
+/// flushes after each frame). Straight to `Stdout`, each of the backend's
+/// writes (a cell's symbol, a cursor move, a colour: thousands in a first
+/// frame) took the stdout lock and went through its 1 KB line buffer: a
+/// write(2) per KB, and a third of the first frame's time (issue 18,
+/// startup). A 200×50 first frame is ~20–40 KB.
+const FRAME_BUFFER: usize = 64 * 1024;
 
 impl TerminalGuard {
     /// What `ratatui::init` does, with `ui::screen` instead of ratatui's
@@ -188,7 +196,8 @@ impl TerminalGuard {
         // From here on, dropping the guard puts the terminal back.
         let guard = TerminalGuard;
         crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
-        let screen = Screen::new(CrosstermBackend::new(io::stdout()))?;
+        let out = io::BufWriter::with_capacity(FRAME_BUFFER, io::stdout());
+        let screen = Screen::new(CrosstermBackend::new(out))?;
         Ok((screen, guard))
     }
 }
@@ -491,19 +500,18 @@ struct RealInputs {
     sigint: tokio::signal::unix::Signal,
 }
 
-/// How long the first frame waits for the first sample (see
-/// [`Inputs::first`]): longer than the first sample takes at 2,000
-/// processes, short enough not to be seen.
-const FIRST_FRAME_WAIT: Duration = Duration::from_millis(100);
+/// How long the first frame waits for the first rates (the sampler's
+/// second sample, `sampler::thread`'s `FIRST_INTERVAL` after the first;
+/// see [`cgdash::event_loop::first_with_rates`]). Past it, the first sample
+/// is drawn alone: at 10,000 processes on the `/proc` path the two take
+/// ~0.6 s.
+const FIRST_FRAME_WAIT: Duration = Duration::from_secs(1);
 
 impl Inputs for RealInputs {
-    async fn first(&mut self) -> Option<Input> {
+    async fn first(&mut self) -> Vec<Input> {
         // `next` is cancel-safe (every branch of its select! is): whatever
         // did not come in time comes from the next call.
-        let nothing = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::default());
-        tokio::time::timeout(FIRST_FRAME_WAIT, self.next(&nothing, false))
-            .await
-            .ok()
+        cgdash::event_loop::first_with_rates(self, FIRST_FRAME_WAIT).await
     }
 
     async fn next(&mut self, _frame: &ratatui::buffer::Buffer, watching: bool) -> Input {

@@ -331,7 +331,7 @@ fn spawned_sampler_publishes_and_stops() {
     rt.block_on(async {
         let first = next(&mut rx).await;
         assert!(first.timestamp_ms > 0);
-        // The second comes after 250 ms, with rates.
+        // The second comes after 150 ms, with rates.
         let second = next(&mut rx).await;
         assert!(second
             .group("a")

@@ -15,8 +15,10 @@ use super::Sampler;
 use crate::model::{Snapshot, SCHEMA_VERSION};
 
 /// The first rates come this soon after start instead of a full interval
-/// later, so the dashboard has numbers almost at once.
-const FIRST_INTERVAL: Duration = Duration::from_millis(250);
+/// later: the dashboard's first frame waits for them
+/// (`event_loop::first_with_rates`), so this is also about when it shows.
+/// top's own first frame comes after a second sample 150 ms in.
+const FIRST_INTERVAL: Duration = Duration::from_millis(150);
 
 enum Msg {
     Resample,
@@ -86,7 +88,7 @@ impl Drop for SamplerHandle {
 
 /// Starts sampling every `interval` on a new thread. The receiver first holds
 /// an empty snapshot (`timestamp_ms == 0`, no groups); the first real one
-/// follows immediately (rates `None`), the first with rates ~250 ms later.
+/// follows immediately (rates `None`), the first with rates ~150 ms later.
 /// The thread stops when the handle is dropped or every receiver is gone.
 pub fn spawn(
     sampler: Sampler,
