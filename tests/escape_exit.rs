@@ -128,6 +128,85 @@ fn run_tui_exits_with_the_workload_code() {
     assert!(s.contains("CGDASH-EXIT=7"), "{s}");
 }
 
+/// The thread of `pid` named `comm`, if it has one.
+fn thread(pid: i32, comm: &str) -> Option<String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    tasks.flatten().find_map(|t| {
+        let c = std::fs::read_to_string(t.path().join("comm")).ok()?;
+        (c.trim() == comm).then(|| t.path().to_string_lossy().into_owned())
+    })
+}
+
+/// Context switches of a thread so far (each wake-up is one).
+fn switches(task: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("{task}/status")).unwrap_or_default();
+    status
+        .lines()
+        .filter(|l| l.contains("ctxt_switches:"))
+        .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// The terminal's reader sleeps until there is input: no timer wakes it
+/// (it polled 4 times a second, ~50 µs a wake-up here, a seventh of the
+/// dashboard's CPU at rest). And it is gone as soon as the dashboard is,
+/// while the workload is still being stopped (this one ignores SIGTERM:
+/// 2 s), so nothing typed then is taken from the shell.
+#[test]
+fn the_input_reader_sleeps_until_input_and_ends_with_the_dashboard() {
+    let Some(layout) =
+        common::live("the_input_reader_sleeps_until_input_and_ends_with_the_dashboard")
+    else {
+        return;
+    };
+    let name = unique("he-in");
+    let _cleanup = Cleanup::new(&layout, &name);
+    let bin = common::cgdash_bin();
+    let argv = [
+        bin,
+        "run",
+        "--tui",
+        "--name",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; while :; do sleep 1; done",
+    ];
+    let Some(t) = tmux::Tmux::start("he-in", 100, 30, &[], &argv) else {
+        return;
+    };
+    t.wait_for(T, |s| s.contains(&name))
+        .unwrap_or_else(|s| panic!("dashboard never showed {name}:\n{s}"));
+    let pid = t.pid().expect("pane pid");
+    let reader = thread(pid, "cgdash-input").expect("a cgdash-input thread");
+    let before = switches(&reader);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        switches(&reader),
+        before,
+        "the input reader woke without input"
+    );
+    t.key("q");
+    t.wait_for(T, |s| s.contains("stop them and quit"))
+        .unwrap_or_else(|s| panic!("no question on quit:\n{s}"));
+    t.key("y");
+    // Gone while cgdash still stops the workload.
+    let end = std::time::Instant::now() + Duration::from_millis(1500);
+    loop {
+        let alive = std::path::Path::new(&format!("/proc/{pid}/task")).exists();
+        assert!(alive, "cgdash ended before its input reader was seen gone");
+        if thread(pid, "cgdash-input").is_none() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "the input reader outlived the dashboard"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn cmdline(pid: i32) -> Vec<String> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     raw.split(|b| *b == 0)

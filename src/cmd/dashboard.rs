@@ -222,28 +222,47 @@ fn leave() {
 }
 
 /// Terminal events, read on a thread of their own (blocking reads never
-/// stall the loop); stops when `stop` is set. A read error (EIO once the
-/// terminal hung up) ends the thread, which closes the channel: the loop
-/// takes that as the terminal gone.
+/// stall the loop). A read error (EIO once the terminal hung up) ends the
+/// thread, which closes the channel: the loop takes that as the terminal
+/// gone. [`stop_input`] ends it when the dashboard does.
+///
+/// The read blocks until the terminal has something (a key, the mouse, a
+/// resize): no timer wakes the thread. It polled every 250 ms to see
+/// `stop` until session 23; each wake-up cost ~50 µs on the test VM
+/// (0.21 ms/s, a seventh of the dashboard's CPU at rest).
 fn spawn_input(tx: mpsc::UnboundedSender<Event>, stop: Arc<AtomicBool>) {
     let _ = std::thread::Builder::new()
         .name("cgdash-input".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                match event::poll(Duration::from_millis(250)) {
-                    Ok(true) => match event::read() {
-                        Ok(ev) => {
-                            if tx.send(ev).is_err() {
-                                return;
-                            }
-                        }
-                        Err(_) => return,
-                    },
-                    Ok(false) => {}
-                    Err(_) => return,
+        .spawn(move || loop {
+            let ev = event::read();
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            match ev {
+                Ok(ev) => {
+                    if tx.send(ev).is_err() {
+                        return;
+                    }
                 }
+                Err(_) => return,
             }
         });
+}
+
+/// Ends the input thread (see [`spawn_input`]), so that nothing typed
+/// after the dashboard, while its workloads are stopped, is taken from the
+/// shell: `stop`, then a SIGWINCH to cgdash itself, which crossterm's
+/// reader wakes for (its handler writes to the pipe the read polls, so one
+/// that comes before the read is not lost). The resize it reads is
+/// dropped. Before the thread's first read, crossterm's handler is not
+/// there yet and the signal is ignored (its default): that thread then
+/// takes one more event, as the polling one could.
+fn stop_input(stop: &AtomicBool) {
+    stop.store(true, Ordering::Relaxed);
+    // SAFETY: kill takes numbers; SIGWINCH's default action is to ignore it.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGWINCH);
+    }
 }
 
 /// Lines kept of each launched workload's output.
@@ -422,9 +441,9 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
     let sigint = signal(UnixSignal::interrupt())?;
 
     let (mut terminal, _guard) = TerminalGuard::enter().context("setting up the terminal")?;
-    let stop_input = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let (input_tx, input) = mpsc::unbounded_channel();
-    spawn_input(input_tx, Arc::clone(&stop_input));
+    spawn_input(input_tx, Arc::clone(&stop));
     let (done_tx, done) = mpsc::unbounded_channel::<Action>();
     let writer_layout = layout.clone();
     let mut writers = Writers::new(
@@ -469,7 +488,7 @@ async fn event_loop(opts: Options, workloads: &Arc<Mutex<Vec<Workload>>>) -> any
         &mut launcher,
     )
     .await;
-    stop_input.store(true, Ordering::Relaxed);
+    stop_input(&stop);
     end
 }
 
