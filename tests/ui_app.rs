@@ -290,6 +290,46 @@ fn processes_scope_sort_tree_and_click() {
     assert_eq!(app.procs.selected, 2);
 }
 
+/// The process selection stays on the top row until the user picks one;
+/// then it follows that process as the sort moves it (the first frame has
+/// rates: following its busiest process scrolled the list by itself).
+#[test]
+fn the_process_selection_follows_only_a_process_the_user_picked() {
+    let mut app = ui_fixture::app(None);
+    key(&mut app, KeyCode::Tab);
+    ch(&mut app, 'a');
+    let top = |app: &App| {
+        let snap = &app.snapshot;
+        snap.processes[app.procs.rows[app.procs.selected].index()].pid
+    };
+    let first = top(&app);
+    assert_eq!(app.procs.selected, 0);
+    // The busiest goes quiet: the selection stays on the top row.
+    let mut quiet = (*app.snapshot).clone();
+    for p in &mut quiet.processes {
+        p.cpu_percent = Some(if p.pid == first {
+            0.0
+        } else {
+            p.pid as f64 % 50.0
+        });
+    }
+    app.update(Action::Snapshot(Arc::new(quiet.clone())));
+    assert_eq!(app.procs.selected, 0, "not picked: the top row");
+    assert_ne!(top(&app), first);
+    // Picked: followed down the list.
+    key(&mut app, KeyCode::Down);
+    let picked = top(&app);
+    let mut busy = quiet;
+    for p in &mut busy.processes {
+        if p.pid == picked {
+            p.cpu_percent = Some(0.0);
+        }
+    }
+    app.update(Action::Snapshot(Arc::new(busy)));
+    assert_eq!(top(&app), picked, "picked: followed");
+    assert_ne!(app.procs.selected, 1);
+}
+
 #[test]
 fn signals_need_confirmation() {
     let mut app = ui_fixture::app(None);

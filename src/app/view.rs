@@ -125,6 +125,13 @@ pub struct ProcsView {
     pub rows: Vec<ProcRow>,
     pub selected: usize,
     pub selected_pid: Option<i32>,
+    /// The user picked the selected row (a move, a click): from then on
+    /// the selection follows that process as the rows are re-sorted.
+    /// Until then it stays on the top row: the dashboard's first frame
+    /// has rates (`event_loop::first_with_rates`), and following its
+    /// busiest process, often one about to go quiet or exit, scrolled the
+    /// list away from the top by itself.
+    pub chosen: bool,
     pub sort: ProcSort,
     pub descending: bool,
     pub filter: String,
@@ -143,6 +150,7 @@ impl Default for ProcsView {
             rows: Vec::new(),
             selected: 0,
             selected_pid: None,
+            chosen: false,
             sort: ProcSort::Cpu,
             descending: true,
             filter: String::new(),
@@ -176,7 +184,7 @@ impl ProcsView {
         } else {
             Vec::new()
         };
-        let found = self.selected_pid.and_then(|pid| {
+        let found = self.selected_pid.filter(|_| self.chosen).and_then(|pid| {
             self.rows
                 .iter()
                 .position(|r| snap.processes[r.index()].pid == pid)
@@ -206,12 +214,14 @@ impl ProcsView {
     pub fn move_by(&mut self, snap: &Snapshot, delta: i32) {
         let last = self.rows.len().saturating_sub(1) as i64;
         self.selected = (self.selected as i64 + delta as i64).clamp(0, last) as usize;
+        self.chosen = true;
         self.sync_pid(snap);
     }
 
     pub fn select(&mut self, snap: &Snapshot, row: usize) {
         if row < self.rows.len() {
             self.selected = row;
+            self.chosen = true;
             self.sync_pid(snap);
         }
     }
