@@ -179,8 +179,8 @@ type Term = Screen<CrosstermBackend<io::BufWriter<io::Stdout>>>;
 /// flushes after each frame). Straight to `Stdout`, each of the backend's
 /// writes (a cell's symbol, a cursor move, a colour: thousands in a first
 /// frame) took the stdout lock and went through its 1 KB line buffer: a
-/// write(2) per KB, and a third of the first frame's time (issue 18,
-/// startup). A 200×50 first frame is ~20–40 KB.
+/// write(2) per KB (19 for a 16 KB first frame at 200×50, now 4), and
+/// about a fifth of a frame's time in `perf` (issue 18, startup).
 const FRAME_BUFFER: usize = 64 * 1024;
 
 impl TerminalGuard {
@@ -521,9 +521,9 @@ struct RealInputs {
 
 /// How long the first frame waits for the first rates (the sampler's
 /// second sample, `sampler::thread`'s `FIRST_INTERVAL` after the first;
-/// see [`cgdash::event_loop::first_with_rates`]). Past it, the first sample
-/// is drawn alone: at 10,000 processes on the `/proc` path the two take
-/// ~0.6 s.
+/// see [`cgdash::event_loop::first_with_rates`]). Past it (a machine too
+/// large or too busy to sample twice in a second), the first sample is
+/// drawn alone.
 const FIRST_FRAME_WAIT: Duration = Duration::from_secs(1);
 
 impl Inputs for RealInputs {
