@@ -392,7 +392,7 @@ impl App {
         });
         self.snapshot = s;
         self.groups.rebuild(&self.snapshot);
-        self.procs.rebuild(&self.snapshot, &self.groups);
+        self.procs.rebuild_for_sample(&self.snapshot, &self.groups);
     }
 
     fn normal(&mut self, action: Action) -> Vec<Effect> {

@@ -126,11 +126,13 @@ pub struct ProcsView {
     pub selected: usize,
     pub selected_pid: Option<i32>,
     /// The user picked the selected row (a move, a click): from then on
-    /// the selection follows that process as the rows are re-sorted.
-    /// Until then it stays on the top row: the dashboard's first frame
-    /// has rates (`event_loop::first_with_rates`), and following its
-    /// busiest process, often one about to go quiet or exit, scrolled the
-    /// list away from the top by itself.
+    /// the selection follows that process as new samples re-sort the
+    /// rows. Until then a sample leaves it on its row (the top one at
+    /// start): the dashboard's first frame has rates
+    /// (`event_loop::first_with_rates`), and following its busiest
+    /// process, often one about to go quiet, scrolled the list away from
+    /// the top by itself. A change of the view (sort, filter, tree)
+    /// follows the selected process either way.
     pub chosen: bool,
     pub sort: ProcSort,
     pub descending: bool,
@@ -163,7 +165,20 @@ impl Default for ProcsView {
 }
 
 impl ProcsView {
+    /// Rebuilds the rows after the user changed the view (sort, filter,
+    /// tree, scope): the selection follows its process.
     pub fn rebuild(&mut self, snap: &Snapshot, groups: &GroupsView) {
+        self.rebuild_following(snap, groups, true);
+    }
+
+    /// Rebuilds the rows for a new sample: the selection follows its
+    /// process only if the user picked it ([`ProcsView::chosen`]), else
+    /// it keeps its row.
+    pub fn rebuild_for_sample(&mut self, snap: &Snapshot, groups: &GroupsView) {
+        self.rebuild_following(snap, groups, self.chosen);
+    }
+
+    fn rebuild_following(&mut self, snap: &Snapshot, groups: &GroupsView, follow: bool) {
         let scope = match groups.selected_group(snap) {
             Some(g) if !self.all && g.path != "/" => Some(g.path.as_str()),
             _ => None,
@@ -184,7 +199,7 @@ impl ProcsView {
         } else {
             Vec::new()
         };
-        let found = self.selected_pid.filter(|_| self.chosen).and_then(|pid| {
+        let found = self.selected_pid.filter(|_| follow).and_then(|pid| {
             self.rows
                 .iter()
                 .position(|r| snap.processes[r.index()].pid == pid)
