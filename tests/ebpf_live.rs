@@ -771,18 +771,24 @@ fn an_exit_carries_its_parent_only_when_it_had_its_parents_cgroups() {
     g.wait_first(Duration::from_secs(5)).expect("reaped");
     // Freed after an RCU grace period: a few passes may go by.
     let (mut exits, mut parents) = (HashSet::new(), HashMap::new());
+    let (mut lost, mut passes) = (0, 0);
     let t0 = Instant::now();
     while !(exits.contains(&stayed) && exits.contains(&moved))
         && t0.elapsed() < Duration::from_secs(10)
     {
         std::thread::sleep(Duration::from_millis(100));
         tasks.pass(&mut ran).expect("pass");
+        passes += 1;
+        lost += usize::from(ran.lost_exits);
         exits.extend(ran.exits.iter().map(|e| e.0));
         parents.extend(ran.exit_parents.iter().map(|(&k, &v)| (k, v)));
     }
     assert!(
         exits.contains(&stayed) && exits.contains(&moved),
-        "both exits reported: {exits:?}"
+        "both exits reported: stayed {stayed} {}, moved {moved} {}; {passes} passes, {lost} lost records; {} exits in all",
+        exits.contains(&stayed),
+        exits.contains(&moved),
+        exits.len()
     );
     assert_eq!(
         parents.get(&stayed),
