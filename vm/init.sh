@@ -35,6 +35,16 @@ fi
 mount -t proc -o nosuid,nodev,noexec proc /proc || fatal "mount /proc"
 echo "VM-INIT: up after $(uptime_s)s (kernel $(uname -r))"
 mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || fatal "mount /sys"
+# A guest kernel that hangs says where, and ends the run at once: on a soft
+# lockup (a CPU stuck in the kernel for 20 s) every CPU's stack goes to the
+# console (printed at the default message level, which `quiet` hides: hence
+# `dmesg -n 5`), then the kernel panics, and `panic=-1` ends the VM. One
+# `.ci/run` (session 24) hung so for 450 s, both CPUs stuck (cgdash's
+# sampler thread on one, a tmux server on the other), with no stack to say
+# where, until the VM timeout. It did not recur in 5 runs since.
+dmesg -n 5
+echo 1 >/proc/sys/kernel/softlockup_all_cpu_backtrace
+echo 1 >/proc/sys/kernel/softlockup_panic
 mount -t devtmpfs -o nosuid devtmpfs /dev || fatal "mount /dev"
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o nosuid,noexec devpts /dev/pts || fatal "mount /dev/pts"

@@ -490,7 +490,11 @@ case $rc in
 3) reason="test failures: $(grep -c '^VM-RESULT .*: FAIL' "$LOG.txt") binary(s) failed" ;;
 5) reason="guest setup failed: $(sed -n 's/^VM-INIT: FATAL: //p' "$LOG.txt" | head -1)" ;;
 124 | 137) reason="timeout after ${TIMEOUT}s" ;;
-0) reason="guest stopped without reporting (kernel panic or init died)" ;;
+0) if grep -q "soft lockup" "$LOG.txt"; then
+	reason="the guest kernel hung (soft lockup; each CPU's stack is in the console above)"
+else
+	reason="guest stopped without reporting (kernel panic or init died)"
+fi ;;
 *) reason="qemu exited with status $rc" ;;
 esac
 if [ -z "$reason" ]; then
