@@ -41,7 +41,7 @@ mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || fatal "mount /sys"
 # `dmesg -n 5`), then the kernel panics, and `panic=-1` ends the VM. One
 # `.ci/run` (session 24) hung so for 450 s, both CPUs stuck (cgdash's
 # sampler thread on one, a tmux server on the other), with no stack to say
-# where, until the VM timeout. It did not recur in 5 runs since.
+# where, until the VM timeout.
 dmesg -n 5
 echo 1 >/proc/sys/kernel/softlockup_all_cpu_backtrace
 echo 1 >/proc/sys/kernel/softlockup_panic
