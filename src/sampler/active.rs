@@ -159,12 +159,10 @@ impl Active {
         for pid in leaving.iter().filter(|p| !ran.pids.contains_key(p)) {
             if let Some(&i) = members.get(pid) {
                 let path = &paths[i as usize];
-                add(&mut self.set, path);
-                self.relist.insert(Box::from(path.trim_matches('/')));
+                read_and_relist(&mut self.set, &mut self.relist, path);
             }
             for p in self.looked.get(pid).into_iter().flat_map(|l| l.iter()) {
-                add(&mut self.set, p);
-                self.relist.insert(p.clone());
+                read_and_relist(&mut self.set, &mut self.relist, p);
             }
         }
         for pid in look {
@@ -178,8 +176,7 @@ impl Active {
             };
             let groups: Box<[Box<str>]> = groups_of(&text).collect();
             for p in groups.iter() {
-                add(&mut self.set, p);
-                self.relist.insert(p.clone());
+                read_and_relist(&mut self.set, &mut self.relist, p);
             }
             self.looked.insert(pid, groups);
         }
@@ -197,16 +194,14 @@ impl Active {
                 .find(is_placed);
             if let Some(&i) = placed.and_then(|p| members.get(&p)) {
                 let path = &paths[i as usize];
-                add(&mut self.set, path);
-                self.relist.insert(Box::from(path.trim_matches('/')));
+                read_and_relist(&mut self.set, &mut self.relist, path);
             }
             for l in [looked.as_ref(), placed.and_then(|p| self.looked.get(&p))]
                 .into_iter()
                 .flatten()
             {
                 for p in l.iter() {
-                    add(&mut self.set, p);
-                    self.relist.insert(p.clone());
+                    read_and_relist(&mut self.set, &mut self.relist, p);
                 }
             }
             if placed.is_none() && looked.is_none() {
@@ -243,6 +238,13 @@ fn groups_of(text: &str) -> impl Iterator<Item = Box<str>> + '_ {
         }
     }
     seen.into_iter().map(Box::from)
+}
+
+/// A group a process joined or left: read it (and its ancestors), and
+/// re-read its process list.
+fn read_and_relist(set: &mut HashSet<Box<str>>, relist: &mut HashSet<Box<str>>, path: &str) {
+    add(set, path);
+    relist.insert(Box::from(path.trim_matches('/')));
 }
 
 /// `path` and its ancestors (a group's counters include its descendants').
