@@ -16,7 +16,7 @@ const RESERVE: u64 = 256;
 const MAX_SOFT: u64 = 65_536;
 
 /// Fewest descriptors cgdash runs with (dashboard, demo, run, snapshot):
-/// stdio, the terminal, the runtime's, inotify, one per level of the
+/// stdio, the terminal, the runtime's, the group watch, one per level of the
 /// group walk, `/proc`, the files being read, the launcher's pipes and
 /// cgroup files. Below this, opens fail at random (EMFILE) and a reader
 /// that skips what it can't open would show an empty list as if it were

@@ -18,6 +18,7 @@ pub(crate) use reader::pread_all;
 mod roots;
 pub use roots::Roots;
 mod stats;
+mod watch;
 mod write;
 
 pub use error::{explain_write_errno, CgroupError};

@@ -11,17 +11,17 @@
 //!
 //! The directory walk that finds groups is the most expensive read of all
 //! (every file of every group directory is listed: ~8 ms for 600 group
-//! directories), so it runs only when a hierarchy changed: inotify watches
-//! every group directory for subdirectories created, removed or renamed
-//! (mkdir/rmdir/rename on cgroupfs raise the usual events), plus a slow
-//! safety walk. Without inotify (or out of watches) it walks every few
-//! seconds instead. A removed group is noticed at once, because its open
+//! directories), so it runs only when a hierarchy changed: the hierarchies
+//! are watched (`watch`: a fanotify mark per hierarchy, else an inotify
+//! watch per group directory) for group directories created, removed or
+//! renamed (mkdir/rmdir/rename on cgroupfs raise the usual events), plus a
+//! slow safety walk. Unwatched (or out of inotify watches) it walks every
+//! few seconds instead. A removed group is noticed at once, because its open
 //! files then fail with ENODEV; a group recreated or renamed under the same
 //! path is read afresh (new inode), never merged with the old one's counters.
 //!
-//! The same watches see writes (IN_MODIFY: any `write(2)` to a file of a
-//! watched directory, cgroupfs files included), in the hierarchies that
-//! hold limits. A group's limits change only
+//! The same watch sees writes (any `write(2)` to a cgroupfs file), in the
+//! hierarchies that hold limits. A group's limits change only
 //! when their file is written, so where the caller vouches that a group is
 //! quiet (the eBPF path: nothing in it ran, joined or left), its slow tick
 //! re-reads only what moves on its own (memory charge, PSI, freezer and
@@ -35,12 +35,11 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-
 use super::controllers::{plan_group_in, Apply, Found};
 use super::layout::Layout;
 use super::roots::Roots;
 use super::stats::GroupStats;
+use super::watch::Watch;
 use crate::fds::FdBudget;
 
 /// What a group needs read this tick, by the caller's word
@@ -127,21 +126,6 @@ pub fn unshown(file: &str) -> bool {
     )
 }
 
-/// Whether a hierarchy's groups have files [`is_setting`] names: it serves
-/// the cpu, memory, pids or blkio/io controller.
-fn holds_settings(h: &super::layout::Hierarchy) -> bool {
-    ["cpu", "memory", "pids", "blkio", "io"]
-        .iter()
-        .any(|c| h.has(c))
-}
-
-/// Writes to these don't change a limit (process moves, the kernel's
-/// event files): they don't make the limits due.
-fn write_moves_no_limit(file: &std::ffi::OsStr) -> bool {
-    let f = file.as_encoded_bytes();
-    matches!(f, b"cgroup.procs" | b"cgroup.threads" | b"tasks") || f.ends_with(b".events")
-}
-
 /// When a kept file is re-read.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pace {
@@ -222,8 +206,9 @@ pub struct GroupReader {
     /// The groups of the last walk, and the hierarchies it found each in.
     groups: Vec<(String, u64)>,
     walked_at: Option<Instant>,
-    /// Group directories under watch; `None`: walk every REWALK_EVERY.
-    watch: Option<Inotify>,
+    /// The hierarchies under watch (`watch`); `None`: walk every
+    /// REWALK_EVERY.
+    watch: Option<Watch>,
     /// Boxed: a group's entry is ~750 bytes (its last stats) and a map's
     /// table has up to twice as many slots as entries, so inline entries
     /// cost 1.57 MB at 1,007 groups where boxed ones cost ~0.8 (issue 18,
@@ -262,13 +247,14 @@ pub struct GroupReader {
 impl GroupReader {
     pub fn new(layout: Layout) -> GroupReader {
         let roots = Roots::open(&layout);
+        let watch = Watch::new(&layout);
         GroupReader {
             open: roots.held(),
             roots,
             layout,
             groups: Vec::new(),
             walked_at: None,
-            watch: Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok(),
+            watch,
             cache: HashMap::new(),
             buf: Vec::with_capacity(4096),
             budget: FdBudget::share_of(4),
@@ -371,10 +357,24 @@ impl GroupReader {
         self.skipped
     }
 
-    /// Whether group directories are watched (the walk runs only when a
+    /// Whether the hierarchies are watched (the walk runs only when a
     /// hierarchy changed) rather than re-walked every few seconds.
     pub fn watching(&self) -> bool {
         self.watch.is_some()
+    }
+
+    /// How: "fanotify" (a mark per hierarchy) or "inotify" (a watch per
+    /// group directory); `None`: not watched.
+    pub fn watch_kind(&self) -> Option<&'static str> {
+        self.watch.as_ref().map(Watch::kind)
+    }
+
+    /// Watches with inotify from the next read on, whatever the kernel
+    /// would take (tests of that way on a real cgroupfs). The next read
+    /// walks, watching every directory.
+    pub fn use_inotify(&mut self) {
+        self.watch = Watch::dirs();
+        self.walked_at = None;
     }
 
     /// Whether a group directory was created, removed or renamed since the
@@ -384,64 +384,27 @@ impl GroupReader {
     fn hierarchy_changed(&mut self) -> bool {
         self.settings_round = self.settings_round.saturating_sub(1);
         let Some(w) = &self.watch else { return false };
-        let mut changed = false;
-        let mut written = false;
-        // Drain everything queued; EAGAIN (nothing) is the usual answer.
-        while let Ok(events) = w.read_events() {
-            for e in &events {
-                let lost = e.mask.contains(AddWatchFlags::IN_Q_OVERFLOW);
-                changed |= lost
-                    || e.mask.intersects(
-                        AddWatchFlags::IN_ISDIR
-                            | AddWatchFlags::IN_DELETE_SELF
-                            | AddWatchFlags::IN_MOVE_SELF,
-                    );
-                written |= lost
-                    || (e.mask.contains(AddWatchFlags::IN_MODIFY)
-                        && !e.name.as_deref().is_some_and(write_moves_no_limit));
-            }
-            if events.is_empty() {
-                break;
-            }
-        }
-        if written {
+        let seen = w.drain();
+        if seen.written {
             self.settings_round = SLOW_EVERY;
         }
-        changed
+        seen.changed
     }
 
-    /// Walks the hierarchies, watching every group directory just before
-    /// listing it (so nothing created after the listing is missed). Watching
-    /// one already watched is a no-op; removed ones drop out by themselves.
-    /// Out of watches (`fs.inotify.max_user_watches`): periodic walks.
+    /// Walks the hierarchies. With inotify, every group directory is
+    /// watched just before it is listed (so nothing created after the
+    /// listing is missed); watching one already watched is a no-op, removed
+    /// ones drop out by themselves. Out of watches
+    /// (`fs.inotify.max_user_watches`): periodic walks. (fanotify's marks
+    /// were made before the first walk.)
     fn walk(&mut self) {
-        let dirs = AddWatchFlags::IN_CREATE
-            | AddWatchFlags::IN_DELETE
-            | AddWatchFlags::IN_MOVED_FROM
-            | AddWatchFlags::IN_MOVED_TO
-            | AddWatchFlags::IN_DELETE_SELF
-            | AddWatchFlags::IN_MOVE_SELF
-            | AddWatchFlags::IN_ONLYDIR;
         let mut failed = false;
         let watch = self.watch.as_ref();
         let (groups, problem) = self
             .layout
             .list_groups_found_in(&self.roots, &mut |dir, h| {
-                // Writes are watched for only where limits live: a watch for
-                // writes makes the kernel flag every cached file entry of the
-                // directory (`fsnotify_set_children_dentry_flags`), ~2.5× the
-                // cost of one for subdirectories alone (measured, v1 group
-                // directories: ~13 vs ~5 µs a watch; issue 18, startup).
-                let mask = if holds_settings(h) {
-                    dirs | AddWatchFlags::IN_MODIFY
-                } else {
-                    dirs
-                };
                 if let (Some(w), false) = (watch, failed) {
-                    match w.add_watch(dir, mask) {
-                        Ok(_) | Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => {}
-                        Err(_) => failed = true,
-                    }
+                    failed = w.add_dir(dir, h).is_err();
                 }
             });
         self.groups = groups;
@@ -482,7 +445,9 @@ impl GroupReader {
         self.skipped = 0;
         self.files_read = 0;
         let changed = self.hierarchy_changed();
-        // Writes are seen only while every group directory is watched.
+        // Writes are seen only while every group directory is watched (a
+        // walk that could not list one did not watch it, with inotify; kept
+        // for fanotify too, where it is only cautious).
         let writes_seen = self.watch.is_some() && self.walk_problem.is_none();
         let every = if self.watch.is_some() {
             SAFETY_REWALK_EVERY
