@@ -99,7 +99,7 @@ fn dashboard_starts_shows_groups_and_survives_resizes() {
         .unwrap_or_else(|s| panic!("no help:\n{s}"));
     t.key("Escape");
     t.key("q");
-    let end = Instant::now() + 5 * SEC;
+    let end = Instant::now() + 10 * SEC;
     while !t.dead() && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(100));
     }
