@@ -241,3 +241,49 @@ fn where_the_minimal_btf_cant_be_built_the_full_parse_serves_both_programs() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The pass names a process that did not change on its periodic slot,
+/// `(pass + pid) % IDLE_EVERY == 0` (`flags::DUE`: the scanner's slot for
+/// re-reading a sleeper's `stat`, which it then takes from the record), and
+/// on no other pass; the pass's count is the object's, one per pass as the
+/// loader counts them.
+#[test]
+fn a_sleeper_is_named_due_on_its_slot_and_no_other_pass() {
+    if !btf_here("a_sleeper_is_named_due_on_its_slot_and_no_other_pass") {
+        return;
+    }
+    use cgdash::process::IDLE_EVERY;
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep");
+    let pid = sleeper.id() as i32;
+    // Past its exec, asleep.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut tasks = Tasks::load().expect("the eBPF path loads here");
+    let mut ran = Ran::default();
+    tasks.pass(&mut ran).expect("a pass");
+    assert_eq!((ran.pass, tasks.passes()), (1, 1));
+    assert!(
+        ran.pids.contains_key(&pid),
+        "the first pass names every task"
+    );
+    // Its fields, where the kernel's RSS counters are read (6.2+).
+    let fields_here = ran.taken(pid).is_some();
+    let mut due = Vec::new();
+    for _ in 0..IDLE_EVERY {
+        tasks.pass(&mut ran).expect("a pass");
+        assert_eq!(ran.pass, tasks.passes(), "the object's count, the loader's");
+        if let Some(&why) = ran.pids.get(&pid) {
+            assert_eq!(why, ebpf::flags::DUE, "pass {}: it did not run", ran.pass);
+            assert_eq!(ran.taken(pid).is_some(), fields_here, "pass {}", ran.pass);
+            due.push(ran.pass);
+        }
+    }
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let slot: Vec<u64> = (2..=IDLE_EVERY + 1)
+        .filter(|p| (p + pid as u64).is_multiple_of(IDLE_EVERY))
+        .collect();
+    assert_eq!(due, slot, "pid {pid}: named on these passes");
+}

@@ -7,8 +7,9 @@
  * number — only for tasks that changed since the last pass:
  * their run time moved (se.sum_exec_runtime: the task ran, which is how
  * CPU time, state, threads, exec and exit change) or they are new (or
- * their pid was reused: another start time). The last values are kept per
- * task in `last`.
+ * their pid was reused: another start time), and for a leader that did
+ * not change on its periodic pass (F_DUE, below). The last values are
+ * kept per task in `last`.
  *
  * Two changes don't run the task, and are reported as they happen
  * instead, in the `exits` ring buffer (8-byte records: a process and why):
@@ -56,6 +57,15 @@ char LICENSE[] SEC("license") = "GPL";
  * so every pass reports it as F_NEW, which says as much. */
 #define F_ORPHANS 64 /* its last thread exits: its children get new parents */
 #define F_LONG 128   /* a leader's record: all of `struct rec`, not its first 12 bytes */
+#define F_DUE 256    /* not changed, but its `stat` is due (see IDLE_EVERY) */
+
+/* A process that did not run has its `stat` re-read by user space every
+ * this many passes, staggered by pid (its RSS can shrink while it sleeps:
+ * process::IDLE_EVERY, the same number). The pass names a leader on its
+ * pass, `(pid + pass) % IDLE_EVERY == 0`, with its whole record: user space
+ * then takes its fields instead of opening its `stat` (~170 files a tick
+ * at 10,000 processes; issue 18). */
+#define IDLE_EVERY 60
 
 struct last {
 	__u64 start;    /* start_boottime, ns */
@@ -125,6 +135,10 @@ struct {
 /* Records the ring buffer had no room for (user space then re-reads every
  * process and re-lists /proc). */
 __u64 lost_exits = 0;
+/* Passes run: the iterator's first task of each bumps it (one pass runs at
+ * a time). User space reads it with `lost_exits` after each pass, for the
+ * same stagger as IDLE_EVERY's. */
+__u64 pass = 0;
 
 SEC("iter/task")
 int tasks(struct bpf_iter__task *ctx)
@@ -137,6 +151,8 @@ int tasks(struct bpf_iter__task *ctx)
 
 	if (!t)
 		return 0;
+	if (ctx->meta->seq_num == 0)
+		pass++;
 	tid = t->pid;
 	now.start = t->start_boottime;
 	now.runtime = t->se.sum_exec_runtime;
@@ -149,6 +165,8 @@ int tasks(struct bpf_iter__task *ctx)
 		r.flags = F_NEW;
 	else if (old->runtime != now.runtime)
 		r.flags = F_RAN;
+	else if (t->pid == t->tgid && (tid + pass) % IDLE_EVERY == 0)
+		r.flags = F_DUE;
 	else
 		return 0;
 	/* Probe reads, only for the tasks reported (nsproxy is NULL once a

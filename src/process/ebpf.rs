@@ -60,6 +60,11 @@ pub mod flags {
     /// Its last thread exits: its children get new parents. Not a reason
     /// to read the process itself ([`super::Ran::orphaned`]).
     pub const ORPHANS: u32 = 64;
+    /// A leader that did not change, named (with its whole record) on its
+    /// periodic pass: `(pid + pass) % IDLE_EVERY == 0`, the slot on which
+    /// the scanner re-reads a sleeper's `stat` (its RSS), which it then
+    /// takes from the record instead ([`super::Ran::pass`]). Not a run.
+    pub const DUE: u32 = 256;
 }
 
 /// Why the eBPF path can't be used here (shown to the user, kept short).
@@ -99,6 +104,10 @@ pub struct Ran {
     pub orphaned: Vec<i32>,
     /// Task records read (threads included).
     pub records: usize,
+    /// The object's count of passes, this one included (0: unknown, as in
+    /// a pass made up by a test): the scanner staggers its periodic `stat`
+    /// reads by it, as the pass does its [`flags::DUE`] records.
+    pub pass: u64,
     /// Process → its network namespace (nsfs inode number), for the
     /// processes whose leader the pass named (see `NetReader::set_named`).
     pub netns: PidMap<u32>,
@@ -323,7 +332,7 @@ const HAS_RSS: u32 = 2;
 pub struct Tasks {
     iter: iter::TaskIter,
     exits: RingBuf<MapData>,
-    /// `.bss`: the `lost_exits` counter.
+    /// `.bss`: the `lost_exits` and `pass` counters.
     bss: OwnedFd,
     /// The other maps, and the tracepoint programs and their links.
     _held: Vec<OwnedFd>,
@@ -520,6 +529,7 @@ impl Tasks {
         out.lost_exits = false;
         out.orphaned.clear();
         out.records = 0;
+        out.pass = 0;
         out.netns.clear();
         out.fields.clear();
         let mut file = self.iter.open()?;
@@ -573,7 +583,8 @@ impl Tasks {
         out.orphaned.extend(&orphaned_now);
         out.orphaned.append(&mut self.orphaned_before);
         self.orphaned_before = orphaned_now;
-        let lost = self.lost_exits();
+        let [lost, pass] = self.counters();
+        out.pass = pass;
         out.lost_exits = lost != self.lost_seen;
         self.lost_seen = lost;
         Ok(())
@@ -584,15 +595,16 @@ impl Tasks {
         self.passes
     }
 
-    /// The object's `lost_exits` counter (its `.bss`), 0 if unreadable.
-    fn lost_exits(&self) -> u64 {
-        self.lost_exits_counter().unwrap_or(0)
+    /// The object's counters (its `.bss`): `lost_exits` and `pass`, 0 if
+    /// unreadable.
+    fn counters(&self) -> [u64; 2] {
+        load::lookup_u64s::<2>(&self.bss, 0).unwrap_or([0, 0])
     }
 
     /// The object's `lost_exits` counter, read (tests/ebpf_btf_live.rs).
     #[doc(hidden)]
     pub fn lost_exits_counter(&self) -> io::Result<u64> {
-        load::lookup_u64(&self.bss, 0)
+        load::lookup_u64s::<2>(&self.bss, 0).map(|[lost, _]| lost)
     }
 }
 

@@ -692,7 +692,14 @@ impl ProcessScanner {
             // it: by `perf`, reaped, and not freed before the test ended).
             let dying = orphaned.contains(&pid) || self.cache.get(&pid).is_some_and(|c| c.dying);
             let named = pass.lost_exits || why.is_some() || reparented || dying;
-            let slot = tick + u64::from(pid.unsigned_abs());
+            // Named by the pass only because its periodic `stat` is due.
+            let only_due =
+                why == Some(ebpf::flags::DUE) && !pass.lost_exits && !reparented && !dying;
+            // The pass's count, where known: the pass names each leader
+            // that did not change on this same slot (`flags::DUE`), with
+            // its fields, so that its periodic read opens no file.
+            let base = if pass.pass > 0 { pass.pass } else { tick };
+            let slot = base + u64::from(pid.unsigned_abs());
             let quiet = !named
                 && self.cache.get(&pid).is_some_and(|c| {
                     let age = tick.saturating_sub(c.stat_tick);
@@ -716,7 +723,7 @@ impl ProcessScanner {
             // read once in IDLE_EVERY (or FULL_EVERY) ticks, and an open
             // file holds a page of kernel memory (its `seq_file` buffer,
             // charged to cgdash's cgroup), ~4.5 KB with the file (issue 18).
-            let ran_now = why.is_some_and(|why| why & !ebpf::flags::NEW != 0);
+            let ran_now = why.is_some_and(|why| why & !(ebpf::flags::NEW | ebpf::flags::DUE) != 0);
             // What the pass read of the process, if it says all `stat`
             // would (`Fields::stat`): not for a process re-read only because
             // its parent went (the pass may have read it before the
@@ -754,8 +761,9 @@ impl ProcessScanner {
                         self.open_fds -= 1;
                     }
                 }
-                // Not named: it did not run; its I/O counters stand too.
-                let idle = !named && !row.fresh && before.is_some();
+                // Not named, or named only for its periodic `stat`: it did
+                // not run; its I/O counters stand too.
+                let idle = (!named || only_due) && !row.fresh && before.is_some();
                 self.add_io(&mut row, idle);
                 emit(row);
             }

@@ -1096,6 +1096,84 @@ fn the_ebpf_path_rereads_a_sleepers_rss_while_its_groups_memory_moves() {
     );
 }
 
+/// A sleeper's periodic `stat` read (its RSS, once in IDLE_EVERY passes in
+/// a quiet group) comes on its slot of the pass's count, `(pass + pid) %
+/// IDLE_EVERY == 0`: the pass names it then (`flags::DUE`) with its fields,
+/// which the scanner takes instead of the file, keeping the CPU time it
+/// had. Unnamed on its slot (6.18's iterator never visits pid 1), the file.
+#[test]
+fn a_sleepers_periodic_read_takes_the_passs_fields_on_its_slot() {
+    let f = Fixture::new();
+    let cg = cgroup_file("/");
+    f.proc(
+        10,
+        &stat_line(10, "a", 'S', 1, 5, 0, 1, 100, 10),
+        b"a\0",
+        &cg,
+    );
+    f.io(10, 7, 8);
+    let mut s = f.scanner();
+    s.set_io(true);
+    let u = s.units();
+    let numbered = |n: u64, named: &[(i32, u32)], with: Option<ebpf::Fields>| {
+        let mut p = pass(&[], &[]);
+        p.pass = n;
+        for &(pid, why) in named {
+            p.pids.insert(pid, why);
+        }
+        if let Some(x) = with {
+            p.add_fields(10, &x);
+        }
+        p
+    };
+    let rss = |s: &mut ProcessScanner, p: &ebpf::Ran| {
+        let rows = scan_with_pass_shrink(s, p, &|_| false);
+        let r = by_pid(&rows, 10);
+        assert_eq!(
+            r.io.map(|io| io.read_bytes),
+            Some(7),
+            "pass {}: its `io` read again",
+            p.pass
+        );
+        (r.rss_bytes / u.page_size, r.cpu_time_ns)
+    };
+    assert_eq!(
+        rss(&mut s, &numbered(40, &[(10, ebpf::flags::NEW)], None)).0,
+        10
+    );
+    // From now on `stat` says otherwise: a row that agrees with the pass's
+    // fields (8 pages) did not come from the file (4 pages). Its I/O too:
+    // it did not run, so it did none, and its `io` is not read again.
+    f.proc(
+        10,
+        &stat_line(10, "a", 'S', 1, 900, 0, 1, 100, 4),
+        b"a\0",
+        &cg,
+    );
+    f.io(10, 70, 80);
+    for n in 41..50 {
+        assert_eq!(
+            rss(&mut s, &numbered(n, &[], None)).0,
+            10,
+            "pass {n}: quiet"
+        );
+    }
+    // Pass 50: 50 + 10 is its slot, and the pass names it.
+    let x = fields("a", 999_000_000_000, 100);
+    let due = numbered(50, &[(10, ebpf::flags::DUE)], Some(x));
+    assert_eq!(
+        rss(&mut s, &due),
+        (8, u.ticks_to_ns(5)),
+        "the pass's RSS, the CPU time it had (not the fields' run time: it did not run)"
+    );
+    // Its next slot, unnamed: the file. (The pass's count decides, not the
+    // scanner's ticks: 3 ticks after its last read here.)
+    for n in [108, 109] {
+        assert_eq!(rss(&mut s, &numbered(n, &[], None)).0, 8, "pass {n}: quiet");
+    }
+    assert_eq!(rss(&mut s, &numbered(110, &[], None)).0, 4, "pass 110");
+}
+
 /// The eBPF path lists `/proc` every RELIST ticks, not at the start (a
 /// dentry per process): then only pid 1, which 6.18's iterator never
 /// visits, is added to what the pass named.

@@ -126,6 +126,11 @@ impl Active {
         let relisted_by_run = |path: &str| !path.trim_matches('/').is_empty();
         let mut look = Vec::new();
         for (&pid, &why) in &ran.pids {
+            // Named only for its periodic `stat` (its RSS): it did not run,
+            // join or leave.
+            if why == flags::DUE {
+                continue;
+            }
             // New (a fork, a new thread, a reused pid) or moved: its group
             // may not be the one it was listed in, and lists change.
             let renamed = why & (flags::MOVED | flags::NEW) != 0;
@@ -317,6 +322,20 @@ mod tests {
         assert!(a.compute(&ran(&[], &[20]), &m, &paths(), &|_| false));
         assert!(a.contains("c") && !a.contains("a"));
         assert!(a.relists("c") && !a.relists(""), "20 left /c");
+        // Named only for its periodic `stat` (its RSS): nothing ran there.
+        assert!(a.compute(&ran(&[(10, flags::DUE)], &[]), &m, &paths(), &|_| false));
+        assert!(
+            !a.contains("a/b") && !a.relists("a/b"),
+            "a DUE record is no run"
+        );
+        // The same process with a thread that ran: its group, as above.
+        assert!(a.compute(
+            &ran(&[(10, flags::DUE | flags::RAN)], &[]),
+            &m,
+            &paths(),
+            &|_| false
+        ));
+        assert!(a.contains("a/b") && a.relists("a/b"));
     }
 
     /// The root's list (every process in no group) is re-read only when a

@@ -43,7 +43,8 @@ const FEATURES: aya_obj::Features =
 pub(super) struct Loaded {
     /// The relocated instructions of the task iterator.
     pub iter_insns: Vec<bpf_insn>,
-    /// The ring buffer of exits, and `.bss` (the `lost_exits` counter).
+    /// The ring buffer of exits, and `.bss` (the `lost_exits` and `pass`
+    /// counters).
     pub exits: OwnedFd,
     pub bss: OwnedFd,
     /// The other maps, programs and raw tracepoint links.
@@ -166,16 +167,18 @@ fn map_update(map: &OwnedFd, key: u32, value: &[u8]) -> io::Result<()> {
     bpf_status(bpf_cmd::BPF_MAP_UPDATE_ELEM, &mut attr)
 }
 
-/// The 8-byte value of an array map's element `key` (`BPF_MAP_LOOKUP_ELEM`).
-pub(super) fn lookup_u64(map: &OwnedFd, key: u32) -> io::Result<u64> {
-    let mut value = 0u64;
+/// The value of an array map's element `key` (`BPF_MAP_LOOKUP_ELEM`) as
+/// `N` native 8-byte words: `N * 8` must be the map's value size.
+pub(super) fn lookup_u64s<const N: usize>(map: &OwnedFd, key: u32) -> io::Result<[u64; N]> {
+    let mut value = [0u64; N];
     // SAFETY: as in `map_create`; the key and value outlive the call, and
-    // the value is the map's value size (8 bytes: `.bss` holds one u64).
+    // the value is the map's value size (the caller's word: `.bss` holds
+    // two u64).
     let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
     let u = unsafe { &mut attr.__bindgen_anon_2 };
     u.map_fd = map.as_raw_fd() as u32;
     u.key = &key as *const u32 as u64;
-    u.__bindgen_anon_1.value = &mut value as *mut u64 as u64;
+    u.__bindgen_anon_1.value = value.as_mut_ptr() as u64;
     bpf_status(bpf_cmd::BPF_MAP_LOOKUP_ELEM, &mut attr)?;
     Ok(value)
 }
