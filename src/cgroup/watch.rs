@@ -126,7 +126,7 @@ impl Watch {
         Some(Watch::Marks(fd))
     }
 
-    /// "fanotify" or "inotify" (tests, and why a walk ran).
+    /// "fanotify" or "inotify" (tests).
     pub fn kind(&self) -> &'static str {
         match self {
             Watch::Marks(_) => "fanotify",
@@ -135,8 +135,8 @@ impl Watch {
     }
 
     /// Called by the walk for each group directory of `h` just before it is
-    /// listed: inotify watches it (Err: out of watches, or another refusal
-    /// but a directory gone meanwhile); the marks see it already.
+    /// listed: inotify watches it (Err: out of watches, or another refusal;
+    /// a directory gone meanwhile is none); the marks see it already.
     pub fn add_dir(&self, dir: &Path, h: &Hierarchy) -> Result<(), Errno> {
         let Watch::Dirs(w) = self else { return Ok(()) };
         let mut mask = AddWatchFlags::IN_CREATE

@@ -175,9 +175,12 @@ pub const FULL_EVERY: u64 = 10;
 
 /// On the eBPF path, the `stat` of a process that has not run, in a group
 /// whose memory has not moved, is still re-read every this many ticks
-/// (staggered by pid): what can change a sleeper's RSS without its group's
-/// charge moving (another process writing into it with process_vm_writev,
-/// or a group's pages moving the other way at the same time) is rare.
+/// (staggered by pid and the pass's count): what can change a sleeper's RSS
+/// without its group's charge moving (another process writing into it with
+/// process_vm_writev, or a group's pages moving the other way at the same
+/// time) is rare. The pass names each leader on that slot with its fields
+/// (`ebpf::flags::DUE`; `IDLE_EVERY` in `src/bpf/tasks.bpf.c`, the same
+/// number), which are taken instead of the file where they say all it would.
 pub const IDLE_EVERY: u64 = 60;
 
 /// Whether a cached process may be taken from the cache this tick, and if
