@@ -185,7 +185,10 @@ impl Watch {
                 }
             }
             Watch::Marks(fd) => {
-                let mut buf = vec![0u8; 16 * 1024];
+                // On the stack: drained every tick, usually empty (EAGAIN).
+                // An event is its metadata, a handle and a name: ~300
+                // bytes at most; a read returns whole events only.
+                let mut buf = [0u8; 4096];
                 while let Ok(n) = nix::unistd::read(fd.as_fd(), &mut buf) {
                     if n == 0 {
                         break;
