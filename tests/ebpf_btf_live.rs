@@ -172,33 +172,58 @@ fn loading_parses_no_kernel_btf_and_mounts_nothing() {
 }
 
 #[test]
-fn the_next_load_takes_the_minimal_btf_the_last_one_kept() {
-    if !btf_here("the_next_load_takes_the_minimal_btf_the_last_one_kept") {
+fn the_next_load_takes_the_relocated_object_the_last_one_kept() {
+    if !btf_here("the_next_load_takes_the_relocated_object_the_last_one_kept") {
         return;
     }
     // cgdash's own state directory (/run/cgdash as root): the first load
-    // keeps the minimal BTF there if it did not find it, the next takes it.
-    let kept = cgdash::launch::state_dir().join("btf-min.bin");
+    // keeps the object relocated for this kernel there if it did not find
+    // it, the next takes it (no BTF built, no object parsed).
+    let kept = cgdash::launch::state_dir().join("programs.bin");
     let _ = std::fs::remove_file(&kept);
     let first = Tasks::load().expect("the eBPF path loads here");
+    assert!(!first.btf_cached(), "nothing was kept, yet it was taken");
     drop(first);
     let mut second = Tasks::load().expect("and again");
-    assert!(second.btf_cached(), "the second load built the BTF again");
+    assert!(
+        second.btf_cached(),
+        "the second load relocated the object again"
+    );
     assert_eq!(second.kernel_btf(), &KernelBtf::Minimal);
     let meta = std::fs::symlink_metadata(&kept).expect("the kept file");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(meta.permissions().mode() & 0o777, 0o600, "root's alone");
-    // What it relocates with is what a fresh build gives (exactness of
-    // that against the kernel's full BTF: the test above).
-    let fresh = ebpf::minimal_btf(BTF_PATH).expect("minimal BTF");
+    // What it loads is what a fresh relocation gives, against the minimal
+    // BTF and against the kernel's full one alike.
+    let fresh = ebpf::prepared_bytes(BTF_PATH, false).expect("prepared (minimal BTF)");
+    let full = ebpf::prepared_bytes(BTF_PATH, true).expect("prepared (full BTF)");
+    assert!(
+        fresh == full,
+        "the minimal BTF's relocation is not the full one's"
+    );
     let bytes = std::fs::read(&kept).unwrap();
     assert!(
         bytes.ends_with(&fresh),
-        "the kept blob is not a fresh build's"
+        "the kept object is not a fresh relocation's"
     );
     let mut ran = Ran::default();
     second.pass(&mut ran).expect("a pass");
     assert!(ran.pids.contains_key(&(std::process::id() as i32)));
+    // The exit program (loaded with the kept code, its map descriptors
+    // written in) reports a child gone.
+    let mut child = std::process::Command::new("true").spawn().expect("true");
+    let pid = child.id() as i32;
+    child.wait().unwrap();
+    let mut gone = false;
+    for _ in 0..50 {
+        second.pass(&mut ran).expect("a pass");
+        if ran.exits.iter().any(|&(p, _)| p == pid) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(gone, "the exit of {pid} was not reported");
 }
 
 #[test]

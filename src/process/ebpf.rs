@@ -27,8 +27,9 @@
 //! and a kernel that accepts the programs (task iterators: 5.8+; raw
 //! tracepoints: 4.17+; tested on Debian's 6.1 and on 6.18). When any of it
 //! is missing [`Tasks::load`] says why and the sampler stays on the `/proc`
-//! path. The object is parsed and relocated with aya-obj and loaded with
-//! bpf(2) (`load`); aya's `RingBuf` reads the exits.
+//! path. The object is parsed and relocated with aya-obj (once per boot:
+//! `prepared`, kept by `cache`) and loaded with bpf(2) (`load`); aya's
+//! `RingBuf` reads the exits.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -40,11 +41,13 @@ use aya::maps::{Map, MapData, RingBuf};
 use aya::Btf;
 
 use crate::fnv::PidMap;
+use prepared::Prepared;
 
 mod btf_min;
 mod cache;
 mod iter;
 mod load;
+mod prepared;
 
 /// The compiled object, aligned for the ELF parser.
 #[repr(C, align(8))]
@@ -439,27 +442,32 @@ impl Tasks {
         // types the object's CO-RE relocations are rooted at, and the
         // iterator's attach type id — is taken from the raw blob instead
         // ([`small_btf`], `btf_min`; the iterator is loaded with the id,
-        // `iter`). Where the minimal BTF can't be built, the kernel's is
-        // parsed in full, as before, gone once loaded (`malloc_trim`).
+        // `iter`), and the object relocated against it is what an earlier
+        // start kept (`prepared`). Where the minimal BTF can't be built,
+        // the kernel's is parsed in full, as before, gone once loaded
+        // (`malloc_trim`).
         let mut btf_cached = false;
         let small = match parse {
             Some(why) => Err(why),
             None => small_btf(BTF_PATH),
         };
-        let ((btf, attach_id), kernel_btf) = match small {
-            Ok((btf, attach_id, cached)) => {
+        let ((prepared, attach_id), kernel_btf) = match small {
+            Ok((prepared, attach_id, cached)) => {
                 btf_cached = cached;
-                ((btf, attach_id), KernelBtf::Minimal)
+                ((prepared, attach_id), KernelBtf::Minimal)
             }
             Err(why) => {
                 let full = Btf::from_sys_fs()
                     .map_err(|e| Unavailable(format!("kernel BTF {BTF_PATH}: {}", chain(&e))))?;
-                (with_attach_id(full)?, KernelBtf::Parsed(why))
+                let (full, id) = with_attach_id(full)?;
+                let prepared = load::prepare(&OBJECT.0, &full)
+                    .map_err(|e| Unavailable(format!("eBPF object refused: {e}")))?;
+                drop(full);
+                ((prepared, id), KernelBtf::Parsed(why))
             }
         };
         let loaded = load::load(
-            &OBJECT.0,
-            &btf,
+            &prepared,
             iter::PROGRAM,
             &[("last", entries), ("exits", EXITS_BYTES)],
             &[
@@ -483,7 +491,7 @@ impl Tasks {
             ],
         )
         .map_err(|e| Unavailable(format!("eBPF object refused: {e}")))?;
-        drop(btf);
+        drop(prepared);
         let iter = iter::TaskIter::load(&loaded.iter_insns, attach_id)
             .map_err(|e| Unavailable(format!("task iterator refused: {e}")))?;
         let exits = MapData::from_fd(loaded.exits)
@@ -508,7 +516,8 @@ impl Tasks {
         })
     }
 
-    /// Whether the minimal BTF was the one an earlier start kept (`cache`).
+    /// Whether the relocated object (and the attach id) was the one an
+    /// earlier start kept (`cache`): no BTF built, no object parsed.
     pub fn btf_cached(&self) -> bool {
         self.btf_cached
     }
@@ -677,35 +686,39 @@ const BTF_MAGIC: u16 = 0xeb9f;
 const BTF_KIND_PTR: u32 = 2;
 const BTF_KIND_FUNC: u32 = 12;
 
-/// The BTF the load needs, from the kernel's raw blob at `path`: the
-/// minimal target types of the object's CO-RE relocations (see `btf_min`;
-/// a few hundred types, not ~130,000), and the kernel's id of the
-/// iterator's attach type ([`ATTACH`]; the iterator is loaded with it,
-/// `iter`). Both are the last start's where they were kept (`cache`; then
-/// `true`), else built and kept.
-fn small_btf(path: &str) -> Result<(Btf, u32, bool), String> {
+/// The object relocated against the BTF the load needs, from the
+/// kernel's raw blob at `path` (the minimal target types of the object's
+/// CO-RE relocations, see `btf_min`: a few hundred types, not ~130,000),
+/// and the kernel's id of the iterator's attach type ([`ATTACH`]; the
+/// iterator is loaded with it, `iter`). Both are the last start's where
+/// they were kept (`cache`; then `true`: no BTF built, no object parsed),
+/// else made and kept.
+fn small_btf(path: &str) -> Result<(Prepared, u32, bool), String> {
     let dir = crate::launch::private_state_dir();
     let key = cache::key(&OBJECT.0, path, &ATTACH);
-    let parse = |min: &btf_min::Minimal| {
-        let btf = Btf::parse(&min.blob, aya::Endianness::default())
-            .map_err(|e| format!("minimal BTF refused: {e}"))?;
-        let id = *min
-            .attach_ids
-            .first()
-            .ok_or_else(|| format!("no id for {ATTACH_FUNC}"))?;
-        Ok::<_, String>((btf, id))
-    };
     if let (Some(dir), Some(key)) = (&dir, key) {
-        if let Some((btf, id)) = cache::read(dir, key).and_then(|m| parse(&m).ok()) {
-            return Ok((btf, id, true));
+        if let Some(kept) = cache::read(dir, key) {
+            if let (Some(p), Some(&id)) = (Prepared::decode(&kept.blob), kept.attach_ids.first()) {
+                return Ok((p, id, true));
+            }
         }
     }
     let min = build_minimal(path)?;
-    let (btf, id) = parse(&min)?;
+    let btf = Btf::parse(&min.blob, aya::Endianness::default())
+        .map_err(|e| format!("minimal BTF refused: {e}"))?;
+    let id = *min
+        .attach_ids
+        .first()
+        .ok_or_else(|| format!("no id for {ATTACH_FUNC}"))?;
+    let prepared = load::prepare(&OBJECT.0, &btf)?;
     if let (Some(dir), Some(key)) = (&dir, key) {
-        cache::write(dir, key, &min);
+        let kept = cache::Kept {
+            attach_ids: vec![id],
+            blob: prepared.encode(),
+        };
+        cache::write(dir, key, &kept);
     }
-    Ok((btf, id, false))
+    Ok((prepared, id, false))
 }
 
 fn build_minimal(path: &str) -> Result<btf_min::Minimal, String> {
@@ -782,6 +795,20 @@ impl Drop for KernelBlob {
             unsafe { libc::munmap(at as *mut libc::c_void, len) };
         }
     }
+}
+
+/// The object as the load takes it (`prepared`, encoded as `cache` keeps
+/// it), relocated against the minimal BTF built from `path`, or against
+/// the kernel's parsed in full (for tests/ebpf_btf_live.rs).
+#[doc(hidden)]
+pub fn prepared_bytes(path: &str, full: bool) -> Result<Vec<u8>, String> {
+    let btf = if full {
+        Btf::from_sys_fs().map_err(|e| format!("kernel BTF: {}", chain(&e)))?
+    } else {
+        let min = build_minimal(path)?;
+        Btf::parse(&min.blob, aya::Endianness::default()).map_err(|e| e.to_string())?
+    };
+    load::prepare(&OBJECT.0, &btf).map(|p| p.encode())
 }
 
 /// The embedded eBPF object (for tests/ebpf_btf_live.rs).

@@ -1,27 +1,39 @@
-//! The minimal BTF kept for the next start (issue 18, startup). Building
-//! it walks all of the kernel's ~130,000 types (~3 ms of a ~11 ms load on
-//! 6.18), but the kernel's BTF does not change until the next boot, nor the
-//! object until cgdash changes: what one start built serves the next.
+//! The object as relocated for this kernel, kept for the next start
+//! (issue 18, startup). Making it walks all of the kernel's ~130,000 BTF
+//! types for the minimal BTF (~3 ms of a ~11 ms load on 6.18), then
+//! parses and relocates the object against that (~0.25 ms), but the
+//! kernel's BTF does not change until the next boot, nor the object until
+//! cgdash changes: what one start made serves the next.
 //!
 //! One file, [`NAME`], in cgdash's private state directory (`/run/cgdash`
 //! for root, who alone loads the programs: a tmpfs, gone at reboot, checked
 //! like the launcher's state files: a real directory, root's, not writable
 //! by others). It carries a key — FNV-1a of the object, the boot id, the
 //! kernel BTF's size and the attach names — and a file with another key,
-//! cut short or unreadable is ignored and written afresh. What it holds
-//! is what [`super::btf_min::build`] returned, byte for byte.
+//! cut short or unreadable is ignored and written afresh. What it holds:
+//! the iterator's attach id ([`super::btf_min::build`] finds it) and the
+//! relocated object (`prepared`, encoded).
 
 use std::hash::Hasher;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use super::btf_min::Minimal;
 use crate::fnv::Fnv;
 
-pub(super) const NAME: &str = "btf-min.bin";
-const MAGIC: &[u8; 8] = b"CGDBTF01";
-/// Far above a real one (~10 KB on 6.18): a bigger file is not ours.
+pub(super) const NAME: &str = "programs.bin";
+/// The file earlier versions kept (the minimal BTF alone): removed when
+/// this one is written.
+const OLD_NAME: &str = "btf-min.bin";
+const MAGIC: &[u8; 8] = b"CGDPRG01";
+/// Far above a real one (~5 KB on 6.18): a bigger file is not ours.
 const MAX: u64 = 4 << 20;
+
+/// What is kept: the attach ids and the encoded relocated object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Kept {
+    pub attach_ids: Vec<u32>,
+    pub blob: Vec<u8>,
+}
 
 /// The key for `object` against the kernel BTF at `btf_path` on this boot
 /// (`None` when the boot id or the BTF's size can't be read: no caching).
@@ -30,6 +42,8 @@ pub(super) fn key(object: &[u8], btf_path: &str, attach: &[(&str, u32)]) -> Opti
     let len = std::fs::metadata(btf_path).ok()?.len();
     let mut h = Fnv::default();
     h.write(object);
+    // What relocates it (aya-obj's version comes with cgdash's).
+    h.write(env!("CARGO_PKG_VERSION").as_bytes());
     h.write(boot.trim().as_bytes());
     h.write(&len.to_le_bytes());
     for (name, kind) in attach {
@@ -39,8 +53,8 @@ pub(super) fn key(object: &[u8], btf_path: &str, attach: &[(&str, u32)]) -> Opti
     Some(h.finish())
 }
 
-/// The cached [`Minimal`] under `key` in `dir`, if there is one.
-pub(super) fn read(dir: &Path, key: u64) -> Option<Minimal> {
+/// The [`Kept`] under `key` in `dir`, if there is one.
+pub(super) fn read(dir: &Path, key: u64) -> Option<Kept> {
     let mut f = crate::launch::open_private(&dir.join(NAME))?;
     let meta = f.metadata().ok()?;
     if meta.len() > MAX {
@@ -51,34 +65,35 @@ pub(super) fn read(dir: &Path, key: u64) -> Option<Minimal> {
     decode(&bytes, key)
 }
 
-/// Keeps `min` under `key` in `dir`: a new file renamed over the old one,
+/// Keeps `kept` under `key` in `dir`: a new file renamed over the old one,
 /// so a reader sees the old file or the new one, never half of one. A
 /// failure leaves no file behind and is not an error (the next start
 /// builds it again).
-pub(super) fn write(dir: &Path, key: u64, min: &Minimal) {
+pub(super) fn write(dir: &Path, key: u64, kept: &Kept) {
     let tmp = dir.join(format!("{NAME}.{}.tmp", std::process::id()));
     let written = crate::launch::create_private(&tmp)
-        .and_then(|mut f| f.write_all(&encode(key, min)))
+        .and_then(|mut f| f.write_all(&encode(key, kept)))
         .and_then(|()| std::fs::rename(&tmp, dir.join(NAME)));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+    let _ = std::fs::remove_file(dir.join(OLD_NAME));
 }
 
-fn encode(key: u64, min: &Minimal) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + 4 * min.attach_ids.len() + min.blob.len());
+fn encode(key: u64, kept: &Kept) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + 4 * kept.attach_ids.len() + kept.blob.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&key.to_le_bytes());
-    out.extend_from_slice(&(min.attach_ids.len() as u32).to_le_bytes());
-    for id in &min.attach_ids {
+    out.extend_from_slice(&(kept.attach_ids.len() as u32).to_le_bytes());
+    for id in &kept.attach_ids {
         out.extend_from_slice(&id.to_le_bytes());
     }
-    out.extend_from_slice(&(min.blob.len() as u32).to_le_bytes());
-    out.extend_from_slice(&min.blob);
+    out.extend_from_slice(&(kept.blob.len() as u32).to_le_bytes());
+    out.extend_from_slice(&kept.blob);
     out
 }
 
-fn decode(bytes: &[u8], key: u64) -> Option<Minimal> {
+fn decode(bytes: &[u8], key: u64) -> Option<Kept> {
     let mut rest = bytes.strip_prefix(MAGIC)?;
     let mut take = |n: usize| -> Option<&[u8]> {
         let (head, tail) = rest.split_at_checked(n)?;
@@ -101,15 +116,15 @@ fn decode(bytes: &[u8], key: u64) -> Option<Minimal> {
     if !rest.is_empty() {
         return None;
     }
-    Some(Minimal { blob, attach_ids })
+    Some(Kept { blob, attach_ids })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn min() -> Minimal {
-        Minimal {
+    fn min() -> Kept {
+        Kept {
             blob: (0..300u32).map(|i| (i % 251) as u8).collect(),
             attach_ids: vec![64_123],
         }
@@ -132,6 +147,10 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, [NAME], "one file, no temporary left");
+        // An earlier version's file goes when this one is written.
+        std::fs::write(dir.path().join(OLD_NAME), b"old").unwrap();
+        write(dir.path(), 8, &min());
+        assert!(!dir.path().join(OLD_NAME).exists(), "the old file is left");
     }
 
     #[test]

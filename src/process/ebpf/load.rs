@@ -21,6 +21,8 @@
 //! a hash, the ring buffer, `.bss`'s array), the iterator linked, the
 //! other programs attached to their raw tracepoints by name. The ring
 //! buffer is read with aya's `RingBuf`, over the descriptor made here.
+//! The parse and relocation ([`prepare`]) give what the load takes
+//! (`prepared`), which a start keeps for the next (`cache`).
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
@@ -29,6 +31,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use aya::Btf;
 use aya_obj::generated::{bpf_attr, bpf_cmd, bpf_insn};
+
+use super::prepared::{self, MapDef, Prepared, ProgCode};
 
 use super::iter::{bpf, prog_load, ProgKind};
 
@@ -58,49 +62,90 @@ pub(super) struct Attach<'a> {
     pub points: &'a [&'a str],
 }
 
-/// Parses `object`, relocates it against `btf`, makes its maps
-/// (`max_entries` overrides by name), loads the raw tracepoint programs
-/// `attach` names and attaches them. The iterator program is returned
-/// relocated, for `iter` to load with its attach id.
-pub(super) fn load(
-    object: &[u8],
-    btf: &Btf,
-    iterator: &str,
-    max_entries: &[(&str, u32)],
-    attach: &[Attach<'_>],
-) -> Result<Loaded, String> {
+/// Parses `object` and relocates it against `btf`, its maps stood in for
+/// (`prepared`): every program's instructions and the maps' definitions,
+/// as [`load`] takes them. The same for the same object and BTF.
+pub(super) fn prepare(object: &[u8], btf: &Btf) -> Result<Prepared, String> {
     let mut obj = aya_obj::Object::parse(object).map_err(|e| format!("object: {e}"))?;
     obj.relocate_btf(btf)
         .map_err(|e| format!("CO-RE relocation: {e}"))?;
-    let mut fds: HashMap<String, OwnedFd> = HashMap::new();
-    for (name, map) in obj.maps.iter_mut() {
-        if let Some(&(_, n)) = max_entries.iter().find(|(m, _)| m == name) {
-            map.set_max_entries(n);
-        }
-        let fd = map_create(name, map).map_err(|e| format!("map `{name}` refused: {e}"))?;
-        fds.insert(name.clone(), fd);
-    }
+    // By name (the object's maps are a hash map): a second preparation
+    // is the first, byte for byte.
+    let mut names: Vec<String> = obj.maps.keys().cloned().collect();
+    names.sort();
     let text: HashSet<usize> = obj.functions.keys().map(|(section, _)| *section).collect();
     let maps = obj.maps.clone();
     obj.relocate_maps(
-        maps.iter()
-            .map(|(name, m)| (name.as_str(), fds[name].as_raw_fd(), m)),
+        names.iter().enumerate().map(|(i, name)| {
+            let m = &maps[name];
+            (name.as_str(), prepared::stand_in(i), m)
+        }),
         &text,
     )
     .map_err(|e| format!("map relocation: {e}"))?;
     obj.relocate_calls(&text)
         .map_err(|e| format!("call relocation: {e}"))?;
     obj.sanitize_functions(&FEATURES);
-    let insns = |name: &str| {
-        let program = obj
-            .programs
-            .get(name)
-            .ok_or_else(|| format!("no program `{name}` in the object"))?;
-        obj.functions
-            .get(&program.function_key())
-            .map(|f| f.instructions.clone())
-            .ok_or_else(|| format!("no code for `{name}`"))
-    };
+    let mut programs: Vec<&String> = obj.programs.keys().collect();
+    programs.sort();
+    let programs = programs
+        .into_iter()
+        .map(|name| {
+            let program = &obj.programs[name];
+            let code = obj
+                .functions
+                .get(&program.function_key())
+                .ok_or_else(|| format!("no code for `{name}`"))?;
+            ProgCode::new(name, &code.instructions, names.len())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let maps = names
+        .iter()
+        .map(|name| {
+            let m = &maps[name];
+            // Global data starts as the object says (`.bss`: zeros, as a
+            // new array is: nothing to write then).
+            let data = m.data();
+            MapDef {
+                name: name.clone(),
+                map_type: m.map_type(),
+                key_size: m.key_size(),
+                value_size: m.value_size(),
+                max_entries: m.max_entries(),
+                map_flags: m.map_flags(),
+                map_extra: m.map_extra(),
+                data: if data.iter().any(|&b| b != 0) {
+                    data.to_vec()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    Ok(Prepared { maps, programs })
+}
+
+/// Makes the maps of `prepared` (`max_entries` overrides by name), loads
+/// the raw tracepoint programs `attach` names and attaches them. The
+/// iterator program is returned with the maps' descriptors in it, for
+/// `iter` to load with its attach id.
+pub(super) fn load(
+    prepared: &Prepared,
+    iterator: &str,
+    max_entries: &[(&str, u32)],
+    attach: &[Attach<'_>],
+) -> Result<Loaded, String> {
+    let mut fds: Vec<OwnedFd> = Vec::with_capacity(prepared.maps.len());
+    for map in &prepared.maps {
+        let n = max_entries
+            .iter()
+            .find(|(m, _)| *m == map.name)
+            .map_or(map.max_entries, |&(_, n)| n);
+        let fd = map_create(map, n).map_err(|e| format!("map `{}` refused: {e}", map.name))?;
+        fds.push(fd);
+    }
+    let raw: Vec<i32> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let insns = |name: &str| prepared.program(name)?.with_fds(&raw);
     let iter_insns = insns(iterator)?;
     let mut held = Vec::new();
     for a in attach {
@@ -114,6 +159,12 @@ pub(super) fn load(
         }
         held.push(prog);
     }
+    let mut fds: HashMap<&str, OwnedFd> = prepared
+        .maps
+        .iter()
+        .map(|m| m.name.as_str())
+        .zip(fds)
+        .collect();
     let mut take = |name: &str| {
         fds.remove(name)
             .ok_or_else(|| format!("no `{name}` map in the object"))
@@ -130,28 +181,25 @@ pub(super) fn load(
 }
 
 /// `BPF_MAP_CREATE` of one of the object's maps, named as in the object
-/// (`bpftool map` shows it), without BTF.
-fn map_create(name: &str, def: &aya_obj::Map) -> io::Result<OwnedFd> {
+/// (`bpftool map` shows it), without BTF, with `max_entries`.
+fn map_create(def: &MapDef, max_entries: u32) -> io::Result<OwnedFd> {
     // SAFETY: a zeroed bpf_attr is a valid one; the union member set is the
     // one BPF_MAP_CREATE reads.
     let mut attr = unsafe { std::mem::zeroed::<bpf_attr>() };
     let u = unsafe { &mut attr.__bindgen_anon_1 };
-    u.map_type = def.map_type();
-    u.key_size = def.key_size();
-    u.value_size = def.value_size();
-    u.max_entries = def.max_entries();
-    u.map_flags = def.map_flags();
-    u.map_extra = def.map_extra();
+    u.map_type = def.map_type;
+    u.key_size = def.key_size;
+    u.value_size = def.value_size;
+    u.max_entries = max_entries;
+    u.map_flags = def.map_flags;
+    u.map_extra = def.map_extra;
     // The kernel takes [A-Za-z0-9_.] names of up to 15 bytes.
-    for (to, from) in u.map_name.iter_mut().take(15).zip(name.bytes()) {
+    for (to, from) in u.map_name.iter_mut().take(15).zip(def.name.bytes()) {
         *to = from as _;
     }
     let fd = bpf(bpf_cmd::BPF_MAP_CREATE, &mut attr)?;
-    // Global data starts as the object says (`.bss`: zeros, as a new
-    // array is; written anyway should the object hold another value).
-    let data = def.data();
-    if !data.is_empty() && data.iter().any(|&b| b != 0) {
-        map_update(&fd, 0, data)?;
+    if !def.data.is_empty() {
+        map_update(&fd, 0, &def.data)?;
     }
     Ok(fd)
 }
