@@ -49,6 +49,14 @@ pub struct GroupSnapshot {
     pub pids: PidsView,
     pub cpuset: CpusetStats,
     pub frozen: Option<bool>,
+    /// No CPU quota, and the period and burst left unread for that
+    /// (`CpuStats::unread_without_quota`, the dashboard's reader):
+    /// `cpu.period_us` (v1) and `cpu.burst_us` are null for that, not for
+    /// a kernel without them. Here, not in `cpu`, where it would add 8
+    /// bytes to every group. Never in the JSON (`snapshot` and the
+    /// exporter read them).
+    #[serde(skip)]
+    pub cpu_unread_without_quota: bool,
     pub pressure: Option<Box<Pressure>>,
     /// Disk I/O: rates, per device, limits (declared with its controller:
     /// `controllers/io.rs`).

@@ -7,7 +7,7 @@ mod ui_fixture;
 
 use cgdash::app::{App, GroupDetails, Overlay};
 use cgdash::cgroup::knob::Knob;
-use cgdash::cgroup::{GroupStats, Limit};
+use cgdash::cgroup::{CpuMax, GroupStats, Limit};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 fn field(app: &App, knob: Knob) -> String {
@@ -32,6 +32,11 @@ fn the_editor_shows_the_values_the_sampler_left_unread() {
     for s in snap.groups.iter_mut().filter(|s| s.path == g) {
         s.cpu.weight = None;
         s.memory.swap_max_bytes = None;
+        // No quota: the period and burst unread too (`reader::quota_only`).
+        s.cpu.quota_us = None;
+        s.cpu.period_us = None;
+        s.cpu.burst_us = None;
+        s.cpu_unread_without_quota = true;
     }
     app.snapshot = std::sync::Arc::new(snap);
     open(&mut app);
@@ -45,6 +50,11 @@ fn the_editor_shows_the_values_the_sampler_left_unread() {
         let mut s = GroupStats::default();
         s.cpu.weight = Some(250);
         s.memory.swap_max = Some(Limit::Value(64 << 20));
+        s.cpu.max = Some(CpuMax {
+            quota_us: Limit::Max,
+            period_us: 250_000,
+        });
+        s.cpu.burst_us = Some(0);
         Some(s)
     })));
     open(&mut app);
@@ -55,4 +65,5 @@ fn the_editor_shows_the_values_the_sampler_left_unread() {
     );
     assert_eq!(field(&app, Knob::CpuWeight), "250");
     assert_eq!(field(&app, Knob::MemorySwap), "64M");
+    assert_eq!(field(&app, Knob::CpuPeriod), "250ms");
 }

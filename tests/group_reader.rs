@@ -6,6 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use cgdash::cgroup::controllers::cpu::CpuView;
 use cgdash::cgroup::{knob::parse_settings, GroupReader, Layout, Limit};
 
 fn put(dir: &Path, file: &str, contents: &str) {
@@ -320,6 +321,65 @@ fn unshown_files_are_left_unread_only_when_asked() {
     // Nor on a slow tick.
     shown.refresh_all_next();
     assert_eq!(group(&mut shown), unread);
+}
+
+/// A dashboard's reader (unshown files off) leaves the period (v1; v2's
+/// is in `cpu.max`) and the burst unread while the group has no quota, and
+/// reads them once a quota is set from outside; a reader for `snapshot`
+/// reads them always. v1 and v2 fixture trees.
+#[test]
+fn the_period_and_burst_are_read_only_with_a_quota_when_unshown_is_off() {
+    for v1 in [true, false] {
+        let t = tempfile::tempdir().unwrap();
+        let (dir, quota_file, none, some, period) = if v1 {
+            let cpu = t.path().join("cpu");
+            put(&cpu, "cgroup.procs", "1\n");
+            put(&cpu, "cpu.cfs_quota_us", "-1\n");
+            put(&cpu, "cpu.cfs_period_us", "100000\n");
+            let a = cpu.join("a");
+            put(&a, "cgroup.procs", "10\n");
+            put(&a, "cpu.cfs_period_us", "250000\n");
+            put(&a, "cpu.cfs_burst_us", "7000\n");
+            (a, "cpu.cfs_quota_us", "-1\n", "50000\n", 250_000)
+        } else {
+            tree(t.path());
+            let a = t.path().join("a");
+            put(&a, "cpu.max.burst", "7000\n");
+            (a, "cpu.max", "max 250000\n", "50000 250000\n", 250_000)
+        };
+        put(&dir, quota_file, none);
+        let l = Layout::from_root(t.path()).unwrap();
+        let mut all = GroupReader::new(l.clone());
+        let mut shown = GroupReader::new(l);
+        shown.set_unshown(false);
+        let group = |r: &mut GroupReader| r.read(None).into_iter().find(|g| g.path == "a").unwrap();
+        let x = group(&mut all);
+        assert_eq!(x.cpu.burst_us, Some(7000), "v1 {v1}");
+        assert_eq!(x.cpu.max.map(|m| m.period_us), Some(period), "v1 {v1}");
+        assert!(!x.cpu.unread_without_quota);
+        let y = group(&mut shown);
+        assert!(y.cpu.unread_without_quota, "v1 {v1}");
+        assert_eq!(y.cpu.burst_us, None, "v1 {v1}");
+        assert!(y.cpu.no_quota());
+        let shown_period = y.cpu.max.map(|m| m.period_us);
+        assert_eq!(shown_period, Some(if v1 { 0 } else { period }), "v1 {v1}");
+        assert_eq!(
+            CpuView::levels(&y.cpu).period_us,
+            if v1 { None } else { Some(period) },
+            "an unread period is none, not 0"
+        );
+        // A quota set from outside: within a slow tick's reads both are
+        // read (the group read whole).
+        put(&dir, quota_file, some);
+        let seen = (0..6)
+            .map(|_| group(&mut shown))
+            .find(|g| !g.cpu.no_quota());
+        let g = seen.unwrap_or_else(|| panic!("the quota not seen (v1 {v1})"));
+        assert!(!g.cpu.unread_without_quota, "v1 {v1}");
+        assert_eq!(g.cpu.burst_us, Some(7000), "v1 {v1}");
+        assert_eq!(g.cpu.max.map(|m| m.period_us), Some(period), "v1 {v1}");
+        assert_eq!(g.cpu.max.and_then(|m| m.percent()), Some(20.0), "v1 {v1}");
+    }
 }
 
 /// Whether the kernel takes a fanotify mark on each hierarchy's filesystem

@@ -181,3 +181,76 @@ fn micro_panel_tells_what_the_periods_say() {
         assert!(!flat.is_empty());
     }
 }
+
+/// The dashboard's reader leaves a group's period and burst unread while it
+/// has no quota (`cgroup::reader::quota_only`): the panel says "no quota"
+/// (not "no cpu controller"), and `[` `]` `b` read the group afresh for
+/// them (`App::group_details`), as the editor does.
+#[test]
+fn micro_keys_read_the_period_and_burst_left_unread_without_a_quota() {
+    use cgdash::app::GroupDetails;
+    use cgdash::cgroup::{CpuMax, GroupStats, Limit};
+    let unread = || {
+        let mut a = app(Some(0));
+        let mut s = (*a.snapshot).clone();
+        for g in s.groups.iter_mut().filter(|g| g.path == "cgdash/demo") {
+            g.cpu.quota_us = None;
+            g.cpu.limit_percent = None;
+            g.cpu.period_us = None;
+            g.cpu.burst_us = None;
+            g.cpu_unread_without_quota = true;
+            g.cpu.effective_limit_percent = None;
+            g.cpu.limiting_group = None;
+        }
+        a.update(Action::Snapshot(Arc::new(s)));
+        a
+    };
+    // No reading to be had: nothing written; `b` says why.
+    let mut a = unread();
+    assert!(ch(&mut a, 'b').is_empty());
+    let st = a.status.clone().expect("a status");
+    assert!(st.text.contains("no CPU quota"), "{}", st.text);
+    ch(&mut a, 'p');
+    a.update(Action::Periods(Arc::new(Report {
+        group: "cgdash/demo".into(),
+        last: Some(Counters::default()),
+        ..Report::default()
+    })));
+    let s = screen(&a, 200, 50);
+    assert!(s.contains("cgdash/demo · no quota"), "{s}");
+    assert!(!s.contains("no cpu controller"), "{s}");
+    assert!(s.contains("burst: applies only with a quota"), "{s}");
+    // With one: the period the group has, and undone to it.
+    let mut a = unread();
+    a.group_details = Some(GroupDetails(Box::new(|_| {
+        let mut s = GroupStats::default();
+        s.cpu.max = Some(CpuMax {
+            quota_us: Limit::Max,
+            period_us: 200_000,
+        });
+        s.cpu.burst_us = Some(0);
+        Some(s)
+    })));
+    assert_eq!(
+        written(&ch(&mut a, ']')),
+        (
+            vec!["cpu.period=400ms".into()],
+            vec!["cpu.period=200ms".into()]
+        )
+    );
+    let mut a = unread();
+    a.group_details = Some(GroupDetails(Box::new(|_| {
+        let mut s = GroupStats::default();
+        s.cpu.max = Some(CpuMax {
+            quota_us: Limit::Max,
+            period_us: 100_000,
+        });
+        s.cpu.burst_us = Some(30_000);
+        Some(s)
+    })));
+    // A burst left from a removed quota: `b` removes it.
+    assert_eq!(
+        written(&ch(&mut a, 'b')),
+        (vec!["cpu.burst=0ms".into()], vec!["cpu.burst=30ms".into()])
+    );
+}

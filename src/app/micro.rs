@@ -130,11 +130,22 @@ impl App {
 
     /// `b`: a burst as large as the quota, or none if one is set.
     pub(super) fn quick_burst(&mut self) -> Vec<Effect> {
-        let Some(g) = self.editable_group() else {
+        let Some(g) = self.editable_group_cfs() else {
             return Vec::new();
         };
         let (burst, quota) = (g.cpu.burst_us, g.cpu.quota_us);
+        let no_quota = || {
+            format!(
+                "{}: no CPU quota, so nothing to burst beyond (- sets one)",
+                g.path
+            )
+        };
         let new = match (burst, quota) {
+            // Still unread (no reading of the group to be had).
+            (None, None) if g.cpu_unread_without_quota => {
+                self.set_status(StatusKind::Info, no_quota());
+                return Vec::new();
+            }
             (None, _) => {
                 let text = format!(
                     "{}: this kernel has no CPU burst (cpu.cfs_burst_us / cpu.max.burst came in Linux 5.14)",
@@ -146,11 +157,7 @@ impl App {
             (Some(b), _) if b > 0 => 0,
             (Some(_), Some(q)) => q,
             (Some(_), None) => {
-                let text = format!(
-                    "{}: no CPU quota, so nothing to burst beyond (- sets one)",
-                    g.path
-                );
-                self.set_status(StatusKind::Info, text);
+                self.set_status(StatusKind::Info, no_quota());
                 return Vec::new();
             }
         };
@@ -166,7 +173,7 @@ impl App {
     /// `[` / `]`: the period halved or doubled (1 ms – 1 s); the quota keeps
     /// its percentage (`cpu.period` rescales it), and so does a burst.
     pub(super) fn quick_period(&mut self, longer: bool) -> Vec<Effect> {
-        let Some(g) = self.editable_group() else {
+        let Some(g) = self.editable_group_cfs() else {
             return Vec::new();
         };
         let now = self.snapshot.timestamp_ms;

@@ -585,6 +585,19 @@ impl App {
     }
 
     /// The selected group if it can be changed (not read-only, not the root).
+    /// [`App::editable_group`] with its period and burst read afresh
+    /// where the dashboard's reader left them unread (no quota:
+    /// `cgroup::reader::quota_only`), for what changes or restores them.
+    fn editable_group_cfs(&mut self) -> Option<GroupSnapshot> {
+        let mut g = self.editable_group()?;
+        if g.cpu_unread_without_quota {
+            if let Some(s) = self.group_details.as_ref().and_then(|d| (d.0)(&g.path)) {
+                crate::sampler::fill_unshown(&mut g, &s);
+            }
+        }
+        Some(g)
+    }
+
     fn editable_group(&mut self) -> Option<GroupSnapshot> {
         if !self.check_writable() {
             return None;

@@ -129,6 +129,11 @@ impl Layout {
             text.is_some()
         };
         for r in &plan.reads {
+            if plan.quota_only_with_quota && super::reader::quota_only(r.file()) && s.cpu.no_quota()
+            {
+                s.cpu.unread_without_quota = true;
+                continue;
+            }
             feed(r, &mut s);
         }
         let procs_read = plan.procs.as_ref().is_some_and(|r| feed(r, &mut s));

@@ -841,9 +841,16 @@ fn max_events(g: &GroupStats) -> Option<u64> {
 /// Fills in a group's view the readings of the files a dashboard's sampler
 /// leaves unread (`cgroup::reader::unshown`), from a whole reading of the
 /// group (`Layout::read_group`): the weight, the swap and low limits, the
-/// peak, the times usage hit the limit.
+/// peak, the times usage hit the limit; and the period and burst of a group
+/// without a quota (`cgroup::reader::quota_only`).
 pub fn fill_unshown(g: &mut GroupSnapshot, s: &GroupStats) {
-    g.cpu.weight = CpuView::levels(&s.cpu).weight;
+    let cpu = CpuView::levels(&s.cpu);
+    if g.cpu_unread_without_quota {
+        g.cpu.period_us = cpu.period_us;
+        g.cpu.burst_us = cpu.burst_us;
+        g.cpu_unread_without_quota = false;
+    }
+    g.cpu.weight = cpu.weight;
     let m = MemoryView::levels(&s.memory);
     g.memory.swap_max_bytes = m.swap_max_bytes;
     g.memory.low_bytes = m.low_bytes;
@@ -893,6 +900,7 @@ fn group_snapshot(
         pids: PidsView::levels(&g.pids),
         cpuset: g.cpuset.clone(),
         frozen: g.frozen,
+        cpu_unread_without_quota: g.cpu.unread_without_quota,
         pressure: g.pressure.clone(),
         io: crate::model::IoView::new(&g.io, prev.and_then(|p| p.io.as_deref()), wall),
         net: None,

@@ -136,6 +136,7 @@ pub fn words(app: &App, g: &GroupSnapshot, r: &Report, s: &Summary) -> Vec<Line<
     }
     // Burst configured and used.
     out.push(Line::from(match c.burst_us {
+        None if g.cpu_unread_without_quota => "burst: applies only with a quota".into(),
         None => "burst: not in this kernel (cpu.cfs_burst_us / cpu.max.burst: Linux 5.14)".into(),
         Some(0) => match c.quota_us {
             Some(q) => format!(
@@ -266,6 +267,8 @@ impl Widget for MicroscopePanel<'_> {
                 let quota = match (g.cpu.quota_us, g.cpu.period_us) {
                     (Some(q), Some(p)) => format!("quota {} per {} period", us_ms(q), us_ms(p)),
                     (None, Some(p)) => format!("no quota · period {}", us_ms(p)),
+                    // Not read without a quota (`cgroup::reader::quota_only`).
+                    (None, None) if g.cpu_unread_without_quota => "no quota".into(),
                     _ => "no cpu controller".into(),
                 };
                 format!(" CPU microscope · {} · {quota} ", g.path)

@@ -41,6 +41,18 @@ pub struct CpuStats {
     /// Total CPU time run beyond the quota by bursting, ns (v1 `cpu.stat`
     /// `burst_time`, v2 `burst_usec`×1000).
     pub burst_ns: Option<u64>,
+    /// The period (v1) and the burst were left unread, the group having no
+    /// quota (`cgroup::reader::quota_only`, the dashboard's reader): then
+    /// `burst_us` is `None` and, on v1, `max`'s period 0.
+    #[serde(skip)]
+    pub unread_without_quota: bool,
+}
+
+impl CpuStats {
+    /// A quota was read and says there is none (`max`, v1's -1).
+    pub fn no_quota(&self) -> bool {
+        self.max.is_some_and(|m| m.quota_us == Limit::Max)
+    }
 }
 
 /// The published cpu part of a group (`groups[].cpu` in the JSON: add
@@ -100,7 +112,8 @@ impl CpuView {
         CpuView {
             limit_percent: s.max.and_then(|c| c.percent()),
             quota_us: s.max.and_then(|c| c.quota_us.value()),
-            period_us: s.max.map(|c| c.period_us),
+            // 0: the period unread (the kernel's is 1 ms – 1 s).
+            period_us: s.max.map(|c| c.period_us).filter(|&p| p > 0),
             weight: s.weight,
             burst_us: s.burst_us,
             nr_bursts: s.nr_bursts,

@@ -319,6 +319,10 @@ pub type Found = Option<u64>;
 /// at all. The descriptors live as long as the plan (one group's read).
 pub struct GroupPlan {
     pub reads: Vec<PlannedRead>,
+    /// The CFS bandwidth files that matter only with a quota (see
+    /// `reader::quota_only`) are left unread where the quota read before
+    /// them says there is none (the dashboard's reader).
+    pub quota_only_with_quota: bool,
     /// Read after `reads` (when the group is in the primary hierarchy).
     pub procs: Option<PlannedRead>,
     dirs: Vec<PlanDir>,
@@ -480,6 +484,7 @@ fn plan_of<'a>(
     }
     GroupPlan {
         reads: out,
+        quota_only_with_quota: false,
         procs,
         dirs: dirs.dirs,
         id_dir,
