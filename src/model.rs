@@ -49,10 +49,11 @@ pub struct GroupSnapshot {
     pub pids: PidsView,
     pub cpuset: CpusetStats,
     pub frozen: Option<bool>,
-    /// No CPU quota, and the period and burst left unread for that
-    /// (`CpuStats::unread_without_quota`, the dashboard's reader):
-    /// `cpu.period_us` (v1) and `cpu.burst_us` are null for that, not for
-    /// a kernel without them. Here, not in `cpu`, where it would add 8
+    /// No CPU quota, and the period, burst and v1's throttling counters
+    /// left unread for that (`CpuStats::unread_without_quota`, the
+    /// dashboard's reader): `cpu.period_us` (v1), `cpu.burst_us` and the
+    /// throttling fields (v1) are null for that, not for a kernel or
+    /// group without them. Here, not in `cpu`, where it would add 8
     /// bytes to every group. Never in the JSON (`snapshot` and the
     /// exporter read them).
     #[serde(skip)]

@@ -324,9 +324,10 @@ fn unshown_files_are_left_unread_only_when_asked() {
 }
 
 /// A dashboard's reader (unshown files off) leaves the period (v1; v2's
-/// is in `cpu.max`) and the burst unread while the group has no quota, and
-/// reads them once a quota is set from outside; a reader for `snapshot`
-/// reads them always. v1 and v2 fixture trees.
+/// is in `cpu.max`), the burst and v1's `cpu.stat` (its throttling
+/// counters; v2's holds the usage) unread while the group has no quota,
+/// and reads them once a quota is set from outside; a reader for
+/// `snapshot` reads them always. v1 and v2 fixture trees.
 #[test]
 fn the_period_and_burst_are_read_only_with_a_quota_when_unshown_is_off() {
     for v1 in [true, false] {
@@ -340,6 +341,11 @@ fn the_period_and_burst_are_read_only_with_a_quota_when_unshown_is_off() {
             put(&a, "cgroup.procs", "10\n");
             put(&a, "cpu.cfs_period_us", "250000\n");
             put(&a, "cpu.cfs_burst_us", "7000\n");
+            put(
+                &a,
+                "cpu.stat",
+                "nr_periods 4\nnr_throttled 2\nthrottled_time 7\n",
+            );
             (a, "cpu.cfs_quota_us", "-1\n", "50000\n", 250_000)
         } else {
             tree(t.path());
@@ -357,9 +363,13 @@ fn the_period_and_burst_are_read_only_with_a_quota_when_unshown_is_off() {
         assert_eq!(x.cpu.burst_us, Some(7000), "v1 {v1}");
         assert_eq!(x.cpu.max.map(|m| m.period_us), Some(period), "v1 {v1}");
         assert!(!x.cpu.unread_without_quota);
+        assert_eq!(x.cpu.nr_throttled, Some(2), "v1 {v1}");
         let y = group(&mut shown);
         assert!(y.cpu.unread_without_quota, "v1 {v1}");
         assert_eq!(y.cpu.burst_us, None, "v1 {v1}");
+        // v1's cpu.stat unread; v2's read (its usage).
+        assert_eq!(y.cpu.nr_throttled, (!v1).then_some(2), "v1 {v1}");
+        assert_eq!(y.cpu.usage_ns, x.cpu.usage_ns, "v1 {v1}");
         assert!(y.cpu.no_quota());
         let shown_period = y.cpu.max.map(|m| m.period_us);
         assert_eq!(shown_period, Some(if v1 { 0 } else { period }), "v1 {v1}");
@@ -377,6 +387,7 @@ fn the_period_and_burst_are_read_only_with_a_quota_when_unshown_is_off() {
         let g = seen.unwrap_or_else(|| panic!("the quota not seen (v1 {v1})"));
         assert!(!g.cpu.unread_without_quota, "v1 {v1}");
         assert_eq!(g.cpu.burst_us, Some(7000), "v1 {v1}");
+        assert_eq!(g.cpu.nr_throttled, Some(2), "v1 {v1}");
         assert_eq!(g.cpu.max.map(|m| m.period_us), Some(period), "v1 {v1}");
         assert_eq!(g.cpu.max.and_then(|m| m.percent()), Some(20.0), "v1 {v1}");
     }

@@ -129,7 +129,10 @@ impl Layout {
             text.is_some()
         };
         for r in &plan.reads {
-            if plan.quota_only_with_quota && super::reader::quota_only(r.file()) && s.cpu.no_quota()
+            let v1 = || self.hierarchies[plan.place(r).0].version == super::layout::Version::V1;
+            if plan.quota_only_with_quota
+                && s.cpu.no_quota()
+                && super::reader::quota_only(r.file(), v1())
             {
                 s.cpu.unread_without_quota = true;
                 continue;

@@ -127,21 +127,27 @@ pub fn unshown(file: &str) -> bool {
 }
 
 /// The CFS bandwidth files that matter only while the group has a quota:
-/// the period (v1's own file; v2's is in `cpu.max`, read anyway) and the
-/// burst. Where the quota read just before says there is none, a
-/// dashboard's reader ([`GroupReader::set_unshown`] off) leaves them unread
-/// (`CpuStats::unread_without_quota`): the dashboard shows neither
-/// without a quota, and what acts on them (its editor, `[` `]` and `b`)
-/// reads the group afresh (`app::GroupDetails`). On v1 that is 2 of a
-/// cpu + memory group's ~10 files at its first read: ~0.4 ms of a start
-/// at 200 processes / 20 groups, 2,000 files at 1,000 groups (issue 18).
-/// A quota set later (a write seen, or the periodic re-read of limits)
-/// makes the group read whole again.
-pub fn quota_only(file: &str) -> bool {
-    matches!(
-        file,
-        "cpu.cfs_period_us" | "cpu.cfs_burst_us" | "cpu.max.burst"
-    )
+/// the period (v1's own file; v2's is in `cpu.max`, read anyway), the
+/// burst, and v1's `cpu.stat` (`v1`: in a v1 hierarchy), whose counters
+/// (periods, throttled, burst) are its own quota's and stand still
+/// without one (v2's holds the usage too). Where the quota read just
+/// before says there is none, a dashboard's reader
+/// ([`GroupReader::set_unshown`] off) leaves them unread
+/// (`CpuStats::unread_without_quota`): the dashboard shows none of them
+/// without a quota (THR% "–", the throttling chart says why), and what
+/// acts on the period and burst (its editor, `[` `]` and `b`) reads the
+/// group afresh (`app::GroupDetails`). On v1 that is 3 of a cpu + memory
+/// group's ~10 files at its first read (~0.8 ms of a start at 200
+/// processes / 20 groups; 3,000 files at 1,000 groups), and `cpu.stat`
+/// on every tick the group is read (issue 18). A quota set later (a
+/// write seen, or the periodic re-read of limits) makes the group read
+/// whole again.
+pub fn quota_only(file: &str, v1: bool) -> bool {
+    match file {
+        "cpu.cfs_period_us" | "cpu.cfs_burst_us" | "cpu.max.burst" => true,
+        "cpu.stat" => v1,
+        _ => false,
+    }
 }
 
 /// When a kept file is re-read.

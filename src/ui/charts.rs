@@ -314,7 +314,7 @@ impl Ctx<'_> {
             ),
             Span::raw(" "),
         ];
-        if alone {
+        if alone && !g.cpu_unread_without_quota {
             title.push(Span::styled(
                 format!("· thr {}% ", fmt::percent(g.cpu.throttled_percent)),
                 Style::new().fg(theme::THROTTLED),
@@ -357,7 +357,23 @@ impl Ctx<'_> {
         let g = self.g;
         let t = fmt::percent(g.cpu.throttled_percent);
         let p = fmt::percent(g.cpu.throttled_periods_percent);
-        let title = if compact {
+        let title = if g.cpu_unread_without_quota {
+            // Its counters are its own quota's: none, nothing to count
+            // (`cgroup::reader::quota_only`; an ancestor's quota is counted
+            // on the ancestor).
+            vec![
+                Span::raw(" "),
+                Span::styled(
+                    if compact {
+                        "throttled: no quota"
+                    } else {
+                        "throttled: no quota of its own"
+                    },
+                    Style::new().fg(theme::THROTTLED).bold(),
+                ),
+                Span::raw(" "),
+            ]
+        } else if compact {
             vec![
                 Span::raw(" "),
                 Span::styled(

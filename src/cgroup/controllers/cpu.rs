@@ -41,9 +41,10 @@ pub struct CpuStats {
     /// Total CPU time run beyond the quota by bursting, ns (v1 `cpu.stat`
     /// `burst_time`, v2 `burst_usec`×1000).
     pub burst_ns: Option<u64>,
-    /// The period (v1) and the burst were left unread, the group having no
-    /// quota (`cgroup::reader::quota_only`, the dashboard's reader): then
-    /// `burst_us` is `None` and, on v1, `max`'s period 0.
+    /// The period (v1), the burst and v1's `cpu.stat` were left unread, the
+    /// group having no quota (`cgroup::reader::quota_only`, the dashboard's
+    /// reader): then `burst_us` is `None` and, on v1, `max`'s period 0 and
+    /// the throttling counters `None`.
     #[serde(skip)]
     pub unread_without_quota: bool,
 }
@@ -140,6 +141,32 @@ pub const CONTROLLER: Controller = Controller {
             slow: false,
             apply: |t, s| s.cpu.usage_ns = with(t, parse::single_u64),
         },
+        // v1 splits the limit in two files: the quota opens it (period 0 for
+        // a moment), the period completes it; either missing: no limit known.
+        // The quota is read before the files that matter only with one
+        // (`cgroup::reader::quota_only`): it says whether they are read.
+        Read {
+            at: At::V1("cpu"),
+            file: "cpu.cfs_quota_us",
+            slow: true,
+            apply: |t, s| {
+                s.cpu.max = with(t, parse::v1_quota).map(|quota_us| CpuMax {
+                    quota_us,
+                    period_us: 0,
+                })
+            },
+        },
+        Read {
+            at: At::V2("cpu"),
+            file: "cpu.max",
+            slow: true,
+            apply: |t, s| {
+                s.cpu.max = with(t, parse::cpu_max).map(|(quota_us, period_us)| CpuMax {
+                    quota_us,
+                    period_us,
+                })
+            },
+        },
         Read {
             at: At::UnifiedUnlessV1("cpuacct"),
             file: "cpu.stat",
@@ -166,19 +193,6 @@ pub const CONTROLLER: Controller = Controller {
                 s.cpu.burst_ns = usec_as_ns(t, "burst_usec");
             },
         },
-        // v1 splits the limit in two files: the quota opens it (period 0 for
-        // a moment), the period completes it; either missing: no limit known.
-        Read {
-            at: At::V1("cpu"),
-            file: "cpu.cfs_quota_us",
-            slow: true,
-            apply: |t, s| {
-                s.cpu.max = with(t, parse::v1_quota).map(|quota_us| CpuMax {
-                    quota_us,
-                    period_us: 0,
-                })
-            },
-        },
         Read {
             at: At::V1("cpu"),
             file: "cpu.cfs_period_us",
@@ -197,17 +211,6 @@ pub const CONTROLLER: Controller = Controller {
             apply: |t, s| {
                 s.cpu.shares = with(t, parse::single_u64);
                 s.cpu.weight = s.cpu.shares.map(shares_to_weight);
-            },
-        },
-        Read {
-            at: At::V2("cpu"),
-            file: "cpu.max",
-            slow: true,
-            apply: |t, s| {
-                s.cpu.max = with(t, parse::cpu_max).map(|(quota_us, period_us)| CpuMax {
-                    quota_us,
-                    period_us,
-                })
             },
         },
         Read {
