@@ -584,7 +584,6 @@ impl App {
         }
     }
 
-    /// The selected group if it can be changed (not read-only, not the root).
     /// [`App::editable_group`] with its period and burst read afresh
     /// where the dashboard's reader left them unread (no quota:
     /// `cgroup::reader::quota_only`), for what changes or restores them.
@@ -598,6 +597,7 @@ impl App {
         Some(g)
     }
 
+    /// The selected group if it can be changed (not read-only, not the root).
     fn editable_group(&mut self) -> Option<GroupSnapshot> {
         if !self.check_writable() {
             return None;

@@ -811,8 +811,9 @@ fn refresh(
             }
         }
     }
-    // A quota set since the group was read without its period and burst
-    // (`quota_only`): they are not kept, so the group is read whole.
+    // A quota set since the group was read without the files that matter
+    // only with one (`quota_only`): they are not kept, so the group is
+    // read whole.
     if c.stats.cpu.unread_without_quota && !c.stats.cpu.no_quota() {
         return Refresh::Failed;
     }
