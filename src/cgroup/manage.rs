@@ -229,13 +229,20 @@ fn create_levels(
             }
         }
         if h.version == Version::V1 && h.has("cpuset") {
+            use std::os::unix::fs::MetadataExt;
+            let ino = |p: &std::path::Path| fs::metadata(p).map(|m| m.ino()).ok();
+            let before = ino(&dir);
             fill_cpuset(&parent, &dir).map_err(|e| match &e {
                 // Removed between the check above and the write (not a
-                // file missing from a directory that is still there); ENODEV:
-                // the kernel is taking it down, its directory may still show.
+                // file missing from a directory that is still there) —
+                // and maybe made again since by another launch (another
+                // inode: seen once in a CI run of tests/lead_churn.rs, the
+                // shared parent's `cpuset.cpus` gone, the directory back
+                // by the time it was looked at); ENODEV: the kernel is
+                // taking it down, its directory may still show.
                 CgroupError::Write { source, .. }
                     if source.raw_os_error() == Some(libc::ENODEV)
-                        || (gone(source) && !dir.is_dir()) =>
+                        || (gone(source) && (before.is_none() || ino(&dir) != before)) =>
                 {
                     Level::Vanished
                 }
