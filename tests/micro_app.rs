@@ -205,6 +205,18 @@ fn micro_keys_read_the_period_and_burst_left_unread_without_a_quota() {
         a.update(Action::Snapshot(Arc::new(s)));
         a
     };
+    // A whole reading of the group: no quota, this period and burst.
+    let details = |period_us: u64, burst_us: u64| {
+        GroupDetails(Box::new(move |_| {
+            let mut s = GroupStats::default();
+            s.cpu.max = Some(CpuMax {
+                quota_us: Limit::Max,
+                period_us,
+            });
+            s.cpu.burst_us = Some(burst_us);
+            Some(s)
+        }))
+    };
     // No reading to be had: nothing written; `b` says why.
     let mut a = unread();
     assert!(ch(&mut a, 'b').is_empty());
@@ -222,15 +234,7 @@ fn micro_keys_read_the_period_and_burst_left_unread_without_a_quota() {
     assert!(s.contains("burst: applies only with a quota"), "{s}");
     // With one: the period the group has, and undone to it.
     let mut a = unread();
-    a.group_details = Some(GroupDetails(Box::new(|_| {
-        let mut s = GroupStats::default();
-        s.cpu.max = Some(CpuMax {
-            quota_us: Limit::Max,
-            period_us: 200_000,
-        });
-        s.cpu.burst_us = Some(0);
-        Some(s)
-    })));
+    a.group_details = Some(details(200_000, 0));
     assert_eq!(
         written(&ch(&mut a, ']')),
         (
@@ -239,15 +243,7 @@ fn micro_keys_read_the_period_and_burst_left_unread_without_a_quota() {
         )
     );
     let mut a = unread();
-    a.group_details = Some(GroupDetails(Box::new(|_| {
-        let mut s = GroupStats::default();
-        s.cpu.max = Some(CpuMax {
-            quota_us: Limit::Max,
-            period_us: 100_000,
-        });
-        s.cpu.burst_us = Some(30_000);
-        Some(s)
-    })));
+    a.group_details = Some(details(100_000, 30_000));
     // A burst left from a removed quota: `b` removes it.
     assert_eq!(
         written(&ch(&mut a, 'b')),

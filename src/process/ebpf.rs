@@ -441,7 +441,7 @@ impl Tasks {
         // the process's peak (issue 18). What the load needs of it — the
         // types the object's CO-RE relocations are rooted at, and the
         // iterator's attach type id — is taken from the raw blob instead
-        // ([`small_btf`], `btf_min`; the iterator is loaded with the id,
+        // ([`relocated_object`], `btf_min`; the iterator is loaded with the id,
         // `iter`), and the object relocated against it is what an earlier
         // start kept (`prepared`). Where the minimal BTF can't be built,
         // the kernel's is parsed in full, as before, gone once loaded
@@ -449,7 +449,7 @@ impl Tasks {
         let mut btf_cached = false;
         let small = match parse {
             Some(why) => Err(why),
-            None => small_btf(BTF_PATH),
+            None => relocated_object(BTF_PATH),
         };
         let ((prepared, attach_id), kernel_btf) = match small {
             Ok((prepared, attach_id, cached)) => {
@@ -693,7 +693,7 @@ const BTF_KIND_FUNC: u32 = 12;
 /// iterator is loaded with it, `iter`). Both are the last start's where
 /// they were kept (`cache`; then `true`: no BTF built, no object parsed),
 /// else made and kept.
-fn small_btf(path: &str) -> Result<(Prepared, u32, bool), String> {
+fn relocated_object(path: &str) -> Result<(Prepared, u32, bool), String> {
     let dir = crate::launch::private_state_dir();
     let key = cache::key(&OBJECT.0, path, &ATTACH);
     if let (Some(dir), Some(key)) = (&dir, key) {
@@ -726,7 +726,7 @@ fn build_minimal(path: &str) -> Result<btf_min::Minimal, String> {
     btf_min::build(&raw, &OBJECT.0, &ATTACH).map_err(|e| format!("kernel BTF {path}: {e}"))
 }
 
-/// The unparsed relocation BTF of [`small_btf`] (public for
+/// The unparsed relocation BTF of [`relocated_object`] (public for
 /// tests/ebpf_btf_live.rs, which relocates the object against it and
 /// against the full BTF).
 #[doc(hidden)]
@@ -996,7 +996,7 @@ mod tests {
             eprintln!("no {BTF_PATH}: nothing to compare");
             return;
         };
-        let (_, id, _) = small_btf(BTF_PATH).expect("minimal BTF");
+        let (_, id, _) = relocated_object(BTF_PATH).expect("minimal BTF");
         let (name, kind) = ATTACH[0];
         assert_eq!((name, kind), (ATTACH_FUNC, BTF_KIND_FUNC));
         let kind = aya_obj::btf::BtfKind::Func;
