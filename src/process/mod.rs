@@ -759,7 +759,12 @@ impl ProcessScanner {
                     if named {
                         c.named = true;
                     }
-                    c.dying |= dying;
+                    // A zombie the pass never saw exit (it did before
+                    // cgdash started, or before the pass it belongs to):
+                    // dying as well. Its exit, too, is learnt only when
+                    // it is freed, after its parent reaps it (a CI run
+                    // kept one reparented to pid 1 for 6 ticks).
+                    c.dying |= dying || matches!(c.last.state, b'Z' | b'X' | b'x');
                     if !ran_now && c.stat_fd.take().is_some() {
                         self.open_fds -= 1;
                     }

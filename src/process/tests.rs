@@ -1677,6 +1677,26 @@ fn a_dying_process_is_read_until_it_is_gone() {
     assert!(!rows.iter().any(|r| r.pid == 10), "reaped: {rows:?}");
 }
 
+/// A zombie first met as one (it exited before the passes began, so no
+/// pass says its last thread exited) is read every tick too, until its
+/// parent reaps it.
+#[test]
+fn a_process_first_seen_a_zombie_is_read_until_it_is_gone() {
+    let f = Fixture::new();
+    let mut s = f.scanner();
+    let line = stat_line(10, "a", 'Z', 1, 6, 0, 1, 100, 0);
+    f.proc(10, &line, b"", &cgroup_file("/"));
+    let rows = scan_lazily_placed(&mut s, &pass(&[10], &[]));
+    assert_eq!(by_pid(&rows, 10).state, 'Z');
+    for _ in 0..3 {
+        let rows = scan_lazily_placed(&mut s, &pass(&[], &[]));
+        assert_eq!(by_pid(&rows, 10).state, 'Z');
+    }
+    std::fs::remove_dir_all(f.root().join("10")).unwrap();
+    let rows = scan_lazily_placed(&mut s, &pass(&[], &[]));
+    assert!(!rows.iter().any(|r| r.pid == 10), "reaped: {rows:?}");
+}
+
 #[test]
 fn a_tasks_state_shows_as_proc_shows_it() {
     use ebpf::state_letter as l;
