@@ -1656,24 +1656,30 @@ fn a_dying_process_is_read_until_it_is_gone() {
     sleeper_a(&f, 5);
     scan_lazily_placed(&mut s, &pass(&[10], &[]));
     // Its last thread exits: a zombie by the time `stat` is read.
-    let zombie = |f: &Fixture| {
-        let line = stat_line(10, "a", 'Z', 1, 6, 0, 1, 100, 0);
-        f.proc(10, &line, b"", &cgroup_file("/"));
-    };
-    zombie(&f);
+    zombie_10(&f);
     let mut p = pass(&[], &[]);
     p.orphaned.push(10);
     let rows = scan_lazily_placed(&mut s, &p);
     assert_eq!(by_pid(&rows, 10).state, 'Z');
-    // Passes that name nothing, long after the word: still read (a
-    // quiet row would be taken from the cache until its periodic read).
+    read_until_reaped(&f, &mut s);
+}
+
+/// Process 10, `a`, a zombie.
+fn zombie_10(f: &Fixture) {
+    let line = stat_line(10, "a", 'Z', 1, 6, 0, 1, 100, 0);
+    f.proc(10, &line, b"", &cgroup_file("/"));
+}
+
+/// Passes that name nothing, long after the word: the zombie 10 is still
+/// read (a quiet row would be taken from the cache until its periodic
+/// read); reaped, with no exit freed yet, it is gone at the next tick.
+fn read_until_reaped(f: &Fixture, s: &mut ProcessScanner) {
     for _ in 0..3 {
-        let rows = scan_lazily_placed(&mut s, &pass(&[], &[]));
+        let rows = scan_lazily_placed(s, &pass(&[], &[]));
         assert_eq!(by_pid(&rows, 10).state, 'Z');
     }
-    // Reaped; no exit freed yet: gone at the next tick.
     std::fs::remove_dir_all(f.root().join("10")).unwrap();
-    let rows = scan_lazily_placed(&mut s, &pass(&[], &[]));
+    let rows = scan_lazily_placed(s, &pass(&[], &[]));
     assert!(!rows.iter().any(|r| r.pid == 10), "reaped: {rows:?}");
 }
 
@@ -1684,17 +1690,10 @@ fn a_dying_process_is_read_until_it_is_gone() {
 fn a_process_first_seen_a_zombie_is_read_until_it_is_gone() {
     let f = Fixture::new();
     let mut s = f.scanner();
-    let line = stat_line(10, "a", 'Z', 1, 6, 0, 1, 100, 0);
-    f.proc(10, &line, b"", &cgroup_file("/"));
+    zombie_10(&f);
     let rows = scan_lazily_placed(&mut s, &pass(&[10], &[]));
     assert_eq!(by_pid(&rows, 10).state, 'Z');
-    for _ in 0..3 {
-        let rows = scan_lazily_placed(&mut s, &pass(&[], &[]));
-        assert_eq!(by_pid(&rows, 10).state, 'Z');
-    }
-    std::fs::remove_dir_all(f.root().join("10")).unwrap();
-    let rows = scan_lazily_placed(&mut s, &pass(&[], &[]));
-    assert!(!rows.iter().any(|r| r.pid == 10), "reaped: {rows:?}");
+    read_until_reaped(&f, &mut s);
 }
 
 #[test]
