@@ -331,7 +331,11 @@ fn ha_launch_form_runs_cgdash_itself_and_keeps_its_output() {
 /// EIO on the terminal without any SIGHUP: cgdash on a pty that is not its
 /// controlling terminal (so closing the master sends no signal), under
 /// `run --tui`. Closing the master must still end in the normal cleanup
-/// and exit 0, quietly.
+/// and exit 0, quietly — at once, not at the next frame (the interval is a
+/// minute), and without spinning on the dead terminal through the cleanup
+/// (the workload ignores SIGTERM, so its stop takes the 2 s grace; the
+/// input thread spun on it at 100% until the process exited: crossterm's
+/// reader retries end-of-file forever).
 #[test]
 fn ha_terminal_eio_without_hangup_cleans_up() {
     use std::os::fd::AsFd;
@@ -374,7 +378,8 @@ fn ha_terminal_eio_without_hangup_cleans_up() {
     .unwrap();
     let slave = || Stdio::from(pty.slave.as_fd().try_clone_to_owned().unwrap());
     let mut cmd = Command::new(common::cgdash_bin());
-    cmd.args(["run", "--tui", "--name", &name, "--", "sleep", "120"])
+    cmd.args(["--interval", "60s", "run", "--tui", "--name", &name, "--"])
+        .args(["sh", "-c", "trap '' TERM; exec sleep 120"])
         .env("TERM", "xterm-256color")
         .stdin(slave())
         .stdout(slave())
@@ -387,8 +392,10 @@ fn ha_terminal_eio_without_hangup_cleans_up() {
                 .map_err(std::io::Error::from)
         });
     }
-    let mut child = cmd.spawn().expect("spawn cgdash");
-    left.pid = Some(child.id() as i32);
+    // Reaped by `wait_with_cpu` (wait4, for its CPU time), not `Child::wait`.
+    #[allow(clippy::zombie_processes)]
+    let pid = cmd.spawn().expect("spawn cgdash").id() as i32;
+    left.pid = Some(pid);
     drop(pty.slave);
     let master = pty.master;
     let drain = || {
@@ -407,25 +414,73 @@ fn ha_terminal_eio_without_hangup_cleans_up() {
         drain();
         std::thread::sleep(Duration::from_millis(100));
     }
+    let cpu_before = cpu_time(pid);
+    let closed = Instant::now();
     drop(master);
-    let end = Instant::now() + 20 * SEC;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break Some(st);
+    let end = closed + 20 * SEC;
+    let (status, cpu_after) = loop {
+        if let Some(done) = wait_with_cpu(pid) {
+            break done;
         }
-        if Instant::now() >= end {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            Instant::now() < end,
+            "cgdash still runs 20 s after its terminal went away"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     };
-    let status = status.expect("cgdash still runs 20 s after its terminal went away");
+    let took = closed.elapsed();
     left.pid = None;
+    // The cleanup's own wait (the 2 s grace) and margin; the next frame,
+    // which used to notice the dead terminal, would be up to 60 s away.
+    assert!(
+        took < 10 * SEC,
+        "cgdash took {took:?} to notice its terminal was gone"
+    );
+    // Measured: ~20 ms; an input thread spinning through the grace: ~2 s.
+    let spent = cpu_after.saturating_sub(cpu_before);
+    assert!(
+        spent < Duration::from_millis(500),
+        "cgdash used {spent:?} of CPU after its terminal went away (spinning on it?)"
+    );
     assert!(!layout.group_exists(&group), "{group} left behind");
     assert!(!state_file(&name).exists(), "state file left behind");
     assert!(
         status.code().is_some(),
         "cgdash died of a signal (abort?): {status:?}"
     );
+}
+
+/// User + system CPU time of a running `pid` (all its threads), from
+/// `/proc/PID/stat`.
+fn cpu_time(pid: i32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    // utime and stime: fields 14 and 15, counted from the state (field 3).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .unwrap()
+        .unwrap() as u64;
+    Duration::from_nanos(ticks * 1_000_000_000 / hz)
+}
+
+/// Reaps `pid` if it has exited: its status, and the CPU time it used
+/// over its life (user + system, its threads and the children it reaped).
+fn wait_with_cpu(pid: i32) -> Option<(std::process::ExitStatus, Duration)> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status = 0;
+    // SAFETY: plain out-parameters; `pid` is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+    assert!(r >= 0, "wait4: {}", std::io::Error::last_os_error());
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (r == pid).then(|| {
+        (
+            std::process::ExitStatus::from_raw(status),
+            tv(usage.ru_utime) + tv(usage.ru_stime),
+        )
+    })
 }
 
 /// Reads the CPU quota of `group` in % (v1 cfs_quota_us or v2 cpu.max).
