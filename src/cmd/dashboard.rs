@@ -270,7 +270,9 @@ fn stop_input(stop: &AtomicBool) {
 /// Watches the terminal's input (stdin: [`need_terminal`] made sure it is
 /// the terminal, and crossterm reads it) for its hangup, which the kernel
 /// reports as an error on every descriptor of it (`EPOLLERR`, with
-/// `EPOLLHUP`; a key is not one, so this never wakes for input).
+/// `EPOLLHUP`). A key is not one: the watch's branch is never ready for
+/// input (tokio's reactor still sees each key, as the loop wakes for it
+/// anyway: an error-only watch is registered with read interest).
 ///
 /// A hangup does not always come with a SIGHUP: only the terminal's session
 /// leader gets one, and when that is not cgdash (under `strace`, a wrapper
