@@ -451,18 +451,12 @@ fn ha_terminal_eio_without_hangup_cleans_up() {
 }
 
 /// User + system CPU time of a running `pid` (all its threads), from
-/// `/proc/PID/stat`.
+/// `/proc/PID/stat`, parsed and converted as the sampler does.
 fn cpu_time(pid: i32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    // utime and stime: fields 14 and 15, counted from the state (field 3).
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .unwrap()
-        .unwrap() as u64;
-    Duration::from_nanos(ticks * 1_000_000_000 / hz)
+    let line = std::fs::read(format!("/proc/{pid}/stat")).expect("stat");
+    let st = cgdash::process::parse_stat(&line).expect("a stat line");
+    let units = cgdash::process::Units::read(Path::new("/proc")).expect("clock units");
+    Duration::from_nanos(units.ticks_to_ns(st.utime + st.stime))
 }
 
 /// Reaps `pid` if it has exited: its status, and the CPU time it used
